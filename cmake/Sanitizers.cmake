@@ -1,0 +1,10 @@
+# One variable picks the sanitizer build: NR_SANITIZE=address (ASan + UBSan) or thread (TSan).
+if(NR_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined -fno-sanitize-recover=all)
+elseif(NR_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT NR_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "NR_SANITIZE must be '', 'address' or 'thread', not '${NR_SANITIZE}'")
+endif()

@@ -1,0 +1,167 @@
+/*
+ * nebula/config.h - config schemas: one static table per config struct.
+ *
+ * A driver (or the library itself, for nr_pool_config) describes its config
+ * struct with a table of nr_field. That one table gives:
+ *   - defaults                     nr_config_init()
+ *   - structured validation        nr_config_validate()  -> nr_config_report
+ *   - JSON parse                   nr_config_parse() / nr_config_from_json()
+ *   - JSON serialize (round-trip)  nr_config_serialize() / nr_config_to_json()
+ *   - a printer that redacts       nr_config_print()
+ *   - copy, compare, free          nr_config_copy(), nr_config_equal(), nr_config_free()
+ *
+ * Field storage (the C type at `offset` inside the struct):
+ *   NR_FT_BOOL    bool
+ *   NR_FT_INT     int64_t           range [min, max]
+ *   NR_FT_DOUBLE  double            range [dmin, dmax]
+ *   NR_FT_STRING  char *            owned by the struct (nr_malloc'd); length <= max when max > 0
+ *   NR_FT_ENUM    int               index into enum_names (NULL-terminated); JSON holds the name
+ *   NR_FT_SECRET  nr_secret *       owned by the struct; never printed; serialized only on request
+ *
+ * Parsing is strict: an unknown key, a wrong JSON type, a value out of range
+ * or a missing required field is an issue. Every issue is collected (up to
+ * NR_CONFIG_MAX_ISSUES, then `dropped` counts the rest), each with the JSON
+ * path of the field, the offending value (secrets show as "<redacted>") and
+ * the rule it breaks. A JSON syntax error is one issue with line and column.
+ *
+ * Ownership: a config struct filled by nr_config_init / parse / copy owns
+ * its strings and secrets; nr_config_free releases them (the struct itself
+ * belongs to the caller). On failure, parse leaves the struct freed and
+ * re-initialised to defaults, so it is always safe to free.
+ *
+ * Thread safety: schemas are immutable and shared; a config struct is
+ * owned by one thread at a time.
+ */
+#ifndef NEBULA_CONFIG_H
+#define NEBULA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nebula/error.h"
+#include "nebula/secret.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nr_field_type {
+    NR_FT_BOOL = 1,
+    NR_FT_INT,
+    NR_FT_DOUBLE,
+    NR_FT_STRING,
+    NR_FT_ENUM,
+    NR_FT_SECRET,
+} nr_field_type;
+
+typedef struct nr_field {
+    const char *name; /* JSON key */
+    nr_field_type type;
+    size_t offset;           /* offsetof(struct, member) */
+    bool required;           /* must be present in JSON (defaults are ignored) */
+    int64_t min, max;        /* NR_FT_INT range; NR_FT_STRING/SECRET: max length when max > 0,
+                                min length when min > 0 */
+    double dmin, dmax;       /* NR_FT_DOUBLE range */
+    int64_t def_int;         /* default for INT, BOOL (0/1), ENUM (index) */
+    double def_double;       /* default for DOUBLE */
+    const char *def_str;     /* default for STRING (NULL = no string) */
+    const char *const *enum_names; /* NR_FT_ENUM: NULL-terminated list */
+    const char *doc;         /* one line for --help and docs */
+} nr_field;
+
+typedef struct nr_config_report nr_config_report;
+
+typedef struct nr_config_schema {
+    const char *name;       /* e.g. "sqlite", "pool" */
+    size_t struct_size;     /* sizeof the config struct */
+    const nr_field *fields;
+    size_t nfields;
+    /* Optional cross-field rule (e.g. min_idle <= max_size), run after every
+     * field passed. Adds issues with nr_config_report_add; returns nothing. */
+    void (*check)(const void *cfg, const char *path, nr_config_report *report);
+} nr_config_schema;
+
+#define NR_CONFIG_MAX_ISSUES 32
+#define NR_CONFIG_PATH_MAX   160
+#define NR_CONFIG_VALUE_MAX  96
+#define NR_CONFIG_RULE_MAX   160
+
+typedef struct nr_config_issue {
+    char path[NR_CONFIG_PATH_MAX];   /* JSON path, e.g. "$.pool.max_size" */
+    char value[NR_CONFIG_VALUE_MAX]; /* offending value as JSON text, "<redacted>" for secrets,
+                                        "" when absent; cut values end in "..." */
+    char rule[NR_CONFIG_RULE_MAX];   /* e.g. "must be between 1 and 10000" */
+    int line, column;                /* 1-based position in the text, 0 when unknown */
+} nr_config_issue;
+
+struct nr_config_report {
+    size_t count;                    /* issues stored in items */
+    size_t dropped;                  /* issues found beyond NR_CONFIG_MAX_ISSUES */
+    nr_config_issue items[NR_CONFIG_MAX_ISSUES];
+};
+
+void nr_config_report_clear(nr_config_report *r);
+
+/* Append an issue (value may be NULL). Counts into `dropped` when full. */
+void nr_config_report_add(nr_config_report *r, const char *path, const char *value, int line,
+                          int column, const char *rule_fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* Write every issue, one per line: "<path>: <rule> (got <value>) [line L, column C]". */
+void nr_config_report_print(const nr_config_report *r, FILE *out);
+
+/* Zero the struct and apply every default. NR_ENOMEM possible (strings). */
+int nr_config_init(const nr_config_schema *schema, void *cfg, nr_error *err);
+
+/* Free owned strings and secrets, then zero the struct. */
+void nr_config_free(const nr_config_schema *schema, void *cfg);
+
+/* Check every field's rule and the schema's check. NR_OK or NR_ECONFIG;
+ * issues (paths under path_prefix, e.g. "$") go to report (may be NULL). */
+int nr_config_validate(const nr_config_schema *schema, const void *cfg, const char *path_prefix,
+                       nr_config_report *report, nr_error *err);
+
+/* Parse JSON text into cfg (defaults first, then the keys present), then
+ * validate. NR_OK or NR_ECONFIG with every issue in report (may be NULL). */
+int nr_config_parse(const nr_config_schema *schema, const char *text, size_t len, void *cfg,
+                    nr_config_report *report, nr_error *err);
+
+/* The same from a jansson object (json_t *) already parsed, e.g. a member of
+ * a larger file; path_prefix names it in issues (e.g. "$.resources[2].config").
+ * Positions are unknown (0) here. */
+int nr_config_from_json(const nr_config_schema *schema, const void *json_object,
+                        const char *path_prefix, void *cfg, nr_config_report *report,
+                        nr_error *err);
+
+typedef enum nr_config_secrets {
+    NR_CONFIG_SECRETS_REDACT = 0, /* secrets written as "<redacted>" */
+    NR_CONFIG_SECRETS_OMIT,       /* secret keys left out */
+    NR_CONFIG_SECRETS_REVEAL,     /* real values: only for storage the caller protects */
+} nr_config_secrets;
+
+/* Build a jansson object (json_t *, caller owns a reference) with every field. */
+void *nr_config_to_json(const nr_config_schema *schema, const void *cfg,
+                        nr_config_secrets secrets, nr_error *err);
+
+/* Serialize to compact JSON text, keys in schema order; caller frees with nr_free(). */
+char *nr_config_serialize(const nr_config_schema *schema, const void *cfg,
+                          nr_config_secrets secrets, nr_error *err);
+
+/* Print "name.field = value" lines with secrets redacted. */
+void nr_config_print(const nr_config_schema *schema, const void *cfg, FILE *out);
+
+/* Deep copy src into dst (dst is overwritten, not freed first). */
+int nr_config_copy(const nr_config_schema *schema, void *dst, const void *src, nr_error *err);
+
+/* Field-by-field equality, secrets included (in constant time). */
+bool nr_config_equal(const nr_config_schema *schema, const void *a, const void *b);
+
+/* The field named name, or NULL. */
+const nr_field *nr_config_field(const nr_config_schema *schema, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,256 @@
+/*
+ * nebula/pool.h - a pool of instances of one resource type, and its guards.
+ *
+ * A pool creates instances through its nr_resource_type, hands them out
+ * under a deadline, validates them on acquire, recycles them on release,
+ * discards tainted, broken or expired ones, and keeps at least min_idle and
+ * at most max_size of them.
+ *
+ * Fairness: waiters are served first come, first served. A released
+ * instance goes straight to the oldest waiter (direct handoff); a newcomer
+ * never takes an instance while anyone is waiting.
+ *
+ * Callbacks: no driver callback (create, destroy, validate, recycle,
+ * health_check) ever runs while the pool's lock is held. They run on the
+ * thread that needs them: create on the acquirer (or the thread that runs
+ * nr_pool_maintain / nr_pool_fill), validate on the acquirer, recycle and
+ * destroy-on-discard on the releaser, destroy of idle instances on the
+ * thread that calls nr_pool_maintain, nr_pool_close or nr_pool_destroy.
+ *
+ * Thread safety: every function may be called from any thread at any time
+ * between nr_pool_create and nr_pool_destroy, except nr_pool_destroy, which
+ * must be the last call on the pool.
+ */
+#ifndef NEBULA_POOL_H
+#define NEBULA_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nebula/cancel.h"
+#include "nebula/config.h"
+#include "nebula/error.h"
+#include "nebula/health.h"
+#include "nebula/lifecycle.h"
+#include "nebula/resource_type.h"
+#include "nebula/scope.h"
+#include "nebula/secret.h"
+#include "nebula/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- configuration ------------------------------------------------------ */
+
+typedef struct nr_pool_config {
+    int64_t min_idle;           /* instances kept ready; default 0; <= max_size */
+    int64_t max_size;           /* most instances at once; default 10; 1..1000000 */
+    int64_t acquire_timeout_ms; /* default 30000; 0 = never wait (NR_EEXHAUSTED at once) */
+    int64_t max_lifetime_ms;    /* retire instances older than this; default 1800000; 0 = never */
+    int64_t idle_timeout_ms;    /* evict instances idle this long beyond min_idle;
+                                   default 600000; 0 = never */
+    bool validate_on_acquire;   /* call type->validate before handing out; default true */
+    bool recycle_on_release;    /* call type->recycle when given back; default true */
+} nr_pool_config;
+
+/* The schema of nr_pool_config (keys as the member names above). */
+extern const nr_config_schema nr_pool_config_schema;
+
+/* Fill c with the defaults above. */
+void nr_pool_config_default(nr_pool_config *c);
+
+/* ---- creation ------------------------------------------------------------ */
+
+typedef struct nr_pool nr_pool;
+
+typedef struct nr_pool_options {
+    const char *id;                 /* required; copied; 1..63 bytes, see nebula/scope.h */
+    const nr_resource_type *type;   /* required; borrowed, must outlive the pool */
+    void *type_ud;                  /* passed to every callback */
+    const void *config;             /* the driver's config struct; borrowed, must outlive the
+                                       pool; validated against type->config_schema */
+    const nr_pool_config *pool;     /* copied; NULL = defaults */
+    const nr_scope *scope;          /* copied; NULL = Global */
+    const nr_secret *credential;    /* copied; NULL = none; given to create() by reference */
+} nr_pool_options;
+
+/*
+ * Create an empty pool (no instance is created here: call nr_pool_fill to
+ * warm it, or let acquires create on demand). NR_EINVAL / NR_ECONFIG name the
+ * bad option or field; NR_ENOMEM.
+ */
+int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err);
+
+/*
+ * Destroy the pool and every idle instance. If instances are still out
+ * (held by guards) or being created, nothing is freed and NR_EBUSY comes
+ * back: release them (or nr_pool_close + wait) and call again. NULL is a no-op.
+ */
+int nr_pool_destroy(nr_pool *pool, nr_error *err);
+
+const char *nr_pool_id(const nr_pool *pool);
+const nr_scope *nr_pool_scope(const nr_pool *pool);
+
+/* ---- acquire and release ------------------------------------------------- */
+
+/* What an acquire carries. All fields optional; a NULL ctx means defaults. */
+typedef struct nr_ctx {
+    nr_deadline deadline;     /* unset (0) = now + acquire_timeout_ms */
+    const nr_cancel *cancel;  /* wakes the wait with NR_ECANCELED */
+    const nr_scope *scope;    /* the caller's scope; must be inside the pool's (NR_ESCOPE) */
+    uint64_t trace_id_hi, trace_id_lo, span_id; /* carried to traces */
+    const char *caller;       /* free-form tag for traces */
+} nr_ctx;
+
+/* A lease on one instance. Obtain it from nr_pool_acquire; give it back
+ * exactly once with nr_guard_release or nr_guard_taint. A guard is a value:
+ * copying it does not copy the lease, and only the first release counts. */
+typedef struct nr_guard {
+    struct nr__instance *inst;
+    uint64_t lease;
+} nr_guard;
+
+#define NR_GUARD_INIT {NULL, 0}
+
+/*
+ * Lease an instance. Returns:
+ *   NR_OK         *out holds the lease
+ *   NR_ETIMEDOUT  none became free by the deadline
+ *   NR_EEXHAUSTED the pool is full and the deadline allowed no wait
+ *   NR_ECANCELED  ctx->cancel was set
+ *   NR_ESHUTDOWN  the pool is closed
+ *   NR_ESCOPE     ctx->scope is not inside the pool's scope
+ *   any code create() returned (err names the pool and the driver's message)
+ * On failure *out is NR_GUARD_INIT.
+ */
+int nr_pool_acquire(nr_pool *pool, const nr_ctx *ctx, nr_guard *out, nr_error *err);
+
+/* The driver's handle (e.g. a sqlite3 *); NULL for an empty guard. */
+void *nr_guard_handle(const nr_guard *g);
+
+/* Whether the guard holds a lease. */
+static inline bool nr_guard_held(const nr_guard *g)
+{
+    return g && g->inst != NULL;
+}
+
+/*
+ * Give the instance back (recycled first when configured). The guard is
+ * emptied. An empty guard is a no-op (NR_OK); a guard whose lease was
+ * already given back gives NR_ESTATE and touches nothing.
+ */
+int nr_guard_release(nr_guard *g);
+
+/* Give the instance back to be destroyed (it is broken). Same rules. */
+int nr_guard_taint(nr_guard *g);
+
+typedef struct nr_instance_info {
+    uint64_t id;          /* 1-based creation number within the pool */
+    nr_lifecycle state;
+    int64_t created_ns;   /* nr_now_ns() when create() returned */
+    int64_t last_used_ns; /* when it was last handed out or given back */
+    uint64_t use_count;   /* times handed out, this lease included */
+} nr_instance_info;
+
+/* Describe the leased instance. NR_EINVAL for an empty or stale guard. */
+int nr_guard_info(const nr_guard *g, nr_instance_info *out);
+
+/* RAII for GCC and Clang: the lease is released when the variable leaves
+ * its block.    NR_GUARD_SCOPED g = NR_GUARD_INIT;                          */
+static inline void nr__guard_cleanup(nr_guard *g)
+{
+    if (g->inst)
+        (void)nr_guard_release(g);
+}
+#define NR_GUARD_SCOPED __attribute__((cleanup(nr__guard_cleanup))) nr_guard
+
+/* ---- maintenance ---------------------------------------------------------- */
+
+typedef struct nr_pool_maintain_report {
+    uint32_t evicted_idle;     /* idle past idle_timeout, beyond min_idle */
+    uint32_t evicted_lifetime; /* past max_lifetime */
+    uint32_t created;          /* to reach min_idle */
+    uint32_t create_failures;
+} nr_pool_maintain_report;
+
+/*
+ * One maintenance step: destroy idle instances past max_lifetime, and past
+ * idle_timeout while more than min_idle are idle; then create up to
+ * min_idle idle instances (within max_size). Runs callbacks on the calling
+ * thread. report may be NULL. Returns NR_OK, or the first create error
+ * (the step still finishes everything else).
+ */
+int nr_pool_maintain(nr_pool *pool, nr_pool_maintain_report *report, nr_error *err);
+
+/* Create instances until min_idle are idle (or max_size is reached), giving
+ * up at deadline. Returns NR_OK or the first create error. */
+int nr_pool_fill(nr_pool *pool, nr_deadline deadline, nr_error *err);
+
+typedef struct nr_pool_health_report {
+    uint32_t checked, healthy, degraded, unhealthy, discarded;
+    nr_health_state worst;     /* worst state seen; UNKNOWN when nothing was checked */
+    char reason[NR_HEALTH_REASON_MAX]; /* reason of the worst result */
+} nr_pool_health_report;
+
+/*
+ * Run type->health_check on every instance idle at the time of the call,
+ * each with its own deadline of check_timeout_ns. An unhealthy instance (or
+ * one whose check failed or ran out of time) is destroyed; the others go
+ * back. A type without health_check reports every instance as checked and
+ * healthy only if validate passes (or there is no validate).
+ */
+int nr_pool_check_health(nr_pool *pool, int64_t check_timeout_ns, nr_pool_health_report *report,
+                         nr_error *err);
+
+/*
+ * Close the pool: new acquires fail with NR_ESHUTDOWN, every waiter wakes
+ * with NR_ESHUTDOWN, idle instances are destroyed, and instances still out
+ * are destroyed when given back. Idempotent.
+ */
+void nr_pool_close(nr_pool *pool);
+
+/* Close, then wait until every instance is given back and destroyed or the
+ * deadline passes (NR_ETIMEDOUT; err says how many are still out). */
+int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
+
+/* ---- statistics ------------------------------------------------------------ */
+
+typedef struct nr_pool_stats {
+    /* gauges, consistent with each other at the moment of the snapshot */
+    uint32_t total;    /* instances alive: idle + in_use + creating + in maintenance */
+    uint32_t idle;
+    uint32_t in_use;
+    uint32_t creating;
+    uint32_t waiters;
+    uint32_t max_size;
+    uint32_t min_idle;
+    bool closed;
+    /* counters since creation */
+    uint64_t acquires;          /* successful acquires */
+    uint64_t releases;          /* leases given back (released or tainted) */
+    uint64_t timeouts;
+    uint64_t cancels;
+    uint64_t exhausted;         /* NR_EEXHAUSTED returns */
+    uint64_t creates;           /* successful creates */
+    uint64_t create_failures;
+    uint64_t destroys;
+    uint64_t validate_failures;
+    uint64_t recycle_failures;
+    uint64_t taints;
+    uint64_t evicted_idle;
+    uint64_t evicted_lifetime;
+    uint64_t health_discards;
+    uint64_t handoffs;          /* instances passed straight to a waiter */
+    uint64_t waits;             /* acquires that had to wait */
+    int64_t wait_ns_total;      /* time spent waiting, summed */
+    int64_t wait_ns_max;
+} nr_pool_stats;
+
+/* Snapshot taken under the pool lock. */
+void nr_pool_stats_get(nr_pool *pool, nr_pool_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,20 @@
+/*
+ * nebula/resource.h - everything a user of Nebula Resource needs.
+ */
+#ifndef NEBULA_RESOURCE_H
+#define NEBULA_RESOURCE_H
+
+#include "nebula/version.h"
+#include "nebula/alloc.h"
+#include "nebula/error.h"
+#include "nebula/time.h"
+#include "nebula/cancel.h"
+#include "nebula/scope.h"
+#include "nebula/lifecycle.h"
+#include "nebula/secret.h"
+#include "nebula/config.h"
+#include "nebula/health.h"
+#include "nebula/resource_type.h"
+#include "nebula/pool.h"
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * nebula/version.h - library version.
+ */
+#ifndef NEBULA_VERSION_H
+#define NEBULA_VERSION_H
+
+#define NR_VERSION_MAJOR  0
+#define NR_VERSION_MINOR  1
+#define NR_VERSION_PATCH  0
+#define NR_VERSION_STRING "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of the library actually linked, e.g. "0.1.0". */
+const char *nr_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

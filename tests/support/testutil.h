@@ -1,0 +1,56 @@
+/*
+ * testutil.h - helpers shared by the tests (cmocka based).
+ *
+ * Property tests take their seed from NR_TEST_SEED (decimal) when set, or
+ * from the clock; the seed is always printed, so a failing run is replayed
+ * with NR_TEST_SEED=<seed>.
+ */
+#ifndef NR_TESTUTIL_H
+#define NR_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the three headers above first. */
+#include <cmocka.h>
+
+#include "nebula/resource.h"
+
+/* The seed for this run (printed once, to stderr, with the test name). */
+uint64_t nr_test_seed(const char *test_name);
+
+/* A small, fast, seedable PRNG (splitmix64 + xoshiro256**). */
+typedef struct nr_rng {
+    uint64_t s[4];
+} nr_rng;
+void nr_rng_seed(nr_rng *r, uint64_t seed);
+uint64_t nr_rng_next(nr_rng *r);
+/* Uniform in [0, n) (n > 0). */
+uint64_t nr_rng_below(nr_rng *r, uint64_t n);
+/* true with probability num/den. */
+int nr_rng_chance(nr_rng *r, unsigned num, unsigned den);
+
+/* Number of property-test iterations: NR_TEST_ITERATIONS or the default. */
+int nr_test_iterations(int default_count);
+
+/*
+ * Allocation fault injection: after nr_test_alloc_fail_after(k), the k-th
+ * allocation from now (0-based) and every later one fail until
+ * nr_test_alloc_reset(). nr_test_alloc_count() tells how many allocations ran
+ * since the last reset, to size a loop over every fault point.
+ */
+void nr_test_alloc_install(void);
+void nr_test_alloc_fail_after(long k);
+void nr_test_alloc_reset(void);
+long nr_test_alloc_count(void);
+
+/* Assert that an nr_error carries code and that its message contains needle. */
+#define NR_ASSERT_ERR(err, expect_code, needle)                                                    \
+    do {                                                                                           \
+        assert_int_equal((err).code, (expect_code));                                               \
+        if ((needle) != NULL && strstr((err).message, (needle)) == NULL)                           \
+            fail_msg("error message \"%s\" lacks \"%s\"", (err).message, (const char *)(needle)); \
+    } while (0)
+
+#endif

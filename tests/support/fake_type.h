@@ -1,0 +1,48 @@
+/*
+ * fake_type.h - an in-memory resource type for unit tests of the library's
+ * own logic. It counts every callback, can be told to fail any of them, and
+ * stamps each handle so that a double hand-out or a use after destroy is
+ * caught.
+ */
+#ifndef NR_FAKE_TYPE_H
+#define NR_FAKE_TYPE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "nebula/resource.h"
+
+#define NR_FAKE_MAGIC 0xFA4EFA4E12345678ULL
+#define NR_FAKE_DEAD  0xDEADDEADDEADDEADULL
+
+typedef struct nr_fake_handle {
+    uint64_t magic;       /* NR_FAKE_MAGIC while alive, NR_FAKE_DEAD after destroy */
+    uint64_t serial;      /* 1-based creation number */
+    atomic_int holders;   /* tests stamp +1 while they hold it */
+    atomic_int dirty;     /* set by a test; recycle clears it */
+    int credential_len;   /* length of the credential create() saw */
+} nr_fake_handle;
+
+/* Shared by every instance of one fake type (passed as type_ud). */
+typedef struct nr_fake {
+    atomic_long creates, create_calls, destroys, validates, recycles, health_checks;
+    atomic_long live; /* creates - destroys */
+    /* faults: every call fails while the flag is set; *_every fails every n-th call */
+    atomic_int fail_create, fail_validate, fail_recycle;
+    atomic_int create_fail_every;
+    atomic_int health; /* nr_health_state the check reports */
+    atomic_long create_delay_ns, destroy_delay_ns, health_delay_ns;
+} nr_fake;
+
+typedef struct nr_fake_config {
+    char *label;
+    int64_t weight;
+    nr_secret *token;
+} nr_fake_config;
+
+extern const nr_config_schema nr_fake_config_schema;
+extern const nr_resource_type nr_fake_type;
+
+void nr_fake_init(nr_fake *f);
+
+#endif

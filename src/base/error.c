@@ -1,5 +1,6 @@
 /* error.c - error names, descriptions and the caller-owned detail struct. */
 #include "nebula/error.h"
+#include "base/strutil.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -36,8 +37,7 @@ void nr_error_clear(nr_error *err)
         memset(err, 0, sizeof(*err));
 }
 
-/* Copy src into dst (size n), ending a cut copy in "...". Returns 1 when cut. */
-static int copy_marked(char *dst, size_t n, const char *src)
+int nr__copy_marked(char *dst, size_t n, const char *src)
 {
     size_t len = strlen(src);
     if (len < n) {
@@ -56,8 +56,8 @@ int nr_error_setv(nr_error *err, int code, const char *resource_id, const char *
     err->code = code;
     err->cause = NR_OK;
     err->driver_code = 0;
-    err->truncated = copy_marked(err->resource_id, sizeof(err->resource_id),
-                                 resource_id ? resource_id : "");
+    err->truncated =
+        nr__copy_marked(err->resource_id, sizeof(err->resource_id), resource_id ? resource_id : "");
     int n = vsnprintf(err->message, sizeof(err->message), fmt ? fmt : "", ap);
     if (n < 0) {
         err->message[0] = '\0';

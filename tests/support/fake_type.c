@@ -6,11 +6,22 @@
 #include <string.h>
 
 static const nr_field fake_fields[] = {
-    {.name = "label", .type = NR_FT_STRING, .offset = offsetof(nr_fake_config, label),
-     .max = 32, .def_str = "fake", .doc = "free text"},
-    {.name = "weight", .type = NR_FT_INT, .offset = offsetof(nr_fake_config, weight), .min = 0,
-     .max = 100, .def_int = 1, .doc = "a number with a range"},
-    {.name = "token", .type = NR_FT_SECRET, .offset = offsetof(nr_fake_config, token),
+    {.name = "label",
+     .type = NR_FT_STRING,
+     .offset = offsetof(nr_fake_config, label),
+     .max = 32,
+     .def_str = "fake",
+     .doc = "free text"},
+    {.name = "weight",
+     .type = NR_FT_INT,
+     .offset = offsetof(nr_fake_config, weight),
+     .min = 0,
+     .max = 100,
+     .def_int = 1,
+     .doc = "a number with a range"},
+    {.name = "token",
+     .type = NR_FT_SECRET,
+     .offset = offsetof(nr_fake_config, token),
      .doc = "a secret"},
 };
 
@@ -31,6 +42,8 @@ static int fake_create(void **out, const void *config, const nr_create_ctx *ctx,
                        nr_error *err)
 {
     nr_fake *f = ud;
+    if (f->on_call)
+        f->on_call("create", f->on_call_arg);
     long call = atomic_fetch_add(&f->create_calls, 1) + 1;
     long delay = atomic_load(&f->create_delay_ns);
     if (delay)
@@ -53,6 +66,8 @@ static int fake_create(void **out, const void *config, const nr_create_ctx *ctx,
 static void fake_destroy(void *handle, void *ud)
 {
     nr_fake *f = ud;
+    if (f->on_call)
+        f->on_call("destroy", f->on_call_arg);
     nr_fake_handle *h = handle;
     if (h->magic != NR_FAKE_MAGIC)
         abort(); /* destroyed twice or never created */
@@ -68,6 +83,8 @@ static void fake_destroy(void *handle, void *ud)
 static int fake_validate(void *handle, void *ud, nr_error *err)
 {
     nr_fake *f = ud;
+    if (f->on_call)
+        f->on_call("validate", f->on_call_arg);
     nr_fake_handle *h = handle;
     if (h->magic != NR_FAKE_MAGIC)
         abort();
@@ -80,6 +97,8 @@ static int fake_validate(void *handle, void *ud, nr_error *err)
 static int fake_recycle(void *handle, void *ud, nr_error *err)
 {
     nr_fake *f = ud;
+    if (f->on_call)
+        f->on_call("recycle", f->on_call_arg);
     nr_fake_handle *h = handle;
     if (h->magic != NR_FAKE_MAGIC)
         abort();
@@ -94,6 +113,8 @@ static int fake_health(void *handle, void *ud, nr_deadline deadline, nr_health_r
                        nr_error *err)
 {
     nr_fake *f = ud;
+    if (f->on_call)
+        f->on_call("health", f->on_call_arg);
     nr_fake_handle *h = handle;
     if (h->magic != NR_FAKE_MAGIC)
         abort();

@@ -16,11 +16,11 @@
 #define NR_FAKE_DEAD  0xDEADDEADDEADDEADULL
 
 typedef struct nr_fake_handle {
-    uint64_t magic;       /* NR_FAKE_MAGIC while alive, NR_FAKE_DEAD after destroy */
-    uint64_t serial;      /* 1-based creation number */
-    atomic_int holders;   /* tests stamp +1 while they hold it */
-    atomic_int dirty;     /* set by a test; recycle clears it */
-    int credential_len;   /* length of the credential create() saw */
+    uint64_t magic;     /* NR_FAKE_MAGIC while alive, NR_FAKE_DEAD after destroy */
+    uint64_t serial;    /* 1-based creation number */
+    atomic_int holders; /* tests stamp +1 while they hold it */
+    atomic_int dirty;   /* set by a test; recycle clears it */
+    int credential_len; /* length of the credential create() saw */
 } nr_fake_handle;
 
 /* Shared by every instance of one fake type (passed as type_ud). */
@@ -32,6 +32,10 @@ typedef struct nr_fake {
     atomic_int create_fail_every;
     atomic_int health; /* nr_health_state the check reports */
     atomic_long create_delay_ns, destroy_delay_ns, health_delay_ns;
+    /* Called at the start of every callback with its name ("create",
+     * "destroy", "validate", "recycle", "health"); set before use. */
+    void (*on_call)(const char *what, void *arg);
+    void *on_call_arg;
 } nr_fake;
 
 typedef struct nr_fake_config {

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 /* cmocka.h needs the three headers above first. */
 #include <cmocka.h>
 
@@ -45,12 +46,18 @@ void nr_test_alloc_fail_after(long k);
 void nr_test_alloc_reset(void);
 long nr_test_alloc_count(void);
 
+/* Whether an error message contains needle (NULL needle: always). */
+static inline int nr_test_msg_has(const char *message, const char *needle)
+{
+    return needle == NULL || strstr(message, needle) != NULL;
+}
+
 /* Assert that an nr_error carries code and that its message contains needle. */
 #define NR_ASSERT_ERR(err, expect_code, needle)                                                    \
     do {                                                                                           \
         assert_int_equal((err).code, (expect_code));                                               \
-        if ((needle) != NULL && strstr((err).message, (needle)) == NULL)                           \
-            fail_msg("error message \"%s\" lacks \"%s\"", (err).message, (const char *)(needle)); \
+        if (!nr_test_msg_has((err).message, (needle)))                                             \
+            fail_msg("error message \"%s\" lacks \"%s\"", (err).message, (const char *)(needle));  \
     } while (0)
 
 #endif

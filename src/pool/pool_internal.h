@@ -1,0 +1,145 @@
+/*
+ * pool_internal.h - the pool's data structures, shared by the files of src/pool.
+ *
+ * Locking: pool->mu guards every field marked [mu]. Fields marked [atomic]
+ * are read without it. Fields marked [holder] belong to whoever holds the
+ * instance (the lessee, or the thread creating, checking or destroying it)
+ * and are touched by nobody else.
+ *
+ * Accounting, always true while mu is held:
+ *     total == idle + in_use + creating + maint
+ *     total <= max_size
+ *     waiters > 0  implies  idle == 0     (a newcomer never barges past a waiter)
+ * Instances being destroyed are no longer in total; `destroying` counts them
+ * so that drain and destroy wait for them too.
+ */
+#ifndef NR_POOL_INTERNAL_H
+#define NR_POOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "nebula/pool.h"
+
+#define NR_POOL_MAGIC 0x4E52504F4F4C2121ULL /* "NRPOOL!!" */
+
+/* One instance record. Records are reused and freed only by nr_pool_destroy,
+ * so a stale guard always points at valid memory whose lease no longer
+ * matches. */
+struct nr__instance {
+    nr_pool *pool;                    /* constant */
+    void *handle;                     /* [holder] the driver's object */
+    _Atomic uint64_t lease;           /* current lease id, 0 when not leased; CAS on release
+                                         (acq_rel) so exactly one release wins */
+    uint64_t id;                      /* [holder] 1-based creation number */
+    nr_lifecycle state;               /* [mu] or [holder] while out of every list */
+    int64_t created_ns;               /* [holder] */
+    int64_t last_used_ns;             /* written by the holder before it publishes under mu */
+    uint64_t use_count;               /* [holder] */
+    uint64_t health_round;            /* [mu] last health round that checked it */
+    struct nr__instance *prev, *next; /* [mu] idle list or free list links */
+    struct nr__instance *all_next;    /* [mu] every record, for nr_pool_destroy */
+};
+
+typedef struct nr__waiter {
+    pthread_cond_t cv;
+    struct nr__instance *inst; /* [mu] handed over by a releaser */
+    int granted;               /* [mu] a slot was reserved for this waiter to create */
+    struct nr__waiter *next;   /* [mu] FIFO queue link */
+    nr_pool *pool;
+} nr__waiter;
+
+struct nr_pool {
+    uint64_t magic;
+    char id[NR_ERROR_ID_MAX];
+    nr_scope scope;
+    nr_pool_config cfg;
+    const nr_resource_type *type;
+    void *type_ud;
+    const void *config;
+    nr_secret *credential;
+
+    pthread_mutex_t mu;
+    pthread_cond_t drained; /* signalled when total and destroying reach 0 */
+
+    /* [mu] accounting */
+    uint32_t total, idle, in_use, creating, maint, destroying, waiters;
+    atomic_bool closed; /* written under mu (release), read anywhere (acquire) */
+
+    /* [mu] idle list: head = most recently used, tail = longest idle */
+    struct nr__instance *idle_head, *idle_tail;
+    struct nr__instance *free_records; /* [mu] records ready for reuse */
+    struct nr__instance *all_records;  /* [mu] */
+    nr__waiter *wait_head, *wait_tail; /* [mu] FIFO */
+    uint64_t created_seq;              /* [mu] instance ids */
+    uint64_t health_round;             /* [mu] */
+    _Atomic uint64_t lease_seq;        /* relaxed: only uniqueness matters */
+
+    /* counters: [mu] where the update is under mu anyway, relaxed atomics otherwise */
+    uint64_t creates, create_failures, destroys, handoffs, waits, evicted_idle, evicted_lifetime,
+        health_discards, timeouts, cancels, exhausted;
+    int64_t wait_ns_total, wait_ns_max;
+    _Atomic uint64_t acquires, releases, validate_failures, recycle_failures, taints;
+};
+
+/* Why an instance is destroyed. */
+typedef enum nr__discard_reason {
+    NR__DISCARD_TAINT,
+    NR__DISCARD_CLOSED,
+    NR__DISCARD_LIFETIME,
+    NR__DISCARD_IDLE,
+    NR__DISCARD_VALIDATE,
+    NR__DISCARD_RECYCLE,
+    NR__DISCARD_HEALTH,
+} nr__discard_reason;
+
+/* ---- shared between pool.c and pool_maintain.c ---- */
+
+void nr__pool_lock(nr_pool *p);
+void nr__pool_unlock(nr_pool *p);
+void nr__pool_assert_locked_invariants(const nr_pool *p);
+
+/* Move inst (state checked by the caller) to a new lifecycle state; aborts on
+ * an illegal transition, which would be a library bug. */
+void nr__inst_transition(struct nr__instance *inst, nr_lifecycle to);
+
+/* [mu] Idle list operations. */
+void nr__idle_push_head(nr_pool *p, struct nr__instance *inst);
+void nr__idle_remove(nr_pool *p, struct nr__instance *inst);
+
+/* [mu] Give inst (now Idle or Ready or Maintenance) to the oldest waiter, or
+ * put it on the idle list. Accounting for its previous bucket must already be
+ * done by the caller. Destroys nothing. If the pool is closed, returns 0 and
+ * leaves the instance to the caller to discard; otherwise 1. */
+int nr__place_locked(nr_pool *p, struct nr__instance *inst);
+
+/* [mu] Reserve create slots for the oldest waiters while room is left. */
+void nr__grant_locked(nr_pool *p);
+
+/* [mu] Get a record for a new instance (may return NULL: allocate outside). */
+struct nr__instance *nr__record_take_locked(nr_pool *p);
+/* [mu] Return a record whose instance is gone. */
+void nr__record_put_locked(nr_pool *p, struct nr__instance *inst);
+
+/* Create one instance into a reserved slot (total and creating already
+ * counted) without holding mu; on success the instance is Ready and owned
+ * by the caller (creating is decremented by the caller's bookkeeping via
+ * nr__create_finish_locked). Returns NR_OK with *out set, or an error with
+ * the slot released. */
+int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadline,
+                        const nr_cancel *cancel, struct nr__instance **out, nr_error *err);
+
+/* Destroy a list (linked through next) of instances already taken out of
+ * every bucket and counted in `destroying`; then fix the counters. */
+void nr__destroy_list(nr_pool *p, struct nr__instance *list, uint32_t n);
+
+/* Take a leased or checked instance (counted in *from_bucket, which is
+ * &p->in_use or &p->maint) out of service and destroy it, outside mu. */
+void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
+                 nr__discard_reason why);
+
+/* Whether inst is past max_lifetime at time now. */
+int nr__expired(const nr_pool *p, const struct nr__instance *inst, int64_t now);
+
+#endif

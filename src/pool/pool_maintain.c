@@ -1,0 +1,259 @@
+/*
+ * pool_maintain.c - the maintenance step, warming to min_idle, and health
+ * checks of idle instances. Every driver callback here runs on the calling
+ * thread with no lock held.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "pool/pool_internal.h"
+#include "base/strutil.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+/* [mu] How many creates would bring idle up to min_idle within max_size. */
+static uint32_t fill_need_locked(const nr_pool *p)
+{
+    if (atomic_load_explicit(&p->closed, memory_order_relaxed))
+        return 0;
+    uint64_t want = (uint64_t)p->cfg.min_idle;
+    uint64_t have = (uint64_t)p->idle + p->creating;
+    if (have >= want)
+        return 0;
+    uint64_t need = want - have;
+    uint64_t room = (uint64_t)p->cfg.max_size - p->total;
+    return (uint32_t)(need < room ? need : room);
+}
+
+/* Create `n` reserved instances one after the other and place them. */
+static int create_placed(nr_pool *p, uint32_t n, nr_deadline deadline, uint32_t *created,
+                         uint32_t *failed, nr_error *err)
+{
+    int first = NR_OK;
+    for (uint32_t i = 0; i < n; i++) {
+        nr__pool_lock(p);
+        struct nr__instance *rec = nr__record_take_locked(p);
+        nr__pool_unlock(p);
+        struct nr__instance *inst = NULL;
+        nr_error e;
+        nr_error_clear(&e);
+        int rc = nr__create_reserved(p, rec, deadline, NULL, &inst, &e);
+        if (rc != NR_OK) {
+            (*failed)++;
+            if (first == NR_OK) {
+                first = rc;
+                if (err)
+                    *err = e;
+            }
+            continue;
+        }
+        (*created)++;
+        nr__pool_lock(p);
+        p->creating--;
+        nr__inst_transition(inst, NR_LC_IDLE);
+        if (!nr__place_locked(p, inst)) {
+            p->in_use++; /* nr__discard takes it from in_use */
+            nr__pool_unlock(p);
+            nr__discard(p, inst, &p->in_use, NR__DISCARD_CLOSED);
+            continue;
+        }
+        nr__pool_assert_locked_invariants(p);
+        nr__pool_unlock(p);
+    }
+    return first;
+}
+
+int nr_pool_maintain(nr_pool *p, nr_pool_maintain_report *report, nr_error *err)
+{
+    nr_pool_maintain_report rep;
+    memset(&rep, 0, sizeof(rep));
+    if (!p)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_maintain: pool must not be NULL");
+
+    nr__pool_lock(p);
+    int64_t now = nr_now_ns();
+    int64_t idle_ns = p->cfg.idle_timeout_ms * NR_NS_PER_MS;
+    struct nr__instance *list = NULL;
+    uint32_t n = 0;
+    /* Oldest idle first: walk from the tail. */
+    for (struct nr__instance *inst = p->idle_tail, *prev; inst; inst = prev) {
+        prev = inst->prev;
+        int evict = 0;
+        if (nr__expired(p, inst, now)) {
+            evict = 1;
+            rep.evicted_lifetime++;
+            p->evicted_lifetime++;
+        } else if (idle_ns > 0 && now - inst->last_used_ns >= idle_ns &&
+                   p->idle > (uint64_t)p->cfg.min_idle) {
+            evict = 1;
+            rep.evicted_idle++;
+            p->evicted_idle++;
+        }
+        if (!evict)
+            continue;
+        nr__idle_remove(p, inst);
+        nr__inst_transition(inst, NR_LC_CLEANUP);
+        inst->next = list;
+        list = inst;
+        n++;
+    }
+    p->total -= n;
+    p->destroying += n;
+    nr__grant_locked(p);
+    uint32_t need = fill_need_locked(p);
+    p->total += need;
+    p->creating += need;
+    nr__pool_assert_locked_invariants(p);
+    nr__pool_unlock(p);
+
+    if (n)
+        nr__destroy_list(p, list, n);
+    int rc = create_placed(
+        p, need, nr_deadline_in_ms(p->cfg.acquire_timeout_ms ? p->cfg.acquire_timeout_ms : 30000),
+        &rep.created, &rep.create_failures, err);
+    if (report)
+        *report = rep;
+    return rc;
+}
+
+int nr_pool_fill(nr_pool *p, nr_deadline deadline, nr_error *err)
+{
+    if (!p)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_fill: pool must not be NULL");
+    uint32_t created = 0, failed = 0;
+    for (;;) {
+        if (nr_deadline_expired(deadline))
+            return nr_error_set(err, NR_ETIMEDOUT, p->id,
+                                "pool '%s': fill to min_idle %lld ran out of time", p->id,
+                                (long long)p->cfg.min_idle);
+        nr__pool_lock(p);
+        uint32_t need = fill_need_locked(p);
+        if (need) {
+            need = 1; /* one at a time, so the deadline is checked between creates */
+            p->total++;
+            p->creating++;
+        }
+        nr__pool_unlock(p);
+        if (!need)
+            return NR_OK;
+        int rc = create_placed(p, 1, deadline, &created, &failed, err);
+        if (rc != NR_OK)
+            return rc;
+    }
+}
+
+/* Severity order for picking the worst result. */
+static int severity(nr_health_state s)
+{
+    switch (s) {
+    case NR_HEALTH_HEALTHY:
+        return 0;
+    case NR_HEALTH_UNKNOWN:
+        return 1;
+    case NR_HEALTH_DEGRADED:
+        return 2;
+    case NR_HEALTH_UNHEALTHY:
+        return 3;
+    }
+    return 3;
+}
+
+int nr_pool_check_health(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_report *report,
+                         nr_error *err)
+{
+    nr_pool_health_report rep;
+    memset(&rep, 0, sizeof(rep));
+    rep.worst = NR_HEALTH_UNKNOWN;
+    int worst_sev = -1;
+    if (!p)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_check_health: pool must not be NULL");
+    if (check_timeout_ns <= 0)
+        return nr_error_set(err, NR_EINVAL, p->id,
+                            "pool '%s': health check timeout must be positive", p->id);
+
+    nr__pool_lock(p);
+    uint64_t round = ++p->health_round;
+    uint32_t budget = p->idle; /* check at most what is idle now */
+    nr__pool_unlock(p);
+
+    while (budget--) {
+        nr__pool_lock(p);
+        struct nr__instance *inst = p->idle_tail;
+        while (inst && inst->health_round == round)
+            inst = inst->prev;
+        if (!inst) {
+            nr__pool_unlock(p);
+            break;
+        }
+        inst->health_round = round;
+        nr__idle_remove(p, inst);
+        nr__inst_transition(inst, NR_LC_MAINTENANCE);
+        p->maint++;
+        nr__pool_unlock(p);
+
+        nr_health_report hr;
+        memset(&hr, 0, sizeof(hr));
+        nr_error e;
+        nr_error_clear(&e);
+        int64_t t0 = nr_now_ns();
+        int rc;
+        if (p->type->health_check) {
+            rc = p->type->health_check(inst->handle, p->type_ud,
+                                       nr_deadline_in_ns(check_timeout_ns), &hr, &e);
+        } else if (p->type->validate) {
+            rc = p->type->validate(inst->handle, p->type_ud, &e);
+            hr.state = rc == NR_OK ? NR_HEALTH_HEALTHY : NR_HEALTH_UNHEALTHY;
+        } else {
+            rc = NR_OK;
+            hr.state = NR_HEALTH_HEALTHY;
+        }
+        hr.latency_ns = nr_now_ns() - t0;
+        if (rc != NR_OK) {
+            hr.state = NR_HEALTH_UNHEALTHY;
+            nr__copy_marked(hr.reason, sizeof(hr.reason),
+                            e.message[0] ? e.message : nr_strerror(rc));
+        } else if (hr.state != NR_HEALTH_UNHEALTHY && hr.latency_ns > check_timeout_ns) {
+            hr.state = NR_HEALTH_UNHEALTHY;
+            snprintf(hr.reason, sizeof(hr.reason), "health check took %lld ms, over %lld ms",
+                     (long long)(hr.latency_ns / NR_NS_PER_MS),
+                     (long long)(check_timeout_ns / NR_NS_PER_MS));
+        }
+        rep.checked++;
+        switch (hr.state) {
+        case NR_HEALTH_HEALTHY:
+            rep.healthy++;
+            break;
+        case NR_HEALTH_DEGRADED:
+            rep.degraded++;
+            break;
+        case NR_HEALTH_UNHEALTHY:
+            rep.unhealthy++;
+            break;
+        case NR_HEALTH_UNKNOWN:
+            break;
+        }
+        if (severity(hr.state) > worst_sev) {
+            worst_sev = severity(hr.state);
+            rep.worst = hr.state;
+            memcpy(rep.reason, hr.reason, sizeof(rep.reason));
+        }
+        if (hr.state == NR_HEALTH_UNHEALTHY) {
+            rep.discarded++;
+            nr__discard(p, inst, &p->maint, NR__DISCARD_HEALTH);
+            continue;
+        }
+        nr__pool_lock(p);
+        p->maint--;
+        nr__inst_transition(inst, NR_LC_IDLE);
+        if (!nr__place_locked(p, inst)) {
+            p->maint++;
+            nr__pool_unlock(p);
+            nr__discard(p, inst, &p->maint, NR__DISCARD_CLOSED);
+            continue;
+        }
+        nr__pool_unlock(p);
+    }
+    if (report)
+        *report = rep;
+    return NR_OK;
+}

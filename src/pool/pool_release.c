@@ -1,0 +1,197 @@
+/*
+ * pool_release.c - giving leases back, closing and draining a pool, statistics.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "pool/pool_internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* Claim the lease: exactly one release of a lease wins the CAS. */
+static struct nr__instance *claim(nr_guard *g)
+{
+    struct nr__instance *inst = g->inst;
+    uint64_t expect = g->lease;
+    if (expect == 0 || !atomic_compare_exchange_strong_explicit(
+                           &inst->lease, &expect, 0, memory_order_acq_rel, memory_order_relaxed))
+        return NULL;
+    g->inst = NULL;
+    g->lease = 0;
+    return inst;
+}
+
+static int give_back(nr_guard *g, int taint)
+{
+    if (!g || !g->inst)
+        return NR_OK;
+    struct nr__instance *inst = claim(g);
+    if (!inst)
+        return NR_ESTATE; /* already given back: touch nothing */
+    nr_pool *p = inst->pool;
+    atomic_fetch_add_explicit(&p->releases, 1, memory_order_relaxed);
+
+    nr__discard_reason why = NR__DISCARD_TAINT;
+    int drop = 0;
+    int64_t now = nr_now_ns();
+    if (taint) {
+        atomic_fetch_add_explicit(&p->taints, 1, memory_order_relaxed);
+        drop = 1;
+    } else if (atomic_load_explicit(&p->closed, memory_order_acquire)) {
+        why = NR__DISCARD_CLOSED;
+        drop = 1;
+    } else if (nr__expired(p, inst, now)) {
+        why = NR__DISCARD_LIFETIME;
+        drop = 1;
+    } else if (p->cfg.recycle_on_release && p->type->recycle) {
+        nr_error e;
+        nr_error_clear(&e);
+        if (p->type->recycle(inst->handle, p->type_ud, &e) != NR_OK) {
+            atomic_fetch_add_explicit(&p->recycle_failures, 1, memory_order_relaxed);
+            why = NR__DISCARD_RECYCLE;
+            drop = 1;
+        }
+    }
+    if (drop) {
+        nr__discard(p, inst, &p->in_use, why);
+        return NR_OK;
+    }
+
+    inst->last_used_ns = now;
+    nr__pool_lock(p);
+    p->in_use--;
+    nr__inst_transition(inst, NR_LC_IDLE);
+    if (!nr__place_locked(p, inst)) {
+        /* Closed between the check above and now. */
+        p->in_use++;
+        nr__pool_unlock(p);
+        nr__discard(p, inst, &p->in_use, NR__DISCARD_CLOSED);
+        return NR_OK;
+    }
+    nr__pool_assert_locked_invariants(p);
+    nr__pool_unlock(p);
+    return NR_OK;
+}
+
+int nr_guard_release(nr_guard *g)
+{
+    return give_back(g, 0);
+}
+
+int nr_guard_taint(nr_guard *g)
+{
+    return give_back(g, 1);
+}
+
+void *nr_guard_handle(const nr_guard *g)
+{
+    return g && g->inst ? g->inst->handle : NULL;
+}
+
+int nr_guard_info(const nr_guard *g, nr_instance_info *out)
+{
+    if (!g || !g->inst || !out)
+        return NR_EINVAL;
+    const struct nr__instance *inst = g->inst;
+    if (atomic_load_explicit(&inst->lease, memory_order_acquire) != g->lease)
+        return NR_EINVAL;
+    out->id = inst->id;
+    out->state = inst->state;
+    out->created_ns = inst->created_ns;
+    out->last_used_ns = inst->last_used_ns;
+    out->use_count = inst->use_count;
+    return NR_OK;
+}
+
+/* ---- close and drain ---------------------------------------------------------------------- */
+
+void nr_pool_close(nr_pool *p)
+{
+    if (!p)
+        return;
+    nr__pool_lock(p);
+    atomic_store_explicit(&p->closed, true, memory_order_release);
+    for (nr__waiter *w = p->wait_head; w; w = w->next)
+        pthread_cond_signal(&w->cv);
+    struct nr__instance *list = NULL;
+    uint32_t n = 0;
+    while (p->idle_head) {
+        struct nr__instance *inst = p->idle_head;
+        nr__idle_remove(p, inst);
+        nr__inst_transition(inst, NR_LC_DRAINING);
+        nr__inst_transition(inst, NR_LC_CLEANUP);
+        inst->next = list;
+        list = inst;
+        n++;
+    }
+    p->total -= n;
+    p->destroying += n;
+    nr__pool_assert_locked_invariants(p);
+    nr__pool_unlock(p);
+    if (n)
+        nr__destroy_list(p, list, n);
+}
+
+int nr_pool_drain(nr_pool *p, nr_deadline deadline, nr_error *err)
+{
+    if (!p)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_drain: pool must not be NULL");
+    nr_pool_close(p);
+    struct timespec ts;
+    int never = !nr_deadline_is_set(deadline) || deadline.at_ns == NR_DEADLINE_NEVER;
+    ts.tv_sec = (time_t)(deadline.at_ns / NR_NS_PER_S);
+    ts.tv_nsec = (long)(deadline.at_ns % NR_NS_PER_S);
+    nr__pool_lock(p);
+    while (p->total || p->destroying) {
+        if (!never && nr_now_ns() >= deadline.at_ns) {
+            uint32_t in_use = p->in_use, creating = p->creating;
+            nr__pool_unlock(p);
+            return nr_error_set(err, NR_ETIMEDOUT, p->id,
+                                "pool '%s': drain timed out with %u instance(s) still in use "
+                                "and %u being created",
+                                p->id, in_use, creating);
+        }
+        if (never)
+            pthread_cond_wait(&p->drained, &p->mu);
+        else
+            pthread_cond_timedwait(&p->drained, &p->mu, &ts);
+    }
+    nr__pool_unlock(p);
+    return NR_OK;
+}
+
+/* ---- statistics ---------------------------------------------------------------------------- */
+
+void nr_pool_stats_get(nr_pool *p, nr_pool_stats *s)
+{
+    memset(s, 0, sizeof(*s));
+    nr__pool_lock(p);
+    s->total = p->total;
+    s->idle = p->idle;
+    s->in_use = p->in_use;
+    s->creating = p->creating;
+    s->waiters = p->waiters;
+    s->max_size = (uint32_t)p->cfg.max_size;
+    s->min_idle = (uint32_t)p->cfg.min_idle;
+    s->closed = atomic_load_explicit(&p->closed, memory_order_relaxed);
+    s->creates = p->creates;
+    s->create_failures = p->create_failures;
+    s->destroys = p->destroys;
+    s->handoffs = p->handoffs;
+    s->waits = p->waits;
+    s->timeouts = p->timeouts;
+    s->cancels = p->cancels;
+    s->exhausted = p->exhausted;
+    s->evicted_idle = p->evicted_idle;
+    s->evicted_lifetime = p->evicted_lifetime;
+    s->health_discards = p->health_discards;
+    s->wait_ns_total = p->wait_ns_total;
+    s->wait_ns_max = p->wait_ns_max;
+    nr__pool_unlock(p);
+    s->acquires = atomic_load_explicit(&p->acquires, memory_order_relaxed);
+    s->releases = atomic_load_explicit(&p->releases, memory_order_relaxed);
+    s->validate_failures = atomic_load_explicit(&p->validate_failures, memory_order_relaxed);
+    s->recycle_failures = atomic_load_explicit(&p->recycle_failures, memory_order_relaxed);
+    s->taints = atomic_load_explicit(&p->taints, memory_order_relaxed);
+}

@@ -1,0 +1,253 @@
+/*
+ * test_pool_stress.c - many threads on a tiny pool, with random deadlines,
+ * cancels, taints, failing creates and validates, and maintenance running
+ * beside them. At the end: nothing lost, nothing handed out twice, the pool
+ * never above max_size, every create matched by exactly one destroy.
+ *
+ * Threads start on a barrier. Each lease is stamped on the handle while it is
+ * held, so a double hand-out is caught at once.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_type.h"
+#include "testutil.h"
+
+enum { THREADS = 12 };
+
+typedef struct shared {
+    nr_pool *pool;
+    nr_fake fake;
+    pthread_barrier_t start;
+    atomic_int stop;
+    atomic_long double_handouts, oversize, ok, timeouts, cancels, exhausted, create_errors,
+        other_errors;
+    uint64_t seed;
+    int iterations;
+    uint32_t max_size;
+} shared;
+
+typedef struct worker {
+    shared *sh;
+    int index;
+    nr_cancel *cancel;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    shared *sh = w->sh;
+    nr_rng rng;
+    nr_rng_seed(&rng, sh->seed + (uint64_t)w->index * 7919);
+    pthread_barrier_wait(&sh->start);
+    for (int i = 0; i < sh->iterations; i++) {
+        nr_ctx ctx = {0};
+        uint64_t r = nr_rng_below(&rng, 100);
+        if (r < 10)
+            ctx.deadline = nr_deadline_in_ns(0); /* no wait at all */
+        else if (r < 60)
+            ctx.deadline = nr_deadline_in_ns((int64_t)nr_rng_below(&rng, 2000) * NR_NS_PER_US);
+        else
+            ctx.deadline = nr_deadline_in_ms(2000);
+        if (nr_rng_chance(&rng, 1, 5))
+            ctx.cancel = w->cancel;
+        nr_guard g = NR_GUARD_INIT;
+        nr_error err;
+        nr_error_clear(&err);
+        int rc = nr_pool_acquire(sh->pool, &ctx, &g, &err);
+        switch (rc) {
+        case NR_OK: {
+            atomic_fetch_add(&sh->ok, 1);
+            nr_fake_handle *h = nr_guard_handle(&g);
+            if (atomic_fetch_add(&h->holders, 1) != 0)
+                atomic_fetch_add(&sh->double_handouts, 1);
+            nr_pool_stats s;
+            if (nr_rng_chance(&rng, 1, 16)) {
+                nr_pool_stats_get(sh->pool, &s);
+                if (s.total > sh->max_size)
+                    atomic_fetch_add(&sh->oversize, 1);
+            }
+            if (nr_rng_chance(&rng, 1, 4))
+                nr_sleep_ns((int64_t)nr_rng_below(&rng, 50) * NR_NS_PER_US);
+            atomic_fetch_sub(&h->holders, 1);
+            if (nr_rng_chance(&rng, 1, 20))
+                rc = nr_guard_taint(&g);
+            else
+                rc = nr_guard_release(&g);
+            if (rc != NR_OK)
+                atomic_fetch_add(&sh->other_errors, 1);
+            break;
+        }
+        case NR_ETIMEDOUT:
+            atomic_fetch_add(&sh->timeouts, 1);
+            break;
+        case NR_ECANCELED:
+            atomic_fetch_add(&sh->cancels, 1);
+            break;
+        case NR_EEXHAUSTED:
+            atomic_fetch_add(&sh->exhausted, 1);
+            break;
+        case NR_EUNAVAIL: /* the fake's create refused */
+            atomic_fetch_add(&sh->create_errors, 1);
+            if (strstr(err.message, "pool 'stress'") == NULL)
+                atomic_fetch_add(&sh->other_errors, 1);
+            break;
+        default:
+            atomic_fetch_add(&sh->other_errors, 1);
+            break;
+        }
+        if (nr_guard_held(&g))
+            atomic_fetch_add(&sh->other_errors, 1);
+    }
+    return NULL;
+}
+
+/* Cancels workers' tokens now and then (each token once), runs maintenance
+ * and health checks, and toggles validate failures. */
+static void *chaos_main(void *arg)
+{
+    worker *ws = arg;
+    shared *sh = ws[0].sh;
+    nr_rng rng;
+    nr_rng_seed(&rng, sh->seed ^ 0xC4A05ULL);
+    pthread_barrier_wait(&sh->start);
+    int canceled = 0;
+    while (!atomic_load(&sh->stop)) {
+        nr_sleep_ns((int64_t)(200 + nr_rng_below(&rng, 800)) * NR_NS_PER_US);
+        uint64_t r = nr_rng_below(&rng, 10);
+        if (r < 2 && canceled < THREADS) {
+            nr_cancel_trigger(ws[canceled++].cancel);
+        } else if (r < 5) {
+            nr_pool_maintain(sh->pool, NULL, NULL);
+        } else if (r < 7) {
+            nr_pool_check_health(sh->pool, 10 * NR_NS_PER_MS, NULL, NULL);
+        } else {
+            atomic_store(&sh->fake.fail_validate, (int)nr_rng_below(&rng, 2));
+        }
+    }
+    atomic_store(&sh->fake.fail_validate, 0);
+    return NULL;
+}
+
+static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_every)
+{
+    shared *sh = calloc(1, sizeof(*sh));
+    nr_fake_init(&sh->fake);
+    atomic_store(&sh->fake.create_fail_every, create_fail_every);
+    sh->seed = nr_test_seed("pool_stress");
+    sh->iterations = nr_test_iterations(3000);
+    sh->max_size = max_size;
+    nr_fake_config cfg;
+    assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = max_size;
+    pc.min_idle = min_idle;
+    pc.max_lifetime_ms = 5; /* retire often */
+    nr_pool_options o = {
+        .id = "stress", .type = &nr_fake_type, .type_ud = &sh->fake, .config = &cfg, .pool = &pc};
+    nr_error err = {0};
+    assert_int_equal(nr_pool_create(&sh->pool, &o, &err), NR_OK);
+
+    worker ws[THREADS];
+    pthread_t t[THREADS + 1];
+    pthread_barrier_init(&sh->start, NULL, THREADS + 1);
+    for (int i = 0; i < THREADS; i++) {
+        ws[i] = (worker){.sh = sh, .index = i};
+        assert_int_equal(nr_cancel_create(&ws[i].cancel, NULL, NULL), NR_OK);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, worker_main, &ws[i]);
+    pthread_create(&t[THREADS], NULL, chaos_main, ws);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    atomic_store(&sh->stop, 1);
+    pthread_join(t[THREADS], NULL);
+
+    nr_pool_stats s;
+    nr_pool_stats_get(sh->pool, &s);
+    long attempts = (long)THREADS * sh->iterations;
+    long outcomes = atomic_load(&sh->ok) + atomic_load(&sh->timeouts) + atomic_load(&sh->cancels) +
+                    atomic_load(&sh->exhausted) + atomic_load(&sh->create_errors) +
+                    atomic_load(&sh->other_errors);
+    print_message("ok=%ld timeouts=%ld cancels=%ld exhausted=%ld create_errors=%ld creates=%llu "
+                  "destroys=%llu handoffs=%llu\n",
+                  atomic_load(&sh->ok), atomic_load(&sh->timeouts), atomic_load(&sh->cancels),
+                  atomic_load(&sh->exhausted), atomic_load(&sh->create_errors),
+                  (unsigned long long)s.creates, (unsigned long long)s.destroys,
+                  (unsigned long long)s.handoffs);
+    assert_int_equal(atomic_load(&sh->other_errors), 0);
+    assert_int_equal(atomic_load(&sh->double_handouts), 0);
+    assert_int_equal(atomic_load(&sh->oversize), 0);
+    assert_int_equal(outcomes, attempts);
+    assert_true(atomic_load(&sh->ok) > 0);
+    /* exact accounting */
+    assert_int_equal(s.acquires, (uint64_t)atomic_load(&sh->ok));
+    assert_int_equal(s.releases, s.acquires);
+    assert_int_equal(s.in_use, 0);
+    assert_int_equal(s.waiters, 0);
+    assert_int_equal(s.creating, 0);
+    assert_true(s.total <= max_size);
+    assert_int_equal(s.total, s.idle);
+    assert_int_equal(s.creates - s.destroys, s.total);
+    assert_int_equal(s.timeouts, (uint64_t)atomic_load(&sh->timeouts));
+    assert_int_equal(s.exhausted, (uint64_t)atomic_load(&sh->exhausted));
+    assert_int_equal(s.cancels, (uint64_t)atomic_load(&sh->cancels));
+    assert_int_equal((long)s.creates, atomic_load(&sh->fake.creates));
+
+    /* every instance still idle is distinct: take them all at once */
+    nr_guard all[64];
+    assert_true(s.idle <= 64);
+    nr_ctx quick = {.deadline = nr_deadline_in_ms(1000)};
+    for (uint32_t i = 0; i < s.idle; i++) {
+        assert_int_equal(nr_pool_acquire(sh->pool, &quick, &all[i], NULL), NR_OK);
+        nr_fake_handle *h = nr_guard_handle(&all[i]);
+        assert_int_equal(atomic_fetch_add(&h->holders, 1), 0);
+    }
+    for (uint32_t i = 0; i < s.idle; i++) {
+        nr_fake_handle *h = nr_guard_handle(&all[i]);
+        atomic_fetch_sub(&h->holders, 1);
+        assert_int_equal(nr_guard_release(&all[i]), NR_OK);
+    }
+
+    assert_int_equal(nr_pool_drain(sh->pool, nr_deadline_in_ms(5000), &err), NR_OK);
+    assert_int_equal(nr_pool_destroy(sh->pool, &err), NR_OK);
+    /* every create matched by exactly one destroy (the fake aborts on a second one) */
+    assert_int_equal(atomic_load(&sh->fake.creates), atomic_load(&sh->fake.destroys));
+    assert_int_equal(atomic_load(&sh->fake.live), 0);
+    for (int i = 0; i < THREADS; i++)
+        nr_cancel_destroy(ws[i].cancel);
+    pthread_barrier_destroy(&sh->start);
+    nr_config_free(&nr_fake_config_schema, &cfg);
+    free(sh);
+}
+
+static void test_stress_tiny_pool(void **state)
+{
+    (void)state;
+    run_stress(2, 0, 0);
+}
+
+static void test_stress_with_min_idle_and_failing_creates(void **state)
+{
+    (void)state;
+    run_stress(4, 2, 7);
+}
+
+static void test_stress_single_instance(void **state)
+{
+    (void)state;
+    run_stress(1, 1, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stress_tiny_pool),
+        cmocka_unit_test(test_stress_with_min_idle_and_failing_creates),
+        cmocka_unit_test(test_stress_single_instance),
+    };
+    return cmocka_run_group_tests_name("pool_stress", tests, NULL, NULL);
+}

@@ -1,1 +1,31 @@
+# Install rules: headers, libraries, exported nebula:: targets, a CMake
+# package config and a pkg-config file, so that find_package(NebulaResource)
+# and `pkg-config --cflags --libs nebula-resource` both work.
 include(CMakePackageConfigHelpers)
+
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/nebula DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS nebula_resource nebula_resource_static
+  EXPORT NebulaResourceTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT NebulaResourceTargets NAMESPACE nebula::
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/NebulaResource)
+
+file(WRITE ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake.in
+  "@PACKAGE_INIT@\ninclude(CMakeFindDependencyMacro)\nfind_dependency(Threads)\n"
+  "find_dependency(PkgConfig)\npkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)\n"
+  "include(\"\${CMAKE_CURRENT_LIST_DIR}/NebulaResourceTargets.cmake\")\n")
+configure_package_config_file(${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/NebulaResource)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/NebulaResourceConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake
+  ${PROJECT_BINARY_DIR}/NebulaResourceConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/NebulaResource)
+
+configure_file(${PROJECT_SOURCE_DIR}/cmake/nebula-resource.pc.in
+  ${PROJECT_BINARY_DIR}/nebula-resource.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/nebula-resource.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -26,7 +26,8 @@ extern "C" {
 
 typedef struct nr_cancel nr_cancel;
 
-/* Create a token; parent may be NULL. Returns NR_OK or NR_ENOMEM. */
+/* Create a token; parent may be NULL. Returns NR_OK, NR_ENOMEM, or NR_EINVAL
+ * when out is NULL. */
 int nr_cancel_create(nr_cancel **out, nr_cancel *parent, nr_error *err);
 
 /* Detach from the parent and children and free. NULL is a no-op. */

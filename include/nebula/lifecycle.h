@@ -6,7 +6,9 @@
  *                    v            v   ╲      v   v     v  v
  *                  Failed   Maintenance ─> Draining ─> Cleanup ─> Terminated
  *
- * The full table is in src/resource/lifecycle.c and is the only source of
+ * The picture is a sketch (Maintenance also returns to Ready, Idle or InUse,
+ * and Ready, InUse, Idle and Maintenance may go straight to Cleanup or
+ * Failed). The full table is in src/resource/lifecycle.c and is the only source of
  * truth: nr_lifecycle_can() answers from it, nr_lifecycle_transition()
  * refuses anything it does not list, naming both states. Terminated and
  * Failed are terminal: nothing leaves them.
@@ -52,7 +54,8 @@ bool nr_lifecycle_is_terminal(nr_lifecycle s);
 bool nr_lifecycle_is_available(nr_lifecycle s);
 
 /*
- * Move *state to `to` if the table allows it. Otherwise *state is unchanged
+ * Move *state to `to` if the table allows it (NR_EINVAL when state is NULL).
+ * Otherwise *state is unchanged
  * and NR_ESTATE comes back with a message naming both states, e.g.
  * "invalid state transition: Terminated -> Ready".
  * resource_id (may be NULL) goes into err.

@@ -31,7 +31,7 @@ typedef struct nr_deadline {
 /* Current CLOCK_MONOTONIC time in nanoseconds. */
 int64_t nr_now_ns(void);
 
-/* A deadline rel_ns from now; negative rel_ns gives an already expired one;
+/* A deadline rel_ns from now; rel_ns <= 0 gives an already expired one;
  * a sum that would overflow saturates to NR_DEADLINE_NEVER. */
 nr_deadline nr_deadline_in_ns(int64_t rel_ns);
 nr_deadline nr_deadline_in_ms(int64_t rel_ms);

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# test.sh - build everything and run every test, three times over:
+#   1. the default build, warnings as errors, plus the format check;
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. ThreadSanitizer;
+# then a bounded libFuzzer run of the config parser.
+# Installs what is missing (as root) first. Exits non-zero on any failure.
+#
+# Knobs: NR_FUZZ_SECONDS (default 30), NR_TEST_JOBS (default: number of cores),
+#        NR_SKIP_SANITIZERS=1 (only the default build, for a quick local run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/deps.sh test
+
+jobs=${NR_TEST_JOBS:-$(nproc)}
+fuzz_seconds=${NR_FUZZ_SECONDS:-30}
+failed=()
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+run_suite() { # name, extra cmake args...
+    local name=$1
+    shift
+    local dir="$root/build/test-$name"
+    step "build ($name)"
+    cmake -S "$root" -B "$dir" -G Ninja -DNR_WERROR=ON "$@" >/dev/null
+    if ! cmake --build "$dir" -j "$jobs"; then
+        failed+=("build-$name")
+        return
+    fi
+    step "ctest ($name)"
+    if ! (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600); then
+        failed+=("ctest-$name")
+    fi
+}
+
+step "format check"
+mapfile -t sources < <(git ls-files '*.c' '*.h')
+if ! clang-format --dry-run --Werror "${sources[@]}"; then
+    failed+=("format")
+fi
+
+run_suite default
+if [ "${NR_SKIP_SANITIZERS:-0}" != 1 ]; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_suite asan -DNR_SANITIZE=address -DNR_BUILD_BENCH=OFF
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        run_suite tsan -DNR_SANITIZE=thread -DNR_BUILD_BENCH=OFF
+fi
+
+if [ "$fuzz_seconds" -gt 0 ] && [ -x scripts/fuzz.sh ]; then
+    step "fuzz config parser (${fuzz_seconds} s)"
+    if ! scripts/fuzz.sh "$fuzz_seconds"; then
+        failed+=("fuzz")
+    fi
+fi
+
+echo
+if [ ${#failed[@]} -ne 0 ]; then
+    echo "FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "All test suites passed."

@@ -1,0 +1,140 @@
+/*
+ * nebula/sqlite.h - the SQLite driver: pooled sqlite3 connections.
+ *
+ * nr_sqlite_type is an nr_resource_type whose instances are open sqlite3
+ * connections. Give it to a pool together with an nr_sqlite_config:
+ *
+ *     nr_sqlite_config cfg;
+ *     nr_config_init(&nr_sqlite_config_schema, &cfg, &err);   // defaults
+ *     ... set cfg.path (an nr_malloc'd string), cfg.wal, ...
+ *     nr_pool_options o = {.id = "app-db", .type = &nr_sqlite_type, .config = &cfg};
+ *     nr_pool_create(&pool, &o, &err);
+ *     ... nr_pool_acquire(pool, NULL, &g, &err);
+ *         sqlite3 *db = nr_sqlite_db(nr_guard_handle(&g));
+ *     nr_pool_destroy(pool, &err);
+ *     nr_config_free(&nr_sqlite_config_schema, &cfg);
+ *
+ * What each callback does:
+ *   create        sqlite3_open_v2 (URI filenames on, SQLITE_OPEN_NOMUTEX),
+ *                 busy timeout, PRAGMA foreign_keys, PRAGMA journal_mode=WAL
+ *                 when asked. Gives up with NR_ETIMEDOUT at the context's
+ *                 deadline and NR_ECANCELED when its cancel token is set,
+ *                 also while waiting on a lock held by another connection.
+ *   validate      steps a prepared "SELECT 1" kept in the instance.
+ *   recycle       resets every statement still active on the connection,
+ *                 rolls back a transaction left open, restores the busy
+ *                 timeout and removes any progress handler; fails with
+ *                 NR_ECLEANUP (so the pool discards the instance) when the
+ *                 rollback fails.
+ *   health_check  "SELECT 1" and a read of the schema table, interrupted at
+ *                 the deadline (NR_ETIMEDOUT). A locked database reports
+ *                 degraded, any other failure unhealthy, both with the SQLite
+ *                 message as reason.
+ *   destroy       finalizes every statement left on the connection and
+ *                 closes it with sqlite3_close_v2.
+ *
+ * Errors: every failure names the resource id (err->resource_id and the
+ * message) and the database path; SQLite's extended result code goes into
+ * err->driver_code. A cannot-open, I/O, permission or read-only error is
+ * NR_EUNAVAIL, an out-of-memory NR_ENOMEM, anything else during create
+ * NR_EINIT. Messages show a URI filename without its query part.
+ *
+ * Ownership: an instance (the handle the pool gives out, an
+ * nr_sqlite_conn *) owns its sqlite3 connection. Statements a user prepares
+ * on it belong to the lease: finalize them before the release. Any left
+ * over are reset at release and finalized when the instance is destroyed,
+ * after which they must not be used.
+ *
+ * Thread safety: nr_sqlite_type and nr_sqlite_config_schema are immutable.
+ * One instance is used by one thread at a time (the pool guarantees it for
+ * its callbacks; a lease holder must not share the connection with other
+ * threads while it holds the lease). Different instances may be used from
+ * different threads at once; this needs a libsqlite3 built thread-safe
+ * (create refuses with NR_EINIT otherwise).
+ */
+#ifndef NEBULA_SQLITE_H
+#define NEBULA_SQLITE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "nebula/config.h"
+#include "nebula/error.h"
+#include "nebula/resource_type.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The driver's config. Schema: nr_sqlite_config_schema (JSON keys as the
+ * member names). Strings are owned by the struct (see nebula/config.h).
+ *
+ *   path             database file or "file:" URI; default ":memory:";
+ *                    1..4096 bytes. ":memory:" gives every instance its own
+ *                    private database; share one with a URI such as
+ *                    "file:name?mode=memory&cache=shared".
+ *   busy_timeout_ms  how long a statement waits for a lock held by another
+ *                    connection before SQLITE_BUSY; default 5000;
+ *                    0..3600000 (0 = fail at once).
+ *   wal              switch the database to write-ahead logging; default
+ *                    false. Ignored for a database without a file
+ *                    (":memory:", "mode=memory" URIs, ""), which keeps its
+ *                    in-memory journal. Must not be combined with read_only
+ *                    (the journal mode belongs to the file: a read-only
+ *                    connection uses whatever the file has).
+ *   read_only        open read-only; default false. create is then ignored.
+ *   create           create the file when it does not exist; default true.
+ *   foreign_keys     enforce foreign key constraints; default true.
+ */
+typedef struct nr_sqlite_config {
+    char *path;
+    int64_t busy_timeout_ms;
+    bool wal;
+    bool read_only;
+    bool create;
+    bool foreign_keys;
+} nr_sqlite_config;
+
+#define NR_SQLITE_PATH_MAX            4096
+#define NR_SQLITE_BUSY_TIMEOUT_MS_MAX 3600000
+
+/* The schema of nr_sqlite_config (name "sqlite"); its check rejects wal
+ * together with read_only. */
+extern const nr_config_schema nr_sqlite_config_schema;
+
+/* The resource type (name "sqlite"); instances are nr_sqlite_conn *. */
+extern const nr_resource_type nr_sqlite_type;
+
+/* One open connection: the handle nr_guard_handle() returns. Opaque. */
+typedef struct nr_sqlite_conn nr_sqlite_conn;
+
+/*
+ * The connection of an instance (handle is what nr_guard_handle() returns
+ * for a pool of nr_sqlite_type). NULL for a NULL handle. The connection stays
+ * owned by the instance: never close it; use it only while holding the lease.
+ */
+sqlite3 *nr_sqlite_db(void *handle);
+
+/*
+ * Run one or more SQL statements that return no rows needed by the caller
+ * (sqlite3_exec without a callback). Returns NR_OK; NR_EINVAL for a NULL
+ * handle or sql; otherwise err names the statement's failure with SQLite's
+ * message and its extended result code in err->driver_code:
+ *   NR_EBUSY      SQLITE_BUSY / SQLITE_LOCKED (the lock did not come free
+ *                 within busy_timeout_ms)
+ *   NR_EUNAVAIL   SQLITE_CANTOPEN, SQLITE_IOERR, SQLITE_READONLY, SQLITE_PERM
+ *   NR_ENOMEM     SQLITE_NOMEM
+ *   NR_EINVAL     anything else (syntax error, constraint, ...)
+ * The message holds SQLite's own message, which may quote the part of the
+ * statement near a syntax error: keep secrets out of statement text (bind
+ * them with sqlite3_bind_* instead).
+ */
+int nr_sqlite_exec(void *handle, const char *sql, nr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -59,23 +59,23 @@ typedef enum nr_field_type {
 typedef struct nr_field {
     const char *name; /* JSON key */
     nr_field_type type;
-    size_t offset;           /* offsetof(struct, member) */
-    bool required;           /* must be present in JSON (defaults are ignored) */
-    int64_t min, max;        /* NR_FT_INT range; NR_FT_STRING/SECRET: max length when max > 0,
-                                min length when min > 0 */
-    double dmin, dmax;       /* NR_FT_DOUBLE range */
-    int64_t def_int;         /* default for INT, BOOL (0/1), ENUM (index) */
-    double def_double;       /* default for DOUBLE */
-    const char *def_str;     /* default for STRING (NULL = no string) */
+    size_t offset;                 /* offsetof(struct, member) */
+    bool required;                 /* must be present in JSON (defaults are ignored) */
+    int64_t min, max;              /* NR_FT_INT range; NR_FT_STRING/SECRET: max length when max > 0,
+                                      min length when min > 0 */
+    double dmin, dmax;             /* NR_FT_DOUBLE range */
+    int64_t def_int;               /* default for INT, BOOL (0/1), ENUM (index) */
+    double def_double;             /* default for DOUBLE */
+    const char *def_str;           /* default for STRING (NULL = no string) */
     const char *const *enum_names; /* NR_FT_ENUM: NULL-terminated list */
-    const char *doc;         /* one line for --help and docs */
+    const char *doc;               /* one line for --help and docs */
 } nr_field;
 
 typedef struct nr_config_report nr_config_report;
 
 typedef struct nr_config_schema {
-    const char *name;       /* e.g. "sqlite", "pool" */
-    size_t struct_size;     /* sizeof the config struct */
+    const char *name;   /* e.g. "sqlite", "pool" */
+    size_t struct_size; /* sizeof the config struct */
     const nr_field *fields;
     size_t nfields;
     /* Optional cross-field rule (e.g. min_idle <= max_size), run after every
@@ -97,8 +97,8 @@ typedef struct nr_config_issue {
 } nr_config_issue;
 
 struct nr_config_report {
-    size_t count;                    /* issues stored in items */
-    size_t dropped;                  /* issues found beyond NR_CONFIG_MAX_ISSUES */
+    size_t count;   /* issues stored in items */
+    size_t dropped; /* issues found beyond NR_CONFIG_MAX_ISSUES */
     nr_config_issue items[NR_CONFIG_MAX_ISSUES];
 };
 
@@ -142,8 +142,8 @@ typedef enum nr_config_secrets {
 } nr_config_secrets;
 
 /* Build a jansson object (json_t *, caller owns a reference) with every field. */
-void *nr_config_to_json(const nr_config_schema *schema, const void *cfg,
-                        nr_config_secrets secrets, nr_error *err);
+void *nr_config_to_json(const nr_config_schema *schema, const void *cfg, nr_config_secrets secrets,
+                        nr_error *err);
 
 /* Serialize to compact JSON text, keys in schema order; caller frees with nr_free(). */
 char *nr_config_serialize(const nr_config_schema *schema, const void *cfg,

@@ -64,12 +64,12 @@ typedef enum nr_errno {
 
 /* Caller-owned error detail. Zero-initialise it or call nr_error_clear(). */
 typedef struct nr_error {
-    int code;                               /* NR_OK or an NR_E* code */
-    int cause;                              /* NR_E* code of the underlying cause, or NR_OK */
-    long driver_code;                       /* the backend's own code (e.g. SQLite's), or 0 */
-    char resource_id[NR_ERROR_ID_MAX];      /* "" when no resource is involved */
-    char message[NR_ERROR_MESSAGE_MAX];     /* human-readable, never holds secrets */
-    int truncated;                          /* 1 when message or resource_id was cut */
+    int code;                           /* NR_OK or an NR_E* code */
+    int cause;                          /* NR_E* code of the underlying cause, or NR_OK */
+    long driver_code;                   /* the backend's own code (e.g. SQLite's), or 0 */
+    char resource_id[NR_ERROR_ID_MAX];  /* "" when no resource is involved */
+    char message[NR_ERROR_MESSAGE_MAX]; /* human-readable, never holds secrets */
+    int truncated;                      /* 1 when message or resource_id was cut */
 } nr_error;
 
 /* Static description of a code, e.g. "timed out"; "unknown error" otherwise. */
@@ -89,8 +89,7 @@ void nr_error_clear(nr_error *err);
  */
 int nr_error_set(nr_error *err, int code, const char *resource_id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int nr_error_setv(nr_error *err, int code, const char *resource_id, const char *fmt,
-                  va_list ap);
+int nr_error_setv(nr_error *err, int code, const char *resource_id, const char *fmt, va_list ap);
 
 /* Like nr_error_set, and records the underlying cause code and backend code. */
 int nr_error_set_cause(nr_error *err, int code, int cause, long driver_code,

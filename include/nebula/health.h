@@ -23,8 +23,8 @@ typedef enum nr_health_state {
 
 typedef struct nr_health_report {
     nr_health_state state;
-    int64_t latency_ns;                 /* time the check took, filled by the library */
-    char reason[NR_HEALTH_REASON_MAX];  /* why it is not healthy; never holds secrets */
+    int64_t latency_ns;                /* time the check took, filled by the library */
+    char reason[NR_HEALTH_REASON_MAX]; /* why it is not healthy; never holds secrets */
 } nr_health_report;
 
 /* "unknown", "healthy", "degraded", "unhealthy". */

@@ -65,14 +65,14 @@ void nr_pool_config_default(nr_pool_config *c);
 typedef struct nr_pool nr_pool;
 
 typedef struct nr_pool_options {
-    const char *id;                 /* required; copied; 1..63 bytes, see nebula/scope.h */
-    const nr_resource_type *type;   /* required; borrowed, must outlive the pool */
-    void *type_ud;                  /* passed to every callback */
-    const void *config;             /* the driver's config struct; borrowed, must outlive the
-                                       pool; validated against type->config_schema */
-    const nr_pool_config *pool;     /* copied; NULL = defaults */
-    const nr_scope *scope;          /* copied; NULL = Global */
-    const nr_secret *credential;    /* copied; NULL = none; given to create() by reference */
+    const char *id;               /* required; copied; 1..63 bytes, see nebula/scope.h */
+    const nr_resource_type *type; /* required; borrowed, must outlive the pool */
+    void *type_ud;                /* passed to every callback */
+    const void *config;           /* the driver's config struct; borrowed, must outlive the
+                                     pool; validated against type->config_schema */
+    const nr_pool_config *pool;   /* copied; NULL = defaults */
+    const nr_scope *scope;        /* copied; NULL = Global */
+    const nr_secret *credential;  /* copied; NULL = none; given to create() by reference */
 } nr_pool_options;
 
 /*
@@ -96,11 +96,11 @@ const nr_scope *nr_pool_scope(const nr_pool *pool);
 
 /* What an acquire carries. All fields optional; a NULL ctx means defaults. */
 typedef struct nr_ctx {
-    nr_deadline deadline;     /* unset (0) = now + acquire_timeout_ms */
-    const nr_cancel *cancel;  /* wakes the wait with NR_ECANCELED */
-    const nr_scope *scope;    /* the caller's scope; must be inside the pool's (NR_ESCOPE) */
+    nr_deadline deadline;    /* unset (0) = now + acquire_timeout_ms */
+    const nr_cancel *cancel; /* wakes the wait with NR_ECANCELED */
+    const nr_scope *scope;   /* the caller's scope; must be inside the pool's (NR_ESCOPE) */
     uint64_t trace_id_hi, trace_id_lo, span_id; /* carried to traces */
-    const char *caller;       /* free-form tag for traces */
+    const char *caller;                         /* free-form tag for traces */
 } nr_ctx;
 
 /* A lease on one instance. Obtain it from nr_pool_acquire; give it back
@@ -111,7 +111,10 @@ typedef struct nr_guard {
     uint64_t lease;
 } nr_guard;
 
-#define NR_GUARD_INIT {NULL, 0}
+#define NR_GUARD_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
 
 /*
  * Lease an instance. Returns:
@@ -146,10 +149,10 @@ int nr_guard_release(nr_guard *g);
 int nr_guard_taint(nr_guard *g);
 
 typedef struct nr_instance_info {
-    uint64_t id;          /* 1-based creation number within the pool */
+    uint64_t id; /* 1-based creation number within the pool */
     nr_lifecycle state;
-    int64_t created_ns;   /* nr_now_ns() when create() returned */
-    int64_t last_used_ns; /* when it was last handed out or given back */
+    int64_t created_ns;   /* nr_now_coarse_ns() when create() returned */
+    int64_t last_used_ns; /* nr_now_coarse_ns() when it was last given back (or created) */
     uint64_t use_count;   /* times handed out, this lease included */
 } nr_instance_info;
 
@@ -189,7 +192,7 @@ int nr_pool_fill(nr_pool *pool, nr_deadline deadline, nr_error *err);
 
 typedef struct nr_pool_health_report {
     uint32_t checked, healthy, degraded, unhealthy, discarded;
-    nr_health_state worst;     /* worst state seen; UNKNOWN when nothing was checked */
+    nr_health_state worst;             /* worst state seen; UNKNOWN when nothing was checked */
     char reason[NR_HEALTH_REASON_MAX]; /* reason of the worst result */
 } nr_pool_health_report;
 
@@ -218,7 +221,7 @@ int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
 
 typedef struct nr_pool_stats {
     /* gauges, consistent with each other at the moment of the snapshot */
-    uint32_t total;    /* instances alive: idle + in_use + creating + in maintenance */
+    uint32_t total; /* instances alive: idle + in_use + creating + in maintenance */
     uint32_t idle;
     uint32_t in_use;
     uint32_t creating;
@@ -227,12 +230,12 @@ typedef struct nr_pool_stats {
     uint32_t min_idle;
     bool closed;
     /* counters since creation */
-    uint64_t acquires;          /* successful acquires */
-    uint64_t releases;          /* leases given back (released or tainted) */
+    uint64_t acquires; /* successful acquires */
+    uint64_t releases; /* leases given back (released or tainted) */
     uint64_t timeouts;
     uint64_t cancels;
-    uint64_t exhausted;         /* NR_EEXHAUSTED returns */
-    uint64_t creates;           /* successful creates */
+    uint64_t exhausted; /* NR_EEXHAUSTED returns */
+    uint64_t creates;   /* successful creates */
     uint64_t create_failures;
     uint64_t destroys;
     uint64_t validate_failures;
@@ -241,9 +244,9 @@ typedef struct nr_pool_stats {
     uint64_t evicted_idle;
     uint64_t evicted_lifetime;
     uint64_t health_discards;
-    uint64_t handoffs;          /* instances passed straight to a waiter */
-    uint64_t waits;             /* acquires that had to wait */
-    int64_t wait_ns_total;      /* time spent waiting, summed */
+    uint64_t handoffs;     /* instances passed straight to a waiter */
+    uint64_t waits;        /* acquires that had to wait */
+    int64_t wait_ns_total; /* time spent waiting, summed */
     int64_t wait_ns_max;
 } nr_pool_stats;
 

@@ -28,18 +28,18 @@ extern "C" {
 
 /* What create() is given besides the config. Valid during the call only. */
 typedef struct nr_create_ctx {
-    const char *resource_id;      /* the pool's id, for error messages */
-    const nr_scope *scope;        /* where the pool lives (NULL = global) */
-    nr_deadline deadline;         /* create must give up by then (NR_ETIMEDOUT) */
-    const nr_cancel *cancel;      /* may be NULL; poll nr_cancel_is_set() */
-    const nr_secret *credential;  /* by reference; NULL when none configured */
+    const char *resource_id;     /* the pool's id, for error messages */
+    const nr_scope *scope;       /* where the pool lives (NULL = global) */
+    nr_deadline deadline;        /* create must give up by then (NR_ETIMEDOUT) */
+    const nr_cancel *cancel;     /* may be NULL; poll nr_cancel_is_set() */
+    const nr_secret *credential; /* by reference; NULL when none configured */
 } nr_create_ctx;
 
 #define NR_RESOURCE_TYPE_VERSION 1
 
 typedef struct nr_resource_type {
-    int version;             /* NR_RESOURCE_TYPE_VERSION */
-    const char *name;        /* "sqlite", "postgres", ... */
+    int version;                           /* NR_RESOURCE_TYPE_VERSION */
+    const char *name;                      /* "sqlite", "postgres", ... */
     const nr_config_schema *config_schema; /* describes the config struct create() gets */
 
     /* Required. Build one instance from config into *handle. */
@@ -59,8 +59,8 @@ typedef struct nr_resource_type {
 
     /* Optional. Fill report->state and report->reason; finish by deadline.
      * The return value is NR_OK when the check ran (whatever it found). */
-    int (*health_check)(void *handle, void *type_ud, nr_deadline deadline,
-                        nr_health_report *report, nr_error *err);
+    int (*health_check)(void *handle, void *type_ud, nr_deadline deadline, nr_health_report *report,
+                        nr_error *err);
 } nr_resource_type;
 
 /* Check that a type is usable (version, name, create, destroy, schema).

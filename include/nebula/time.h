@@ -31,6 +31,10 @@ typedef struct nr_deadline {
 /* Current CLOCK_MONOTONIC time in nanoseconds. */
 int64_t nr_now_ns(void);
 
+/* CLOCK_MONOTONIC_COARSE: the same clock, read cheaply, lagging by at most
+ * a scheduler tick (a few ms). The pool stamps instances with it. */
+int64_t nr_now_coarse_ns(void);
+
 /* A deadline rel_ns from now; rel_ns <= 0 gives an already expired one;
  * a sum that would overflow saturates to NR_DEADLINE_NEVER. */
 nr_deadline nr_deadline_in_ns(int64_t rel_ns);

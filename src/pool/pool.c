@@ -217,7 +217,7 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
         goto failed_locked;
     }
     rec->handle = handle;
-    rec->created_ns = nr_now_ns();
+    rec->created_ns = nr_now_coarse_ns();
     rec->last_used_ns = rec->created_ns;
     rec->use_count = 0;
     nr__inst_transition(rec, NR_LC_READY);
@@ -560,16 +560,19 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
                             "pool '%s' belongs to scope %s; caller's scope %s is not inside it",
                             p->id, want, have);
     }
-    nr_deadline deadline;
+    /* The deadline is only read when the call has to wait or create, so the
+     * fast path reads no clock: an unset deadline is made on first use. */
+    nr_deadline deadline = {0};
     int zero_wait = 0;
-    if (ctx && nr_deadline_is_set(ctx->deadline)) {
+    if (ctx && nr_deadline_is_set(ctx->deadline))
         deadline = ctx->deadline;
-    } else if (p->cfg.acquire_timeout_ms == 0) {
-        deadline = nr_deadline_in_ns(0);
+    else if (p->cfg.acquire_timeout_ms == 0)
         zero_wait = 1;
-    } else {
-        deadline = nr_deadline_in_ms(p->cfg.acquire_timeout_ms);
-    }
+#define NR__DEADLINE()                                                                             \
+    (nr_deadline_is_set(deadline)                                                                  \
+         ? deadline                                                                                \
+         : (deadline =                                                                             \
+                zero_wait ? nr_deadline_in_ns(0) : nr_deadline_in_ms(p->cfg.acquire_timeout_ms)))
 
     nr__cancel_waiter cw = {0};
     nr__waiter w;
@@ -605,7 +608,7 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
             p->total++;
             p->creating++;
             kind = GOT_SLOT;
-        } else if (zero_wait || nr_deadline_expired(deadline)) {
+        } else if (zero_wait || nr_deadline_expired(NR__DEADLINE())) {
             p->exhausted++;
             uint32_t in_use = p->in_use, waiting = p->waiters;
             nr__pool_unlock(p);
@@ -633,7 +636,7 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
             }
             continue;
         } else {
-            rc = wait_locked(p, &w, deadline, cancel, &inst, &kind);
+            rc = wait_locked(p, &w, NR__DEADLINE(), cancel, &inst, &kind);
             if (rc != NR_OK) {
                 uint32_t in_use = p->in_use, waiting = p->waiters;
                 nr__pool_unlock(p);
@@ -654,7 +657,7 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
         nr__pool_unlock(p);
 
         if (kind == GOT_SLOT) {
-            rc = nr__create_reserved(p, rec, deadline, cancel, &inst, err);
+            rc = nr__create_reserved(p, rec, NR__DEADLINE(), cancel, &inst, err);
             if (rc != NR_OK)
                 goto out;
             nr__pool_lock(p);
@@ -665,7 +668,7 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
             break;
         }
         /* An instance from the idle list or handed over: check it. */
-        if (nr__expired(p, inst, nr_now_ns())) {
+        if (p->cfg.max_lifetime_ms > 0 && nr__expired(p, inst, nr_now_coarse_ns())) {
             nr__discard(p, inst, &p->in_use, NR__DISCARD_LIFETIME);
             continue;
         }
@@ -681,7 +684,6 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
         break;
     }
     inst->use_count++;
-    inst->last_used_ns = nr_now_ns();
     uint64_t lease = atomic_fetch_add_explicit(&p->lease_seq, 1, memory_order_relaxed) + 1;
     /* release: the holder's writes to the instance above happen before any
      * later CAS on lease by a releasing thread. */
@@ -690,6 +692,7 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
     out->inst = inst;
     out->lease = lease;
     rc = NR_OK;
+#undef NR__DEADLINE
 out:
     if (subscribed)
         nr__cancel_unsubscribe(cancel, &cw);

@@ -71,7 +71,7 @@ int nr_pool_maintain(nr_pool *p, nr_pool_maintain_report *report, nr_error *err)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_maintain: pool must not be NULL");
 
     nr__pool_lock(p);
-    int64_t now = nr_now_ns();
+    int64_t now = nr_now_coarse_ns();
     int64_t idle_ns = p->cfg.idle_timeout_ms * NR_NS_PER_MS;
     struct nr__instance *list = NULL;
     uint32_t n = 0;

@@ -34,7 +34,7 @@ static int give_back(nr_guard *g, int taint)
 
     nr__discard_reason why = NR__DISCARD_TAINT;
     int drop = 0;
-    int64_t now = nr_now_ns();
+    int64_t now = nr_now_coarse_ns();
     if (taint) {
         atomic_fetch_add_explicit(&p->taints, 1, memory_order_relaxed);
         drop = 1;

@@ -1,4 +1,7 @@
+#define _GNU_SOURCE
 #include "testutil.h"
+
+#include <time.h>
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -124,4 +127,12 @@ void nr_test_alloc_reset(void)
 long nr_test_alloc_count(void)
 {
     return atomic_load(&alloc_count);
+}
+
+void nr_test_sleep_past_ms(int64_t ms)
+{
+    struct timespec res = {0, 10 * 1000 * 1000};
+    clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+    int64_t tick = (int64_t)res.tv_sec * NR_NS_PER_S + res.tv_nsec;
+    nr_sleep_ns(ms * NR_NS_PER_MS + 2 * tick);
 }

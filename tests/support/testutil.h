@@ -32,6 +32,10 @@ uint64_t nr_rng_below(nr_rng *r, uint64_t n);
 /* true with probability num/den. */
 int nr_rng_chance(nr_rng *r, unsigned num, unsigned den);
 
+/* Sleep long enough that ms milliseconds have passed on the coarse clock
+ * the pool stamps instances with (ms plus two of its ticks). */
+void nr_test_sleep_past_ms(int64_t ms);
+
 /* Number of property-test iterations: NR_TEST_ITERATIONS or the default. */
 int nr_test_iterations(int default_count);
 

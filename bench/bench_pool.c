@@ -1,0 +1,175 @@
+/*
+ * bench_pool.c - acquire/release throughput, acquire latency percentiles and
+ * per-thread fairness of one pool, on an in-memory resource type.
+ *
+ *   bench_pool [--threads T] [--size M] [--seconds S] [--hold-us H]
+ *
+ * T threads meet at a barrier, then loop acquire -> (spin H us) -> release for
+ * S seconds. Every 64th acquire is timed (every one when H > 0). Prints one
+ * line: ops/s, p50/p99/p99.9 acquire latency, fairness = min/max ops per thread.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nebula/resource.h"
+
+typedef struct empty_config {
+    int unused;
+} empty_config;
+
+static const nr_config_schema empty_schema = {.name = "bench", .struct_size = sizeof(empty_config)};
+
+static int obj_create(void **out, const void *cfg, const nr_create_ctx *ctx, void *ud,
+                      nr_error *err)
+{
+    (void)cfg;
+    (void)ud;
+    *out = calloc(1, 64);
+    return *out ? NR_OK : nr_error_set(err, NR_ENOMEM, ctx->resource_id, "object");
+}
+
+static void obj_destroy(void *h, void *ud)
+{
+    (void)ud;
+    free(h);
+}
+
+static const nr_resource_type bench_type = {.version = NR_RESOURCE_TYPE_VERSION,
+                                            .name = "bench",
+                                            .config_schema = &empty_schema,
+                                            .create = obj_create,
+                                            .destroy = obj_destroy};
+
+enum { MAX_SAMPLES = 1 << 20 };
+
+typedef struct thread_state {
+    pthread_t t;
+    nr_pool *pool;
+    pthread_barrier_t *start;
+    atomic_bool *stop;
+    int64_t hold_ns;
+    uint64_t ops, errors;
+    int64_t *samples;
+    size_t nsamples;
+} thread_state;
+
+static void *run(void *arg)
+{
+    thread_state *ts = arg;
+    int every = ts->hold_ns ? 1 : 64;
+    pthread_barrier_wait(ts->start);
+    while (!atomic_load_explicit(ts->stop, memory_order_relaxed)) {
+        int sample = (ts->ops % (uint64_t)every) == 0 && ts->nsamples < MAX_SAMPLES;
+        int64_t t0 = sample ? nr_now_ns() : 0;
+        nr_guard g;
+        if (nr_pool_acquire(ts->pool, NULL, &g, NULL) != NR_OK) {
+            ts->errors++;
+            continue;
+        }
+        if (sample)
+            ts->samples[ts->nsamples++] = nr_now_ns() - t0;
+        (*(volatile uint64_t *)nr_guard_handle(&g))++;
+        if (ts->hold_ns) {
+            int64_t until = nr_now_ns() + ts->hold_ns;
+            while (nr_now_ns() < until) {
+            }
+        }
+        nr_guard_release(&g);
+        ts->ops++;
+    }
+    return NULL;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 1, size = 8;
+    double seconds = 3, hold_us = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--size"))
+            size = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--hold-us"))
+            hold_us = atof(argv[i + 1]);
+        else {
+            fprintf(stderr, "bench_pool: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (threads < 1 || size < 1 || seconds <= 0 || hold_us < 0) {
+        fprintf(stderr, "bench_pool: threads, size and seconds must be positive\n");
+        return 2;
+    }
+    empty_config cfg = {0};
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = pc.min_idle = size;
+    pc.max_lifetime_ms = pc.idle_timeout_ms = 0;
+    nr_pool_options o = {.id = "bench", .type = &bench_type, .config = &cfg, .pool = &pc};
+    nr_pool *pool;
+    nr_error err = {0};
+    if (nr_pool_create(&pool, &o, &err) != NR_OK ||
+        nr_pool_fill(pool, nr_deadline_in_ms(10000), &err) != NR_OK) {
+        fprintf(stderr, "bench_pool: %s\n", err.message);
+        return 1;
+    }
+    thread_state *ts = calloc((size_t)threads, sizeof(*ts));
+    pthread_barrier_t start;
+    atomic_bool stop = false;
+    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+    for (int i = 0; i < threads; i++) {
+        ts[i] = (thread_state){
+            .pool = pool, .start = &start, .stop = &stop, .hold_ns = (int64_t)(hold_us * 1e3)};
+        ts[i].samples = malloc(MAX_SAMPLES * sizeof(int64_t));
+        pthread_create(&ts[i].t, NULL, run, &ts[i]);
+    }
+    pthread_barrier_wait(&start);
+    int64_t t0 = nr_now_ns();
+    nr_sleep_ns((int64_t)(seconds * 1e9));
+    atomic_store(&stop, true);
+    uint64_t ops = 0, errors = 0, mn = UINT64_MAX, mx = 0;
+    size_t n = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(ts[i].t, NULL);
+        n += ts[i].nsamples;
+    }
+    int64_t t1 = nr_now_ns();
+    int64_t *all = malloc((n ? n : 1) * sizeof(int64_t));
+    size_t k = 0;
+    for (int i = 0; i < threads; i++) {
+        ops += ts[i].ops;
+        errors += ts[i].errors;
+        mn = ts[i].ops < mn ? ts[i].ops : mn;
+        mx = ts[i].ops > mx ? ts[i].ops : mx;
+        memcpy(all + k, ts[i].samples, ts[i].nsamples * sizeof(int64_t));
+        k += ts[i].nsamples;
+        free(ts[i].samples);
+    }
+    qsort(all, n, sizeof(int64_t), cmp64);
+#define PCT(q) (n ? all[(size_t)((double)(n - 1) * (q))] : 0)
+    printf("threads=%d size=%d hold_us=%g: %.2f M ops/s  p50 %lld ns  p99 %lld ns  p99.9 %lld ns  "
+           "fairness %.3f  errors %llu\n",
+           threads, size, hold_us, (double)ops / ((double)(t1 - t0) / 1e9) / 1e6,
+           (long long)PCT(0.5), (long long)PCT(0.99), (long long)PCT(0.999),
+           mx ? (double)mn / (double)mx : 0.0, (unsigned long long)errors);
+    free(all);
+    free(ts);
+    pthread_barrier_destroy(&start);
+    if (nr_pool_destroy(pool, &err) != NR_OK) {
+        fprintf(stderr, "bench_pool: %s\n", err.message);
+        return 1;
+    }
+    return errors ? 1 : 0;
+}

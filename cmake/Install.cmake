@@ -3,6 +3,16 @@
 # and `pkg-config --cflags --libs nebula-resource` both work.
 include(CMakePackageConfigHelpers)
 
+# Drivers built in this tree add what their exported targets need.
+set(NR_CONFIG_EXTRA_DEPS "")
+if(TARGET nebula_resource_sqlite)
+  string(APPEND NR_CONFIG_EXTRA_DEPS "pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)\n")
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/nebula-resource-sqlite.pc.in
+    ${PROJECT_BINARY_DIR}/nebula-resource-sqlite.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/nebula-resource-sqlite.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
+
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/nebula DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS nebula_resource nebula_resource_static
   EXPORT NebulaResourceTargets
@@ -15,6 +25,7 @@ install(EXPORT NebulaResourceTargets NAMESPACE nebula::
 file(WRITE ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake.in
   "@PACKAGE_INIT@\ninclude(CMakeFindDependencyMacro)\nfind_dependency(Threads)\n"
   "find_dependency(PkgConfig)\npkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)\n"
+  "${NR_CONFIG_EXTRA_DEPS}"
   "include(\"\${CMAKE_CURRENT_LIST_DIR}/NebulaResourceTargets.cmake\")\n")
 configure_package_config_file(${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake.in
   ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake

@@ -43,6 +43,10 @@ if ! clang-format --dry-run --Werror "${sources[@]}"; then
 fi
 
 run_suite default
+step "install check"
+if ! scripts/check-install.sh "$root/build/test-default"; then
+    failed+=("install")
+fi
 if [ "${NR_SKIP_SANITIZERS:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite asan -DNR_SANITIZE=address -DNR_BUILD_BENCH=OFF

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# check-install.sh BUILD_DIR - install BUILD_DIR into a temporary prefix, then
+# build and run a small program against it twice: once with CMake's
+# find_package(NebulaResource), once with pkg-config.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:?usage: check-install.sh BUILD_DIR}
+tmp=$(mktemp -d /tmp/nr-install.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+cmake -S tests/install -B "$tmp/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/cmake" >/dev/null
+"$tmp/cmake/consumer"
+export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
+# shellcheck disable=SC2046
+cc -std=c11 tests/install/consumer.c -o "$tmp/pc-consumer" \
+    $(pkg-config --cflags --libs --static nebula-resource-sqlite)
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-consumer"
+echo "install check: find_package and pkg-config consumers built and ran"

@@ -785,6 +785,155 @@ static void test_stats_match_scripted_workload(void **state)
     assert_int_equal(s.waits, 0);
 }
 
+static void test_quiesce_then_wait_returned(void **state)
+{
+    fixture *f = *state;
+    f->pcfg.max_size = 2;
+    make_pool(f);
+    nr_guard a = NR_GUARD_INIT, b = NR_GUARD_INIT;
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &b, NULL), NR_OK);
+    waiter_arg w = {.f = f, .ctx = {.deadline = nr_deadline_never()}};
+    pthread_t t;
+    pthread_create(&t, NULL, waiter_thread, &w);
+    wait_for_waiters(f, 1);
+    assert_int_equal(nr_guard_release(&b), NR_OK); /* handed to the waiter, which releases */
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, NR_OK);
+    w = (waiter_arg){.f = f, .ctx = {.deadline = nr_deadline_never()}};
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &b, NULL), NR_OK);
+    pthread_create(&t, NULL, waiter_thread, &w);
+    wait_for_waiters(f, 1);
+    nr_test_sleep_past_ms(2);
+    nr_pool_quiesce(f->pool);
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, NR_ESHUTDOWN); /* waiters wake */
+    nr_guard c = NR_GUARD_INIT;
+    nr_error err = {0};
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &c, &err), NR_ESHUTDOWN);
+    nr_pool_stats s = stats(f);
+    assert_true(s.oldest_lease_ns >= 2 * NR_NS_PER_MS);
+    assert_int_equal(nr_pool_wait_returned(f->pool, nr_deadline_in_ms(5), &err), NR_ETIMEDOUT);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "2 lease(s) still out (the oldest held for");
+    /* given back while quiesced: kept idle, not destroyed */
+    assert_int_equal(nr_guard_release(&a), NR_OK);
+    assert_int_equal(nr_guard_release(&b), NR_OK);
+    assert_int_equal(nr_pool_wait_returned(f->pool, nr_deadline_in_ms(1000), &err), NR_OK);
+    s = stats(f);
+    assert_int_equal(s.idle, 2);
+    assert_int_equal(s.destroys, 0);
+    assert_int_equal(s.oldest_lease_ns, 0);
+    /* maintenance creates nothing while quiesced */
+    assert_int_equal(nr_pool_fill(f->pool, nr_deadline_in_ms(100), &err), NR_OK);
+    assert_int_equal(stats(f).creates, 2);
+    nr_pool_close(f->pool);
+    assert_int_equal(stats(f).destroys, 2);
+}
+
+typedef struct job_list {
+    void (*fn[16])(void *);
+    void *arg[16];
+    int n, refuse_after;
+} job_list;
+
+static int collect_job(void *ud, void (*fn)(void *), void *arg)
+{
+    job_list *j = ud;
+    if (j->n >= j->refuse_after)
+        return -1;
+    j->fn[j->n] = fn;
+    j->arg[j->n++] = arg;
+    return 0;
+}
+
+typedef struct job_run {
+    void (*fn)(void *);
+    void *arg;
+} job_run;
+
+static void *run_job(void *p)
+{
+    job_run *r = p;
+    r->fn(r->arg);
+    return NULL;
+}
+
+static void test_close_on_executor(void **state)
+{
+    fixture *f = *state;
+    make_pool(f);
+    nr_guard g[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(nr_pool_acquire(f->pool, NULL, &g[i], NULL), NR_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(nr_guard_release(&g[i]), NR_OK);
+    job_list jobs = {.refuse_after = 3}; /* the fourth job is refused: runs inline */
+    nr_executor ex = {collect_job, &jobs};
+    nr_pool_close_on(f->pool, &ex);
+    assert_int_equal(jobs.n, 3);
+    assert_int_equal(atomic_load(&f->fake.destroys), 1);
+    nr_error err = {0};
+    assert_int_equal(nr_pool_destroy(f->pool, &err), NR_EBUSY); /* jobs still pending */
+    pthread_t t[3];
+    job_run r[3];
+    for (int i = 0; i < 3; i++) {
+        r[i] = (job_run){jobs.fn[i], jobs.arg[i]};
+        pthread_create(&t[i], NULL, run_job, &r[i]);
+    }
+    assert_int_equal(nr_pool_drain(f->pool, nr_deadline_in_ms(5000), &err), NR_OK);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(atomic_load(&f->fake.destroys), 4);
+    assert_int_equal(stats(f).destroys, 4);
+}
+
+static void test_credential_rotation(void **state)
+{
+    fixture *f = *state;
+    nr_secret *old = NULL, *newer = NULL;
+    assert_int_equal(nr_secret_from_str(&old, "old", NULL), NR_OK);
+    assert_int_equal(nr_secret_from_str(&newer, "newer-secret", NULL), NR_OK);
+    nr_pool_options o = {.id = "db",
+                         .type = &nr_fake_type,
+                         .type_ud = &f->fake,
+                         .config = &f->cfg,
+                         .pool = &f->pcfg,
+                         .credential = old};
+    assert_int_equal(nr_pool_create(&f->pool, &o, NULL), NR_OK);
+    nr_guard a = NR_GUARD_INIT, b = NR_GUARD_INIT;
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &b, NULL), NR_OK);
+    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&a))->credential_len, 3);
+    assert_int_equal(nr_guard_release(&b), NR_OK);
+    nr_error err = {0};
+    assert_int_equal(nr_pool_set_credential(f->pool, newer, &err), NR_OK);
+    nr_pool_stats s = stats(f);
+    assert_int_equal(s.credential_retired, 1); /* the idle one, at once */
+    assert_int_equal(s.idle, 0);
+    assert_int_equal(nr_guard_release(&a), NR_OK);
+    s = stats(f);
+    assert_int_equal(s.credential_retired, 2); /* the leased one, when given back */
+    assert_int_equal(s.total, 0);
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
+    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&a))->credential_len, 12);
+    assert_int_equal(nr_guard_release(&a), NR_OK);
+    assert_int_equal(nr_pool_set_credential(f->pool, NULL, &err), NR_OK);
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
+    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&a))->credential_len, -1);
+    assert_int_equal(nr_guard_release(&a), NR_OK);
+    /* out of memory keeps the current credential */
+    nr_test_alloc_install();
+    nr_test_alloc_fail_after(0);
+    assert_int_equal(nr_pool_set_credential(f->pool, newer, &err), NR_ENOMEM);
+    nr_test_alloc_reset();
+    nr_set_allocator(NULL);
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
+    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&a))->credential_len, -1);
+    assert_int_equal(nr_guard_release(&a), NR_OK);
+    nr_secret_free(old);
+    nr_secret_free(newer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -813,6 +962,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scoped_guard_releases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_callback_under_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_match_scripted_workload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quiesce_then_wait_returned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_on_executor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credential_rotation, setup, teardown),
     };
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }

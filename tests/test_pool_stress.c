@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,13 @@ static void *chaos_main(void *arg)
             nr_pool_maintain(sh->pool, NULL, NULL);
         } else if (r < 7) {
             nr_pool_check_health(sh->pool, 10 * NR_NS_PER_MS, NULL, NULL);
+        } else if (r < 8) {
+            nr_secret *cred = NULL;
+            char text[32];
+            snprintf(text, sizeof(text), "rotated-%llu", (unsigned long long)nr_rng_next(&rng));
+            if (nr_secret_from_str(&cred, text, NULL) == NR_OK)
+                nr_pool_set_credential(sh->pool, cred, NULL);
+            nr_secret_free(cred);
         } else {
             atomic_store(&sh->fake.fail_validate, (int)nr_rng_below(&rng, 2));
         }

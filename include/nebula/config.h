@@ -124,7 +124,11 @@ int nr_config_validate(const nr_config_schema *schema, const void *cfg, const ch
                        nr_config_report *report, nr_error *err);
 
 /* Parse JSON text into cfg (defaults first, then the keys present), then
- * validate. NR_OK or NR_ECONFIG with every issue in report (may be NULL). */
+ * validate. cfg is treated as uninitialised memory and overwritten without
+ * being freed: do not pass a struct that still owns strings (nr_config_free
+ * it first). The report is cleared first. A field whose range bounds are
+ * both 0 has no range. Secrets in JSON are text: NUL bytes are refused. NR_OK or NR_ECONFIG with
+ * every issue in report (may be NULL). */
 int nr_config_parse(const nr_config_schema *schema, const char *text, size_t len, void *cfg,
                     nr_config_report *report, nr_error *err);
 

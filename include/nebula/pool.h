@@ -207,11 +207,45 @@ int nr_pool_check_health(nr_pool *pool, int64_t check_timeout_ns, nr_pool_health
                          nr_error *err);
 
 /*
+ * Stop handing out instances: new acquires fail with NR_ESHUTDOWN and every
+ * waiter wakes with it, no new instance is created, but idle instances stay
+ * and leases given back return to the idle list, so that they can be
+ * destroyed later, in an order the caller chooses (nr_pool_close).
+ * Idempotent; nr_pool_close implies it.
+ */
+void nr_pool_quiesce(nr_pool *pool);
+
+/* Wait until no instance is leased or being created, or the deadline passes
+ * (NR_ETIMEDOUT; err says how many are out and how long the oldest lease
+ * has been held). Quiesce first, or new leases may keep it waiting. */
+int nr_pool_wait_returned(nr_pool *pool, nr_deadline deadline, nr_error *err);
+
+/* Something that runs jobs, e.g. a worker pool. submit returns 0 when it
+ * took the job (fn(arg) will run exactly once) and non-zero when it did not. */
+typedef struct nr_executor {
+    int (*submit)(void *ud, void (*fn)(void *arg), void *arg);
+    void *ud;
+} nr_executor;
+
+/*
  * Close the pool: new acquires fail with NR_ESHUTDOWN, every waiter wakes
  * with NR_ESHUTDOWN, idle instances are destroyed, and instances still out
  * are destroyed when given back. Idempotent.
  */
 void nr_pool_close(nr_pool *pool);
+
+/* nr_pool_close, destroying each idle instance as its own job on ex (so
+ * slow destroys run in parallel); a job ex refuses runs on the caller.
+ * nr_pool_drain waits for the jobs. */
+void nr_pool_close_on(nr_pool *pool, const nr_executor *ex);
+
+/*
+ * Replace the credential given to create() (copied; NULL = none). Idle
+ * instances made with the old one are destroyed now, leased ones when they
+ * are given back; new instances get the new one. NR_ENOMEM leaves the old
+ * credential in place.
+ */
+int nr_pool_set_credential(nr_pool *pool, const nr_secret *credential, nr_error *err);
 
 /* Close, then wait until every instance is given back and destroyed or the
  * deadline passes (NR_ETIMEDOUT; err says how many are still out). */
@@ -248,6 +282,9 @@ typedef struct nr_pool_stats {
     uint64_t waits;        /* acquires that had to wait */
     int64_t wait_ns_total; /* time spent waiting, summed */
     int64_t wait_ns_max;
+    int64_t oldest_lease_ns;     /* how long the longest-held current lease has been out
+                                    (coarse clock); 0 when nothing is leased */
+    uint64_t credential_retired; /* instances destroyed because the credential changed */
 } nr_pool_stats;
 
 /* Snapshot taken under the pool lock. */

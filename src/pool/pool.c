@@ -129,7 +129,7 @@ int nr__place_locked(nr_pool *p, struct nr__instance *inst)
     nr__waiter *w = waiter_pop_locked(p);
     if (w) {
         nr__inst_transition(inst, NR_LC_IN_USE);
-        p->in_use++;
+        nr__lease_on_locked(p, inst);
         p->handoffs++;
         w->inst = inst;
         pthread_cond_signal(&w->cv);
@@ -141,9 +141,37 @@ int nr__place_locked(nr_pool *p, struct nr__instance *inst)
     return 1;
 }
 
+void nr__lease_on_locked(nr_pool *p, struct nr__instance *inst)
+{
+    assert(!inst->leased);
+    inst->leased = 1;
+    inst->acquired_ns = nr_now_coarse_ns();
+    p->in_use++;
+}
+
+void nr__lease_off_locked(nr_pool *p, struct nr__instance *inst)
+{
+    assert(inst->leased);
+    inst->leased = 0;
+    p->in_use--;
+}
+
+int nr__stale_credential(const nr_pool *p, const struct nr__instance *inst)
+{
+    return inst->cred_gen != atomic_load_explicit(&p->cred_gen, memory_order_relaxed);
+}
+
+void nr__cred_release(struct nr__cred *c)
+{
+    if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+        nr_secret_free(c->secret);
+        nr_free(c);
+    }
+}
+
 void nr__grant_locked(nr_pool *p)
 {
-    while (p->wait_head && !atomic_load_explicit(&p->closed, memory_order_relaxed) &&
+    while (p->wait_head && !atomic_load_explicit(&p->refusing, memory_order_relaxed) &&
            p->total < (uint64_t)p->cfg.max_size) {
         nr__waiter *w = waiter_pop_locked(p);
         w->granted = 1;
@@ -199,15 +227,23 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
     rec->state = NR_LC_CREATED;
     nr__inst_transition(rec, NR_LC_INITIALIZING);
 
+    nr__pool_lock(p);
+    struct nr__cred *cred = p->cred;
+    if (cred)
+        atomic_fetch_add_explicit(&cred->refs, 1, memory_order_relaxed);
+    rec->cred_gen = atomic_load_explicit(&p->cred_gen, memory_order_relaxed);
+    nr__pool_unlock(p);
+
     nr_create_ctx cctx = {
         .resource_id = p->id,
         .scope = &p->scope,
         .deadline = deadline,
         .cancel = cancel,
-        .credential = p->credential,
+        .credential = cred ? cred->secret : NULL,
     };
     void *handle = NULL;
     rc = p->type->create(&handle, p->config, &cctx, p->type_ud, &e);
+    nr__cred_release(cred);
     if (rc == NR_OK && !handle)
         rc = nr_error_set(&e, NR_EINTERNAL, p->id, "create returned no handle");
     if (rc != NR_OK) {
@@ -259,28 +295,38 @@ failed_locked:
     return rc;
 }
 
-void nr__destroy_list(nr_pool *p, struct nr__instance *list, uint32_t n)
+/* Destroy one instance counted in `destroying`, then account for it. */
+static void destroy_one(void *arg)
 {
-    struct nr__instance *inst = list;
-    uint32_t done = 0;
-    while (inst) {
-        struct nr__instance *next = inst->next;
-        p->type->destroy(inst->handle, p->type_ud);
-        nr__inst_transition(inst, NR_LC_TERMINATED);
-        done++;
-        inst = next;
-    }
-    assert(done == n);
+    struct nr__instance *inst = arg;
+    nr_pool *p = inst->pool;
+    p->type->destroy(inst->handle, p->type_ud);
+    nr__inst_transition(inst, NR_LC_TERMINATED);
     nr__pool_lock(p);
-    for (inst = list; inst;) {
-        struct nr__instance *next = inst->next;
-        nr__record_put_locked(p, inst);
-        inst = next;
-    }
-    p->destroying -= done;
-    p->destroys += done;
+    nr__record_put_locked(p, inst);
+    p->destroying--;
+    p->destroys++;
     signal_drained_locked(p);
     nr__pool_unlock(p);
+}
+
+void nr__destroy_list_on(nr_pool *p, struct nr__instance *list, uint32_t n, const nr_executor *ex)
+{
+    uint32_t done = 0;
+    for (struct nr__instance *inst = list, *next; inst; inst = next) {
+        next = inst->next;
+        done++;
+        if (!ex || ex->submit(ex->ud, destroy_one, inst) != 0)
+            destroy_one(inst);
+    }
+    assert(done == n);
+    (void)done;
+    (void)p;
+}
+
+void nr__destroy_list(nr_pool *p, struct nr__instance *list, uint32_t n)
+{
+    nr__destroy_list_on(p, list, n, NULL);
 }
 
 /* Take a leased or checked instance out of service and destroy it. The
@@ -289,15 +335,22 @@ void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
                  nr__discard_reason why)
 {
     nr__pool_lock(p);
-    (*from_bucket)--;
+    if (from_bucket == &p->in_use)
+        nr__lease_off_locked(p, inst);
+    else
+        (*from_bucket)--;
     p->total--;
     p->destroying++;
     if (why == NR__DISCARD_LIFETIME)
         p->evicted_lifetime++;
     else if (why == NR__DISCARD_HEALTH)
         p->health_discards++;
+    else if (why == NR__DISCARD_CREDENTIAL)
+        p->credential_retired++;
     nr__inst_transition(inst, NR_LC_CLEANUP);
     nr__grant_locked(p);
+    if (p->in_use == 0 && p->creating == 0)
+        pthread_cond_broadcast(&p->drained); /* nr_pool_wait_returned */
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
     inst->next = NULL;
@@ -382,9 +435,14 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
     p->type = opts->type;
     p->type_ud = opts->type_ud;
     p->config = opts->config;
-    if (opts->credential && nr_secret_dup(&p->credential, opts->credential, err) != NR_OK) {
-        nr_free(p);
-        return nr_error_set(err, NR_ENOMEM, opts->id, "pool '%s': out of memory", opts->id);
+    if (opts->credential) {
+        p->cred = nr_calloc(1, sizeof(*p->cred));
+        if (!p->cred || nr_secret_dup(&p->cred->secret, opts->credential, err) != NR_OK) {
+            nr_free(p->cred);
+            nr_free(p);
+            return nr_error_set(err, NR_ENOMEM, opts->id, "pool '%s': out of memory", opts->id);
+        }
+        atomic_init(&p->cred->refs, 1);
     }
 
     pthread_condattr_t ca;
@@ -392,7 +450,7 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_cond_init(&p->drained, &ca) != 0) {
         pthread_condattr_destroy(&ca);
-        nr_secret_free(p->credential);
+        nr__cred_release(p->cred);
         nr_free(p);
         return nr_error_set(err, NR_ENOMEM, opts->id, "pool '%s': cannot create its lock",
                             opts->id);
@@ -426,7 +484,7 @@ int nr_pool_destroy(nr_pool *p, nr_error *err)
     }
     pthread_cond_destroy(&p->drained);
     pthread_mutex_destroy(&p->mu);
-    nr_secret_free(p->credential);
+    nr__cred_release(p->cred);
     p->magic = 0;
     nr_free(p);
     return NR_OK;
@@ -505,7 +563,7 @@ static int wait_locked(nr_pool *p, nr__waiter *w, nr_deadline deadline, const nr
             *kind = GOT_SLOT;
             break;
         }
-        if (atomic_load_explicit(&p->closed, memory_order_relaxed)) {
+        if (atomic_load_explicit(&p->refusing, memory_order_relaxed)) {
             rc = NR_ESHUTDOWN;
             break;
         }
@@ -593,7 +651,7 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
         }
         nr__pool_lock(p);
         nr__pool_assert_locked_invariants(p);
-        if (atomic_load_explicit(&p->closed, memory_order_relaxed)) {
+        if (atomic_load_explicit(&p->refusing, memory_order_relaxed)) {
             nr__pool_unlock(p);
             rc = nr_error_set(err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
             goto out;
@@ -602,7 +660,7 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
             inst = p->idle_head;
             nr__idle_remove(p, inst);
             nr__inst_transition(inst, NR_LC_IN_USE);
-            p->in_use++;
+            nr__lease_on_locked(p, inst);
             kind = GOT_INSTANCE;
         } else if (!p->wait_head && p->total < (uint64_t)p->cfg.max_size) {
             p->total++;
@@ -662,7 +720,7 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
                 goto out;
             nr__pool_lock(p);
             p->creating--;
-            p->in_use++;
+            nr__lease_on_locked(p, inst);
             nr__inst_transition(inst, NR_LC_IN_USE);
             nr__pool_unlock(p);
             break;
@@ -670,6 +728,10 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
         /* An instance from the idle list or handed over: check it. */
         if (p->cfg.max_lifetime_ms > 0 && nr__expired(p, inst, nr_now_coarse_ns())) {
             nr__discard(p, inst, &p->in_use, NR__DISCARD_LIFETIME);
+            continue;
+        }
+        if (nr__stale_credential(p, inst)) {
+            nr__discard(p, inst, &p->in_use, NR__DISCARD_CREDENTIAL);
             continue;
         }
         if (p->cfg.validate_on_acquire && p->type->validate) {

@@ -38,8 +38,17 @@ struct nr__instance {
     int64_t last_used_ns;             /* written by the holder before it publishes under mu */
     uint64_t use_count;               /* [holder] */
     uint64_t health_round;            /* [mu] last health round that checked it */
+    uint64_t cred_gen;                /* [holder] credential generation it was created with */
+    int leased;                       /* [mu] counted in in_use */
+    int64_t acquired_ns;              /* [mu] coarse time the current lease began */
     struct nr__instance *prev, *next; /* [mu] idle list or free list links */
     struct nr__instance *all_next;    /* [mu] every record, for nr_pool_destroy */
+};
+
+/* A credential shared by the pool and the creates using it. */
+struct nr__cred {
+    _Atomic long refs; /* acq_rel: the last release frees */
+    nr_secret *secret;
 };
 
 typedef struct nr__waiter {
@@ -58,14 +67,16 @@ struct nr_pool {
     const nr_resource_type *type;
     void *type_ud;
     const void *config;
-    nr_secret *credential;
+    struct nr__cred *cred;     /* [mu] current credential, NULL = none */
+    _Atomic uint64_t cred_gen; /* written under mu; relaxed reads compare generations */
 
     pthread_mutex_t mu;
     pthread_cond_t drained; /* signalled when total and destroying reach 0 */
 
     /* [mu] accounting */
     uint32_t total, idle, in_use, creating, maint, destroying, waiters;
-    atomic_bool closed; /* written under mu (release), read anywhere (acquire) */
+    atomic_bool closed;   /* written under mu (release), read anywhere (acquire) */
+    atomic_bool refusing; /* no new leases; set by quiesce and close (same orderings) */
 
     /* [mu] idle list: head = most recently used, tail = longest idle */
     struct nr__instance *idle_head, *idle_tail;
@@ -78,7 +89,7 @@ struct nr_pool {
 
     /* counters: [mu] where the update is under mu anyway, relaxed atomics otherwise */
     uint64_t creates, create_failures, destroys, handoffs, waits, evicted_idle, evicted_lifetime,
-        health_discards, timeouts, cancels, exhausted;
+        health_discards, timeouts, cancels, exhausted, credential_retired;
     int64_t wait_ns_total, wait_ns_max;
     _Atomic uint64_t acquires, releases, validate_failures, recycle_failures, taints;
 };
@@ -92,7 +103,23 @@ typedef enum nr__discard_reason {
     NR__DISCARD_VALIDATE,
     NR__DISCARD_RECYCLE,
     NR__DISCARD_HEALTH,
+    NR__DISCARD_CREDENTIAL,
 } nr__discard_reason;
+
+/* [mu] Count inst as leased / no longer leased (in_use and the lease stamp). */
+void nr__lease_on_locked(nr_pool *p, struct nr__instance *inst);
+void nr__lease_off_locked(nr_pool *p, struct nr__instance *inst);
+
+/* Whether inst was created with an older credential than the pool's. */
+int nr__stale_credential(const nr_pool *p, const struct nr__instance *inst);
+
+/* Destroy the instances of list (taken out of every bucket and counted in
+ * destroying): each as its own job on ex when ex is given (inline when ex is
+ * NULL or refuses the job). */
+void nr__destroy_list_on(nr_pool *p, struct nr__instance *list, uint32_t n,
+                         const struct nr_executor *ex);
+
+void nr__cred_release(struct nr__cred *c);
 
 /* ---- shared between pool.c and pool_maintain.c ---- */
 

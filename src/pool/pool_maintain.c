@@ -14,7 +14,7 @@
 /* [mu] How many creates would bring idle up to min_idle within max_size. */
 static uint32_t fill_need_locked(const nr_pool *p)
 {
-    if (atomic_load_explicit(&p->closed, memory_order_relaxed))
+    if (atomic_load_explicit(&p->refusing, memory_order_relaxed))
         return 0;
     uint64_t want = (uint64_t)p->cfg.min_idle;
     uint64_t have = (uint64_t)p->idle + p->creating;
@@ -52,7 +52,7 @@ static int create_placed(nr_pool *p, uint32_t n, nr_deadline deadline, uint32_t 
         p->creating--;
         nr__inst_transition(inst, NR_LC_IDLE);
         if (!nr__place_locked(p, inst)) {
-            p->in_use++; /* nr__discard takes it from in_use */
+            nr__lease_on_locked(p, inst); /* nr__discard takes it from in_use */
             nr__pool_unlock(p);
             nr__discard(p, inst, &p->in_use, NR__DISCARD_CLOSED);
             continue;

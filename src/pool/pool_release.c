@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "pool/pool_internal.h"
 
+#include "nebula/alloc.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
@@ -44,6 +46,9 @@ static int give_back(nr_guard *g, int taint)
     } else if (nr__expired(p, inst, now)) {
         why = NR__DISCARD_LIFETIME;
         drop = 1;
+    } else if (nr__stale_credential(p, inst)) {
+        why = NR__DISCARD_CREDENTIAL;
+        drop = 1;
     } else if (p->cfg.recycle_on_release && p->type->recycle) {
         nr_error e;
         nr_error_clear(&e);
@@ -60,15 +65,17 @@ static int give_back(nr_guard *g, int taint)
 
     inst->last_used_ns = now;
     nr__pool_lock(p);
-    p->in_use--;
+    nr__lease_off_locked(p, inst);
     nr__inst_transition(inst, NR_LC_IDLE);
     if (!nr__place_locked(p, inst)) {
         /* Closed between the check above and now. */
-        p->in_use++;
+        nr__lease_on_locked(p, inst);
         nr__pool_unlock(p);
         nr__discard(p, inst, &p->in_use, NR__DISCARD_CLOSED);
         return NR_OK;
     }
+    if (p->in_use == 0 && p->creating == 0)
+        pthread_cond_broadcast(&p->drained); /* nr_pool_wait_returned */
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
     return NR_OK;
@@ -106,31 +113,130 @@ int nr_guard_info(const nr_guard *g, nr_instance_info *out)
 
 /* ---- close and drain ---------------------------------------------------------------------- */
 
-void nr_pool_close(nr_pool *p)
+void nr_pool_quiesce(nr_pool *p)
 {
     if (!p)
         return;
     nr__pool_lock(p);
-    atomic_store_explicit(&p->closed, true, memory_order_release);
+    atomic_store_explicit(&p->refusing, true, memory_order_release);
     for (nr__waiter *w = p->wait_head; w; w = w->next)
         pthread_cond_signal(&w->cv);
+    nr__pool_unlock(p);
+}
+
+/* [mu] Take every idle instance (matching keep == 0 when filter is set) out
+ * into a list for destruction; counted in destroying. */
+static struct nr__instance *take_idle_locked(nr_pool *p, int only_stale, uint32_t *n)
+{
     struct nr__instance *list = NULL;
-    uint32_t n = 0;
-    while (p->idle_head) {
-        struct nr__instance *inst = p->idle_head;
+    *n = 0;
+    for (struct nr__instance *inst = p->idle_head, *next; inst; inst = next) {
+        next = inst->next;
+        if (only_stale && !nr__stale_credential(p, inst))
+            continue;
         nr__idle_remove(p, inst);
-        nr__inst_transition(inst, NR_LC_DRAINING);
+        if (!only_stale)
+            nr__inst_transition(inst, NR_LC_DRAINING);
         nr__inst_transition(inst, NR_LC_CLEANUP);
         inst->next = list;
         list = inst;
-        n++;
+        (*n)++;
     }
-    p->total -= n;
-    p->destroying += n;
+    p->total -= *n;
+    p->destroying += *n;
+    return list;
+}
+
+void nr_pool_close_on(nr_pool *p, const nr_executor *ex)
+{
+    if (!p)
+        return;
+    nr__pool_lock(p);
+    atomic_store_explicit(&p->refusing, true, memory_order_release);
+    atomic_store_explicit(&p->closed, true, memory_order_release);
+    for (nr__waiter *w = p->wait_head; w; w = w->next)
+        pthread_cond_signal(&w->cv);
+    uint32_t n;
+    struct nr__instance *list = take_idle_locked(p, 0, &n);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
     if (n)
+        nr__destroy_list_on(p, list, n, ex);
+}
+
+void nr_pool_close(nr_pool *p)
+{
+    nr_pool_close_on(p, NULL);
+}
+
+int nr_pool_set_credential(nr_pool *p, const nr_secret *credential, nr_error *err)
+{
+    if (!p)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_set_credential: pool must not be NULL");
+    struct nr__cred *c = NULL;
+    if (credential) {
+        c = nr_calloc(1, sizeof(*c));
+        if (!c || nr_secret_dup(&c->secret, credential, NULL) != NR_OK) {
+            nr_free(c);
+            return nr_error_set(err, NR_ENOMEM, p->id,
+                                "pool '%s': out of memory for the new credential", p->id);
+        }
+        atomic_init(&c->refs, 1);
+    }
+    nr__pool_lock(p);
+    struct nr__cred *old = p->cred;
+    p->cred = c;
+    atomic_fetch_add_explicit(&p->cred_gen, 1, memory_order_relaxed);
+    uint32_t n;
+    struct nr__instance *list = take_idle_locked(p, 1, &n);
+    p->credential_retired += n;
+    nr__grant_locked(p);
+    nr__pool_assert_locked_invariants(p);
+    nr__pool_unlock(p);
+    nr__cred_release(old);
+    if (n)
         nr__destroy_list(p, list, n);
+    return NR_OK;
+}
+
+/* [mu] Age of the longest-held current lease. */
+static int64_t oldest_lease_locked(const nr_pool *p)
+{
+    if (p->in_use == 0)
+        return 0;
+    int64_t now = nr_now_coarse_ns(), oldest = 0;
+    for (const struct nr__instance *r = p->all_records; r; r = r->all_next)
+        if (r->leased && now - r->acquired_ns > oldest)
+            oldest = now - r->acquired_ns;
+    return oldest;
+}
+
+int nr_pool_wait_returned(nr_pool *p, nr_deadline deadline, nr_error *err)
+{
+    if (!p)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_wait_returned: pool must not be NULL");
+    struct timespec ts;
+    int never = !nr_deadline_is_set(deadline) || deadline.at_ns == NR_DEADLINE_NEVER;
+    ts.tv_sec = (time_t)(deadline.at_ns / NR_NS_PER_S);
+    ts.tv_nsec = (long)(deadline.at_ns % NR_NS_PER_S);
+    nr__pool_lock(p);
+    while (p->in_use || p->creating) {
+        if (!never && nr_now_ns() >= deadline.at_ns) {
+            uint32_t in_use = p->in_use, creating = p->creating;
+            int64_t oldest = oldest_lease_locked(p);
+            nr__pool_unlock(p);
+            return nr_error_set(err, NR_ETIMEDOUT, p->id,
+                                "pool '%s': %u lease(s) still out (the oldest held for %lld ms) "
+                                "and %u instance(s) being created",
+                                p->id, in_use, (long long)(oldest / NR_NS_PER_MS), creating);
+        }
+        if (never)
+            pthread_cond_wait(&p->drained, &p->mu);
+        else
+            pthread_cond_timedwait(&p->drained, &p->mu, &ts);
+    }
+    nr__pool_unlock(p);
+    return NR_OK;
 }
 
 int nr_pool_drain(nr_pool *p, nr_deadline deadline, nr_error *err)
@@ -188,6 +294,8 @@ void nr_pool_stats_get(nr_pool *p, nr_pool_stats *s)
     s->health_discards = p->health_discards;
     s->wait_ns_total = p->wait_ns_total;
     s->wait_ns_max = p->wait_ns_max;
+    s->oldest_lease_ns = oldest_lease_locked(p);
+    s->credential_retired = p->credential_retired;
     nr__pool_unlock(p);
     s->acquires = atomic_load_explicit(&p->acquires, memory_order_relaxed);
     s->releases = atomic_load_explicit(&p->releases, memory_order_relaxed);

@@ -260,6 +260,7 @@ typedef struct nr_pool_stats {
     uint32_t in_use;
     uint32_t creating;
     uint32_t waiters;
+    uint32_t destroying; /* instances being destroyed (no longer in total) */
     uint32_t max_size;
     uint32_t min_idle;
     bool closed;

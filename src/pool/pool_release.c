@@ -278,6 +278,7 @@ void nr_pool_stats_get(nr_pool *p, nr_pool_stats *s)
     s->in_use = p->in_use;
     s->creating = p->creating;
     s->waiters = p->waiters;
+    s->destroying = p->destroying;
     s->max_size = (uint32_t)p->cfg.max_size;
     s->min_idle = (uint32_t)p->cfg.min_idle;
     s->closed = atomic_load_explicit(&p->closed, memory_order_relaxed);

@@ -71,9 +71,14 @@ static void fake_destroy(void *handle, void *ud)
     nr_fake_handle *h = handle;
     if (h->magic != NR_FAKE_MAGIC)
         abort(); /* destroyed twice or never created */
+    int now = atomic_fetch_add(&f->destroying_now, 1) + 1;
+    for (int peak = atomic_load(&f->destroying_max);
+         now > peak && !atomic_compare_exchange_weak(&f->destroying_max, &peak, now);) {
+    }
     long delay = atomic_load(&f->destroy_delay_ns);
     if (delay)
         nr_sleep_ns(delay);
+    atomic_fetch_sub(&f->destroying_now, 1);
     h->magic = NR_FAKE_DEAD;
     atomic_fetch_add(&f->destroys, 1);
     atomic_fetch_sub(&f->live, 1);

@@ -32,6 +32,7 @@ typedef struct nr_fake {
     atomic_int create_fail_every;
     atomic_int health; /* nr_health_state the check reports */
     atomic_long create_delay_ns, destroy_delay_ns, health_delay_ns;
+    atomic_int destroying_now, destroying_max; /* destroys running at once, and the peak */
     /* Called at the start of every callback with its name ("create",
      * "destroy", "validate", "recycle", "health"); set before use. */
     void (*on_call)(const char *what, void *arg);

@@ -1,0 +1,222 @@
+/*
+ * nebula/manager.h - register resources once; the manager runs their life.
+ *
+ * A program registers each resource (id, type, config, pool config, scope,
+ * dependencies, credential reference), then starts the manager. The manager
+ *   - validates the dependency graph (a cycle is an error that spells it out:
+ *     "circular dependency: a -> b -> c -> a"),
+ *   - starts resources in dependency order, independent ones in parallel; if
+ *     one fails, everything that depends on it fails with NR_EDEPFAIL naming
+ *     the root cause, and everything already started is stopped again, so
+ *     nothing is left half-started,
+ *   - runs background work on its own runtime (a timer thread plus a bounded
+ *     worker pool): keeps pools at min_idle, replaces lost instances, evicts
+ *     idle and old ones, checks health,
+ *   - keeps a health state per resource (healthy, degraded, unhealthy,
+ *     unknown) with failure and recovery thresholds; acquires of an unhealthy
+ *     resource fail fast with NR_EUNAVAIL,
+ *   - isolates scopes: a resource registered at a scope is visible only to
+ *     callers inside it; a tenant-partitioned resource gives every tenant
+ *     its own pool with the resource's limits,
+ *   - fetches credentials by reference and rotates them,
+ *   - shuts down in phases: drain (new acquires fail with NR_ESHUTDOWN,
+ *     leases are waited for), cleanup (idle instances destroyed, dependents
+ *     before their dependencies, in parallel), terminate (what is still out
+ *     is reported with its resource id and how long it has been held).
+ *
+ * Ownership: the manager copies every spec field it keeps (ids, config via
+ * the type's schema, pool config, scope, dependency ids, credential ref).
+ * Types, type_ud and the credential provider are borrowed and must outlive
+ * the manager.
+ *
+ * Thread safety: every function may be called from any thread between
+ * nr_manager_create and nr_manager_destroy; nr_manager_destroy must be the
+ * last call. Driver callbacks run on the manager's workers or on callers'
+ * threads, never under a manager or pool lock.
+ */
+#ifndef NEBULA_MANAGER_H
+#define NEBULA_MANAGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nebula/credential.h"
+#include "nebula/error.h"
+#include "nebula/health.h"
+#include "nebula/pool.h"
+#include "nebula/provider.h"
+#include "nebula/resource_type.h"
+#include "nebula/scope.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nr_manager nr_manager;
+
+typedef struct nr_manager_options {
+    uint32_t workers;             /* background worker threads; default 4; 1..64 */
+    int64_t maintain_interval_ms; /* pool maintenance period; default 1000; 0 = none */
+    int64_t health_interval_ms;   /* health check period; default 10000; 0 = none */
+    int64_t health_timeout_ms;    /* per instance check; default 5000 */
+    uint32_t failure_threshold;   /* consecutive failed rounds to unhealthy; default 3 */
+    uint32_t recovery_threshold;  /* consecutive good rounds to healthy again; default 2 */
+    const nr_credential_provider *credentials; /* borrowed; NULL = none */
+} nr_manager_options;
+
+void nr_manager_options_default(nr_manager_options *o);
+
+/* NR_EINVAL naming the bad option, NR_ENOMEM, NR_EINIT (threads). */
+int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error *err);
+
+/*
+ * Shut down (with default phase timeouts) if that was not done, then free.
+ * NR_EBUSY when leases are still out: nothing is freed; give them back and
+ * call again. NULL is a no-op.
+ */
+int nr_manager_destroy(nr_manager *m, nr_error *err);
+
+typedef enum nr_partition {
+    NR_PARTITION_NONE = 0, /* one pool for every caller inside the scope */
+    NR_PARTITION_TENANT,   /* one pool per tenant, each with the full pool limits */
+} nr_partition;
+
+typedef struct nr_resource_spec {
+    const char *id;               /* 1..63 bytes of [A-Za-z0-9_.:@-]; unique */
+    const nr_resource_type *type; /* borrowed */
+    void *type_ud;                /* borrowed */
+    const void *config;           /* the driver's config; copied with type->config_schema */
+    const nr_pool_config *pool;   /* copied; NULL = defaults */
+    const nr_scope *scope;        /* copied; NULL = Global */
+    nr_partition partition;
+    const char *const *depends_on; /* ids of resources this one needs; copied */
+    size_t ndepends;
+    const char *credential_ref; /* fetched from the provider; NULL = none */
+} nr_resource_spec;
+
+/*
+ * Register a resource. Before nr_manager_start it is only recorded;
+ * afterwards it is started at once (its dependencies must be running).
+ * NR_EEXIST (duplicate id), NR_EINVAL (bad id, type, missing dependency
+ * id, partition without scope room), NR_ECONFIG (the config or pool config
+ * breaks a rule: err names the resource, the field and the rule),
+ * NR_ESHUTDOWN, NR_ENOMEM. Missing dependencies are reported at start when
+ * registered before it (they may be registered in any order).
+ */
+int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *err);
+
+/*
+ * Unregister: refuse new acquires, wait for its leases until deadline, then
+ * destroy its pools. NR_ENOTFOUND; NR_EBUSY (other resources depend on it,
+ * named in err); NR_ETIMEDOUT (leases still out: it stays unregistered and
+ * its pools are freed by nr_manager_destroy).
+ */
+int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, nr_error *err);
+
+/*
+ * Validate the graph and start every registered resource, dependencies
+ * first, independent ones in parallel, each verified by creating an
+ * instance (or min_idle of them). On failure nothing stays started: the
+ * error names the first resource that failed and why (NR_ECYCLE,
+ * NR_EINVAL for a missing dependency, NR_EDEPFAIL, or the driver's code),
+ * and nr_manager_resource_info tells each resource's outcome.
+ */
+int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err);
+
+/*
+ * Lease an instance of resource id for a caller in ctx (NULL = Global
+ * caller, defaults). Look-up is O(1). Besides nr_pool_acquire's codes:
+ * NR_ENOTFOUND (unknown id), NR_ESCOPE (the caller is not inside the
+ * resource's scope, or a tenant-partitioned resource is asked from outside
+ * any tenant), NR_EUNAVAIL (not started, failed, or unhealthy: err says
+ * which and why), NR_EDEPFAIL, NR_ESHUTDOWN.
+ */
+int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
+                       nr_error *err);
+
+/* The provider port backed by this manager (valid while m lives). */
+nr_provider nr_manager_provider(nr_manager *m);
+
+typedef enum nr_resource_state {
+    NR_RS_REGISTERED = 0, /* not started yet */
+    NR_RS_STARTING,
+    NR_RS_RUNNING,
+    NR_RS_FAILED,            /* its own start failed */
+    NR_RS_DEPENDENCY_FAILED, /* something it depends on failed */
+    NR_RS_STOPPING,
+    NR_RS_STOPPED,
+} nr_resource_state;
+
+const char *nr_resource_state_name(nr_resource_state s);
+
+typedef struct nr_resource_info {
+    char id[NR_ERROR_ID_MAX];
+    char type[32];
+    nr_resource_state state;
+    nr_health_state health;
+    char health_reason[NR_HEALTH_REASON_MAX];
+    uint32_t consecutive_failures, consecutive_successes;
+    nr_error last_error; /* why it failed to start (code NR_OK otherwise) */
+    uint32_t pools;      /* 1, or the number of tenant pools */
+    nr_pool_stats stats; /* summed over its pools */
+} nr_resource_info;
+
+/* Describe one resource. NR_ENOTFOUND. */
+int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err);
+
+/* Number of registered resources. */
+size_t nr_manager_count(nr_manager *m);
+
+/*
+ * Run one maintenance round and one health round now, on the calling thread
+ * (what the background tasks do periodically). For tests and for programs
+ * that want control over timing.
+ */
+void nr_manager_tick(nr_manager *m);
+
+/*
+ * Fetch credential ref again and give it to every resource that uses it:
+ * their new instances use the new secret and instances built with the old
+ * one are retired once given back. NR_ENOTFOUND when no resource uses ref;
+ * the provider's code when the fetch fails (nothing changes then).
+ */
+int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err);
+
+typedef struct nr_shutdown_options {
+    int64_t drain_timeout_ms;   /* wait for leases; default 30000 */
+    int64_t cleanup_timeout_ms; /* destroy idle instances; default 10000 */
+} nr_shutdown_options;
+
+void nr_shutdown_options_default(nr_shutdown_options *o);
+
+#define NR_SHUTDOWN_LEFTOVERS_MAX 32
+
+typedef struct nr_shutdown_leftover {
+    char id[NR_ERROR_ID_MAX];
+    uint32_t leases;         /* still out at terminate */
+    int64_t oldest_lease_ns; /* how long the oldest has been held */
+} nr_shutdown_leftover;
+
+typedef struct nr_shutdown_report {
+    int64_t drain_ns, cleanup_ns, total_ns;
+    bool drain_timed_out, cleanup_timed_out;
+    uint32_t destroyed; /* instances destroyed during cleanup */
+    size_t nleftovers;  /* resources with leases still out */
+    nr_shutdown_leftover leftovers[NR_SHUTDOWN_LEFTOVERS_MAX];
+} nr_shutdown_report;
+
+/*
+ * Phased graceful shutdown; see the top of this file. opts and report may
+ * be NULL. Returns NR_OK when everything was given back and destroyed,
+ * NR_ETIMEDOUT when a phase ran out of time (err and the report name what is
+ * still out). A second call returns NR_OK at once. Leases given back after
+ * shutdown destroy their instance.
+ */
+int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts, nr_shutdown_report *report,
+                        nr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,701 @@
+/*
+ * manager.c - creating the manager, registering resources, acquiring by id,
+ * describing resources, the provider port.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "manager/manager_internal.h"
+#include "nebula/alloc.h"
+
+void nr_manager_options_default(nr_manager_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->workers = 4;
+    o->maintain_interval_ms = 1000;
+    o->health_interval_ms = 10000;
+    o->health_timeout_ms = 5000;
+    o->failure_threshold = 3;
+    o->recovery_threshold = 2;
+}
+
+const char *nr_resource_state_name(nr_resource_state s)
+{
+    static const char *const names[] = {"registered",        "starting", "running", "failed",
+                                        "dependency-failed", "stopping", "stopped"};
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "invalid";
+}
+
+static int runtime_submit(void *ud, void (*fn)(void *), void *arg)
+{
+    return nr__runtime_submit(ud, fn, arg, NULL) == NR_OK ? 0 : -1;
+}
+
+int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error *err)
+{
+    if (!out)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_create: out must not be NULL");
+    *out = NULL;
+    nr_manager_options o;
+    if (opts)
+        o = *opts;
+    else
+        nr_manager_options_default(&o);
+    if (o.workers < 1 || o.workers > 64)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "manager options: workers must be between 1 and 64 (got %u)",
+                            o.workers);
+    if (o.maintain_interval_ms < 0 || o.health_interval_ms < 0)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "manager options: intervals must not be negative");
+    if (o.health_timeout_ms < 1)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "manager options: health_timeout_ms must be at least 1 (got %lld)",
+                            (long long)o.health_timeout_ms);
+    if (o.failure_threshold < 1 || o.recovery_threshold < 1)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "manager options: failure_threshold and recovery_threshold must be "
+                            "at least 1");
+    nr_manager *m = nr_calloc(1, sizeof(*m));
+    if (!m)
+        return nr_error_set(err, NR_ENOMEM, NULL, "manager: out of memory");
+    m->opts = o;
+    int rc = nr__runtime_create(&m->rt, o.workers, 65536, err);
+    if (rc != NR_OK) {
+        nr_free(m);
+        return rc;
+    }
+    m->executor.submit = runtime_submit;
+    m->executor.ud = m->rt;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_rwlock_init(&m->lock, NULL);
+    atomic_init(&m->phase, NR__PHASE_CREATED);
+    *out = m;
+    return NR_OK;
+}
+
+/* ---- entries ------------------------------------------------------------------------ */
+
+void nr__entry_put(nr__entry *e)
+{
+    atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel);
+}
+
+void nr__entry_free(nr__entry *e)
+{
+    if (!e)
+        return;
+    for (nr__tenant_pool *t = e->tenants, *next; t; t = next) {
+        next = t->next;
+        nr_free(t);
+    }
+    if (e->config) {
+        nr_config_free(e->type->config_schema, e->config);
+        nr_free(e->config);
+    }
+    for (size_t i = 0; i < e->ndeps; i++)
+        nr_free(e->deps[i]);
+    nr_free(e->deps);
+    nr_free(e->cred_ref);
+    nr_secret_free(e->cred);
+    pthread_mutex_destroy(&e->mu);
+    nr_free(e);
+}
+
+void nr__entry_set_error(nr__entry *e, const nr_error *err)
+{
+    pthread_mutex_lock(&e->mu);
+    e->last_error = *err;
+    pthread_mutex_unlock(&e->mu);
+}
+
+size_t nr__entry_pools(nr__entry *e, nr_pool **pools, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&e->mu);
+    if (e->pool) {
+        if (n < cap)
+            pools[n] = e->pool;
+        n++;
+    }
+    for (nr__tenant_pool *t = e->tenants; t; t = t->next) {
+        if (n < cap)
+            pools[n] = t->pool;
+        n++;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return n;
+}
+
+static int check_id(const char *id, nr_error *err)
+{
+    if (!id || !*id)
+        return nr_error_set(err, NR_EINVAL, NULL, "resource spec: id is required");
+    size_t n = strlen(id);
+    if (n >= NR_ERROR_ID_MAX)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "resource spec: id must be at most %d bytes (got %zu)",
+                            NR_ERROR_ID_MAX - 1, n);
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == ':' || c == '@'))
+            return nr_error_set(err, NR_EINVAL, NULL,
+                                "resource spec: id may hold only letters, digits and _-.:@ "
+                                "(byte %zu is 0x%02x)",
+                                i, (unsigned char)c);
+    }
+    return NR_OK;
+}
+
+/* Check a spec and build its entry (not yet registered). */
+static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error *err)
+{
+    int rc = check_id(spec->id, err);
+    if (rc)
+        return rc;
+    const char *id = spec->id;
+    rc = nr_resource_type_check(spec->type, err);
+    if (rc) {
+        nr_error_prefix(err, "resource '%s'", id);
+        err ? (void)snprintf(err->resource_id, sizeof(err->resource_id), "%s", id) : (void)0;
+        return rc;
+    }
+    if (!spec->config)
+        return nr_error_set(err, NR_EINVAL, id, "resource '%s': config is required", id);
+    if (spec->partition != NR_PARTITION_NONE && spec->partition != NR_PARTITION_TENANT)
+        return nr_error_set(err, NR_EINVAL, id, "resource '%s': partition %d is not known", id,
+                            (int)spec->partition);
+    if (spec->partition == NR_PARTITION_TENANT && spec->scope &&
+        spec->scope->level > NR_SCOPE_TENANT)
+        return nr_error_set(err, NR_EINVAL, id,
+                            "resource '%s': a tenant-partitioned resource must be registered at "
+                            "Global or Tenant scope",
+                            id);
+    if (spec->ndepends && !spec->depends_on)
+        return nr_error_set(err, NR_EINVAL, id, "resource '%s': depends_on is NULL", id);
+    for (size_t i = 0; i < spec->ndepends; i++) {
+        if (!spec->depends_on[i] || check_id(spec->depends_on[i], NULL) != NR_OK)
+            return nr_error_set(err, NR_EINVAL, id,
+                                "resource '%s': depends_on[%zu] is not a valid resource id", id, i);
+        if (strcmp(spec->depends_on[i], id) == 0)
+            return nr_error_set(err, NR_ECYCLE, id, "circular dependency: %s -> %s", id, id);
+    }
+    nr_pool_config pc;
+    if (spec->pool)
+        pc = *spec->pool;
+    else
+        nr_pool_config_default(&pc);
+    nr_config_report rep;
+    nr_config_report_clear(&rep);
+    if (nr_config_validate(&nr_pool_config_schema, &pc, "$.pool", &rep, NULL) != NR_OK)
+        return nr_error_set(err, NR_ECONFIG, id, "resource '%s': %s: %s (got %s)", id,
+                            rep.items[0].path, rep.items[0].rule, rep.items[0].value);
+    nr_config_report_clear(&rep);
+    if (nr_config_validate(spec->type->config_schema, spec->config, "$.config", &rep, NULL) !=
+        NR_OK)
+        return nr_error_set(err, NR_ECONFIG, id, "resource '%s': %s: %s (got %s)", id,
+                            rep.items[0].path, rep.items[0].rule, rep.items[0].value);
+
+    nr__entry *e = nr_calloc(1, sizeof(*e));
+    if (!e)
+        return nr_error_set(err, NR_ENOMEM, id, "resource '%s': out of memory", id);
+    pthread_mutex_init(&e->mu, NULL);
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->type = spec->type;
+    e->type_ud = spec->type_ud;
+    e->pool_cfg = pc;
+    if (spec->scope)
+        e->scope = *spec->scope;
+    else
+        nr_scope_global(&e->scope);
+    e->partition = spec->partition;
+    atomic_init(&e->state, NR_RS_REGISTERED);
+    atomic_init(&e->health, NR_HEALTH_UNKNOWN);
+    e->config = nr_calloc(1, spec->type->config_schema->struct_size);
+    e->deps = spec->ndepends ? nr_calloc(spec->ndepends, sizeof(char *)) : NULL;
+    if (!e->config || (spec->ndepends && !e->deps))
+        goto oom;
+    if (nr_config_copy(spec->type->config_schema, e->config, spec->config, NULL) != NR_OK) {
+        nr_free(e->config);
+        e->config = NULL;
+        goto oom;
+    }
+    for (size_t i = 0; i < spec->ndepends; i++) {
+        e->deps[i] = nr_strdup(spec->depends_on[i]);
+        if (!e->deps[i])
+            goto oom;
+        e->ndeps = i + 1;
+    }
+    if (spec->credential_ref) {
+        e->cred_ref = nr_strdup(spec->credential_ref);
+        if (!e->cred_ref)
+            goto oom;
+    }
+    *out = e;
+    return NR_OK;
+oom:
+    nr__entry_free(e);
+    return nr_error_set(err, NR_ENOMEM, id, "resource '%s': out of memory", id);
+}
+
+int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *err)
+{
+    if (!m || !spec)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_manager_register: arguments must not be NULL");
+    nr__entry *e = NULL;
+    int rc = entry_from_spec(spec, &e, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&m->mu);
+    int phase = atomic_load_explicit(&m->phase, memory_order_acquire);
+    if (phase >= NR__PHASE_STOPPING) {
+        pthread_mutex_unlock(&m->mu);
+        nr__entry_free(e);
+        return nr_error_set(err, NR_ESHUTDOWN, spec->id,
+                            "resource '%s': the manager is shutting down", spec->id);
+    }
+    pthread_rwlock_wrlock(&m->lock);
+    if (nr__reg_find(m, e->id)) {
+        pthread_rwlock_unlock(&m->lock);
+        pthread_mutex_unlock(&m->mu);
+        rc = nr_error_set(err, NR_EEXIST, e->id, "resource '%s' is already registered", e->id);
+        nr__entry_free(e);
+        return rc;
+    }
+    if (phase == NR__PHASE_STARTED) {
+        /* Started managers start new resources at once: their dependencies
+         * must be running. */
+        uint32_t level = 0;
+        for (size_t i = 0; i < e->ndeps; i++) {
+            nr__entry *d = nr__reg_find(m, e->deps[i]);
+            if (!d || atomic_load(&d->state) != NR_RS_RUNNING) {
+                pthread_rwlock_unlock(&m->lock);
+                pthread_mutex_unlock(&m->mu);
+                rc = nr_error_set(err, d ? NR_EDEPFAIL : NR_EINVAL, e->id,
+                                  "resource '%s' depends on '%s', which is %s", e->id, e->deps[i],
+                                  d ? "not running" : "not registered");
+                nr__entry_free(e);
+                return rc;
+            }
+            if (d->level + 1 > level)
+                level = d->level + 1;
+        }
+        e->level = level;
+    }
+    if (nr__reg_insert(m, e) != NR_OK) {
+        pthread_rwlock_unlock(&m->lock);
+        pthread_mutex_unlock(&m->mu);
+        rc = nr_error_set(err, NR_ENOMEM, e->id, "resource '%s': out of memory", e->id);
+        nr__entry_free(e);
+        return rc;
+    }
+    if (phase == NR__PHASE_STARTED)
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    pthread_rwlock_unlock(&m->lock);
+    if (phase == NR__PHASE_STARTED) {
+        nr_deadline dl = nr_deadline_in_ms(
+            e->pool_cfg.acquire_timeout_ms ? e->pool_cfg.acquire_timeout_ms : 30000);
+        rc = nr__entry_start(m, e, dl, err);
+        nr__entry_put(e);
+        if (rc != NR_OK) {
+            /* stays registered, failed; unregister removes it */
+            pthread_mutex_unlock(&m->mu);
+            return rc;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NR_OK;
+}
+
+/* Names of registered resources that depend on e, into buf. [lock] */
+static size_t dependents_of(nr_manager *m, const nr__entry *e, char *buf, size_t len)
+{
+    size_t n = 0, used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < m->count; i++) {
+        const nr__entry *o = m->list[i];
+        for (size_t k = 0; k < o->ndeps; k++) {
+            if (strcmp(o->deps[k], e->id) == 0) {
+                int w = snprintf(buf + used, used < len ? len - used : 0, "%s'%s'", n ? ", " : "",
+                                 o->id);
+                if (w > 0)
+                    used += (size_t)w;
+                n++;
+                break;
+            }
+        }
+    }
+    if (used >= len && len > 4)
+        memcpy(buf + len - 4, "...", 4);
+    return n;
+}
+
+int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, nr_error *err)
+{
+    if (!m || !id)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_manager_unregister: arguments must not be NULL");
+    pthread_mutex_lock(&m->mu);
+    pthread_rwlock_wrlock(&m->lock);
+    nr__entry *e = nr__reg_find(m, id);
+    if (!e) {
+        pthread_rwlock_unlock(&m->lock);
+        pthread_mutex_unlock(&m->mu);
+        return nr_error_set(err, NR_ENOTFOUND, id, "resource '%s' is not registered", id);
+    }
+    char names[160];
+    size_t n = dependents_of(m, e, names, sizeof(names));
+    if (n) {
+        pthread_rwlock_unlock(&m->lock);
+        pthread_mutex_unlock(&m->mu);
+        return nr_error_set(err, NR_EBUSY, id,
+                            "resource '%s' cannot be unregistered: %zu resource(s) depend on it "
+                            "(%s)",
+                            id, n, names);
+    }
+    nr__reg_remove(m, e);
+    pthread_rwlock_unlock(&m->lock);
+    pthread_mutex_unlock(&m->mu);
+
+    pthread_mutex_lock(&e->mu);
+    atomic_store_explicit(&e->state, NR_RS_STOPPING, memory_order_relaxed);
+    pthread_mutex_unlock(&e->mu);
+    nr_pool *pools[64];
+    size_t np = nr__entry_pools(e, pools, 64);
+    for (size_t i = 0; i < np && i < 64; i++)
+        nr_pool_quiesce(pools[i]);
+    /* Acquirers and background jobs that found the entry before it left the
+     * registry finish quickly now; after that nobody else touches it. */
+    while (atomic_load_explicit(&e->refs, memory_order_acquire) > 0)
+        nr_sleep_ns(NR_NS_PER_MS);
+    int rc = NR_OK;
+    nr__tenant_pool *t = e->tenants;
+    for (nr_pool *p = e->pool ? e->pool : (t ? t->pool : NULL); p;) {
+        nr_pool_quiesce(p);
+        if (rc == NR_OK && nr_pool_wait_returned(p, deadline, err) != NR_OK)
+            rc = NR_ETIMEDOUT;
+        if (p == e->pool)
+            p = t ? t->pool : NULL;
+        else
+            p = (t = t->next) ? t->pool : NULL;
+    }
+    if (rc != NR_OK) {
+        /* Leases still out: nr_manager_destroy frees it once they are back. */
+        atomic_store_explicit(&e->state, NR_RS_STOPPED, memory_order_relaxed);
+        pthread_mutex_lock(&m->mu);
+        e->retired_next = m->retired;
+        m->retired = e;
+        pthread_mutex_unlock(&m->mu);
+        return rc;
+    }
+    nr__entry_destroy_pools(e);
+    nr__entry_free(e);
+    return NR_OK;
+}
+
+int nr__entry_destroy_pools(nr__entry *e)
+{
+    int rc = NR_OK;
+    while (e->pool || e->tenants) {
+        nr_pool *p;
+        if (e->pool) {
+            p = e->pool;
+        } else {
+            p = e->tenants->pool;
+        }
+        nr_pool_close(p);
+        if (nr_pool_destroy(p, NULL) != NR_OK) {
+            rc = NR_EBUSY;
+            break;
+        }
+        if (e->pool) {
+            e->pool = NULL;
+        } else {
+            nr__tenant_pool *t = e->tenants;
+            e->tenants = t->next;
+            nr_free(t);
+        }
+    }
+    return rc;
+}
+
+/* ---- acquire ------------------------------------------------------------------------- */
+
+/* The pool of e for a caller in scope s (creating a tenant pool on first
+ * use). Returns NULL with err filled. [e->refs held] */
+static nr_pool *pool_for(nr__entry *e, const nr_scope *s, int *rc, nr_error *err)
+{
+    if (e->partition == NR_PARTITION_NONE) {
+        pthread_mutex_lock(&e->mu);
+        nr_pool *p = e->pool;
+        pthread_mutex_unlock(&e->mu);
+        if (!p)
+            *rc = nr_error_set(err, NR_EUNAVAIL, e->id, "resource '%s' is not started", e->id);
+        return p;
+    }
+    if (s->level < NR_SCOPE_TENANT) {
+        *rc = nr_error_set(err, NR_ESCOPE, e->id,
+                           "resource '%s' has one pool per tenant; the caller's scope is not "
+                           "inside any tenant",
+                           e->id);
+        return NULL;
+    }
+    const char *tenant = s->ids[NR_SCOPE_TENANT];
+    pthread_mutex_lock(&e->mu);
+    for (nr__tenant_pool *t = e->tenants; t; t = t->next) {
+        if (strcmp(t->tenant, tenant) == 0) {
+            nr_pool *p = t->pool;
+            pthread_mutex_unlock(&e->mu);
+            return p;
+        }
+    }
+    nr__tenant_pool *t = nr_calloc(1, sizeof(*t));
+    nr_scope ts;
+    nr_scope_make(&ts, tenant, NULL, NULL, NULL, NULL);
+    nr_pool_options o = {.id = e->id,
+                         .type = e->type,
+                         .type_ud = e->type_ud,
+                         .config = e->config,
+                         .pool = &e->pool_cfg,
+                         .scope = &ts,
+                         .credential = e->cred};
+    nr_error pe;
+    nr_error_clear(&pe);
+    if (!t || nr_pool_create(&t->pool, &o, &pe) != NR_OK) {
+        pthread_mutex_unlock(&e->mu);
+        nr_free(t);
+        if (!t)
+            nr_error_set(&pe, NR_ENOMEM, e->id, "resource '%s': out of memory", e->id);
+        if (err)
+            *err = pe;
+        *rc = pe.code;
+        return NULL;
+    }
+    snprintf(t->tenant, sizeof(t->tenant), "%s", tenant);
+    t->next = e->tenants;
+    e->tenants = t;
+    e->ntenants++;
+    nr_pool *p = t->pool;
+    pthread_mutex_unlock(&e->mu);
+    return p;
+}
+
+int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
+                       nr_error *err)
+{
+    if (out) {
+        out->inst = NULL;
+        out->lease = 0;
+    }
+    if (!m || !id || !out)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_acquire: arguments must not be NULL");
+    if (atomic_load_explicit(&m->phase, memory_order_acquire) >= NR__PHASE_STOPPING)
+        return nr_error_set(err, NR_ESHUTDOWN, id, "resource '%s': the manager is shutting down",
+                            id);
+    pthread_rwlock_rdlock(&m->lock);
+    nr__entry *e = nr__reg_find(m, id);
+    if (e)
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    pthread_rwlock_unlock(&m->lock);
+    if (!e)
+        return nr_error_set(err, NR_ENOTFOUND, id, "resource '%s' is not registered", id);
+
+    int rc = NR_OK;
+    nr_scope global;
+    const nr_scope *caller = ctx && ctx->scope ? ctx->scope : NULL;
+    if (!caller) {
+        nr_scope_global(&global);
+        caller = &global;
+    }
+    if (!nr_scope_contains(&e->scope, caller)) {
+        char have[NR_SCOPE_TEXT_MAX], want[NR_SCOPE_TEXT_MAX];
+        nr_scope_format(caller, have, sizeof(have));
+        nr_scope_format(&e->scope, want, sizeof(want));
+        rc = nr_error_set(err, NR_ESCOPE, id,
+                          "resource '%s' belongs to scope %s; caller's scope %s is not inside it",
+                          id, want, have);
+        goto out;
+    }
+    int state = atomic_load_explicit(&e->state, memory_order_relaxed);
+    if (state != NR_RS_RUNNING) {
+        pthread_mutex_lock(&e->mu);
+        nr_error last = e->last_error;
+        pthread_mutex_unlock(&e->mu);
+        if (state == NR_RS_DEPENDENCY_FAILED)
+            rc = nr_error_set_cause(err, NR_EDEPFAIL, last.cause, 0, id,
+                                    "resource '%s' is not available: %s", id, last.message);
+        else if (state == NR_RS_FAILED)
+            rc = nr_error_set_cause(err, NR_EUNAVAIL, last.code, last.driver_code, id,
+                                    "resource '%s' failed to start: %s", id, last.message);
+        else if (state >= NR_RS_STOPPING)
+            rc = nr_error_set(err, NR_ESHUTDOWN, id, "resource '%s' is stopping", id);
+        else
+            rc = nr_error_set(err, NR_EUNAVAIL, id, "resource '%s' is %s, not running", id,
+                              nr_resource_state_name((nr_resource_state)state));
+        goto out;
+    }
+    if (atomic_load_explicit(&e->health, memory_order_relaxed) == NR_HEALTH_UNHEALTHY) {
+        pthread_mutex_lock(&e->mu);
+        char reason[NR_HEALTH_REASON_MAX];
+        memcpy(reason, e->health_reason, sizeof(reason));
+        pthread_mutex_unlock(&e->mu);
+        rc = nr_error_set(err, NR_EUNAVAIL, id, "resource '%s' is unhealthy: %s", id, reason);
+        goto out;
+    }
+    nr_pool *p = pool_for(e, caller, &rc, err);
+    if (!p)
+        goto out;
+    rc = nr_pool_acquire(p, ctx, out, err);
+out:
+    nr__entry_put(e);
+    return rc;
+}
+
+static int provider_acquire(void *self, const char *id, const nr_ctx *ctx, nr_guard *out,
+                            nr_error *err)
+{
+    return nr_manager_acquire(self, id, ctx, out, err);
+}
+
+nr_provider nr_manager_provider(nr_manager *m)
+{
+    nr_provider p = {provider_acquire, m};
+    return p;
+}
+
+/* ---- describing ----------------------------------------------------------------------- */
+
+static void add_stats(nr_pool_stats *sum, const nr_pool_stats *s)
+{
+    sum->total += s->total;
+    sum->idle += s->idle;
+    sum->in_use += s->in_use;
+    sum->creating += s->creating;
+    sum->waiters += s->waiters;
+    sum->max_size += s->max_size;
+    sum->min_idle += s->min_idle;
+    sum->closed = sum->closed || s->closed;
+    sum->acquires += s->acquires;
+    sum->releases += s->releases;
+    sum->timeouts += s->timeouts;
+    sum->cancels += s->cancels;
+    sum->exhausted += s->exhausted;
+    sum->creates += s->creates;
+    sum->create_failures += s->create_failures;
+    sum->destroys += s->destroys;
+    sum->validate_failures += s->validate_failures;
+    sum->recycle_failures += s->recycle_failures;
+    sum->taints += s->taints;
+    sum->evicted_idle += s->evicted_idle;
+    sum->evicted_lifetime += s->evicted_lifetime;
+    sum->health_discards += s->health_discards;
+    sum->handoffs += s->handoffs;
+    sum->waits += s->waits;
+    sum->wait_ns_total += s->wait_ns_total;
+    if (s->wait_ns_max > sum->wait_ns_max)
+        sum->wait_ns_max = s->wait_ns_max;
+    if (s->oldest_lease_ns > sum->oldest_lease_ns)
+        sum->oldest_lease_ns = s->oldest_lease_ns;
+    sum->credential_retired += s->credential_retired;
+}
+
+int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err)
+{
+    if (!m || !id || !out)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_manager_resource_info: arguments must not be NULL");
+    pthread_rwlock_rdlock(&m->lock);
+    nr__entry *e = nr__reg_find(m, id);
+    if (e)
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    pthread_rwlock_unlock(&m->lock);
+    if (!e)
+        return nr_error_set(err, NR_ENOTFOUND, id, "resource '%s' is not registered", id);
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", e->id);
+    snprintf(out->type, sizeof(out->type), "%s", e->type->name);
+    pthread_mutex_lock(&e->mu);
+    out->state = (nr_resource_state)atomic_load(&e->state);
+    out->health = (nr_health_state)atomic_load(&e->health);
+    memcpy(out->health_reason, e->health_reason, sizeof(out->health_reason));
+    out->consecutive_failures = e->fails;
+    out->consecutive_successes = e->succs;
+    out->last_error = e->last_error;
+    pthread_mutex_unlock(&e->mu);
+    nr_pool *pools[256];
+    size_t n = nr__entry_pools(e, pools, 256);
+    out->pools = (uint32_t)n;
+    for (size_t i = 0; i < n && i < 256; i++) {
+        nr_pool_stats s;
+        nr_pool_stats_get(pools[i], &s);
+        add_stats(&out->stats, &s);
+    }
+    nr__entry_put(e);
+    return NR_OK;
+}
+
+size_t nr_manager_count(nr_manager *m)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    size_t n = m->count;
+    pthread_rwlock_unlock(&m->lock);
+    return n;
+}
+
+/* ---- running jobs in parallel ------------------------------------------------------------ */
+
+typedef struct run_all_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t left;
+} run_all_state;
+
+typedef struct run_all_job {
+    void (*fn)(void *);
+    void *arg;
+    run_all_state *st;
+} run_all_job;
+
+static void run_all_one(void *p)
+{
+    run_all_job *j = p;
+    j->fn(j->arg);
+    pthread_mutex_lock(&j->st->mu);
+    if (--j->st->left == 0)
+        pthread_cond_signal(&j->st->cv);
+    pthread_mutex_unlock(&j->st->mu);
+}
+
+void nr__run_all(nr_manager *m, void (*fn)(void *), void **args, size_t n)
+{
+    if (n == 0)
+        return;
+    run_all_job *jobs = nr_calloc(n, sizeof(*jobs));
+    if (!jobs || n == 1 || nr__runtime_on_worker(m->rt)) {
+        /* no memory, nothing to parallelise, or already on a worker (waiting
+         * for our own workers could deadlock): run here */
+        nr_free(jobs);
+        for (size_t i = 0; i < n; i++)
+            fn(args[i]);
+        return;
+    }
+    run_all_state st = {.left = n};
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.cv, NULL);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i] = (run_all_job){fn, args[i], &st};
+        if (nr__runtime_submit(m->rt, run_all_one, &jobs[i], NULL) != NR_OK)
+            run_all_one(&jobs[i]);
+    }
+    pthread_mutex_lock(&st.mu);
+    while (st.left)
+        pthread_cond_wait(&st.cv, &st.mu);
+    pthread_mutex_unlock(&st.mu);
+    pthread_cond_destroy(&st.cv);
+    pthread_mutex_destroy(&st.mu);
+    nr_free(jobs);
+}

@@ -1,0 +1,318 @@
+/*
+ * manager_health.c - the background rounds: pool maintenance, health checks
+ * with failure and recovery thresholds, and credential rotation.
+ *
+ * Health of a resource, one round at a time:
+ *
+ *   round result       what happens
+ *   bad                failures++, successes = 0; at failure_threshold -> Unhealthy
+ *   degraded           -> Degraded at once (successes = 0)
+ *   good               successes++, failures = 0; Unknown -> Healthy at once;
+ *                      Degraded/Unhealthy -> Healthy at recovery_threshold
+ *   no information     nothing changes (every instance was in use)
+ *
+ * A round is bad when a checked instance was unhealthy, when maintenance
+ * could not create instances, or when a probe (one acquire, made when no
+ * instance was idle to check and the resource is not known to be healthy)
+ * failed. Acquires of an Unhealthy resource fail fast; the rounds keep
+ * probing it, so it heals by itself once the backend is back.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+
+#include "base/strutil.h"
+#include "manager/manager_internal.h"
+#include "nebula/alloc.h"
+
+#define MAX_POOLS 256
+
+void nr__entry_maintain(nr_manager *m, nr__entry *e)
+{
+    (void)m;
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
+        return;
+    nr_pool *pools[MAX_POOLS];
+    size_t n = nr__entry_pools(e, pools, MAX_POOLS);
+    int failed = -1; /* -1: nothing learned */
+    nr_error first;
+    nr_error_clear(&first);
+    for (size_t i = 0; i < n && i < MAX_POOLS; i++) {
+        nr_pool_maintain_report rep;
+        nr_error pe;
+        nr_error_clear(&pe);
+        int rc = nr_pool_maintain(pools[i], &rep, &pe);
+        if (rc != NR_OK) {
+            if (failed != 1)
+                first = pe;
+            failed = 1;
+        } else if (rep.created > 0 && failed != 1) {
+            failed = 0;
+        }
+    }
+    if (failed < 0)
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->maint_failed = failed;
+    if (failed)
+        nr__copy_marked(e->maint_reason, sizeof(e->maint_reason), first.message);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* Apply one round's result to e's health. [e->mu] */
+static void apply_round(nr_manager *m, nr__entry *e, int result, const char *reason)
+{
+    /* result: 0 good, 1 degraded, 2 bad */
+    nr_health_state h = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
+    nr_health_state next = h;
+    if (result == 2) {
+        e->succs = 0;
+        e->fails++;
+        if (e->fails >= m->opts.failure_threshold)
+            next = NR_HEALTH_UNHEALTHY;
+    } else if (result == 1) {
+        e->succs = 0;
+        e->fails = 0;
+        next = NR_HEALTH_DEGRADED;
+    } else {
+        e->fails = 0;
+        e->succs++;
+        if (h == NR_HEALTH_UNKNOWN || h == NR_HEALTH_HEALTHY ||
+            e->succs >= m->opts.recovery_threshold)
+            next = NR_HEALTH_HEALTHY;
+    }
+    if (next != h || result != 0) {
+        if (next == NR_HEALTH_HEALTHY)
+            e->health_reason[0] = '\0';
+        else if (reason && (result != 0))
+            nr__copy_marked(e->health_reason, sizeof(e->health_reason), reason);
+    }
+    atomic_store_explicit(&e->health, next, memory_order_relaxed);
+}
+
+void nr__entry_health_round(nr_manager *m, nr__entry *e)
+{
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
+        return;
+    nr_pool *pools[MAX_POOLS];
+    size_t n = nr__entry_pools(e, pools, MAX_POOLS);
+    int64_t timeout = m->opts.health_timeout_ms * NR_NS_PER_MS;
+    uint32_t checked = 0;
+    nr_health_state worst = NR_HEALTH_HEALTHY;
+    char reason[NR_HEALTH_REASON_MAX] = "";
+    for (size_t i = 0; i < n && i < MAX_POOLS; i++) {
+        nr_pool_health_report rep;
+        if (nr_pool_check_health(pools[i], timeout, &rep, NULL) != NR_OK || !rep.checked)
+            continue;
+        checked += rep.checked;
+        int worse = (rep.worst == NR_HEALTH_UNHEALTHY && worst != NR_HEALTH_UNHEALTHY) ||
+                    (rep.worst == NR_HEALTH_DEGRADED && worst == NR_HEALTH_HEALTHY);
+        if (worse) {
+            worst = rep.worst;
+            memcpy(reason, rep.reason, sizeof(reason));
+        }
+    }
+    pthread_mutex_lock(&e->mu);
+    int maint_failed = e->maint_failed;
+    char maint_reason[NR_HEALTH_REASON_MAX];
+    memcpy(maint_reason, e->maint_reason, sizeof(maint_reason));
+    pthread_mutex_unlock(&e->mu);
+
+    int result = -1; /* no information */
+    if (checked) {
+        result = worst == NR_HEALTH_UNHEALTHY ? 2 : worst == NR_HEALTH_DEGRADED ? 1 : 0;
+    }
+    if (maint_failed && result != 2) {
+        result = 2;
+        memcpy(reason, maint_reason, sizeof(reason));
+    }
+    nr_health_state h = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
+    if ((!checked || maint_failed) && h != NR_HEALTH_HEALTHY && n > 0 &&
+        e->partition == NR_PARTITION_NONE) {
+        /* Nothing idle to look at, or creates failing: try one acquire. */
+        nr_error pe;
+        nr_error_clear(&pe);
+        nr_ctx ctx = {.deadline = nr_deadline_in_ns(timeout), .scope = nr_pool_scope(pools[0])};
+        nr_guard g = NR_GUARD_INIT;
+        if (nr_pool_acquire(pools[0], &ctx, &g, &pe) == NR_OK) {
+            nr_guard_release(&g);
+            if (!checked || worst == NR_HEALTH_HEALTHY)
+                result = 0;
+            pthread_mutex_lock(&e->mu);
+            e->maint_failed = 0;
+            pthread_mutex_unlock(&e->mu);
+        } else if (pe.code != NR_ETIMEDOUT && pe.code != NR_EEXHAUSTED) {
+            /* a busy pool is no sign of ill health; a failing create is */
+            result = 2;
+            nr__copy_marked(reason, sizeof(reason), pe.message);
+        }
+    }
+    if (result < 0)
+        return;
+    pthread_mutex_lock(&e->mu);
+    apply_round(m, e, result, reason);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* ---- the periodic tasks ---------------------------------------------------------------- */
+
+/* Take a reference on every running entry. [no locks] */
+static size_t running_entries(nr_manager *m, nr__entry ***out)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    size_t n = 0;
+    nr__entry **list = m->count ? nr_calloc(m->count, sizeof(*list)) : NULL;
+    for (size_t i = 0; list && i < m->count; i++) {
+        nr__entry *e = m->list[i];
+        if (atomic_load_explicit(&e->state, memory_order_relaxed) == NR_RS_RUNNING) {
+            atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+            list[n++] = e;
+        }
+    }
+    pthread_rwlock_unlock(&m->lock);
+    *out = list;
+    return n;
+}
+
+typedef struct round_job {
+    nr_manager *m;
+    nr__entry *e;
+} round_job;
+
+static void maintain_job(void *arg)
+{
+    round_job *j = arg;
+    nr__entry_maintain(j->m, j->e);
+}
+
+static void health_job(void *arg)
+{
+    round_job *j = arg;
+    nr__entry_health_round(j->m, j->e);
+}
+
+static void round_all(nr_manager *m, void (*fn)(void *))
+{
+    nr__entry **list;
+    size_t n = running_entries(m, &list);
+    round_job *jobs = n ? nr_calloc(n, sizeof(*jobs)) : NULL;
+    void **args = n ? nr_calloc(n, sizeof(*args)) : NULL;
+    if (jobs && args) {
+        for (size_t i = 0; i < n; i++) {
+            jobs[i] = (round_job){m, list[i]};
+            args[i] = &jobs[i];
+        }
+        nr__run_all(m, fn, args, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        nr__entry_put(list[i]);
+    nr_free(jobs);
+    nr_free(args);
+    nr_free(list);
+}
+
+static void maintain_tick(void *arg)
+{
+    round_all(arg, maintain_job);
+}
+
+static void health_tick(void *arg)
+{
+    round_all(arg, health_job);
+}
+
+void nr_manager_tick(nr_manager *m)
+{
+    if (!m)
+        return;
+    round_all(m, maintain_job);
+    round_all(m, health_job);
+}
+
+int nr__manager_schedule(nr_manager *m, nr_error *err)
+{
+    int rc = NR_OK;
+    if (m->opts.maintain_interval_ms > 0)
+        rc = nr__runtime_schedule(m->rt, m->opts.maintain_interval_ms * NR_NS_PER_MS,
+                                  m->opts.maintain_interval_ms * NR_NS_PER_MS, maintain_tick, m,
+                                  &m->maint_task, err);
+    if (rc == NR_OK && m->opts.health_interval_ms > 0)
+        rc = nr__runtime_schedule(m->rt, m->opts.health_interval_ms * NR_NS_PER_MS,
+                                  m->opts.health_interval_ms * NR_NS_PER_MS, health_tick, m,
+                                  &m->health_task, err);
+    if (rc != NR_OK)
+        nr__manager_unschedule(m);
+    return rc;
+}
+
+void nr__manager_unschedule(nr_manager *m)
+{
+    if (m->maint_task)
+        nr__task_cancel(m->rt, m->maint_task);
+    if (m->health_task)
+        nr__task_cancel(m->rt, m->health_task);
+    m->maint_task = m->health_task = NULL;
+}
+
+/* ---- credentials ------------------------------------------------------------------------- */
+
+int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err)
+{
+    if (!m || !ref)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_manager_rotate_credential: arguments must not be NULL");
+    if (!m->opts.credentials || !m->opts.credentials->fetch)
+        return nr_error_set(err, NR_ECRED, NULL,
+                            "credential '%s': the manager has no credential provider", ref);
+    nr_secret *s = NULL;
+    nr_error ce;
+    nr_error_clear(&ce);
+    int rc = m->opts.credentials->fetch(m->opts.credentials->ud, ref, &s, &ce);
+    if (rc != NR_OK || !s) {
+        nr_secret_free(s);
+        return nr_error_set_cause(err, rc != NR_OK ? rc : NR_ECRED, rc, ce.driver_code, NULL,
+                                  "credential '%s': %s", ref,
+                                  ce.message[0] ? ce.message : "the provider gave no secret");
+    }
+    /* Take the users under the registry lock; hand the secret to their pools
+     * outside every manager lock (that destroys idle instances). */
+    pthread_mutex_lock(&m->mu);
+    pthread_rwlock_rdlock(&m->lock);
+    nr__entry **users = m->count ? nr_calloc(m->count, sizeof(*users)) : NULL;
+    size_t nusers = 0;
+    for (size_t i = 0; users && i < m->count; i++) {
+        nr__entry *e = m->list[i];
+        if (e->cred_ref && strcmp(e->cred_ref, ref) == 0) {
+            atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+            users[nusers++] = e;
+        }
+    }
+    pthread_rwlock_unlock(&m->lock);
+    rc = m->count && !users
+             ? nr_error_set(err, NR_ENOMEM, NULL, "credential '%s': out of memory", ref)
+             : NR_OK;
+    for (size_t i = 0; i < nusers; i++) {
+        nr__entry *e = users[i];
+        nr_secret *copy = NULL;
+        if (rc == NR_OK && nr_secret_dup(&copy, s, NULL) != NR_OK)
+            rc = nr_error_set(err, NR_ENOMEM, e->id, "credential '%s': out of memory", ref);
+        if (rc == NR_OK) {
+            pthread_mutex_lock(&e->mu);
+            nr_secret_free(e->cred);
+            e->cred = copy;
+            pthread_mutex_unlock(&e->mu);
+            nr_pool *pools[MAX_POOLS];
+            size_t np = nr__entry_pools(e, pools, MAX_POOLS);
+            for (size_t k = 0; k < np && k < MAX_POOLS; k++)
+                if (nr_pool_set_credential(pools[k], s, NULL) != NR_OK)
+                    rc = nr_error_set(err, NR_ENOMEM, e->id, "credential '%s': out of memory", ref);
+        }
+        nr__entry_put(e);
+    }
+    nr_free(users);
+    pthread_mutex_unlock(&m->mu);
+    nr_secret_free(s);
+    if (rc == NR_OK && nusers == 0)
+        rc = nr_error_set(err, NR_ENOTFOUND, NULL, "credential '%s' is used by no resource", ref);
+    return rc;
+}

@@ -1,0 +1,119 @@
+/*
+ * manager_internal.h - the manager's data structures, shared by src/manager/manager*.c.
+ *
+ * Locking:
+ *   m->lock (rwlock)   the registry: the id map, the entry list, entry->level.
+ *                      Look-ups take it for reading; register/unregister for writing.
+ *   m->mu              serialises start, shutdown, tick rounds and rotation
+ *                      against each other (never held while waiting for leases).
+ *   e->mu              an entry's pools, tenant list, credential, health
+ *                      fields and last error.
+ * Order: m->mu before m->lock before e->mu before any pool lock. No driver
+ * callback runs under any of them: pools are created under e->mu (that calls
+ * no callback) but filled, probed and checked outside it.
+ *
+ * Entry lifetime: an entry is freed by unregister (after `refs` fell to 0)
+ * or by nr_manager_destroy. Whoever uses an entry outside m->lock holds a
+ * reference (refs, acq_rel on the decrement, relaxed increments under the
+ * read lock).
+ */
+#ifndef NR_MANAGER_INTERNAL_H
+#define NR_MANAGER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "manager/runtime.h"
+#include "nebula/manager.h"
+
+typedef struct nr__tenant_pool {
+    char tenant[NR_SCOPE_ID_MAX];
+    nr_pool *pool;
+    struct nr__tenant_pool *next;
+} nr__tenant_pool;
+
+typedef struct nr__entry {
+    char id[NR_ERROR_ID_MAX];
+    const nr_resource_type *type;
+    void *type_ud;
+    void *config; /* owned copy (nr_config_copy) */
+    nr_pool_config pool_cfg;
+    nr_scope scope;
+    nr_partition partition;
+    char **deps;
+    size_t ndeps;
+    char *cred_ref;
+    uint32_t level; /* [lock] start batch; shutdown goes from the highest down */
+
+    _Atomic long refs;  /* users outside m->lock */
+    _Atomic int state;  /* nr_resource_state; written under e->mu, read anywhere (relaxed) */
+    _Atomic int health; /* nr_health_state; same */
+
+    pthread_mutex_t mu;
+    nr_secret *cred;          /* [mu] current credential */
+    nr_pool *pool;            /* [mu] NR_PARTITION_NONE: the pool, NULL until started */
+    nr__tenant_pool *tenants; /* [mu] NR_PARTITION_TENANT */
+    uint32_t ntenants;        /* [mu] */
+    char health_reason[NR_HEALTH_REASON_MAX]; /* [mu] */
+    uint32_t fails, succs;                    /* [mu] consecutive rounds */
+    int maint_failed;                         /* [mu] last maintenance could not create */
+    char maint_reason[NR_HEALTH_REASON_MAX];  /* [mu] */
+    nr_error last_error;                      /* [mu] */
+    struct nr__entry *retired_next;           /* [m->mu] on m->retired */
+} nr__entry;
+
+enum { NR__PHASE_CREATED, NR__PHASE_STARTED, NR__PHASE_STOPPING, NR__PHASE_STOPPED };
+
+struct nr_manager {
+    nr_manager_options opts;
+    nr__runtime *rt;
+    nr_executor executor; /* the runtime, as pools see it */
+    pthread_mutex_t mu;
+    pthread_rwlock_t lock;
+    _Atomic int phase; /* NR__PHASE_*; written under mu, read anywhere (acquire) */
+
+    /* [lock] id -> entry, open addressing with linear probing */
+    nr__entry **slots;
+    size_t nslots; /* power of two */
+    /* [lock] entries in registration order */
+    nr__entry **list;
+    size_t count, cap;
+
+    nr__task *maint_task, *health_task; /* [mu] */
+    nr__entry *retired;                 /* [mu] unregistered with leases still out */
+};
+
+/* ---- registry (registry.c), all [lock] ---- */
+nr__entry *nr__reg_find(const nr_manager *m, const char *id);
+int nr__reg_insert(nr_manager *m, nr__entry *e); /* NR_ENOMEM */
+void nr__reg_remove(nr_manager *m, nr__entry *e);
+void nr__reg_free(nr_manager *m);
+
+/* ---- entries (manager.c) ---- */
+void nr__entry_put(nr__entry *e);
+void nr__entry_free(nr__entry *e);
+void nr__entry_set_error(nr__entry *e, const nr_error *err);
+/* Close and destroy e's pools; NR_EBUSY (and e keeps the rest) when one still
+ * has leases out. Only when nobody else uses e. */
+int nr__entry_destroy_pools(nr__entry *e);
+/* Every pool of e, under e->mu, into pools (capacity cap); returns how many
+ * there are (may exceed cap). */
+size_t nr__entry_pools(nr__entry *e, nr_pool **pools, size_t cap);
+
+/* ---- start (manager_start.c) ---- */
+/* Bring one entry up: credential, pool(s), verification. [no locks held] */
+int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error *err);
+/* Close and destroy e's pools (after a failed start). [no locks held] */
+void nr__entry_stop_now(nr_manager *m, nr__entry *e);
+
+/* ---- background (manager_health.c) ---- */
+int nr__manager_schedule(nr_manager *m, nr_error *err);
+void nr__manager_unschedule(nr_manager *m);
+void nr__entry_maintain(nr_manager *m, nr__entry *e);
+void nr__entry_health_round(nr_manager *m, nr__entry *e);
+
+/* Run fn(arg) for every argument in parallel on the runtime (inline when it
+ * refuses) and wait for all of them. */
+void nr__run_all(nr_manager *m, void (*fn)(void *), void **args, size_t n);
+
+#endif

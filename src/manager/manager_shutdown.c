@@ -1,0 +1,226 @@
+/*
+ * manager_shutdown.c - phased graceful shutdown, and freeing the manager.
+ *
+ *   drain      new acquires fail with NR_ESHUTDOWN (manager and every pool);
+ *              leases are waited for until the drain deadline
+ *   cleanup    idle instances destroyed, level by level from the top of the
+ *              dependency graph down (dependents before what they depend on);
+ *              within a level every pool closes at once and each instance is
+ *              destroyed as its own job on the workers, so slow destroys run
+ *              in parallel
+ *   terminate  what is still leased is reported: resource id, how many,
+ *              how long the oldest has been held; the runtime stops
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+
+#include "manager/manager_internal.h"
+#include "nebula/alloc.h"
+
+#define MAX_POOLS 256
+
+void nr_shutdown_options_default(nr_shutdown_options *o)
+{
+    o->drain_timeout_ms = 30000;
+    o->cleanup_timeout_ms = 10000;
+}
+
+/* Every entry, with a reference, in registration order. */
+static size_t all_entries(nr_manager *m, nr__entry ***out, uint32_t *max_level)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    size_t n = m->count;
+    nr__entry **list = n ? nr_calloc(n, sizeof(*list)) : NULL;
+    *max_level = 0;
+    for (size_t i = 0; list && i < n; i++) {
+        list[i] = m->list[i];
+        atomic_fetch_add_explicit(&list[i]->refs, 1, memory_order_relaxed);
+        if (list[i]->level > *max_level)
+            *max_level = list[i]->level;
+    }
+    pthread_rwlock_unlock(&m->lock);
+    *out = list;
+    return list ? n : 0;
+}
+
+int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts, nr_shutdown_report *report,
+                        nr_error *err)
+{
+    nr_shutdown_report rep;
+    memset(&rep, 0, sizeof(rep));
+    if (!m)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_shutdown: manager must not be NULL");
+    nr_shutdown_options o;
+    if (opts)
+        o = *opts;
+    else
+        nr_shutdown_options_default(&o);
+    pthread_mutex_lock(&m->mu);
+    if (atomic_load_explicit(&m->phase, memory_order_acquire) >= NR__PHASE_STOPPING) {
+        pthread_mutex_unlock(&m->mu);
+        if (report)
+            *report = rep;
+        return NR_OK;
+    }
+    atomic_store_explicit(&m->phase, NR__PHASE_STOPPING, memory_order_release);
+    nr__manager_unschedule(m);
+    pthread_mutex_unlock(&m->mu);
+
+    int64_t t0 = nr_now_ns();
+    uint32_t max_level;
+    nr__entry **list;
+    size_t n = all_entries(m, &list, &max_level);
+
+    /* ---- drain ---- */
+    nr_deadline drain_dl = nr_deadline_in_ms(o.drain_timeout_ms);
+    for (size_t i = 0; i < n; i++) {
+        nr__entry *e = list[i];
+        if (atomic_load_explicit(&e->state, memory_order_relaxed) == NR_RS_RUNNING)
+            atomic_store_explicit(&e->state, NR_RS_STOPPING, memory_order_relaxed);
+        nr_pool *pools[MAX_POOLS];
+        size_t np = nr__entry_pools(e, pools, MAX_POOLS);
+        for (size_t k = 0; k < np && k < MAX_POOLS; k++)
+            nr_pool_quiesce(pools[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        nr_pool *pools[MAX_POOLS];
+        size_t np = nr__entry_pools(list[i], pools, MAX_POOLS);
+        for (size_t k = 0; k < np && k < MAX_POOLS; k++)
+            if (nr_pool_wait_returned(pools[k], drain_dl, NULL) != NR_OK)
+                rep.drain_timed_out = true;
+    }
+    rep.drain_ns = nr_now_ns() - t0;
+
+    /* ---- cleanup: from the highest level down ---- */
+    int64_t t1 = nr_now_ns();
+    nr_deadline clean_dl = nr_deadline_in_ms(o.cleanup_timeout_ms);
+    for (uint32_t lv = max_level + 1; lv-- > 0;) {
+        uint64_t before = 0;
+        nr_pool **closing = NULL;
+        size_t nclosing = 0, cap = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (list[i]->level != lv)
+                continue;
+            nr_pool *pools[MAX_POOLS];
+            size_t np = nr__entry_pools(list[i], pools, MAX_POOLS);
+            for (size_t k = 0; k < np && k < MAX_POOLS; k++) {
+                nr_pool_stats s;
+                nr_pool_stats_get(pools[k], &s);
+                before += s.destroys;
+                nr_pool_close_on(pools[k], &m->executor);
+                if (nclosing == cap) {
+                    size_t ncap = cap ? cap * 2 : 64;
+                    nr_pool **grown = nr_realloc(closing, ncap * sizeof(*grown));
+                    if (!grown) {
+                        /* cannot track it: wait for this one now */
+                        nr_pool_drain(pools[k], clean_dl, NULL);
+                        continue;
+                    }
+                    closing = grown;
+                    cap = ncap;
+                }
+                closing[nclosing++] = pools[k];
+            }
+        }
+        /* wait until this level's destroy jobs are done */
+        uint64_t after = 0;
+        for (size_t k = 0; k < nclosing; k++) {
+            nr_pool_stats s;
+            for (;;) {
+                nr_pool_stats_get(closing[k], &s);
+                if (s.destroying == 0)
+                    break;
+                if (nr_deadline_expired(clean_dl)) {
+                    rep.cleanup_timed_out = true;
+                    break;
+                }
+                nr_sleep_ns(200 * NR_NS_PER_US);
+            }
+            after += s.destroys;
+        }
+        rep.destroyed += (uint32_t)(after - before);
+        nr_free(closing);
+    }
+    rep.cleanup_ns = nr_now_ns() - t1;
+
+    /* ---- terminate ---- */
+    char first[NR_ERROR_MESSAGE_MAX] = "";
+    for (size_t i = 0; i < n; i++) {
+        nr__entry *e = list[i];
+        nr_pool *pools[MAX_POOLS];
+        size_t np = nr__entry_pools(e, pools, MAX_POOLS);
+        uint32_t leases = 0;
+        int64_t oldest = 0;
+        for (size_t k = 0; k < np && k < MAX_POOLS; k++) {
+            nr_pool_stats s;
+            nr_pool_stats_get(pools[k], &s);
+            leases += s.in_use + s.creating;
+            if (s.oldest_lease_ns > oldest)
+                oldest = s.oldest_lease_ns;
+        }
+        atomic_store_explicit(&e->state, NR_RS_STOPPED, memory_order_relaxed);
+        if (!leases)
+            continue;
+        if (rep.nleftovers < NR_SHUTDOWN_LEFTOVERS_MAX) {
+            nr_shutdown_leftover *l = &rep.leftovers[rep.nleftovers];
+            snprintf(l->id, sizeof(l->id), "%s", e->id);
+            l->leases = leases;
+            l->oldest_lease_ns = oldest;
+        }
+        if (!rep.nleftovers)
+            snprintf(first, sizeof(first), "'%s' has %u lease(s) out, the oldest for %lld ms",
+                     e->id, leases, (long long)(oldest / NR_NS_PER_MS));
+        rep.nleftovers++;
+    }
+    for (size_t i = 0; i < n; i++)
+        nr__entry_put(list[i]);
+    nr_free(list);
+
+    nr__runtime_stop(m->rt, nr_deadline_in_ms(o.cleanup_timeout_ms), NULL);
+    atomic_store_explicit(&m->phase, NR__PHASE_STOPPED, memory_order_release);
+    rep.total_ns = nr_now_ns() - t0;
+    if (report)
+        *report = rep;
+    if (rep.nleftovers)
+        return nr_error_set(err, NR_ETIMEDOUT, NULL,
+                            "shutdown: %zu resource(s) still have leases out at terminate: %s%s",
+                            rep.nleftovers, first, rep.nleftovers > 1 ? ", ..." : "");
+    if (rep.cleanup_timed_out)
+        return nr_error_set(err, NR_ETIMEDOUT, NULL,
+                            "shutdown: cleanup did not finish within %lld ms",
+                            (long long)o.cleanup_timeout_ms);
+    return NR_OK;
+}
+
+int nr_manager_destroy(nr_manager *m, nr_error *err)
+{
+    if (!m)
+        return NR_OK;
+    nr_manager_shutdown(m, NULL, NULL, NULL);
+    /* Everything must be back before anything is freed. This is the last
+     * call on the manager, so nobody else is inside it: no lock is taken,
+     * and driver callbacks (destroys of late returns) run unlocked. */
+    int busy = 0;
+    for (size_t i = 0; i < m->count && !busy; i++)
+        busy = nr__entry_destroy_pools(m->list[i]) != NR_OK;
+    for (nr__entry *e = m->retired; e && !busy; e = e->retired_next)
+        busy = nr__entry_destroy_pools(e) != NR_OK;
+    if (busy) {
+        return nr_error_set(err, NR_EBUSY, NULL,
+                            "manager destroy: leases are still out; give them back and call "
+                            "again");
+    }
+    for (size_t i = 0; i < m->count; i++)
+        nr__entry_free(m->list[i]);
+    for (nr__entry *e = m->retired, *next; e; e = next) {
+        next = e->retired_next;
+        nr__entry_free(e);
+    }
+    nr__reg_free(m);
+    nr__runtime_destroy(m->rt);
+    pthread_rwlock_destroy(&m->lock);
+    pthread_mutex_destroy(&m->mu);
+    nr_free(m);
+    return NR_OK;
+}

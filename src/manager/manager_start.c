@@ -1,0 +1,341 @@
+/*
+ * manager_start.c - starting resources in dependency order.
+ *
+ * nr_manager_start validates the graph (missing ids, cycles), then starts it
+ * level by level: level 0 holds the resources that depend on nothing, level
+ * k those whose deepest dependency is at level k-1. The resources of one
+ * level start in parallel on the runtime's workers. If any fails, its
+ * dependents are marked dependency-failed naming the root cause, no further
+ * level starts, and every resource already started is stopped again.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+
+#include "manager/graph.h"
+#include "manager/manager_internal.h"
+#include "nebula/alloc.h"
+
+static int fetch_credential(nr_manager *m, nr__entry *e, nr_error *err)
+{
+    if (!e->cred_ref)
+        return NR_OK;
+    if (!m->opts.credentials || !m->opts.credentials->fetch)
+        return nr_error_set(err, NR_ECRED, e->id,
+                            "resource '%s' needs credential '%s' but the manager has no "
+                            "credential provider",
+                            e->id, e->cred_ref);
+    nr_secret *s = NULL;
+    nr_error ce;
+    nr_error_clear(&ce);
+    int rc = m->opts.credentials->fetch(m->opts.credentials->ud, e->cred_ref, &s, &ce);
+    if (rc != NR_OK || !s) {
+        nr_secret_free(s);
+        return nr_error_set_cause(err, rc != NR_OK ? rc : NR_ECRED, rc, ce.driver_code, e->id,
+                                  "resource '%s': credential '%s': %s", e->id, e->cred_ref,
+                                  ce.message[0] ? ce.message : "the provider gave no secret");
+    }
+    pthread_mutex_lock(&e->mu);
+    nr_secret_free(e->cred);
+    e->cred = s;
+    pthread_mutex_unlock(&e->mu);
+    return NR_OK;
+}
+
+/* Create one instance and give it back: proves the resource is reachable. */
+static int probe(nr_pool *p, nr_deadline deadline, nr_error *err)
+{
+    nr_ctx ctx = {.deadline = deadline, .scope = nr_pool_scope(p)};
+    nr_guard g = NR_GUARD_INIT;
+    int rc = nr_pool_acquire(p, &ctx, &g, err);
+    if (rc == NR_OK)
+        nr_guard_release(&g);
+    return rc;
+}
+
+int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error *err)
+{
+    atomic_store_explicit(&e->state, NR_RS_STARTING, memory_order_relaxed);
+    nr_error e2;
+    nr_error_clear(&e2);
+    int rc = fetch_credential(m, e, &e2);
+    nr_pool *p = NULL;
+    if (rc == NR_OK) {
+        pthread_mutex_lock(&e->mu);
+        nr_pool_options o = {.id = e->id,
+                             .type = e->type,
+                             .type_ud = e->type_ud,
+                             .config = e->config,
+                             .pool = &e->pool_cfg,
+                             .scope = &e->scope,
+                             .credential = e->cred};
+        rc = nr_pool_create(&p, &o, &e2);
+        pthread_mutex_unlock(&e->mu);
+    }
+    if (rc == NR_OK) {
+        if (e->pool_cfg.min_idle > 0 && e->partition == NR_PARTITION_NONE)
+            rc = nr_pool_fill(p, deadline, &e2);
+        else
+            rc = probe(p, deadline, &e2);
+        if (rc != NR_OK) {
+            nr_pool_close(p);
+            nr_pool_drain(p, nr_deadline_never(), NULL);
+            nr_pool_destroy(p, NULL);
+            p = NULL;
+        } else if (e->partition == NR_PARTITION_TENANT) {
+            /* tenant pools are made on first use; the probe pool goes */
+            nr_pool_close(p);
+            nr_pool_drain(p, nr_deadline_never(), NULL);
+            nr_pool_destroy(p, NULL);
+            p = NULL;
+        }
+    }
+    pthread_mutex_lock(&e->mu);
+    if (rc == NR_OK) {
+        e->pool = p;
+        e->fails = e->succs = 0;
+        e->maint_failed = 0;
+        e->health_reason[0] = '\0';
+        nr_error_clear(&e->last_error);
+        atomic_store_explicit(&e->health, NR_HEALTH_HEALTHY, memory_order_relaxed);
+        atomic_store_explicit(&e->state, NR_RS_RUNNING, memory_order_relaxed);
+    } else {
+        e->last_error = e2;
+        atomic_store_explicit(&e->state, NR_RS_FAILED, memory_order_relaxed);
+        atomic_store_explicit(&e->health, NR_HEALTH_UNHEALTHY, memory_order_relaxed);
+        snprintf(e->health_reason, sizeof(e->health_reason), "%s", "failed to start");
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (rc != NR_OK && err) {
+        *err = e2;
+        snprintf(err->resource_id, sizeof(err->resource_id), "%s", e->id);
+    }
+    return rc;
+}
+
+void nr__entry_stop_now(nr_manager *m, nr__entry *e)
+{
+    (void)m;
+    pthread_mutex_lock(&e->mu);
+    atomic_store_explicit(&e->state, NR_RS_STOPPING, memory_order_relaxed);
+    pthread_mutex_unlock(&e->mu);
+    nr_pool *pools[256];
+    size_t n = nr__entry_pools(e, pools, 256);
+    for (size_t i = 0; i < n && i < 256; i++) {
+        nr_pool_close(pools[i]);
+        nr_pool_drain(pools[i], nr_deadline_never(), NULL);
+    }
+    atomic_store_explicit(&e->state, NR_RS_STOPPED, memory_order_relaxed);
+}
+
+typedef struct start_job {
+    nr_manager *m;
+    nr__entry *e;
+    nr_deadline deadline;
+    int rc;
+} start_job;
+
+static void start_one(void *arg)
+{
+    start_job *j = arg;
+    j->rc = nr__entry_start(j->m, j->e, j->deadline, NULL);
+}
+
+static void stop_one(void *arg)
+{
+    start_job *j = arg;
+    nr__entry_stop_now(j->m, j->e);
+}
+
+/* The graph as the graph module sees it, built from the registry. [lock] */
+typedef struct graph_build {
+    nr__dag_view view;
+    const char **names;
+    uint32_t **deps;
+    uint32_t *ndeps;
+} graph_build;
+
+static void graph_free(graph_build *g)
+{
+    if (g->deps)
+        for (uint32_t i = 0; i < g->view.n; i++)
+            nr_free(g->deps[i]);
+    nr_free(g->deps);
+    nr_free(g->ndeps);
+    nr_free(g->names);
+}
+
+static int graph_make(nr_manager *m, graph_build *g, nr_error *err)
+{
+    memset(g, 0, sizeof(*g));
+    uint32_t n = (uint32_t)m->count;
+    g->view.n = n;
+    if (!n)
+        return NR_OK;
+    g->names = nr_calloc(n, sizeof(*g->names));
+    g->deps = nr_calloc(n, sizeof(*g->deps));
+    g->ndeps = nr_calloc(n, sizeof(*g->ndeps));
+    if (!g->names || !g->deps || !g->ndeps)
+        goto oom;
+    for (uint32_t i = 0; i < n; i++) {
+        nr__entry *e = m->list[i];
+        g->names[i] = e->id;
+        e->level = i; /* temporary: the entry's index, for the look-ups below */
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        nr__entry *e = m->list[i];
+        if (e->ndeps) {
+            g->deps[i] = nr_calloc(e->ndeps, sizeof(uint32_t));
+            if (!g->deps[i])
+                goto oom;
+        }
+        for (size_t k = 0; k < e->ndeps; k++) {
+            nr__entry *d = nr__reg_find(m, e->deps[k]);
+            if (!d) {
+                graph_free(g);
+                return nr_error_set(err, NR_EINVAL, e->id,
+                                    "resource '%s' depends on '%s', which is not registered", e->id,
+                                    e->deps[k]);
+            }
+            g->deps[i][k] = d->level;
+        }
+        g->ndeps[i] = (uint32_t)e->ndeps;
+    }
+    g->view.names = g->names;
+    g->view.deps = (const uint32_t *const *)g->deps;
+    g->view.ndeps = g->ndeps;
+    return NR_OK;
+oom:
+    graph_free(g);
+    return nr_error_set(err, NR_ENOMEM, NULL, "manager start: out of memory");
+}
+
+int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err)
+{
+    if (!m)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_start: manager must not be NULL");
+    pthread_mutex_lock(&m->mu);
+    int phase = atomic_load_explicit(&m->phase, memory_order_acquire);
+    if (phase != NR__PHASE_CREATED) {
+        pthread_mutex_unlock(&m->mu);
+        return nr_error_set(err, phase == NR__PHASE_STARTED ? NR_ESTATE : NR_ESHUTDOWN, NULL,
+                            "manager start: the manager is already %s",
+                            phase == NR__PHASE_STARTED ? "started" : "shut down");
+    }
+    pthread_rwlock_wrlock(&m->lock);
+    graph_build g;
+    int rc = graph_make(m, &g, err);
+    uint32_t n = g.view.n;
+    uint32_t *order = NULL, *level = NULL;
+    nr__entry **ents = NULL;
+    if (rc == NR_OK && n) {
+        order = nr_calloc(n, sizeof(*order));
+        level = nr_calloc(n, sizeof(*level));
+        ents = nr_calloc(n, sizeof(*ents));
+        if (!order || !level || !ents)
+            rc = nr_error_set(err, NR_ENOMEM, NULL, "manager start: out of memory");
+        else
+            rc = nr__dag_order(&g.view, order, level, err);
+    }
+    if (rc == NR_OK)
+        for (uint32_t i = 0; i < n; i++) {
+            ents[i] = m->list[i];
+            ents[i]->level = level[i];
+        }
+    pthread_rwlock_unlock(&m->lock);
+    if (rc != NR_OK) {
+        /* name the problem on the resource it is about, too */
+        pthread_rwlock_rdlock(&m->lock);
+        nr__entry *e = err ? nr__reg_find(m, err->resource_id) : NULL;
+        if (e) {
+            nr__entry_set_error(e, err);
+            atomic_store_explicit(&e->state, NR_RS_FAILED, memory_order_relaxed);
+        }
+        pthread_rwlock_unlock(&m->lock);
+        goto out;
+    }
+
+    /* Level by level; order[] is sorted by level. */
+    start_job *jobs = n ? nr_calloc(n, sizeof(*jobs)) : NULL;
+    void **args = n ? nr_calloc(n, sizeof(*args)) : NULL;
+    if (n && (!jobs || !args)) {
+        nr_free(jobs);
+        nr_free(args);
+        rc = nr_error_set(err, NR_ENOMEM, NULL, "manager start: out of memory");
+        goto out;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        jobs[i] = (start_job){m, ents[order[i]], deadline, NR_OK};
+    uint32_t done = 0, failed_at = UINT32_MAX;
+    while (done < n && failed_at == UINT32_MAX) {
+        uint32_t lv = level[order[done]], k = 0;
+        while (done + k < n && level[order[done + k]] == lv) {
+            args[k] = &jobs[done + k];
+            k++;
+        }
+        nr__run_all(m, start_one, args, k);
+        for (uint32_t i = done; i < done + k; i++)
+            if (jobs[i].rc != NR_OK && failed_at == UINT32_MAX)
+                failed_at = i;
+        done += k;
+    }
+    if (failed_at != UINT32_MAX) {
+        nr__entry *root = jobs[failed_at].e;
+        nr_error re;
+        pthread_mutex_lock(&root->mu);
+        re = root->last_error;
+        pthread_mutex_unlock(&root->mu);
+        /* dependents of every failed resource */
+        unsigned char *mark = nr_calloc(n, 1);
+        size_t ndep = 0;
+        for (uint32_t i = 0; i < done && mark; i++) {
+            if (jobs[i].rc == NR_OK)
+                continue;
+            nr__dag_dependents(&g.view, order[i], mark);
+            nr_error fe;
+            pthread_mutex_lock(&jobs[i].e->mu);
+            fe = jobs[i].e->last_error;
+            pthread_mutex_unlock(&jobs[i].e->mu);
+            for (uint32_t d = 0; d < n; d++) {
+                if (mark[d] != 1)
+                    continue;
+                mark[d] = 2; /* reported */
+                nr__entry *de = ents[d];
+                nr_error dep;
+                nr_error_set_cause(&dep, NR_EDEPFAIL, fe.code, fe.driver_code, de->id,
+                                   "resource '%s' not started: it depends on '%s', which "
+                                   "failed: %s",
+                                   de->id, jobs[i].e->id, fe.message);
+                nr__entry_set_error(de, &dep);
+                atomic_store_explicit(&de->state, NR_RS_DEPENDENCY_FAILED, memory_order_relaxed);
+                ndep++;
+            }
+        }
+        nr_free(mark);
+        /* stop what started, dependents first */
+        size_t nstop = 0;
+        for (uint32_t i = done; i-- > 0;)
+            if (jobs[i].rc == NR_OK)
+                args[nstop++] = &jobs[i];
+        for (size_t i = 0; i < nstop; i++)
+            stop_one(args[i]);
+        rc =
+            nr_error_set_cause(err, re.code ? re.code : NR_EINIT, re.code, re.driver_code, root->id,
+                               "start failed: resource '%s': %s; %zu dependent(s) not started, "
+                               "%zu started resource(s) stopped again",
+                               root->id, re.message, ndep, nstop);
+    } else {
+        rc = nr__manager_schedule(m, err);
+        if (rc == NR_OK)
+            atomic_store_explicit(&m->phase, NR__PHASE_STARTED, memory_order_release);
+    }
+    nr_free(jobs);
+    nr_free(args);
+out:
+    graph_free(&g);
+    nr_free(order);
+    nr_free(level);
+    nr_free(ents);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}

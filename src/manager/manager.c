@@ -526,8 +526,7 @@ int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guar
         nr_error last = e->last_error;
         pthread_mutex_unlock(&e->mu);
         if (state == NR_RS_DEPENDENCY_FAILED)
-            rc = nr_error_set_cause(err, NR_EDEPFAIL, last.cause, 0, id,
-                                    "resource '%s' is not available: %s", id, last.message);
+            rc = nr_error_set_cause(err, NR_EDEPFAIL, last.cause, 0, id, "%s", last.message);
         else if (state == NR_RS_FAILED)
             rc = nr_error_set_cause(err, NR_EUNAVAIL, last.code, last.driver_code, id,
                                     "resource '%s' failed to start: %s", id, last.message);

@@ -163,6 +163,7 @@ static void graph_free(graph_build *g)
     nr_free(g->deps);
     nr_free(g->ndeps);
     nr_free(g->names);
+    memset(g, 0, sizeof(*g));
 }
 
 static int graph_make(nr_manager *m, graph_build *g, nr_error *err)

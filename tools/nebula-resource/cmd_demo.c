@@ -441,12 +441,11 @@ int nr_cli_demo(int argc, char **argv)
 
     long committed = atomic_load(&d->committed);
     bool ok = crc == NR_OK && in_db == committed && abandoned_in_db == 0 &&
-              atomic_load(&d->errors) == 0 &&
-              s.creates == s.destroys && s.acquires == s.releases && s.total == 0;
+              atomic_load(&d->errors) == 0 && s.creates == s.destroys && s.acquires == s.releases &&
+              s.total == 0;
     printf("\ncheck: %ld orders committed, %ld in the database; %ld of %ld left-open "
            "transactions survived; %ld errors; %llu connections created, %llu closed: %s\n",
-           committed, in_db, abandoned_in_db, atomic_load(&d->abandoned),
-           atomic_load(&d->errors),
+           committed, in_db, abandoned_in_db, atomic_load(&d->abandoned), atomic_load(&d->errors),
            (unsigned long long)s.creates, (unsigned long long)s.destroys, ok ? "OK" : "FAILED");
     if (atomic_load(&d->have_error))
         printf("first error seen by a worker: %s: %s\n", nr_err_name(d->first_error.code),

@@ -62,7 +62,9 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
     if (!m)
         return nr_error_set(err, NR_ENOMEM, NULL, "manager: out of memory");
     m->opts = o;
-    int rc = nr__runtime_create(&m->rt, o.workers, 65536, err);
+    /* Jobs beyond the queue's capacity run on the submitting thread instead
+     * (see nr__run_all and nr_pool_close_on), so the bound only limits memory. */
+    int rc = nr__runtime_create(&m->rt, o.workers, 4096, err);
     if (rc != NR_OK) {
         nr_free(m);
         return rc;

@@ -211,6 +211,10 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
                             "manager destroy: leases are still out; give them back and call "
                             "again");
     }
+    /* Join the runtime first: a job still running after a timed-out stop
+     * must finish before the entries it may touch are freed. */
+    nr__runtime_destroy(m->rt);
+    m->rt = NULL;
     for (size_t i = 0; i < m->count; i++)
         nr__entry_free(m->list[i]);
     for (nr__entry *e = m->retired, *next; e; e = next) {
@@ -218,7 +222,6 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
         nr__entry_free(e);
     }
     nr__reg_free(m);
-    nr__runtime_destroy(m->rt);
     pthread_rwlock_destroy(&m->lock);
     pthread_mutex_destroy(&m->mu);
     nr_free(m);

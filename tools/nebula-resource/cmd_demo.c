@@ -1,11 +1,19 @@
 /*
- * cmd_demo.c - `nebula-resource demo`: several threads run small workflow
- * steps through one pool of SQLite connections while a maintenance thread
- * keeps the pool healthy; a progress line shows the pool live and a table
- * shows its statistics at the end. The demo checks itself: every order a
- * worker committed must be in the database, every order a worker abandoned
- * (transaction left open on release) must have been rolled back, and every
- * connection created must have been closed.
+ * cmd_demo.c - `nebula-resource demo`: simulated workflow executions for
+ * four tenants run through a manager of three SQLite resources:
+ *
+ *   orders-db     a WAL database file shared by every tenant
+ *   audit-log     a second database file; depends on orders-db
+ *   tenant-cache  private in-memory databases, one pool per tenant
+ *                 (partitioned), so a busy tenant cannot starve another;
+ *                 depends on orders-db
+ *
+ * The manager starts them in dependency order, keeps them at min_idle, retires
+ * old connections and checks health in the background, and shuts them down in
+ * phases at the end. A progress line shows the pools live; a table shows each
+ * resource's statistics at the end. The demo checks itself: every order a
+ * step committed is in the database, every transaction a step left open was
+ * rolled back, no step saw an error, and every connection created was closed.
  */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
@@ -16,10 +24,16 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nebula/manager.h"
 #include "nebula/resource.h"
 #include "nebula/sqlite.h"
 
 #define LAT_BUCKETS 48 /* log2 buckets of acquire latency in ns */
+#define NTENANTS    4
+
+static const char *const tenants[NTENANTS] = {"acme", "globex", "initech", "umbrella"};
+static const char *const resources[] = {"orders-db", "audit-log", "tenant-cache"};
+#define NRES 3
 
 typedef struct demo_opts {
     int64_t threads, seconds, pool_size;
@@ -28,9 +42,10 @@ typedef struct demo_opts {
 
 typedef struct demo {
     demo_opts o;
-    nr_pool *pool;
+    nr_manager *m;
+    nr_provider provider;
     atomic_bool stop;
-    atomic_long committed, abandoned, tainted, errors, ops;
+    atomic_long committed, abandoned, tainted, audited, cached, errors, steps;
     pthread_mutex_t lat_mu;
     uint64_t lat[LAT_BUCKETS];
     nr_error first_error;
@@ -42,8 +57,6 @@ typedef struct worker {
     int index;
     uint64_t lat[LAT_BUCKETS];
 } worker;
-
-static const char *const tenants[] = {"acme", "globex", "initech", "umbrella"};
 
 static uint64_t xorshift(uint64_t *s)
 {
@@ -72,35 +85,45 @@ static void note_error(demo *d, const nr_error *err)
         d->first_error = *err;
 }
 
-static void *worker_main(void *arg)
+/* Lease `id` for the execution, timing the acquire. */
+static int lease(worker *w, const char *id, const nr_scope *exec, nr_guard *g)
 {
-    worker *w = arg;
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000), .scope = exec, .caller = id};
+    nr_error err = {0};
+    int64_t t0 = nr_now_ns();
+    int rc = nr_provider_acquire(&w->d->provider, id, &ctx, g, &err);
+    if (rc != NR_OK) {
+        note_error(w->d, &err);
+        return rc;
+    }
+    w->lat[bucket_of(nr_now_ns() - t0)]++;
+    return NR_OK;
+}
+
+/* One workflow step: write an order (sometimes crash half-way, sometimes
+ * distrust the connection), look at the tenant's cache, and now and then
+ * write an audit record. */
+static void step(worker *w, uint64_t *rng, long execution)
+{
     demo *d = w->d;
-    uint64_t rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(w->index + 1);
-    char sql[256];
-    while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
-        const char *tenant = tenants[xorshift(&rng) % 4];
-        char caller[32];
-        snprintf(caller, sizeof(caller), "worker-%d", w->index);
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000), .caller = caller};
-        nr_guard g = NR_GUARD_INIT;
-        nr_error err = {0};
-        int64_t t0 = nr_now_ns();
-        if (nr_pool_acquire(d->pool, &ctx, &g, &err) != NR_OK) {
-            note_error(d, &err);
-            continue;
-        }
-        w->lat[bucket_of(nr_now_ns() - t0)]++;
+    const char *tenant = tenants[xorshift(rng) % NTENANTS];
+    char run[32], sql[256];
+    snprintf(run, sizeof(run), "run-%ld", execution);
+    nr_scope exec;
+    nr_scope_make(&exec, tenant, "checkout", run, NULL, NULL);
+    nr_error err = {0};
+    nr_guard g = NR_GUARD_INIT;
+    uint64_t r = xorshift(rng) % 1000;
+    long amount = (long)(xorshift(rng) % 10000);
+
+    if (lease(w, "orders-db", &exec, &g) == NR_OK) {
         void *conn = nr_guard_handle(&g);
-        uint64_t r = xorshift(&rng) % 1000;
-        long amount = (long)(xorshift(&rng) % 10000);
         if (r < 20) {
-            /* A step that crashes half-way: its transaction is left open and
-             * the pool's recycle must roll it back. */
+            /* crashes half-way: the pool's recycle must roll this back */
             snprintf(sql, sizeof(sql),
-                     "BEGIN IMMEDIATE; INSERT INTO orders(tenant, worker, amount, state) "
-                     "VALUES ('%s', %d, %ld, 'abandoned')",
-                     tenant, w->index, amount);
+                     "BEGIN IMMEDIATE; INSERT INTO orders(tenant, amount, state) "
+                     "VALUES ('%s', %ld, 'abandoned')",
+                     tenant, amount);
             if (nr_sqlite_exec(conn, sql, &err) == NR_OK)
                 atomic_fetch_add(&d->abandoned, 1);
             else
@@ -108,9 +131,9 @@ static void *worker_main(void *arg)
             nr_guard_release(&g);
         } else {
             snprintf(sql, sizeof(sql),
-                     "BEGIN IMMEDIATE; INSERT INTO orders(tenant, worker, amount, state) "
-                     "VALUES ('%s', %d, %ld, 'committed'); COMMIT",
-                     tenant, w->index, amount);
+                     "BEGIN IMMEDIATE; INSERT INTO orders(tenant, amount, state) "
+                     "VALUES ('%s', %ld, 'committed'); COMMIT",
+                     tenant, amount);
             if (nr_sqlite_exec(conn, sql, &err) == NR_OK) {
                 atomic_fetch_add(&d->committed, 1);
             } else {
@@ -118,33 +141,42 @@ static void *worker_main(void *arg)
                 nr_sqlite_exec(conn, "ROLLBACK", NULL);
             }
             if (r < 25) {
-                /* The step decides its connection is suspect: throw it away. */
                 atomic_fetch_add(&d->tainted, 1);
-                nr_guard_taint(&g);
+                nr_guard_taint(&g); /* distrusted: the pool replaces it */
             } else {
                 nr_guard_release(&g);
             }
         }
-        atomic_fetch_add_explicit(&d->ops, 1, memory_order_relaxed);
     }
-    pthread_mutex_lock(&d->lat_mu);
-    for (int i = 0; i < LAT_BUCKETS; i++)
-        d->lat[i] += w->lat[i];
-    pthread_mutex_unlock(&d->lat_mu);
-    return NULL;
+    if (lease(w, "tenant-cache", &exec, &g) == NR_OK) {
+        if (nr_sqlite_exec(nr_guard_handle(&g), "SELECT 1", &err) == NR_OK)
+            atomic_fetch_add(&d->cached, 1);
+        else
+            note_error(d, &err);
+        nr_guard_release(&g);
+    }
+    if (r % 10 == 0 && lease(w, "audit-log", &exec, &g) == NR_OK) {
+        snprintf(sql, sizeof(sql), "INSERT INTO audit(tenant, what) VALUES ('%s', 'order')",
+                 tenant);
+        if (nr_sqlite_exec(nr_guard_handle(&g), sql, &err) == NR_OK)
+            atomic_fetch_add(&d->audited, 1);
+        else
+            note_error(d, &err);
+        nr_guard_release(&g);
+    }
+    atomic_fetch_add_explicit(&d->steps, 1, memory_order_relaxed);
 }
 
-/* Keeps min_idle ready, evicts idle and old connections, checks health. */
-static void *maintenance_main(void *arg)
+static void *worker_main(void *arg)
 {
-    demo *d = arg;
-    int tick = 0;
-    while (!atomic_load(&d->stop)) {
-        nr_sleep_ns(100 * NR_NS_PER_MS);
-        nr_pool_maintain(d->pool, NULL, NULL);
-        if (++tick % 5 == 0)
-            nr_pool_check_health(d->pool, NR_NS_PER_S, NULL, NULL);
-    }
+    worker *w = arg;
+    uint64_t rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(w->index + 1);
+    for (long n = 0; !atomic_load_explicit(&w->d->stop, memory_order_relaxed); n++)
+        step(w, &rng, (long)w->index * 1000000 + n);
+    pthread_mutex_lock(&w->d->lat_mu);
+    for (int i = 0; i < LAT_BUCKETS; i++)
+        w->d->lat[i] += w->lat[i];
+    pthread_mutex_unlock(&w->d->lat_mu);
     return NULL;
 }
 
@@ -178,15 +210,17 @@ static void fmt_ns(char *buf, size_t n, int64_t ns)
 
 static void progress(demo *d, double elapsed, bool tty)
 {
-    nr_pool_stats s;
-    nr_pool_stats_get(d->pool, &s);
-    long ops = atomic_load(&d->ops);
-    char line[200];
-    snprintf(line, sizeof(line),
-             "[%5.1fs] %8ld steps %8.0f/s | in use %u/%u idle %u waiting %2u | created %llu "
-             "closed %llu",
-             elapsed, ops, elapsed > 0 ? (double)ops / elapsed : 0.0, s.in_use, s.max_size, s.idle,
-             s.waiters, (unsigned long long)s.creates, (unsigned long long)s.destroys);
+    long steps = atomic_load(&d->steps);
+    char line[256];
+    int n = snprintf(line, sizeof(line), "[%5.1fs] %7ld steps %6.0f/s |", elapsed, steps,
+                     elapsed > 0 ? (double)steps / elapsed : 0.0);
+    for (int i = 0; i < NRES && n > 0 && (size_t)n < sizeof(line); i++) {
+        nr_resource_info ri;
+        if (nr_manager_resource_info(d->m, resources[i], &ri, NULL) != NR_OK)
+            continue;
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %u/%u %s", resources[i],
+                      ri.stats.in_use, ri.stats.max_size, nr_health_name(ri.health));
+    }
     if (tty)
         printf("\r%s\033[K", line);
     else
@@ -197,20 +231,22 @@ static void progress(demo *d, double elapsed, bool tty)
 static void demo_usage(FILE *out)
 {
     fprintf(out, "Usage: nebula-resource demo [--threads N] [--seconds S] [--pool-size M] "
-                 "[--db PATH]\n"
+                 "[--db DIR]\n"
                  "\n"
-                 "Runs N worker threads for S seconds. Each step leases a connection from a\n"
-                 "pool of at most M SQLite connections and writes an order for one of four\n"
-                 "tenants; now and then a step leaves its transaction open (the pool rolls it\n"
-                 "back on release) or throws its connection away (the pool replaces it).\n"
-                 "A maintenance thread keeps connections ready, retires old ones and checks\n"
-                 "their health. At the end the demo checks that no committed order was lost.\n"
+                 "Runs N worker threads for S seconds. Each workflow step, for one of four\n"
+                 "tenants, leases connections from three SQLite resources under one manager:\n"
+                 "orders-db (at most M connections, shared), audit-log (depends on orders-db)\n"
+                 "and tenant-cache (one pool per tenant, depends on orders-db). Now and then a\n"
+                 "step leaves its transaction open (the pool rolls it back) or throws its\n"
+                 "connection away (the pool replaces it). The manager keeps the pools ready\n"
+                 "and healthy in the background and shuts them down in phases at the end;\n"
+                 "the demo then checks that no committed order was lost.\n"
                  "\n"
                  "  --threads N    worker threads, 1..256 (default 8)\n"
                  "  --seconds S    how long to run, 1..3600 (default 5)\n"
-                 "  --pool-size M  most connections at once, 1..64 (default 4)\n"
-                 "  --db PATH      database file (default: a new file in a temporary folder,\n"
-                 "                 removed at the end); its orders table is emptied first\n");
+                 "  --pool-size M  most orders-db connections at once, 1..64 (default 4)\n"
+                 "  --db DIR       folder for the database files (default: a new temporary\n"
+                 "                 folder, removed at the end); their tables are emptied first\n");
 }
 
 static int parse_opts(int argc, char **argv, demo_opts *o)
@@ -252,67 +288,212 @@ static int parse_opts(int argc, char **argv, demo_opts *o)
     return 0;
 }
 
-/* Count rows by state with one leased connection. */
-static int count_orders(demo *d, const char *state, long *out, nr_error *err)
+/* Run sql on one leased connection of `id`; count the first column of its
+ * first row into *out when out is not NULL. */
+static int run_sql(demo *d, const char *id, const char *sql, long *out, nr_error *err)
 {
     nr_guard g = NR_GUARD_INIT;
-    int rc = nr_pool_acquire(d->pool, NULL, &g, err);
+    int rc = nr_manager_acquire(d->m, id, NULL, &g, err);
     if (rc != NR_OK)
         return rc;
-    sqlite3 *db = nr_sqlite_db(nr_guard_handle(&g));
-    sqlite3_stmt *st = NULL;
-    rc = NR_EINVAL;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM orders WHERE state = ?1", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        rc = NR_OK;
+    if (!out) {
+        rc = nr_sqlite_exec(nr_guard_handle(&g), sql, err);
     } else {
-        nr_error_set(err, NR_EINVAL, "orders-db", "count query failed: %s", sqlite3_errmsg(db));
+        sqlite3 *db = nr_sqlite_db(nr_guard_handle(&g));
+        sqlite3_stmt *st = NULL;
+        rc = NR_EINVAL;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = NR_OK;
+        } else {
+            nr_error_set(err, NR_EINVAL, id, "'%s' failed: %s", sql, sqlite3_errmsg(db));
+        }
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     nr_guard_release(&g);
     return rc;
 }
 
-static void print_summary(demo *d, const nr_pool_stats *s, double secs)
+static int add_resource(demo *d, const char *id, const char *path, bool wal, int64_t max_size,
+                        int64_t min_idle, const char *dep, nr_partition part, nr_error *err)
 {
-    char p50[32], p99[32], p999[32], avgw[32], maxw[32];
+    nr_sqlite_config cfg;
+    if (nr_config_init(&nr_sqlite_config_schema, &cfg, err) != NR_OK)
+        return err->code;
+    nr_free(cfg.path);
+    cfg.path = nr_strdup(path);
+    cfg.wal = wal;
+    cfg.busy_timeout_ms = 5000;
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = max_size;
+    pc.min_idle = min_idle;
+    pc.acquire_timeout_ms = 10000;
+    pc.max_lifetime_ms = 1500; /* short, so the demo shows connections being retired */
+    pc.idle_timeout_ms = 1000;
+    const char *deps[] = {dep};
+    nr_resource_spec s = {.id = id,
+                          .type = &nr_sqlite_type,
+                          .config = &cfg,
+                          .pool = &pc,
+                          .partition = part,
+                          .depends_on = dep ? deps : NULL,
+                          .ndepends = dep ? 1 : 0};
+    int rc = cfg.path ? nr_manager_register(d->m, &s, err)
+                      : nr_error_set(err, NR_ENOMEM, id, "out of memory");
+    nr_config_free(&nr_sqlite_config_schema, &cfg); /* the manager keeps its own copy */
+    return rc;
+}
+
+static void print_summary(demo *d, double secs, const nr_shutdown_report *rep)
+{
+    long steps = atomic_load(&d->steps);
+    char p50[32], p99[32], p999[32];
     fmt_ns(p50, sizeof(p50), percentile_ns(d->lat, 0.50));
     fmt_ns(p99, sizeof(p99), percentile_ns(d->lat, 0.99));
     fmt_ns(p999, sizeof(p999), percentile_ns(d->lat, 0.999));
-    fmt_ns(avgw, sizeof(avgw), s->waits ? s->wait_ns_total / (int64_t)s->waits : 0);
-    fmt_ns(maxw, sizeof(maxw), s->wait_ns_max);
-    long ops = atomic_load(&d->ops);
-    printf("\n"
-           "Pool 'orders-db' (sqlite, max_size %u, min_idle %u) after %.1f s, %lld threads\n"
-           "  +------------------------------+--------------+\n",
-           s->max_size, s->min_idle, secs, (long long)d->o.threads);
-#define ROW(name, fmt, val) printf("  | %-28s | %12" fmt " |\n", name, val)
-    ROW("workflow steps", "ld", ops);
-    ROW("steps per second", ".0f", secs > 0 ? (double)ops / secs : 0.0);
-    ROW("orders committed", "ld", atomic_load(&d->committed));
-    ROW("transactions left open", "ld", atomic_load(&d->abandoned));
-    ROW("connections thrown away", "ld", atomic_load(&d->tainted));
-    ROW("errors", "ld", atomic_load(&d->errors));
-    ROW("acquires", "llu", (unsigned long long)s->acquires);
-    ROW("releases", "llu", (unsigned long long)s->releases);
-    ROW("handed straight to a waiter", "llu", (unsigned long long)s->handoffs);
-    ROW("acquires that waited", "llu", (unsigned long long)s->waits);
-    ROW("acquire timeouts", "llu", (unsigned long long)s->timeouts);
-    ROW("connections created", "llu", (unsigned long long)s->creates);
-    ROW("connections closed", "llu", (unsigned long long)s->destroys);
-    ROW("retired by max_lifetime", "llu", (unsigned long long)s->evicted_lifetime);
-    ROW("evicted by idle_timeout", "llu", (unsigned long long)s->evicted_idle);
-    ROW("failed health checks", "llu", (unsigned long long)s->health_discards);
-    ROW("acquire latency p50", "s", p50);
-    ROW("acquire latency p99", "s", p99);
-    ROW("acquire latency p99.9", "s", p999);
-    ROW("average wait when waiting", "s", avgw);
-    ROW("longest wait", "s", maxw);
-#undef ROW
-    printf("  +------------------------------+--------------+\n");
+    printf("\n%ld workflow steps in %.1f s (%.0f/s) on %lld threads; acquire latency p50 %s, "
+           "p99 %s, p99.9 %s\n",
+           steps, secs, secs > 0 ? (double)steps / secs : 0.0, (long long)d->o.threads, p50, p99,
+           p999);
+    printf("orders committed %ld, transactions left open %ld, connections thrown away %ld, "
+           "cache look-ups %ld, audit records %ld, errors %ld\n\n",
+           atomic_load(&d->committed), atomic_load(&d->abandoned), atomic_load(&d->tainted),
+           atomic_load(&d->cached), atomic_load(&d->audited), atomic_load(&d->errors));
+    printf("  %-13s %-8s %-8s %5s %9s %8s %8s %7s %8s %8s %8s\n", "resource", "state", "health",
+           "pools", "acquires", "waited", "handoff", "created", "closed", "retired", "evicted");
+    for (int i = 0; i < NRES; i++) {
+        nr_resource_info ri;
+        if (nr_manager_resource_info(d->m, resources[i], &ri, NULL) != NR_OK)
+            continue;
+        printf("  %-13s %-8s %-8s %5u %9llu %8llu %8llu %7llu %8llu %8llu %8llu\n", resources[i],
+               nr_resource_state_name(ri.state), nr_health_name(ri.health), ri.pools,
+               (unsigned long long)ri.stats.acquires, (unsigned long long)ri.stats.waits,
+               (unsigned long long)ri.stats.handoffs, (unsigned long long)ri.stats.creates,
+               (unsigned long long)ri.stats.destroys, (unsigned long long)ri.stats.evicted_lifetime,
+               (unsigned long long)ri.stats.evicted_idle);
+    }
+    printf("\nshutdown: drain %.1f ms, cleanup %.1f ms (%u connections closed, dependents "
+           "first), %zu resource(s) with leases left\n",
+           (double)rep->drain_ns / 1e6, (double)rep->cleanup_ns / 1e6, rep->destroyed,
+           rep->nleftovers);
+}
+
+static bool all_closed(demo *d)
+{
+    for (int i = 0; i < NRES; i++) {
+        nr_resource_info ri;
+        if (nr_manager_resource_info(d->m, resources[i], &ri, NULL) != NR_OK ||
+            ri.stats.creates != ri.stats.destroys || ri.stats.acquires != ri.stats.releases)
+            return false;
+    }
+    return true;
+}
+
+static int run(demo *d, const char *dir)
+{
+    nr_error err = {0};
+    char orders[4200], audit[4200];
+    snprintf(orders, sizeof(orders), "%s/orders.db", dir);
+    snprintf(audit, sizeof(audit), "%s/audit.db", dir);
+    nr_manager_options mo;
+    nr_manager_options_default(&mo);
+    mo.maintain_interval_ms = 100;
+    mo.health_interval_ms = 500;
+    if (nr_manager_create(&d->m, &mo, &err) != NR_OK) {
+        fprintf(stderr, "nebula-resource demo: %s\n", err.message);
+        return 1;
+    }
+    d->provider = nr_manager_provider(d->m);
+    int64_t pool = d->o.pool_size;
+    /* registered in any order: the manager sorts out the dependencies */
+    if (add_resource(d, "tenant-cache", ":memory:", false, 2, 1, "orders-db", NR_PARTITION_TENANT,
+                     &err) != NR_OK ||
+        add_resource(d, "audit-log", audit, true, 2, 1, "orders-db", NR_PARTITION_NONE, &err) !=
+            NR_OK ||
+        add_resource(d, "orders-db", orders, true, pool, pool < 2 ? pool : 2, NULL,
+                     NR_PARTITION_NONE, &err) != NR_OK ||
+        nr_manager_start(d->m, nr_deadline_in_ms(10000), &err) != NR_OK ||
+        run_sql(d, "orders-db",
+                "CREATE TABLE IF NOT EXISTS orders(id INTEGER PRIMARY KEY, tenant TEXT NOT "
+                "NULL, amount INTEGER NOT NULL, state TEXT NOT NULL); DELETE FROM orders",
+                NULL, &err) != NR_OK ||
+        run_sql(d, "audit-log",
+                "CREATE TABLE IF NOT EXISTS audit(tenant TEXT, what TEXT); DELETE FROM audit", NULL,
+                &err) != NR_OK) {
+        fprintf(stderr, "nebula-resource demo: %s\n", err.message);
+        nr_manager_destroy(d->m, NULL);
+        return 1;
+    }
+    printf("started: orders-db, then audit-log and tenant-cache (one pool per tenant)\n");
+
+    worker *ws = calloc((size_t)d->o.threads, sizeof(*ws));
+    pthread_t *ts = calloc((size_t)d->o.threads, sizeof(*ts));
+    if (!ws || !ts) {
+        fprintf(stderr, "nebula-resource demo: out of memory\n");
+        free(ws);
+        free(ts);
+        nr_manager_destroy(d->m, NULL);
+        return 1;
+    }
+    int64_t start = nr_now_ns();
+    for (int i = 0; i < d->o.threads; i++) {
+        ws[i] = (worker){.d = d, .index = i};
+        pthread_create(&ts[i], NULL, worker_main, &ws[i]);
+    }
+    bool tty = isatty(STDOUT_FILENO);
+    int64_t end = start + d->o.seconds * NR_NS_PER_S;
+    for (int tick = 0; nr_now_ns() < end;) {
+        nr_sleep_ns(200 * NR_NS_PER_MS);
+        if (tty || ++tick % 5 == 0)
+            progress(d, (double)(nr_now_ns() - start) / 1e9, tty);
+    }
+    atomic_store(&d->stop, true);
+    for (int i = 0; i < d->o.threads; i++)
+        pthread_join(ts[i], NULL);
+    double secs = (double)(nr_now_ns() - start) / 1e9;
+    progress(d, secs, tty);
+    if (tty)
+        printf("\n");
+    free(ws);
+    free(ts);
+
+    long in_db = -1, left_open = -1, audit_rows = -1;
+    int crc = run_sql(d, "orders-db", "SELECT count(*) FROM orders WHERE state = 'committed'",
+                      &in_db, &err);
+    if (crc == NR_OK)
+        crc = run_sql(d, "orders-db", "SELECT count(*) FROM orders WHERE state = 'abandoned'",
+                      &left_open, &err);
+    if (crc == NR_OK)
+        crc = run_sql(d, "audit-log", "SELECT count(*) FROM audit", &audit_rows, &err);
+    if (crc != NR_OK)
+        fprintf(stderr, "nebula-resource demo: counting: %s\n", err.message);
+
+    printf("shutting down: drain, cleanup, terminate...\n");
+    nr_shutdown_report rep;
+    int src = nr_manager_shutdown(d->m, NULL, &rep, &err);
+    if (src != NR_OK)
+        fprintf(stderr, "nebula-resource demo: %s\n", err.message);
+    print_summary(d, secs, &rep);
+
+    long committed = atomic_load(&d->committed);
+    bool closed = all_closed(d);
+    bool ok = crc == NR_OK && src == NR_OK && in_db == committed && left_open == 0 &&
+              audit_rows == atomic_load(&d->audited) && atomic_load(&d->errors) == 0 && closed;
+    printf("\ncheck: %ld orders committed, %ld in the database; %ld of %ld left-open "
+           "transactions survived; %ld audit records, %ld in the log; %ld errors; every "
+           "connection closed: %s => %s\n",
+           committed, in_db, left_open, atomic_load(&d->abandoned), atomic_load(&d->audited),
+           audit_rows, atomic_load(&d->errors), closed ? "yes" : "no", ok ? "OK" : "FAILED");
+    if (atomic_load(&d->have_error))
+        printf("first error seen by a step: %s: %s\n", nr_err_name(d->first_error.code),
+               d->first_error.message);
+    if (nr_manager_destroy(d->m, &err) != NR_OK) {
+        fprintf(stderr, "nebula-resource demo: %s\n", err.message);
+        ok = false;
+    }
+    return ok ? 0 : 1;
 }
 
 int nr_cli_demo(int argc, char **argv)
@@ -322,148 +503,30 @@ int nr_cli_demo(int argc, char **argv)
         fprintf(stderr, "nebula-resource demo: out of memory\n");
         return 1;
     }
-    int status = 1;
     int prc = parse_opts(argc, argv, &d->o);
     if (prc != 0) {
         free(d);
         return prc > 0 ? 0 : 2;
     }
     pthread_mutex_init(&d->lat_mu, NULL);
-
-    char dir[] = "/tmp/nebula-demo.XXXXXX";
-    char path[4096];
-    bool own_dir = false;
-    if (d->o.db) {
-        snprintf(path, sizeof(path), "%s", d->o.db);
-    } else {
-        if (!mkdtemp(dir)) {
-            perror("nebula-resource demo: mkdtemp");
-            free(d);
-            return 1;
-        }
-        own_dir = true;
-        snprintf(path, sizeof(path), "%s/orders.db", dir);
+    char tmp[] = "/tmp/nebula-demo.XXXXXX";
+    const char *dir = d->o.db;
+    if (!dir && !(dir = mkdtemp(tmp))) {
+        perror("nebula-resource demo: mkdtemp");
+        free(d);
+        return 1;
     }
-
-    nr_error err = {0};
-    nr_sqlite_config cfg;
-    nr_config_init(&nr_sqlite_config_schema, &cfg, NULL);
-    nr_free(cfg.path);
-    cfg.path = nr_strdup(path);
-    cfg.wal = true;
-    cfg.busy_timeout_ms = 5000;
-
-    nr_pool_config pc;
-    nr_pool_config_default(&pc);
-    pc.max_size = d->o.pool_size;
-    pc.min_idle = d->o.pool_size < 2 ? d->o.pool_size : 2;
-    pc.acquire_timeout_ms = 10000;
-    pc.max_lifetime_ms = 1500; /* short, so the demo shows connections being retired */
-    pc.idle_timeout_ms = 1000;
-    nr_pool_options po = {.id = "orders-db", .type = &nr_sqlite_type, .config = &cfg, .pool = &pc};
-
-    printf("nebula-resource %s demo: %lld threads, pool of at most %lld SQLite connections, "
-           "%lld s\n",
-           nr_version(), (long long)d->o.threads, (long long)d->o.pool_size,
-           (long long)d->o.seconds);
-    printf("database: %s (WAL)\n", path);
-
-    if (!cfg.path || nr_pool_create(&d->pool, &po, &err) != NR_OK) {
-        fprintf(stderr, "nebula-resource demo: %s\n", cfg.path ? err.message : "out of memory");
-        goto out_cfg;
-    }
-    if (nr_pool_fill(d->pool, nr_deadline_in_ms(5000), &err) != NR_OK) {
-        fprintf(stderr, "nebula-resource demo: warming the pool: %s\n", err.message);
-        goto out_pool;
-    }
-    {
-        nr_guard g = NR_GUARD_INIT;
-        if (nr_pool_acquire(d->pool, NULL, &g, &err) != NR_OK ||
-            nr_sqlite_exec(nr_guard_handle(&g),
-                           "CREATE TABLE IF NOT EXISTS orders(id INTEGER PRIMARY KEY, "
-                           "tenant TEXT NOT NULL, worker INTEGER NOT NULL, amount INTEGER NOT "
-                           "NULL, state TEXT NOT NULL); DELETE FROM orders",
-                           &err) != NR_OK) {
-            fprintf(stderr, "nebula-resource demo: creating the table: %s\n", err.message);
-            nr_guard_release(&g);
-            goto out_pool;
-        }
-        nr_guard_release(&g);
-    }
-
-    worker *ws = calloc((size_t)d->o.threads, sizeof(*ws));
-    pthread_t *ts = calloc((size_t)d->o.threads, sizeof(*ts));
-    pthread_t mt;
-    if (!ws || !ts) {
-        fprintf(stderr, "nebula-resource demo: out of memory\n");
-        free(ws);
-        free(ts);
-        goto out_pool;
-    }
-    int64_t start = nr_now_ns();
-    pthread_create(&mt, NULL, maintenance_main, d);
-    for (int i = 0; i < d->o.threads; i++) {
-        ws[i] = (worker){.d = d, .index = i};
-        pthread_create(&ts[i], NULL, worker_main, &ws[i]);
-    }
-    bool tty = isatty(STDOUT_FILENO);
-    int64_t end = start + d->o.seconds * NR_NS_PER_S;
-    int tick = 0;
-    while (nr_now_ns() < end) {
-        nr_sleep_ns(200 * NR_NS_PER_MS);
-        if (tty || ++tick % 5 == 0)
-            progress(d, (double)(nr_now_ns() - start) / 1e9, tty);
-    }
-    atomic_store(&d->stop, true);
-    for (int i = 0; i < d->o.threads; i++)
-        pthread_join(ts[i], NULL);
-    pthread_join(mt, NULL);
-    double secs = (double)(nr_now_ns() - start) / 1e9;
-    progress(d, secs, tty);
-    if (tty)
-        printf("\n");
-    free(ws);
-    free(ts);
-
-    long in_db = -1, abandoned_in_db = -1;
-    int crc = count_orders(d, "committed", &in_db, &err);
-    if (crc == NR_OK)
-        crc = count_orders(d, "abandoned", &abandoned_in_db, &err);
-    if (crc != NR_OK)
-        fprintf(stderr, "nebula-resource demo: counting orders: %s\n", err.message);
-
-    printf("shutting down: draining the pool...\n");
-    if (nr_pool_drain(d->pool, nr_deadline_in_ms(5000), &err) != NR_OK)
-        fprintf(stderr, "nebula-resource demo: %s\n", err.message);
-    nr_pool_stats s;
-    nr_pool_stats_get(d->pool, &s);
-    print_summary(d, &s, secs);
-
-    long committed = atomic_load(&d->committed);
-    bool ok = crc == NR_OK && in_db == committed && abandoned_in_db == 0 &&
-              atomic_load(&d->errors) == 0 && s.creates == s.destroys && s.acquires == s.releases &&
-              s.total == 0;
-    printf("\ncheck: %ld orders committed, %ld in the database; %ld of %ld left-open "
-           "transactions survived; %ld errors; %llu connections created, %llu closed: %s\n",
-           committed, in_db, abandoned_in_db, atomic_load(&d->abandoned), atomic_load(&d->errors),
-           (unsigned long long)s.creates, (unsigned long long)s.destroys, ok ? "OK" : "FAILED");
-    if (atomic_load(&d->have_error))
-        printf("first error seen by a worker: %s: %s\n", nr_err_name(d->first_error.code),
-               d->first_error.message);
-    status = ok ? 0 : 1;
-
-out_pool:
-    if (nr_pool_destroy(d->pool, &err) != NR_OK) {
-        fprintf(stderr, "nebula-resource demo: %s\n", err.message);
-        status = 1;
-    }
-out_cfg:
-    nr_config_free(&nr_sqlite_config_schema, &cfg);
-    if (own_dir) {
-        const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-        for (int i = 0; i < 4; i++) {
+    printf("nebula-resource %s demo: %lld threads, %lld s, orders-db pool of at most %lld\n",
+           nr_version(), (long long)d->o.threads, (long long)d->o.seconds,
+           (long long)d->o.pool_size);
+    printf("databases in %s\n", dir);
+    int status = run(d, dir);
+    if (!d->o.db) {
+        const char *files[] = {"orders.db", "orders.db-wal", "orders.db-shm",
+                               "audit.db",  "audit.db-wal",  "audit.db-shm"};
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
             char f[4200];
-            snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+            snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
             unlink(f);
         }
         rmdir(dir);

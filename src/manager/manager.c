@@ -113,22 +113,20 @@ void nr__entry_set_error(nr__entry *e, const nr_error *err)
     pthread_mutex_unlock(&e->mu);
 }
 
-size_t nr__entry_pools(nr__entry *e, nr_pool **pools, size_t cap)
+nr_pool **nr__entry_pools(nr__entry *e, size_t *n)
 {
-    size_t n = 0;
     pthread_mutex_lock(&e->mu);
-    if (e->pool) {
-        if (n < cap)
-            pools[n] = e->pool;
-        n++;
-    }
-    for (nr__tenant_pool *t = e->tenants; t; t = t->next) {
-        if (n < cap)
-            pools[n] = t->pool;
-        n++;
+    size_t count = (e->pool ? 1 : 0) + e->ntenants, k = 0;
+    nr_pool **pools = count ? nr_calloc(count, sizeof(*pools)) : NULL;
+    if (pools) {
+        if (e->pool)
+            pools[k++] = e->pool;
+        for (nr__tenant_pool *t = e->tenants; t; t = t->next)
+            pools[k++] = t->pool;
     }
     pthread_mutex_unlock(&e->mu);
-    return n;
+    *n = k;
+    return pools;
 }
 
 static int check_id(const char *id, nr_error *err)
@@ -366,10 +364,11 @@ int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, n
     pthread_mutex_lock(&e->mu);
     atomic_store_explicit(&e->state, NR_RS_STOPPING, memory_order_relaxed);
     pthread_mutex_unlock(&e->mu);
-    nr_pool *pools[64];
-    size_t np = nr__entry_pools(e, pools, 64);
-    for (size_t i = 0; i < np && i < 64; i++)
+    size_t np;
+    nr_pool **pools = nr__entry_pools(e, &np);
+    for (size_t i = 0; i < np; i++)
         nr_pool_quiesce(pools[i]);
+    nr_free(pools);
     /* Acquirers and background jobs that found the entry before it left the
      * registry finish quickly now; after that nobody else touches it. */
     while (atomic_load_explicit(&e->refs, memory_order_acquire) > 0)
@@ -448,6 +447,13 @@ static nr_pool *pool_for(nr__entry *e, const nr_scope *s, int *rc, nr_error *err
     }
     const char *tenant = s->ids[NR_SCOPE_TENANT];
     pthread_mutex_lock(&e->mu);
+    /* Shutdown and unregister change the state under e->mu before they list
+     * the pools: a pool created after that would escape them. */
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING) {
+        pthread_mutex_unlock(&e->mu);
+        *rc = nr_error_set(err, NR_ESHUTDOWN, e->id, "resource '%s' is stopping", e->id);
+        return NULL;
+    }
     for (nr__tenant_pool *t = e->tenants; t; t = t->next) {
         if (strcmp(t->tenant, tenant) == 0) {
             nr_pool *p = t->pool;
@@ -627,14 +633,15 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
     out->consecutive_successes = e->succs;
     out->last_error = e->last_error;
     pthread_mutex_unlock(&e->mu);
-    nr_pool *pools[256];
-    size_t n = nr__entry_pools(e, pools, 256);
+    size_t n;
+    nr_pool **pools = nr__entry_pools(e, &n);
     out->pools = (uint32_t)n;
-    for (size_t i = 0; i < n && i < 256; i++) {
+    for (size_t i = 0; i < n; i++) {
         nr_pool_stats s;
         nr_pool_stats_get(pools[i], &s);
         add_stats(&out->stats, &s);
     }
+    nr_free(pools);
     nr__entry_put(e);
     return NR_OK;
 }

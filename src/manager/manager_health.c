@@ -25,19 +25,17 @@
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
 
-#define MAX_POOLS 256
-
 void nr__entry_maintain(nr_manager *m, nr__entry *e)
 {
     (void)m;
     if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
         return;
-    nr_pool *pools[MAX_POOLS];
-    size_t n = nr__entry_pools(e, pools, MAX_POOLS);
+    size_t n;
+    nr_pool **pools = nr__entry_pools(e, &n);
     int failed = -1; /* -1: nothing learned */
     nr_error first;
     nr_error_clear(&first);
-    for (size_t i = 0; i < n && i < MAX_POOLS; i++) {
+    for (size_t i = 0; i < n; i++) {
         nr_pool_maintain_report rep;
         nr_error pe;
         nr_error_clear(&pe);
@@ -50,6 +48,7 @@ void nr__entry_maintain(nr_manager *m, nr__entry *e)
             failed = 0;
         }
     }
+    nr_free(pools);
     if (failed < 0)
         return;
     pthread_mutex_lock(&e->mu);
@@ -94,13 +93,13 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
 {
     if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
         return;
-    nr_pool *pools[MAX_POOLS];
-    size_t n = nr__entry_pools(e, pools, MAX_POOLS);
+    size_t n;
+    nr_pool **pools = nr__entry_pools(e, &n);
     int64_t timeout = m->opts.health_timeout_ms * NR_NS_PER_MS;
     uint32_t checked = 0;
     nr_health_state worst = NR_HEALTH_HEALTHY;
     char reason[NR_HEALTH_REASON_MAX] = "";
-    for (size_t i = 0; i < n && i < MAX_POOLS; i++) {
+    for (size_t i = 0; i < n; i++) {
         nr_pool_health_report rep;
         if (nr_pool_check_health(pools[i], timeout, &rep, NULL) != NR_OK || !rep.checked)
             continue;
@@ -147,6 +146,7 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
             nr__copy_marked(reason, sizeof(reason), pe.message);
         }
     }
+    nr_free(pools);
     if (result < 0)
         return;
     pthread_mutex_lock(&e->mu);
@@ -301,11 +301,12 @@ int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err)
             nr_secret_free(e->cred);
             e->cred = copy;
             pthread_mutex_unlock(&e->mu);
-            nr_pool *pools[MAX_POOLS];
-            size_t np = nr__entry_pools(e, pools, MAX_POOLS);
-            for (size_t k = 0; k < np && k < MAX_POOLS; k++)
+            size_t np;
+            nr_pool **pools = nr__entry_pools(e, &np);
+            for (size_t k = 0; k < np; k++)
                 if (nr_pool_set_credential(pools[k], s, NULL) != NR_OK)
                     rc = nr_error_set(err, NR_ENOMEM, e->id, "credential '%s': out of memory", ref);
+            nr_free(pools);
         }
         nr__entry_put(e);
     }

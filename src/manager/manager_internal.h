@@ -96,9 +96,11 @@ void nr__entry_set_error(nr__entry *e, const nr_error *err);
 /* Close and destroy e's pools; NR_EBUSY (and e keeps the rest) when one still
  * has leases out. Only when nobody else uses e. */
 int nr__entry_destroy_pools(nr__entry *e);
-/* Every pool of e, under e->mu, into pools (capacity cap); returns how many
- * there are (may exceed cap). */
-size_t nr__entry_pools(nr__entry *e, nr_pool **pools, size_t cap);
+/* Every pool of e, taken under e->mu, as an nr_malloc'd array (free it with
+ * nr_free) with *n entries; NULL with *n = 0 when e has no pool, or when
+ * memory ran out (then *n is 0 too and the caller does without). Pools stay
+ * valid while the caller holds a reference on e. */
+nr_pool **nr__entry_pools(nr__entry *e, size_t *n);
 
 /* ---- start (manager_start.c) ---- */
 /* Bring one entry up: credential, pool(s), verification. [no locks held] */

@@ -18,8 +18,6 @@
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
 
-#define MAX_POOLS 256
-
 void nr_shutdown_options_default(nr_shutdown_options *o)
 {
     o->drain_timeout_ms = 30000;
@@ -70,77 +68,75 @@ int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts, nr_shutd
     int64_t t0 = nr_now_ns();
     uint32_t max_level;
     nr__entry **list;
-    size_t n = all_entries(m, &list, &max_level);
+    size_t nall = all_entries(m, &list, &max_level), n = nall;
+
+    /* Every entry stops taking new pools (under e->mu, which pool creation
+     * checks), then its pools are listed once for all three phases. */
+    nr_pool ***epools = n ? nr_calloc(n, sizeof(*epools)) : NULL;
+    size_t *enp = n ? nr_calloc(n, sizeof(*enp)) : NULL;
+    if (n && (!epools || !enp)) {
+        nr_free(epools);
+        nr_free(enp);
+        epools = NULL;
+        enp = NULL;
+        n = 0; /* out of memory: nothing can be walked; destroy still frees */
+        rep.cleanup_timed_out = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nr__entry *e = list[i];
+        pthread_mutex_lock(&e->mu);
+        if (atomic_load_explicit(&e->state, memory_order_relaxed) == NR_RS_RUNNING)
+            atomic_store_explicit(&e->state, NR_RS_STOPPING, memory_order_relaxed);
+        pthread_mutex_unlock(&e->mu);
+        epools[i] = nr__entry_pools(e, &enp[i]);
+    }
 
     /* ---- drain ---- */
     nr_deadline drain_dl = nr_deadline_in_ms(o.drain_timeout_ms);
-    for (size_t i = 0; i < n; i++) {
-        nr__entry *e = list[i];
-        if (atomic_load_explicit(&e->state, memory_order_relaxed) == NR_RS_RUNNING)
-            atomic_store_explicit(&e->state, NR_RS_STOPPING, memory_order_relaxed);
-        nr_pool *pools[MAX_POOLS];
-        size_t np = nr__entry_pools(e, pools, MAX_POOLS);
-        for (size_t k = 0; k < np && k < MAX_POOLS; k++)
-            nr_pool_quiesce(pools[k]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        nr_pool *pools[MAX_POOLS];
-        size_t np = nr__entry_pools(list[i], pools, MAX_POOLS);
-        for (size_t k = 0; k < np && k < MAX_POOLS; k++)
-            if (nr_pool_wait_returned(pools[k], drain_dl, NULL) != NR_OK)
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < enp[i]; k++)
+            nr_pool_quiesce(epools[i][k]);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < enp[i]; k++)
+            if (nr_pool_wait_returned(epools[i][k], drain_dl, NULL) != NR_OK)
                 rep.drain_timed_out = true;
-    }
     rep.drain_ns = nr_now_ns() - t0;
 
     /* ---- cleanup: from the highest level down ---- */
     int64_t t1 = nr_now_ns();
     nr_deadline clean_dl = nr_deadline_in_ms(o.cleanup_timeout_ms);
     for (uint32_t lv = max_level + 1; lv-- > 0;) {
-        uint64_t before = 0;
-        nr_pool **closing = NULL;
-        size_t nclosing = 0, cap = 0;
+        uint64_t before = 0, after = 0;
         for (size_t i = 0; i < n; i++) {
             if (list[i]->level != lv)
                 continue;
-            nr_pool *pools[MAX_POOLS];
-            size_t np = nr__entry_pools(list[i], pools, MAX_POOLS);
-            for (size_t k = 0; k < np && k < MAX_POOLS; k++) {
-                nr_pool_stats s;
-                nr_pool_stats_get(pools[k], &s);
-                before += s.destroys;
-                nr_pool_close_on(pools[k], &m->executor);
-                if (nclosing == cap) {
-                    size_t ncap = cap ? cap * 2 : 64;
-                    nr_pool **grown = nr_realloc(closing, ncap * sizeof(*grown));
-                    if (!grown) {
-                        /* cannot track it: wait for this one now */
-                        nr_pool_drain(pools[k], clean_dl, NULL);
-                        continue;
-                    }
-                    closing = grown;
-                    cap = ncap;
-                }
-                closing[nclosing++] = pools[k];
+            for (size_t k = 0; k < enp[i]; k++) {
+                nr_pool_stats st;
+                nr_pool_stats_get(epools[i][k], &st);
+                before += st.destroys;
+                nr_pool_close_on(epools[i][k], &m->executor);
             }
         }
         /* wait until this level's destroy jobs are done */
-        uint64_t after = 0;
-        for (size_t k = 0; k < nclosing; k++) {
-            nr_pool_stats s;
-            for (;;) {
-                nr_pool_stats_get(closing[k], &s);
-                if (s.destroying == 0)
-                    break;
-                if (nr_deadline_expired(clean_dl)) {
-                    rep.cleanup_timed_out = true;
-                    break;
+        for (size_t i = 0; i < n; i++) {
+            if (list[i]->level != lv)
+                continue;
+            for (size_t k = 0; k < enp[i]; k++) {
+                nr_pool_stats st;
+                for (;;) {
+                    nr_pool_stats_get(epools[i][k], &st);
+                    if (st.destroying == 0)
+                        break;
+                    if (nr_deadline_expired(clean_dl)) {
+                        rep.cleanup_timed_out = true;
+                        break;
+                    }
+                    nr_sleep_ns(200 * NR_NS_PER_US);
                 }
-                nr_sleep_ns(200 * NR_NS_PER_US);
+                after += st.destroys;
             }
-            after += s.destroys;
         }
         rep.destroyed += (uint32_t)(after - before);
-        nr_free(closing);
     }
     rep.cleanup_ns = nr_now_ns() - t1;
 
@@ -148,16 +144,14 @@ int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts, nr_shutd
     char first[NR_ERROR_MESSAGE_MAX] = "";
     for (size_t i = 0; i < n; i++) {
         nr__entry *e = list[i];
-        nr_pool *pools[MAX_POOLS];
-        size_t np = nr__entry_pools(e, pools, MAX_POOLS);
         uint32_t leases = 0;
         int64_t oldest = 0;
-        for (size_t k = 0; k < np && k < MAX_POOLS; k++) {
-            nr_pool_stats s;
-            nr_pool_stats_get(pools[k], &s);
-            leases += s.in_use + s.creating;
-            if (s.oldest_lease_ns > oldest)
-                oldest = s.oldest_lease_ns;
+        for (size_t k = 0; k < enp[i]; k++) {
+            nr_pool_stats st;
+            nr_pool_stats_get(epools[i][k], &st);
+            leases += st.in_use + st.creating;
+            if (st.oldest_lease_ns > oldest)
+                oldest = st.oldest_lease_ns;
         }
         atomic_store_explicit(&e->state, NR_RS_STOPPED, memory_order_relaxed);
         if (!leases)
@@ -174,6 +168,10 @@ int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts, nr_shutd
         rep.nleftovers++;
     }
     for (size_t i = 0; i < n; i++)
+        nr_free(epools[i]);
+    nr_free(epools);
+    nr_free(enp);
+    for (size_t i = 0; i < nall; i++)
         nr__entry_put(list[i]);
     nr_free(list);
 

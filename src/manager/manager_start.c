@@ -119,12 +119,13 @@ void nr__entry_stop_now(nr_manager *m, nr__entry *e)
     pthread_mutex_lock(&e->mu);
     atomic_store_explicit(&e->state, NR_RS_STOPPING, memory_order_relaxed);
     pthread_mutex_unlock(&e->mu);
-    nr_pool *pools[256];
-    size_t n = nr__entry_pools(e, pools, 256);
-    for (size_t i = 0; i < n && i < 256; i++) {
+    size_t n;
+    nr_pool **pools = nr__entry_pools(e, &n);
+    for (size_t i = 0; i < n; i++) {
         nr_pool_close(pools[i]);
         nr_pool_drain(pools[i], nr_deadline_never(), NULL);
     }
+    nr_free(pools);
     atomic_store_explicit(&e->state, NR_RS_STOPPED, memory_order_relaxed);
 }
 

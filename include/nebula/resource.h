@@ -16,5 +16,6 @@
 #include "nebula/health.h"
 #include "nebula/resource_type.h"
 #include "nebula/pool.h"
+#include "nebula/trace.h"
 
 #endif

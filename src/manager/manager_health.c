@@ -24,6 +24,8 @@
 #include "base/strutil.h"
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
+#include "observe/probes.h"
+#include "observe/span.h"
 
 void nr__entry_maintain(nr_manager *m, nr__entry *e)
 {
@@ -59,7 +61,7 @@ void nr__entry_maintain(nr_manager *m, nr__entry *e)
 }
 
 /* Apply one round's result to e's health. [e->mu] */
-static void apply_round(nr_manager *m, nr__entry *e, int result, const char *reason)
+static nr_health_state apply_round(nr_manager *m, nr__entry *e, int result, const char *reason)
 {
     /* result: 0 good, 1 degraded, 2 bad */
     nr_health_state h = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
@@ -87,6 +89,7 @@ static void apply_round(nr_manager *m, nr__entry *e, int result, const char *rea
             nr__copy_marked(e->health_reason, sizeof(e->health_reason), reason);
     }
     atomic_store_explicit(&e->health, next, memory_order_relaxed);
+    return h;
 }
 
 void nr__entry_health_round(nr_manager *m, nr__entry *e)
@@ -150,8 +153,21 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
     if (result < 0)
         return;
     pthread_mutex_lock(&e->mu);
-    apply_round(m, e, result, reason);
+    nr_health_state old = apply_round(m, e, result, reason);
+    nr_health_state now = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
+    char why[NR_HEALTH_REASON_MAX];
+    memcpy(why, e->health_reason, sizeof(why));
     pthread_mutex_unlock(&e->mu);
+    if (now != old) {
+        /* outside every lock: a trace sink is user code */
+        NR_PROBE_HEALTH(e->id, (int)old, (int)now);
+        if (nr__trace_enabled(NR_TRACE_LEVEL_INFO)) {
+            char msg[NR_HEALTH_REASON_MAX + 64];
+            snprintf(msg, sizeof(msg), "%s -> %s%s%s", nr_health_name(old), nr_health_name(now),
+                     why[0] ? ": " : "", why);
+            nr__trace_log(NR_TRACE_LEVEL_INFO, "health", e->id, NR_OK, msg);
+        }
+    }
 }
 
 /* ---- the periodic tasks ---------------------------------------------------------------- */

@@ -17,6 +17,7 @@
 
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
+#include "observe/span.h"
 
 void nr_shutdown_options_default(nr_shutdown_options *o)
 {
@@ -42,8 +43,21 @@ static size_t all_entries(nr_manager *m, nr__entry ***out, uint32_t *max_level)
     return list ? n : 0;
 }
 
+static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shutdown_report *report,
+                         nr_error *err);
+
 int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts, nr_shutdown_report *report,
                         nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_INFO, "shutdown", NULL, NULL, NULL);
+    int rc = shutdown_impl(m, opts, report, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shutdown_report *report,
+                         nr_error *err)
 {
     nr_shutdown_report rep;
     memset(&rep, 0, sizeof(rep));

@@ -15,6 +15,7 @@
 #include "manager/graph.h"
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
+#include "observe/span.h"
 
 static int fetch_credential(nr_manager *m, nr__entry *e, nr_error *err)
 {
@@ -212,7 +213,18 @@ oom:
     return nr_error_set(err, NR_ENOMEM, NULL, "manager start: out of memory");
 }
 
+static int start_impl(nr_manager *m, nr_deadline deadline, nr_error *err);
+
 int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_INFO, "start", NULL, NULL, NULL);
+    int rc = start_impl(m, deadline, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int start_impl(nr_manager *m, nr_deadline deadline, nr_error *err)
 {
     if (!m)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_start: manager must not be NULL");

@@ -29,6 +29,8 @@
 #include <time.h>
 
 #include "base/cancel_internal.h"
+#include "observe/probes.h"
+#include "observe/span.h"
 #include "nebula/alloc.h"
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -244,6 +246,8 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
     void *handle = NULL;
     rc = p->type->create(&handle, p->config, &cctx, p->type_ud, &e);
     nr__cred_release(cred);
+    if (rc != NR_OK)
+        NR_PROBE_CREATE(p->id, (uint64_t)0, rc);
     if (rc == NR_OK && !handle)
         rc = nr_error_set(&e, NR_EINTERNAL, p->id, "create returned no handle");
     if (rc != NR_OK) {
@@ -261,6 +265,7 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
     nr__pool_lock(p);
     p->creates++;
     rec->id = ++p->created_seq;
+    NR_PROBE_CREATE(p->id, rec->id, NR_OK); /* a probe is one no-op instruction: fine under mu */
     if (atomic_load_explicit(&p->closed, memory_order_relaxed)) {
         /* Closed while we were creating: this instance goes straight away. */
         p->creating--;
@@ -286,6 +291,8 @@ failed_locked:
     signal_drained_locked(p);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
+    nr__trace_log(NR_TRACE_LEVEL_WARN, "create", p->id, rc,
+                  e.message[0] ? e.message : nr_strerror(rc));
     if (err) {
         int cause = e.code ? e.code : rc;
         long dcode = e.driver_code;
@@ -300,6 +307,7 @@ static void destroy_one(void *arg)
 {
     struct nr__instance *inst = arg;
     nr_pool *p = inst->pool;
+    NR_PROBE_DESTROY(p->id, inst->id);
     p->type->destroy(inst->handle, p->type_ud);
     nr__inst_transition(inst, NR_LC_TERMINATED);
     nr__pool_lock(p);
@@ -599,7 +607,25 @@ int nr__expired(const nr_pool *p, const struct nr__instance *inst, int64_t now)
            now - inst->created_ns >= p->cfg.max_lifetime_ms * NR_NS_PER_MS;
 }
 
+static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err);
+
 int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "acquire", p ? p->id : NULL, p ? &p->scope : NULL,
+                   ctx);
+    int rc = acquire_impl(p, ctx, out, err);
+    if (p)
+        NR_PROBE_ACQUIRE(p->id, out ? (uint64_t)out->lease : 0, rc);
+    if (nr__span_active(&span)) {
+        nr_pool_stats st;
+        nr_pool_stats_get(p, &st);
+        nr__span_end_err(&span, rc, err, &st);
+    }
+    return rc;
+}
+
+static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
 {
     if (!out)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_acquire: out must not be NULL");

@@ -5,6 +5,7 @@
 #include "pool/pool_internal.h"
 
 #include "nebula/alloc.h"
+#include "observe/probes.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -32,6 +33,7 @@ static int give_back(nr_guard *g, int taint)
     if (!inst)
         return NR_ESTATE; /* already given back: touch nothing */
     nr_pool *p = inst->pool;
+    NR_PROBE_RELEASE(p->id, inst->id);
     atomic_fetch_add_explicit(&p->releases, 1, memory_order_relaxed);
 
     nr__discard_reason why = NR__DISCARD_TAINT;

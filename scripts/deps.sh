@@ -9,7 +9,8 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config libjansson-dev libsqlite3-dev)
-TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev clang-format systemtap-sdt-dev binutils)
+TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev clang-format systemtap-sdt-dev binutils
+    libmicrohttpd-dev prometheus curl)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-build}" = "test" ]; then

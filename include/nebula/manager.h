@@ -63,6 +63,12 @@ typedef struct nr_manager_options {
     uint32_t failure_threshold;   /* consecutive failed rounds to unhealthy; default 3 */
     uint32_t recovery_threshold;  /* consecutive good rounds to healthy again; default 2 */
     const nr_credential_provider *credentials; /* borrowed; NULL = none */
+    nr_event_bus *events; /* borrowed; NULL = none: every pool publishes into it, and the
+                             manager adds HealthChanged events */
+    nr_metrics *metrics;  /* borrowed; NULL = none: the manager registers its families
+                             (docs/observability.md) and a collector that reads every
+                             pool at scrape time; remove nothing from it while the
+                             manager lives */
 } nr_manager_options;
 
 void nr_manager_options_default(nr_manager_options *o);

@@ -29,6 +29,8 @@
 
 #include "nebula/cancel.h"
 #include "nebula/config.h"
+#include "nebula/events.h"
+#include "nebula/metrics.h"
 #include "nebula/error.h"
 #include "nebula/health.h"
 #include "nebula/lifecycle.h"
@@ -65,14 +67,20 @@ void nr_pool_config_default(nr_pool_config *c);
 typedef struct nr_pool nr_pool;
 
 typedef struct nr_pool_options {
-    const char *id;               /* required; copied; 1..63 bytes, see nebula/scope.h */
-    const nr_resource_type *type; /* required; borrowed, must outlive the pool */
-    void *type_ud;                /* passed to every callback */
-    const void *config;           /* the driver's config struct; borrowed, must outlive the
-                                     pool; validated against type->config_schema */
-    const nr_pool_config *pool;   /* copied; NULL = defaults */
-    const nr_scope *scope;        /* copied; NULL = Global */
-    const nr_secret *credential;  /* copied; NULL = none; given to create() by reference */
+    const char *id;                 /* required; copied; 1..63 bytes, see nebula/scope.h */
+    const nr_resource_type *type;   /* required; borrowed, must outlive the pool */
+    void *type_ud;                  /* passed to every callback */
+    const void *config;             /* the driver's config struct; borrowed, must outlive the
+                                       pool; validated against type->config_schema */
+    const nr_pool_config *pool;     /* copied; NULL = defaults */
+    const nr_scope *scope;          /* copied; NULL = Global */
+    const nr_secret *credential;    /* copied; NULL = none; given to create() by reference */
+    nr_event_bus *events;           /* borrowed, may be NULL: the pool publishes Created,
+                                       Destroyed, Acquired, Released, Timeout, PoolExhausted,
+                                       CleanedUp and Error events into it */
+    nr_histogram *wait_histogram;   /* borrowed, may be NULL: seconds waited by each acquire
+                                       that had to wait */
+    nr_histogram *health_histogram; /* borrowed, may be NULL: seconds each health check took */
 } nr_pool_options;
 
 /*

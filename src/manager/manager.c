@@ -74,6 +74,15 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
     pthread_mutex_init(&m->mu, NULL);
     pthread_rwlock_init(&m->lock, NULL);
     atomic_init(&m->phase, NR__PHASE_CREATED);
+    rc = nr__metrics_setup(m, err);
+    if (rc != NR_OK) {
+        nr__metrics_teardown(m);
+        nr__runtime_destroy(m->rt);
+        pthread_rwlock_destroy(&m->lock);
+        pthread_mutex_destroy(&m->mu);
+        nr_free(m);
+        return rc;
+    }
     *out = m;
     return NR_OK;
 }
@@ -104,6 +113,35 @@ void nr__entry_free(nr__entry *e)
     nr_secret_free(e->cred);
     pthread_mutex_destroy(&e->mu);
     nr_free(e);
+}
+
+size_t nr__entries_snapshot(nr_manager *m, int only_running, nr__entry ***out, uint32_t *max_level)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    size_t n = 0;
+    uint32_t top = 0;
+    nr__entry **list = m->count ? nr_calloc(m->count, sizeof(*list)) : NULL;
+    for (size_t i = 0; list && i < m->count; i++) {
+        nr__entry *e = m->list[i];
+        if (only_running && atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
+            continue;
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+        if (e->level > top)
+            top = e->level;
+        list[n++] = e;
+    }
+    pthread_rwlock_unlock(&m->lock);
+    if (max_level)
+        *max_level = top;
+    *out = list;
+    return n;
+}
+
+void nr__entries_put(nr__entry **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        nr__entry_put(list[i]);
+    nr_free(list);
 }
 
 void nr__entry_set_error(nr__entry *e, const nr_error *err)
@@ -428,7 +466,7 @@ int nr__entry_destroy_pools(nr__entry *e)
 
 /* The pool of e for a caller in scope s (creating a tenant pool on first
  * use). Returns NULL with err filled. [e->refs held] */
-static nr_pool *pool_for(nr__entry *e, const nr_scope *s, int *rc, nr_error *err)
+static nr_pool *pool_for(nr_manager *m, nr__entry *e, const nr_scope *s, int *rc, nr_error *err)
 {
     if (e->partition == NR_PARTITION_NONE) {
         pthread_mutex_lock(&e->mu);
@@ -470,7 +508,9 @@ static nr_pool *pool_for(nr__entry *e, const nr_scope *s, int *rc, nr_error *err
                          .config = e->config,
                          .pool = &e->pool_cfg,
                          .scope = &ts,
-                         .credential = e->cred};
+                         .credential = e->cred,
+                         .events = m->opts.events};
+    nr__entry_histograms(m, e, &ts, &o.wait_histogram, &o.health_histogram);
     nr_error pe;
     nr_error_clear(&pe);
     if (!t || nr_pool_create(&t->pool, &o, &pe) != NR_OK) {
@@ -553,7 +593,7 @@ int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guar
         rc = nr_error_set(err, NR_EUNAVAIL, id, "resource '%s' is unhealthy: %s", id, reason);
         goto out;
     }
-    nr_pool *p = pool_for(e, caller, &rc, err);
+    nr_pool *p = pool_for(m, e, caller, &rc, err);
     if (!p)
         goto out;
     rc = nr_pool_acquire(p, ctx, out, err);

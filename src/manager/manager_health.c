@@ -161,6 +161,7 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
     if (now != old) {
         /* outside every lock: a trace sink is user code */
         NR_PROBE_HEALTH(e->id, (int)old, (int)now);
+        nr__health_event(m, e, old, now, why);
         if (nr__trace_enabled(NR_TRACE_LEVEL_INFO)) {
             char msg[NR_HEALTH_REASON_MAX + 64];
             snprintf(msg, sizeof(msg), "%s -> %s%s%s", nr_health_name(old), nr_health_name(now),
@@ -171,24 +172,6 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
 }
 
 /* ---- the periodic tasks ---------------------------------------------------------------- */
-
-/* Take a reference on every running entry. [no locks] */
-static size_t running_entries(nr_manager *m, nr__entry ***out)
-{
-    pthread_rwlock_rdlock(&m->lock);
-    size_t n = 0;
-    nr__entry **list = m->count ? nr_calloc(m->count, sizeof(*list)) : NULL;
-    for (size_t i = 0; list && i < m->count; i++) {
-        nr__entry *e = m->list[i];
-        if (atomic_load_explicit(&e->state, memory_order_relaxed) == NR_RS_RUNNING) {
-            atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-            list[n++] = e;
-        }
-    }
-    pthread_rwlock_unlock(&m->lock);
-    *out = list;
-    return n;
-}
 
 typedef struct round_job {
     nr_manager *m;
@@ -210,7 +193,7 @@ static void health_job(void *arg)
 static void round_all(nr_manager *m, void (*fn)(void *))
 {
     nr__entry **list;
-    size_t n = running_entries(m, &list);
+    size_t n = nr__entries_snapshot(m, 1, &list, NULL);
     round_job *jobs = n ? nr_calloc(n, sizeof(*jobs)) : NULL;
     void **args = n ? nr_calloc(n, sizeof(*args)) : NULL;
     if (jobs && args) {
@@ -220,11 +203,9 @@ static void round_all(nr_manager *m, void (*fn)(void *))
         }
         nr__run_all(m, fn, args, n);
     }
-    for (size_t i = 0; i < n; i++)
-        nr__entry_put(list[i]);
+    nr__entries_put(list, n);
     nr_free(jobs);
     nr_free(args);
-    nr_free(list);
 }
 
 static void maintain_tick(void *arg)

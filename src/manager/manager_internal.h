@@ -93,6 +93,12 @@ void nr__reg_free(nr_manager *m);
 void nr__entry_put(nr__entry *e);
 void nr__entry_free(nr__entry *e);
 void nr__entry_set_error(nr__entry *e, const nr_error *err);
+/* The registered entries (only the running ones when asked), each with a
+ * reference, as an nr_malloc'd array; *max_level (may be NULL) gets the
+ * highest start level among them. Returns how many (0 also when memory ran
+ * out). Give them back with nr__entries_put. */
+size_t nr__entries_snapshot(nr_manager *m, int only_running, nr__entry ***out, uint32_t *max_level);
+void nr__entries_put(nr__entry **list, size_t n);
 /* Close and destroy e's pools; NR_EBUSY (and e keeps the rest) when one still
  * has leases out. Only when nobody else uses e. */
 int nr__entry_destroy_pools(nr__entry *e);
@@ -113,6 +119,17 @@ int nr__manager_schedule(nr_manager *m, nr_error *err);
 void nr__manager_unschedule(nr_manager *m);
 void nr__entry_maintain(nr_manager *m, nr__entry *e);
 void nr__entry_health_round(nr_manager *m, nr__entry *e);
+
+/* ---- observability (manager_observe.c) ---- */
+/* Register the manager's metric families and collector. [create] */
+int nr__metrics_setup(nr_manager *m, nr_error *err);
+void nr__metrics_teardown(nr_manager *m);
+/* The histogram series of e for a pool in scope (both NULL when metrics are off). */
+void nr__entry_histograms(nr_manager *m, nr__entry *e, const nr_scope *scope, nr_histogram **wait,
+                          nr_histogram **health);
+/* Publish a HealthChanged event for e. [no locks] */
+void nr__health_event(nr_manager *m, nr__entry *e, nr_health_state old, nr_health_state now,
+                      const char *reason);
 
 /* Run fn(arg) for every argument in parallel on the runtime (inline when it
  * refuses) and wait for all of them. */

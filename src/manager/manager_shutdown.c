@@ -25,24 +25,6 @@ void nr_shutdown_options_default(nr_shutdown_options *o)
     o->cleanup_timeout_ms = 10000;
 }
 
-/* Every entry, with a reference, in registration order. */
-static size_t all_entries(nr_manager *m, nr__entry ***out, uint32_t *max_level)
-{
-    pthread_rwlock_rdlock(&m->lock);
-    size_t n = m->count;
-    nr__entry **list = n ? nr_calloc(n, sizeof(*list)) : NULL;
-    *max_level = 0;
-    for (size_t i = 0; list && i < n; i++) {
-        list[i] = m->list[i];
-        atomic_fetch_add_explicit(&list[i]->refs, 1, memory_order_relaxed);
-        if (list[i]->level > *max_level)
-            *max_level = list[i]->level;
-    }
-    pthread_rwlock_unlock(&m->lock);
-    *out = list;
-    return list ? n : 0;
-}
-
 static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shutdown_report *report,
                          nr_error *err);
 
@@ -82,7 +64,7 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     int64_t t0 = nr_now_ns();
     uint32_t max_level;
     nr__entry **list;
-    size_t nall = all_entries(m, &list, &max_level), n = nall;
+    size_t nall = nr__entries_snapshot(m, 0, &list, &max_level), n = nall;
 
     /* Every entry stops taking new pools (under e->mu, which pool creation
      * checks), then its pools are listed once for all three phases. */
@@ -185,9 +167,7 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
         nr_free(epools[i]);
     nr_free(epools);
     nr_free(enp);
-    for (size_t i = 0; i < nall; i++)
-        nr__entry_put(list[i]);
-    nr_free(list);
+    nr__entries_put(list, nall);
 
     nr__runtime_stop(m->rt, nr_deadline_in_ms(o.cleanup_timeout_ms), NULL);
     atomic_store_explicit(&m->phase, NR__PHASE_STOPPED, memory_order_release);
@@ -223,6 +203,7 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
                             "manager destroy: leases are still out; give them back and call "
                             "again");
     }
+    nr__metrics_teardown(m);
     /* Join the runtime first: a job still running after a timed-out stop
      * must finish before the entries it may touch are freed. */
     nr__runtime_destroy(m->rt);

@@ -278,6 +278,7 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
         return nr_error_set(err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
     }
     nr__pool_unlock(p);
+    nr__pool_event(p, NR_EV_CREATED, rec->id, 0, 0, NR_OK, NULL);
     *out = rec;
     return NR_OK;
 
@@ -293,6 +294,7 @@ failed_locked:
     nr__pool_unlock(p);
     nr__trace_log(NR_TRACE_LEVEL_WARN, "create", p->id, rc,
                   e.message[0] ? e.message : nr_strerror(rc));
+    nr__pool_event(p, NR_EV_ERROR, 0, 0, 0, rc, e.message[0] ? e.message : nr_strerror(rc));
     if (err) {
         int cause = e.code ? e.code : rc;
         long dcode = e.driver_code;
@@ -308,6 +310,7 @@ static void destroy_one(void *arg)
     struct nr__instance *inst = arg;
     nr_pool *p = inst->pool;
     NR_PROBE_DESTROY(p->id, inst->id);
+    uint64_t id = inst->id;
     p->type->destroy(inst->handle, p->type_ud);
     nr__inst_transition(inst, NR_LC_TERMINATED);
     nr__pool_lock(p);
@@ -316,6 +319,7 @@ static void destroy_one(void *arg)
     p->destroys++;
     signal_drained_locked(p);
     nr__pool_unlock(p);
+    nr__pool_event(p, NR_EV_DESTROYED, id, 0, 0, NR_OK, NULL);
 }
 
 void nr__destroy_list_on(nr_pool *p, struct nr__instance *list, uint32_t n, const nr_executor *ex)
@@ -440,6 +444,15 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
     else
         nr_scope_global(&p->scope);
     p->cfg = cfg;
+    p->events = opts->events;
+    p->wait_hist = opts->wait_histogram;
+    p->health_hist = opts->health_histogram;
+    {
+        nr_event scoped; /* the scope text, cut the way events cut it */
+        nr_event_init(&scoped, NR_EV_CREATED, NULL);
+        nr_event_set_scope(&scoped, &p->scope);
+        memcpy(p->scope_text, scoped.scope, sizeof(p->scope_text));
+    }
     p->type = opts->type;
     p->type_ud = opts->type_ud;
     p->config = opts->config;
@@ -543,7 +556,7 @@ static void waiter_init(nr__waiter *w, nr_pool *p)
  * an error code (caller fills err).
  */
 static int wait_locked(nr_pool *p, nr__waiter *w, nr_deadline deadline, const nr_cancel *cancel,
-                       struct nr__instance **inst, got_kind *kind)
+                       struct nr__instance **inst, got_kind *kind, int64_t *waited_out)
 {
     w->inst = NULL;
     w->granted = 0;
@@ -591,6 +604,7 @@ static int wait_locked(nr_pool *p, nr__waiter *w, nr_deadline deadline, const nr
     if (rc != NR_OK)
         waiter_unlink_locked(p, w);
     int64_t waited = nr_now_ns() - start;
+    *waited_out += waited;
     p->wait_ns_total += waited;
     if (waited > p->wait_ns_max)
         p->wait_ns_max = waited;
@@ -607,16 +621,31 @@ int nr__expired(const nr_pool *p, const struct nr__instance *inst, int64_t now)
            now - inst->created_ns >= p->cfg.max_lifetime_ms * NR_NS_PER_MS;
 }
 
-static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err);
+static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
+                        int64_t *waited);
 
 int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
 {
     nr__span span;
     nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "acquire", p ? p->id : NULL, p ? &p->scope : NULL,
                    ctx);
-    int rc = acquire_impl(p, ctx, out, err);
-    if (p)
-        NR_PROBE_ACQUIRE(p->id, out ? (uint64_t)out->lease : 0, rc);
+    int64_t waited = -1; /* -1: never had to wait */
+    int rc = acquire_impl(p, ctx, out, err, &waited);
+    if (p) {
+        NR_PROBE_ACQUIRE(p->id, waited > 0 ? waited : 0, rc);
+        if (waited >= 0 && p->wait_hist)
+            nr_histogram_observe(p->wait_hist, (double)waited / 1e9);
+        if (p->events) {
+            if (rc == NR_OK)
+                nr__pool_event(p, NR_EV_ACQUIRED, out->inst->id, waited > 0 ? waited : 0, 0, NR_OK,
+                               NULL);
+            else if (rc == NR_ETIMEDOUT)
+                nr__pool_event(p, NR_EV_TIMEOUT, 0, waited > 0 ? waited : 0, 0, rc, NULL);
+            if (rc == NR_EEXHAUSTED || (waited >= 0 && rc != NR_ESHUTDOWN))
+                nr__pool_event(p, NR_EV_POOL_EXHAUSTED, 0, waited > 0 ? waited : 0, p->cfg.max_size,
+                               rc, NULL);
+        }
+    }
     if (nr__span_active(&span)) {
         nr_pool_stats st;
         nr_pool_stats_get(p, &st);
@@ -625,7 +654,8 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
     return rc;
 }
 
-static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
+static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
+                        int64_t *waited)
 {
     if (!out)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_acquire: out must not be NULL");
@@ -720,7 +750,9 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
             }
             continue;
         } else {
-            rc = wait_locked(p, &w, NR__DEADLINE(), cancel, &inst, &kind);
+            if (*waited < 0)
+                *waited = 0;
+            rc = wait_locked(p, &w, NR__DEADLINE(), cancel, &inst, &kind, waited);
             if (rc != NR_OK) {
                 uint32_t in_use = p->in_use, waiting = p->waiters;
                 nr__pool_unlock(p);

@@ -67,8 +67,11 @@ struct nr_pool {
     const nr_resource_type *type;
     void *type_ud;
     const void *config;
-    struct nr__cred *cred;     /* [mu] current credential, NULL = none */
-    _Atomic uint64_t cred_gen; /* written under mu; relaxed reads compare generations */
+    struct nr__cred *cred;                 /* [mu] current credential, NULL = none */
+    nr_event_bus *events;                  /* constant, may be NULL */
+    nr_histogram *wait_hist, *health_hist; /* constant, may be NULL */
+    char scope_text[NR_EVENT_SCOPE_MAX];   /* constant: the scope as events show it */
+    _Atomic uint64_t cred_gen;             /* written under mu; relaxed reads compare generations */
 
     pthread_mutex_t mu;
     pthread_cond_t drained; /* signalled when total and destroying reach 0 */
@@ -120,6 +123,11 @@ void nr__destroy_list_on(nr_pool *p, struct nr__instance *list, uint32_t n,
                          const struct nr_executor *ex);
 
 void nr__cred_release(struct nr__cred *c);
+
+/* Publish an event about the pool when anyone listens (pool_observe.c).
+ * Never blocks; call with or without mu (it takes no lock). */
+void nr__pool_event(nr_pool *p, nr_event_type type, uint64_t instance_id, int64_t wait_ns,
+                    int64_t count, int code, const char *text);
 
 /* ---- shared between pool.c and pool_maintain.c ---- */
 

@@ -106,8 +106,11 @@ int nr_pool_maintain(nr_pool *p, nr_pool_maintain_report *report, nr_error *err)
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
 
-    if (n)
+    if (n) {
         nr__destroy_list(p, list, n);
+        nr__pool_event(p, NR_EV_CLEANED_UP, 0, 0, n, NR_OK,
+                       rep.evicted_lifetime ? "max_lifetime or idle_timeout" : "idle_timeout");
+    }
     int rc = create_placed(
         p, need, nr_deadline_in_ms(p->cfg.acquire_timeout_ms ? p->cfg.acquire_timeout_ms : 30000),
         &rep.created, &rep.create_failures, err);
@@ -208,6 +211,8 @@ int nr_pool_check_health(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_re
             hr.state = NR_HEALTH_HEALTHY;
         }
         hr.latency_ns = nr_now_ns() - t0;
+        if (p->health_hist)
+            nr_histogram_observe(p->health_hist, (double)hr.latency_ns / 1e9);
         if (rc != NR_OK) {
             hr.state = NR_HEALTH_UNHEALTHY;
             nr__copy_marked(hr.reason, sizeof(hr.reason),
@@ -239,7 +244,9 @@ int nr_pool_check_health(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_re
         }
         if (hr.state == NR_HEALTH_UNHEALTHY) {
             rep.discarded++;
+            uint64_t gone = inst->id;
             nr__discard(p, inst, &p->maint, NR__DISCARD_HEALTH);
+            nr__pool_event(p, NR_EV_CLEANED_UP, gone, 0, 1, NR_EHEALTH, hr.reason);
             continue;
         }
         nr__pool_lock(p);

@@ -34,6 +34,7 @@ static int give_back(nr_guard *g, int taint)
         return NR_ESTATE; /* already given back: touch nothing */
     nr_pool *p = inst->pool;
     NR_PROBE_RELEASE(p->id, inst->id);
+    nr__pool_event(p, NR_EV_RELEASED, inst->id, 0, 0, NR_OK, taint ? "tainted" : NULL);
     atomic_fetch_add_explicit(&p->releases, 1, memory_order_relaxed);
 
     nr__discard_reason why = NR__DISCARD_TAINT;

@@ -1,0 +1,32 @@
+/*
+ * pool_observe.c - what a pool tells its event bus.
+ */
+#include <string.h>
+
+#include "pool/pool_internal.h"
+
+/* Whether anyone listens: a handful of relaxed loads, no lock. */
+static int wanted(const nr_event_bus *bus)
+{
+    nr_event_bus_stats st;
+    nr_event_bus_get_stats(bus, &st);
+    return st.subscribers > 0;
+}
+
+void nr__pool_event(nr_pool *p, nr_event_type type, uint64_t instance_id, int64_t wait_ns,
+                    int64_t count, int code, const char *text)
+{
+    /* nothing is built unless someone listens: a relaxed load and a branch */
+    if (!p->events || !wanted(p->events))
+        return;
+    nr_event ev;
+    nr_event_init(&ev, type, p->id);
+    memcpy(ev.scope, p->scope_text, sizeof(ev.scope));
+    ev.instance_id = instance_id;
+    ev.wait_ns = wait_ns;
+    ev.count = count;
+    ev.error_code = code;
+    if (text)
+        nr_event_set_text(&ev, text);
+    nr_event_publish(p->events, &ev);
+}

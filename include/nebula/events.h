@@ -45,6 +45,7 @@
 #ifndef NEBULA_EVENTS_H
 #define NEBULA_EVENTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "nebula/error.h"
@@ -161,6 +162,11 @@ int nr_event_bus_destroy(nr_event_bus *bus);
  * counts it in its stats (collisions).
  */
 void nr_event_publish(nr_event_bus *bus, const nr_event *ev);
+
+/* Whether the bus has a subscriber now: one relaxed load, touching nothing a
+ * publish writes. Publishers use it to skip building an event nobody reads.
+ * NULL: false. */
+bool nr_event_bus_wanted(const nr_event_bus *bus);
 
 /*
  * Subscribe: the subscriber sees the events published after this call.

@@ -418,6 +418,14 @@ void nr__event_finish(nr_event_bus *bus, uint64_t n, const nr_event *ev)
     finish(bus, n, ev, ev->ts_ns);
 }
 
+bool nr_event_bus_wanted(const nr_event_bus *bus)
+{
+    /* relaxed: a hint, as in nr_event_publish; a subscriber that joins a moment
+     * later starts after this event anyway */
+    return bus &&
+           atomic_load_explicit(&((nr_event_bus *)bus)->subscribers, memory_order_relaxed) != 0;
+}
+
 void nr_event_publish(nr_event_bus *bus, const nr_event *ev)
 {
     /* Relaxed: a hint whether anyone listens; no data flows through it. */
@@ -683,6 +691,12 @@ int nr_event_bus_destroy(nr_event_bus *bus)
 {
     (void)bus;
     return NR_OK;
+}
+
+bool nr_event_bus_wanted(const nr_event_bus *bus)
+{
+    (void)bus;
+    return false;
 }
 
 void nr_event_publish(nr_event_bus *bus, const nr_event *ev)

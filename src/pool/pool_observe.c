@@ -5,19 +5,11 @@
 
 #include "pool/pool_internal.h"
 
-/* Whether anyone listens: a handful of relaxed loads, no lock. */
-static int wanted(const nr_event_bus *bus)
-{
-    nr_event_bus_stats st;
-    nr_event_bus_get_stats(bus, &st);
-    return st.subscribers > 0;
-}
-
 void nr__pool_event(nr_pool *p, nr_event_type type, uint64_t instance_id, int64_t wait_ns,
                     int64_t count, int code, const char *text)
 {
     /* nothing is built unless someone listens: a relaxed load and a branch */
-    if (!p->events || !wanted(p->events))
+    if (!p->events || !nr_event_bus_wanted(p->events))
         return;
     nr_event ev;
     nr_event_init(&ev, type, p->id);

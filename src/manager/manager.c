@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "manager/manager_internal.h"
+#include "observe/span.h"
 #include "nebula/alloc.h"
 
 void nr_manager_options_default(nr_manager_options *o)
@@ -372,7 +373,18 @@ static size_t dependents_of(nr_manager *m, const nr__entry *e, char *buf, size_t
     return n;
 }
 
+static int unregister_impl(nr_manager *m, const char *id, nr_deadline deadline, nr_error *err);
+
 int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "unregister", id, NULL, NULL);
+    int rc = unregister_impl(m, id, deadline, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int unregister_impl(nr_manager *m, const char *id, nr_deadline deadline, nr_error *err)
 {
     if (!m || !id)
         return nr_error_set(err, NR_EINVAL, NULL,

@@ -253,7 +253,18 @@ void nr__manager_unschedule(nr_manager *m)
 
 /* ---- credentials ------------------------------------------------------------------------- */
 
+static int rotate_impl(nr_manager *m, const char *ref, nr_error *err);
+
 int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "rotate_credential", NULL, NULL, NULL);
+    int rc = rotate_impl(m, ref, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int rotate_impl(nr_manager *m, const char *ref, nr_error *err)
 {
     if (!m || !ref)
         return nr_error_set(err, NR_EINVAL, NULL,

@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pool/pool_internal.h"
+#include "observe/span.h"
 #include "base/strutil.h"
 
 #include <assert.h>
@@ -63,7 +64,19 @@ static int create_placed(nr_pool *p, uint32_t n, nr_deadline deadline, uint32_t 
     return first;
 }
 
+static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *err);
+
 int nr_pool_maintain(nr_pool *p, nr_pool_maintain_report *report, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "maintain", p ? p->id : NULL, p ? &p->scope : NULL,
+                   NULL);
+    int rc = maintain_impl(p, report, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *err)
 {
     nr_pool_maintain_report rep;
     memset(&rep, 0, sizeof(rep));
@@ -119,7 +132,19 @@ int nr_pool_maintain(nr_pool *p, nr_pool_maintain_report *report, nr_error *err)
     return rc;
 }
 
+static int fill_impl(nr_pool *p, nr_deadline deadline, nr_error *err);
+
 int nr_pool_fill(nr_pool *p, nr_deadline deadline, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "fill", p ? p->id : NULL, p ? &p->scope : NULL,
+                   NULL);
+    int rc = fill_impl(p, deadline, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int fill_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
 {
     if (!p)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_fill: pool must not be NULL");
@@ -161,8 +186,22 @@ static int severity(nr_health_state s)
     return 3;
 }
 
+static int check_health_impl(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_report *report,
+                             nr_error *err);
+
 int nr_pool_check_health(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_report *report,
                          nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "check_health", p ? p->id : NULL,
+                   p ? &p->scope : NULL, NULL);
+    int rc = check_health_impl(p, check_timeout_ns, report, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int check_health_impl(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_report *report,
+                             nr_error *err)
 {
     nr_pool_health_report rep;
     memset(&rep, 0, sizeof(rep));

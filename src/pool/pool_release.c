@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pool/pool_internal.h"
+#include "observe/span.h"
 
 #include "nebula/alloc.h"
 #include "observe/probes.h"
@@ -214,7 +215,19 @@ static int64_t oldest_lease_locked(const nr_pool *p)
     return oldest;
 }
 
+static int wait_returned_impl(nr_pool *p, nr_deadline deadline, nr_error *err);
+
 int nr_pool_wait_returned(nr_pool *p, nr_deadline deadline, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "wait_returned", p ? p->id : NULL,
+                   p ? &p->scope : NULL, NULL);
+    int rc = wait_returned_impl(p, deadline, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int wait_returned_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
 {
     if (!p)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_wait_returned: pool must not be NULL");
@@ -242,7 +255,19 @@ int nr_pool_wait_returned(nr_pool *p, nr_deadline deadline, nr_error *err)
     return NR_OK;
 }
 
+static int drain_impl(nr_pool *p, nr_deadline deadline, nr_error *err);
+
 int nr_pool_drain(nr_pool *p, nr_deadline deadline, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "drain", p ? p->id : NULL, p ? &p->scope : NULL,
+                   NULL);
+    int rc = drain_impl(p, deadline, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int drain_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
 {
     if (!p)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_drain: pool must not be NULL");

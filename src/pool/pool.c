@@ -648,8 +648,9 @@ int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
     }
     if (nr__span_active(&span)) {
         nr_pool_stats st;
-        nr_pool_stats_get(p, &st);
-        nr__span_end_err(&span, rc, err, &st);
+        if (p)
+            nr_pool_stats_get(p, &st);
+        nr__span_end_err(&span, rc, err, p ? &st : NULL);
     }
     return rc;
 }

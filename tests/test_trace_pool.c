@@ -85,6 +85,8 @@ static void test_acquire_span_and_create_warning(void **state)
     nr_error err = {0};
     assert_int_equal(nr_pool_acquire(p, NULL, &g3, &err), NR_EUNAVAIL); /* must create: fails */
     assert_int_equal(nr_guard_release(&g2), NR_OK);
+    /* a NULL pool is an argument error, traced without stats, not a crash */
+    assert_int_equal(nr_pool_acquire(NULL, NULL, &g3, &err), NR_EINVAL);
     assert_int_equal(nr_trace_set_sink(NULL, NR_TRACE_LEVEL_DEBUG), NR_OK);
 
     const rec *a = find("acquire", NR_OK);

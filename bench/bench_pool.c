@@ -15,34 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_type.h"
 #include "nebula/resource.h"
-
-typedef struct empty_config {
-    int unused;
-} empty_config;
-
-static const nr_config_schema empty_schema = {.name = "bench", .struct_size = sizeof(empty_config)};
-
-static int obj_create(void **out, const void *cfg, const nr_create_ctx *ctx, void *ud,
-                      nr_error *err)
-{
-    (void)cfg;
-    (void)ud;
-    *out = calloc(1, 64);
-    return *out ? NR_OK : nr_error_set(err, NR_ENOMEM, ctx->resource_id, "object");
-}
-
-static void obj_destroy(void *h, void *ud)
-{
-    (void)ud;
-    free(h);
-}
-
-static const nr_resource_type bench_type = {.version = NR_RESOURCE_TYPE_VERSION,
-                                            .name = "bench",
-                                            .config_schema = &empty_schema,
-                                            .create = obj_create,
-                                            .destroy = obj_destroy};
 
 enum { MAX_SAMPLES = 1 << 20 };
 
@@ -112,12 +86,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_pool: threads, size and seconds must be positive\n");
         return 2;
     }
-    empty_config cfg = {0};
+    nr_bench_config cfg = {0};
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = pc.min_idle = size;
     pc.max_lifetime_ms = pc.idle_timeout_ms = 0;
-    nr_pool_options o = {.id = "bench", .type = &bench_type, .config = &cfg, .pool = &pc};
+    nr_pool_options o = {.id = "bench", .type = &nr_bench_type, .config = &cfg, .pool = &pc};
     nr_pool *pool;
     nr_error err = {0};
     if (nr_pool_create(&pool, &o, &err) != NR_OK ||

@@ -15,36 +15,8 @@
 #include <string.h>
 
 #include "nebula/manager.h"
+#include "bench_type.h"
 #include "nebula/resource.h"
-
-#define OBJ_SIZE 64
-
-typedef struct empty_config {
-    int unused;
-} empty_config;
-
-static const nr_config_schema empty_schema = {.name = "bench", .struct_size = sizeof(empty_config)};
-
-static int obj_create(void **out, const void *cfg, const nr_create_ctx *ctx, void *ud,
-                      nr_error *err)
-{
-    (void)cfg;
-    (void)ud;
-    *out = calloc(1, OBJ_SIZE);
-    return *out ? NR_OK : nr_error_set(err, NR_ENOMEM, ctx->resource_id, "object");
-}
-
-static void obj_destroy(void *h, void *ud)
-{
-    (void)ud;
-    free(h);
-}
-
-static const nr_resource_type bench_type = {.version = NR_RESOURCE_TYPE_VERSION,
-                                            .name = "bench",
-                                            .config_schema = &empty_schema,
-                                            .create = obj_create,
-                                            .destroy = obj_destroy};
 
 static size_t heap_used(void)
 {
@@ -63,12 +35,12 @@ static uint64_t next_rand(void)
 
 static int pool_case(long n)
 {
-    empty_config cfg = {0};
+    nr_bench_config cfg = {0};
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = pc.min_idle = n;
     pc.max_lifetime_ms = pc.idle_timeout_ms = 0;
-    nr_pool_options o = {.id = "scale", .type = &bench_type, .config = &cfg, .pool = &pc};
+    nr_pool_options o = {.id = "scale", .type = &nr_bench_type, .config = &cfg, .pool = &pc};
     nr_pool *p;
     nr_error err = {0};
     size_t before = heap_used();
@@ -99,7 +71,7 @@ static int pool_case(long n)
     free(hold);
     printf("pool of %6ld objects: %6.1f ns per acquire+release, %6.1f heap bytes per object "
            "beyond its own %d\n",
-           n, ns, (double)(after - before) / (double)n - OBJ_SIZE, OBJ_SIZE);
+           n, ns, (double)(after - before) / (double)n - NR_BENCH_OBJ_SIZE, NR_BENCH_OBJ_SIZE);
     return nr_pool_destroy(p, &err) == NR_OK ? 0 : 1;
 }
 
@@ -114,7 +86,7 @@ static int manager_case(long n)
         fprintf(stderr, "bench_scale: %s\n", err.message);
         return 1;
     }
-    empty_config cfg = {0};
+    nr_bench_config cfg = {0};
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = 2;
@@ -123,7 +95,7 @@ static int manager_case(long n)
     int64_t t0 = nr_now_ns();
     for (long i = 0; i < n; i++) {
         snprintf(id, sizeof(id), "resource-%ld", i);
-        nr_resource_spec s = {.id = id, .type = &bench_type, .config = &cfg, .pool = &pc};
+        nr_resource_spec s = {.id = id, .type = &nr_bench_type, .config = &cfg, .pool = &pc};
         if (nr_manager_register(m, &s, &err) != NR_OK) {
             fprintf(stderr, "bench_scale: %s\n", err.message);
             return 1;

@@ -12,36 +12,8 @@
 #include <string.h>
 
 #include "nebula/manager.h"
+#include "bench_type.h"
 #include "nebula/resource.h"
-
-typedef struct empty_config {
-    int unused;
-} empty_config;
-
-static const nr_config_schema empty_schema = {.name = "bench", .struct_size = sizeof(empty_config)};
-static int64_t destroy_ns;
-
-static int obj_create(void **out, const void *cfg, const nr_create_ctx *ctx, void *ud,
-                      nr_error *err)
-{
-    (void)cfg;
-    (void)ud;
-    *out = malloc(64);
-    return *out ? NR_OK : nr_error_set(err, NR_ENOMEM, ctx->resource_id, "object");
-}
-
-static void obj_destroy(void *h, void *ud)
-{
-    (void)ud;
-    nr_sleep_ns(destroy_ns);
-    free(h);
-}
-
-static const nr_resource_type bench_type = {.version = NR_RESOURCE_TYPE_VERSION,
-                                            .name = "bench",
-                                            .config_schema = &empty_schema,
-                                            .create = obj_create,
-                                            .destroy = obj_destroy};
 
 int main(int argc, char **argv)
 {
@@ -63,18 +35,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_shutdown: bad arguments\n");
         return 2;
     }
-    destroy_ns = (int64_t)(destroy_us * 1e3);
+    nr_bench_opts bo = {.destroy_ns = (int64_t)(destroy_us * 1e3)};
     nr_manager_options mo;
     nr_manager_options_default(&mo);
     mo.workers = (uint32_t)workers;
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
     nr_manager *m;
     nr_error err = {0};
-    empty_config cfg = {0};
+    nr_bench_config cfg = {0};
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = pc.min_idle = n;
-    nr_resource_spec s = {.id = "bench", .type = &bench_type, .config = &cfg, .pool = &pc};
+    nr_resource_spec s = {
+        .id = "bench", .type = &nr_bench_type, .type_ud = &bo, .config = &cfg, .pool = &pc};
     if (nr_manager_create(&m, &mo, &err) != NR_OK || nr_manager_register(m, &s, &err) != NR_OK ||
         nr_manager_start(m, nr_deadline_in_ms(600000), &err) != NR_OK) {
         fprintf(stderr, "bench_shutdown: %s\n", err.message);

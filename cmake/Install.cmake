@@ -13,6 +13,11 @@ if(TARGET nebula_resource_sqlite)
     DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endif()
 
+get_property(nr_driver_deps GLOBAL PROPERTY NR_EXPORT_DEPS)
+if(nr_driver_deps)
+  string(APPEND NR_CONFIG_EXTRA_DEPS "${nr_driver_deps}")
+endif()
+
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/nebula DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS nebula_resource nebula_resource_static
   EXPORT NebulaResourceTargets

@@ -8,9 +8,15 @@
 # exact apt-get line to run and fails. Safe to run any number of times.
 set -euo pipefail
 
-BUILD_PKGS=(build-essential cmake ninja-build pkg-config libjansson-dev libsqlite3-dev)
+# The core, the SQLite driver and the program (its HTTP endpoints).
+BUILD_PKGS=(build-essential cmake ninja-build pkg-config libjansson-dev libsqlite3-dev
+    libmicrohttpd-dev)
+# The other drivers' client libraries, the servers their tests start, the
+# test tools and the browser the status page is checked in.
 TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev clang-format systemtap-sdt-dev binutils
-    libmicrohttpd-dev prometheus curl)
+    prometheus curl
+    postgresql libpq-dev redis-server libhiredis-dev libcurl4-openssl-dev python3-httpbin
+    librdkafka-dev libmongoc-dev chromium chromium-driver)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-build}" = "test" ]; then
@@ -18,6 +24,11 @@ if [ "${1:-build}" = "test" ]; then
 fi
 
 missing=()
+# The MongoDB test server runs on Node.js; a node from elsewhere (with its own
+# npm) is fine, Debian's packages are used only when there is none.
+if [ "${1:-build}" = "test" ] && ! command -v npm >/dev/null 2>&1; then
+    want+=(nodejs npm)
+fi
 for p in "${want[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     case "$status" in

@@ -52,7 +52,7 @@ void nr__pool_unlock(nr_pool *p)
 void nr__pool_assert_locked_invariants(const nr_pool *p)
 {
     assert(p->magic == NR_POOL_MAGIC);
-    assert(p->total == p->idle + p->in_use + p->creating + p->maint);
+    assert(p->total == p->idle + p->in_use + p->creating + p->maint + p->bagged);
     assert(p->total <= (uint64_t)p->cfg.max_size);
     assert(p->waiters == 0 || p->idle == 0);
     assert((p->idle == 0) == (p->idle_head == NULL));
@@ -103,6 +103,8 @@ static nr__waiter *waiter_pop_locked(nr_pool *p)
             p->wait_tail = NULL;
         w->next = NULL;
         p->waiters--;
+        if (p->waiters == 0)
+            nr__gate_update_locked(p);
     }
     return w;
 }
@@ -122,6 +124,8 @@ static void waiter_unlink_locked(nr_pool *p, nr__waiter *w)
         p->wait_tail = prev;
     w->next = NULL;
     p->waiters--;
+    if (p->waiters == 0)
+        nr__gate_update_locked(p);
 }
 
 int nr__place_locked(nr_pool *p, struct nr__instance *inst)
@@ -141,6 +145,23 @@ int nr__place_locked(nr_pool *p, struct nr__instance *inst)
         nr__idle_push_head(p, inst);
     }
     return 1;
+}
+
+void nr__settle_locked(nr_pool *p)
+{
+    nr__bag_flush_locked(p);
+    while (p->idle_head && p->wait_head) {
+        struct nr__instance *inst = p->idle_head;
+        nr__idle_remove(p, inst);
+        nr__place_locked(p, inst);
+    }
+}
+
+void nr__signal_returned_locked(nr_pool *p)
+{
+    if (p->in_use == 0 && p->creating == 0 && p->watchers > 0 &&
+        (p->bagged == 0 || nr__bag_used_locked(p) == 0))
+        pthread_cond_broadcast(&p->drained);
 }
 
 void nr__lease_on_locked(nr_pool *p, struct nr__instance *inst)
@@ -349,6 +370,8 @@ void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
     nr__pool_lock(p);
     if (from_bucket == &p->in_use)
         nr__lease_off_locked(p, inst);
+    else if (from_bucket == &p->bagged)
+        nr__bag_remove_locked(p, inst);
     else
         (*from_bucket)--;
     p->total--;
@@ -361,8 +384,7 @@ void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
         p->credential_retired++;
     nr__inst_transition(inst, NR_LC_CLEANUP);
     nr__grant_locked(p);
-    if (p->in_use == 0 && p->creating == 0)
-        pthread_cond_broadcast(&p->drained); /* nr_pool_wait_returned */
+    nr__signal_returned_locked(p);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
     inst->next = NULL;
@@ -466,11 +488,18 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
         atomic_init(&p->cred->refs, 1);
     }
 
+    if (nr__bag_init(p) != NR_OK) {
+        nr__cred_release(p->cred);
+        nr_free(p);
+        return nr_error_set(err, NR_ENOMEM, opts->id, "pool '%s': out of memory", opts->id);
+    }
+
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_cond_init(&p->drained, &ca) != 0) {
         pthread_condattr_destroy(&ca);
+        nr__bag_fini(p);
         nr__cred_release(p->cred);
         nr_free(p);
         return nr_error_set(err, NR_ENOMEM, opts->id, "pool '%s': cannot create its lock",
@@ -505,6 +534,7 @@ int nr_pool_destroy(nr_pool *p, nr_error *err)
     }
     pthread_cond_destroy(&p->drained);
     pthread_mutex_destroy(&p->mu);
+    nr__bag_fini(p);
     nr__cred_release(p->cred);
     p->magic = 0;
     nr_free(p);
@@ -568,6 +598,8 @@ static int wait_locked(nr_pool *p, nr__waiter *w, nr_deadline deadline, const nr
     p->wait_tail = w;
     p->waiters++;
     p->waits++;
+    nr__gate_update_locked(p);
+    nr__settle_locked(p);
 
     int rc = NR_OK;
     int64_t start = nr_now_ns();
@@ -623,6 +655,22 @@ int nr__expired(const nr_pool *p, const struct nr__instance *inst, int64_t now)
 
 static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
                         int64_t *waited);
+
+/* A bag instance claimed by an acquire that then found the pool refusing:
+ * back to the idle list, or destroyed when the pool is closed. */
+static void bag_unclaim(nr_pool *p, struct nr__instance *inst)
+{
+    nr__pool_lock(p);
+    if (atomic_load_explicit(&p->closed, memory_order_relaxed)) {
+        nr__pool_unlock(p);
+        nr__discard(p, inst, &p->bagged, NR__DISCARD_CLOSED);
+        return;
+    }
+    nr__bag_remove_locked(p, inst);
+    nr__place_locked(p, inst);
+    nr__pool_assert_locked_invariants(p);
+    nr__pool_unlock(p);
+}
 
 int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
 {
@@ -694,17 +742,32 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
     int w_ready = 0, subscribed = 0;
     int rc;
     struct nr__instance *inst;
+    uint32_t *bucket; /* where inst is counted: &p->in_use or &p->bagged */
 
     for (;;) {
         got_kind kind = GOT_NOTHING;
         struct nr__instance *rec = NULL;
         inst = NULL;
+        bucket = &p->in_use;
         if (cancel && nr_cancel_is_set(cancel)) {
             nr__pool_lock(p);
             p->cancels++;
             nr__pool_unlock(p);
             rc = nr_error_set(err, NR_ECANCELED, p->id, "pool '%s': acquire canceled", p->id);
             goto out;
+        }
+        /* The fast path: a Free instance from the bag, no lock. */
+        inst = nr__bag_claim(p);
+        if (inst) {
+            if (atomic_load_explicit(&p->refusing, memory_order_seq_cst)) {
+                bag_unclaim(p, inst);
+                rc = nr_error_set(err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
+                goto out;
+            }
+            nr__inst_transition(inst, NR_LC_IN_USE);
+            atomic_store_explicit(&inst->lease_start_ns, nr_now_coarse_ns(), memory_order_relaxed);
+            bucket = &p->bagged;
+            goto check;
         }
         nr__pool_lock(p);
         nr__pool_assert_locked_invariants(p);
@@ -784,13 +847,14 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
             nr__pool_unlock(p);
             break;
         }
-        /* An instance from the idle list or handed over: check it. */
+    check:
+        /* An instance from the bag, the idle list or handed over: check it. */
         if (p->cfg.max_lifetime_ms > 0 && nr__expired(p, inst, nr_now_coarse_ns())) {
-            nr__discard(p, inst, &p->in_use, NR__DISCARD_LIFETIME);
+            nr__discard(p, inst, bucket, NR__DISCARD_LIFETIME);
             continue;
         }
         if (nr__stale_credential(p, inst)) {
-            nr__discard(p, inst, &p->in_use, NR__DISCARD_CREDENTIAL);
+            nr__discard(p, inst, bucket, NR__DISCARD_CREDENTIAL);
             continue;
         }
         if (p->cfg.validate_on_acquire && p->type->validate) {
@@ -798,18 +862,21 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
             nr_error_clear(&ve);
             if (p->type->validate(inst->handle, p->type_ud, &ve) != NR_OK) {
                 atomic_fetch_add_explicit(&p->validate_failures, 1, memory_order_relaxed);
-                nr__discard(p, inst, &p->in_use, NR__DISCARD_VALIDATE);
+                nr__discard(p, inst, bucket, NR__DISCARD_VALIDATE);
                 continue;
             }
         }
         break;
     }
     inst->use_count++;
-    uint64_t lease = atomic_fetch_add_explicit(&p->lease_seq, 1, memory_order_relaxed) + 1;
+    uint64_t lease = ++inst->lease_gen;
     /* release: the holder's writes to the instance above happen before any
-     * later CAS on lease by a releasing thread. */
+     * later CAS on lease by a releasing thread. The counter has one writer at
+     * a time (the holder), so a load and a store suffice. */
     atomic_store_explicit(&inst->lease, lease, memory_order_release);
-    atomic_fetch_add_explicit(&p->acquires, 1, memory_order_relaxed);
+    atomic_store_explicit(&inst->n_acquires,
+                          atomic_load_explicit(&inst->n_acquires, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     out->inst = inst;
     out->lease = lease;
     rc = NR_OK;

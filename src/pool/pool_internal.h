@@ -7,9 +7,19 @@
  * and are touched by nobody else.
  *
  * Accounting, always true while mu is held:
- *     total == idle + in_use + creating + maint
+ *     total == idle + in_use + creating + maint + bagged
  *     total <= max_size
- *     waiters > 0  implies  idle == 0     (a newcomer never barges past a waiter)
+ *     waiters > 0  implies  idle == 0 and no bag instance is Free
+ *                                         (a newcomer never barges past a waiter)
+ *
+ * The bag (pool_bag.c) is the lock-free fast path. An instance in the bag
+ * is Free (idle, claimable by a CAS) or Used (leased through the bag);
+ * acquire and release move it between the two without mu, and a thread
+ * remembers the instance it last gave back so that it tends to take the
+ * same one again, touching nothing another thread writes. Membership in the
+ * bag changes only under mu. The gate closes the fast path: it is set under
+ * mu while anyone waits and once the pool refuses leases, and then every
+ * release goes through mu, where it is handed to the oldest waiter.
  * Instances being destroyed are no longer in total; `destroying` counts them
  * so that drain and destroy wait for them too.
  */
@@ -32,6 +42,12 @@ struct nr__instance {
     void *handle;                     /* [holder] the driver's object */
     _Atomic uint64_t lease;           /* current lease id, 0 when not leased; CAS on release
                                          (acq_rel) so exactly one release wins */
+    uint64_t lease_gen;               /* [holder] lease ids of this record: 1, 2, ... */
+    _Atomic int bag;                  /* NR__BAG_* (see pool_bag.c) */
+    uint32_t bag_slot;                /* [mu] its slot while in the bag */
+    _Atomic uint64_t n_acquires;      /* leases of this record: written by the holder only */
+    _Atomic uint64_t n_releases;      /* give-backs of this record: by the holder only */
+    _Atomic int64_t lease_start_ns;   /* coarse time the current bag lease began */
     uint64_t id;                      /* [holder] 1-based creation number */
     nr_lifecycle state;               /* [mu] or [holder] while out of every list */
     int64_t created_ns;               /* [holder] */
@@ -77,7 +93,16 @@ struct nr_pool {
     pthread_cond_t drained; /* signalled when total and destroying reach 0 */
 
     /* [mu] accounting */
-    uint32_t total, idle, in_use, creating, maint, destroying, waiters;
+    uint32_t total, idle, in_use, creating, maint, destroying, waiters, bagged;
+    uint32_t watchers; /* [mu] callers of nr_pool_wait_returned (they close the gate) */
+
+    /* the bag: slots written under mu, read by anyone (see pool_bag.c) */
+    _Atomic(struct nr__instance *) *bag_slots; /* max_size slots */
+    uint32_t *bag_free_slots;                  /* [mu] stack of unused slot numbers */
+    uint32_t bag_nfree;                        /* [mu] */
+    _Atomic uint32_t bag_hi;                   /* slots at or above are all empty */
+    _Atomic int gate;                          /* nonzero: fast path closed (written under mu) */
+    uint64_t uid;                              /* constant, unique per pool in the process */
     atomic_bool closed;   /* written under mu (release), read anywhere (acquire) */
     atomic_bool refusing; /* no new leases; set by quiesce and close (same orderings) */
 
@@ -88,13 +113,12 @@ struct nr_pool {
     nr__waiter *wait_head, *wait_tail; /* [mu] FIFO */
     uint64_t created_seq;              /* [mu] instance ids */
     uint64_t health_round;             /* [mu] */
-    _Atomic uint64_t lease_seq;        /* relaxed: only uniqueness matters */
 
     /* counters: [mu] where the update is under mu anyway, relaxed atomics otherwise */
     uint64_t creates, create_failures, destroys, handoffs, waits, evicted_idle, evicted_lifetime,
         health_discards, timeouts, cancels, exhausted, credential_retired;
     int64_t wait_ns_total, wait_ns_max;
-    _Atomic uint64_t acquires, releases, validate_failures, recycle_failures, taints;
+    _Atomic uint64_t validate_failures, recycle_failures, taints;
 };
 
 /* Why an instance is destroyed. */
@@ -149,6 +173,14 @@ void nr__idle_remove(nr_pool *p, struct nr__instance *inst);
  * leaves the instance to the caller to discard; otherwise 1. */
 int nr__place_locked(nr_pool *p, struct nr__instance *inst);
 
+/* [mu] Flush the bag and hand idle instances to waiters while both exist
+ * (after a caller joined the queue). */
+void nr__settle_locked(nr_pool *p);
+
+/* [mu] Wake nr_pool_wait_returned when no lease is out and nothing is being
+ * created. */
+void nr__signal_returned_locked(nr_pool *p);
+
 /* [mu] Reserve create slots for the oldest waiters while room is left. */
 void nr__grant_locked(nr_pool *p);
 
@@ -173,6 +205,36 @@ void nr__destroy_list(nr_pool *p, struct nr__instance *list, uint32_t n);
  * &p->in_use or &p->maint) out of service and destroy it, outside mu. */
 void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
                  nr__discard_reason why);
+
+/* ---- the bag (pool_bag.c) ---- */
+
+enum { NR__BAG_NONE = 0, NR__BAG_FREE = 1, NR__BAG_USED = 2 };
+
+/* Allocate / free the bag of a pool with p->cfg.max_size slots. */
+int nr__bag_init(nr_pool *p);
+void nr__bag_fini(nr_pool *p);
+/* [mu] Recompute the gate from waiters and refusing. */
+void nr__gate_update_locked(nr_pool *p);
+/* Claim a Free bag instance for the caller (Free -> Used), preferring the one
+ * this thread gave back last. NULL when the gate is closed or none is free. */
+struct nr__instance *nr__bag_claim(nr_pool *p);
+/* The holder of a Used bag instance gives it back without mu when the gate
+ * is open (Used -> Free) and returns 1; returns 0 when the caller must take
+ * the slow path, with the instance out of the bag's Free state and still
+ * counted in bagged (the caller then calls nr__bag_remove_locked). */
+int nr__bag_put(nr_pool *p, struct nr__instance *inst);
+/* [mu] Put an instance the caller holds (counted nowhere) in the bag as Free. */
+void nr__bag_add_locked(nr_pool *p, struct nr__instance *inst);
+/* [mu] Take an instance out of the bag (its state is already None or Used by
+ * the caller); bagged--. */
+void nr__bag_remove_locked(nr_pool *p, struct nr__instance *inst);
+/* [mu] Move every Free bag instance to the idle list (oldest use at the
+ * tail), so idle-list walks see them. */
+void nr__bag_flush_locked(nr_pool *p);
+/* [mu] How many bag instances are leased right now. */
+uint32_t nr__bag_used_locked(const nr_pool *p);
+/* Remember inst as this thread's last give-back to p. */
+void nr__bag_hint(nr_pool *p, struct nr__instance *inst);
 
 /* Whether inst is past max_lifetime at time now. */
 int nr__expired(const nr_pool *p, const struct nr__instance *inst, int64_t now);

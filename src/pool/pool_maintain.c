@@ -84,6 +84,7 @@ static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_maintain: pool must not be NULL");
 
     nr__pool_lock(p);
+    nr__bag_flush_locked(p); /* the walk below sees every idle instance */
     int64_t now = nr_now_coarse_ns();
     int64_t idle_ns = p->cfg.idle_timeout_ms * NR_NS_PER_MS;
     struct nr__instance *list = NULL;
@@ -155,6 +156,7 @@ static int fill_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
                                 "pool '%s': fill to min_idle %lld ran out of time", p->id,
                                 (long long)p->cfg.min_idle);
         nr__pool_lock(p);
+        nr__bag_flush_locked(p);
         uint32_t need = fill_need_locked(p);
         if (need) {
             need = 1; /* one at a time, so the deadline is checked between creates */
@@ -214,6 +216,7 @@ static int check_health_impl(nr_pool *p, int64_t check_timeout_ns, nr_pool_healt
                             "pool '%s': health check timeout must be positive", p->id);
 
     nr__pool_lock(p);
+    nr__bag_flush_locked(p);
     uint64_t round = ++p->health_round;
     uint32_t budget = p->idle; /* check at most what is idle now */
     nr__pool_unlock(p);

@@ -36,7 +36,12 @@ static int give_back(nr_guard *g, int taint)
     nr_pool *p = inst->pool;
     NR_PROBE_RELEASE(p->id, inst->id);
     nr__pool_event(p, NR_EV_RELEASED, inst->id, 0, 0, NR_OK, taint ? "tainted" : NULL);
-    atomic_fetch_add_explicit(&p->releases, 1, memory_order_relaxed);
+    atomic_store_explicit(&inst->n_releases,
+                          atomic_load_explicit(&inst->n_releases, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    /* Nobody but the holder changes a Used bag state, so this read is stable. */
+    int in_bag = atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_USED;
+    uint32_t *bucket = in_bag ? &p->bagged : &p->in_use;
 
     nr__discard_reason why = NR__DISCARD_TAINT;
     int drop = 0;
@@ -63,23 +68,31 @@ static int give_back(nr_guard *g, int taint)
         }
     }
     if (drop) {
-        nr__discard(p, inst, &p->in_use, why);
+        nr__discard(p, inst, bucket, why);
         return NR_OK;
     }
 
     inst->last_used_ns = now;
-    nr__pool_lock(p);
-    nr__lease_off_locked(p, inst);
     nr__inst_transition(inst, NR_LC_IDLE);
-    if (!nr__place_locked(p, inst)) {
+    if (in_bag && nr__bag_put(p, inst))
+        return NR_OK; /* the fast path: Free again, no lock taken */
+    nr__pool_lock(p);
+    if (in_bag)
+        nr__bag_remove_locked(p, inst);
+    else
+        nr__lease_off_locked(p, inst);
+    if (!atomic_load_explicit(&p->gate, memory_order_relaxed)) {
+        /* Nobody waits: into the bag, where the next acquire needs no lock. */
+        nr__bag_add_locked(p, inst);
+        nr__bag_hint(p, inst);
+    } else if (!nr__place_locked(p, inst)) {
         /* Closed between the check above and now. */
         nr__lease_on_locked(p, inst);
         nr__pool_unlock(p);
         nr__discard(p, inst, &p->in_use, NR__DISCARD_CLOSED);
         return NR_OK;
     }
-    if (p->in_use == 0 && p->creating == 0)
-        pthread_cond_broadcast(&p->drained); /* nr_pool_wait_returned */
+    nr__signal_returned_locked(p);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
     return NR_OK;
@@ -123,6 +136,7 @@ void nr_pool_quiesce(nr_pool *p)
         return;
     nr__pool_lock(p);
     atomic_store_explicit(&p->refusing, true, memory_order_release);
+    nr__gate_update_locked(p);
     for (nr__waiter *w = p->wait_head; w; w = w->next)
         pthread_cond_signal(&w->cv);
     nr__pool_unlock(p);
@@ -158,8 +172,10 @@ void nr_pool_close_on(nr_pool *p, const nr_executor *ex)
     nr__pool_lock(p);
     atomic_store_explicit(&p->refusing, true, memory_order_release);
     atomic_store_explicit(&p->closed, true, memory_order_release);
+    nr__gate_update_locked(p);
     for (nr__waiter *w = p->wait_head; w; w = w->next)
         pthread_cond_signal(&w->cv);
+    nr__bag_flush_locked(p);
     uint32_t n;
     struct nr__instance *list = take_idle_locked(p, 0, &n);
     nr__pool_assert_locked_invariants(p);
@@ -191,6 +207,7 @@ int nr_pool_set_credential(nr_pool *p, const nr_secret *credential, nr_error *er
     struct nr__cred *old = p->cred;
     p->cred = c;
     atomic_fetch_add_explicit(&p->cred_gen, 1, memory_order_relaxed);
+    nr__bag_flush_locked(p);
     uint32_t n;
     struct nr__instance *list = take_idle_locked(p, 1, &n);
     p->credential_retired += n;
@@ -206,12 +223,20 @@ int nr_pool_set_credential(nr_pool *p, const nr_secret *credential, nr_error *er
 /* [mu] Age of the longest-held current lease. */
 static int64_t oldest_lease_locked(const nr_pool *p)
 {
-    if (p->in_use == 0)
+    if (p->in_use == 0 && p->bagged == 0)
         return 0;
     int64_t now = nr_now_coarse_ns(), oldest = 0;
-    for (const struct nr__instance *r = p->all_records; r; r = r->all_next)
-        if (r->leased && now - r->acquired_ns > oldest)
-            oldest = now - r->acquired_ns;
+    for (const struct nr__instance *r = p->all_records; r; r = r->all_next) {
+        int64_t since;
+        if (r->leased)
+            since = r->acquired_ns;
+        else if (atomic_load_explicit(&r->bag, memory_order_relaxed) == NR__BAG_USED)
+            since = atomic_load_explicit(&r->lease_start_ns, memory_order_relaxed);
+        else
+            continue;
+        if (now - since > oldest)
+            oldest = now - since;
+    }
     return oldest;
 }
 
@@ -236,10 +261,16 @@ static int wait_returned_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
     ts.tv_sec = (time_t)(deadline.at_ns / NR_NS_PER_S);
     ts.tv_nsec = (long)(deadline.at_ns % NR_NS_PER_S);
     nr__pool_lock(p);
-    while (p->in_use || p->creating) {
+    /* Close the gate while watching, so every give-back goes through the
+     * lock and wakes this wait. */
+    p->watchers++;
+    nr__gate_update_locked(p);
+    while (p->in_use || p->creating || (p->bagged && nr__bag_used_locked(p))) {
         if (!never && nr_now_ns() >= deadline.at_ns) {
-            uint32_t in_use = p->in_use, creating = p->creating;
+            uint32_t in_use = p->in_use + nr__bag_used_locked(p), creating = p->creating;
             int64_t oldest = oldest_lease_locked(p);
+            p->watchers--;
+            nr__gate_update_locked(p);
             nr__pool_unlock(p);
             return nr_error_set(err, NR_ETIMEDOUT, p->id,
                                 "pool '%s': %u lease(s) still out (the oldest held for %lld ms) "
@@ -251,6 +282,8 @@ static int wait_returned_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
         else
             pthread_cond_timedwait(&p->drained, &p->mu, &ts);
     }
+    p->watchers--;
+    nr__gate_update_locked(p);
     nr__pool_unlock(p);
     return NR_OK;
 }
@@ -301,9 +334,10 @@ void nr_pool_stats_get(nr_pool *p, nr_pool_stats *s)
 {
     memset(s, 0, sizeof(*s));
     nr__pool_lock(p);
+    uint32_t bag_used = nr__bag_used_locked(p);
     s->total = p->total;
-    s->idle = p->idle;
-    s->in_use = p->in_use;
+    s->idle = p->idle + (p->bagged - bag_used);
+    s->in_use = p->in_use + bag_used;
     s->creating = p->creating;
     s->waiters = p->waiters;
     s->destroying = p->destroying;
@@ -325,9 +359,13 @@ void nr_pool_stats_get(nr_pool *p, nr_pool_stats *s)
     s->wait_ns_max = p->wait_ns_max;
     s->oldest_lease_ns = oldest_lease_locked(p);
     s->credential_retired = p->credential_retired;
+    /* Counted per record (a record outlives its instances), so the hot path
+     * writes no shared line. */
+    for (const struct nr__instance *r = p->all_records; r; r = r->all_next) {
+        s->acquires += atomic_load_explicit(&r->n_acquires, memory_order_relaxed);
+        s->releases += atomic_load_explicit(&r->n_releases, memory_order_relaxed);
+    }
     nr__pool_unlock(p);
-    s->acquires = atomic_load_explicit(&p->acquires, memory_order_relaxed);
-    s->releases = atomic_load_explicit(&p->releases, memory_order_relaxed);
     s->validate_failures = atomic_load_explicit(&p->validate_failures, memory_order_relaxed);
     s->recycle_failures = atomic_load_explicit(&p->recycle_failures, memory_order_relaxed);
     s->taints = atomic_load_explicit(&p->taints, memory_order_relaxed);

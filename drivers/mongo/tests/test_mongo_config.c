@@ -395,6 +395,7 @@ static void test_create_refused(void **state)
     nr_create_ctx ctx = {.resource_id = ID, .deadline = dl, .credential = pw};
     void *h = NULL;
     assert_int_equal(create(&h, &c, &ctx, &err), NR_EUNAVAIL);
+    fprintf(stderr, "  refused: %s\n", err.message);
     assert_null(h);
     assert_false(nr_deadline_expired(dl));
     assert_string_equal(err.resource_id, ID);
@@ -428,6 +429,7 @@ static void test_create_deadline_silent_server(void **state)
     int64_t t0 = nr_now_ns();
     assert_int_equal(create(&h, &c, &ctx, &err), NR_ETIMEDOUT);
     int64_t took_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;
+    fprintf(stderr, "  silent server: %s\n", err.message);
     assert_null(h);
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, ID);
     assert_int_equal(err.cause, NR_EUNAVAIL);

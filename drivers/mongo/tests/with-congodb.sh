@@ -41,6 +41,7 @@ congo_start() {
     # meant for the test does not reach it; the wrapper's trap stops it.
     setsid node "$CACHE/congo-server.mjs" "$port" >>"$SVC_DIR/congo.log" 2>&1 </dev/null &
     echo $! >"$SVC_DIR/congo.pid"
+    disown # its kill -9 is expected: no job report
     local _
     for _ in $(seq 400); do
         if grep -q '^ready' "$SVC_DIR/congo.log"; then

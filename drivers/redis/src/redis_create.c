@@ -93,6 +93,9 @@ int nr__redis_reply_code(const char *str, size_t len)
         return NR_EUNAVAIL;
     if (word_is(str, len, "BUSY"))
         return NR_EBUSY;
+    /* the server refused the connection itself and closes it */
+    if (len >= 25 && strstr(str, "max number of clients"))
+        return NR_EUNAVAIL;
     return NR_EINVAL;
 }
 

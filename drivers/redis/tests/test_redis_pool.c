@@ -372,14 +372,10 @@ static void test_refused_reaches_acquirer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_commands_from_threads),
-        T(test_select_db_honoured),
-        T(test_release_resets_session_state),
-        T(test_subscribed_connection_retired),
-        T(test_killed_connection_replaced),
-        T(test_check_health),
-        T(test_acquire_deadline_on_hung_server),
-        T(test_wrong_password_reaches_acquirer),
+        T(test_commands_from_threads),           T(test_select_db_honoured),
+        T(test_release_resets_session_state),    T(test_subscribed_connection_retired),
+        T(test_killed_connection_replaced),      T(test_check_health),
+        T(test_acquire_deadline_on_hung_server), T(test_wrong_password_reaches_acquirer),
         T(test_refused_reaches_acquirer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -259,8 +259,8 @@ static void test_maxclients(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_guard_consumes_its_own_sigpipe), T(test_guard_leaves_a_pending_sigpipe_alone),
-        T(test_unguarded_write_dies_of_sigpipe), T(test_command_survives_sigpipe),
+        T(test_guard_consumes_its_own_sigpipe),     T(test_guard_leaves_a_pending_sigpipe_alone),
+        T(test_unguarded_write_dies_of_sigpipe),    T(test_command_survives_sigpipe),
         T(test_health_and_recycle_survive_sigpipe), T(test_maxclients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,10 @@
  * resource's statistics at the end. The demo checks itself: every order a
  * step committed is in the database, every transaction a step left open was
  * rolled back, no step saw an error, and every connection created was closed.
+ *
+ * While it runs, the status page and the endpoints of `run` are served on
+ * loopback (a free port unless --port says otherwise; the URL is printed).
+ * SIGINT or SIGTERM ends the work early and goes on to the shutdown.
  */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
@@ -23,10 +27,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
+#include "http_server.h"
 #include "nebula/manager.h"
 #include "nebula/resource.h"
 #include "nebula/sqlite.h"
+#include "signals.h"
+#include "status.h"
 
 #define LAT_BUCKETS 48 /* log2 buckets of acquire latency in ns */
 #define NTENANTS    4
@@ -36,9 +45,22 @@ static const char *const resources[] = {"orders-db", "audit-log", "tenant-cache"
 #define NRES 3
 
 typedef struct demo_opts {
-    int64_t threads, seconds, pool_size;
-    const char *db;
+    int64_t threads, seconds, pool_size, port;
+    const char *db, *listen;
+    bool http;
 } demo_opts;
+
+static const char *const on_orders[] = {"orders-db"};
+static const cli_status_res status_res[NRES] = {
+    {.id = "orders-db", .driver = "sqlite", .deps = NULL, .ndeps = 0, .scope = "global"},
+    {.id = "audit-log", .driver = "sqlite", .deps = on_orders, .ndeps = 1, .scope = "global"},
+    {.id = "tenant-cache",
+     .driver = "sqlite",
+     .deps = on_orders,
+     .ndeps = 1,
+     .scope = "global",
+     .tenant_partition = true},
+};
 
 typedef struct demo {
     demo_opts o;
@@ -50,6 +72,13 @@ typedef struct demo {
     uint64_t lat[LAT_BUCKETS];
     nr_error first_error;
     atomic_bool have_error;
+    nr_event_bus *bus;
+    nr_metrics *metrics;
+    cli_event_ring ring;
+    bool ring_on;
+    cli_status st;
+    cli_http *http;
+    cli_signals sig;
 } demo;
 
 typedef struct worker {
@@ -200,12 +229,7 @@ static int64_t percentile_ns(const uint64_t *lat, double q)
 
 static void fmt_ns(char *buf, size_t n, int64_t ns)
 {
-    if (ns < 10 * NR_NS_PER_US)
-        snprintf(buf, n, "%lld ns", (long long)ns);
-    else if (ns < 10 * NR_NS_PER_MS)
-        snprintf(buf, n, "%.1f us", (double)ns / 1e3);
-    else
-        snprintf(buf, n, "%.1f ms", (double)ns / 1e6);
+    cli_fmt_ns(buf, n, ns);
 }
 
 static void progress(demo *d, double elapsed, bool tty)
@@ -226,12 +250,28 @@ static void progress(demo *d, double elapsed, bool tty)
     else
         printf("%s\n", line);
     fflush(stdout);
+    cli_status_set_note(&d->st, line);
 }
 
-static void demo_usage(FILE *out)
+/* Steps and outcomes so far, for the /status document. */
+static void status_extra(void *ud, void *json_object)
+{
+    demo *d = ud;
+    json_t *o = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "steps", (json_int_t)atomic_load(&d->steps), "committed",
+        (json_int_t)atomic_load(&d->committed), "left_open", (json_int_t)atomic_load(&d->abandoned),
+        "thrown_away", (json_int_t)atomic_load(&d->tainted), "cache_lookups",
+        (json_int_t)atomic_load(&d->cached), "audited", (json_int_t)atomic_load(&d->audited),
+        "errors", (json_int_t)atomic_load(&d->errors));
+    if (o)
+        json_object_set_new(json_object, "demo", o);
+}
+
+void nr_cli_demo_usage(FILE *out)
 {
     fprintf(out, "Usage: nebula-resource demo [--threads N] [--seconds S] [--pool-size M] "
                  "[--db DIR]\n"
+                 "                            [--port P] [--listen ADDR] [--no-http]\n"
                  "\n"
                  "Runs N worker threads for S seconds. Each workflow step, for one of four\n"
                  "tenants, leases connections from three SQLite resources under one manager:\n"
@@ -242,11 +282,18 @@ static void demo_usage(FILE *out)
                  "and healthy in the background and shuts them down in phases at the end;\n"
                  "the demo then checks that no committed order was lost.\n"
                  "\n"
+                 "While it runs, a live status page (pools, health, dependency graph) and\n"
+                 "the endpoints /status /metrics /healthz /readyz are served on loopback;\n"
+                 "the URL is printed. SIGINT (Ctrl-C) ends the work early.\n"
+                 "\n"
                  "  --threads N    worker threads, 1..256 (default 8)\n"
                  "  --seconds S    how long to run, 1..3600 (default 5)\n"
                  "  --pool-size M  most orders-db connections at once, 1..64 (default 4)\n"
                  "  --db DIR       folder for the database files (default: a new temporary\n"
-                 "                 folder, removed at the end); their tables are emptied first\n");
+                 "                 folder, removed at the end); their tables are emptied first\n"
+                 "  --port P       port of the status page, 0..65535 (default 0: a free one)\n"
+                 "  --listen ADDR  address of the status page (default 127.0.0.1)\n"
+                 "  --no-http      serve no status page\n");
 }
 
 static int parse_opts(int argc, char **argv, demo_opts *o)
@@ -255,11 +302,18 @@ static int parse_opts(int argc, char **argv, demo_opts *o)
     o->seconds = 5;
     o->pool_size = 4;
     o->db = NULL;
+    o->port = 0;
+    o->listen = "127.0.0.1";
+    o->http = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            demo_usage(stdout);
+            nr_cli_demo_usage(stdout);
             return 1;
+        }
+        if (!strcmp(a, "--no-http")) {
+            o->http = false;
+            continue;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "nebula-resource demo: unknown option or missing value: '%s'\n", a);
@@ -273,6 +327,10 @@ static int parse_opts(int argc, char **argv, demo_opts *o)
             ok = nr_cli_parse_int("--seconds", v, 1, 3600, &o->seconds);
         else if (!strcmp(a, "--pool-size"))
             ok = nr_cli_parse_int("--pool-size", v, 1, 64, &o->pool_size);
+        else if (!strcmp(a, "--port"))
+            ok = nr_cli_parse_int("--port", v, 0, 65535, &o->port);
+        else if (!strcmp(a, "--listen"))
+            o->listen = v;
         else if (!strcmp(a, "--db")) {
             o->db = v;
             ok = *v != '\0';
@@ -401,9 +459,32 @@ static int run(demo *d, const char *dir)
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 100;
     mo.health_interval_ms = 500;
+    if (nr_event_bus_create(&d->bus, 1024, &err) != NR_OK ||
+        nr_metrics_create(&d->metrics, &err) != NR_OK) {
+        fprintf(stderr, "nebula-resource demo: %s\n", err.message);
+        return 1;
+    }
+    mo.events = d->bus;
+    mo.metrics = d->metrics;
     if (nr_manager_create(&d->m, &mo, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource demo: %s\n", err.message);
         return 1;
+    }
+    d->ring_on = cli_event_ring_start(&d->ring, d->bus, &err) == NR_OK;
+    cli_status_init(&d->st, "demo", d->m, d->metrics, d->ring_on ? &d->ring : NULL, status_res,
+                    NRES);
+    d->st.extra = status_extra;
+    d->st.extra_ud = d;
+    if (d->o.http) {
+        if (cli_http_start(&d->http, d->o.listen, (int)d->o.port, &d->st, &err) != NR_OK) {
+            fprintf(stderr, "nebula-resource demo: %s\n", err.message);
+            nr_manager_destroy(d->m, NULL);
+            return 1;
+        }
+        printf("status page: http://%s%s%s:%d/ (also /status /metrics /healthz /readyz)\n",
+               strchr(d->o.listen, ':') ? "[" : "", d->o.listen,
+               strchr(d->o.listen, ':') ? "]" : "", cli_http_port(d->http));
+        fflush(stdout);
     }
     d->provider = nr_manager_provider(d->m);
     int64_t pool = d->o.pool_size;
@@ -423,9 +504,12 @@ static int run(demo *d, const char *dir)
                 "CREATE TABLE IF NOT EXISTS audit(tenant TEXT, what TEXT); DELETE FROM audit", NULL,
                 &err) != NR_OK) {
         fprintf(stderr, "nebula-resource demo: %s\n", err.message);
+        cli_http_stop(d->http);
+        d->http = NULL;
         nr_manager_destroy(d->m, NULL);
         return 1;
     }
+    cli_status_set_phase(&d->st, CLI_PHASE_RUNNING);
     printf("started: orders-db, then audit-log and tenant-cache (one pool per tenant)\n");
 
     worker *ws = calloc((size_t)d->o.threads, sizeof(*ws));
@@ -434,6 +518,8 @@ static int run(demo *d, const char *dir)
         fprintf(stderr, "nebula-resource demo: out of memory\n");
         free(ws);
         free(ts);
+        cli_http_stop(d->http);
+        d->http = NULL;
         nr_manager_destroy(d->m, NULL);
         return 1;
     }
@@ -444,8 +530,12 @@ static int run(demo *d, const char *dir)
     }
     bool tty = isatty(STDOUT_FILENO);
     int64_t end = start + d->o.seconds * NR_NS_PER_S;
+    bool interrupted = false;
     for (int tick = 0; nr_now_ns() < end;) {
-        nr_sleep_ns(200 * NR_NS_PER_MS);
+        if (cli_signals_wait(&d->sig, 1, 200) > 0) {
+            interrupted = true;
+            break;
+        }
         if (tty || ++tick % 5 == 0)
             progress(d, (double)(nr_now_ns() - start) / 1e9, tty);
     }
@@ -456,6 +546,8 @@ static int run(demo *d, const char *dir)
     progress(d, secs, tty);
     if (tty)
         printf("\n");
+    if (interrupted)
+        printf("stopped early by %s\n", cli_signals_last_name(&d->sig));
     free(ws);
     free(ts);
 
@@ -471,6 +563,7 @@ static int run(demo *d, const char *dir)
         fprintf(stderr, "nebula-resource demo: counting: %s\n", err.message);
 
     printf("shutting down: drain, cleanup, terminate...\n");
+    cli_status_set_phase(&d->st, CLI_PHASE_SHUTTING_DOWN);
     nr_shutdown_report rep;
     int src = nr_manager_shutdown(d->m, NULL, &rep, &err);
     if (src != NR_OK)
@@ -489,6 +582,9 @@ static int run(demo *d, const char *dir)
     if (atomic_load(&d->have_error))
         printf("first error seen by a step: %s: %s\n", nr_err_name(d->first_error.code),
                d->first_error.message);
+    cli_status_set_phase(&d->st, CLI_PHASE_STOPPED);
+    cli_http_stop(d->http);
+    d->http = NULL;
     if (nr_manager_destroy(d->m, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource demo: %s\n", err.message);
         ok = false;
@@ -509,10 +605,14 @@ int nr_cli_demo(int argc, char **argv)
         return prc > 0 ? 0 : 2;
     }
     pthread_mutex_init(&d->lat_mu, NULL);
+    /* before any thread exists, so that every thread inherits the mask */
+    cli_signals_block();
+    cli_signals_start(&d->sig, "nebula-resource");
     char tmp[] = "/tmp/nebula-demo.XXXXXX";
     const char *dir = d->o.db;
     if (!dir && !(dir = mkdtemp(tmp))) {
         perror("nebula-resource demo: mkdtemp");
+        cli_signals_stop(&d->sig);
         free(d);
         return 1;
     }
@@ -521,6 +621,13 @@ int nr_cli_demo(int argc, char **argv)
            (long long)d->o.pool_size);
     printf("databases in %s\n", dir);
     int status = run(d, dir);
+    if (d->ring_on)
+        cli_event_ring_stop(&d->ring);
+    if (d->st.mode)
+        cli_status_destroy(&d->st);
+    nr_metrics_destroy(d->metrics);
+    nr_event_bus_destroy(d->bus);
+    cli_signals_stop(&d->sig);
     if (!d->o.db) {
         const char *files[] = {"orders.db", "orders.db-wal", "orders.db-shm",
                                "audit.db",  "audit.db-wal",  "audit.db-shm"};

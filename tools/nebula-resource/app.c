@@ -1,0 +1,179 @@
+/*
+ * app.c - a manager built from a config file. See app.h.
+ */
+#define _DEFAULT_SOURCE
+#include "app.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nebula/secret.h"
+
+#define SECRET_FILE_MAX (64 * 1024)
+
+/* The credential provider: a ref of the config's "credentials" section is
+ * read from its environment variable or file at each fetch. Messages name
+ * the ref and where it comes from, never the value. */
+static int fetch_cred(void *ud, const char *ref, nr_secret **out, nr_error *err)
+{
+    const cli_config *cfg = ud;
+    const cli_credential *c = cli_config_credential(cfg, ref);
+    if (!c)
+        return nr_error_set(err, NR_ENOTFOUND, NULL, "credential '%s' is not defined", ref);
+    if (c->env) {
+        const char *v = getenv(c->env);
+        if (!v)
+            return nr_error_set(err, NR_ECRED, NULL,
+                                "credential '%s': environment variable %s is not set", ref, c->env);
+        return nr_secret_from_str(out, v, err);
+    }
+    FILE *f = fopen(c->file, "rb");
+    if (!f)
+        return nr_error_set(err, NR_ECRED, NULL, "credential '%s': cannot open %s: %s", ref,
+                            c->file, strerror(errno));
+    char *buf = malloc(SECRET_FILE_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        return nr_error_set(err, NR_ENOMEM, NULL, "credential '%s': out of memory", ref);
+    }
+    size_t n = fread(buf, 1, SECRET_FILE_MAX + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    int rc;
+    if (bad || n > SECRET_FILE_MAX) {
+        rc = nr_error_set(err, NR_ECRED, NULL, "credential '%s': %s %s", ref, c->file,
+                          bad ? "cannot be read" : "is larger than 64 KiB");
+    } else {
+        if (n && buf[n - 1] == '\n')
+            n--;
+        if (n && buf[n - 1] == '\r')
+            n--;
+        rc = nr_secret_create(out, buf, n, err);
+    }
+    explicit_bzero(buf, SECRET_FILE_MAX + 1);
+    free(buf);
+    return rc;
+}
+
+int cli_app_create(cli_app *app, const cli_config *cfg, const char *mode, bool observe,
+                   nr_error *err)
+{
+    memset(app, 0, sizeof(*app));
+    app->cfg = cfg;
+    app->creds = (nr_credential_provider){.fetch = fetch_cred, .ud = (void *)cfg};
+    nr_manager_options mo = cfg->manager;
+    mo.credentials = &app->creds;
+    int rc;
+    if (observe) {
+        if ((rc = nr_event_bus_create(&app->bus, 1024, err)) != NR_OK ||
+            (rc = nr_metrics_create(&app->metrics, err)) != NR_OK)
+            return rc;
+        mo.events = app->bus;
+        mo.metrics = app->metrics;
+    }
+    if ((rc = nr_manager_create(&app->m, &mo, err)) != NR_OK)
+        return rc;
+    if (observe) {
+        if ((rc = cli_event_ring_start(&app->ring, app->bus, err)) != NR_OK)
+            return rc;
+        app->ring_on = true;
+    }
+    app->sres = calloc(cfg->nres ? cfg->nres : 1, sizeof(*app->sres));
+    if (!app->sres)
+        return nr_error_set(err, NR_ENOMEM, NULL, "out of memory");
+    for (size_t n = 0; n < cfg->nres; n++) {
+        const cli_resource *r = &cfg->res[cfg->order[n]];
+        app->sres[n] = (cli_status_res){.id = r->id,
+                                        .driver = r->driver_name,
+                                        .deps = (const char *const *)r->deps,
+                                        .ndeps = r->ndeps,
+                                        .scope = r->scope_text,
+                                        .tenant_partition = r->partition == NR_PARTITION_TENANT};
+    }
+    cli_status_init(&app->st, mode, app->m, app->metrics, app->ring_on ? &app->ring : NULL,
+                    app->sres, cfg->nres);
+    app->st_on = true;
+    return NR_OK;
+}
+
+int cli_app_start(cli_app *app, FILE *out, bool (*stop)(void *ud), void *ud, nr_error *err)
+{
+    const cli_config *cfg = app->cfg;
+    int rc = nr_manager_start(app->m, nr_deadline_in_ms(10000), err);
+    if (rc != NR_OK)
+        return rc;
+    if (out) {
+        fprintf(out, "starting %zu resource%s in dependency order\n", cfg->nres,
+                cfg->nres == 1 ? "" : "s");
+        fflush(out);
+    }
+    /* Registered one by one on the started manager: each starts at once,
+     * after everything it depends on. */
+    for (size_t n = 0; n < cfg->nres; n++) {
+        const cli_resource *r = &cfg->res[cfg->order[n]];
+        if (stop && stop(ud))
+            return nr_error_set(err, NR_ECANCELED, r->id, "start interrupted before resource '%s'",
+                                r->id);
+        nr_resource_spec spec = {.id = r->id,
+                                 .type = r->driver->type,
+                                 .config = r->config,
+                                 .pool = &r->pool,
+                                 .scope = &r->scope,
+                                 .partition = r->partition,
+                                 .depends_on = (const char *const *)r->deps,
+                                 .ndepends = r->ndeps,
+                                 .credential_ref = r->credential};
+        int64_t t0 = nr_now_ns();
+        rc = nr_manager_register(app->m, &spec, err);
+        char took[32];
+        cli_fmt_ns(took, sizeof(took), nr_now_ns() - t0);
+        if (out) {
+            fprintf(out, "  [%zu/%zu] %-20s %-8s ", n + 1, cfg->nres, r->id, r->driver_name);
+            if (rc != NR_OK) {
+                fprintf(out, "FAILED after %s: %s: %s\n", took, nr_err_name(rc), err->message);
+            } else {
+                nr_resource_info ri;
+                nr_manager_resource_info(app->m, r->id, &ri, NULL);
+                fprintf(out, "%s in %s", nr_resource_state_name(ri.state), took);
+                if (r->partition == NR_PARTITION_TENANT)
+                    fprintf(out, " (one pool per tenant)");
+                else
+                    fprintf(out, " (%u ready, max %u)", ri.stats.idle, ri.stats.max_size);
+                if (r->ndeps) {
+                    fprintf(out, ", after");
+                    for (size_t k = 0; k < r->ndeps; k++)
+                        fprintf(out, "%s %s", k ? "," : "", r->deps[k]);
+                }
+                fputc('\n', out);
+            }
+            fflush(out);
+        }
+        if (rc != NR_OK)
+            return rc;
+    }
+    return NR_OK;
+}
+
+void cli_app_destroy(cli_app *app)
+{
+    if (app->m) {
+        nr_error err = {0};
+        if (nr_manager_destroy(app->m, &err) != NR_OK)
+            fprintf(stderr, "nebula-resource: %s\n", err.message);
+        app->m = NULL;
+    }
+    if (app->ring_on)
+        cli_event_ring_stop(&app->ring);
+    app->ring_on = false;
+    if (app->st_on)
+        cli_status_destroy(&app->st);
+    app->st_on = false;
+    nr_metrics_destroy(app->metrics);
+    app->metrics = NULL;
+    if (app->bus)
+        nr_event_bus_destroy(app->bus);
+    app->bus = NULL;
+    free(app->sres);
+    app->sres = NULL;
+}

@@ -1,0 +1,1117 @@
+/*
+ * config_file.c - load and check a nebula-resource config file.
+ *
+ * Every section is described by a config schema (nebula/config.h), so its
+ * rules and messages are the library's own: the manager, http and shutdown
+ * sections and each credential by the schemas below, each resource's pool
+ * by nr_pool_config_schema and its "config" by the driver's schema. What
+ * spans sections (ids, drivers, dependencies, credential refs, scopes) is
+ * checked here. Nothing stops at the first problem: every one is collected,
+ * and json_pos gives each its line and column.
+ */
+#define _DEFAULT_SOURCE
+#include "config_file.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json_pos.h"
+#include "nebula/alloc.h"
+#include "nebula/config.h"
+
+#define MAX_FILE_BYTES (16u << 20)
+
+/* ---- section schemas ----------------------------------------------------- */
+
+typedef struct mgr_cfg {
+    int64_t workers, maintain_interval_ms, health_interval_ms, health_timeout_ms;
+    int64_t failure_threshold, recovery_threshold;
+} mgr_cfg;
+
+#define DAY_MS  86400000
+#define HOUR_MS 3600000
+
+static const nr_field mgr_fields[] = {
+    {.name = "workers",
+     .type = NR_FT_INT,
+     .offset = offsetof(mgr_cfg, workers),
+     .min = 1,
+     .max = 64,
+     .def_int = 4,
+     .doc = "background worker threads"},
+    {.name = "maintain_interval_ms",
+     .type = NR_FT_INT,
+     .offset = offsetof(mgr_cfg, maintain_interval_ms),
+     .min = 0,
+     .max = DAY_MS,
+     .def_int = 1000,
+     .doc = "pool maintenance period (0 = none)"},
+    {.name = "health_interval_ms",
+     .type = NR_FT_INT,
+     .offset = offsetof(mgr_cfg, health_interval_ms),
+     .min = 0,
+     .max = DAY_MS,
+     .def_int = 10000,
+     .doc = "health check period (0 = none)"},
+    {.name = "health_timeout_ms",
+     .type = NR_FT_INT,
+     .offset = offsetof(mgr_cfg, health_timeout_ms),
+     .min = 1,
+     .max = HOUR_MS,
+     .def_int = 5000,
+     .doc = "deadline of one instance's health check"},
+    {.name = "failure_threshold",
+     .type = NR_FT_INT,
+     .offset = offsetof(mgr_cfg, failure_threshold),
+     .min = 1,
+     .max = 1000,
+     .def_int = 3,
+     .doc = "failed rounds in a row before unhealthy"},
+    {.name = "recovery_threshold",
+     .type = NR_FT_INT,
+     .offset = offsetof(mgr_cfg, recovery_threshold),
+     .min = 1,
+     .max = 1000,
+     .def_int = 2,
+     .doc = "good rounds in a row before healthy again"},
+};
+
+static const nr_config_schema mgr_schema = {
+    .name = "manager",
+    .struct_size = sizeof(mgr_cfg),
+    .fields = mgr_fields,
+    .nfields = sizeof(mgr_fields) / sizeof(mgr_fields[0]),
+};
+
+typedef struct http_cfg {
+    char *listen;
+    int64_t port;
+} http_cfg;
+
+static const nr_field http_fields[] = {
+    {.name = "listen",
+     .type = NR_FT_STRING,
+     .offset = offsetof(http_cfg, listen),
+     .min = 1,
+     .max = 64,
+     .def_str = "127.0.0.1",
+     .doc = "IPv4 or IPv6 address to listen on"},
+    {.name = "port",
+     .type = NR_FT_INT,
+     .offset = offsetof(http_cfg, port),
+     .min = 0,
+     .max = 65535,
+     .def_int = 9464,
+     .doc = "TCP port (0 = pick a free one)"},
+};
+
+static const nr_config_schema http_schema = {
+    .name = "http",
+    .struct_size = sizeof(http_cfg),
+    .fields = http_fields,
+    .nfields = sizeof(http_fields) / sizeof(http_fields[0]),
+};
+
+typedef struct shutdown_cfg {
+    int64_t grace_ms, drain_timeout_ms, cleanup_timeout_ms;
+} shutdown_cfg;
+
+static const nr_field shutdown_fields[] = {
+    {.name = "grace_ms",
+     .type = NR_FT_INT,
+     .offset = offsetof(shutdown_cfg, grace_ms),
+     .min = 0,
+     .max = HOUR_MS,
+     .def_int = 0,
+     .doc = "time /readyz answers 503 before the drain starts"},
+    {.name = "drain_timeout_ms",
+     .type = NR_FT_INT,
+     .offset = offsetof(shutdown_cfg, drain_timeout_ms),
+     .min = 0,
+     .max = HOUR_MS,
+     .def_int = 30000,
+     .doc = "how long the drain waits for leases"},
+    {.name = "cleanup_timeout_ms",
+     .type = NR_FT_INT,
+     .offset = offsetof(shutdown_cfg, cleanup_timeout_ms),
+     .min = 0,
+     .max = HOUR_MS,
+     .def_int = 10000,
+     .doc = "how long the cleanup may take"},
+};
+
+static const nr_config_schema shutdown_schema = {
+    .name = "shutdown",
+    .struct_size = sizeof(shutdown_cfg),
+    .fields = shutdown_fields,
+    .nfields = sizeof(shutdown_fields) / sizeof(shutdown_fields[0]),
+};
+
+typedef struct cred_cfg {
+    char *env;
+    char *file;
+} cred_cfg;
+
+static const nr_field cred_fields[] = {
+    {.name = "env",
+     .type = NR_FT_STRING,
+     .offset = offsetof(cred_cfg, env),
+     .min = 1,
+     .max = 255,
+     .doc = "environment variable that holds the secret"},
+    {.name = "file",
+     .type = NR_FT_STRING,
+     .offset = offsetof(cred_cfg, file),
+     .min = 1,
+     .max = 4096,
+     .doc = "file that holds the secret (one trailing newline is dropped)"},
+};
+
+static void cred_check(const void *cfg, const char *path, nr_config_report *r)
+{
+    const cred_cfg *c = cfg;
+    if (!c->env == !c->file)
+        nr_config_report_add(r, path, NULL, 0, 0, "must have exactly one of \"env\" or \"file\"");
+}
+
+static const nr_config_schema cred_schema = {
+    .name = "credential",
+    .struct_size = sizeof(cred_cfg),
+    .fields = cred_fields,
+    .nfields = sizeof(cred_fields) / sizeof(cred_fields[0]),
+    .check = cred_check,
+};
+
+/* The scalar keys of a resource; config, pool and depends_on are handled here. */
+typedef struct res_cfg {
+    char *id;
+    char *driver;
+    char *scope;
+    int partition;
+    char *credential;
+} res_cfg;
+
+static const char *const partition_names[] = {"none", "tenant", NULL};
+
+static const nr_field res_fields[] = {
+    {.name = "id",
+     .type = NR_FT_STRING,
+     .offset = offsetof(res_cfg, id),
+     .required = true,
+     .min = 1,
+     .max = 63,
+     .doc = "unique resource id"},
+    {.name = "driver",
+     .type = NR_FT_STRING,
+     .offset = offsetof(res_cfg, driver),
+     .required = true,
+     .min = 1,
+     .max = 63,
+     .doc = "driver name"},
+    {.name = "scope",
+     .type = NR_FT_STRING,
+     .offset = offsetof(res_cfg, scope),
+     .min = 1,
+     .max = NR_SCOPE_TEXT_MAX - 1,
+     .doc = "\"global\" (default) or \"tenant:ID[/workflow:ID...]\""},
+    {.name = "partition",
+     .type = NR_FT_ENUM,
+     .offset = offsetof(res_cfg, partition),
+     .enum_names = partition_names,
+     .def_int = 0,
+     .doc = "\"tenant\": one pool per tenant"},
+    {.name = "credential",
+     .type = NR_FT_STRING,
+     .offset = offsetof(res_cfg, credential),
+     .min = 1,
+     .max = 255,
+     .doc = "credential ref (a key of \"credentials\")"},
+};
+
+static const nr_config_schema res_schema = {
+    .name = "resource",
+    .struct_size = sizeof(res_cfg),
+    .fields = res_fields,
+    .nfields = sizeof(res_fields) / sizeof(res_fields[0]),
+};
+
+static const char *const top_keys[] = {"manager",     "http",      "shutdown",
+                                       "credentials", "resources", NULL};
+
+/* ---- issues ---------------------------------------------------------------- */
+
+typedef struct loader {
+    cli_config *cfg;
+    cli_issues *iss;
+    cli_pos_map pos;
+    bool oom;
+} loader;
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* Add an issue at JSON path raw ("$..." form). at_key: point at the key of
+ * the member rather than its value. */
+static void add_issue(loader *ld, const char *raw, bool at_key, const char *value, const char *fmt,
+                      ...) __attribute__((format(printf, 5, 6)));
+
+static void add_issue(loader *ld, const char *raw, bool at_key, const char *value, const char *fmt,
+                      ...)
+{
+    cli_issues *iss = ld->iss;
+    if (iss->n == iss->cap) {
+        size_t cap = iss->cap ? iss->cap * 2 : 16;
+        cli_issue *v = realloc(iss->v, cap * sizeof(*v));
+        if (!v) {
+            ld->oom = true;
+            return;
+        }
+        iss->v = v;
+        iss->cap = cap;
+    }
+    char rule[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rule, sizeof(rule), fmt, ap);
+    va_end(ap);
+    const char *disp = raw;
+    if (disp[0] == '$' && disp[1] == '.')
+        disp += 2;
+    else if (disp[0] == '$' && disp[1] == '[')
+        disp += 1;
+    cli_issue *i = &iss->v[iss->n];
+    *i = (cli_issue){.path = xstrdup(disp), .rule = xstrdup(rule), .value = xstrdup(value)};
+    if (!i->path || !i->rule || !i->value) {
+        free(i->path);
+        free(i->rule);
+        free(i->value);
+        ld->oom = true;
+        return;
+    }
+    const cli_pos_entry *p = cli_pos_find(&ld->pos, raw);
+    if (p) {
+        bool exact = strcmp(p->path, raw) == 0;
+        i->line = exact && at_key ? p->kline : p->line;
+        i->col = exact && at_key ? p->kcol : p->col;
+    }
+    iss->n++;
+}
+
+/* "a, b, c" of a schema's field names (plus extra ones) into buf. */
+static void field_list(char *buf, size_t len, const nr_config_schema *s, const char *const *extra)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < s->nfields && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", s->fields[i].name);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    for (size_t i = 0; extra && extra[i] && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", extra[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* Move a library report into the issue list. An unknown field gets the list
+ * of known ones; a section of more than NR_CONFIG_MAX_ISSUES problems says
+ * how many were left out. */
+static void take_report(loader *ld, const nr_config_report *r, const nr_config_schema *s,
+                        const char *const *extra, const char *prefix)
+{
+    for (size_t k = 0; k < r->count; k++) {
+        const nr_config_issue *it = &r->items[k];
+        if (strcmp(it->rule, "unknown field") == 0) {
+            char known[400];
+            field_list(known, sizeof(known), s, extra);
+            add_issue(ld, it->path, true, "", "unknown field (known: %s)", known);
+        } else {
+            add_issue(ld, it->path, false, it->value, "%s", it->rule);
+        }
+    }
+    if (r->dropped)
+        add_issue(ld, prefix, false, "", "%zu more problems in this section not shown", r->dropped);
+}
+
+/* Parse section obj (NULL: absent, defaults) with schema s under prefix. */
+static bool section(loader *ld, const nr_config_schema *s, const json_t *obj, const char *prefix,
+                    void *out, const char *const *extra)
+{
+    json_t *empty = NULL;
+    if (!obj)
+        obj = empty = json_object();
+    nr_config_report rep;
+    nr_error err = {0};
+    int rc = nr_config_from_json(s, obj, prefix, out, &rep, &err);
+    json_decref(empty);
+    if (rc == NR_ENOMEM || rc == NR_EINVAL) {
+        ld->oom = rc == NR_ENOMEM;
+        add_issue(ld, prefix, false, "", "%s", err.message);
+        return false;
+    }
+    take_report(ld, &rep, s, extra, prefix);
+    return rc == NR_OK;
+}
+
+/* The path of member key under prefix, in the report's form. */
+static void member_path(char *out, size_t cap, const char *prefix, const char *key)
+{
+    bool plain = *key != '\0';
+    for (const char *p = key; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            plain = false;
+    if (plain) {
+        snprintf(out, cap, "%s.%s", prefix, key);
+        return;
+    }
+    json_t *k = json_string(key);
+    char *q = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+    snprintf(out, cap, "%s[%s]", prefix, q ? q : "\"?\"");
+    free(q);
+    json_decref(k);
+}
+
+static bool id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n < 1 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == ':' || c == '@'))
+            return false;
+    }
+    return true;
+}
+
+/* The value of j as JSON text for an issue (short). */
+static void json_text(char *out, size_t cap, const json_t *j)
+{
+    char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!t) {
+        snprintf(out, cap, "?");
+        return;
+    }
+    if (strlen(t) >= cap && cap > 4) {
+        memcpy(out, t, cap - 4);
+        memcpy(out + cap - 4, "...", 4);
+    } else {
+        snprintf(out, cap, "%s", t);
+    }
+    free(t);
+}
+
+static const char *json_kind(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "?";
+}
+
+/* ---- sections --------------------------------------------------------------- */
+
+static void load_manager(loader *ld, const json_t *obj)
+{
+    mgr_cfg m;
+    nr_manager_options_default(&ld->cfg->manager);
+    if (section(ld, &mgr_schema, obj, "$.manager", &m, NULL)) {
+        nr_manager_options *o = &ld->cfg->manager;
+        o->workers = (uint32_t)m.workers;
+        o->maintain_interval_ms = m.maintain_interval_ms;
+        o->health_interval_ms = m.health_interval_ms;
+        o->health_timeout_ms = m.health_timeout_ms;
+        o->failure_threshold = (uint32_t)m.failure_threshold;
+        o->recovery_threshold = (uint32_t)m.recovery_threshold;
+    }
+    nr_config_free(&mgr_schema, &m);
+}
+
+static void load_http(loader *ld, const json_t *obj)
+{
+    http_cfg h;
+    if (section(ld, &http_schema, obj, "$.http", &h, NULL)) {
+        ld->cfg->listen = xstrdup(h.listen);
+        ld->cfg->port = (int)h.port;
+    }
+    nr_config_free(&http_schema, &h);
+}
+
+static void load_shutdown(loader *ld, const json_t *obj)
+{
+    shutdown_cfg s;
+    if (section(ld, &shutdown_schema, obj, "$.shutdown", &s, NULL)) {
+        ld->cfg->grace_ms = s.grace_ms;
+        ld->cfg->drain_timeout_ms = s.drain_timeout_ms;
+        ld->cfg->cleanup_timeout_ms = s.cleanup_timeout_ms;
+    }
+    nr_config_free(&shutdown_schema, &s);
+}
+
+static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
+{
+    if (!obj)
+        return;
+    if (!json_is_object(obj)) {
+        char v[64];
+        json_text(v, sizeof(v), obj);
+        add_issue(ld, "$.credentials", false, v, "must be an object of credential refs (got %s)",
+                  json_kind(obj));
+        return;
+    }
+    size_t n = json_object_size(obj);
+    ld->cfg->creds = calloc(n ? n : 1, sizeof(cli_credential));
+    if (!ld->cfg->creds) {
+        ld->oom = true;
+        return;
+    }
+    const char *ref;
+    json_t *v;
+    json_object_foreach((json_t *)obj, ref, v)
+    {
+        char path[512];
+        member_path(path, sizeof(path), "$.credentials", ref);
+        if (!id_ok(ref))
+            add_issue(ld, path, true, "",
+                      "credential ref must be 1 to 63 letters, digits or _-.:@");
+        cred_cfg c;
+        if (section(ld, &cred_schema, v, path, &c, NULL)) {
+            char fpath[600];
+            if (check_secrets && c.env && !getenv(c.env)) {
+                snprintf(fpath, sizeof(fpath), "%s.env", path);
+                add_issue(ld, fpath, false, "", "environment variable %s is not set", c.env);
+            } else if (check_secrets && c.file && access(c.file, R_OK) != 0) {
+                snprintf(fpath, sizeof(fpath), "%s.file", path);
+                add_issue(ld, fpath, false, "", "cannot read %s: %s", c.file, strerror(errno));
+            }
+            cli_credential *cc = &ld->cfg->creds[ld->cfg->ncreds++];
+            cc->ref = xstrdup(ref);
+            cc->env = xstrdup(c.env);
+            cc->file = xstrdup(c.file);
+            if (!cc->ref || (c.env && !cc->env) || (c.file && !cc->file))
+                ld->oom = true;
+        }
+        nr_config_free(&cred_schema, &c);
+    }
+}
+
+static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const char *prefix)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s.depends_on", prefix);
+    if (!deps)
+        return;
+    if (!json_is_array(deps)) {
+        char v[64];
+        json_text(v, sizeof(v), deps);
+        add_issue(ld, path, false, v, "must be an array of resource ids (got %s)", json_kind(deps));
+        return;
+    }
+    size_t n = json_array_size(deps);
+    r->deps = calloc(n ? n : 1, sizeof(char *));
+    if (!r->deps) {
+        ld->oom = true;
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const json_t *d = json_array_get(deps, k);
+        char ipath[300], v[64];
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, k);
+        json_text(v, sizeof(v), d);
+        if (!json_is_string(d)) {
+            add_issue(ld, ipath, false, v, "must be a resource id string (got %s)", json_kind(d));
+            continue;
+        }
+        const char *s = json_string_value(d);
+        bool dup = false;
+        for (size_t j = 0; j < r->ndeps; j++)
+            dup = dup || strcmp(r->deps[j], s) == 0;
+        if (dup) {
+            add_issue(ld, ipath, false, v, "is listed twice");
+            continue;
+        }
+        if (!(r->deps[r->ndeps] = xstrdup(s)))
+            ld->oom = true;
+        else
+            r->ndeps++;
+    }
+}
+
+/* The string value of key when it is one of 1..max bytes without NUL, else NULL. */
+static const char *scalar(const json_t *obj, const char *key, size_t max)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        return NULL;
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    return n >= 1 && n <= max && strlen(s) == n ? s : NULL;
+}
+
+static const char *const res_extra[] = {"config", "pool", "depends_on", NULL};
+
+static void load_resource(loader *ld, size_t idx, const json_t *obj)
+{
+    cli_resource *r = &ld->cfg->res[idx];
+    nr_pool_config_default(&r->pool);
+    nr_scope_global(&r->scope);
+    snprintf(r->scope_text, sizeof(r->scope_text), "global");
+    r->level = -1;
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "$.resources[%zu]", idx);
+    if (!json_is_object(obj)) {
+        char v[64];
+        json_text(v, sizeof(v), obj);
+        add_issue(ld, prefix, false, v, "must be a resource object (got %s)", json_kind(obj));
+        return;
+    }
+    /* the scalar keys through their schema; the others by hand */
+    json_t *scalars = json_object();
+    if (!scalars) {
+        ld->oom = true;
+        return;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        if (strcmp(key, "config") && strcmp(key, "pool") && strcmp(key, "depends_on"))
+            json_object_set(scalars, key, v);
+    }
+    res_cfg rcfg;
+    char path[300];
+    section(ld, &res_schema, scalars, prefix, &rcfg, res_extra);
+    nr_config_free(&res_schema, &rcfg);
+    json_decref(scalars);
+    /* A failed section is left at its defaults: take each key that passed its
+     * own rule from the JSON (the schema has reported the others). */
+    const char *id = scalar(obj, "id", 63);
+    const char *driver = scalar(obj, "driver", 63);
+    const char *scope = scalar(obj, "scope", NR_SCOPE_TEXT_MAX - 1);
+    const char *cred = scalar(obj, "credential", 255);
+    const char *part = scalar(obj, "partition", 16);
+    if (id) {
+        snprintf(path, sizeof(path), "%s.id", prefix);
+        if (!id_ok(id)) {
+            char val[100];
+            json_text(val, sizeof(val), json_object_get(obj, "id"));
+            add_issue(ld, path, false, val, "must hold only letters, digits and _-.:@");
+        } else {
+            r->id = xstrdup(id);
+        }
+    }
+    if (driver) {
+        r->driver_name = xstrdup(driver);
+        r->driver = cli_driver_find(driver);
+        if (!r->driver) {
+            char list[256], val[100];
+            cli_driver_list(list, sizeof(list));
+            json_text(val, sizeof(val), json_object_get(obj, "driver"));
+            snprintf(path, sizeof(path), "%s.driver", prefix);
+            if (cli_driver_known(driver))
+                add_issue(ld, path, false, val,
+                          "driver is not built into this program (built in: %s)", list);
+            else
+                add_issue(ld, path, false, val, "unknown driver (built in: %s)", list);
+        }
+    }
+    if (scope) {
+        nr_error err = {0};
+        snprintf(path, sizeof(path), "%s.scope", prefix);
+        if (nr_scope_parse(&r->scope, scope, &err) != NR_OK) {
+            char val[100];
+            json_text(val, sizeof(val), json_object_get(obj, "scope"));
+            add_issue(ld, path, false, val, "%s", err.message);
+            nr_scope_global(&r->scope);
+        } else {
+            nr_scope_format(&r->scope, r->scope_text, sizeof(r->scope_text));
+        }
+    }
+    r->partition = part && strcmp(part, "tenant") == 0 ? NR_PARTITION_TENANT : NR_PARTITION_NONE;
+    if (r->partition == NR_PARTITION_TENANT && r->scope.level > NR_SCOPE_TENANT) {
+        snprintf(path, sizeof(path), "%s.partition", prefix);
+        add_issue(ld, path, false, "\"tenant\"",
+                  "a tenant-partitioned resource must have a global or tenant scope (scope is "
+                  "%s)",
+                  r->scope_text);
+    }
+    if (cred) {
+        snprintf(path, sizeof(path), "%s.credential", prefix);
+        r->credential = xstrdup(cred);
+        if (!cli_config_credential(ld->cfg, cred)) {
+            char val[100];
+            json_text(val, sizeof(val), json_object_get(obj, "credential"));
+            char list[300] = "";
+            size_t used = 0;
+            for (size_t k = 0; k < ld->cfg->ncreds && used < sizeof(list); k++) {
+                int w = snprintf(list + used, sizeof(list) - used, "%s%s", k ? ", " : "",
+                                 ld->cfg->creds[k].ref);
+                used += w > 0 ? (size_t)w : 0;
+            }
+            add_issue(ld, path, false, val, "unknown credential ref (defined: %s)",
+                      ld->cfg->ncreds ? list : "none");
+        }
+    }
+
+    snprintf(path, sizeof(path), "%s.pool", prefix);
+    nr_pool_config pc;
+    if (section(ld, &nr_pool_config_schema, json_object_get(obj, "pool"), path, &pc, NULL))
+        r->pool = pc;
+    nr_config_free(&nr_pool_config_schema, &pc);
+
+    if (r->driver) {
+        const nr_config_schema *s = r->driver->type->config_schema;
+        snprintf(path, sizeof(path), "%s.config", prefix);
+        void *dc = calloc(1, s->struct_size);
+        if (!dc) {
+            ld->oom = true;
+        } else if (section(ld, s, json_object_get(obj, "config"), path, dc, NULL)) {
+            r->config = dc;
+        } else {
+            nr_config_free(s, dc);
+            free(dc);
+        }
+    }
+    load_deps(ld, r, json_object_get(obj, "depends_on"), prefix);
+}
+
+/* ---- the graph --------------------------------------------------------------- */
+
+static long find_res(const cli_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->nres; i++)
+        if (cfg->res[i].id && strcmp(cfg->res[i].id, id) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Depth-first search: color 0 white, 1 on the stack, 2 done. Reports each
+ * cycle once, spelled out from the resource where the search entered it. */
+static void dfs(loader *ld, size_t u, int *color, size_t *stack, size_t depth)
+{
+    cli_config *cfg = ld->cfg;
+    color[u] = 1;
+    stack[depth] = u;
+    cli_resource *r = &cfg->res[u];
+    for (size_t k = 0; k < r->ndeps; k++) {
+        long v = find_res(cfg, r->deps[k]);
+        if (v < 0)
+            continue;
+        if (color[v] == 1) {
+            size_t from = 0;
+            while (stack[from] != (size_t)v)
+                from++;
+            char text[1024];
+            size_t used = 0;
+            for (size_t j = from; j <= depth && used < sizeof(text); j++) {
+                int w = snprintf(text + used, sizeof(text) - used, "%s -> ", cfg->res[stack[j]].id);
+                used += w > 0 ? (size_t)w : 0;
+            }
+            if (used < sizeof(text))
+                snprintf(text + used, sizeof(text) - used, "%s", cfg->res[v].id);
+            char path[128];
+            snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", u, k);
+            add_issue(ld, path, false, "", "dependency cycle: %s", text);
+        } else if (color[v] == 0) {
+            dfs(ld, (size_t)v, color, stack, depth + 1);
+        }
+    }
+    color[u] = 2;
+}
+
+static int level_of(cli_config *cfg, size_t i)
+{
+    cli_resource *r = &cfg->res[i];
+    if (r->level >= 0)
+        return r->level;
+    int level = 0;
+    for (size_t k = 0; k < r->ndeps; k++) {
+        int l = level_of(cfg, (size_t)find_res(cfg, r->deps[k])) + 1;
+        if (l > level)
+            level = l;
+    }
+    return r->level = level;
+}
+
+static void check_graph(loader *ld)
+{
+    cli_config *cfg = ld->cfg;
+    bool deps_ok = true;
+    for (size_t i = 0; i < cfg->nres; i++) {
+        cli_resource *r = &cfg->res[i];
+        if (!r->id) {
+            deps_ok = false;
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (cfg->res[j].id && strcmp(cfg->res[j].id, r->id) == 0) {
+                char path[64], val[80];
+                snprintf(path, sizeof(path), "$.resources[%zu].id", i);
+                snprintf(val, sizeof(val), "\"%s\"", r->id);
+                add_issue(ld, path, false, val, "duplicate id (first used by resources[%zu])", j);
+                deps_ok = false;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < cfg->nres; i++) {
+        cli_resource *r = &cfg->res[i];
+        for (size_t k = 0; k < r->ndeps; k++) {
+            if (find_res(cfg, r->deps[k]) >= 0)
+                continue;
+            char path[96], val[80], known[400] = "";
+            size_t used = 0;
+            for (size_t j = 0; j < cfg->nres && used < sizeof(known); j++) {
+                if (!cfg->res[j].id || find_res(cfg, cfg->res[j].id) != (long)j)
+                    continue; /* no id, or one listed already */
+                int w = snprintf(known + used, sizeof(known) - used, "%s%s", used ? ", " : "",
+                                 cfg->res[j].id);
+                used += w > 0 ? (size_t)w : 0;
+            }
+            snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", i, k);
+            snprintf(val, sizeof(val), "\"%s\"", r->deps[k]);
+            add_issue(ld, path, false, val, "unknown resource id (defined: %s)",
+                      used ? known : "none");
+            deps_ok = false;
+        }
+    }
+    if (cfg->nres == 0)
+        return;
+    int *color = calloc(cfg->nres, sizeof(int));
+    size_t *stack = calloc(cfg->nres, sizeof(size_t));
+    if (!color || !stack) {
+        ld->oom = true;
+        free(color);
+        free(stack);
+        return;
+    }
+    size_t before = ld->iss->n;
+    for (size_t i = 0; i < cfg->nres; i++)
+        if (color[i] == 0)
+            dfs(ld, i, color, stack, 0);
+    free(color);
+    free(stack);
+    if (!deps_ok || ld->iss->n != before)
+        return;
+    for (size_t i = 0; i < cfg->nres; i++)
+        level_of(cfg, i);
+    cfg->order = calloc(cfg->nres, sizeof(size_t));
+    if (!cfg->order) {
+        ld->oom = true;
+        return;
+    }
+    size_t n = 0;
+    for (int level = 0; n < cfg->nres; level++)
+        for (size_t i = 0; i < cfg->nres; i++)
+            if (cfg->res[i].level == level)
+                cfg->order[n++] = i;
+}
+
+/* ---- the file ---------------------------------------------------------------- */
+
+static char *read_file(const char *file, size_t *len, int *errnum)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        *errnum = errno;
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            if (cap >= MAX_FILE_BYTES) {
+                free(buf);
+                buf = NULL;
+                *errnum = EFBIG;
+                break;
+            }
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                *errnum = ENOMEM;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                *errnum = errno ? errno : EIO;
+                free(buf);
+                buf = NULL;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_issues *issues)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    memset(issues, 0, sizeof(*issues));
+    nr_manager_options_default(&cfg->manager);
+    cfg->listen = xstrdup("127.0.0.1");
+    cfg->port = 9464;
+    cfg->drain_timeout_ms = 30000;
+    cfg->cleanup_timeout_ms = 10000;
+    loader ld = {.cfg = cfg, .iss = issues};
+
+    size_t len = 0;
+    int errnum = 0;
+    char *text = read_file(file, &len, &errnum);
+    if (!text) {
+        add_issue(&ld, "$", false, "", "cannot read the file: %s", strerror(errnum));
+        return 1;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!root) {
+        add_issue(&ld, "$", false, "", "invalid JSON: %s", je.text);
+        if (issues->n) {
+            issues->v[issues->n - 1].line = je.line;
+            issues->v[issues->n - 1].col = je.column;
+        }
+        free(text);
+        return 1;
+    }
+    if (cli_pos_scan(&ld.pos, text, len) != 0)
+        ld.oom = true;
+    free(text);
+
+    if (!json_is_object(root)) {
+        char v[64];
+        json_text(v, sizeof(v), root);
+        add_issue(&ld, "$", false, v, "must be a JSON object (got %s)", json_kind(root));
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(root, key, v)
+        {
+            bool known = false;
+            for (size_t i = 0; top_keys[i]; i++)
+                known = known || strcmp(top_keys[i], key) == 0;
+            if (!known) {
+                char path[512];
+                member_path(path, sizeof(path), "$", key);
+                add_issue(&ld, path, true, "",
+                          "unknown key (known: manager, http, shutdown, credentials, resources)");
+            }
+        }
+        load_manager(&ld, json_object_get(root, "manager"));
+        load_http(&ld, json_object_get(root, "http"));
+        load_shutdown(&ld, json_object_get(root, "shutdown"));
+        load_credentials(&ld, json_object_get(root, "credentials"), check_secrets);
+        const json_t *res = json_object_get(root, "resources");
+        if (!res) {
+            add_issue(&ld, "$.resources", false, "", "is required (an array of resources)");
+        } else if (!json_is_array(res)) {
+            char v2[64];
+            json_text(v2, sizeof(v2), res);
+            add_issue(&ld, "$.resources", false, v2, "must be an array of resources (got %s)",
+                      json_kind(res));
+        } else {
+            size_t n = json_array_size(res);
+            cfg->res = calloc(n ? n : 1, sizeof(cli_resource));
+            if (!cfg->res) {
+                ld.oom = true;
+            } else {
+                cfg->nres = n;
+                for (size_t i = 0; i < n; i++)
+                    load_resource(&ld, i, json_array_get(res, i));
+                check_graph(&ld);
+            }
+        }
+    }
+    json_decref(root);
+    cli_pos_free(&ld.pos);
+    if (ld.oom)
+        add_issue(&ld, "$", false, "", "out of memory while checking the file");
+    return issues->n ? 1 : 0;
+}
+
+/* ---- the rest ---------------------------------------------------------------- */
+
+void cli_config_free(cli_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->nres; i++) {
+        cli_resource *r = &cfg->res[i];
+        if (r->config && r->driver) {
+            nr_config_free(r->driver->type->config_schema, r->config);
+            free(r->config);
+        }
+        for (size_t k = 0; k < r->ndeps; k++)
+            free(r->deps[k]);
+        free(r->deps);
+        free(r->id);
+        free(r->driver_name);
+        free(r->credential);
+    }
+    free(cfg->res);
+    for (size_t i = 0; i < cfg->ncreds; i++) {
+        free(cfg->creds[i].ref);
+        free(cfg->creds[i].env);
+        free(cfg->creds[i].file);
+    }
+    free(cfg->creds);
+    free(cfg->order);
+    free(cfg->listen);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const cli_resource *cli_config_resource(const cli_config *cfg, const char *id)
+{
+    long i = find_res(cfg, id);
+    return i < 0 ? NULL : &cfg->res[i];
+}
+
+const cli_credential *cli_config_credential(const cli_config *cfg, const char *ref)
+{
+    for (size_t i = 0; i < cfg->ncreds; i++)
+        if (cfg->creds[i].ref && strcmp(cfg->creds[i].ref, ref) == 0)
+            return &cfg->creds[i];
+    return NULL;
+}
+
+/* The library's redacting printer, each line indented by two spaces. */
+static void print_indented(const nr_config_schema *s, const void *cfg, FILE *out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        nr_config_print(s, cfg, out);
+        return;
+    }
+    nr_config_print(s, cfg, mem);
+    fclose(mem);
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        fprintf(out, "  %.*s\n", (int)(nl ? nl - line : (long)strlen(line)), line);
+    }
+    free(text);
+}
+
+void cli_config_print(const cli_config *cfg, FILE *out)
+{
+    const nr_manager_options *m = &cfg->manager;
+    fprintf(out,
+            "manager.workers = %u\nmanager.maintain_interval_ms = %lld\n"
+            "manager.health_interval_ms = %lld\nmanager.health_timeout_ms = %lld\n"
+            "manager.failure_threshold = %u\nmanager.recovery_threshold = %u\n",
+            m->workers, (long long)m->maintain_interval_ms, (long long)m->health_interval_ms,
+            (long long)m->health_timeout_ms, m->failure_threshold, m->recovery_threshold);
+    fprintf(out, "http.listen = \"%s\"\nhttp.port = %d\n", cfg->listen, cfg->port);
+    fprintf(out,
+            "shutdown.grace_ms = %lld\nshutdown.drain_timeout_ms = %lld\n"
+            "shutdown.cleanup_timeout_ms = %lld\n",
+            (long long)cfg->grace_ms, (long long)cfg->drain_timeout_ms,
+            (long long)cfg->cleanup_timeout_ms);
+    for (size_t i = 0; i < cfg->ncreds; i++) {
+        const cli_credential *c = &cfg->creds[i];
+        /* where the secret comes from, never the secret */
+        if (c->env)
+            fprintf(out, "credentials.%s = env %s (value %s)\n", c->ref, c->env,
+                    NR_SECRET_REDACTED);
+        else
+            fprintf(out, "credentials.%s = file %s (value %s)\n", c->ref, c->file,
+                    NR_SECRET_REDACTED);
+    }
+    for (size_t n = 0; n < cfg->nres; n++) {
+        const cli_resource *r = &cfg->res[cfg->order ? cfg->order[n] : n];
+        fprintf(out, "\nresource %s\n", r->id ? r->id : "?");
+        fprintf(out, "  driver = %s\n  scope = %s\n  partition = %s\n  level = %d\n",
+                r->driver_name ? r->driver_name : "?", r->scope_text,
+                r->partition == NR_PARTITION_TENANT ? "tenant" : "none", r->level);
+        fprintf(out, "  depends_on =");
+        for (size_t k = 0; k < r->ndeps; k++)
+            fprintf(out, " %s", r->deps[k]);
+        fprintf(out, "%s\n  credential = %s\n", r->ndeps ? "" : " (none)",
+                r->credential ? r->credential : "(none)");
+        if (r->config && r->driver)
+            print_indented(r->driver->type->config_schema, r->config, out);
+        print_indented(&nr_pool_config_schema, &r->pool, out);
+    }
+}
+
+static int by_position(const void *a, const void *b)
+{
+    const cli_issue *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    return 0;
+}
+
+void cli_issues_print(const cli_issues *iss, const char *file, FILE *out)
+{
+    /* sort a copy of the order (stable: insertion sort keeps equal ones in order) */
+    cli_issue *v = malloc((iss->n ? iss->n : 1) * sizeof(*v));
+    if (!v)
+        return;
+    memcpy(v, iss->v, iss->n * sizeof(*v));
+    for (size_t i = 1; i < iss->n; i++) {
+        cli_issue t = v[i];
+        size_t j = i;
+        while (j > 0 && by_position(&v[j - 1], &t) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = t;
+    }
+    for (size_t i = 0; i < iss->n; i++) {
+        const cli_issue *it = &v[i];
+        if (it->line > 0)
+            fprintf(out, "%s:%d:%d: ", file, it->line, it->col);
+        else
+            fprintf(out, "%s: ", file);
+        fprintf(out, "%s: %s", it->path, it->rule);
+        if (it->value[0])
+            fprintf(out, " (got %s)", it->value);
+        fputc('\n', out);
+    }
+    free(v);
+}
+
+void cli_issues_free(cli_issues *iss)
+{
+    for (size_t i = 0; i < iss->n; i++) {
+        free(iss->v[i].path);
+        free(iss->v[i].rule);
+        free(iss->v[i].value);
+    }
+    free(iss->v);
+    memset(iss, 0, sizeof(*iss));
+}

@@ -1,0 +1,41 @@
+/*
+ * json_pos.h - where each value of a JSON text is: a map from the JSON path
+ * of every value ("$", "$.resources[2].pool.max_size", "$[\"a key\"]", the
+ * form the config report uses) to its line and column.
+ *
+ * jansson keeps no positions for the values it parses; this scanner walks
+ * the text again (text jansson accepted) and records them, so that every
+ * problem `check` reports can say where it is.
+ *
+ * Lines and columns are 1-based; a column counts characters (UTF-8
+ * sequences), as jansson's do.
+ *
+ * Thread safety: one thread per map.
+ */
+#ifndef NR_CLI_JSON_POS_H
+#define NR_CLI_JSON_POS_H
+
+#include <stddef.h>
+
+typedef struct cli_pos_entry {
+    char *path;
+    int line, col;   /* where the value starts */
+    int kline, kcol; /* where its key starts (object members), else = line, col */
+} cli_pos_entry;
+
+typedef struct cli_pos_map {
+    cli_pos_entry *v;
+    size_t n, cap;
+} cli_pos_map;
+
+/* Scan text (valid JSON). Returns 0, or -1 when memory ran out (the map
+ * then holds what was found so far). */
+int cli_pos_scan(cli_pos_map *map, const char *text, size_t len);
+
+/* The entry of path, or of the closest enclosing value that has one; NULL
+ * when not even "$" is known. */
+const cli_pos_entry *cli_pos_find(const cli_pos_map *map, const char *path);
+
+void cli_pos_free(cli_pos_map *map);
+
+#endif

@@ -22,10 +22,12 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PGBIN=${NR_PG_BIN:-/usr/lib/postgresql/15/bin}
 
+# fsync=off is safe for a crash of the server process (the kill test): only
+# synchronous_commit must stay on, or committed rows vanish with the crash.
 pg_start() {
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$SVC_DIR/pg/data" -l "$SVC_DIR/pg/server.log" \
         -w -t 30 -o "-p $(cat "$SVC_DIR/pg/port") -c listen_addresses=127.0.0.1 -k $SVC_DIR/pg \
--c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=60" \
+-c fsync=off -c max_connections=60" \
         start >/dev/null
 }
 

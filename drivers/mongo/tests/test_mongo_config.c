@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -471,6 +472,46 @@ static void test_create_deadline_and_cancel_before(void **state)
     nr_config_free(&nr_mongo_config_schema, &c);
 }
 
+static void *trigger_later(void *arg)
+{
+    nr_sleep_ns(100 * NR_NS_PER_MS);
+    nr_cancel_trigger(arg);
+    return NULL;
+}
+
+/* The token is set while create waits for a server that never answers:
+ * libmongoc cannot be interrupted, so create notices when the connect
+ * attempt ends (connect_timeout_ms) and reports NR_ECANCELED, not the
+ * connection failure. */
+static void test_create_cancel_during_connect(void **state)
+{
+    (void)state;
+    int port = 0;
+    int ls = silent_listener(&port);
+    nr_mongo_config c;
+    cfg_init(&c);
+    char hosts[64];
+    snprintf(hosts, sizeof(hosts), "127.0.0.1:%d", port);
+    set_str(&c.hosts, hosts);
+    c.connect_timeout_ms = 500;
+    nr_error err = {0};
+    nr_cancel *tok = NULL;
+    assert_int_equal(nr_cancel_create(&tok, NULL, &err), NR_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, trigger_later, tok), 0);
+    nr_create_ctx ctx = {.resource_id = ID, .deadline = nr_deadline_in_ms(60000), .cancel = tok};
+    void *h = NULL;
+    int rc = create(&h, &c, &ctx, &err);
+    pthread_join(t, NULL);
+    fprintf(stderr, "  canceled: %s\n", err.message);
+    assert_int_equal(rc, NR_ECANCELED);
+    NR_ASSERT_ERR(err, NR_ECANCELED, ID);
+    assert_null(h);
+    nr_cancel_destroy(tok);
+    close(ls);
+    nr_config_free(&nr_mongo_config_schema, &c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_create_refused),
         cmocka_unit_test(test_create_deadline_silent_server),
         cmocka_unit_test(test_create_deadline_and_cancel_before),
+        cmocka_unit_test(test_create_cancel_during_connect),
     };
     return cmocka_run_group_tests_name("mongo_config", tests, NULL, NULL);
 }

@@ -28,6 +28,8 @@ static int fetch_cred(void *ud, const char *ref, nr_secret **out, nr_error *err)
                                 "credential '%s': environment variable %s is not set", ref, c->env);
         return nr_secret_from_str(out, v, err);
     }
+    if (!c->file)
+        return nr_error_set(err, NR_ECRED, NULL, "credential '%s' has no source", ref);
     FILE *f = fopen(c->file, "rb");
     if (!f)
         return nr_error_set(err, NR_ECRED, NULL, "credential '%s': cannot open %s: %s", ref,

@@ -19,225 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_schema.h"
 #include "json_pos.h"
 #include "nebula/alloc.h"
 #include "nebula/config.h"
 
 #define MAX_FILE_BYTES (16u << 20)
-
-/* ---- section schemas ----------------------------------------------------- */
-
-typedef struct mgr_cfg {
-    int64_t workers, maintain_interval_ms, health_interval_ms, health_timeout_ms;
-    int64_t failure_threshold, recovery_threshold;
-} mgr_cfg;
-
-#define DAY_MS  86400000
-#define HOUR_MS 3600000
-
-static const nr_field mgr_fields[] = {
-    {.name = "workers",
-     .type = NR_FT_INT,
-     .offset = offsetof(mgr_cfg, workers),
-     .min = 1,
-     .max = 64,
-     .def_int = 4,
-     .doc = "background worker threads"},
-    {.name = "maintain_interval_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(mgr_cfg, maintain_interval_ms),
-     .min = 0,
-     .max = DAY_MS,
-     .def_int = 1000,
-     .doc = "pool maintenance period (0 = none)"},
-    {.name = "health_interval_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(mgr_cfg, health_interval_ms),
-     .min = 0,
-     .max = DAY_MS,
-     .def_int = 10000,
-     .doc = "health check period (0 = none)"},
-    {.name = "health_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(mgr_cfg, health_timeout_ms),
-     .min = 1,
-     .max = HOUR_MS,
-     .def_int = 5000,
-     .doc = "deadline of one instance's health check"},
-    {.name = "failure_threshold",
-     .type = NR_FT_INT,
-     .offset = offsetof(mgr_cfg, failure_threshold),
-     .min = 1,
-     .max = 1000,
-     .def_int = 3,
-     .doc = "failed rounds in a row before unhealthy"},
-    {.name = "recovery_threshold",
-     .type = NR_FT_INT,
-     .offset = offsetof(mgr_cfg, recovery_threshold),
-     .min = 1,
-     .max = 1000,
-     .def_int = 2,
-     .doc = "good rounds in a row before healthy again"},
-};
-
-static const nr_config_schema mgr_schema = {
-    .name = "manager",
-    .struct_size = sizeof(mgr_cfg),
-    .fields = mgr_fields,
-    .nfields = sizeof(mgr_fields) / sizeof(mgr_fields[0]),
-};
-
-typedef struct http_cfg {
-    char *listen;
-    int64_t port;
-} http_cfg;
-
-static const nr_field http_fields[] = {
-    {.name = "listen",
-     .type = NR_FT_STRING,
-     .offset = offsetof(http_cfg, listen),
-     .min = 1,
-     .max = 64,
-     .def_str = "127.0.0.1",
-     .doc = "IPv4 or IPv6 address to listen on"},
-    {.name = "port",
-     .type = NR_FT_INT,
-     .offset = offsetof(http_cfg, port),
-     .min = 0,
-     .max = 65535,
-     .def_int = 9464,
-     .doc = "TCP port (0 = pick a free one)"},
-};
-
-static const nr_config_schema http_schema = {
-    .name = "http",
-    .struct_size = sizeof(http_cfg),
-    .fields = http_fields,
-    .nfields = sizeof(http_fields) / sizeof(http_fields[0]),
-};
-
-typedef struct shutdown_cfg {
-    int64_t grace_ms, drain_timeout_ms, cleanup_timeout_ms;
-} shutdown_cfg;
-
-static const nr_field shutdown_fields[] = {
-    {.name = "grace_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(shutdown_cfg, grace_ms),
-     .min = 0,
-     .max = HOUR_MS,
-     .def_int = 0,
-     .doc = "time /readyz answers 503 before the drain starts"},
-    {.name = "drain_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(shutdown_cfg, drain_timeout_ms),
-     .min = 0,
-     .max = HOUR_MS,
-     .def_int = 30000,
-     .doc = "how long the drain waits for leases"},
-    {.name = "cleanup_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(shutdown_cfg, cleanup_timeout_ms),
-     .min = 0,
-     .max = HOUR_MS,
-     .def_int = 10000,
-     .doc = "how long the cleanup may take"},
-};
-
-static const nr_config_schema shutdown_schema = {
-    .name = "shutdown",
-    .struct_size = sizeof(shutdown_cfg),
-    .fields = shutdown_fields,
-    .nfields = sizeof(shutdown_fields) / sizeof(shutdown_fields[0]),
-};
-
-typedef struct cred_cfg {
-    char *env;
-    char *file;
-} cred_cfg;
-
-static const nr_field cred_fields[] = {
-    {.name = "env",
-     .type = NR_FT_STRING,
-     .offset = offsetof(cred_cfg, env),
-     .min = 1,
-     .max = 255,
-     .doc = "environment variable that holds the secret"},
-    {.name = "file",
-     .type = NR_FT_STRING,
-     .offset = offsetof(cred_cfg, file),
-     .min = 1,
-     .max = 4096,
-     .doc = "file that holds the secret (one trailing newline is dropped)"},
-};
-
-static void cred_check(const void *cfg, const char *path, nr_config_report *r)
-{
-    const cred_cfg *c = cfg;
-    if (!c->env == !c->file)
-        nr_config_report_add(r, path, NULL, 0, 0, "must have exactly one of \"env\" or \"file\"");
-}
-
-static const nr_config_schema cred_schema = {
-    .name = "credential",
-    .struct_size = sizeof(cred_cfg),
-    .fields = cred_fields,
-    .nfields = sizeof(cred_fields) / sizeof(cred_fields[0]),
-    .check = cred_check,
-};
-
-/* The scalar keys of a resource; config, pool and depends_on are handled here. */
-typedef struct res_cfg {
-    char *id;
-    char *driver;
-    char *scope;
-    int partition;
-    char *credential;
-} res_cfg;
-
-static const char *const partition_names[] = {"none", "tenant", NULL};
-
-static const nr_field res_fields[] = {
-    {.name = "id",
-     .type = NR_FT_STRING,
-     .offset = offsetof(res_cfg, id),
-     .required = true,
-     .min = 1,
-     .max = 63,
-     .doc = "unique resource id"},
-    {.name = "driver",
-     .type = NR_FT_STRING,
-     .offset = offsetof(res_cfg, driver),
-     .required = true,
-     .min = 1,
-     .max = 63,
-     .doc = "driver name"},
-    {.name = "scope",
-     .type = NR_FT_STRING,
-     .offset = offsetof(res_cfg, scope),
-     .min = 1,
-     .max = NR_SCOPE_TEXT_MAX - 1,
-     .doc = "\"global\" (default) or \"tenant:ID[/workflow:ID...]\""},
-    {.name = "partition",
-     .type = NR_FT_ENUM,
-     .offset = offsetof(res_cfg, partition),
-     .enum_names = partition_names,
-     .def_int = 0,
-     .doc = "\"tenant\": one pool per tenant"},
-    {.name = "credential",
-     .type = NR_FT_STRING,
-     .offset = offsetof(res_cfg, credential),
-     .min = 1,
-     .max = 255,
-     .doc = "credential ref (a key of \"credentials\")"},
-};
-
-static const nr_config_schema res_schema = {
-    .name = "resource",
-    .struct_size = sizeof(res_cfg),
-    .fields = res_fields,
-    .nfields = sizeof(res_fields) / sizeof(res_fields[0]),
-};
 
 static const char *const top_keys[] = {"manager",     "http",      "shutdown",
                                        "credentials", "resources", NULL};
@@ -408,34 +195,13 @@ static void json_text(char *out, size_t cap, const json_t *j)
     free(t);
 }
 
-static const char *json_kind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "?";
-}
-
 /* ---- sections --------------------------------------------------------------- */
 
 static void load_manager(loader *ld, const json_t *obj)
 {
     mgr_cfg m;
     nr_manager_options_default(&ld->cfg->manager);
-    if (section(ld, &mgr_schema, obj, "$.manager", &m, NULL)) {
+    if (section(ld, &cli_mgr_schema, obj, "$.manager", &m, NULL)) {
         nr_manager_options *o = &ld->cfg->manager;
         o->workers = (uint32_t)m.workers;
         o->maintain_interval_ms = m.maintain_interval_ms;
@@ -444,28 +210,28 @@ static void load_manager(loader *ld, const json_t *obj)
         o->failure_threshold = (uint32_t)m.failure_threshold;
         o->recovery_threshold = (uint32_t)m.recovery_threshold;
     }
-    nr_config_free(&mgr_schema, &m);
+    nr_config_free(&cli_mgr_schema, &m);
 }
 
 static void load_http(loader *ld, const json_t *obj)
 {
     http_cfg h;
-    if (section(ld, &http_schema, obj, "$.http", &h, NULL)) {
+    if (section(ld, &cli_http_schema, obj, "$.http", &h, NULL)) {
         ld->cfg->listen = xstrdup(h.listen);
         ld->cfg->port = (int)h.port;
     }
-    nr_config_free(&http_schema, &h);
+    nr_config_free(&cli_http_schema, &h);
 }
 
 static void load_shutdown(loader *ld, const json_t *obj)
 {
     shutdown_cfg s;
-    if (section(ld, &shutdown_schema, obj, "$.shutdown", &s, NULL)) {
+    if (section(ld, &cli_shutdown_schema, obj, "$.shutdown", &s, NULL)) {
         ld->cfg->grace_ms = s.grace_ms;
         ld->cfg->drain_timeout_ms = s.drain_timeout_ms;
         ld->cfg->cleanup_timeout_ms = s.cleanup_timeout_ms;
     }
-    nr_config_free(&shutdown_schema, &s);
+    nr_config_free(&cli_shutdown_schema, &s);
 }
 
 static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
@@ -475,8 +241,7 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
     if (!json_is_object(obj)) {
         char v[64];
         json_text(v, sizeof(v), obj);
-        add_issue(ld, "$.credentials", false, v, "must be an object of credential refs (got %s)",
-                  json_kind(obj));
+        add_issue(ld, "$.credentials", false, v, "must be an object of credential refs");
         return;
     }
     size_t n = json_object_size(obj);
@@ -495,7 +260,10 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
             add_issue(ld, path, true, "",
                       "credential ref must be 1 to 63 letters, digits or _-.:@");
         cred_cfg c;
-        if (section(ld, &cred_schema, v, path, &c, NULL)) {
+        cli_credential *cc = &ld->cfg->creds[ld->cfg->ncreds++];
+        if (!(cc->ref = xstrdup(ref)))
+            ld->oom = true;
+        if (section(ld, &cli_cred_schema, v, path, &c, NULL)) {
             char fpath[600];
             if (check_secrets && c.env && !getenv(c.env)) {
                 snprintf(fpath, sizeof(fpath), "%s.env", path);
@@ -504,14 +272,12 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
                 snprintf(fpath, sizeof(fpath), "%s.file", path);
                 add_issue(ld, fpath, false, "", "cannot read %s: %s", c.file, strerror(errno));
             }
-            cli_credential *cc = &ld->cfg->creds[ld->cfg->ncreds++];
-            cc->ref = xstrdup(ref);
             cc->env = xstrdup(c.env);
             cc->file = xstrdup(c.file);
-            if (!cc->ref || (c.env && !cc->env) || (c.file && !cc->file))
+            if ((c.env && !cc->env) || (c.file && !cc->file))
                 ld->oom = true;
         }
-        nr_config_free(&cred_schema, &c);
+        nr_config_free(&cli_cred_schema, &c);
     }
 }
 
@@ -524,7 +290,7 @@ static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const cha
     if (!json_is_array(deps)) {
         char v[64];
         json_text(v, sizeof(v), deps);
-        add_issue(ld, path, false, v, "must be an array of resource ids (got %s)", json_kind(deps));
+        add_issue(ld, path, false, v, "must be an array of resource ids");
         return;
     }
     size_t n = json_array_size(deps);
@@ -539,7 +305,7 @@ static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const cha
         snprintf(ipath, sizeof(ipath), "%s[%zu]", path, k);
         json_text(v, sizeof(v), d);
         if (!json_is_string(d)) {
-            add_issue(ld, ipath, false, v, "must be a resource id string (got %s)", json_kind(d));
+            add_issue(ld, ipath, false, v, "must be a resource id (a string)");
             continue;
         }
         const char *s = json_string_value(d);
@@ -582,7 +348,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     if (!json_is_object(obj)) {
         char v[64];
         json_text(v, sizeof(v), obj);
-        add_issue(ld, prefix, false, v, "must be a resource object (got %s)", json_kind(obj));
+        add_issue(ld, prefix, false, v, "must be a resource object");
         return;
     }
     /* the scalar keys through their schema; the others by hand */
@@ -600,8 +366,8 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     }
     res_cfg rcfg;
     char path[300];
-    section(ld, &res_schema, scalars, prefix, &rcfg, res_extra);
-    nr_config_free(&res_schema, &rcfg);
+    section(ld, &cli_res_schema, scalars, prefix, &rcfg, res_extra);
+    nr_config_free(&cli_res_schema, &rcfg);
     json_decref(scalars);
     /* A failed section is left at its defaults: take each key that passed its
      * own rule from the JSON (the schema has reported the others). */
@@ -911,7 +677,7 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
     if (!json_is_object(root)) {
         char v[64];
         json_text(v, sizeof(v), root);
-        add_issue(&ld, "$", false, v, "must be a JSON object (got %s)", json_kind(root));
+        add_issue(&ld, "$", false, v, "must be a JSON object");
     } else {
         const char *key;
         json_t *v;
@@ -937,8 +703,7 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
         } else if (!json_is_array(res)) {
             char v2[64];
             json_text(v2, sizeof(v2), res);
-            add_issue(&ld, "$.resources", false, v2, "must be an array of resources (got %s)",
-                      json_kind(res));
+            add_issue(&ld, "$.resources", false, v2, "must be an array of resources");
         } else {
             size_t n = json_array_size(res);
             cfg->res = calloc(n ? n : 1, sizeof(cli_resource));

@@ -1,0 +1,48 @@
+/*
+ * config_schema.h - the schemas of the sections of a nebula-resource config
+ * file that the library does not define: manager, http, shutdown, one
+ * credential, and the plain keys of a resource. See docs/cli.md.
+ *
+ * Thread safety: immutable tables, any thread.
+ */
+#ifndef NR_CLI_CONFIG_SCHEMA_H
+#define NR_CLI_CONFIG_SCHEMA_H
+
+#include <stdint.h>
+
+#include "nebula/config.h"
+
+typedef struct mgr_cfg {
+    int64_t workers, maintain_interval_ms, health_interval_ms, health_timeout_ms;
+    int64_t failure_threshold, recovery_threshold;
+} mgr_cfg;
+
+typedef struct http_cfg {
+    char *listen;
+    int64_t port;
+} http_cfg;
+
+typedef struct shutdown_cfg {
+    int64_t grace_ms, drain_timeout_ms, cleanup_timeout_ms;
+} shutdown_cfg;
+
+typedef struct cred_cfg {
+    char *env;
+    char *file;
+} cred_cfg;
+
+typedef struct res_cfg {
+    char *id;
+    char *driver;
+    char *scope;
+    int partition;
+    char *credential;
+} res_cfg;
+
+extern const nr_config_schema cli_mgr_schema;      /* mgr_cfg, "manager" */
+extern const nr_config_schema cli_http_schema;     /* http_cfg, "http" */
+extern const nr_config_schema cli_shutdown_schema; /* shutdown_cfg, "shutdown" */
+extern const nr_config_schema cli_cred_schema;     /* cred_cfg, one credential */
+extern const nr_config_schema cli_res_schema;      /* res_cfg, a resource's plain keys */
+
+#endif

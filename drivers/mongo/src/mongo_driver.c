@@ -185,10 +185,15 @@ static int build_uri(mongoc_uri_t **out, nr_mongo_conn *c, const create_args *a,
         field = "auth_source";
     if (ok && cfg->username && !(ok = mongoc_uri_set_username(uri, cfg->username)))
         field = "username";
+    /* on the URI, not the client: it overrides an appname option of uri */
+    if (ok && !(ok = mongoc_uri_set_appname(uri, cfg->app_name ? cfg->app_name
+                                                               : NR_MONGO_DEFAULT_APPNAME)))
+        field = "app_name";
     if (!ok) {
         mongoc_uri_destroy(uri);
         return nr_error_set(err, NR_ECONFIG, c->id,
-                            "mongo '%s': %s is refused by libmongoc (it must be valid UTF-8)",
+                            "mongo '%s': %s is refused by libmongoc (it must be valid UTF-8; "
+                            "app_name at most 128 bytes)",
                             c->id, field);
     }
     if (a->pw && !mongoc_uri_set_password(uri, a->pw)) {
@@ -343,14 +348,6 @@ static int mongo_create(void **handle, const void *config, const nr_create_ctx *
         return rc;
     }
     mongoc_client_set_error_api(c->client, MONGOC_ERROR_API_VERSION_2);
-    if (!mongoc_client_set_appname(c->client,
-                                   cfg->app_name ? cfg->app_name : NR_MONGO_DEFAULT_APPNAME)) {
-        rc = nr_error_set(err, NR_ECONFIG, c->id,
-                          "mongo '%s': libmongoc refused app_name (at most %d bytes)", c->id,
-                          NR_MONGO_APP_NAME_MAX);
-        conn_free(c);
-        return rc;
-    }
     c->prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED);
     if (!c->prefs) {
         conn_free(c);

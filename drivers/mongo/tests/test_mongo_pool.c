@@ -224,6 +224,36 @@ static void test_crud(void **state)
     assert_int_equal(st.recycle_failures, 0);
 }
 
+/* The uri form (options kept, app name and timeouts from the fields). */
+static void test_uri_form(void **state)
+{
+    fixture *f = *state;
+    char uri[256];
+    snprintf(uri, sizeof(uri), "mongodb://%s/?appname=from-uri&retryWrites=false", f->hosts);
+    set_str(&f->cfg.hosts, NULL);
+    set_str(&f->cfg.uri, uri);
+    set_str(&f->cfg.app_name, "orders-service");
+    make_pool(f, 1, 0, NULL);
+    NR_GUARD_SCOPED g = NR_GUARD_INIT;
+    acquire_ok(f->pool, &g);
+    mongoc_client_t *c = nr_mongo_client(nr_guard_handle(&g));
+    const mongoc_uri_t *u = mongoc_client_get_uri(c);
+    assert_string_equal(mongoc_uri_get_appname(u), "orders-service");
+    assert_false(mongoc_uri_get_option_as_bool(u, MONGOC_URI_RETRYWRITES, true));
+    assert_int_equal(mongoc_uri_get_option_as_int32(u, MONGOC_URI_CONNECTTIMEOUTMS, 0), 5000);
+    assert_null(mongoc_uri_get_password(u));
+    mongoc_collection_t *coll = coll_of(&g, "via_uri");
+    bson_t *doc = BCON_NEW("x", BCON_INT32(1));
+    bson_error_t be;
+    if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &be))
+        fail_msg("insert: %s", be.message);
+    bson_destroy(doc);
+    bson_t all = BSON_INITIALIZER;
+    assert_int_equal(count(coll, &all), 1);
+    bson_destroy(&all);
+    mongoc_collection_destroy(coll);
+}
+
 typedef struct worker {
     nr_pool *pool;
     int id, iterations, failures;
@@ -429,6 +459,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uri_form, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_validate_recycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_credentials, setup, teardown),

@@ -25,8 +25,8 @@
  * What each callback does:
  *   create        builds the URI with mongoc_uri_new_with_error and the
  *                 mongoc_uri_set_* setters (user name, password from
- *                 ctx->credential, database, auth source, timeouts, TLS),
- *                 makes the client (error API version 2, app name), then
+ *                 ctx->credential, database, auth source, app name,
+ *                 timeouts, TLS), makes the client (error API version 2), then
  *                 runs {ping: 1} on "admin", so that an unreachable server
  *                 or a refused login fails here and not in the caller's
  *                 first operation. The context's deadline caps

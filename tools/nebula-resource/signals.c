@@ -24,6 +24,11 @@ void cli_signals_block(void)
     sigset_t set;
     wanted(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* A shell starts background jobs with SIGINT ignored, and an ignored
+     * signal is discarded even while blocked: take both back (blocked, the
+     * default action never runs). */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
 }
 

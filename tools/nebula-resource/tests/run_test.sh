@@ -1,0 +1,96 @@
+#!/bin/bash
+# run_test.sh BIN - `nebula-resource run` on a free loopback port with a
+# SQLite config: /readyz becomes 200, /healthz answers, /metrics passes
+# `promtool check metrics`, /status is JSON with every resource running and
+# healthy and the dependency edges, the page is served; SIGTERM gives a
+# completed phased shutdown and exit status 0. The credential's secret
+# appears in no output.
+set -u
+bin=$1
+. "$(dirname "$0")/../../../scripts/lib/services.sh"
+svc_init cli-run
+fail() {
+    echo "FAIL: $*"
+    echo "--- program output:"
+    cat "$SVC_DIR/out.txt"
+    exit 1
+}
+port=$(svc_freeport)
+export NR_CLI_RUN_SECRET=hunter2-run-secret
+cat > "$SVC_DIR/config.json" <<JSON
+{
+  "manager": {"workers": 2, "maintain_interval_ms": 200, "health_interval_ms": 300},
+  "http": {"port": 1},
+  "credentials": {"token": {"env": "NR_CLI_RUN_SECRET"}},
+  "resources": [
+    {"id": "audit-log", "driver": "sqlite", "config": {"path": "$SVC_DIR/audit.db", "wal": true},
+     "depends_on": ["orders-db"], "credential": "token"},
+    {"id": "orders-db", "driver": "sqlite", "config": {"path": "$SVC_DIR/orders.db"},
+     "pool": {"max_size": 4, "min_idle": 2}},
+    {"id": "tenant-cache", "driver": "sqlite", "partition": "tenant", "depends_on": ["orders-db"]}
+  ]
+}
+JSON
+"$bin" run "$SVC_DIR/config.json" --port "$port" > "$SVC_DIR/out.txt" 2>&1 &
+pid=$!
+svc_track $pid
+url=http://127.0.0.1:$port
+svc_wait_for "/readyz of nebula-resource run" curl -sf "$url/readyz" || fail "never ready"
+
+[ "$(curl -s "$url/healthz")" = "ok" ] || fail "/healthz is not ok"
+[ "$(curl -s "$url/readyz")" = "ready: all 3 resources running and healthy" ] ||
+    fail "/readyz body: $(curl -s "$url/readyz")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$url/nope")" = 404 ] || fail "/nope is not 404"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/status")" = 405 ] ||
+    fail "POST is not 405"
+curl -sf "$url/" > "$SVC_DIR/page.html" || fail "no page"
+grep -q '<svg id=.graph' "$SVC_DIR/page.html" || fail "the page has no graph"
+
+curl -sf -D "$SVC_DIR/metrics.head" "$url/metrics" > "$SVC_DIR/metrics.txt" || fail "no /metrics"
+grep -qi '^content-type: text/plain; version=0.0.4' "$SVC_DIR/metrics.head" ||
+    fail "wrong metrics content type"
+promtool check metrics < "$SVC_DIR/metrics.txt" > "$SVC_DIR/promtool.txt" 2>&1 ||
+    { cat "$SVC_DIR/promtool.txt"; fail "promtool check metrics failed"; }
+grep -q 'resource="orders-db"' "$SVC_DIR/metrics.txt" || fail "no orders-db series"
+
+curl -sf "$url/status" > "$SVC_DIR/status.json" || fail "no /status"
+/usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["program"] == "nebula-resource" and s["mode"] == "run", s
+assert s["phase"] == "running" and s["ready"] is True, (s["phase"], s["ready"])
+res = {r["id"]: r for r in s["resources"]}
+assert list(res) == ["orders-db", "audit-log", "tenant-cache"], list(res)
+for r in res.values():
+    assert r["state"] == "running" and r["health"] == "healthy", r
+    assert r["driver"] == "sqlite"
+assert res["orders-db"]["level"] == 0 and res["audit-log"]["level"] == 1
+assert res["orders-db"]["pool"]["max_size"] == 4 and res["orders-db"]["pool"]["min_idle"] == 2
+assert res["orders-db"]["pool"]["idle"] >= 1
+assert res["tenant-cache"]["partition"] == "tenant"
+edges = sorted((e["from"], e["to"]) for e in s["edges"])
+assert edges == [("audit-log", "orders-db"), ("tenant-cache", "orders-db")], edges
+assert res["audit-log"]["depends_on"] == ["orders-db"]
+assert s["events"]["counts"].get("created", 0) >= 3, s["events"]
+assert any(e["type"] == "created" and e["resource"] == "orders-db" for e in s["events"]["recent"])
+print("status ok:", len(res), "resources,", len(edges), "edges")
+' "$SVC_DIR/status.json" || fail "/status is not as expected"
+
+kill -TERM $pid
+wait $pid
+status=$?
+[ $status = 0 ] || fail "exit status $status after SIGTERM, expected 0"
+out=$SVC_DIR/out.txt
+for want in "starting 3 resources in dependency order" \
+    "[1/3] orders-db" "[2/3] audit-log" "[3/3] tenant-cache" \
+    "ready: 3 resources running" \
+    "shutdown: SIGTERM received" \
+    "shutdown phase 1/4 lame duck" "shutdown phase 2/4 drain: every lease given back" \
+    "shutdown phase 3/4 cleanup" "shutdown phase 4/4 terminate: nothing left out" \
+    "shutdown complete in"; do
+    grep -qF -- "$want" "$out" || fail "missing in the output: $want"
+done
+if grep -q hunter2 "$out" "$SVC_DIR"/*.txt "$SVC_DIR/status.json" "$SVC_DIR/page.html"; then
+    fail "the secret appears in an output"
+fi
+echo "ok: run served, checked and shut down cleanly"

@@ -5,7 +5,6 @@
  *   NR_TEST_REDIS_HOST (default 127.0.0.1), NR_TEST_REDIS_PORT (default 6379),
  *   NR_TEST_REDIS_PASSWORD (default: no password).
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 

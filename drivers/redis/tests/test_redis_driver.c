@@ -160,9 +160,9 @@ static void test_bad_input_is_refused(void **state)
     NR_ASSERT_ERR(err, NR_ECONFIG, "health_timeout_ms");
     assert_null(f->h);
 
-    int dummy = 0;
+    uint64_t dummy[8] = {0}; /* a foreign object: no magic */
     assert_int_equal(nr_redis_type.validate(NULL, NULL, &err), NR_EINVAL);
-    assert_int_equal(nr_redis_type.validate(&dummy, NULL, &err), NR_EINVAL);
+    assert_int_equal(nr_redis_type.validate(dummy, NULL, &err), NR_EINVAL);
     assert_int_equal(nr_redis_type.recycle(NULL, NULL, &err), NR_EINVAL);
     nr_health_report rep;
     assert_int_equal(nr_redis_type.health_check(NULL, NULL, nr_deadline_in_ms(100), &rep, &err),

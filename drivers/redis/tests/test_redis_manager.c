@@ -20,7 +20,7 @@ static int fetch(void *ud, const char *ref, nr_secret **out, nr_error *err)
     return nr_secret_from_str(out, ud, err);
 }
 
-static nr_manager *make_manager(const char *password, const nr_credential_provider *prov)
+static nr_manager *make_manager(const nr_credential_provider *prov)
 {
     nr_manager_options mo;
     nr_manager_options_default(&mo);
@@ -31,7 +31,6 @@ static nr_manager *make_manager(const char *password, const nr_credential_provid
     mo.failure_threshold = 1;
     mo.recovery_threshold = 1;
     mo.credentials = prov;
-    (void)password;
     nr_manager *m = NULL;
     nr_error err = {0};
     if (nr_manager_create(&m, &mo, &err) != NR_OK)
@@ -97,7 +96,7 @@ static void test_server_killed_and_restarted(void **state)
     rt_config(&cfg);
     cfg.db = 5;
     cfg.health_timeout_ms = 1000;
-    nr_manager *m = make_manager(password, &prov);
+    nr_manager *m = make_manager(&prov);
     register_redis(m, &cfg);
     nr_error err = {0};
     if (nr_manager_start(m, nr_deadline_in_ms(30000), &err) != NR_OK)
@@ -137,7 +136,7 @@ static void test_start_with_wrong_password(void **state)
     nr_credential_provider prov = {.fetch = fetch, .ud = (void *)wrong};
     nr_redis_config cfg;
     rt_config(&cfg);
-    nr_manager *m = make_manager(wrong, &prov);
+    nr_manager *m = make_manager(&prov);
     register_redis(m, &cfg);
     nr_error err = {0};
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(30000), &err), NR_ECRED);

@@ -378,7 +378,10 @@ static void test_health_timeout_on_lock(void **state)
     assert_int_equal(nr_postgres_type.health_check(f->h, NULL, LONG_WAIT, &hr, &err), NR_OK);
     assert_int_equal(hr.state, NR_HEALTH_UNHEALTHY);
     assert_non_null(strstr(hr.reason, "no answer within 300 ms"));
-    assert_non_null(strstr(hr.reason, "cancelled"));
+    /* "cancelled", or "cancel pending" on a slow machine: the wait below
+     * shows that it arrived */
+    assert_non_null(strstr(hr.reason, "cancel"));
+    assert_null(strstr(hr.reason, "not sent"));
 
     /* the cancel reached the server: nothing waits on the lock any more,
      * although it is still held */

@@ -337,7 +337,7 @@ static int transfer_error(nr_http_client *c, const nr__http_xfer *x, const where
     if (s->canceled)
         return fail(c, x, w, err, NR_ECANCELED, cc, false, "canceled");
     if (s->deadline_hit || (rc == CURLE_OPERATION_TIMEDOUT && deadline_bound))
-        return fail(c, x, w, err, NR_ETIMEDOUT, cc, false, "deadline passed (%lld ms left)",
+        return fail(c, x, w, err, NR_ETIMEDOUT, cc, false, "deadline passed (after %lld ms)",
                     (long long)timeout_ms);
     if (s->oom || rc == CURLE_OUT_OF_MEMORY)
         return fail(c, x, w, err, NR_ENOMEM, cc, false, "out of memory for the response");

@@ -195,8 +195,8 @@ extern const nr_resource_type nr_http_type;
 /* One client: the handle nr_guard_handle() returns. Opaque. */
 typedef struct nr_http_client nr_http_client;
 
-/* One request. Every field is optional except that a request needs a path
- * or relies on "/" ... (NULL path = base_url itself). */
+/* One request (the function that sends it is nr_http_request). Every field
+ * is optional: a zeroed struct is "GET base_url". */
 typedef struct nr_http_req {
     const char *method;         /* NULL = "GET", or "POST" when there is a body */
     const char *path;           /* relative to base_url, or an absolute http(s) URL */

@@ -217,6 +217,7 @@ static void load_http(loader *ld, const json_t *obj)
 {
     http_cfg h;
     if (section(ld, &cli_http_schema, obj, "$.http", &h, NULL)) {
+        free(ld->cfg->listen);
         ld->cfg->listen = xstrdup(h.listen);
         ld->cfg->port = (int)h.port;
     }

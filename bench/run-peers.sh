@@ -17,7 +17,7 @@ if [ ! -x "$peers/run.sh" ]; then
 fi
 cmake -S . -B build/bench-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DNR_BUILD_TESTS=OFF \
     -DNR_BUILD_TOOLS=OFF -DNR_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build/bench-release --target nebula_resource_static >/dev/null
+cmake --build build/bench-release --target nebula_resource_static | grep -v "^\[" || true
 export EXTRA_ADAPTERS="nebula=$root/bench/adapter_nebula.c"
 export CFLAGS_nebula="-I$root/include"
 export LIBS_nebula="$root/build/bench-release/libnebula-resource.a -ljansson -lpthread"

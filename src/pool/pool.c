@@ -23,6 +23,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@
 #include "nebula/alloc.h"
 
 /* ---- small helpers ----------------------------------------------------------- */
+
+/* How many times an acquire that finds nothing free yields before queueing. */
+static const int nr__spin_yields = 16;
+#define NR__SPIN_MAX_NS (200 * NR_NS_PER_US)
 
 void nr__pool_lock(nr_pool *p)
 {
@@ -586,7 +591,8 @@ static void waiter_init(nr__waiter *w, nr_pool *p)
  * an error code (caller fills err).
  */
 static int wait_locked(nr_pool *p, nr__waiter *w, nr_deadline deadline, const nr_cancel *cancel,
-                       struct nr__instance **inst, got_kind *kind, int64_t *waited_out)
+                       int64_t since, struct nr__instance **inst, got_kind *kind,
+                       int64_t *waited_out)
 {
     w->inst = NULL;
     w->granted = 0;
@@ -602,7 +608,7 @@ static int wait_locked(nr_pool *p, nr__waiter *w, nr_deadline deadline, const nr
     nr__settle_locked(p);
 
     int rc = NR_OK;
-    int64_t start = nr_now_ns();
+    int64_t start = since ? since : nr_now_ns();
     struct timespec ts;
     int never = deadline.at_ns == NR_DEADLINE_NEVER;
     timespec_from_ns(&ts, deadline.at_ns);
@@ -743,6 +749,8 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
     int rc;
     struct nr__instance *inst;
     uint32_t *bucket; /* where inst is counted: &p->in_use or &p->bagged */
+    int spins = 0;
+    int64_t spin_t0 = 0; /* when this acquire began to look again (counts as waiting) */
 
     for (;;) {
         got_kind kind = GOT_NOTHING;
@@ -786,7 +794,7 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
             p->total++;
             p->creating++;
             kind = GOT_SLOT;
-        } else if (zero_wait || nr_deadline_expired(NR__DEADLINE())) {
+        } else if (zero_wait || (!spins && nr_deadline_expired(NR__DEADLINE()))) {
             p->exhausted++;
             uint32_t in_use = p->in_use, waiting = p->waiters;
             nr__pool_unlock(p);
@@ -796,6 +804,16 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
                               "allows no wait",
                               p->id, p->cfg.max_size, in_use, waiting);
             goto out;
+        } else if (spins < nr__spin_yields && (!spins || nr_now_ns() - spin_t0 < NR__SPIN_MAX_NS)) {
+            /* Nothing free, nobody queued: the holders are most likely
+             * threads the scheduler has set aside on a busy machine. Give
+             * them the CPU a few times and look again before queueing, as
+             * a queue, once formed, hands every instance to a sleeper. */
+            nr__pool_unlock(p);
+            if (!spins++)
+                spin_t0 = nr_now_ns();
+            sched_yield();
+            continue;
         } else if (!w_ready || (cancel && !subscribed)) {
             /* Prepare to wait outside the lock. The cancel registry lock
              * comes before the pool lock, so subscribe unlocked, then look
@@ -816,7 +834,7 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
         } else {
             if (*waited < 0)
                 *waited = 0;
-            rc = wait_locked(p, &w, NR__DEADLINE(), cancel, &inst, &kind, waited);
+            rc = wait_locked(p, &w, NR__DEADLINE(), cancel, spin_t0, &inst, &kind, waited);
             if (rc != NR_OK) {
                 uint32_t in_use = p->in_use, waiting = p->waiters;
                 nr__pool_unlock(p);

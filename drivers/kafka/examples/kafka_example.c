@@ -116,7 +116,9 @@ int main(int argc, char **argv)
 
     /* librdkafka's mock cluster: real Kafka protocol on 127.0.0.1 ports */
     char errstr[256];
-    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), errstr, sizeof(errstr));
+    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+    rd_kafka_conf_set(mconf, "log_level", "3", errstr, sizeof(errstr)); /* errors only */
+    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
     if (!mrk) {
         fprintf(stderr, "mock: %s\n", errstr);
         return 1;

@@ -27,14 +27,13 @@ static int not_a(nr_error *err, const char *kind, const char *what)
 
 /* Queue one message (waiting on a full queue until the deadline). */
 static int enqueue(nr_kafka_client *c, const char *topic, const void *key, size_t keylen,
-                   const void *value, size_t len, nr_deadline deadline, kafka_delivery *d,
-                   nr_error *err)
+                   const void *value, size_t len, nr_deadline deadline, void *opaque, nr_error *err)
 {
     rd_kafka_resp_err_t e;
     for (;;) {
         e = rd_kafka_producev(c->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, keylen),
                               RD_KAFKA_V_VALUE((void *)value, len),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
                               RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || nr_deadline_expired(deadline))
             break;
@@ -118,7 +117,7 @@ int nr_kafka_produce_async(void *handle, const char *topic, const void *key, siz
     int rc = check_args(c, topic, key, keylen, value, len, "produce_async", err);
     if (rc != NR_OK)
         return rc;
-    rc = enqueue(c, topic, key, keylen, value, len, deadline, NULL, err);
+    rc = enqueue(c, topic, key, keylen, value, len, deadline, (void *)&nr__kafka_async_tag, err);
     rd_kafka_poll(c->rk, 0); /* serve reports that are ready */
     return rc;
 }
@@ -129,13 +128,13 @@ int nr_kafka_flush(void *handle, nr_deadline deadline, nr_error *err)
     if (!nr__kafka_client_ok(c, KAFKA_PRODUCER))
         return not_a(err, "kafka-producer", "flush");
     rd_kafka_poll(c->rk, 0);
-    while (c->in_flight > 0 && !nr_deadline_expired(deadline))
+    while (nr__kafka_pending(c) > 0 && !nr_deadline_expired(deadline))
         rd_kafka_flush(c->rk, wait_ms(deadline));
-    if (c->in_flight > 0)
+    if (nr__kafka_pending(c) > 0)
         return nr_error_set(err, NR_ETIMEDOUT, c->id,
                             "kafka-producer '%s': flush: %llu message(s) still without a delivery "
                             "report at the deadline",
-                            c->id, (unsigned long long)c->in_flight);
+                            c->id, (unsigned long long)nr__kafka_pending(c));
     if (c->unreported > 0) {
         uint64_t n = c->unreported;
         rd_kafka_resp_err_t e = c->first_failure_err;

@@ -21,6 +21,16 @@
 /* Time after the purge in destroy for librdkafka to hand back the reports. */
 #define PURGE_REPORT_MS 1000
 
+const char nr__kafka_async_tag = 'a';
+
+size_t nr__kafka_pending(const nr_kafka_client *c)
+{
+    /* librdkafka's count holds the driver's messages too, and requests */
+    int q = rd_kafka_outq_len(c->rk);
+    size_t n = q > 0 ? (size_t)q : 0;
+    return n > c->in_flight ? n : (size_t)c->in_flight;
+}
+
 bool nr__kafka_client_ok(const nr_kafka_client *c, int kind)
 {
     return c && c->magic == KAFKA_CLIENT_MAGIC && c->rk && (kind < 0 || (int)c->kind == kind);
@@ -55,6 +65,8 @@ int nr__kafka_map_err(rd_kafka_resp_err_t e)
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
         return NR_EINVAL;
+    case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        return NR_ENOTFOUND;
     case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
     case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
         return NR_ECANCELED;
@@ -139,13 +151,20 @@ void nr__kafka_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
     nr_kafka_client *c = opaque;
     if (!c || c->magic != KAFKA_CLIENT_MAGIC || !m)
         return;
-    if (c->in_flight > 0)
-        c->in_flight--;
     if (m->err)
         c->failed++;
     else
         c->delivered++;
-    kafka_delivery *d = m->_private;
+    /* Only the driver's own opaques are trusted: a message produced directly
+     * on the handle may carry any opaque, and counts as asynchronous. */
+    kafka_delivery *d = NULL;
+    for (kafka_delivery *w = c->waiting; w && m->_private; w = w->next)
+        if (w == m->_private) {
+            d = w;
+            break;
+        }
+    if ((d || m->_private == &nr__kafka_async_tag) && c->in_flight > 0)
+        c->in_flight--;
     if (d) {
         unlink_delivery(c, d);
         if (!d->abandoned) {
@@ -385,16 +404,16 @@ static void producer_destroy(void *handle, void *ud)
     nr_kafka_client *c = handle;
     if (!nr__kafka_client_ok(c, KAFKA_PRODUCER))
         return;
-    if (c->in_flight > 0 && c->flush_timeout_ms > 0)
+    if (nr__kafka_pending(c) > 0 && c->flush_timeout_ms > 0)
         rd_kafka_flush(c->rk, (int)c->flush_timeout_ms);
     else
         rd_kafka_poll(c->rk, 0);
-    if (c->in_flight > 0) {
+    if (nr__kafka_pending(c) > 0) {
         /* Bounded: what the cluster did not take in time is given up and
          * counted as failed through the purge's delivery reports. */
         rd_kafka_purge(c->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         nr_deadline d = nr_deadline_in_ms(PURGE_REPORT_MS);
-        while (c->in_flight > 0 && !nr_deadline_expired(d))
+        while (nr__kafka_pending(c) > 0 && !nr_deadline_expired(d))
             rd_kafka_poll(c->rk, slice_ms(d, 50));
     }
     rd_kafka_destroy(c->rk);
@@ -489,15 +508,15 @@ static int producer_recycle(void *handle, void *ud, nr_error *err)
         return bad_handle(err, "kafka-producer", "recycle");
     if (check_fatal(c, NR_ECLEANUP, "recycle", err) != NR_OK)
         return NR_ECLEANUP;
-    if (c->in_flight > 0 && c->flush_timeout_ms > 0)
+    if (nr__kafka_pending(c) > 0 && c->flush_timeout_ms > 0)
         rd_kafka_flush(c->rk, (int)c->flush_timeout_ms);
     else
         rd_kafka_poll(c->rk, 0);
-    if (c->in_flight > 0)
+    if (nr__kafka_pending(c) > 0)
         return nr_error_set(err, NR_ECLEANUP, c->id,
                             "kafka-producer '%s': recycle: %llu message(s) still in flight after "
                             "flush_timeout_ms (%lld ms)",
-                            c->id, (unsigned long long)c->in_flight,
+                            c->id, (unsigned long long)nr__kafka_pending(c),
                             (long long)c->flush_timeout_ms);
     if (c->unreported > 0)
         return nr_error_set_cause(err, NR_ECLEANUP, nr__kafka_map_err(c->first_failure_err),

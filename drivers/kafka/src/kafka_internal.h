@@ -123,6 +123,14 @@ struct nr_kafka_client {
     kafka_delivery *waiting;              /* synchronous produces without a report */
 };
 
+/* The opaque of messages nr_kafka_produce_async queues (its address only). */
+extern const char nr__kafka_async_tag;
+
+/* What is still waiting for a report: the driver's messages, or what
+ * librdkafka counts (its out queue: messages produced directly on the handle
+ * too, and requests in flight), whichever is more. */
+size_t nr__kafka_pending(const nr_kafka_client *c);
+
 /* Whether handle is a live instance (of kind, or of either when kind < 0). */
 bool nr__kafka_client_ok(const nr_kafka_client *c, int kind);
 

@@ -123,11 +123,20 @@ static void test_pool_produce_sync_and_async(void **state)
         assert_int_equal(
             nr_kafka_produce_async(h, TOPIC, NULL, 0, "async", 5, nr_deadline_in_ms(10000), &err),
             NR_OK);
+    /* produced directly on the handle, with an opaque of the caller's own:
+     * counted as asynchronous, the opaque left alone */
+    int mine = 7;
+    assert_int_equal(rd_kafka_producev(nr_kafka_handle(h), RD_KAFKA_V_TOPIC(TOPIC),
+                                       RD_KAFKA_V_VALUE("direct", 6),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_OPAQUE(&mine), RD_KAFKA_V_END),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
     assert_int_equal(nr_kafka_flush(h, nr_deadline_in_ms(60000), &err), NR_OK);
+    assert_int_equal(mine, 7);
     nr_kafka_delivery_stats st;
     assert_int_equal(nr_kafka_delivery_stats_get(h, &st, &err), NR_OK);
-    assert_int_equal(st.produced, 7);
-    assert_int_equal(st.delivered, 7);
+    assert_int_equal(st.produced, 7); /* through the driver */
+    assert_int_equal(st.delivered, 8);
     assert_int_equal(st.failed, 0);
     assert_int_equal(st.in_flight, 0);
     assert_int_equal(nr_guard_release(&g), NR_OK);

@@ -228,8 +228,9 @@ typedef struct nr_kafka_client nr_kafka_client;
  * a Kafka instance. It stays owned by the instance: never destroy or close
  * it; use it only while holding the lease. A producer's delivery reports are
  * the driver's: call rd_kafka_poll / rd_kafka_flush freely (reports are
- * counted), but produce through nr_kafka_produce*, or the messages you
- * produce yourself are counted as asynchronous ones.
+ * counted). Messages produced directly on the handle (whatever their
+ * opaque) are counted as asynchronous ones: their failures come back from
+ * nr_kafka_flush. Do not replace the instance's callbacks or opaque.
  */
 rd_kafka_t *nr_kafka_handle(void *handle);
 
@@ -297,8 +298,9 @@ typedef struct nr_kafka_message {
  * consumer's subscription (rd_kafka_consumer_poll). NR_OK with *out filled
  * (free it with nr_kafka_message_free); NR_ETIMEDOUT when none came; a
  * consume error (unknown topic, broker failure) returns its code with
- * librdkafka's message and the topic. NR_EINVAL for NULL or a producer
- * handle. *out is zeroed on every failure.
+ * librdkafka's message and the topic; a partition-end event (only with
+ * enable.partition.eof=true in properties) is NR_ENOTFOUND. NR_EINVAL for
+ * NULL or a producer handle. *out is zeroed on every failure.
  */
 int nr_kafka_poll(void *handle, int timeout_ms, nr_kafka_message *out, nr_error *err);
 

@@ -3,15 +3,25 @@
 # and `pkg-config --cflags --libs nebula-resource` both work.
 include(CMakePackageConfigHelpers)
 
-# Drivers built in this tree add what their exported targets need.
+# Drivers built in this tree add what their exported targets need, and each
+# gets a pkg-config file (nebula-resource-<driver>).
 set(NR_CONFIG_EXTRA_DEPS "")
 if(TARGET nebula_resource_sqlite)
   string(APPEND NR_CONFIG_EXTRA_DEPS "pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)\n")
-  configure_file(${PROJECT_SOURCE_DIR}/cmake/nebula-resource-sqlite.pc.in
-    ${PROJECT_BINARY_DIR}/nebula-resource-sqlite.pc @ONLY)
-  install(FILES ${PROJECT_BINARY_DIR}/nebula-resource-sqlite.pc
-    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endif()
+foreach(entry "sqlite|SQLite|sqlite3" "postgres|PostgreSQL|libpq" "redis|Redis|hiredis"
+    "http|HTTP|libcurl" "kafka|Kafka|rdkafka" "mongo|MongoDB|libmongoc-1.0")
+  string(REPLACE "|" ";" parts "${entry}")
+  list(GET parts 0 NR_PC_DRIVER)
+  list(GET parts 1 NR_PC_TITLE)
+  list(GET parts 2 NR_PC_REQUIRES)
+  if(TARGET nebula_resource_${NR_PC_DRIVER})
+    configure_file(${PROJECT_SOURCE_DIR}/cmake/nebula-resource-driver.pc.in
+      ${PROJECT_BINARY_DIR}/nebula-resource-${NR_PC_DRIVER}.pc @ONLY)
+    install(FILES ${PROJECT_BINARY_DIR}/nebula-resource-${NR_PC_DRIVER}.pc
+      DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  endif()
+endforeach()
 
 get_property(nr_driver_deps GLOBAL PROPERTY NR_EXPORT_DEPS)
 if(nr_driver_deps)

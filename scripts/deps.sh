@@ -15,7 +15,7 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config libjansson-dev libsqlit
 # test tools and the browser the status page is checked in.
 TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev clang-format systemtap-sdt-dev binutils
     prometheus curl
-    postgresql libpq-dev redis-server libhiredis-dev libcurl4-openssl-dev python3-httpbin
+    postgresql libpq-dev redis-server libhiredis-dev libcurl4-openssl-dev python3-httpbin nginx
     librdkafka-dev libmongoc-dev chromium chromium-driver)
 
 want=("${BUILD_PKGS[@]}")

@@ -46,7 +46,7 @@ static int setup(void **state)
     if (!f)
         return -1;
     pgt_config(&f->cfg);
-    f->cfg.health_timeout_ms = 2000;
+    f->cfg.health_timeout_ms = 5000;
     f->v.value = pgt_env("NR_TEST_PG_PASSWORD");
     f->cp = (nr_credential_provider){vault_fetch, &f->v};
     nr_error err = {0};
@@ -97,7 +97,7 @@ static void make_manager(fixture *f)
     mo.workers = 2;
     mo.health_interval_ms = 100;
     mo.maintain_interval_ms = 100;
-    mo.health_timeout_ms = 2000;
+    mo.health_timeout_ms = 5000;
     mo.failure_threshold = 1;
     mo.recovery_threshold = 1;
     mo.credentials = &f->cp;

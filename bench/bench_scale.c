@@ -127,9 +127,44 @@ static int manager_case(long n)
         ops += IDS;
     }
     double acq_ns = (double)(nr_now_ns() - t0) / (double)ops;
-    printf("manager of %6ld resources: %7.1f ns to register one, %6.1f ns per acquire-by-id + "
-           "release, %8.0f heap bytes per resource (with its pool and one instance)\n",
+
+    /* One more resource added to the running manager of n (started at once,
+     * as a running manager does), then acquired by id again and again: the
+     * cost of growing, and of using what was added, at this size. */
+    enum { EXTRA = 64 };
+    int64_t add_total = 0;
+    for (int i = 0; i < EXTRA; i++) {
+        snprintf(id, sizeof(id), "extra-%d", i);
+        nr_resource_spec s = {.id = id, .type = &nr_bench_type, .config = &cfg, .pool = &pc};
+        int64_t a0 = nr_now_ns();
+        if (nr_manager_register(m, &s, &err) != NR_OK) {
+            fprintf(stderr, "bench_scale: %s\n", err.message);
+            return 1;
+        }
+        add_total += nr_now_ns() - a0;
+    }
+    long one_ops = 0;
+    t0 = nr_now_ns();
+    end = t0 + 300 * NR_NS_PER_MS;
+    while (nr_now_ns() < end) {
+        for (int k = 0; k < 1000; k++) {
+            nr_guard g;
+            if (nr_manager_acquire(m, id, NULL, &g, &err) != NR_OK) {
+                fprintf(stderr, "bench_scale: %s\n", err.message);
+                return 1;
+            }
+            nr_guard_release(&g);
+        }
+        one_ops += 1000;
+    }
+    double one_ns = (double)(nr_now_ns() - t0) / (double)one_ops;
+    printf("manager of %6ld resources: %7.1f ns to register one (average while growing), "
+           "%6.1f ns per acquire-by-id + release (random ids), %8.0f heap bytes per resource "
+           "(with its pool and one instance)\n",
            n, reg_ns, acq_ns, (double)(after - before) / (double)n);
+    printf("manager of %6ld resources: %7.1f ns to add and start one more, %6.1f ns per "
+           "acquire-by-id + release of that one\n",
+           n, (double)add_total / EXTRA, one_ns);
     nr_manager_shutdown(m, NULL, NULL, NULL);
     return nr_manager_destroy(m, &err) == NR_OK ? 0 : 1;
 }

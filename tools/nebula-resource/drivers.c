@@ -41,8 +41,8 @@ static const cli_driver table[] = {
     {"http", &nr_http_type},
 #endif
 #ifdef NR_CLI_WITH_KAFKA
-    {"kafka_producer", &nr_kafka_producer_type},
-    {"kafka_consumer", &nr_kafka_consumer_type},
+    {"kafka-producer", &nr_kafka_producer_type},
+    {"kafka-consumer", &nr_kafka_consumer_type},
 #endif
 #ifdef NR_CLI_WITH_MONGO
     {"mongo", &nr_mongo_type},
@@ -51,7 +51,7 @@ static const cli_driver table[] = {
 
 /* Every driver name the project has, built in or not. */
 static const char *const all_names[] = {
-    "sqlite", "postgres", "redis", "http", "kafka_producer", "kafka_consumer", "mongo",
+    "sqlite", "postgres", "redis", "http", "kafka-producer", "kafka-consumer", "mongo",
 };
 
 const cli_driver *cli_drivers(size_t *count)

@@ -37,7 +37,7 @@
 /* ---- small helpers ----------------------------------------------------------- */
 
 /* How many times an acquire that finds nothing free yields before queueing. */
-static const int nr__spin_yields = 16;
+static const int nr__spin_yields = 4;
 #define NR__SPIN_MAX_NS (200 * NR_NS_PER_US)
 
 void nr__pool_lock(nr_pool *p)
@@ -64,7 +64,7 @@ void nr__pool_assert_locked_invariants(const nr_pool *p)
     (void)p;
 }
 
-void nr__inst_transition(struct nr__instance *inst, nr_lifecycle to)
+void nr__inst_transition_checked(struct nr__instance *inst, nr_lifecycle to)
 {
     if (nr_lifecycle_transition(&inst->state, to, NULL, NULL) != NR_OK) {
         fprintf(stderr, "nebula-resource: internal error: pool '%s': illegal %s -> %s\n",
@@ -182,11 +182,6 @@ void nr__lease_off_locked(nr_pool *p, struct nr__instance *inst)
     assert(inst->leased);
     inst->leased = 0;
     p->in_use--;
-}
-
-int nr__stale_credential(const nr_pool *p, const struct nr__instance *inst)
-{
-    return inst->cred_gen != atomic_load_explicit(&p->cred_gen, memory_order_relaxed);
 }
 
 void nr__cred_release(struct nr__cred *c)

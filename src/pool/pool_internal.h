@@ -138,7 +138,10 @@ void nr__lease_on_locked(nr_pool *p, struct nr__instance *inst);
 void nr__lease_off_locked(nr_pool *p, struct nr__instance *inst);
 
 /* Whether inst was created with an older credential than the pool's. */
-int nr__stale_credential(const nr_pool *p, const struct nr__instance *inst);
+static inline int nr__stale_credential(const nr_pool *p, const struct nr__instance *inst)
+{
+    return inst->cred_gen != atomic_load_explicit(&p->cred_gen, memory_order_relaxed);
+}
 
 /* Destroy the instances of list (taken out of every bucket and counted in
  * destroying): each as its own job on ex when ex is given (inline when ex is
@@ -160,8 +163,17 @@ void nr__pool_unlock(nr_pool *p);
 void nr__pool_assert_locked_invariants(const nr_pool *p);
 
 /* Move inst (state checked by the caller) to a new lifecycle state; aborts on
- * an illegal transition, which would be a library bug. */
-void nr__inst_transition(struct nr__instance *inst, nr_lifecycle to);
+ * an illegal transition, which would be a library bug. The two moves of every
+ * lease (Idle <-> InUse, both in the table) skip the table look-up. */
+void nr__inst_transition_checked(struct nr__instance *inst, nr_lifecycle to);
+static inline void nr__inst_transition(struct nr__instance *inst, nr_lifecycle to)
+{
+    if ((inst->state == NR_LC_IDLE && to == NR_LC_IN_USE) ||
+        (inst->state == NR_LC_IN_USE && to == NR_LC_IDLE))
+        inst->state = to;
+    else
+        nr__inst_transition_checked(inst, to);
+}
 
 /* [mu] Idle list operations. */
 void nr__idle_push_head(nr_pool *p, struct nr__instance *inst);

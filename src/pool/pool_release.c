@@ -35,7 +35,8 @@ static int give_back(nr_guard *g, int taint)
         return NR_ESTATE; /* already given back: touch nothing */
     nr_pool *p = inst->pool;
     NR_PROBE_RELEASE(p->id, inst->id);
-    nr__pool_event(p, NR_EV_RELEASED, inst->id, 0, 0, NR_OK, taint ? "tainted" : NULL);
+    if (p->events)
+        nr__pool_event(p, NR_EV_RELEASED, inst->id, 0, 0, NR_OK, taint ? "tainted" : NULL);
     atomic_store_explicit(&inst->n_releases,
                           atomic_load_explicit(&inst->n_releases, memory_order_relaxed) + 1,
                           memory_order_relaxed);

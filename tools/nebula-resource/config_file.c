@@ -164,6 +164,22 @@ static void member_path(char *out, size_t cap, const char *prefix, const char *k
     json_decref(k);
 }
 
+/* A credential ref names a secret, often "<resource>/<what>": an id's
+ * characters plus '/', 1 to 127 bytes. */
+static bool ref_ok(const char *ref)
+{
+    size_t n = strlen(ref);
+    if (n < 1 || n > 127)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = ref[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == ':' || c == '@' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
 static bool id_ok(const char *id)
 {
     size_t n = strlen(id);
@@ -257,9 +273,9 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
     {
         char path[512];
         member_path(path, sizeof(path), "$.credentials", ref);
-        if (!id_ok(ref))
+        if (!ref_ok(ref))
             add_issue(ld, path, true, "",
-                      "credential ref must be 1 to 63 letters, digits or _-.:@");
+                      "credential ref must be 1 to 127 letters, digits or _-.:@/");
         cred_cfg c;
         cli_credential *cc = &ld->cfg->creds[ld->cfg->ncreds++];
         if (!(cc->ref = xstrdup(ref)))

@@ -6,9 +6,6 @@ include(CMakePackageConfigHelpers)
 # Drivers built in this tree add what their exported targets need, and each
 # gets a pkg-config file (nebula-resource-<driver>).
 set(NR_CONFIG_EXTRA_DEPS "")
-if(TARGET nebula_resource_sqlite)
-  string(APPEND NR_CONFIG_EXTRA_DEPS "pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)\n")
-endif()
 foreach(entry "sqlite|SQLite|sqlite3" "postgres|PostgreSQL|libpq" "redis|Redis|hiredis"
     "http|HTTP|libcurl" "kafka|Kafka|rdkafka" "mongo|MongoDB|libmongoc-1.0")
   string(REPLACE "|" ";" parts "${entry}")

@@ -6,7 +6,8 @@
 #      unless NR_BENCH_PEERS=0.
 # Output goes to the terminal and to build/bench-results/<UTC stamp>.txt;
 # the peers harness keeps its own tables under build/peers/results/.
-# Extra arguments go to bench/run-peers.sh (e.g. --quick).
+# Extra arguments go to bench/run-peers.sh (default "2": 2 s per cell, with
+# REPS=2; e.g. --quick to try the pipeline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
@@ -16,6 +17,11 @@ mkdir -p build/bench-results
 out="build/bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
 cmake --build build/bench-suite --target bench 2>&1 | grep -v '^\[' | tee "$out"
 if [ "${NR_BENCH_PEERS:-1}" != 0 ]; then
-    bench/run-peers.sh "$@" 2>&1 | tee -a "$out"
+    # 2 reps x 2 s per cell keeps the whole suite near 6 minutes; REPS and
+    # arguments (seconds per cell, --quick, ...) override it.
+    if [ $# -eq 0 ]; then
+        set -- 2
+    fi
+    REPS=${REPS:-2} bench/run-peers.sh "$@" 2>&1 | tee -a "$out"
 fi
 echo "results: $out"

@@ -4,58 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "pool_fixture.h"
 #include "pool/pool_internal.h"
 #include "testutil.h"
 
-typedef struct fixture {
-    nr_fake fake;
-    nr_fake_config cfg;
-    nr_pool_config pcfg;
-    nr_pool *pool;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    nr_fake_init(&f->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
-    nr_pool_config_default(&f->pcfg);
-    f->pcfg.max_size = 4;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->pool)
-        assert_int_equal(nr_pool_destroy(f->pool, NULL), NR_OK);
-    /* every create matched by exactly one destroy */
-    assert_int_equal(atomic_load(&f->fake.creates), atomic_load(&f->fake.destroys));
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
-    free(f);
-    return 0;
-}
+typedef nr_pool_fixture fixture;
+#define setup    nr_pool_fixture_setup
+#define teardown nr_pool_fixture_teardown
 
 static void make_pool(fixture *f)
 {
-    nr_pool_options o = {.id = "db",
-                         .type = &nr_fake_type,
-                         .type_ud = &f->fake,
-                         .config = &f->cfg,
-                         .pool = &f->pcfg};
-    nr_error err = {0};
-    int rc = nr_pool_create(&f->pool, &o, &err);
-    if (rc != NR_OK)
-        fail_msg("nr_pool_create: %s", err.message);
+    nr_pool_fixture_make(f, "db");
 }
 
 static nr_pool_stats stats(fixture *f)
 {
-    nr_pool_stats s;
-    nr_pool_stats_get(f->pool, &s);
-    return s;
+    return nr_pool_fixture_stats(f);
 }
 
 /* ---- creation errors ---- */

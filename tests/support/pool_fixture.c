@@ -1,0 +1,45 @@
+/* pool_fixture.c - see pool_fixture.h. */
+#include <stdlib.h>
+
+#include "pool_fixture.h"
+#include "testutil.h"
+
+int nr_pool_fixture_setup(void **state)
+{
+    nr_pool_fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    nr_fake_init(&f->fake);
+    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    nr_pool_config_default(&f->pcfg);
+    f->pcfg.max_size = 4;
+    *state = f;
+    return 0;
+}
+
+int nr_pool_fixture_teardown(void **state)
+{
+    nr_pool_fixture *f = *state;
+    if (f->pool)
+        assert_int_equal(nr_pool_destroy(f->pool, NULL), NR_OK);
+    /* every create matched by exactly one destroy */
+    assert_int_equal(atomic_load(&f->fake.creates), atomic_load(&f->fake.destroys));
+    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    free(f);
+    return 0;
+}
+
+void nr_pool_fixture_make(nr_pool_fixture *f, const char *id)
+{
+    nr_pool_options o = {
+        .id = id, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg, .pool = &f->pcfg};
+    nr_error err = {0};
+    if (nr_pool_create(&f->pool, &o, &err) != NR_OK)
+        fail_msg("nr_pool_create: %s", err.message);
+}
+
+nr_pool_stats nr_pool_fixture_stats(nr_pool_fixture *f)
+{
+    nr_pool_stats s;
+    nr_pool_stats_get(f->pool, &s);
+    return s;
+}

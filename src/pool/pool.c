@@ -800,10 +800,12 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
                               p->id, p->cfg.max_size, in_use, waiting);
             goto out;
         } else if (spins < nr__spin_yields && (!spins || nr_now_ns() - spin_t0 < NR__SPIN_MAX_NS)) {
-            /* Nothing free, nobody queued: the holders are most likely
-             * threads the scheduler has set aside on a busy machine. Give
-             * them the CPU a few times and look again before queueing, as
-             * a queue, once formed, hands every instance to a sleeper. */
+            /* Nothing free: the holders are most likely threads the
+             * scheduler has set aside on a busy machine. Give them the CPU
+             * a few times and look again before queueing, as a queue, once
+             * formed, hands every instance to a sleeper. (Queued callers
+             * keep their place: the gate stops this caller from taking an
+             * instance past them.) */
             nr__pool_unlock(p);
             if (!spins++)
                 spin_t0 = nr_now_ns();

@@ -3,6 +3,9 @@
 
 #include <time.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,4 +138,21 @@ void nr_test_sleep_past_ms(int64_t ms)
     clock_getres(CLOCK_MONOTONIC_COARSE, &res);
     int64_t tick = (int64_t)res.tv_sec * NR_NS_PER_S + res.tv_nsec;
     nr_sleep_ns(ms * NR_NS_PER_MS + 2 * tick);
+}
+
+void nr_test_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
 }

@@ -39,6 +39,10 @@ void nr_test_sleep_past_ms(int64_t ms);
 /* Number of property-test iterations: NR_TEST_ITERATIONS or the default. */
 int nr_test_iterations(int default_count);
 
+/* Remove the files in dir (one level, no subdirectories), then dir itself.
+ * For the temp dirs tests make with mkdtemp; errors are ignored. */
+void nr_test_remove_dir(const char *dir);
+
 /*
  * Allocation fault injection: after nr_test_alloc_fail_after(k), the k-th
  * allocation from now (0-based) and every later one fail until

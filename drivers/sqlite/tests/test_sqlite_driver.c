@@ -5,7 +5,6 @@
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,30 +41,13 @@ static int setup(void **state)
     return 0;
 }
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
     for (int i = 0; i < 4; i++)
         if (f->h[i])
             nr_sqlite_type.destroy(f->h[i], NULL);
-    remove_dir(f->dir);
+    nr_test_remove_dir(f->dir);
     free(f);
     return 0;
 }

@@ -4,7 +4,6 @@
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,23 +44,6 @@ static int setup(void **state)
     return f->cfg.path ? 0 : -1;
 }
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
@@ -76,7 +58,7 @@ static int teardown(void **state)
         }
     }
     nr_config_free(&nr_sqlite_config_schema, &f->cfg);
-    remove_dir(f->dir);
+    nr_test_remove_dir(f->dir);
     free(f);
     return rc;
 }

@@ -28,6 +28,8 @@
 #include <stdint.h>
 
 #include "nebula/cancel.h"
+#include "nebula/ctx.h"
+#include "nebula/pool_stats.h"
 #include "nebula/config.h"
 #include "nebula/events.h"
 #include "nebula/metrics.h"
@@ -101,15 +103,6 @@ const char *nr_pool_id(const nr_pool *pool);
 const nr_scope *nr_pool_scope(const nr_pool *pool);
 
 /* ---- acquire and release ------------------------------------------------- */
-
-/* What an acquire carries. All fields optional; a NULL ctx means defaults. */
-typedef struct nr_ctx {
-    nr_deadline deadline;    /* unset (0) = now + acquire_timeout_ms */
-    const nr_cancel *cancel; /* wakes the wait with NR_ECANCELED */
-    const nr_scope *scope;   /* the caller's scope; must be inside the pool's (NR_ESCOPE) */
-    uint64_t trace_id_hi, trace_id_lo, span_id; /* carried to traces */
-    const char *caller;                         /* free-form tag for traces */
-} nr_ctx;
 
 /* A lease on one instance. Obtain it from nr_pool_acquire; give it back
  * exactly once with nr_guard_release or nr_guard_taint. A guard is a value:
@@ -260,41 +253,6 @@ int nr_pool_set_credential(nr_pool *pool, const nr_secret *credential, nr_error 
 int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
 
 /* ---- statistics ------------------------------------------------------------ */
-
-typedef struct nr_pool_stats {
-    /* gauges, consistent with each other at the moment of the snapshot */
-    uint32_t total; /* instances alive: idle + in_use + creating + in maintenance */
-    uint32_t idle;
-    uint32_t in_use;
-    uint32_t creating;
-    uint32_t waiters;
-    uint32_t destroying; /* instances being destroyed (no longer in total) */
-    uint32_t max_size;
-    uint32_t min_idle;
-    bool closed;
-    /* counters since creation */
-    uint64_t acquires; /* successful acquires */
-    uint64_t releases; /* leases given back (released or tainted) */
-    uint64_t timeouts;
-    uint64_t cancels;
-    uint64_t exhausted; /* NR_EEXHAUSTED returns */
-    uint64_t creates;   /* successful creates */
-    uint64_t create_failures;
-    uint64_t destroys;
-    uint64_t validate_failures;
-    uint64_t recycle_failures;
-    uint64_t taints;
-    uint64_t evicted_idle;
-    uint64_t evicted_lifetime;
-    uint64_t health_discards;
-    uint64_t handoffs;     /* instances passed straight to a waiter */
-    uint64_t waits;        /* acquires that had to wait */
-    int64_t wait_ns_total; /* time spent waiting, summed */
-    int64_t wait_ns_max;
-    int64_t oldest_lease_ns;     /* how long the longest-held current lease has been out
-                                    (coarse clock); 0 when nothing is leased */
-    uint64_t credential_retired; /* instances destroyed because the credential changed */
-} nr_pool_stats;
 
 /* Snapshot taken under the pool lock. */
 void nr_pool_stats_get(nr_pool *pool, nr_pool_stats *out);

@@ -30,7 +30,8 @@
 #include <stdio.h>
 
 #include "nebula/error.h"
-#include "nebula/pool.h"
+#include "nebula/ctx.h"
+#include "nebula/pool_stats.h"
 
 #ifdef __cplusplus
 extern "C" {

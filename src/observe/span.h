@@ -31,7 +31,8 @@
 #include <stdint.h>
 
 #include "nebula/error.h"
-#include "nebula/pool.h"
+#include "nebula/ctx.h"
+#include "nebula/pool_stats.h"
 #include "nebula/scope.h"
 #include "nebula/trace.h"
 

@@ -1,0 +1,56 @@
+/*
+ * nebula/pool_stats.h - the statistics snapshot of one pool
+ * (nr_pool_stats_get in nebula/pool.h fills it). Its own header so that the
+ * observability headers can name it without the pool's.
+ *
+ * Thread safety: a value type.
+ */
+#ifndef NEBULA_POOL_STATS_H
+#define NEBULA_POOL_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nr_pool_stats {
+    /* gauges, consistent with each other at the moment of the snapshot */
+    uint32_t total; /* instances alive: idle + in_use + creating + in maintenance */
+    uint32_t idle;
+    uint32_t in_use;
+    uint32_t creating;
+    uint32_t waiters;
+    uint32_t destroying; /* instances being destroyed (no longer in total) */
+    uint32_t max_size;
+    uint32_t min_idle;
+    bool closed;
+    /* counters since creation */
+    uint64_t acquires; /* successful acquires */
+    uint64_t releases; /* leases given back (released or tainted) */
+    uint64_t timeouts;
+    uint64_t cancels;
+    uint64_t exhausted; /* NR_EEXHAUSTED returns */
+    uint64_t creates;   /* successful creates */
+    uint64_t create_failures;
+    uint64_t destroys;
+    uint64_t validate_failures;
+    uint64_t recycle_failures;
+    uint64_t taints;
+    uint64_t evicted_idle;
+    uint64_t evicted_lifetime;
+    uint64_t health_discards;
+    uint64_t handoffs;     /* instances passed straight to a waiter */
+    uint64_t waits;        /* acquires that had to wait */
+    int64_t wait_ns_total; /* time spent waiting, summed */
+    int64_t wait_ns_max;
+    int64_t oldest_lease_ns;     /* how long the longest-held current lease has been out
+                                    (coarse clock); 0 when nothing is leased */
+    uint64_t credential_retired; /* instances destroyed because the credential changed */
+} nr_pool_stats;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -71,7 +71,13 @@ extern "C" {
     X(HEALTH_CHANGED, 7, "health_changed") /* health_old -> health_new, text = reason */           \
     X(QUARANTINED, 8, "quarantined")       /* taken out of service; text = reason */               \
     X(CLEANED_UP, 9, "cleaned_up")         /* maintenance discarded; count = how many */           \
-    X(ERROR, 10, "error")                  /* error_code + text = message */
+    X(ERROR, 10, "error")                  /* error_code + text = message */                       \
+    X(BREAKER_OPENED, 11, "breaker_opened") /* creates failing: count = failures in a row,         \
+                                               error_code = the last one's code */                 \
+    X(BREAKER_CLOSED, 12, "breaker_closed") /* a create succeeded again */                         \
+    X(LEAK_SUSPECTED, 13, "leak_suspected") /* a lease held past leak_threshold_ms: wait_ns =      \
+                                               held so far, text = where it was acquired */        \
+    X(LEAK_CLOSED, 14, "leak_closed")       /* that lease came back; wait_ns = held in all */
 
 typedef enum nr_event_type {
 #define NR__EV_ENUM(name, value, text) NR_EV_##name = value,

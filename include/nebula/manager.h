@@ -69,6 +69,10 @@ typedef struct nr_manager_options {
                              (docs/observability.md) and a collector that reads every
                              pool at scrape time; remove nothing from it while the
                              manager lives */
+    uint32_t creators;    /* threads that run the creates of every pool (each pool runs at
+                             most its max_connecting at once); default 4; 1..64. They are
+                             apart from the workers, so a background job waiting on an
+                             acquire never waits on itself. */
 } nr_manager_options;
 
 void nr_manager_options_default(nr_manager_options *o);

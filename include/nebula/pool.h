@@ -10,12 +10,25 @@
  * instance goes straight to the oldest waiter (direct handoff); a newcomer
  * never takes an instance while anyone is waiting.
  *
+ * Creation: a caller waits on the pool, never on an instance being built.
+ * An acquire that finds nothing idle queues and asks the pool's creator for
+ * a new instance; whatever comes first, an instance given back or a new
+ * one, goes to the oldest waiter. The creator runs at most max_connecting
+ * creates at once, only while callers wait (or, through nr_pool_maintain
+ * and nr_pool_fill, to keep min_idle), on the executor given in the options
+ * or, without one, on up to max_connecting threads of the pool's own,
+ * started when first needed and joined by nr_pool_destroy. A caller that
+ * leaves (deadline, cancel) does not stop the create it caused: the new
+ * instance lands in the pool. Failed creates are retried with exponential
+ * backoff and jitter; after breaker_failures in a row the breaker opens
+ * (see nr_pool_acquire) until a trial create succeeds.
+ *
  * Callbacks: no driver callback (create, destroy, validate, recycle,
- * health_check) ever runs while the pool's lock is held. They run on the
- * thread that needs them: create on the acquirer (or the thread that runs
- * nr_pool_maintain / nr_pool_fill), validate on the acquirer, recycle and
- * destroy-on-discard on the releaser, destroy of idle instances on the
- * thread that calls nr_pool_maintain, nr_pool_close or nr_pool_destroy.
+ * health_check) ever runs while the pool's lock is held. create runs on the
+ * creator (or on the thread that runs nr_pool_maintain / nr_pool_fill),
+ * validate on the acquirer, recycle and destroy-on-discard on the releaser,
+ * destroy of idle instances on the thread that calls nr_pool_maintain,
+ * nr_pool_close, nr_pool_evict_all, nr_pool_resize or nr_pool_destroy.
  *
  * Thread safety: every function may be called from any thread at any time
  * between nr_pool_create and nr_pool_destroy, except nr_pool_destroy, which
@@ -56,6 +69,25 @@ typedef struct nr_pool_config {
                                    default 600000; 0 = never */
     bool validate_on_acquire;   /* call type->validate before handing out; default true */
     bool recycle_on_release;    /* call type->recycle when given back; default true */
+    /* creation (see "Creation" above) */
+    int64_t max_connecting;        /* creates running at once; default 2; 1..1000 */
+    int64_t create_timeout_ms;     /* deadline given to each create(); default 30000 */
+    int64_t create_backoff_ms;     /* first retry delay after a failed create; default 100 */
+    double create_backoff_factor;  /* growth of the delay per failure; default 2.0; 1..10 */
+    int64_t create_backoff_max_ms; /* cap of the delay; default 10000 */
+    int64_t breaker_failures;      /* consecutive failed creates that open the breaker;
+                                      default 5; 0 = never open */
+    /* expiry and checks */
+    double max_lifetime_jitter;  /* each instance's lifetime is up to this fraction shorter
+                                    than max_lifetime_ms, at random; default 0.025; 0..0.5 */
+    int64_t validate_bypass_ms;  /* skip validate when given back less than this ago;
+                                    default 500; 0 = always validate */
+    int64_t validate_timeout_ms; /* a validate that takes longer counts as failed;
+                                    default 5000 */
+    /* operator limits */
+    int64_t max_waiters;       /* callers allowed to wait at once; beyond it NR_EEXHAUSTED at
+                                  once; default 0 = no bound */
+    int64_t leak_threshold_ms; /* report a lease held longer than this; default 0 = off */
 } nr_pool_config;
 
 /* The schema of nr_pool_config (keys as the member names above). */
@@ -67,6 +99,15 @@ void nr_pool_config_default(nr_pool_config *c);
 /* ---- creation ------------------------------------------------------------ */
 
 typedef struct nr_pool nr_pool;
+
+/* Something that runs jobs, e.g. a worker pool. submit returns 0 when it
+ * took the job (fn(arg) will run exactly once, on another thread, later)
+ * and non-zero when it did not. The pool never calls submit with a lock
+ * held. */
+typedef struct nr_executor {
+    int (*submit)(void *ud, void (*fn)(void *arg), void *arg);
+    void *ud;
+} nr_executor;
 
 typedef struct nr_pool_options {
     const char *id;                 /* required; copied; 1..63 bytes, see nebula/scope.h */
@@ -83,6 +124,10 @@ typedef struct nr_pool_options {
     nr_histogram *wait_histogram;   /* borrowed, may be NULL: seconds waited by each acquire
                                        that had to wait */
     nr_histogram *health_histogram; /* borrowed, may be NULL: seconds each health check took */
+    const nr_executor *executor;    /* copied, may be NULL: where creates run; NULL = on the
+                                       pool's own creator threads. Jobs it refuses run there
+                                       too. Its jobs must all have run before nr_pool_destroy
+                                       can succeed (it answers NR_EBUSY until then). */
 } nr_pool_options;
 
 /*
@@ -93,9 +138,12 @@ typedef struct nr_pool_options {
 int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err);
 
 /*
- * Destroy the pool and every idle instance. If instances are still out
- * (held by guards) or being created, nothing is freed and NR_EBUSY comes
- * back: release them (or nr_pool_close + wait) and call again. NULL is a no-op.
+ * Destroy the pool and every idle instance, and join its own creator
+ * threads. If instances are still out (held by guards) or being created,
+ * nothing is freed and NR_EBUSY comes back, but the pool is closed all the
+ * same (as by nr_pool_close): later acquires fail with NR_ESHUTDOWN, idle
+ * instances are gone and leases are destroyed when given back. Give them
+ * back (nr_pool_drain waits for that) and call again. NULL is a no-op.
  */
 int nr_pool_destroy(nr_pool *pool, nr_error *err);
 
@@ -121,14 +169,31 @@ typedef struct nr_guard {
  * Lease an instance. Returns:
  *   NR_OK         *out holds the lease
  *   NR_ETIMEDOUT  none became free by the deadline
- *   NR_EEXHAUSTED the pool is full and the deadline allowed no wait
+ *                 (while creates fail, err->cause is the last create's code and
+ *                 the message ends with its message: "pool 'db': no instance
+ *                 became free in time (...); the last create failed: ...")
+ *   NR_EEXHAUSTED nothing idle and the deadline allows no wait (a create is
+ *                 started if there is room, so a later call may succeed), or
+ *                 max_waiters callers are already waiting
+ *   NR_EUNAVAIL   the breaker is open (breaker_failures creates failed in a
+ *                 row) and nothing is idle: it fails at once, cause and
+ *                 message from the last create; one trial create runs per
+ *                 backoff step and the first success closes the breaker
  *   NR_ECANCELED  ctx->cancel was set
  *   NR_ESHUTDOWN  the pool is closed
  *   NR_ESCOPE     ctx->scope is not inside the pool's scope
- *   any code create() returned (err names the pool and the driver's message)
- * On failure *out is NR_GUARD_INIT.
+ *   NR_ENOMEM
+ * An acquire never runs create() itself. On failure *out is NR_GUARD_INIT.
  */
 int nr_pool_acquire(nr_pool *pool, const nr_ctx *ctx, nr_guard *out, nr_error *err);
+
+/* nr_pool_acquire that records where it was called from (file, line and
+ * function must be string literals or otherwise outlive the lease), for
+ * the leak report of leak_threshold_ms. NR_POOL_ACQUIRE fills them in. */
+int nr_pool_acquire_at(nr_pool *pool, const nr_ctx *ctx, nr_guard *out, nr_error *err,
+                       const char *file, int line, const char *func);
+#define NR_POOL_ACQUIRE(pool, ctx, out, err)                                                       \
+    nr_pool_acquire_at((pool), (ctx), (out), (err), __FILE__, __LINE__, __func__)
 
 /* The driver's handle (e.g. a sqlite3 *); NULL for an empty guard. */
 void *nr_guard_handle(const nr_guard *g);
@@ -148,6 +213,15 @@ int nr_guard_release(nr_guard *g);
 
 /* Give the instance back to be destroyed (it is broken). Same rules. */
 int nr_guard_taint(nr_guard *g);
+
+/*
+ * Take the leased instance out of the pool for good: *handle receives the
+ * driver's handle, which the caller now owns (destroy it with the type's
+ * destroy callback, or keep it). The pool counts it gone (stats.detached)
+ * and may create a replacement. The guard is emptied. NR_EINVAL for a NULL
+ * handle pointer or an empty guard, NR_ESTATE for a lease already given back.
+ */
+int nr_guard_detach(nr_guard *g, void **handle);
 
 typedef struct nr_instance_info {
     uint64_t id; /* 1-based creation number within the pool */
@@ -221,13 +295,6 @@ void nr_pool_quiesce(nr_pool *pool);
  * has been held). Quiesce first, or new leases may keep it waiting. */
 int nr_pool_wait_returned(nr_pool *pool, nr_deadline deadline, nr_error *err);
 
-/* Something that runs jobs, e.g. a worker pool. submit returns 0 when it
- * took the job (fn(arg) will run exactly once) and non-zero when it did not. */
-typedef struct nr_executor {
-    int (*submit)(void *ud, void (*fn)(void *arg), void *arg);
-    void *ud;
-} nr_executor;
-
 /*
  * Close the pool: new acquires fail with NR_ESHUTDOWN, every waiter wakes
  * with NR_ESHUTDOWN, idle instances are destroyed, and instances still out
@@ -251,6 +318,34 @@ int nr_pool_set_credential(nr_pool *pool, const nr_secret *credential, nr_error 
 /* Close, then wait until every instance is given back and destroyed or the
  * deadline passes (NR_ETIMEDOUT; err says how many are still out). */
 int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
+
+/* ---- operator controls ------------------------------------------------------- */
+
+/*
+ * Change min_idle and max_size at run time (the rules of nr_pool_config:
+ * max_size 1..1000000, min_idle <= max_size; NR_ECONFIG names the field).
+ * Growing lets waiters be served by new creates at once. Shrinking retires
+ * idle instances beyond the new max_size now, and instances given back
+ * while the pool holds more than max_size; leases are never taken away.
+ */
+int nr_pool_resize(nr_pool *pool, int64_t min_idle, int64_t max_size, nr_error *err);
+
+/*
+ * Suspend: acquires wait (up to their deadline) even when instances are
+ * idle, nothing is created, and instances given back stay idle. Resume
+ * hands idle instances to the waiters in order and starts the creates they
+ * need. Both idempotent.
+ */
+void nr_pool_suspend(nr_pool *pool);
+void nr_pool_resume(nr_pool *pool);
+
+/*
+ * Start a new generation (for a database failover): idle instances are
+ * destroyed now, leased ones when they are given back, and every instance
+ * created from now on belongs to the new generation. Returns how many idle
+ * instances were destroyed.
+ */
+uint32_t nr_pool_evict_all(nr_pool *pool);
 
 /* ---- statistics ------------------------------------------------------------ */
 

@@ -48,6 +48,18 @@ typedef struct nr_pool_stats {
     int64_t oldest_lease_ns;     /* how long the longest-held current lease has been out
                                     (coarse clock); 0 when nothing is leased */
     uint64_t credential_retired; /* instances destroyed because the credential changed */
+    /* creation, the breaker and the controls */
+    uint32_t max_connecting;
+    bool breaker_open;             /* acquires that find nothing idle fail at once */
+    bool suspended;                /* nr_pool_suspend */
+    uint32_t consecutive_failures; /* failed creates in a row */
+    uint64_t breaker_opens;        /* times the breaker opened */
+    uint64_t validate_skips;       /* validates skipped by validate_bypass_ms */
+    uint64_t detached;             /* instances taken out by nr_guard_detach */
+    uint64_t evicted_generation;   /* destroyed by nr_pool_evict_all (now or on return) */
+    uint64_t evicted_resize;       /* destroyed because a resize shrank max_size */
+    uint64_t leaks;                /* leases reported held past leak_threshold_ms */
+    uint32_t leaks_open;           /* of those, still out */
 } nr_pool_stats;
 
 #ifdef __cplusplus

@@ -15,6 +15,7 @@ void nr_manager_options_default(nr_manager_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->workers = 4;
+    o->creators = 4;
     o->maintain_interval_ms = 1000;
     o->health_interval_ms = 10000;
     o->health_timeout_ms = 5000;
@@ -44,6 +45,12 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         o = *opts;
     else
         nr_manager_options_default(&o);
+    if (o.creators == 0)
+        o.creators = 4; /* options filled before the field existed */
+    if (o.creators > 64)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "manager options: creators must be between 1 and 64 (got %u)",
+                            o.creators);
     if (o.workers < 1 || o.workers > 64)
         return nr_error_set(err, NR_EINVAL, NULL,
                             "manager options: workers must be between 1 and 64 (got %u)",
@@ -70,8 +77,16 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         nr_free(m);
         return rc;
     }
+    rc = nr__runtime_create(&m->crt, o.creators, 4096, err);
+    if (rc != NR_OK) {
+        nr__runtime_destroy(m->rt);
+        nr_free(m);
+        return rc;
+    }
     m->executor.submit = runtime_submit;
     m->executor.ud = m->rt;
+    m->creators.submit = runtime_submit;
+    m->creators.ud = m->crt;
     pthread_mutex_init(&m->mu, NULL);
     pthread_rwlock_init(&m->lock, NULL);
     atomic_init(&m->phase, NR__PHASE_CREATED);
@@ -79,6 +94,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
     if (rc != NR_OK) {
         nr__metrics_teardown(m);
         nr__runtime_destroy(m->rt);
+        nr__runtime_destroy(m->crt);
         pthread_rwlock_destroy(&m->lock);
         pthread_mutex_destroy(&m->mu);
         nr_free(m);
@@ -521,7 +537,8 @@ static nr_pool *pool_for(nr_manager *m, nr__entry *e, const nr_scope *s, int *rc
                          .pool = &e->pool_cfg,
                          .scope = &ts,
                          .credential = e->cred,
-                         .events = m->opts.events};
+                         .events = m->opts.events,
+                         .executor = &m->creators};
     nr__entry_histograms(m, e, &ts, &o.wait_histogram, &o.health_histogram);
     nr_error pe;
     nr_error_clear(&pe);

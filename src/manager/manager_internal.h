@@ -68,6 +68,8 @@ struct nr_manager {
     nr_manager_options opts;
     nr__runtime *rt;
     nr_executor executor; /* the runtime, as pools see it */
+    nr__runtime *crt;     /* the creators: runs every pool's creates, and nothing else */
+    nr_executor creators; /* crt, as pools see it */
     pthread_mutex_t mu;
     pthread_rwlock_t lock;
     _Atomic int phase; /* NR__PHASE_*; written under mu, read anywhere (acquire) */

@@ -170,6 +170,7 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     nr__entries_put(list, nall);
 
     nr__runtime_stop(m->rt, nr_deadline_in_ms(o.cleanup_timeout_ms), NULL);
+    nr__runtime_stop(m->crt, nr_deadline_in_ms(o.cleanup_timeout_ms), NULL);
     atomic_store_explicit(&m->phase, NR__PHASE_STOPPED, memory_order_release);
     rep.total_ns = nr_now_ns() - t0;
     if (report)
@@ -208,6 +209,8 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
      * must finish before the entries it may touch are freed. */
     nr__runtime_destroy(m->rt);
     m->rt = NULL;
+    nr__runtime_destroy(m->crt);
+    m->crt = NULL;
     for (size_t i = 0; i < m->count; i++)
         nr__entry_free(m->list[i]);
     for (nr__entry *e = m->retired, *next; e; e = next) {

@@ -70,7 +70,8 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error 
                              .pool = &e->pool_cfg,
                              .scope = &e->scope,
                              .credential = e->cred,
-                             .events = m->opts.events};
+                             .events = m->opts.events,
+                             .executor = &m->creators};
         if (e->partition == NR_PARTITION_NONE)
             nr__entry_histograms(m, e, &e->scope, &o.wait_histogram, &o.health_histogram);
         rc = nr_pool_create(&p, &o, &e2);

@@ -8,9 +8,22 @@
  *
  * Accounting, always true while mu is held:
  *     total == idle + in_use + creating + maint + bagged
- *     total <= max_size
- *     waiters > 0  implies  idle == 0 and no bag instance is Free
- *                                         (a newcomer never barges past a waiter)
+ *     total <= max_size, except after a resize shrank max_size: then no
+ *                        create starts until total is back under it
+ *     waiters > 0  implies  idle == 0 and no bag instance is Free, or the
+ *                           pool is suspended (a newcomer never barges past
+ *                           a waiter)
+ *     creating_async <= creating  (creates run by the creator, not by
+ *                                  nr_pool_maintain or nr_pool_fill)
+ *
+ * Creation (pool_create.c). No acquiring thread runs create(). An acquire
+ * that finds nothing idle joins the FIFO queue and asks the creator for
+ * instances: the creator reserves a slot (total and creating) for each
+ * create it starts, at most max_connecting at once and never more than the
+ * callers waiting, and runs them on the pool's executor or on the pool's own
+ * creator threads. A finished create is placed like a released instance: to
+ * the oldest waiter, or idle. Failures set a backoff before the next create
+ * and, after breaker_failures in a row, open the breaker.
  *
  * The bag (pool_bag.c) is the lock-free fast path. An instance in the bag
  * is Free (idle, claimable by a CAS) or Used (leased through the bag);
@@ -54,7 +67,18 @@ struct nr__instance {
     int64_t last_used_ns;             /* written by the holder before it publishes under mu */
     uint64_t use_count;               /* [holder] */
     uint64_t health_round;            /* [mu] last health round that checked it */
-    uint64_t cred_gen;                /* [holder] credential generation it was created with */
+    uint64_t gen;                     /* [holder] pool generation it was created in (the
+                                         credential and evict-all counts, see nr__gen) */
+    int64_t expires_ns;               /* [holder] created_ns + its jittered lifetime;
+                                         INT64_MAX when max_lifetime_ms is 0 */
+    _Atomic int leak_reported;        /* a leak report is open for the current lease: set
+                                         under mu by the reporter, cleared by the holder */
+    /* Where the current lease was acquired, when leak detection is on:
+     * written by the holder before it publishes the lease (release), read
+     * by the leak report under mu (relaxed; checked against the lease). */
+    _Atomic(const char *) site_file, site_func;
+    _Atomic int site_line;
+    _Atomic unsigned long site_thread;
     int leased;                       /* [mu] counted in in_use */
     int64_t acquired_ns;              /* [mu] coarse time the current lease began */
     struct nr__instance *prev, *next; /* [mu] idle list or free list links */
@@ -69,11 +93,15 @@ struct nr__cred {
 
 typedef struct nr__waiter {
     pthread_cond_t cv;
-    struct nr__instance *inst; /* [mu] handed over by a releaser */
-    int granted;               /* [mu] a slot was reserved for this waiter to create */
+    struct nr__instance *inst; /* [mu] handed over by a releaser or a finished create */
     struct nr__waiter *next;   /* [mu] FIFO queue link */
     nr_pool *pool;
 } nr__waiter;
+
+/* The generation of a pool is two counters in one word, so that the hot
+ * path compares one load: the credential generation (low half) and the
+ * evict-all generation (high half). */
+#define NR__GEN_EVICT_ONE (1ULL << 32)
 
 struct nr_pool {
     uint64_t magic;
@@ -87,13 +115,30 @@ struct nr_pool {
     nr_event_bus *events;                  /* constant, may be NULL */
     nr_histogram *wait_hist, *health_hist; /* constant, may be NULL */
     char scope_text[NR_EVENT_SCOPE_MAX];   /* constant: the scope as events show it */
-    _Atomic uint64_t cred_gen;             /* written under mu; relaxed reads compare generations */
+    _Atomic uint64_t gen; /* written under mu; relaxed reads compare generations (NR__GEN_*) */
 
     pthread_mutex_t mu;
     pthread_cond_t drained; /* signalled when total and destroying reach 0 */
 
     /* [mu] accounting */
     uint32_t total, idle, in_use, creating, maint, destroying, waiters, bagged;
+    uint32_t creating_async; /* [mu] of creating: started by the creator */
+    uint32_t bag_cap;        /* constant: slots in the bag (max_size at creation) */
+
+    /* [mu] the creator (pool_create.c) */
+    nr_executor executor;     /* constant; submit NULL = none given */
+    uint32_t own_threads;     /* creator threads of the pool's own, started on demand */
+    uint32_t own_busy;        /* of those, running a create */
+    int own_stop;             /* nr_pool_destroy: the threads exit */
+    uint32_t own_pending;     /* creates queued for them */
+    pthread_t *own_tids;      /* max_connecting entries */
+    pthread_cond_t own_cv;    /* own threads wait here */
+    uint32_t failures;        /* consecutive failed creates */
+    int64_t next_create_ns;   /* backoff: no create starts before (nr_now_ns) */
+    int breaker_open;         /* after breaker_failures failures in a row */
+    int suspended;            /* nr_pool_suspend: nothing handed out or created */
+    nr_error last_create_err; /* the last failed create's error (no secret in it) */
+    uint64_t breaker_opens, detached, evicted_generation, evicted_resize, leaks, leaks_open;
     uint32_t watchers; /* [mu] callers of nr_pool_wait_returned (they close the gate) */
 
     /* the bag: slots written under mu, read by anyone (see pool_bag.c) */
@@ -119,6 +164,9 @@ struct nr_pool {
         health_discards, timeouts, cancels, exhausted, credential_retired;
     int64_t wait_ns_total, wait_ns_max;
     _Atomic uint64_t validate_failures, recycle_failures, taints;
+#ifndef NDEBUG
+    _Atomic unsigned long mu_owner; /* the thread holding mu, 0 when nobody (debug builds) */
+#endif
 };
 
 /* Why an instance is destroyed. */
@@ -131,16 +179,22 @@ typedef enum nr__discard_reason {
     NR__DISCARD_RECYCLE,
     NR__DISCARD_HEALTH,
     NR__DISCARD_CREDENTIAL,
+    NR__DISCARD_GENERATION,
+    NR__DISCARD_RESIZE,
 } nr__discard_reason;
 
 /* [mu] Count inst as leased / no longer leased (in_use and the lease stamp). */
 void nr__lease_on_locked(nr_pool *p, struct nr__instance *inst);
 void nr__lease_off_locked(nr_pool *p, struct nr__instance *inst);
 
-/* Whether inst was created with an older credential than the pool's. */
-static inline int nr__stale_credential(const nr_pool *p, const struct nr__instance *inst)
+/* 0 when inst belongs to the pool's current generation; otherwise why it
+ * must go (NR__DISCARD_CREDENTIAL or NR__DISCARD_GENERATION). */
+static inline int nr__stale(const nr_pool *p, const struct nr__instance *inst)
 {
-    return inst->cred_gen != atomic_load_explicit(&p->cred_gen, memory_order_relaxed);
+    uint64_t g = atomic_load_explicit(&p->gen, memory_order_relaxed);
+    if (inst->gen == g)
+        return 0;
+    return (inst->gen >> 32) != (g >> 32) ? NR__DISCARD_GENERATION : NR__DISCARD_CREDENTIAL;
 }
 
 /* Destroy the instances of list (taken out of every bucket and counted in
@@ -160,6 +214,19 @@ void nr__pool_event(nr_pool *p, nr_event_type type, uint64_t instance_id, int64_
 
 void nr__pool_lock(nr_pool *p);
 void nr__pool_unlock(nr_pool *p);
+/* Asserts (in debug builds) that the calling thread holds p->mu. Every
+ * function named *_locked starts with it. */
+#ifndef NDEBUG
+unsigned long nr__thread_tag(void);
+#define NR__ASSERT_LOCKED(p)                                                                       \
+    assert(atomic_load_explicit(&(p)->mu_owner, memory_order_relaxed) == nr__thread_tag())
+/* After a condition wait on mu returns, the caller owns mu again. */
+#define nr__pool_note_owner(p)                                                                     \
+    atomic_store_explicit(&(p)->mu_owner, nr__thread_tag(), memory_order_relaxed)
+#else
+#define NR__ASSERT_LOCKED(p) ((void)(p))
+#define nr__pool_note_owner(p) ((void)(p))
+#endif
 void nr__pool_assert_locked_invariants(const nr_pool *p);
 
 /* Move inst (state checked by the caller) to a new lifecycle state; aborts on
@@ -193,8 +260,26 @@ void nr__settle_locked(nr_pool *p);
  * created. */
 void nr__signal_returned_locked(nr_pool *p);
 
-/* [mu] Reserve create slots for the oldest waiters while room is left. */
-void nr__grant_locked(nr_pool *p);
+/* ---- the creator (pool_create.c) ---- */
+
+/* [mu] Reserve slots for the creates the pool needs now (for the callers
+ * waiting, plus `extra` for a caller that will not wait), within
+ * max_connecting, max_size, the backoff and the breaker; returns how many
+ * the caller must start with nr__creator_start once mu is released. */
+uint32_t nr__creator_plan_locked(nr_pool *p, uint32_t extra);
+/* Start n reserved creates (without mu): on the executor, or on the pool's
+ * own creator threads when there is none or it refuses. */
+void nr__creator_start(nr_pool *p, uint32_t n);
+/* Plan and start under one call (takes mu). */
+void nr__creator_kick(nr_pool *p);
+/* nr_pool_destroy: stop and join the pool's own creator threads. */
+void nr__creator_join(nr_pool *p);
+/* [mu] Copy the breaker and failure state into an error for a caller. */
+int nr__create_failing_locked(const nr_pool *p);
+/* A random number (thread-local generator). */
+uint64_t nr__rand64(void);
+/* [mu] A create slot was given back (failure, or a reservation undone). */
+void nr__slot_released_locked(nr_pool *p);
 
 /* [mu] Get a record for a new instance (may return NULL: allocate outside). */
 struct nr__instance *nr__record_take_locked(nr_pool *p);
@@ -207,7 +292,13 @@ void nr__record_put_locked(nr_pool *p, struct nr__instance *inst);
  * nr__create_finish_locked). Returns NR_OK with *out set, or an error with
  * the slot released. */
 int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadline,
-                        const nr_cancel *cancel, struct nr__instance **out, nr_error *err);
+                        const nr_cancel *cancel, int async, struct nr__instance **out,
+                        nr_error *err);
+/* [mu] Place a new instance (Ready, counted in creating) that a create
+ * gave: creating--, then to the oldest waiter or idle. Returns 0 when the
+ * pool closed meanwhile (the instance is then counted in in_use, for
+ * nr__discard). */
+int nr__place_created_locked(nr_pool *p, struct nr__instance *inst, int async);
 
 /* Destroy a list (linked through next) of instances already taken out of
  * every bucket and counted in `destroying`; then fix the counters. */
@@ -248,7 +339,21 @@ uint32_t nr__bag_used_locked(const nr_pool *p);
 /* Remember inst as this thread's last give-back to p. */
 void nr__bag_hint(nr_pool *p, struct nr__instance *inst);
 
-/* Whether inst is past max_lifetime at time now. */
-int nr__expired(const nr_pool *p, const struct nr__instance *inst, int64_t now);
+/* [mu] Take every idle instance (only those of an old generation when
+ * only_stale) out into a list for destruction; counted in destroying. */
+struct nr__instance *nr__take_idle_locked(nr_pool *p, int only_stale, uint32_t *n);
+
+/* The holder gives back a lease whose leak report is open: close it. */
+void nr__leak_close(nr_pool *p, struct nr__instance *inst);
+/* [mu held on entry, released on return] Report leases held past
+ * leak_threshold_ms (pool_control.c); returns how many were new. */
+uint32_t nr__leak_scan_unlock(nr_pool *p);
+
+/* Whether inst is past its (jittered) lifetime at coarse time now. */
+static inline int nr__expired(const nr_pool *p, const struct nr__instance *inst, int64_t now)
+{
+    (void)p;
+    return now >= inst->expires_ns;
+}
 
 #endif

@@ -12,17 +12,27 @@
 #include <stdio.h>
 #include <string.h>
 
-/* [mu] How many creates would bring idle up to min_idle within max_size. */
-static uint32_t fill_need_locked(const nr_pool *p)
+/* [mu] How many creates would bring idle up to min_idle within max_size
+ * (none while suspended, and none during a create backoff: then at most
+ * the one probe, when its time has come). */
+static uint32_t fill_need_locked(const nr_pool *p, int honor_backoff)
 {
-    if (atomic_load_explicit(&p->refusing, memory_order_relaxed))
+    NR__ASSERT_LOCKED(p);
+    if (atomic_load_explicit(&p->refusing, memory_order_relaxed) || p->suspended)
+        return 0;
+    if (honor_backoff && p->failures > 0 &&
+        (p->creating > 0 || nr_now_ns() < p->next_create_ns))
         return 0;
     uint64_t want = (uint64_t)p->cfg.min_idle;
     uint64_t have = (uint64_t)p->idle + p->creating;
     if (have >= want)
         return 0;
     uint64_t need = want - have;
+    if (p->total >= (uint64_t)p->cfg.max_size)
+        return 0;
     uint64_t room = (uint64_t)p->cfg.max_size - p->total;
+    if (honor_backoff && p->failures > 0)
+        room = 1;
     return (uint32_t)(need < room ? need : room);
 }
 
@@ -38,7 +48,7 @@ static int create_placed(nr_pool *p, uint32_t n, nr_deadline deadline, uint32_t 
         struct nr__instance *inst = NULL;
         nr_error e;
         nr_error_clear(&e);
-        int rc = nr__create_reserved(p, rec, deadline, NULL, &inst, &e);
+        int rc = nr__create_reserved(p, rec, deadline, NULL, 0, &inst, &e);
         if (rc != NR_OK) {
             (*failed)++;
             if (first == NR_OK) {
@@ -50,11 +60,8 @@ static int create_placed(nr_pool *p, uint32_t n, nr_deadline deadline, uint32_t 
         }
         (*created)++;
         nr__pool_lock(p);
-        p->creating--;
-        nr__inst_transition(inst, NR_LC_IDLE);
-        if (!nr__place_locked(p, inst)) {
-            nr__lease_on_locked(p, inst); /* nr__discard takes it from in_use */
-            nr__pool_unlock(p);
+        if (!nr__place_created_locked(p, inst, 0)) {
+            nr__pool_unlock(p); /* counted in in_use, for nr__discard */
             nr__discard(p, inst, &p->in_use, NR__DISCARD_CLOSED);
             continue;
         }
@@ -113,21 +120,36 @@ static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *
     }
     p->total -= n;
     p->destroying += n;
-    nr__grant_locked(p);
-    uint32_t need = fill_need_locked(p);
+    uint32_t more = nr__creator_plan_locked(p, 0);
+    uint32_t need = fill_need_locked(p, 1) ? 1 : 0; /* one at a time: see create_placed below */
     p->total += need;
     p->creating += need;
     nr__pool_assert_locked_invariants(p);
-    nr__pool_unlock(p);
+    nr__leak_scan_unlock(p);
+    if (more)
+        nr__creator_start(p, more);
 
     if (n) {
         nr__destroy_list(p, list, n);
         nr__pool_event(p, NR_EV_CLEANED_UP, 0, 0, n, NR_OK,
                        rep.evicted_lifetime ? "max_lifetime or idle_timeout" : "idle_timeout");
     }
-    int rc = create_placed(
-        p, need, nr_deadline_in_ms(p->cfg.acquire_timeout_ms ? p->cfg.acquire_timeout_ms : 30000),
-        &rep.created, &rep.create_failures, err);
+    /* Fill to min_idle one create at a time, each slot reserved just before
+     * its create, so the creator's max_connecting bound sees them. */
+    nr_deadline dl = nr_deadline_in_ms(p->cfg.create_timeout_ms);
+    int rc = NR_OK;
+    while (need) {
+        int one = create_placed(p, 1, dl, &rep.created, &rep.create_failures, err);
+        if (rc == NR_OK)
+            rc = one;
+        if (one != NR_OK || nr_deadline_expired(dl))
+            break;
+        nr__pool_lock(p);
+        need = fill_need_locked(p, 1) ? 1 : 0;
+        p->total += need;
+        p->creating += need;
+        nr__pool_unlock(p);
+    }
     if (report)
         *report = rep;
     return rc;
@@ -157,7 +179,7 @@ static int fill_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
                                 (long long)p->cfg.min_idle);
         nr__pool_lock(p);
         nr__bag_flush_locked(p);
-        uint32_t need = fill_need_locked(p);
+        uint32_t need = fill_need_locked(p, 0);
         if (need) {
             need = 1; /* one at a time, so the deadline is checked between creates */
             p->total++;

@@ -44,8 +44,11 @@ static int give_back(nr_guard *g, int taint)
     int in_bag = atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_USED;
     uint32_t *bucket = in_bag ? &p->bagged : &p->in_use;
 
+    if (p->cfg.leak_threshold_ms > 0 && atomic_load_explicit(&inst->leak_reported,
+                                                              memory_order_relaxed))
+        nr__leak_close(p, inst);
     nr__discard_reason why = NR__DISCARD_TAINT;
-    int drop = 0;
+    int drop = 0, stale;
     int64_t now = nr_now_coarse_ns();
     if (taint) {
         atomic_fetch_add_explicit(&p->taints, 1, memory_order_relaxed);
@@ -56,8 +59,13 @@ static int give_back(nr_guard *g, int taint)
     } else if (nr__expired(p, inst, now)) {
         why = NR__DISCARD_LIFETIME;
         drop = 1;
-    } else if (nr__stale_credential(p, inst)) {
-        why = NR__DISCARD_CREDENTIAL;
+    } else if ((stale = nr__stale(p, inst)) != 0) {
+        why = (nr__discard_reason)stale;
+        drop = 1;
+    } else if (p->total > (uint64_t)p->cfg.max_size) {
+        /* Read without mu: a racing resize at worst keeps one instance
+         * more until its next give-back. */
+        why = NR__DISCARD_RESIZE;
         drop = 1;
     } else if (p->cfg.recycle_on_release && p->type->recycle) {
         nr_error e;
@@ -82,7 +90,7 @@ static int give_back(nr_guard *g, int taint)
         nr__bag_remove_locked(p, inst);
     else
         nr__lease_off_locked(p, inst);
-    if (!atomic_load_explicit(&p->gate, memory_order_relaxed)) {
+    if (!atomic_load_explicit(&p->gate, memory_order_relaxed) && p->bag_nfree > 0) {
         /* Nobody waits: into the bag, where the next acquire needs no lock. */
         nr__bag_add_locked(p, inst);
         nr__bag_hint(p, inst);
@@ -143,15 +151,14 @@ void nr_pool_quiesce(nr_pool *p)
     nr__pool_unlock(p);
 }
 
-/* [mu] Take every idle instance (matching keep == 0 when filter is set) out
- * into a list for destruction; counted in destroying. */
-static struct nr__instance *take_idle_locked(nr_pool *p, int only_stale, uint32_t *n)
+struct nr__instance *nr__take_idle_locked(nr_pool *p, int only_stale, uint32_t *n)
 {
+    NR__ASSERT_LOCKED(p);
     struct nr__instance *list = NULL;
     *n = 0;
     for (struct nr__instance *inst = p->idle_head, *next; inst; inst = next) {
         next = inst->next;
-        if (only_stale && !nr__stale_credential(p, inst))
+        if (only_stale && !nr__stale(p, inst))
             continue;
         nr__idle_remove(p, inst);
         if (!only_stale)
@@ -178,7 +185,7 @@ void nr_pool_close_on(nr_pool *p, const nr_executor *ex)
         pthread_cond_signal(&w->cv);
     nr__bag_flush_locked(p);
     uint32_t n;
-    struct nr__instance *list = take_idle_locked(p, 0, &n);
+    struct nr__instance *list = nr__take_idle_locked(p, 0, &n);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
     if (n)
@@ -207,17 +214,19 @@ int nr_pool_set_credential(nr_pool *p, const nr_secret *credential, nr_error *er
     nr__pool_lock(p);
     struct nr__cred *old = p->cred;
     p->cred = c;
-    atomic_fetch_add_explicit(&p->cred_gen, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_relaxed);
     nr__bag_flush_locked(p);
     uint32_t n;
-    struct nr__instance *list = take_idle_locked(p, 1, &n);
+    struct nr__instance *list = nr__take_idle_locked(p, 1, &n);
     p->credential_retired += n;
-    nr__grant_locked(p);
+    uint32_t more = nr__creator_plan_locked(p, 0);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
     nr__cred_release(old);
     if (n)
         nr__destroy_list(p, list, n);
+    if (more)
+        nr__creator_start(p, more);
     return NR_OK;
 }
 
@@ -282,6 +291,7 @@ static int wait_returned_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
             pthread_cond_wait(&p->drained, &p->mu);
         else
             pthread_cond_timedwait(&p->drained, &p->mu, &ts);
+        nr__pool_note_owner(p);
     }
     p->watchers--;
     nr__gate_update_locked(p);
@@ -324,6 +334,7 @@ static int drain_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
             pthread_cond_wait(&p->drained, &p->mu);
         else
             pthread_cond_timedwait(&p->drained, &p->mu, &ts);
+        nr__pool_note_owner(p);
     }
     nr__pool_unlock(p);
     return NR_OK;
@@ -360,6 +371,16 @@ void nr_pool_stats_get(nr_pool *p, nr_pool_stats *s)
     s->wait_ns_max = p->wait_ns_max;
     s->oldest_lease_ns = oldest_lease_locked(p);
     s->credential_retired = p->credential_retired;
+    s->max_connecting = (uint32_t)p->cfg.max_connecting;
+    s->breaker_open = p->breaker_open;
+    s->suspended = p->suspended;
+    s->consecutive_failures = p->failures;
+    s->breaker_opens = p->breaker_opens;
+    s->detached = p->detached;
+    s->evicted_generation = p->evicted_generation;
+    s->evicted_resize = p->evicted_resize;
+    s->leaks = p->leaks;
+    s->leaks_open = (uint32_t)p->leaks_open;
     /* Counted per record (a record outlives its instances), so the hot path
      * writes no shared line. */
     for (const struct nr__instance *r = p->all_records; r; r = r->all_next) {

@@ -1,0 +1,542 @@
+/*
+ * pool_acquire.c - handing out a lease, in named steps.
+ *
+ *   nr_pool_acquire
+ *     check_args          the guard, the pool, the caller's scope
+ *     loop:
+ *       take_fast         a Free instance from the bag, no lock
+ *       take_locked       under mu: an idle instance, or the reason there is
+ *                         none (closed, breaker open, no wait allowed, too
+ *                         many waiters, a yield worth trying, or a wait)
+ *       wait_locked       join the FIFO queue, ask the creator for what the
+ *                         queue needs, sleep until an instance is handed
+ *                         over or the deadline, cancel or close ends it
+ *       vet               expiry, generation and validate (outside mu); a
+ *                         failure destroys the instance and the loop goes on
+ *     lease               stamp the lease id the guard will carry
+ *
+ * An acquire never runs create(): the creator does (pool_create.c), and the
+ * new instance reaches the oldest waiter as a released one would.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "pool/pool_internal.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/cancel_internal.h"
+#include "observe/probes.h"
+#include "observe/span.h"
+
+/* How many times an acquire that finds nothing free yields before queueing. */
+static const int spin_yields = 4;
+#define SPIN_MAX_NS (200 * NR_NS_PER_US)
+
+/* One acquire's state, shared by its steps. */
+typedef struct acq {
+    nr_pool *p;
+    const nr_cancel *cancel;
+    nr_deadline deadline; /* made on first use (the fast path reads no clock) */
+    int zero_wait;
+    nr__waiter w;
+    int w_ready;
+    nr__cancel_waiter cw;
+    int subscribed;
+    int spins;
+    int64_t spin_t0; /* when this acquire began to look again (counts as waiting) */
+    int64_t waited;  /* -1 until it has to wait */
+    struct nr__instance *inst;
+    uint32_t *bucket; /* where inst is counted: &p->in_use or &p->bagged */
+    nr_error *err;
+} acq;
+
+static nr_deadline deadline_of(acq *a)
+{
+    if (!nr_deadline_is_set(a->deadline))
+        a->deadline = a->zero_wait ? nr_deadline_in_ns(0)
+                                   : nr_deadline_in_ms(a->p->cfg.acquire_timeout_ms);
+    return a->deadline;
+}
+
+/* ---- the wait queue ------------------------------------------------------------------ */
+
+/* [mu] Remove w from anywhere in the queue (it gave up). */
+static void waiter_unlink_locked(nr_pool *p, nr__waiter *w)
+{
+    NR__ASSERT_LOCKED(p);
+    nr__waiter **pp = &p->wait_head, *prev = NULL;
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return; /* already popped by a giver */
+    *pp = w->next;
+    if (p->wait_tail == w)
+        p->wait_tail = prev;
+    w->next = NULL;
+    p->waiters--;
+    if (p->waiters == 0)
+        nr__gate_update_locked(p);
+}
+
+static void cancel_wake(void *ud)
+{
+    nr__waiter *w = ud;
+    nr__pool_lock(w->pool);
+    pthread_cond_signal(&w->cv);
+    nr__pool_unlock(w->pool);
+}
+
+static void timespec_from_ns(struct timespec *ts, int64_t ns)
+{
+    ts->tv_sec = (time_t)(ns / NR_NS_PER_S);
+    ts->tv_nsec = (long)(ns % NR_NS_PER_S);
+}
+
+static void waiter_init(nr__waiter *w, nr_pool *p)
+{
+    memset(w, 0, sizeof(*w));
+    w->pool = p;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* [mu] Start the creates the queue needs; mu is released around the start
+ * (then 1 comes back, 0 when nothing was started and mu stayed held). */
+static int plan_and_start_locked(nr_pool *p, uint32_t extra)
+{
+    uint32_t n = nr__creator_plan_locked(p, extra);
+    if (!n)
+        return 0;
+    nr__pool_unlock(p);
+    nr__creator_start(p, n);
+    nr__pool_lock(p);
+    return 1;
+}
+
+/* [mu] The error of a caller that ran out of time. While creates fail, the
+ * last create's error is the cause. */
+static int timeout_error_locked(nr_pool *p, nr_error *err)
+{
+    uint32_t in_use = p->in_use, waiting = p->waiters;
+    if (nr__create_failing_locked(p)) {
+        const nr_error *c = &p->last_create_err;
+        return nr_error_set_cause(
+            err, NR_ETIMEDOUT, c->cause ? c->cause : c->code, c->driver_code, p->id,
+            "pool '%s': no instance became free in time (max_size %" PRId64
+            ", %u in use, %u waiting); the last create failed: %s",
+            p->id, p->cfg.max_size, in_use, waiting, c->message);
+    }
+    return nr_error_set(err, NR_ETIMEDOUT, p->id,
+                        "pool '%s': no instance became free in time (max_size %" PRId64
+                        ", %u in use, %u waiting)",
+                        p->id, p->cfg.max_size, in_use, waiting);
+}
+
+/*
+ * [mu] Wait in the FIFO queue until an instance is handed over (a.inst set,
+ * already counted in in_use). Returns NR_OK or an error code with err
+ * filled.
+ */
+static int wait_locked(acq *a)
+{
+    nr_pool *p = a->p;
+    NR__ASSERT_LOCKED(p);
+    nr__waiter *w = &a->w;
+    nr_deadline deadline = deadline_of(a);
+    w->inst = NULL;
+    w->next = NULL;
+    if (p->wait_tail)
+        p->wait_tail->next = w;
+    else
+        p->wait_head = w;
+    p->wait_tail = w;
+    p->waiters++;
+    p->waits++;
+    nr__gate_update_locked(p);
+    nr__settle_locked(p);
+
+    int rc = NR_OK;
+    int64_t start = a->spin_t0 ? a->spin_t0 : nr_now_ns();
+    int never = deadline.at_ns == NR_DEADLINE_NEVER;
+    for (;;) {
+        if (w->inst)
+            break;
+        if (atomic_load_explicit(&p->refusing, memory_order_relaxed)) {
+            rc = NR_ESHUTDOWN;
+            break;
+        }
+        if (a->cancel && nr_cancel_is_set(a->cancel)) {
+            rc = NR_ECANCELED;
+            break;
+        }
+        int64_t now = nr_now_ns();
+        if (!never && now >= deadline.at_ns) {
+            rc = NR_ETIMEDOUT;
+            break;
+        }
+        /* Ask for the creates the queue needs (none while enough run). */
+        if (plan_and_start_locked(p, 0))
+            continue; /* mu was released: look again */
+        /* While creates fail, wake when the backoff ends to plan again. */
+        int64_t wake = never ? INT64_MAX : deadline.at_ns;
+        if (p->failures > 0 && p->next_create_ns > now && p->next_create_ns < wake)
+            wake = p->next_create_ns;
+        if (wake == INT64_MAX) {
+            pthread_cond_wait(&w->cv, &p->mu);
+        } else {
+            struct timespec ts;
+            timespec_from_ns(&ts, wake);
+            pthread_cond_timedwait(&w->cv, &p->mu, &ts);
+        }
+        nr__pool_note_owner(p);
+    }
+    if (rc != NR_OK)
+        waiter_unlink_locked(p, w);
+    int64_t waited = nr_now_ns() - start;
+    a->waited += waited;
+    p->wait_ns_total += waited;
+    if (waited > p->wait_ns_max)
+        p->wait_ns_max = waited;
+    if (rc == NR_ETIMEDOUT) {
+        p->timeouts++;
+        timeout_error_locked(p, a->err);
+    } else if (rc == NR_ECANCELED) {
+        p->cancels++;
+        nr_error_set(a->err, rc, p->id, "pool '%s': acquire canceled", p->id);
+    } else if (rc == NR_ESHUTDOWN) {
+        nr_error_set(a->err, rc, p->id, "pool '%s' is shut down", p->id);
+    } else {
+        a->inst = w->inst;
+        a->bucket = &p->in_use;
+    }
+    return rc;
+}
+
+/* ---- the steps ------------------------------------------------------------------------- */
+
+/* A bag instance claimed by an acquire that then found the pool refusing:
+ * back to the idle list, or destroyed when the pool is closed. */
+static void bag_unclaim(nr_pool *p, struct nr__instance *inst)
+{
+    nr__pool_lock(p);
+    if (atomic_load_explicit(&p->closed, memory_order_relaxed)) {
+        nr__pool_unlock(p);
+        nr__discard(p, inst, &p->bagged, NR__DISCARD_CLOSED);
+        return;
+    }
+    nr__bag_remove_locked(p, inst);
+    nr__place_locked(p, inst);
+    nr__pool_assert_locked_invariants(p);
+    nr__pool_unlock(p);
+}
+
+/* The fast path: a Free instance from the bag. 1 = got one (a.inst), 0 =
+ * none, -1 = error (the pool refuses). */
+static int take_fast(acq *a)
+{
+    nr_pool *p = a->p;
+    struct nr__instance *inst = nr__bag_claim(p);
+    if (!inst)
+        return 0;
+    if (atomic_load_explicit(&p->refusing, memory_order_seq_cst)) {
+        bag_unclaim(p, inst);
+        nr_error_set(a->err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
+        return -1;
+    }
+    nr__inst_transition(inst, NR_LC_IN_USE);
+    atomic_store_explicit(&inst->lease_start_ns, nr_now_coarse_ns(), memory_order_relaxed);
+    a->inst = inst;
+    a->bucket = &p->bagged;
+    return 1;
+}
+
+typedef enum { TAKE_GOT, TAKE_AGAIN, TAKE_FAILED } take_result;
+
+/* [mu held on entry, released on return] One look under the lock. */
+static take_result take_locked(acq *a, int *rc)
+{
+    nr_pool *p = a->p;
+    NR__ASSERT_LOCKED(p);
+    nr__pool_assert_locked_invariants(p);
+    if (atomic_load_explicit(&p->refusing, memory_order_relaxed)) {
+        nr__pool_unlock(p);
+        *rc = nr_error_set(a->err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
+        return TAKE_FAILED;
+    }
+    if (!p->suspended && !p->wait_head && p->idle_head) {
+        struct nr__instance *inst = p->idle_head;
+        nr__idle_remove(p, inst);
+        nr__inst_transition(inst, NR_LC_IN_USE);
+        nr__lease_on_locked(p, inst);
+        nr__pool_unlock(p);
+        a->inst = inst;
+        a->bucket = &p->in_use;
+        return TAKE_GOT;
+    }
+    /* Nothing idle for this caller. */
+    if (p->breaker_open && !p->suspended) {
+        const nr_error *c = &p->last_create_err;
+        uint32_t failures = p->failures;
+        nr_error e = *c;
+        uint32_t n = nr__creator_plan_locked(p, 1); /* the trial, when its step has come */
+        nr__pool_unlock(p);
+        if (n)
+            nr__creator_start(p, n);
+        *rc = nr_error_set_cause(a->err, NR_EUNAVAIL, e.cause ? e.cause : e.code, e.driver_code,
+                                 p->id,
+                                 "pool '%s': unavailable: %u creates failed in a row (the "
+                                 "breaker is open); the last: %s",
+                                 p->id, failures, e.message);
+        return TAKE_FAILED;
+    }
+    int room = !p->suspended && p->total < (uint64_t)p->cfg.max_size;
+    if (a->zero_wait || (!a->spins && nr_deadline_expired(deadline_of(a)))) {
+        p->exhausted++;
+        uint32_t in_use = p->in_use, waiting = p->waiters;
+        uint32_t n = room ? nr__creator_plan_locked(p, 1) : 0;
+        nr__pool_unlock(p);
+        if (n)
+            nr__creator_start(p, n);
+        if (room)
+            *rc = nr_error_set(a->err, NR_EEXHAUSTED, p->id,
+                               "pool '%s': no instance is idle and the deadline allows no wait "
+                               "(%u in use; a new one is being created)",
+                               p->id, in_use);
+        else
+            *rc = nr_error_set(a->err, NR_EEXHAUSTED, p->id,
+                               "pool '%s' is exhausted: all %" PRId64
+                               " instance(s) taken (%u in use), %u waiting, and the deadline "
+                               "allows no wait",
+                               p->id, p->cfg.max_size, in_use, waiting);
+        return TAKE_FAILED;
+    }
+    if (p->cfg.max_waiters > 0 && p->waiters >= (uint64_t)p->cfg.max_waiters) {
+        p->exhausted++;
+        uint32_t waiting = p->waiters;
+        nr__pool_unlock(p);
+        *rc = nr_error_set(a->err, NR_EEXHAUSTED, p->id,
+                           "pool '%s': %u caller(s) already waiting, the most max_waiters "
+                           "allows",
+                           p->id, waiting);
+        return TAKE_FAILED;
+    }
+    if (!room && !p->suspended && a->spins < spin_yields &&
+        (!a->spins || nr_now_ns() - a->spin_t0 < SPIN_MAX_NS)) {
+        /* Nothing free and no room: the holders are most likely threads the
+         * scheduler has set aside on a busy machine. Give them the CPU a
+         * few times and look again before queueing, as a queue, once
+         * formed, hands every instance to a sleeper. (Queued callers keep
+         * their place: the gate stops this caller from taking an instance
+         * past them.) */
+        nr__pool_unlock(p);
+        if (!a->spins++)
+            a->spin_t0 = nr_now_ns();
+        sched_yield();
+        return TAKE_AGAIN;
+    }
+    if (!a->w_ready || (a->cancel && !a->subscribed)) {
+        /* Prepare to wait outside the lock. The cancel registry lock comes
+         * before the pool lock, so subscribe unlocked, then look again. */
+        nr__pool_unlock(p);
+        if (!a->w_ready) {
+            waiter_init(&a->w, p);
+            a->w_ready = 1;
+        }
+        if (a->cancel && !a->subscribed) {
+            a->cw.wake = cancel_wake;
+            a->cw.ud = &a->w;
+            if (nr__cancel_subscribe(a->cancel, &a->cw) == NR_OK)
+                a->subscribed = 1; /* else already set: the loop's check reports it */
+        }
+        return TAKE_AGAIN;
+    }
+    if (a->waited < 0)
+        a->waited = 0;
+    *rc = wait_locked(a);
+    nr__pool_unlock(p);
+    return *rc == NR_OK ? TAKE_GOT : TAKE_FAILED;
+}
+
+/* Expiry, generation and validate, outside mu. 1 = good; 0 = it was
+ * destroyed and the caller looks again. */
+static int vet(acq *a)
+{
+    nr_pool *p = a->p;
+    struct nr__instance *inst = a->inst;
+    int64_t now = 0;
+    if (p->cfg.max_lifetime_ms > 0) {
+        now = nr_now_coarse_ns();
+        if (nr__expired(p, inst, now)) {
+            nr__discard(p, inst, a->bucket, NR__DISCARD_LIFETIME);
+            return 0;
+        }
+    }
+    int stale = nr__stale(p, inst);
+    if (stale) {
+        nr__discard(p, inst, a->bucket, (nr__discard_reason)stale);
+        return 0;
+    }
+    if (!p->cfg.validate_on_acquire || !p->type->validate || inst->use_count == 0)
+        return 1; /* (a new instance is known good) */
+    if (p->cfg.validate_bypass_ms > 0) {
+        if (!now)
+            now = nr_now_coarse_ns();
+        if (now - inst->last_used_ns < p->cfg.validate_bypass_ms * NR_NS_PER_MS)
+            return 1; /* given back moments ago: known good */
+    }
+    nr_error ve;
+    nr_error_clear(&ve);
+    int64_t t0 = nr_now_ns();
+    int rc = p->type->validate(inst->handle, p->type_ud, &ve);
+    if (rc == NR_OK && nr_now_ns() - t0 > p->cfg.validate_timeout_ms * NR_NS_PER_MS)
+        rc = NR_ETIMEDOUT;
+    if (rc != NR_OK) {
+        atomic_fetch_add_explicit(&p->validate_failures, 1, memory_order_relaxed);
+        nr__discard(p, inst, a->bucket, NR__DISCARD_VALIDATE);
+        return 0;
+    }
+    return 1;
+}
+
+/* Stamp the lease the guard will carry. */
+static void lease(acq *a, nr_guard *out, const char *file, int line, const char *func)
+{
+    struct nr__instance *inst = a->inst;
+    inst->use_count++;
+    if (a->p->cfg.leak_threshold_ms > 0) {
+        atomic_store_explicit(&inst->site_file, file, memory_order_relaxed);
+        atomic_store_explicit(&inst->site_func, func, memory_order_relaxed);
+        atomic_store_explicit(&inst->site_line, line, memory_order_relaxed);
+        atomic_store_explicit(&inst->site_thread, (unsigned long)pthread_self(),
+                              memory_order_relaxed);
+    }
+    uint64_t id = ++inst->lease_gen;
+    /* release: the holder's writes to the instance above happen before any
+     * later CAS on lease by a releasing thread. The counter has one writer at
+     * a time (the holder), so a load and a store suffice. */
+    atomic_store_explicit(&inst->lease, id, memory_order_release);
+    atomic_store_explicit(&inst->n_acquires,
+                          atomic_load_explicit(&inst->n_acquires, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    out->inst = inst;
+    out->lease = id;
+}
+
+static int check_args(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
+{
+    if (!out)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_acquire: out must not be NULL");
+    out->inst = NULL;
+    out->lease = 0;
+    if (!p)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_acquire: pool must not be NULL");
+    assert(p->magic == NR_POOL_MAGIC);
+    if (ctx && ctx->scope && !nr_scope_contains(&p->scope, ctx->scope)) {
+        char have[NR_SCOPE_TEXT_MAX], want[NR_SCOPE_TEXT_MAX];
+        nr_scope_format(ctx->scope, have, sizeof(have));
+        nr_scope_format(&p->scope, want, sizeof(want));
+        return nr_error_set(err, NR_ESCOPE, p->id,
+                            "pool '%s' belongs to scope %s; caller's scope %s is not inside it",
+                            p->id, want, have);
+    }
+    return NR_OK;
+}
+
+static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
+                        int64_t *waited, const char *file, int line, const char *func)
+{
+    int rc = check_args(p, ctx, out, err);
+    if (rc != NR_OK)
+        return rc;
+    acq a;
+    memset(&a, 0, sizeof(a));
+    a.p = p;
+    a.err = err;
+    a.waited = -1;
+    a.cancel = ctx ? ctx->cancel : NULL;
+    if (ctx && nr_deadline_is_set(ctx->deadline))
+        a.deadline = ctx->deadline;
+    else if (p->cfg.acquire_timeout_ms == 0)
+        a.zero_wait = 1;
+
+    for (;;) {
+        if (a.cancel && nr_cancel_is_set(a.cancel)) {
+            nr__pool_lock(p);
+            p->cancels++;
+            nr__pool_unlock(p);
+            rc = nr_error_set(err, NR_ECANCELED, p->id, "pool '%s': acquire canceled", p->id);
+            break;
+        }
+        int fast = take_fast(&a);
+        if (fast < 0) {
+            rc = NR_ESHUTDOWN;
+            break;
+        }
+        if (!fast) {
+            nr__pool_lock(p);
+            take_result t = take_locked(&a, &rc);
+            if (t == TAKE_AGAIN)
+                continue;
+            if (t == TAKE_FAILED)
+                break;
+        }
+        if (!vet(&a))
+            continue;
+        lease(&a, out, file, line, func);
+        rc = NR_OK;
+        break;
+    }
+    if (a.subscribed)
+        nr__cancel_unsubscribe(a.cancel, &a.cw);
+    if (a.w_ready)
+        pthread_cond_destroy(&a.w.cv);
+    *waited = a.waited;
+    return rc;
+}
+
+int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
+                       const char *file, int line, const char *func)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "acquire", p ? p->id : NULL, p ? &p->scope : NULL,
+                   ctx);
+    int64_t waited = -1; /* -1: never had to wait */
+    int rc = acquire_impl(p, ctx, out, err, &waited, file, line, func);
+    if (p) {
+        NR_PROBE_ACQUIRE(p->id, waited > 0 ? waited : 0, rc);
+        if (waited >= 0 && p->wait_hist)
+            nr_histogram_observe(p->wait_hist, (double)waited / 1e9);
+        if (p->events) {
+            if (rc == NR_OK)
+                nr__pool_event(p, NR_EV_ACQUIRED, out->inst->id, waited > 0 ? waited : 0, 0, NR_OK,
+                               NULL);
+            else if (rc == NR_ETIMEDOUT)
+                nr__pool_event(p, NR_EV_TIMEOUT, 0, waited > 0 ? waited : 0, 0, rc, NULL);
+            if (rc == NR_EEXHAUSTED || (waited >= 0 && rc != NR_ESHUTDOWN))
+                nr__pool_event(p, NR_EV_POOL_EXHAUSTED, 0, waited > 0 ? waited : 0, p->cfg.max_size,
+                               rc, NULL);
+        }
+    }
+    if (nr__span_active(&span)) {
+        nr_pool_stats st;
+        if (p)
+            nr_pool_stats_get(p, &st);
+        nr__span_end_err(&span, rc, err, p ? &st : NULL);
+    }
+    return rc;
+}
+
+int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
+{
+    return nr_pool_acquire_at(p, ctx, out, err, NULL, 0, NULL);
+}

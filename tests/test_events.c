@@ -125,7 +125,11 @@ static void test_type_names(void **state)
     assert_string_equal(nr_event_type_name(NR_EV_CLEANED_UP), "cleaned_up");
     assert_string_equal(nr_event_type_name(NR_EV_ERROR), "error");
     assert_string_equal(nr_event_type_name((nr_event_type)0), "unknown");
-    assert_string_equal(nr_event_type_name((nr_event_type)11), "unknown");
+    assert_string_equal(nr_event_type_name(NR_EV_BREAKER_OPENED), "breaker_opened");
+    assert_string_equal(nr_event_type_name(NR_EV_BREAKER_CLOSED), "breaker_closed");
+    assert_string_equal(nr_event_type_name(NR_EV_LEAK_SUSPECTED), "leak_suspected");
+    assert_string_equal(nr_event_type_name(NR_EV_LEAK_CLOSED), "leak_closed");
+    assert_string_equal(nr_event_type_name((nr_event_type)15), "unknown");
     assert_string_equal(nr_event_type_name((nr_event_type)-1), "unknown");
 }
 

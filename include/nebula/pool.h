@@ -262,8 +262,13 @@ typedef struct nr_pool_maintain_report {
 int nr_pool_maintain(nr_pool *pool, nr_pool_maintain_report *report, nr_error *err);
 
 /* Create instances until min_idle are idle (or max_size is reached), giving
- * up at deadline. Returns NR_OK or the first create error. */
+ * up at deadline. The creates run on the calling thread, one at a time.
+ * Returns NR_OK or the first create error. */
 int nr_pool_fill(nr_pool *pool, nr_deadline deadline, nr_error *err);
+
+/* nr_pool_fill to n idle instances instead of min_idle (n = 1 proves that
+ * the resource can be reached: its error is the create's own). */
+int nr_pool_prime(nr_pool *pool, uint32_t n, nr_deadline deadline, nr_error *err);
 
 typedef struct nr_pool_health_report {
     uint32_t checked, healthy, degraded, unhealthy, discarded;

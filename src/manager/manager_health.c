@@ -143,8 +143,9 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
             pthread_mutex_lock(&e->mu);
             e->maint_failed = 0;
             pthread_mutex_unlock(&e->mu);
-        } else if (pe.code != NR_ETIMEDOUT && pe.code != NR_EEXHAUSTED) {
-            /* a busy pool is no sign of ill health; a failing create is */
+        } else if ((pe.code != NR_ETIMEDOUT && pe.code != NR_EEXHAUSTED) || pe.cause != NR_OK) {
+            /* a busy pool is no sign of ill health; a failing create is (a
+             * wait that ran out while creates failed carries their cause) */
             result = 2;
             nr__copy_marked(reason, sizeof(reason), pe.message);
         }

@@ -43,15 +43,11 @@ static int fetch_credential(nr_manager *m, nr__entry *e, nr_error *err)
     return NR_OK;
 }
 
-/* Create one instance and give it back: proves the resource is reachable. */
+/* Create one instance (on this thread, so that a failure is the create's
+ * own error at once): proves the resource is reachable. */
 static int probe(nr_pool *p, nr_deadline deadline, nr_error *err)
 {
-    nr_ctx ctx = {.deadline = deadline, .scope = nr_pool_scope(p)};
-    nr_guard g = NR_GUARD_INIT;
-    int rc = nr_pool_acquire(p, &ctx, &g, err);
-    if (rc == NR_OK)
-        nr_guard_release(&g);
-    return rc;
+    return nr_pool_prime(p, 1, deadline, err);
 }
 
 int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error *err)

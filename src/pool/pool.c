@@ -442,4 +442,3 @@ const nr_scope *nr_pool_scope(const nr_pool *p)
 {
     return &p->scope;
 }
-

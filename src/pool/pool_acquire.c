@@ -58,8 +58,8 @@ typedef struct acq {
 static nr_deadline deadline_of(acq *a)
 {
     if (!nr_deadline_is_set(a->deadline))
-        a->deadline = a->zero_wait ? nr_deadline_in_ns(0)
-                                   : nr_deadline_in_ms(a->p->cfg.acquire_timeout_ms);
+        a->deadline =
+            a->zero_wait ? nr_deadline_in_ns(0) : nr_deadline_in_ms(a->p->cfg.acquire_timeout_ms);
     return a->deadline;
 }
 
@@ -130,11 +130,11 @@ static int timeout_error_locked(nr_pool *p, nr_error *err)
     uint32_t in_use = p->in_use, waiting = p->waiters;
     if (nr__create_failing_locked(p)) {
         const nr_error *c = &p->last_create_err;
-        return nr_error_set_cause(
-            err, NR_ETIMEDOUT, c->cause ? c->cause : c->code, c->driver_code, p->id,
-            "pool '%s': no instance became free in time (max_size %" PRId64
-            ", %u in use, %u waiting); the last create failed: %s",
-            p->id, p->cfg.max_size, in_use, waiting, c->message);
+        return nr_error_set_cause(err, NR_ETIMEDOUT, c->cause ? c->cause : c->code, c->driver_code,
+                                  p->id,
+                                  "pool '%s': no instance became free in time (max_size %" PRId64
+                                  ", %u in use, %u waiting); the last create failed: %s",
+                                  p->id, p->cfg.max_size, in_use, waiting, c->message);
     }
     return nr_error_set(err, NR_ETIMEDOUT, p->id,
                         "pool '%s': no instance became free in time (max_size %" PRId64

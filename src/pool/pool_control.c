@@ -24,8 +24,7 @@ int nr_pool_resize(nr_pool *p, int64_t min_idle, int64_t max_size, nr_error *err
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_resize: pool must not be NULL");
     if (max_size < 1 || max_size > 1000000)
         return nr_error_set(err, NR_ECONFIG, p->id,
-                            "pool '%s': max_size: must be between 1 and 1000000 (got %" PRId64
-                            ")",
+                            "pool '%s': max_size: must be between 1 and 1000000 (got %" PRId64 ")",
                             p->id, max_size);
     if (min_idle < 0 || min_idle > max_size)
         return nr_error_set(err, NR_ECONFIG, p->id,
@@ -230,9 +229,9 @@ void nr__leak_close(nr_pool *p, struct nr__instance *inst)
     leak_note note = {.id = inst->id};
     site_of(inst, &note);
     nr__pool_lock(p);
-    int64_t since =
-        inst->leased ? inst->acquired_ns
-                     : atomic_load_explicit(&inst->lease_start_ns, memory_order_relaxed);
+    int64_t since = inst->leased
+                        ? inst->acquired_ns
+                        : atomic_load_explicit(&inst->lease_start_ns, memory_order_relaxed);
     note.held_ns = nr_now_coarse_ns() - since;
     atomic_store_explicit(&inst->leak_reported, 0, memory_order_relaxed);
     if (p->leaks_open)

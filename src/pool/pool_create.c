@@ -215,7 +215,7 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
     *out = rec;
     return NR_OK;
 
-failed: {
+failed : {
     /* The slot stays reserved (so the pool cannot be destroyed under this
      * thread) until the failure has been told; then it goes back, and
      * nothing touches the pool after that. */

@@ -51,28 +51,28 @@
  * so a stale guard always points at valid memory whose lease no longer
  * matches. */
 struct nr__instance {
-    nr_pool *pool;                    /* constant */
-    void *handle;                     /* [holder] the driver's object */
-    _Atomic uint64_t lease;           /* current lease id, 0 when not leased; CAS on release
-                                         (acq_rel) so exactly one release wins */
-    uint64_t lease_gen;               /* [holder] lease ids of this record: 1, 2, ... */
-    _Atomic int bag;                  /* NR__BAG_* (see pool_bag.c) */
-    uint32_t bag_slot;                /* [mu] its slot while in the bag */
-    _Atomic uint64_t n_acquires;      /* leases of this record: written by the holder only */
-    _Atomic uint64_t n_releases;      /* give-backs of this record: by the holder only */
-    _Atomic int64_t lease_start_ns;   /* coarse time the current bag lease began */
-    uint64_t id;                      /* [holder] 1-based creation number */
-    nr_lifecycle state;               /* [mu] or [holder] while out of every list */
-    int64_t created_ns;               /* [holder] */
-    int64_t last_used_ns;             /* written by the holder before it publishes under mu */
-    uint64_t use_count;               /* [holder] */
-    uint64_t health_round;            /* [mu] last health round that checked it */
-    uint64_t gen;                     /* [holder] pool generation it was created in (the
-                                         credential and evict-all counts, see nr__gen) */
-    int64_t expires_ns;               /* [holder] created_ns + its jittered lifetime;
-                                         INT64_MAX when max_lifetime_ms is 0 */
-    _Atomic int leak_reported;        /* a leak report is open for the current lease: set
-                                         under mu by the reporter, cleared by the holder */
+    nr_pool *pool;                  /* constant */
+    void *handle;                   /* [holder] the driver's object */
+    _Atomic uint64_t lease;         /* current lease id, 0 when not leased; CAS on release
+                                       (acq_rel) so exactly one release wins */
+    uint64_t lease_gen;             /* [holder] lease ids of this record: 1, 2, ... */
+    _Atomic int bag;                /* NR__BAG_* (see pool_bag.c) */
+    uint32_t bag_slot;              /* [mu] its slot while in the bag */
+    _Atomic uint64_t n_acquires;    /* leases of this record: written by the holder only */
+    _Atomic uint64_t n_releases;    /* give-backs of this record: by the holder only */
+    _Atomic int64_t lease_start_ns; /* coarse time the current bag lease began */
+    uint64_t id;                    /* [holder] 1-based creation number */
+    nr_lifecycle state;             /* [mu] or [holder] while out of every list */
+    int64_t created_ns;             /* [holder] */
+    int64_t last_used_ns;           /* written by the holder before it publishes under mu */
+    uint64_t use_count;             /* [holder] */
+    uint64_t health_round;          /* [mu] last health round that checked it */
+    uint64_t gen;                   /* [holder] pool generation it was created in (the
+                                       credential and evict-all counts, see nr__gen) */
+    int64_t expires_ns;             /* [holder] created_ns + its jittered lifetime;
+                                       INT64_MAX when max_lifetime_ms is 0 */
+    _Atomic int leak_reported;      /* a leak report is open for the current lease: set
+                                       under mu by the reporter, cleared by the holder */
     /* Where the current lease was acquired, when leak detection is on:
      * written by the holder before it publishes the lease (release), read
      * by the leak report under mu (relaxed; checked against the lease). */
@@ -224,7 +224,7 @@ unsigned long nr__thread_tag(void);
 #define nr__pool_note_owner(p)                                                                     \
     atomic_store_explicit(&(p)->mu_owner, nr__thread_tag(), memory_order_relaxed)
 #else
-#define NR__ASSERT_LOCKED(p) ((void)(p))
+#define NR__ASSERT_LOCKED(p)   ((void)(p))
 #define nr__pool_note_owner(p) ((void)(p))
 #endif
 void nr__pool_assert_locked_invariants(const nr_pool *p);

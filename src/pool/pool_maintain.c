@@ -15,15 +15,19 @@
 /* [mu] How many creates would bring idle up to min_idle within max_size
  * (none while suspended, and none during a create backoff: then at most
  * the one probe, when its time has come). */
+static uint32_t need_locked(const nr_pool *p, uint64_t want, int honor_backoff);
 static uint32_t fill_need_locked(const nr_pool *p, int honor_backoff)
+{
+    return need_locked(p, (uint64_t)p->cfg.min_idle, honor_backoff);
+}
+
+static uint32_t need_locked(const nr_pool *p, uint64_t want, int honor_backoff)
 {
     NR__ASSERT_LOCKED(p);
     if (atomic_load_explicit(&p->refusing, memory_order_relaxed) || p->suspended)
         return 0;
-    if (honor_backoff && p->failures > 0 &&
-        (p->creating > 0 || nr_now_ns() < p->next_create_ns))
+    if (honor_backoff && p->failures > 0 && (p->creating > 0 || nr_now_ns() < p->next_create_ns))
         return 0;
-    uint64_t want = (uint64_t)p->cfg.min_idle;
     uint64_t have = (uint64_t)p->idle + p->creating;
     if (have >= want)
         return 0;
@@ -124,6 +128,14 @@ static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *
     uint32_t need = fill_need_locked(p, 1) ? 1 : 0; /* one at a time: see create_placed below */
     p->total += need;
     p->creating += need;
+    /* Short of min_idle and held back by the create backoff: the step
+     * reports the failure that keeps it short. */
+    nr_error held_back;
+    int backoff_rc = NR_OK;
+    if (!need && p->failures > 0 && fill_need_locked(p, 0) > 0) {
+        held_back = p->last_create_err;
+        backoff_rc = held_back.code ? held_back.code : NR_EUNAVAIL;
+    }
     nr__pool_assert_locked_invariants(p);
     nr__leak_scan_unlock(p);
     if (more)
@@ -150,24 +162,41 @@ static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *
         p->creating += need;
         nr__pool_unlock(p);
     }
+    if (rc == NR_OK && backoff_rc != NR_OK) {
+        rc = backoff_rc;
+        if (err)
+            nr_error_set_cause(err, held_back.code, held_back.cause, held_back.driver_code, p->id,
+                               "pool '%s': below min_idle while creates fail: %s", p->id,
+                               held_back.message);
+    }
     if (report)
         *report = rep;
     return rc;
 }
 
-static int fill_impl(nr_pool *p, nr_deadline deadline, nr_error *err);
+static int fill_impl(nr_pool *p, int64_t want, nr_deadline deadline, nr_error *err);
 
 int nr_pool_fill(nr_pool *p, nr_deadline deadline, nr_error *err)
 {
     nr__span span;
     nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "fill", p ? p->id : NULL, p ? &p->scope : NULL,
                    NULL);
-    int rc = fill_impl(p, deadline, err);
+    int rc = fill_impl(p, -1, deadline, err);
     nr__span_end_err(&span, rc, err, NULL);
     return rc;
 }
 
-static int fill_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
+int nr_pool_prime(nr_pool *p, uint32_t n, nr_deadline deadline, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "fill", p ? p->id : NULL, p ? &p->scope : NULL,
+                   NULL);
+    int rc = fill_impl(p, n, deadline, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int fill_impl(nr_pool *p, int64_t want, nr_deadline deadline, nr_error *err)
 {
     if (!p)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_fill: pool must not be NULL");
@@ -179,7 +208,7 @@ static int fill_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
                                 (long long)p->cfg.min_idle);
         nr__pool_lock(p);
         nr__bag_flush_locked(p);
-        uint32_t need = fill_need_locked(p, 0);
+        uint32_t need = want < 0 ? fill_need_locked(p, 0) : need_locked(p, (uint64_t)want, 0);
         if (need) {
             need = 1; /* one at a time, so the deadline is checked between creates */
             p->total++;

@@ -44,8 +44,8 @@ static int give_back(nr_guard *g, int taint)
     int in_bag = atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_USED;
     uint32_t *bucket = in_bag ? &p->bagged : &p->in_use;
 
-    if (p->cfg.leak_threshold_ms > 0 && atomic_load_explicit(&inst->leak_reported,
-                                                              memory_order_relaxed))
+    if (p->cfg.leak_threshold_ms > 0 &&
+        atomic_load_explicit(&inst->leak_reported, memory_order_relaxed))
         nr__leak_close(p, inst);
     nr__discard_reason why = NR__DISCARD_TAINT;
     int drop = 0, stale;

@@ -133,7 +133,7 @@ int nr_guard_detach(nr_guard *g, void **handle)
         nr__lease_off_locked(p, inst);
     p->total--;
     p->detached++;
-    nr__inst_transition(inst, NR_LC_DRAINING);
+    nr__inst_transition(inst, NR_LC_CLEANUP);
     nr__inst_transition(inst, NR_LC_TERMINATED);
     nr__record_put_locked(p, inst);
     uint32_t more = nr__creator_plan_locked(p, 0);

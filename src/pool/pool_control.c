@@ -49,6 +49,8 @@ int nr_pool_resize(nr_pool *p, int64_t min_idle, int64_t max_size, nr_error *err
         p->destroying++;
         p->evicted_resize++;
     }
+    if (p->total > (uint64_t)max_size)
+        atomic_store_explicit(&p->shrinking, 1, memory_order_relaxed);
     uint32_t more = nr__creator_plan_locked(p, 0);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);

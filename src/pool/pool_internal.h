@@ -137,6 +137,8 @@ struct nr_pool {
     int64_t next_create_ns;   /* backoff: no create starts before (nr_now_ns) */
     int breaker_open;         /* after breaker_failures failures in a row */
     int suspended;            /* nr_pool_suspend: nothing handed out or created */
+    _Atomic int shrinking;    /* set under mu by a resize that left total over max_size;
+                                 give-backs then check under mu (relaxed reads) */
     nr_error last_create_err; /* the last failed create's error (no secret in it) */
     uint64_t breaker_opens, detached, evicted_generation, evicted_resize, leaks, leaks_open;
     uint32_t watchers; /* [mu] callers of nr_pool_wait_returned (they close the gate) */

@@ -26,6 +26,18 @@ static struct nr__instance *claim(nr_guard *g)
     return inst;
 }
 
+/* After a resize shrank the pool: whether it still holds more than
+ * max_size (and the flag is cleared once it does not). */
+static int over_max(nr_pool *p)
+{
+    nr__pool_lock(p);
+    int over = p->total > (uint64_t)p->cfg.max_size;
+    if (!over)
+        atomic_store_explicit(&p->shrinking, 0, memory_order_relaxed);
+    nr__pool_unlock(p);
+    return over;
+}
+
 static int give_back(nr_guard *g, int taint)
 {
     if (!g || !g->inst)
@@ -62,9 +74,7 @@ static int give_back(nr_guard *g, int taint)
     } else if ((stale = nr__stale(p, inst)) != 0) {
         why = (nr__discard_reason)stale;
         drop = 1;
-    } else if (p->total > (uint64_t)p->cfg.max_size) {
-        /* Read without mu: a racing resize at worst keeps one instance
-         * more until its next give-back. */
+    } else if (atomic_load_explicit(&p->shrinking, memory_order_relaxed) && over_max(p)) {
         why = NR__DISCARD_RESIZE;
         drop = 1;
     } else if (p->cfg.recycle_on_release && p->type->recycle) {

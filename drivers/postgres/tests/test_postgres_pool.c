@@ -235,6 +235,7 @@ static void test_terminated_connection_replaced(void **state)
 {
     fixture *f = *state;
     f->pc.max_size = 1;
+    f->pc.validate_bypass_ms = 0; /* validate on every reuse: it finds the killed backend */
     make_pool(f, f->pw);
     nr_error err = {0};
     nr_guard g = NR_GUARD_INIT;
@@ -282,40 +283,111 @@ static void test_terminated_connection_replaced(void **state)
 
 /* ---- failures through the pool ---- */
 
+/* Wait for the creates a failing test left running, then destroy. */
+static void drain_and_destroy(fixture *f)
+{
+    nr_error err = {0};
+    if (nr_pool_drain(f->pool, LONG_WAIT, &err) != NR_OK)
+        fail_msg("drain: %s", err.message);
+    assert_int_equal(nr_pool_destroy(f->pool, &err), NR_OK);
+    f->pool = NULL;
+}
+
+/* Prime until breaker_failures creates have failed in a row; the breaker
+ * is then open and every prime gave the create's own code. */
+static void open_breaker(fixture *f, int code)
+{
+    nr_pool_stats st;
+    nr_pool_stats_get(f->pool, &st);
+    for (int64_t i = 0; i < f->pc.breaker_failures && !st.breaker_open; i++) {
+        nr_error err = {0};
+        assert_int_equal(nr_pool_prime(f->pool, 1, LONG_WAIT, &err), code);
+        nr_pool_stats_get(f->pool, &st);
+    }
+    assert_true(st.breaker_open);
+    assert_true(st.consecutive_failures >= (uint32_t)f->pc.breaker_failures);
+}
+
+/* An acquire with the breaker open fails at once (well before its deadline). */
+static void acquire_breaker_open(fixture *f, nr_guard *g, nr_error *err)
+{
+    nr_ctx ctx = {.deadline = LONG_WAIT};
+    int64_t t0 = nr_now_ns();
+    assert_int_equal(nr_pool_acquire(f->pool, &ctx, g, err), NR_EUNAVAIL);
+    int64_t took = nr_now_ns() - t0;
+    assert_false(nr_guard_held(g));
+    assert_true(took < 5000 * NR_NS_PER_MS);
+}
+
 static void test_acquire_failures(void **state)
 {
     fixture *f = *state;
     nr_error err = {0};
     nr_guard g = NR_GUARD_INIT;
     const char *real = pgt_env("NR_TEST_PG_PASSWORD");
+    char sqlstate[6];
 
-    /* wrong password */
+    /* wrong password: the acquirer times out with the create's error as the cause */
     nr_secret *bad = pgt_secret("not-the-password-77");
     make_pool(f, bad);
     nr_secret_free(bad);
-    assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, &err), NR_ECRED);
-    NR_ASSERT_ERR(err, NR_ECRED, "postgres '" ID "'");
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1500)};
+    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool '" ID "': no instance became free in time");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed: postgres '" ID "'");
+    assert_int_equal(err.cause, NR_ECRED);
+    assert_string_equal(nr_postgres_sqlstate(err.driver_code, sqlstate), "28P01");
+    assert_string_equal(err.resource_id, ID);
     assert_non_null(strstr(err.message, "user 'app'"));
     assert_null(strstr(err.message, "not-the-password-77"));
     assert_null(strstr(err.message, real));
     assert_false(nr_guard_held(&g));
-    assert_int_equal(nr_pool_destroy(f->pool, &err), NR_OK);
-    f->pool = NULL;
+    /* ... a create on the calling thread gives its own error */
+    assert_int_equal(nr_pool_prime(f->pool, 1, LONG_WAIT, &err), NR_ECRED);
+    NR_ASSERT_ERR(err, NR_ECRED, "pool '" ID "': create failed: postgres '" ID "'");
+    assert_int_equal(err.cause, NR_ECRED);
+    assert_string_equal(nr_postgres_sqlstate(err.driver_code, sqlstate), "28P01");
+    assert_non_null(strstr(err.message, "user 'app'"));
+    assert_null(strstr(err.message, "not-the-password-77"));
+    assert_null(strstr(err.message, real));
+    /* ... and once the breaker is open, acquires fail at once with it */
+    open_breaker(f, NR_ECRED);
+    acquire_breaker_open(f, &g, &err);
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "pool '" ID "': unavailable: ");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "(the breaker is open); the last: postgres '" ID "'");
+    assert_int_equal(err.cause, NR_ECRED);
+    assert_string_equal(nr_postgres_sqlstate(err.driver_code, sqlstate), "28P01");
+    assert_non_null(strstr(err.message, "user 'app'"));
+    assert_null(strstr(err.message, "not-the-password-77"));
+    assert_null(strstr(err.message, real));
+    drain_and_destroy(f);
 
     /* nothing listens */
     f->cfg.port = atol(pgt_env("NR_TEST_PG_CLOSED_PORT"));
     make_pool(f, f->pw);
-    assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, &err), NR_EUNAVAIL);
-    NR_ASSERT_ERR(err, NR_EUNAVAIL, "postgres '" ID "': cannot connect");
+    ctx = (nr_ctx){.deadline = nr_deadline_in_ms(1500)};
+    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool '" ID "': no instance became free in time");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed: postgres '" ID "': cannot connect");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
     assert_null(strstr(err.message, real));
-    assert_int_equal(nr_pool_destroy(f->pool, &err), NR_OK);
-    f->pool = NULL;
+    assert_false(nr_guard_held(&g));
+    assert_int_equal(nr_pool_prime(f->pool, 1, LONG_WAIT, &err), NR_EUNAVAIL);
+    NR_ASSERT_ERR(err, NR_EUNAVAIL,
+                  "pool '" ID "': create failed: postgres '" ID "': cannot connect");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_null(strstr(err.message, real));
+    open_breaker(f, NR_EUNAVAIL);
+    acquire_breaker_open(f, &g, &err);
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "the last: postgres '" ID "': cannot connect");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    drain_and_destroy(f);
 
     /* a frozen server: the acquire's deadline holds, and so does its cancel token */
     f->cfg.port = atol(pgt_env("NR_TEST_PG_PORT"));
     make_pool(f, f->pw);
     pgt_ctl("sigstop");
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(300)};
+    ctx = (nr_ctx){.deadline = nr_deadline_in_ms(300)};
     int rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
     nr_cancel *token = NULL;
     nr_error cerr = {0};
@@ -326,10 +398,14 @@ static void test_acquire_failures(void **state)
     pgt_ctl("sigcont");
     nr_cancel_destroy(token);
     assert_int_equal(rc, NR_ETIMEDOUT);
-    assert_non_null(strstr(err.message, ID));
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool '" ID "': no instance became free in time");
+    /* the create is slow, not failing: no create error to quote */
+    assert_int_equal(err.cause, NR_OK);
+    assert_null(strstr(err.message, "create failed"));
     assert_int_equal(crc, NR_ECANCELED);
-    /* thawed: it works */
+    /* thawed: the create still running lands in the pool, and it works */
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, &err), NR_OK);
+    assert_int_equal(pgt_query_long(nr_postgres_conn(nr_guard_handle(&g)), "SELECT 3"), 3);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 }
 

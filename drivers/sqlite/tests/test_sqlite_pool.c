@@ -304,14 +304,51 @@ static void test_create_failure_reaches_acquirer(void **state)
     f->cfg.path = nr_strdup(bad);
     assert_non_null(f->cfg.path);
     make_pool(f, 2, 0);
+
+    /* the acquirer waits out its deadline; the create's error is the cause */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1000)};
     nr_error err = {0};
-    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_EUNAVAIL);
+    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     assert_false(nr_guard_held(&g));
-    NR_ASSERT_ERR(err, NR_EUNAVAIL, bad);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool '" ID "': no instance became free in time");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed: sqlite '" ID "'");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, bad);
+    assert_int_equal(err.cause, NR_EUNAVAIL);
     assert_string_equal(err.resource_id, ID);
     assert_int_equal(err.driver_code & 0xff, SQLITE_CANTOPEN);
+
+    /* a create on the calling thread gives its own error */
+    nr_error_clear(&err);
+    assert_int_equal(nr_pool_prime(f->pool, 1, nr_deadline_in_ms(60000), &err), NR_EUNAVAIL);
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "pool '" ID "': create failed: sqlite '" ID "'");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, bad);
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_string_equal(err.resource_id, ID);
+    assert_int_equal(err.driver_code & 0xff, SQLITE_CANTOPEN);
+
+    /* breaker_failures in a row open the breaker: acquires fail at once */
+    nr_pool_stats st;
+    nr_pool_stats_get(f->pool, &st);
+    for (int i = 0; i < 5 && !st.breaker_open; i++) {
+        assert_int_equal(nr_pool_prime(f->pool, 1, nr_deadline_in_ms(60000), &err), NR_EUNAVAIL);
+        nr_pool_stats_get(f->pool, &st);
+    }
+    assert_true(st.breaker_open);
+    assert_true(st.consecutive_failures >= 5);
+    nr_error_clear(&err);
+    ctx.deadline = nr_deadline_in_ms(60000);
+    int64_t t0 = nr_now_ns();
+    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_EUNAVAIL);
+    assert_true(nr_now_ns() - t0 < 5 * NR_NS_PER_S);
+    assert_false(nr_guard_held(&g));
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "pool '" ID "': unavailable: ");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "(the breaker is open); the last: sqlite '" ID "'");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_int_equal(err.driver_code & 0xff, SQLITE_CANTOPEN);
+
+    /* a trial create may still run on the creator: wait for it */
+    assert_int_equal(nr_pool_drain(f->pool, nr_deadline_in_ms(60000), &err), NR_OK);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

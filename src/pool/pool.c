@@ -407,7 +407,8 @@ int nr_pool_destroy(nr_pool *p, nr_error *err)
     nr_pool_close(p);
     nr__pool_lock(p);
     if (p->total || p->destroying || p->waiters) {
-        uint32_t out = p->in_use, creating = p->creating, waiting = p->waiters;
+        uint32_t out = p->in_use + nr__bag_used_locked(p), creating = p->creating,
+                 waiting = p->waiters;
         nr__pool_unlock(p);
         return nr_error_set(err, NR_EBUSY, p->id,
                             "pool '%s': %u instance(s) still out, %u being created, %u "

@@ -20,15 +20,17 @@
 #define ID    "api-pool"
 #define TOKEN "p00l-t0ken-31337"
 
-static nr_pool *make_pool(nr_http_config *c, int64_t max_size, int64_t min_idle,
-                          const nr_secret *cred)
+static void pool_config(nr_pool_config *pc, int64_t max_size, int64_t min_idle)
 {
-    nr_pool_config pc;
-    nr_pool_config_default(&pc);
-    pc.max_size = max_size;
-    pc.min_idle = min_idle;
+    nr_pool_config_default(pc);
+    pc->max_size = max_size;
+    pc->min_idle = min_idle;
+}
+
+static nr_pool *make_pool_with(nr_http_config *c, const nr_pool_config *pc, const nr_secret *cred)
+{
     nr_pool_options o = {
-        .id = ID, .type = &nr_http_type, .config = c, .pool = &pc, .credential = cred};
+        .id = ID, .type = &nr_http_type, .config = c, .pool = pc, .credential = cred};
     nr_pool *p = NULL;
     nr_error err = {0};
     int rc = nr_pool_create(&p, &o, &err);
@@ -37,12 +39,26 @@ static nr_pool *make_pool(nr_http_config *c, int64_t max_size, int64_t min_idle,
     return p;
 }
 
+static nr_pool *make_pool(nr_http_config *c, int64_t max_size, int64_t min_idle,
+                          const nr_secret *cred)
+{
+    nr_pool_config pc;
+    pool_config(&pc, max_size, min_idle);
+    return make_pool_with(c, &pc, cred);
+}
+
+/* No lease may be out; creates still running on the pool's creator (they
+ * outlive the acquire that asked for them) are waited for, then the pool
+ * must go. */
 static void pool_done(nr_pool *p)
 {
     nr_error err = {0};
     nr_pool_stats st;
     nr_pool_stats_get(p, &st);
     assert_int_equal(st.in_use, 0);
+    int rc = nr_pool_drain(p, nr_deadline_in_ms(60000), &err);
+    if (rc != NR_OK)
+        fail_msg("drain: %s: %s", nr_err_name(rc), err.message);
     assert_int_equal(nr_pool_destroy(p, &err), NR_OK);
 }
 
@@ -247,13 +263,54 @@ static void test_pool_unreachable(void **state)
     assert_int_equal(nr_guard_taint(&g), NR_OK);
     pool_done(p);
 
-    /* connect_on_create: the acquire fails, naming the resource */
+    /* connect_on_create: every create fails. An acquire (nothing was created
+     * before it, so the creator's create is the one failing) waits out its
+     * deadline; its timeout carries the create's error as the cause. */
     c.connect_on_create = true;
-    p = make_pool(&c, 1, 0, tok);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    nr_pool_config pc;
+    pool_config(&pc, 1, 0);
+    pc.breaker_failures = 3;
+    p = make_pool_with(&c, &pc, tok);
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+    assert_int_equal(nr_pool_acquire(p, &ctx, &g, &err), NR_ETIMEDOUT);
+    assert_false(nr_guard_held(&g));
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool 'api-pool': no instance became free in time");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed: http 'api-pool': cannot connect");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_int_equal(err.driver_code, CURLE_COULDNT_CONNECT);
+    assert_string_equal(err.resource_id, ID);
+    assert_null(strstr(err.message, TOKEN));
+    nr_pool_stats st;
+    nr_pool_stats_get(p, &st);
+    assert_true(st.create_failures >= 1);
+    assert_int_equal(st.creates, 0);
+
+    /* The create's own error, on this thread: nr_pool_prime (once a create
+     * the acquire left running is over, or it would count toward the
+     * prime's one instance). Three in a row open the breaker. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(nr_pool_wait_returned(p, nr_deadline_in_ms(60000), &err), NR_OK);
+        assert_int_equal(nr_pool_prime(p, 1, nr_deadline_in_ms(10000), &err), NR_EUNAVAIL);
+        NR_ASSERT_ERR(err, NR_EUNAVAIL,
+                      "pool 'api-pool': create failed: http 'api-pool': cannot connect");
+        NR_ASSERT_ERR(err, NR_EUNAVAIL, "(create GET /)");
+        assert_int_equal(err.cause, NR_EUNAVAIL);
+        assert_int_equal(err.driver_code, CURLE_COULDNT_CONNECT);
+        assert_string_equal(err.resource_id, ID);
+        assert_null(strstr(err.message, TOKEN));
+    }
+
+    /* the breaker is open: an acquire fails at once (not at its deadline)
+     * with the create's reason */
+    ctx.deadline = nr_deadline_in_ms(60000);
     assert_int_equal(nr_pool_acquire(p, &ctx, &g, &err), NR_EUNAVAIL);
-    NR_ASSERT_ERR(err, NR_EUNAVAIL, "api-pool");
-    assert_non_null(strstr(err.message, "cannot connect"));
+    assert_false(nr_guard_held(&g));
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "pool 'api-pool': unavailable: ");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL,
+                  "(the breaker is open); the last: http 'api-pool': cannot connect");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_int_equal(err.driver_code, CURLE_COULDNT_CONNECT);
+    assert_string_equal(err.resource_id, ID);
     assert_null(strstr(err.message, TOKEN));
     pool_done(p);
     nr_secret_free(tok);
@@ -268,12 +325,25 @@ static void test_pool_acquire_deadline(void **state)
     c.connect_on_create = true;
     http_cfg_set(&c.health_path, "/delay/10"); /* a server that does not answer in time */
     c.health_timeout_ms = 60000;
-    nr_pool *p = make_pool(&c, 1, 0, NULL);
+    nr_pool_config pc;
+    pool_config(&pc, 1, 0);
+    pc.create_timeout_ms = 2000; /* the create the acquire leaves behind gives up in 2 s */
+    nr_pool *p = make_pool_with(&c, &pc, NULL);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
     nr_ctx ctx = {.deadline = nr_deadline_in_ms(500)};
     assert_int_equal(nr_pool_acquire(p, &ctx, &g, &err), NR_ETIMEDOUT);
-    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "api-pool");
+    assert_false(nr_guard_held(&g));
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool 'api-pool': no instance became free in time");
+    /* the create is still running at the acquire's deadline: no create error yet */
+    assert_null(strstr(err.message, "the last create failed"));
+    assert_int_equal(err.cause, NR_OK);
+    /* drain waits for that create, which runs out of time on its own */
+    assert_int_equal(nr_pool_drain(p, nr_deadline_in_ms(60000), &err), NR_OK);
+    nr_pool_stats st;
+    nr_pool_stats_get(p, &st);
+    assert_int_equal(st.create_failures, 1);
+    assert_int_equal(st.creates, 0);
     pool_done(p);
     nr_config_free(&nr_http_config_schema, &c);
 }

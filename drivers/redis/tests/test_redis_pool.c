@@ -35,7 +35,14 @@ static int teardown(void **state)
         nr_error err = {0};
         nr_pool_stats st;
         nr_pool_stats_get(f->pool, &st);
-        if (st.in_use != 0 || nr_pool_destroy(f->pool, &err) != NR_OK) {
+        /* Creates run on the pool's creator and outlive the acquire that
+         * asked for them (a failing or slow one included): wait for them
+         * before destroying. A lease still out is a test failure. */
+        if (st.in_use != 0) {
+            fprintf(stderr, "teardown: %u lease(s) still out\n", (unsigned)st.in_use);
+            rc = -1;
+        } else if (nr_pool_drain(f->pool, nr_deadline_in_ms(60000), &err) != NR_OK ||
+                   nr_pool_destroy(f->pool, &err) != NR_OK) {
             fprintf(stderr, "teardown: pool still busy: %s\n", err.message);
             rc = -1;
         }
@@ -46,18 +53,28 @@ static int teardown(void **state)
     return rc;
 }
 
-static void make_pool(fixture *f, int64_t max_size, int64_t min_idle)
+static void pool_config(nr_pool_config *pc, int64_t max_size, int64_t min_idle)
 {
-    nr_pool_config pc;
-    nr_pool_config_default(&pc);
-    pc.max_size = max_size;
-    pc.min_idle = min_idle;
+    nr_pool_config_default(pc);
+    pc->max_size = max_size;
+    pc->min_idle = min_idle;
+}
+
+static void make_pool_with(fixture *f, const nr_pool_config *pc)
+{
     nr_pool_options o = {
-        .id = ID, .type = &nr_redis_type, .config = &f->cfg, .pool = &pc, .credential = f->cred};
+        .id = ID, .type = &nr_redis_type, .config = &f->cfg, .pool = pc, .credential = f->cred};
     nr_error err = {0};
     int rc = nr_pool_create(&f->pool, &o, &err);
     if (rc != NR_OK)
         fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
+}
+
+static void make_pool(fixture *f, int64_t max_size, int64_t min_idle)
+{
+    nr_pool_config pc;
+    pool_config(&pc, max_size, min_idle);
+    make_pool_with(f, &pc);
 }
 
 static void acquire_ok(nr_pool *pool, nr_guard *g)
@@ -254,7 +271,10 @@ static void test_subscribed_connection_retired(void **state)
 static void test_killed_connection_replaced(void **state)
 {
     fixture *f = *state;
-    make_pool(f, 1, 0);
+    nr_pool_config pc;
+    pool_config(&pc, 1, 0);
+    pc.validate_bypass_ms = 0; /* validate on every reuse, however soon after the release */
+    make_pool_with(f, &pc);
     nr_guard g = NR_GUARD_INIT;
     acquire_ok(f->pool, &g);
     uint64_t first = instance_id(&g);
@@ -336,6 +356,43 @@ static void test_acquire_deadline_on_hung_server(void **state)
     assert_int_equal(nr_guard_release(&g), NR_OK);
 }
 
+/* An acquire while every create fails: nothing was created before it, so
+ * the creator's create is the one failing. It waits out its deadline,
+ * and the timeout carries the last create's error (its code as cause, the
+ * driver's code, its message after the pool's). */
+static nr_error acquire_times_out(fixture *f, int cause, long driver_code)
+{
+    nr_guard g = NR_GUARD_INIT;
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+    nr_error err = {0};
+    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
+    assert_false(nr_guard_held(&g));
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool '" ID "': no instance became free in time");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed: redis '" ID "'");
+    assert_int_equal(err.cause, cause);
+    assert_int_equal(err.driver_code, driver_code);
+    assert_string_equal(err.resource_id, ID);
+    return err;
+}
+
+/* The create's own error, on the calling thread: nr_pool_prime. A create
+ * the acquires above left running on the creator counts toward the prime's
+ * one instance (it would return NR_OK without a create of its own): wait
+ * for it first. */
+static nr_error prime_fails(fixture *f, int code, long driver_code)
+{
+    nr_error err = {0};
+    int rc = nr_pool_wait_returned(f->pool, nr_deadline_in_ms(60000), &err);
+    if (rc != NR_OK)
+        fail_msg("wait_returned: %s: %s", nr_err_name(rc), err.message);
+    assert_int_equal(nr_pool_prime(f->pool, 1, nr_deadline_in_ms(60000), &err), code);
+    NR_ASSERT_ERR(err, code, "pool '" ID "': create failed: redis '" ID "'");
+    assert_int_equal(err.cause, code);
+    assert_int_equal(err.driver_code, driver_code);
+    assert_string_equal(err.resource_id, ID);
+    return err;
+}
+
 static void test_wrong_password_reaches_acquirer(void **state)
 {
     fixture *f = *state;
@@ -344,13 +401,19 @@ static void test_wrong_password_reaches_acquirer(void **state)
     f->cred = rt_secret(wrong);
     rt_set_str(&f->cfg.user, rt_env("NR_TEST_REDIS_USER"));
     make_pool(f, 2, 0);
-    nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
-    nr_error err = {0};
-    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ECRED);
-    NR_ASSERT_ERR(err, NR_ECRED, ID);
-    NR_ASSERT_ERR(err, NR_ECRED, "appuser");
-    assert_string_equal(err.resource_id, ID);
+
+    nr_error err = acquire_times_out(f, NR_ECRED, REDIS_REPLY_ERROR);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "user 'appuser'");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "WRONGPASS");
+    assert_null(strstr(err.message, wrong));
+    nr_pool_stats st;
+    nr_pool_stats_get(f->pool, &st);
+    assert_true(st.create_failures >= 1);
+    assert_int_equal(st.creates, 0);
+
+    err = prime_fails(f, NR_ECRED, REDIS_REPLY_ERROR);
+    NR_ASSERT_ERR(err, NR_ECRED, "user 'appuser'");
+    NR_ASSERT_ERR(err, NR_ECRED, "WRONGPASS");
     assert_null(strstr(err.message, wrong));
 }
 
@@ -358,13 +421,33 @@ static void test_refused_reaches_acquirer(void **state)
 {
     fixture *f = *state;
     rt_set_str(&f->cfg.unix_socket, "/nonexistent/redis.sock");
-    make_pool(f, 2, 0);
+    nr_pool_config pc;
+    pool_config(&pc, 2, 0);
+    pc.breaker_failures = 3;
+    make_pool_with(f, &pc);
+
+    nr_error err = acquire_times_out(f, NR_EUNAVAIL, REDIS_ERR_IO);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "connecting to unix:/nonexistent/redis.sock failed");
+
+    /* The create's own error on this thread; with these, breaker_failures
+     * creates have failed in a row whatever the creator managed meanwhile. */
+    for (int i = 0; i < 3; i++) {
+        err = prime_fails(f, NR_EUNAVAIL, REDIS_ERR_IO);
+        NR_ASSERT_ERR(err, NR_EUNAVAIL, "connecting to unix:/nonexistent/redis.sock failed");
+    }
+
+    /* The breaker is open: an acquire fails at once (not at its deadline)
+     * with the create's reason. */
     nr_guard g = NR_GUARD_INIT;
     nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
-    nr_error err = {0};
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_EUNAVAIL);
-    NR_ASSERT_ERR(err, NR_EUNAVAIL, "unix:/nonexistent/redis.sock");
-    NR_ASSERT_ERR(err, NR_EUNAVAIL, ID);
+    assert_false(nr_guard_held(&g));
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "pool '" ID "': unavailable: ");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "(the breaker is open); the last: redis '" ID "'");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "connecting to unix:/nonexistent/redis.sock failed");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_int_equal(err.driver_code, REDIS_ERR_IO);
+    assert_string_equal(err.resource_id, ID);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kafka_mock.h"
 #include "nebula/kafka.h"
@@ -62,18 +63,23 @@ static void producer_cfg(nr_kafka_producer_config *cfg, const char *bootstraps,
     assert_non_null(cfg->properties);
 }
 
-static nr_pool *make_pool(nr_kafka_producer_config *cfg, int64_t max_size)
+static nr_pool *make_pool_with(nr_kafka_producer_config *cfg, const nr_pool_config *pc)
 {
-    nr_pool_config pc;
-    nr_pool_config_default(&pc);
-    pc.max_size = max_size;
-    nr_pool_options o = {.id = ID, .type = &nr_kafka_producer_type, .config = cfg, .pool = &pc};
+    nr_pool_options o = {.id = ID, .type = &nr_kafka_producer_type, .config = cfg, .pool = pc};
     nr_pool *pool = NULL;
     nr_error err = {0};
     int rc = nr_pool_create(&pool, &o, &err);
     if (rc != NR_OK)
         fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
     return pool;
+}
+
+static nr_pool *make_pool(nr_kafka_producer_config *cfg, int64_t max_size)
+{
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = max_size;
+    return make_pool_with(cfg, &pc);
 }
 
 static void acquire_ok(nr_pool *pool, nr_guard *g)
@@ -94,12 +100,44 @@ static void produce_ok(void *h, const char *value)
         fail_msg("produce: %s: %s", nr_err_name(rc), err.message);
 }
 
+/* An acquire while the cluster has just come back: the breaker may still be
+ * open (creates failed in a row while it was away), and then the acquire
+ * fails at once until the next trial create, one per backoff step, closes
+ * it. Retried within bound_ms; any other failure fails the test. */
+static void acquire_after_recovery(nr_pool *pool, nr_guard *g, int64_t bound_ms)
+{
+    nr_deadline bound = nr_deadline_in_ms(bound_ms);
+    for (;;) {
+        nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+        nr_error err = {0};
+        int rc = nr_pool_acquire(pool, &ctx, g, &err);
+        if (rc == NR_OK)
+            return;
+        if (rc != NR_EUNAVAIL || nr_deadline_expired(bound))
+            fail_msg("acquire after recovery: %s: %s", nr_err_name(rc), err.message);
+        NR_ASSERT_ERR(err, NR_EUNAVAIL, "breaker is open");
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void destroy_pool(nr_pool *pool)
 {
     nr_error err = {0};
     int rc = nr_pool_destroy(pool, &err);
     if (rc != NR_OK)
         fail_msg("pool destroy: %s: %s", nr_err_name(rc), err.message);
+}
+
+/* Wait for every create the creator still runs (a failing one may be in
+ * flight after the last acquire gave up), then destroy. */
+static void drain_and_destroy(nr_pool *pool, int64_t bound_ms)
+{
+    nr_error err = {0};
+    int rc = nr_pool_drain(pool, nr_deadline_in_ms(bound_ms), &err);
+    if (rc != NR_OK)
+        fail_msg("pool drain: %s: %s", nr_err_name(rc), err.message);
+    destroy_pool(pool);
 }
 
 /* ---- through a pool ----------------------------------------------------------------- */
@@ -109,7 +147,11 @@ static void test_pool_produce_sync_and_async(void **state)
     (void)state;
     nr_kafka_producer_config cfg;
     producer_cfg(&cfg, mock.bootstraps, 10000);
-    nr_pool *pool = make_pool(&cfg, 2);
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = 2;
+    pc.validate_bypass_ms = 0; /* validate on every reuse, however recent */
+    nr_pool *pool = make_pool_with(&cfg, &pc);
 
     nr_guard g = NR_GUARD_INIT;
     acquire_ok(pool, &g);
@@ -154,6 +196,8 @@ static void test_pool_produce_sync_and_async(void **state)
     nr_pool_stats_get(pool, &ps);
     assert_int_equal(ps.creates, 1);
     assert_int_equal(ps.recycle_failures, 0);
+    assert_int_equal(ps.validate_failures, 0);
+    assert_int_equal(ps.validate_skips, 0);
     destroy_pool(pool);
     nr_config_free(&nr_kafka_producer_config_schema, &cfg);
 }
@@ -231,7 +275,8 @@ static void test_delivery_errors_surface(void **state)
 }
 
 /* Every broker down: the produce call returns an error naming the resource
- * and the topic; health is unhealthy; a new instance cannot be created;
+ * and the topic; health is unhealthy; a new instance cannot be created (the
+ * create's own error, and an acquire that times out with it as the cause);
  * destroy is bounded; once the brokers are up everything works again. */
 static void test_brokers_down_and_back(void **state)
 {
@@ -279,14 +324,33 @@ static void test_brokers_down_and_back(void **state)
     assert_int_equal(hr.unhealthy, 1);
     assert_true(strstr(hr.reason, "metadata") != NULL);
 
-    /* a new instance cannot be made while the cluster is away */
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(4000)};
-    rc = nr_pool_acquire(pool, &ctx, &g, &err);
+    /* a new instance cannot be made while the cluster is away: the create's
+     * own error (no broker reachable, or no metadata by the deadline) */
+    rc = nr_pool_prime(pool, 1, nr_deadline_in_ms(4000), &err);
     assert_true(rc == NR_ETIMEDOUT || rc == NR_EUNAVAIL);
+    NR_ASSERT_ERR(err, rc, "create failed");
     NR_ASSERT_ERR(err, rc, ID);
+    NR_ASSERT_ERR(err, rc, mock.bootstraps);
+    assert_true(err.driver_code != 0);
+
+    /* an acquire waits for the creator until its deadline, and says why
+     * nothing came: the last create's failure */
+    nr_error_clear(&err);
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+    rc = nr_pool_acquire(pool, &ctx, &g, &err);
+    assert_int_equal(rc, NR_ETIMEDOUT);
+    assert_false(nr_guard_held(&g));
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "no instance became free in time");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, mock.bootstraps);
+    assert_true(err.cause == NR_ETIMEDOUT || err.cause == NR_EUNAVAIL);
+    assert_true(err.driver_code != 0);
 
     kmock_all_up(&mock);
-    acquire_ok(pool, &g);
+    acquire_after_recovery(pool, &g, kmock_slow() ? 120000 : 30000);
+    nr_pool_stats_get(pool, &ps);
+    assert_false(ps.breaker_open);
+    assert_int_equal(ps.consecutive_failures, 0);
     produce_ok(nr_guard_handle(&g), "after");
     assert_int_equal(nr_guard_release(&g), NR_OK);
     assert_int_equal(nr_pool_check_health(pool, 10 * NR_NS_PER_S, &hr, &err), NR_OK);
@@ -322,6 +386,9 @@ static void test_destroy_bounded_when_down(void **state)
 
 /* ---- unreachable clusters, deadlines, cancel ------------------------------------------ */
 
+/* Connects refused: the create fails at once naming the bootstrap; acquires
+ * time out with it as the cause, and after breaker_failures failures in a
+ * row fail at once with NR_EUNAVAIL. */
 static void test_refused_bootstrap(void **state)
 {
     (void)state;
@@ -330,39 +397,117 @@ static void test_refused_bootstrap(void **state)
     nr_kafka_producer_config cfg;
     producer_cfg(&cfg, bs, 5000);
     cfg.health_timeout_ms = 20000;
-    nr_pool *pool = make_pool(&cfg, 1);
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = 1;
+    pc.breaker_failures = 3;
+    pc.create_backoff_ms = 50;
+    pc.create_backoff_max_ms = 200;
+    nr_pool *pool = make_pool_with(&cfg, &pc);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20000)};
-    int rc = nr_pool_acquire(pool, &ctx, &g, &err);
+
+    /* the create's own error, on this thread */
+    int rc = nr_pool_prime(pool, 1, nr_deadline_in_ms(20000), &err);
     assert_int_equal(rc, NR_EUNAVAIL);
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "create failed");
     NR_ASSERT_ERR(err, NR_EUNAVAIL, ID);
     NR_ASSERT_ERR(err, NR_EUNAVAIL, bs);
     NR_ASSERT_ERR(err, NR_EUNAVAIL, "no broker");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_int_equal(err.driver_code, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN);
     assert_string_equal(err.resource_id, ID);
-    destroy_pool(pool);
+
+    /* an acquire waits out its deadline: the cause is the create's */
+    nr_error_clear(&err);
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1000)};
+    rc = nr_pool_acquire(pool, &ctx, &g, &err);
+    assert_int_equal(rc, NR_ETIMEDOUT);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed");
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, bs);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "no broker");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_int_equal(err.driver_code, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN);
+    assert_string_equal(err.resource_id, ID);
+
+    /* failures in a row open the breaker: then an acquire fails at once */
+    nr_deadline bound = nr_deadline_in_ms(kmock_slow() ? 120000 : 30000);
+    for (;;) {
+        nr_pool_stats ps;
+        nr_pool_stats_get(pool, &ps);
+        if (ps.breaker_open)
+            break;
+        if (nr_deadline_expired(bound))
+            fail_msg("the breaker did not open: %u failures in a row", ps.consecutive_failures);
+        ctx.deadline = nr_deadline_in_ms(500);
+        rc = nr_pool_acquire(pool, &ctx, &g, &err);
+        assert_true(rc == NR_ETIMEDOUT || rc == NR_EUNAVAIL);
+    }
+    nr_error_clear(&err);
+    ctx.deadline = nr_deadline_in_ms(20000);
+    int64_t t0 = nr_now_ns();
+    rc = nr_pool_acquire(pool, &ctx, &g, &err);
+    int64_t took_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;
+    assert_int_equal(rc, NR_EUNAVAIL);
+    assert_true(took_ms < 10000); /* at once, not at the deadline */
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "breaker is open");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, ID);
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, bs);
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_int_equal(err.driver_code, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN);
+    assert_string_equal(err.resource_id, ID);
+    assert_false(nr_guard_held(&g));
+    drain_and_destroy(pool, 60000);
     nr_config_free(&nr_kafka_producer_config_schema, &cfg);
 }
 
+/* A bootstrap that drops every packet: the create gives up at its deadline
+ * (not librdkafka's 30 s connect timeout), on the caller's thread and on the
+ * creator (create_timeout_ms), and an acquire returns at its own deadline. */
 static void test_blackholed_bootstrap_honours_deadline(void **state)
 {
     (void)state;
     nr_kafka_producer_config cfg;
     producer_cfg(&cfg, "10.255.255.1:9092", 5000);
     cfg.health_timeout_ms = 600000;
-    nr_pool *pool = make_pool(&cfg, 1);
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = 1;
+    pc.create_timeout_ms = 1500;
+    nr_pool *pool = make_pool_with(&cfg, &pc);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1500)};
+
+    /* the create itself, under the caller's deadline */
     int64_t t0 = nr_now_ns();
-    int rc = nr_pool_acquire(pool, &ctx, &g, &err);
+    int rc = nr_pool_prime(pool, 1, nr_deadline_in_ms(1500), &err);
     int64_t took_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;
     /* no route at all on some machines (refused at once); a timeout otherwise */
     assert_true(rc == NR_ETIMEDOUT || rc == NR_EUNAVAIL);
     NR_ASSERT_ERR(err, rc, ID);
+    NR_ASSERT_ERR(err, rc, "create failed");
     NR_ASSERT_ERR(err, rc, "10.255.255.1:9092");
     assert_true(took_ms < 30000); /* the deadline, not librdkafka's 30 s connect timeout */
-    destroy_pool(pool);
+
+    /* an acquire: the creator's create ends at create_timeout_ms, well
+     * before this deadline, so the timeout names its failure */
+    nr_error_clear(&err);
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(kmock_slow() ? 8000 : 4000)};
+    t0 = nr_now_ns();
+    rc = nr_pool_acquire(pool, &ctx, &g, &err);
+    took_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;
+    assert_true(rc == NR_ETIMEDOUT || rc == NR_EUNAVAIL);
+    NR_ASSERT_ERR(err, rc, ID);
+    NR_ASSERT_ERR(err, rc, "10.255.255.1:9092");
+    assert_true(err.cause == NR_ETIMEDOUT || err.cause == NR_EUNAVAIL);
+    assert_true(took_ms < 30000);
+    nr_pool_stats ps;
+    nr_pool_stats_get(pool, &ps);
+    assert_true(ps.create_failures >= 2); /* the prime's, and the creator's for the acquire */
+    assert_int_equal(ps.creates, 0);
+
+    /* a create the acquire left behind still runs: wait for it */
+    drain_and_destroy(pool, 60000);
     nr_config_free(&nr_kafka_producer_config_schema, &cfg);
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nebula/mongo.h"
@@ -88,18 +89,34 @@ static int teardown(void **state)
     return rc;
 }
 
+static void make_pool_with(fixture *f, const nr_pool_config *pc, const nr_secret *cred)
+{
+    nr_pool_options o = {
+        .id = ID, .type = &nr_mongo_type, .config = &f->cfg, .pool = pc, .credential = cred};
+    nr_error err = {0};
+    int rc = nr_pool_create(&f->pool, &o, &err);
+    if (rc != NR_OK)
+        fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
+}
+
 static void make_pool(fixture *f, int64_t max_size, int64_t min_idle, const nr_secret *cred)
 {
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = max_size;
     pc.min_idle = min_idle;
-    nr_pool_options o = {
-        .id = ID, .type = &nr_mongo_type, .config = &f->cfg, .pool = &pc, .credential = cred};
+    make_pool_with(f, &pc, cred);
+}
+
+/* Wait until the creates the creator still runs have ended (a failing one
+ * may be in flight after an acquire gave up), so that teardown's destroy
+ * finds nothing being created. Nothing may be leased. */
+static void wait_creates(fixture *f)
+{
     nr_error err = {0};
-    int rc = nr_pool_create(&f->pool, &o, &err);
+    int rc = nr_pool_wait_returned(f->pool, nr_deadline_in_ms(60000), &err);
     if (rc != NR_OK)
-        fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
+        fail_msg("wait for creates: %s: %s", nr_err_name(rc), err.message);
 }
 
 static void acquire_ok(nr_pool *pool, nr_guard *g)
@@ -357,13 +374,14 @@ static void test_wrong_credentials(void **state)
     assert_int_equal(nr_secret_from_str(&pw, PW, &err), NR_OK);
     make_pool(f, 2, 0, pw);
     nr_secret_free(pw); /* the pool keeps its own copy */
-    nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000)};
-    int rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
+
+    /* the create's own error, on this thread */
+    int rc = nr_pool_prime(f->pool, 1, nr_deadline_in_ms(30000), &err);
     fprintf(stderr, "  wrong credentials: %s\n", err.message);
     assert_int_equal(rc, NR_ECRED);
-    assert_false(nr_guard_held(&g));
+    assert_int_equal(err.cause, NR_ECRED);
     assert_string_equal(err.resource_id, ID);
+    assert_non_null(strstr(err.message, "create failed"));
     assert_non_null(strstr(err.message, ID));
     assert_non_null(strstr(err.message, "user 'app'"));
     assert_non_null(strstr(err.message, "auth source 'admin'"));
@@ -371,6 +389,24 @@ static void test_wrong_credentials(void **state)
     nr_pool_stats st;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.create_failures, 1);
+    assert_int_equal(st.total, 0);
+
+    /* an acquire waits out its deadline, with the failed login as the cause */
+    nr_guard g = NR_GUARD_INIT;
+    nr_error_clear(&err);
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1500)};
+    rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
+    fprintf(stderr, "  acquire: %s\n", err.message);
+    assert_int_equal(rc, NR_ETIMEDOUT);
+    assert_false(nr_guard_held(&g));
+    assert_int_equal(err.cause, NR_ECRED);
+    assert_string_equal(err.resource_id, ID);
+    assert_non_null(strstr(err.message, "the last create failed"));
+    assert_non_null(strstr(err.message, "user 'app'"));
+    assert_no_pw(err.message);
+    wait_creates(f);
+    nr_pool_stats_get(f->pool, &st);
+    assert_int_equal(st.creates, 0);
     assert_int_equal(st.total, 0);
 }
 
@@ -381,19 +417,25 @@ static void test_tls_refused(void **state)
     f->cfg.tls = true;
     f->cfg.connect_timeout_ms = 3000;
     make_pool(f, 1, 0, NULL);
-    nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000)};
     nr_error err = {0};
-    int rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
+    int rc = nr_pool_prime(f->pool, 1, nr_deadline_in_ms(30000), &err);
     fprintf(stderr, "  tls: %s\n", err.message);
     if (rc != NR_EUNAVAIL)
         fail_msg("expected NR_EUNAVAIL, got %s: %s", nr_err_name(rc), err.message);
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    assert_non_null(strstr(err.message, "create failed"));
     assert_non_null(strstr(err.message, ID));
     assert_non_null(strstr(err.message, "tls=true"));
+    nr_pool_stats st;
+    nr_pool_stats_get(f->pool, &st);
+    assert_int_equal(st.creates, 0);
+    assert_int_equal(st.create_failures, 1);
 }
 
-/* An acquire whose token is set, and one with a deadline in the past, never
- * reach create. */
+/* An acquire whose token is set never reaches create. One with a deadline
+ * in the past returns at once, without waiting for a client: the create it
+ * asked for runs on the creator, and the client lands in the pool, where a
+ * later acquire (even one that cannot wait) finds it. */
 static void test_acquire_cancel_deadline(void **state)
 {
     fixture *f = *state;
@@ -406,12 +448,29 @@ static void test_acquire_cancel_deadline(void **state)
     nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000), .cancel = tok};
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ECANCELED);
     nr_cancel_destroy(tok);
-    nr_ctx late = {.deadline = nr_deadline_in_ms(-1)};
-    int rc = nr_pool_acquire(f->pool, &late, &g, &err);
-    assert_true(rc == NR_ETIMEDOUT || rc == NR_EEXHAUSTED);
     nr_pool_stats st;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.creates, 0);
+    assert_int_equal(st.create_failures, 0);
+    assert_int_equal(st.total, 0);
+
+    nr_ctx late = {.deadline = nr_deadline_in_ms(-1)};
+    int64_t t0 = nr_now_ns();
+    int rc = nr_pool_acquire(f->pool, &late, &g, &err);
+    int64_t took_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;
+    assert_int_equal(rc, NR_EEXHAUSTED);
+    assert_false(nr_guard_held(&g));
+    assert_true(took_ms < 1000); /* no connect on this thread */
+    NR_ASSERT_ERR(err, NR_EEXHAUSTED, ID);
+
+    wait_creates(f);
+    nr_pool_stats_get(f->pool, &st);
+    assert_int_equal(st.creates, 1);
+    assert_int_equal(st.idle, 1);
+    assert_int_equal(st.acquires, 0);
+    assert_int_equal(nr_pool_acquire(f->pool, &late, &g, &err), NR_OK);
+    assert_non_null(nr_mongo_client(nr_guard_handle(&g)));
+    assert_int_equal(nr_guard_release(&g), NR_OK);
 }
 
 /* The server dies under an idle client and comes back: the client that
@@ -421,7 +480,11 @@ static void test_acquire_cancel_deadline(void **state)
 static void test_server_restart_validate(void **state)
 {
     fixture *f = *state;
-    make_pool(f, 2, 0, NULL);
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = 2;
+    pc.validate_bypass_ms = 0; /* validate the client given back a moment ago */
+    make_pool_with(f, &pc, NULL);
     nr_guard g = NR_GUARD_INIT;
     acquire_ok(f->pool, &g);
     server_ctl("stop");
@@ -437,22 +500,55 @@ static void test_server_restart_validate(void **state)
     NR_ASSERT_ERR(err, NR_EUNAVAIL, ID);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    /* while it is down: a new client cannot be made */
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000)};
-    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_EUNAVAIL);
+    /* while it is down: the idle client fails validate and is dropped, and
+     * a new client cannot be made; the acquire times out with the failed
+     * create as the cause */
+    nr_error_clear(&err);
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(3000)};
+    int rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
+    fprintf(stderr, "  acquire while down: %s\n", err.message);
+    assert_int_equal(rc, NR_ETIMEDOUT);
+    assert_false(nr_guard_held(&g));
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, ID);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed");
+    assert_int_equal(err.cause, NR_EUNAVAIL);
+    nr_pool_stats st;
+    nr_pool_stats_get(f->pool, &st);
+    assert_true(st.validate_failures >= 1);
+    assert_int_equal(st.idle, 0);
+    /* the create's own error */
+    nr_error_clear(&err);
+    rc = nr_pool_prime(f->pool, 1, nr_deadline_in_ms(30000), &err);
+    assert_int_equal(rc, NR_EUNAVAIL);
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "create failed");
     NR_ASSERT_ERR(err, NR_EUNAVAIL, ID);
 
     server_ctl("start");
-    acquire_ok(f->pool, &g);
+    /* creates failed in a row while it was down, so the breaker may be
+     * open: acquires fail at once until a trial create (one per backoff
+     * step) succeeds */
+    nr_deadline bound = nr_deadline_in_ms(60000);
+    for (;;) {
+        nr_error_clear(&err);
+        ctx.deadline = nr_deadline_in_ms(30000);
+        rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
+        if (rc == NR_OK)
+            break;
+        if (rc != NR_EUNAVAIL || nr_deadline_expired(bound))
+            fail_msg("acquire after restart: %s: %s", nr_err_name(rc), err.message);
+        NR_ASSERT_ERR(err, NR_EUNAVAIL, "breaker is open");
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     coll = coll_of(&g, "restart");
     if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &be))
         fail_msg("insert after restart: %s", be.message);
     mongoc_collection_destroy(coll);
     bson_destroy(doc);
     nr_guard_release(&g);
-    nr_pool_stats st;
     nr_pool_stats_get(f->pool, &st);
     assert_true(st.validate_failures >= 1);
+    assert_false(st.breaker_open);
 }
 
 int main(void)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nebula/trace.h"
 #include "pool/pool_internal.h"
 #include "pool_fixture.h"
 #include "testutil.h"
@@ -437,6 +438,74 @@ static void test_lifetime_jitter_staggers_expiry(void **state)
     wait_idle(f, N);
 }
 
+/* A failing create's thread can be slowed (here by a slow trace sink)
+ * between telling the waiters and giving its slot back; the waiter must
+ * still start the next try once the slot is back. */
+static void slow_sink(void *ud, const nr_trace_record *r)
+{
+    (void)ud;
+    (void)r;
+    nr_sleep_ns(30 * NR_NS_PER_MS);
+}
+
+static void test_retries_go_on_past_a_slow_failure(void **state)
+{
+    fixture *f = *state;
+    f->pcfg.breaker_failures = 0;
+    f->pcfg.create_backoff_ms = 5;
+    f->pcfg.create_backoff_max_ms = 5;
+    nr_pool_fixture_make(f, "db");
+    atomic_store(&f->fake.fail_create, 1);
+    nr_trace_sink sink = {slow_sink, NULL};
+    assert_int_equal(nr_trace_set_sink(&sink, NR_TRACE_LEVEL_WARN), NR_OK);
+    nr_guard g = NR_GUARD_INIT;
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1000)};
+    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, NULL), NR_ETIMEDOUT);
+    assert_int_equal(nr_pool_drain(f->pool, nr_deadline_in_ms(5000), NULL), NR_OK);
+    assert_int_equal(nr_trace_set_sink(NULL, NR_TRACE_LEVEL_WARN), NR_OK);
+    /* about 30 tries of 35 ms in the second; stalling after one is the bug */
+    assert_true(atomic_load(&f->fake.create_calls) >= 5);
+    atomic_store(&f->fake.fail_create, 0);
+}
+
+typedef struct brief_caller {
+    fixture *f;
+    int rc;
+} brief_caller;
+
+static void *acquire_briefly(void *arg)
+{
+    brief_caller *b = arg;
+    nr_guard g = NR_GUARD_INIT;
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20)};
+    b->rc = nr_pool_acquire(b->f->pool, &ctx, &g, NULL);
+    return NULL;
+}
+
+/* nr_pool_prime proves reachability with a create of its own: one of the
+ * creator's still in flight does not count. */
+static void test_prime_does_not_count_the_creators_create(void **state)
+{
+    fixture *f = *state;
+    nr_pool_fixture_make(f, "db");
+    atomic_store(&f->fake.fail_create, 1);
+    atomic_store(&f->fake.create_delay_ns, 300 * NR_NS_PER_MS);
+    brief_caller b = {.f = f};
+    pthread_t t;
+    pthread_create(&t, NULL, acquire_briefly, &b);
+    for (int i = 0; i < 5000 && stats(f).creating == 0; i++)
+        nr_sleep_ns(NR_NS_PER_MS / 4);
+    assert_int_equal(stats(f).creating, 1); /* the creator's, slow and doomed */
+    atomic_store(&f->fake.create_delay_ns, 0);
+    nr_error err = {0};
+    assert_int_equal(nr_pool_prime(f->pool, 1, nr_deadline_in_ms(2000), &err), NR_EUNAVAIL);
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "pool 'db': create failed: fake create refused");
+    pthread_join(t, NULL);
+    assert_int_equal(b.rc, NR_ETIMEDOUT);
+    assert_int_equal(nr_pool_drain(f->pool, nr_deadline_in_ms(5000), NULL), NR_OK);
+    atomic_store(&f->fake.fail_create, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +522,8 @@ int main(void)
         T(test_leak_reported_once_and_closed),
         T(test_busy_destroy_closes),
         T(test_lifetime_jitter_staggers_expiry),
+        T(test_retries_go_on_past_a_slow_failure),
+        T(test_prime_does_not_count_the_creators_create),
 #undef T
     };
     return cmocka_run_group_tests_name("pool_control", tests, NULL, NULL);

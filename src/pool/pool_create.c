@@ -247,6 +247,10 @@ failed : {
     if (async)
         p->creating_async--;
     nr__slot_released_locked(p);
+    /* Waiters that woke while this slot was still counted planned nothing:
+     * wake them again, so that one of them starts the next try when the
+     * backoff ends. */
+    wake_waiters_locked(p);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
     return rc;

@@ -28,7 +28,11 @@ static uint32_t need_locked(const nr_pool *p, uint64_t want, int honor_backoff)
         return 0;
     if (honor_backoff && p->failures > 0 && (p->creating > 0 || nr_now_ns() < p->next_create_ns))
         return 0;
-    uint64_t have = (uint64_t)p->idle + p->creating;
+    /* Maintenance counts every create in flight as on its way; an explicit
+     * fill or prime counts only its own, since the creator's may fail or
+     * go to a waiter. */
+    uint64_t have =
+        (uint64_t)p->idle + (honor_backoff ? p->creating : p->creating - p->creating_async);
     if (have >= want)
         return 0;
     uint64_t need = want - have;

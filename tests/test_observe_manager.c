@@ -138,6 +138,12 @@ static void test_metrics_match_workload_exactly(void **state)
     assert_true(VAL("nr_pool_in_use") == 0);
     assert_true(VAL("nr_pool_idle") == 1);
     assert_true(VAL("nr_pool_waiters") == 0);
+    assert_true(VAL("nr_pool_creating") == 0);
+    assert_true(VAL("nr_pool_max_size") == 2);
+    assert_true(VAL("nr_pool_breaker_open") == 0); /* one failure, below breaker_failures */
+    assert_true(VAL("nr_pool_breaker_opens_total") == 0);
+    assert_true(VAL("nr_pool_suspended") == 0);
+    assert_true(VAL("nr_pool_leaks_total") == 0);
     /* the three that waited: b for its create, and the two that timed out */
     assert_true(VAL("nr_pool_acquire_wait_seconds_count") == 3);
     assert_true(sample(text, "nr_resource_health{resource=\"db\"}") == NR_HEALTH_HEALTHY);

@@ -263,6 +263,9 @@ static void test_suspend_holds_callers_until_resume(void **state)
     f->pcfg.min_idle = 1;
     nr_pool_fixture_make(f, "db");
     assert_int_equal(nr_pool_fill(f->pool, nr_deadline_in_ms(2000), NULL), NR_OK);
+    nr_guard b = NR_GUARD_INIT; /* once more, so that it rests in the lock-free bag */
+    assert_int_equal(nr_pool_acquire(f->pool, NULL, &b, NULL), NR_OK);
+    assert_int_equal(nr_guard_release(&b), NR_OK);
     nr_pool_suspend(f->pool);
     assert_true(stats(f).suspended);
     nr_guard g = NR_GUARD_INIT;

@@ -193,6 +193,20 @@ void nr_manager_tick(nr_manager *m);
  */
 int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err);
 
+/*
+ * Operator controls by resource id, applied to the resource's pool, or to
+ * every tenant pool of a partitioned one (and, for resize and suspend, to
+ * tenant pools made later). See nebula/pool.h for what each does.
+ * NR_ENOTFOUND for an unknown id; resize: NR_ECONFIG naming the field.
+ * Thread safety: any thread, any time between start and shutdown.
+ */
+int nr_manager_resize(nr_manager *m, const char *id, int64_t min_idle, int64_t max_size,
+                      nr_error *err);
+int nr_manager_suspend(nr_manager *m, const char *id, nr_error *err);
+int nr_manager_resume(nr_manager *m, const char *id, nr_error *err);
+/* *evicted (may be NULL) gets how many idle instances went at once. */
+int nr_manager_evict_all(nr_manager *m, const char *id, uint32_t *evicted, nr_error *err);
+
 typedef struct nr_shutdown_options {
     int64_t drain_timeout_ms;   /* wait for leases; default 30000 */
     int64_t cleanup_timeout_ms; /* destroy idle instances; default 10000 */

@@ -552,6 +552,8 @@ static nr_pool *pool_for(nr_manager *m, nr__entry *e, const nr_scope *s, int *rc
         *rc = pe.code;
         return NULL;
     }
+    if (e->suspended)
+        nr_pool_suspend(t->pool);
     snprintf(t->tenant, sizeof(t->tenant), "%s", tenant);
     t->next = e->tenants;
     e->tenants = t;
@@ -677,6 +679,17 @@ static void add_stats(nr_pool_stats *sum, const nr_pool_stats *s)
     if (s->oldest_lease_ns > sum->oldest_lease_ns)
         sum->oldest_lease_ns = s->oldest_lease_ns;
     sum->credential_retired += s->credential_retired;
+    sum->max_connecting += s->max_connecting;
+    sum->breaker_open = sum->breaker_open || s->breaker_open;
+    sum->suspended = sum->suspended || s->suspended;
+    if (s->consecutive_failures > sum->consecutive_failures)
+        sum->consecutive_failures = s->consecutive_failures;
+    sum->breaker_opens += s->breaker_opens;
+    sum->detached += s->detached;
+    sum->evicted_generation += s->evicted_generation;
+    sum->evicted_resize += s->evicted_resize;
+    sum->leaks += s->leaks;
+    sum->leaks_open += s->leaks_open;
 }
 
 int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err)

@@ -59,6 +59,8 @@ typedef struct nr__entry {
     int maint_failed;                         /* [mu] last maintenance could not create */
     char maint_reason[NR_HEALTH_REASON_MAX];  /* [mu] */
     nr_error last_error;                      /* [mu] */
+    int suspended;                            /* [mu] nr_manager_suspend: new tenant
+                                                 pools start suspended too */
     struct nr__entry *retired_next;           /* [m->mu] on m->retired */
 } nr__entry;
 

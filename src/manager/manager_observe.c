@@ -13,10 +13,17 @@
  *   nr_pool_creates_total          counter    instances created
  *   nr_pool_create_failures_total  counter    creates that failed
  *   nr_pool_destroys_total         counter    instances destroyed
+ *   nr_pool_breaker_opens_total    counter    times the create breaker opened
+ *   nr_pool_leaks_total            counter    leases reported held past leak_threshold_ms
  *   nr_pool_instances              gauge      instances alive
  *   nr_pool_in_use                 gauge      instances leased
  *   nr_pool_idle                   gauge      instances idle
  *   nr_pool_waiters                gauge      callers waiting
+ *   nr_pool_creating               gauge      creates running
+ *   nr_pool_max_size               gauge      the pool's max_size (it changes on resize)
+ *   nr_pool_breaker_open           gauge      1 while the create breaker is open
+ *   nr_pool_suspended              gauge      1 while suspended
+ *   nr_pool_leaks_open             gauge      reported leases still out
  *   nr_pool_acquire_wait_seconds   histogram  wait of each acquire that had to wait
  *   nr_health_check_seconds        histogram  duration of each instance health check
  *   nr_health_checks_failed_total  counter    instances a check found unhealthy
@@ -52,12 +59,20 @@ static const family pool_counters[] = {
     {"nr_pool_destroys_total", "Instances destroyed.", NR_METRIC_COUNTER},
     {"nr_health_checks_failed_total", "Instances a health check found unhealthy.",
      NR_METRIC_COUNTER},
+    {"nr_pool_breaker_opens_total", "Times the create breaker opened.", NR_METRIC_COUNTER},
+    {"nr_pool_leaks_total", "Leases reported held past leak_threshold_ms.", NR_METRIC_COUNTER},
     {"nr_pool_instances", "Instances alive.", NR_METRIC_GAUGE},
     {"nr_pool_in_use", "Instances leased.", NR_METRIC_GAUGE},
     {"nr_pool_idle", "Instances idle.", NR_METRIC_GAUGE},
     {"nr_pool_waiters", "Callers waiting for an instance.", NR_METRIC_GAUGE},
+    {"nr_pool_creating", "Creates running.", NR_METRIC_GAUGE},
+    {"nr_pool_max_size", "The pool's max_size.", NR_METRIC_GAUGE},
+    {"nr_pool_breaker_open", "1 while the create breaker is open.", NR_METRIC_GAUGE},
+    {"nr_pool_suspended", "1 while the pool is suspended.", NR_METRIC_GAUGE},
+    {"nr_pool_leaks_open", "Leases reported held too long and still out.", NR_METRIC_GAUGE},
 };
-#define NFAM (sizeof(pool_counters) / sizeof(pool_counters[0]))
+#define NFAM    (sizeof(pool_counters) / sizeof(pool_counters[0]))
+#define NCOUNTS 9 /* the counters come first in pool_counters */
 
 static void scope_label(const nr_scope *s, char *buf, size_t len)
 {
@@ -73,9 +88,14 @@ static int collect_pool(nr_metrics *reg, const char *id, nr_pool *p, nr_error *e
     const char *labels[] = {id, scope};
     nr_pool_stats s;
     nr_pool_stats_get(p, &s);
-    const uint64_t counts[] = {s.acquires,        s.releases, s.timeouts,       s.creates,
-                               s.create_failures, s.destroys, s.health_discards};
-    const double gauges[] = {s.total, s.in_use, s.idle, s.waiters};
+    const uint64_t counts[NCOUNTS] = {s.acquires,        s.releases,        s.timeouts,
+                                      s.creates,         s.create_failures, s.destroys,
+                                      s.health_discards, s.breaker_opens,   s.leaks};
+    const double gauges[NFAM - NCOUNTS] = {s.total,        s.in_use,    s.idle,
+                                           s.waiters,      s.creating,  s.max_size,
+                                           s.breaker_open, s.suspended, s.leaks_open};
+    _Static_assert(sizeof(counts) / sizeof(counts[0]) + sizeof(gauges) / sizeof(gauges[0]) == NFAM,
+                   "one value per family");
     for (size_t i = 0; i < NFAM; i++) {
         int rc;
         if (pool_counters[i].type == NR_METRIC_COUNTER) {
@@ -87,7 +107,7 @@ static int collect_pool(nr_metrics *reg, const char *id, nr_pool *p, nr_error *e
             nr_gauge *g;
             rc = nr_metrics_gauge(reg, pool_counters[i].name, labels, 2, &g, err);
             if (rc == NR_OK)
-                nr_gauge_set(g, gauges[i - 7]);
+                nr_gauge_set(g, gauges[i - NCOUNTS]);
         }
         if (rc != NR_OK)
             return rc;

@@ -57,6 +57,7 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error 
     nr_error_clear(&e2);
     int rc = fetch_credential(m, e, &e2);
     nr_pool *p = NULL;
+    int warm = 0;
     if (rc == NR_OK) {
         pthread_mutex_lock(&e->mu);
         nr_pool_options o = {.id = e->id,
@@ -71,10 +72,11 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error 
         if (e->partition == NR_PARTITION_NONE)
             nr__entry_histograms(m, e, &e->scope, &o.wait_histogram, &o.health_histogram);
         rc = nr_pool_create(&p, &o, &e2);
+        warm = e->pool_cfg.min_idle > 0;
         pthread_mutex_unlock(&e->mu);
     }
     if (rc == NR_OK) {
-        if (e->pool_cfg.min_idle > 0 && e->partition == NR_PARTITION_NONE)
+        if (warm && e->partition == NR_PARTITION_NONE)
             rc = nr_pool_fill(p, deadline, &e2);
         else
             rc = probe(p, deadline, &e2);

@@ -82,7 +82,7 @@ void nr__bag_fini(nr_pool *p)
 
 void nr__gate_update_locked(nr_pool *p)
 {
-    int g = p->waiters > 0 || p->watchers > 0 ||
+    int g = p->waiters > 0 || p->watchers > 0 || p->suspended ||
             atomic_load_explicit(&p->refusing, memory_order_relaxed);
     if (atomic_load_explicit(&p->gate, memory_order_relaxed) != g)
         atomic_store_explicit(&p->gate, g, memory_order_seq_cst);

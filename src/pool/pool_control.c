@@ -69,6 +69,7 @@ void nr_pool_suspend(nr_pool *p)
         return;
     nr__pool_lock(p);
     p->suspended = 1;
+    nr__gate_update_locked(p); /* the fast path hands nothing out either */
     nr__pool_unlock(p);
 }
 
@@ -78,6 +79,7 @@ void nr_pool_resume(nr_pool *p)
         return;
     nr__pool_lock(p);
     p->suspended = 0;
+    nr__gate_update_locked(p);
     nr__settle_locked(p);
     uint32_t more = nr__creator_plan_locked(p, 0);
     nr__pool_assert_locked_invariants(p);

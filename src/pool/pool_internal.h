@@ -31,8 +31,9 @@
  * remembers the instance it last gave back so that it tends to take the
  * same one again, touching nothing another thread writes. Membership in the
  * bag changes only under mu. The gate closes the fast path: it is set under
- * mu while anyone waits and once the pool refuses leases, and then every
- * release goes through mu, where it is handed to the oldest waiter.
+ * mu while anyone waits, while the pool is suspended and once it refuses
+ * leases, and then every release goes through mu, where it is handed to the
+ * oldest waiter.
  * Instances being destroyed are no longer in total; `destroying` counts them
  * so that drain and destroy wait for them too.
  */

@@ -159,7 +159,7 @@ static int level_of(const cli_status *st, size_t i, int depth)
 
 static json_t *pool_json(const nr_pool_stats *s)
 {
-    return json_pack(
+    json_t *o = json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
         "s:I,s:I,s:I,s:f,s:f}",
         "total", (json_int_t)s->total, "idle", (json_int_t)s->idle, "in_use", (json_int_t)s->in_use,
@@ -173,6 +173,23 @@ static json_t *pool_json(const nr_pool_stats *s)
         "health_discards", (json_int_t)s->health_discards, "handoffs", (json_int_t)s->handoffs,
         "waits", (json_int_t)s->waits, "wait_ms_max", (double)s->wait_ns_max / 1e6,
         "oldest_lease_ms", (double)s->oldest_lease_ns / 1e6);
+    if (!o)
+        return NULL;
+    /* creation, the breaker and the controls */
+    json_t *c = json_pack(
+        "{s:I,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "max_connecting",
+        (json_int_t)s->max_connecting, "breaker_open", s->breaker_open, "suspended", s->suspended,
+        "consecutive_failures", (json_int_t)s->consecutive_failures, "breaker_opens",
+        (json_int_t)s->breaker_opens, "detached", (json_int_t)s->detached, "evicted_generation",
+        (json_int_t)s->evicted_generation, "evicted_resize", (json_int_t)s->evicted_resize, "leaks",
+        (json_int_t)s->leaks, "leaks_open", (json_int_t)s->leaks_open);
+    if (!c || json_object_update(o, c) != 0) {
+        json_decref(c);
+        json_decref(o);
+        return NULL;
+    }
+    json_decref(c);
+    return o;
 }
 
 static json_t *resource_json(cli_status *st, size_t i)

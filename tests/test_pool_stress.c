@@ -1,7 +1,8 @@
 /*
  * test_pool_stress.c - many threads on a tiny pool, with random deadlines,
  * cancels, taints, failing creates and validates, and maintenance running
- * beside them. At the end: nothing lost, nothing handed out twice, the pool
+ * beside them; in one case also the operator controls (resize, suspend and
+ * resume, evict-all, detach). At the end: nothing lost, nothing handed out twice, the pool
  * never above max_size, every create matched by exactly one destroy.
  *
  * Threads start on a barrier. Each lease is stamped on the handle while it is
@@ -25,9 +26,11 @@ typedef struct shared {
     atomic_int stop;
     atomic_long double_handouts, oversize, ok, timeouts, cancels, exhausted, create_errors,
         other_errors;
+    atomic_long detached;
     uint64_t seed;
     int iterations;
     uint32_t max_size;
+    int controls; /* run the operator controls too */
 } shared;
 
 typedef struct worker {
@@ -73,10 +76,18 @@ static void *worker_main(void *arg)
             if (nr_rng_chance(&rng, 1, 4))
                 nr_sleep_ns((int64_t)nr_rng_below(&rng, 50) * NR_NS_PER_US);
             atomic_fetch_sub(&h->holders, 1);
-            if (nr_rng_chance(&rng, 1, 20))
+            if (sh->controls && nr_rng_chance(&rng, 1, 50)) {
+                void *handle = NULL;
+                rc = nr_guard_detach(&g, &handle);
+                if (rc == NR_OK) {
+                    atomic_fetch_add(&sh->detached, 1);
+                    nr_fake_type.destroy(handle, &sh->fake); /* it is ours now */
+                }
+            } else if (nr_rng_chance(&rng, 1, 20)) {
                 rc = nr_guard_taint(&g);
-            else
+            } else {
                 rc = nr_guard_release(&g);
+            }
             if (rc != NR_OK)
                 atomic_fetch_add(&sh->other_errors, 1);
             break;
@@ -139,7 +150,36 @@ static void *chaos_main(void *arg)
     return NULL;
 }
 
-static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_every)
+/* Resizes within [1, max_size], suspends for a moment and resumes, and
+ * starts new generations, while the workers run. */
+static void *controls_main(void *arg)
+{
+    shared *sh = arg;
+    nr_rng rng;
+    nr_rng_seed(&rng, sh->seed ^ 0xC0A7ULL);
+    pthread_barrier_wait(&sh->start);
+    while (!atomic_load(&sh->stop)) {
+        nr_sleep_ns((int64_t)(100 + nr_rng_below(&rng, 500)) * NR_NS_PER_US);
+        uint64_t r = nr_rng_below(&rng, 3);
+        if (r == 0) {
+            int64_t max = 1 + (int64_t)nr_rng_below(&rng, sh->max_size);
+            if (nr_pool_resize(sh->pool, 0, max, NULL) != NR_OK)
+                atomic_fetch_add(&sh->other_errors, 1);
+        } else if (r == 1) {
+            nr_pool_suspend(sh->pool);
+            nr_sleep_ns((int64_t)nr_rng_below(&rng, 300) * NR_NS_PER_US);
+            nr_pool_resume(sh->pool);
+        } else {
+            nr_pool_evict_all(sh->pool);
+        }
+    }
+    nr_pool_resume(sh->pool);
+    if (nr_pool_resize(sh->pool, 0, sh->max_size, NULL) != NR_OK)
+        atomic_fetch_add(&sh->other_errors, 1);
+    return NULL;
+}
+
+static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_every, int controls)
 {
     shared *sh = calloc(1, sizeof(*sh));
     nr_fake_init(&sh->fake);
@@ -147,6 +187,7 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     sh->seed = nr_test_seed("pool_stress");
     sh->iterations = nr_test_iterations(3000);
     sh->max_size = max_size;
+    sh->controls = controls;
     nr_fake_config cfg;
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
     nr_pool_config pc;
@@ -160,8 +201,8 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     assert_int_equal(nr_pool_create(&sh->pool, &o, &err), NR_OK);
 
     worker ws[THREADS];
-    pthread_t t[THREADS + 1];
-    pthread_barrier_init(&sh->start, NULL, THREADS + 1);
+    pthread_t t[THREADS + 2];
+    pthread_barrier_init(&sh->start, NULL, THREADS + 1 + (controls ? 1 : 0));
     for (int i = 0; i < THREADS; i++) {
         ws[i] = (worker){.sh = sh, .index = i};
         assert_int_equal(nr_cancel_create(&ws[i].cancel, NULL, NULL), NR_OK);
@@ -169,10 +210,14 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     for (int i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, worker_main, &ws[i]);
     pthread_create(&t[THREADS], NULL, chaos_main, ws);
+    if (controls)
+        pthread_create(&t[THREADS + 1], NULL, controls_main, sh);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     atomic_store(&sh->stop, 1);
     pthread_join(t[THREADS], NULL);
+    if (controls)
+        pthread_join(t[THREADS + 1], NULL);
 
     nr_pool_stats s;
     nr_pool_stats_get(sh->pool, &s);
@@ -181,11 +226,13 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
                     atomic_load(&sh->exhausted) + atomic_load(&sh->create_errors) +
                     atomic_load(&sh->other_errors);
     print_message("ok=%ld timeouts=%ld cancels=%ld exhausted=%ld create_errors=%ld creates=%llu "
-                  "destroys=%llu handoffs=%llu\n",
+                  "destroys=%llu handoffs=%llu detached=%llu resized_away=%llu "
+                  "evicted_generation=%llu\n",
                   atomic_load(&sh->ok), atomic_load(&sh->timeouts), atomic_load(&sh->cancels),
                   atomic_load(&sh->exhausted), atomic_load(&sh->create_errors),
                   (unsigned long long)s.creates, (unsigned long long)s.destroys,
-                  (unsigned long long)s.handoffs);
+                  (unsigned long long)s.handoffs, (unsigned long long)s.detached,
+                  (unsigned long long)s.evicted_resize, (unsigned long long)s.evicted_generation);
     assert_int_equal(atomic_load(&sh->other_errors), 0);
     assert_int_equal(atomic_load(&sh->double_handouts), 0);
     assert_int_equal(atomic_load(&sh->oversize), 0);
@@ -199,7 +246,8 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     assert_int_equal(s.creating, 0);
     assert_true(s.total <= max_size);
     assert_int_equal(s.total, s.idle);
-    assert_int_equal(s.creates - s.destroys, s.total);
+    assert_int_equal(s.detached, (uint64_t)atomic_load(&sh->detached));
+    assert_int_equal(s.creates - s.destroys - s.detached, s.total);
     assert_int_equal(s.timeouts, (uint64_t)atomic_load(&sh->timeouts));
     assert_int_equal(s.exhausted, (uint64_t)atomic_load(&sh->exhausted));
     assert_int_equal(s.cancels, (uint64_t)atomic_load(&sh->cancels));
@@ -225,7 +273,8 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
 
     assert_int_equal(nr_pool_drain(sh->pool, nr_deadline_in_ms(5000), &err), NR_OK);
     assert_int_equal(nr_pool_destroy(sh->pool, &err), NR_OK);
-    /* every create matched by exactly one destroy (the fake aborts on a second one) */
+    /* every create matched by exactly one destroy (the fake aborts on a second
+     * one), the detached ones' by the worker that took them */
     assert_int_equal(atomic_load(&sh->fake.creates), atomic_load(&sh->fake.destroys));
     assert_int_equal(atomic_load(&sh->fake.live), 0);
     for (int i = 0; i < THREADS; i++)
@@ -238,19 +287,25 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
 static void test_stress_tiny_pool(void **state)
 {
     (void)state;
-    run_stress(2, 0, 0);
+    run_stress(2, 0, 0, 0);
 }
 
 static void test_stress_with_min_idle_and_failing_creates(void **state)
 {
     (void)state;
-    run_stress(4, 2, 7);
+    run_stress(4, 2, 7, 0);
 }
 
 static void test_stress_single_instance(void **state)
 {
     (void)state;
-    run_stress(1, 1, 0);
+    run_stress(1, 1, 0, 0);
+}
+
+static void test_stress_with_operator_controls(void **state)
+{
+    (void)state;
+    run_stress(4, 1, 11, 1);
 }
 
 int main(void)
@@ -259,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_stress_tiny_pool),
         cmocka_unit_test(test_stress_with_min_idle_and_failing_creates),
         cmocka_unit_test(test_stress_single_instance),
+        cmocka_unit_test(test_stress_with_operator_controls),
     };
     return cmocka_run_group_tests_name("pool_stress", tests, NULL, NULL);
 }

@@ -57,7 +57,8 @@ void nr__pool_assert_locked_invariants(const nr_pool *p)
     assert(p->magic == NR_POOL_MAGIC);
     assert(p->total == p->idle + p->in_use + p->creating + p->maint + p->bagged);
     assert(p->creating_async <= p->creating);
-    assert(p->creating == 0 || p->total <= (uint64_t)p->cfg.max_size + p->creating);
+    assert(p->total <= (uint64_t)p->cfg.max_size ||
+           atomic_load_explicit(&p->shrinking, memory_order_relaxed));
     assert(p->waiters == 0 || p->idle == 0 || p->suspended);
     assert((p->idle == 0) == (p->idle_head == NULL));
     (void)p;

@@ -8,8 +8,9 @@
  *
  * Accounting, always true while mu is held:
  *     total == idle + in_use + creating + maint + bagged
- *     total <= max_size, except after a resize shrank max_size: then no
- *                        create starts until total is back under it
+ *     total <= max_size, except after a resize shrank max_size below
+ *                        total: then `shrinking` is set, no create starts,
+ *                        and give-backs retire instances until it holds
  *     waiters > 0  implies  idle == 0 and no bag instance is Free, or the
  *                           pool is suspended (a newcomer never barges past
  *                           a waiter)

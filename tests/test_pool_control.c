@@ -509,6 +509,24 @@ static void test_prime_does_not_count_the_creators_create(void **state)
     atomic_store(&f->fake.fail_create, 0);
 }
 
+/* Destroy cancels the creator's create still running and waits for it,
+ * instead of answering NR_EBUSY for the pool's own work. */
+static void test_destroy_cancels_and_waits_for_creates(void **state)
+{
+    fixture *f = *state;
+    nr_pool_fixture_make(f, "db");
+    atomic_store(&f->fake.create_delay_ns, 10 * NR_NS_PER_S);
+    nr_guard g = NR_GUARD_INIT;
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20)};
+    assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, NULL), NR_ETIMEDOUT);
+    assert_int_equal(stats(f).creating, 1); /* the create it caused still runs */
+    nr_error err = {0};
+    assert_int_equal(nr_pool_destroy(f->pool, &err), NR_OK);
+    f->pool = NULL;
+    assert_int_equal(atomic_load(&f->fake.create_canceled), 1);
+    assert_int_equal(atomic_load(&f->fake.live), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +545,7 @@ int main(void)
         T(test_lifetime_jitter_staggers_expiry),
         T(test_retries_go_on_past_a_slow_failure),
         T(test_prime_does_not_count_the_creators_create),
+        T(test_destroy_cancels_and_waits_for_creates),
 #undef T
     };
     return cmocka_run_group_tests_name("pool_control", tests, NULL, NULL);

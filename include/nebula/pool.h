@@ -139,11 +139,14 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err);
 
 /*
  * Destroy the pool and every idle instance, and join its own creator
- * threads. If instances are still out (held by guards) or being created,
- * nothing is freed and NR_EBUSY comes back, but the pool is closed all the
- * same (as by nr_pool_close): later acquires fail with NR_ESHUTDOWN, idle
- * instances are gone and leases are destroyed when given back. Give them
- * back (nr_pool_drain waits for that) and call again. NULL is a no-op.
+ * threads. Creates still running are cancelled (their create() sees the
+ * pool's cancel token set) and waited for, as are destroys in progress, up
+ * to create_timeout_ms and a second more. If instances are still out (held
+ * by guards), or a create outlived that wait, nothing is freed and NR_EBUSY
+ * comes back, but the pool is closed all the same (as by nr_pool_close):
+ * later acquires fail with NR_ESHUTDOWN, idle instances are gone and leases
+ * are destroyed when given back. Give them back (nr_pool_drain waits for
+ * that) and call again. NULL is a no-op.
  */
 int nr_pool_destroy(nr_pool *pool, nr_error *err);
 
@@ -302,8 +305,9 @@ int nr_pool_wait_returned(nr_pool *pool, nr_deadline deadline, nr_error *err);
 
 /*
  * Close the pool: new acquires fail with NR_ESHUTDOWN, every waiter wakes
- * with NR_ESHUTDOWN, idle instances are destroyed, and instances still out
- * are destroyed when given back. Idempotent.
+ * with NR_ESHUTDOWN, idle instances are destroyed, creates in flight are
+ * cancelled (the instance of one that still succeeds is destroyed), and
+ * instances still out are destroyed when given back. Idempotent.
  */
 void nr_pool_close(nr_pool *pool);
 

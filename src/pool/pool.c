@@ -379,6 +379,12 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
     }
 
     p->bag_cap = (uint32_t)cfg.max_size;
+    if (nr_cancel_create(&p->close_cancel, NULL, NULL) != NR_OK) {
+        nr__bag_fini(p);
+        nr__cred_release(p->cred);
+        nr_free(p);
+        return nr_error_set(err, NR_ENOMEM, opts->id, "pool '%s': out of memory", opts->id);
+    }
     if (opts->executor)
         p->executor = *opts->executor;
     p->own_tids = nr_calloc((size_t)cfg.max_connecting, sizeof(*p->own_tids));
@@ -388,6 +394,7 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
     if (!p->own_tids || pthread_mutex_init(&p->mu, NULL) != 0 ||
         pthread_cond_init(&p->drained, &ca) != 0 || pthread_cond_init(&p->own_cv, NULL) != 0) {
         pthread_condattr_destroy(&ca);
+        nr_cancel_destroy(p->close_cancel);
         nr_free(p->own_tids);
         nr__bag_fini(p);
         nr__cred_release(p->cred);
@@ -405,8 +412,18 @@ int nr_pool_destroy(nr_pool *p, nr_error *err)
     if (!p)
         return NR_OK;
     assert(p->magic == NR_POOL_MAGIC);
-    nr_pool_close(p);
+    nr_pool_close(p); /* also cancels the creates in flight */
     nr__pool_lock(p);
+    /* The pool's own work in flight (creates, which land and are destroyed
+     * now that it is closed, and destroys) is waited for, within a create's
+     * deadline and a second more; leases are the caller's: NR_EBUSY. */
+    int64_t until = nr_now_ns() + (p->cfg.create_timeout_ms + 1000) * NR_NS_PER_MS;
+    while ((p->creating || p->destroying) && nr_now_ns() < until) {
+        struct timespec ts = {.tv_sec = (time_t)(until / NR_NS_PER_S),
+                              .tv_nsec = (long)(until % NR_NS_PER_S)};
+        pthread_cond_timedwait(&p->drained, &p->mu, &ts);
+        nr__pool_note_owner(p);
+    }
     if (p->total || p->destroying || p->waiters) {
         uint32_t out = p->in_use + nr__bag_used_locked(p), creating = p->creating,
                  waiting = p->waiters;
@@ -427,6 +444,7 @@ int nr_pool_destroy(nr_pool *p, nr_error *err)
     pthread_cond_destroy(&p->drained);
     pthread_cond_destroy(&p->own_cv);
     pthread_mutex_destroy(&p->mu);
+    nr_cancel_destroy(p->close_cancel);
     nr_free(p->own_tids);
     nr__bag_fini(p);
     nr__cred_release(p->cred);

@@ -87,7 +87,7 @@ int nr__create_failing_locked(const nr_pool *p)
 void nr__slot_released_locked(nr_pool *p)
 {
     NR__ASSERT_LOCKED(p);
-    if (p->total == 0 && p->destroying == 0)
+    if ((p->total == 0 && p->destroying == 0) || (p->creating == 0 && p->destroying == 0))
         pthread_cond_broadcast(&p->drained);
     nr__signal_returned_locked(p);
 }
@@ -263,6 +263,8 @@ int nr__place_created_locked(nr_pool *p, struct nr__instance *inst, int async)
     p->creating--;
     if (async)
         p->creating_async--;
+    if (p->creating == 0)
+        pthread_cond_broadcast(&p->drained); /* nr_pool_destroy waits for creates */
     if (!nr__place_locked(p, inst)) {
         nr__lease_on_locked(p, inst);
         return 0;
@@ -322,8 +324,8 @@ static void create_job(void *arg)
     struct nr__instance *inst = NULL;
     nr_error e;
     nr_error_clear(&e);
-    int rc = nr__create_reserved(p, rec, nr_deadline_in_ms(p->cfg.create_timeout_ms), NULL, 1,
-                                 &inst, &e);
+    int rc = nr__create_reserved(p, rec, nr_deadline_in_ms(p->cfg.create_timeout_ms),
+                                 p->close_cancel, 1, &inst, &e);
     if (rc != NR_OK)
         return; /* the slot is given back: the pool may be gone now */
     nr__pool_lock(p);

@@ -129,6 +129,7 @@ struct nr_pool {
 
     /* [mu] the creator (pool_create.c) */
     nr_executor executor;     /* constant; submit NULL = none given */
+    nr_cancel *close_cancel;  /* constant; triggered by close: the creator's creates get it */
     uint32_t own_threads;     /* creator threads of the pool's own, started on demand */
     uint32_t own_busy;        /* of those, running a create */
     int own_stop;             /* nr_pool_destroy: the threads exit */

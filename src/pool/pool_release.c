@@ -198,6 +198,7 @@ void nr_pool_close_on(nr_pool *p, const nr_executor *ex)
     struct nr__instance *list = nr__take_idle_locked(p, 0, &n);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
+    nr_cancel_trigger(p->close_cancel); /* creates in flight give up early */
     if (n)
         nr__destroy_list_on(p, list, n, ex);
 }

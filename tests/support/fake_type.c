@@ -46,8 +46,14 @@ static int fake_create(void **out, const void *config, const nr_create_ctx *ctx,
         f->on_call("create", f->on_call_arg);
     long call = atomic_fetch_add(&f->create_calls, 1) + 1;
     long delay = atomic_load(&f->create_delay_ns);
-    if (delay)
-        nr_sleep_ns(delay);
+    /* sleeps in slices, giving up when the create is cancelled */
+    for (long slept = 0; slept < delay; slept += NR_NS_PER_MS) {
+        if (ctx->cancel && nr_cancel_is_set(ctx->cancel)) {
+            atomic_fetch_add(&f->create_canceled, 1);
+            return nr_error_set(err, NR_ECANCELED, ctx->resource_id, "fake create canceled");
+        }
+        nr_sleep_ns(delay - slept < NR_NS_PER_MS ? delay - slept : NR_NS_PER_MS);
+    }
     int every = atomic_load(&f->create_fail_every);
     if (atomic_load(&f->fail_create) || (every > 0 && call % every == 0))
         return nr_error_set_cause(err, NR_EUNAVAIL, NR_OK, 42, ctx->resource_id,

@@ -26,7 +26,8 @@ typedef struct nr_fake_handle {
 /* Shared by every instance of one fake type (passed as type_ud). */
 typedef struct nr_fake {
     atomic_long creates, create_calls, destroys, validates, recycles, health_checks;
-    atomic_long live; /* creates - destroys */
+    atomic_long live;            /* creates - destroys */
+    atomic_long create_canceled; /* creates that gave up because their token was set */
     /* faults: every call fails while the flag is set; *_every fails every n-th call */
     atomic_int fail_create, fail_validate, fail_recycle;
     atomic_int create_fail_every;

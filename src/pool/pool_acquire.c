@@ -303,6 +303,7 @@ static take_result take_locked(acq *a, int *rc)
     if (a->zero_wait || (!a->spins && nr_deadline_expired(deadline_of(a)))) {
         p->exhausted++;
         uint32_t in_use = p->in_use, waiting = p->waiters;
+        int64_t max = p->cfg.max_size; /* [mu]: a resize may change it */
         uint32_t n = room ? nr__creator_plan_locked(p, 1) : 0;
         nr__pool_unlock(p);
         if (n)
@@ -317,7 +318,7 @@ static take_result take_locked(acq *a, int *rc)
                                "pool '%s' is exhausted: all %" PRId64
                                " instance(s) taken (%u in use), %u waiting, and the deadline "
                                "allows no wait",
-                               p->id, p->cfg.max_size, in_use, waiting);
+                               p->id, max, in_use, waiting);
         return TAKE_FAILED;
     }
     if (p->cfg.max_waiters > 0 && p->waiters >= (uint64_t)p->cfg.max_waiters) {
@@ -504,6 +505,15 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
     return rc;
 }
 
+/* max_size as it is now (a resize may change it under mu). */
+static int64_t max_size_now(nr_pool *p)
+{
+    nr__pool_lock(p);
+    int64_t m = p->cfg.max_size;
+    nr__pool_unlock(p);
+    return m;
+}
+
 int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
                        const char *file, int line, const char *func)
 {
@@ -523,7 +533,7 @@ int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *e
             else if (rc == NR_ETIMEDOUT)
                 nr__pool_event(p, NR_EV_TIMEOUT, 0, waited > 0 ? waited : 0, 0, rc, NULL);
             if (rc == NR_EEXHAUSTED || (waited >= 0 && rc != NR_ESHUTDOWN))
-                nr__pool_event(p, NR_EV_POOL_EXHAUSTED, 0, waited > 0 ? waited : 0, p->cfg.max_size,
+                nr__pool_event(p, NR_EV_POOL_EXHAUSTED, 0, waited > 0 ? waited : 0, max_size_now(p),
                                rc, NULL);
         }
     }

@@ -31,8 +31,9 @@ static uint32_t need_locked(const nr_pool *p, uint64_t want, int honor_backoff)
     /* Maintenance counts every create in flight as on its way; an explicit
      * fill or prime counts only its own, since the creator's may fail or
      * go to a waiter. */
-    uint64_t have =
-        (uint64_t)p->idle + (honor_backoff ? p->creating : p->creating - p->creating_async);
+    /* (instances out for a health check come back idle: they count too) */
+    uint64_t have = (uint64_t)p->idle + p->maint +
+                    (honor_backoff ? p->creating : p->creating - p->creating_async);
     if (have >= want)
         return 0;
     uint64_t need = want - have;
@@ -206,10 +207,14 @@ static int fill_impl(nr_pool *p, int64_t want, nr_deadline deadline, nr_error *e
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_fill: pool must not be NULL");
     uint32_t created = 0, failed = 0;
     for (;;) {
-        if (nr_deadline_expired(deadline))
+        if (nr_deadline_expired(deadline)) {
+            nr__pool_lock(p);
+            long long target = want < 0 ? (long long)p->cfg.min_idle : (long long)want;
+            nr__pool_unlock(p);
             return nr_error_set(err, NR_ETIMEDOUT, p->id,
-                                "pool '%s': fill to min_idle %lld ran out of time", p->id,
-                                (long long)p->cfg.min_idle);
+                                "pool '%s': fill to %lld idle instance(s) ran out of time", p->id,
+                                target);
+        }
         nr__pool_lock(p);
         nr__bag_flush_locked(p);
         uint32_t need = want < 0 ? fill_need_locked(p, 0) : need_locked(p, (uint64_t)want, 0);

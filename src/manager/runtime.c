@@ -51,7 +51,8 @@ typedef enum task_state { TASK_IDLE, TASK_QUEUED, TASK_RUNNING, TASK_STATE_COUNT
 #define Y true
 #define N false
 // clang-format off
-static const bool task_table[TASK_STATE_COUNT][TASK_STATE_COUNT] = {
+/* read only by assertions, so unused in a build without them */
+static const bool task_table[TASK_STATE_COUNT][TASK_STATE_COUNT] __attribute__((unused)) = {
     /*                  Idl Que Run */
     [TASK_IDLE]    = {  N,  Y,  N },
     [TASK_QUEUED]  = {  Y,  N,  Y },

@@ -43,9 +43,9 @@ typedef struct acq {
     const nr_cancel *cancel;
     nr_deadline deadline; /* made on first use (the fast path reads no clock) */
     int zero_wait;
-    nr__waiter w;
+    nr__waiter *w; /* the caller's, set up only when it must wait (w_ready) */
     int w_ready;
-    nr__cancel_waiter cw;
+    nr__cancel_waiter *cw; /* the caller's, filled only when it subscribes */
     int subscribed;
     int spins;
     int64_t spin_t0; /* when this acquire began to look again (counts as waiting) */
@@ -151,7 +151,7 @@ static int wait_locked(acq *a)
 {
     nr_pool *p = a->p;
     NR__ASSERT_LOCKED(p);
-    nr__waiter *w = &a->w;
+    nr__waiter *w = a->w;
     nr_deadline deadline = deadline_of(a);
     w->inst = NULL;
     w->next = NULL;
@@ -350,13 +350,13 @@ static take_result take_locked(acq *a, int *rc)
          * before the pool lock, so subscribe unlocked, then look again. */
         nr__pool_unlock(p);
         if (!a->w_ready) {
-            waiter_init(&a->w, p);
+            waiter_init(a->w, p);
             a->w_ready = 1;
         }
         if (a->cancel && !a->subscribed) {
-            a->cw.wake = cancel_wake;
-            a->cw.ud = &a->w;
-            if (nr__cancel_subscribe(a->cancel, &a->cw) == NR_OK)
+            a->cw->wake = cancel_wake;
+            a->cw->ud = a->w;
+            if (nr__cancel_subscribe(a->cancel, a->cw) == NR_OK)
                 a->subscribed = 1; /* else already set: the loop's check reports it */
         }
         return TAKE_AGAIN;
@@ -459,12 +459,10 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
     int rc = check_args(p, ctx, out, err);
     if (rc != NR_OK)
         return rc;
-    acq a;
-    memset(&a, 0, sizeof(a));
-    a.p = p;
-    a.err = err;
-    a.waited = -1;
-    a.cancel = ctx ? ctx->cancel : NULL;
+    nr__waiter w;         /* set up only when the caller must wait */
+    nr__cancel_waiter cw; /* filled only when it subscribes */
+    acq a = {
+        .p = p, .err = err, .waited = -1, .cancel = ctx ? ctx->cancel : NULL, .w = &w, .cw = &cw};
     if (ctx && nr_deadline_is_set(ctx->deadline))
         a.deadline = ctx->deadline;
     else if (p->cfg.acquire_timeout_ms == 0)
@@ -498,9 +496,9 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
         break;
     }
     if (a.subscribed)
-        nr__cancel_unsubscribe(a.cancel, &a.cw);
+        nr__cancel_unsubscribe(a.cancel, a.cw);
     if (a.w_ready)
-        pthread_cond_destroy(&a.w.cv);
+        pthread_cond_destroy(&w.cv);
     *waited = a.waited;
     return rc;
 }

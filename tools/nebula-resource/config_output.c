@@ -1,0 +1,163 @@
+/*
+ * config_output.c - what is done with a loaded config file: look-ups,
+ * printing it (secrets redacted, as every schema printer does), printing
+ * the problems a load found, and freeing both.
+ */
+#define _DEFAULT_SOURCE
+#include "config_file.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_schema.h"
+#include "nebula/config.h"
+
+void cli_config_free(cli_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->nres; i++) {
+        cli_resource *r = &cfg->res[i];
+        if (r->config && r->driver) {
+            nr_config_free(r->driver->type->config_schema, r->config);
+            free(r->config);
+        }
+        for (size_t k = 0; k < r->ndeps; k++)
+            free(r->deps[k]);
+        free(r->deps);
+        free(r->id);
+        free(r->driver_name);
+        free(r->credential);
+    }
+    free(cfg->res);
+    for (size_t i = 0; i < cfg->ncreds; i++) {
+        free(cfg->creds[i].ref);
+        free(cfg->creds[i].env);
+        free(cfg->creds[i].file);
+    }
+    free(cfg->creds);
+    free(cfg->order);
+    free(cfg->listen);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const cli_credential *cli_config_credential(const cli_config *cfg, const char *ref)
+{
+    for (size_t i = 0; i < cfg->ncreds; i++)
+        if (cfg->creds[i].ref && strcmp(cfg->creds[i].ref, ref) == 0)
+            return &cfg->creds[i];
+    return NULL;
+}
+
+/* The library's redacting printer, each line indented by two spaces. */
+static void print_indented(const nr_config_schema *s, const void *cfg, FILE *out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        nr_config_print(s, cfg, out);
+        return;
+    }
+    nr_config_print(s, cfg, mem);
+    fclose(mem);
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        fprintf(out, "  %.*s\n", (int)(nl ? nl - line : (long)strlen(line)), line);
+    }
+    free(text);
+}
+
+void cli_config_print(const cli_config *cfg, FILE *out)
+{
+    const nr_manager_options *m = &cfg->manager;
+    fprintf(out,
+            "manager.workers = %u\nmanager.maintain_interval_ms = %lld\n"
+            "manager.health_interval_ms = %lld\nmanager.health_timeout_ms = %lld\n"
+            "manager.failure_threshold = %u\nmanager.recovery_threshold = %u\n",
+            m->workers, (long long)m->maintain_interval_ms, (long long)m->health_interval_ms,
+            (long long)m->health_timeout_ms, m->failure_threshold, m->recovery_threshold);
+    fprintf(out, "http.listen = \"%s\"\nhttp.port = %d\n", cfg->listen, cfg->port);
+    fprintf(out,
+            "shutdown.grace_ms = %lld\nshutdown.drain_timeout_ms = %lld\n"
+            "shutdown.cleanup_timeout_ms = %lld\n",
+            (long long)cfg->grace_ms, (long long)cfg->drain_timeout_ms,
+            (long long)cfg->cleanup_timeout_ms);
+    for (size_t i = 0; i < cfg->ncreds; i++) {
+        const cli_credential *c = &cfg->creds[i];
+        /* where the secret comes from, never the secret */
+        if (c->env)
+            fprintf(out, "credentials.%s = env %s (value %s)\n", c->ref, c->env,
+                    NR_SECRET_REDACTED);
+        else
+            fprintf(out, "credentials.%s = file %s (value %s)\n", c->ref, c->file,
+                    NR_SECRET_REDACTED);
+    }
+    for (size_t n = 0; n < cfg->nres; n++) {
+        const cli_resource *r = &cfg->res[cfg->order ? cfg->order[n] : n];
+        fprintf(out, "\nresource %s\n", r->id ? r->id : "?");
+        fprintf(out, "  driver = %s\n  scope = %s\n  partition = %s\n  level = %d\n",
+                r->driver_name ? r->driver_name : "?", r->scope_text,
+                r->partition == NR_PARTITION_TENANT ? "tenant" : "none", r->level);
+        fprintf(out, "  depends_on =");
+        for (size_t k = 0; k < r->ndeps; k++)
+            fprintf(out, " %s", r->deps[k]);
+        fprintf(out, "%s\n  credential = %s\n", r->ndeps ? "" : " (none)",
+                r->credential ? r->credential : "(none)");
+        if (r->config && r->driver)
+            print_indented(r->driver->type->config_schema, r->config, out);
+        print_indented(&nr_pool_config_schema, &r->pool, out);
+    }
+}
+
+static int by_position(const void *a, const void *b)
+{
+    const cli_issue *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    return 0;
+}
+
+void cli_issues_print(const cli_issues *iss, const char *file, FILE *out)
+{
+    /* sort a copy of the order (stable: insertion sort keeps equal ones in order) */
+    cli_issue *v = malloc((iss->n ? iss->n : 1) * sizeof(*v));
+    if (!v)
+        return;
+    memcpy(v, iss->v, iss->n * sizeof(*v));
+    for (size_t i = 1; i < iss->n; i++) {
+        cli_issue t = v[i];
+        size_t j = i;
+        while (j > 0 && by_position(&v[j - 1], &t) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = t;
+    }
+    for (size_t i = 0; i < iss->n; i++) {
+        const cli_issue *it = &v[i];
+        if (it->line > 0)
+            fprintf(out, "%s:%d:%d: ", file, it->line, it->col);
+        else
+            fprintf(out, "%s: ", file);
+        fprintf(out, "%s: %s", it->path, it->rule);
+        if (it->value[0])
+            fprintf(out, " (got %s)", it->value);
+        fputc('\n', out);
+    }
+    free(v);
+}
+
+void cli_issues_free(cli_issues *iss)
+{
+    for (size_t i = 0; i < iss->n; i++) {
+        free(iss->v[i].path);
+        free(iss->v[i].rule);
+        free(iss->v[i].value);
+    }
+    free(iss->v);
+    memset(iss, 0, sizeof(*iss));
+}

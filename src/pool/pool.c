@@ -183,6 +183,22 @@ void nr__cred_release(struct nr__cred *c)
     }
 }
 
+/* Each record starts on a cache line and fills whole lines, so that two
+ * threads holding two instances never write to one line: the fast path
+ * writes the lease, the bag state and the counters of its own record. */
+#define NR__LINE 64
+struct nr__instance *nr__record_alloc(void)
+{
+    size_t size = (sizeof(struct nr__instance) + NR__LINE - 1) / NR__LINE * NR__LINE;
+    char *raw = nr_calloc(1, size + NR__LINE);
+    if (!raw)
+        return NULL;
+    struct nr__instance *r =
+        (struct nr__instance *)(raw + (NR__LINE - (uintptr_t)raw % NR__LINE) % NR__LINE);
+    r->raw = raw;
+    return r;
+}
+
 struct nr__instance *nr__record_take_locked(nr_pool *p)
 {
     NR__ASSERT_LOCKED(p);
@@ -438,7 +454,7 @@ int nr_pool_destroy(nr_pool *p, nr_error *err)
     struct nr__instance *r = p->all_records;
     while (r) {
         struct nr__instance *next = r->all_next;
-        nr_free(r);
+        nr_free(r->raw);
         r = next;
     }
     pthread_cond_destroy(&p->drained);

@@ -152,7 +152,7 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
     nr_error e;
     nr_error_clear(&e);
     if (!rec) {
-        rec = nr_calloc(1, sizeof(*rec));
+        rec = nr__record_alloc();
         if (!rec) {
             rc = nr_error_set(&e, NR_ENOMEM, p->id, "out of memory for an instance record");
             goto failed;

@@ -53,6 +53,9 @@
  * so a stale guard always points at valid memory whose lease no longer
  * matches. */
 struct nr__instance {
+    void *raw;                      /* constant: the allocation the record sits in (records
+                                       start on a cache line of their own, see
+                                       nr__record_alloc) */
     nr_pool *pool;                  /* constant */
     void *handle;                   /* [holder] the driver's object */
     _Atomic uint64_t lease;         /* current lease id, 0 when not leased; CAS on release
@@ -286,6 +289,8 @@ uint64_t nr__rand64(void);
 /* [mu] A create slot was given back (failure, or a reservation undone). */
 void nr__slot_released_locked(nr_pool *p);
 
+/* A zeroed record on a cache line of its own (NULL when out of memory). */
+struct nr__instance *nr__record_alloc(void);
 /* [mu] Get a record for a new instance (may return NULL: allocate outside). */
 struct nr__instance *nr__record_take_locked(nr_pool *p);
 /* [mu] Return a record whose instance is gone. */

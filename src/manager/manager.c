@@ -106,6 +106,18 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
 
 /* ---- entries ------------------------------------------------------------------------ */
 
+nr__entry *nr__entry_find_ref(nr_manager *m, const char *id, nr_error *err)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    nr__entry *e = nr__reg_find(m, id);
+    if (e)
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    pthread_rwlock_unlock(&m->lock);
+    if (!e)
+        nr_error_set(err, NR_ENOTFOUND, id, "resource '%s' is not registered", id);
+    return e;
+}
+
 void nr__entry_put(nr__entry *e)
 {
     atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel);
@@ -575,13 +587,9 @@ int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guar
     if (atomic_load_explicit(&m->phase, memory_order_acquire) >= NR__PHASE_STOPPING)
         return nr_error_set(err, NR_ESHUTDOWN, id, "resource '%s': the manager is shutting down",
                             id);
-    pthread_rwlock_rdlock(&m->lock);
-    nr__entry *e = nr__reg_find(m, id);
-    if (e)
-        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-    pthread_rwlock_unlock(&m->lock);
+    nr__entry *e = nr__entry_find_ref(m, id, err);
     if (!e)
-        return nr_error_set(err, NR_ENOTFOUND, id, "resource '%s' is not registered", id);
+        return NR_ENOTFOUND;
 
     int rc = NR_OK;
     nr_scope global;
@@ -697,13 +705,9 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
     if (!m || !id || !out)
         return nr_error_set(err, NR_EINVAL, NULL,
                             "nr_manager_resource_info: arguments must not be NULL");
-    pthread_rwlock_rdlock(&m->lock);
-    nr__entry *e = nr__reg_find(m, id);
-    if (e)
-        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-    pthread_rwlock_unlock(&m->lock);
+    nr__entry *e = nr__entry_find_ref(m, id, err);
     if (!e)
-        return nr_error_set(err, NR_ENOTFOUND, id, "resource '%s' is not registered", id);
+        return NR_ENOTFOUND;
     memset(out, 0, sizeof(*out));
     snprintf(out->id, sizeof(out->id), "%s", e->id);
     snprintf(out->type, sizeof(out->type), "%s", e->type->name);

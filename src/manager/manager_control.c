@@ -9,22 +9,13 @@
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
 
-/* The entry of id, with a reference taken (nr__entry_put), or NULL with
- * err filled. */
 static nr__entry *find_ref(nr_manager *m, const char *id, const char *what, nr_error *err)
 {
     if (!m || !id) {
         nr_error_set(err, NR_EINVAL, NULL, "%s: manager and id must not be NULL", what);
         return NULL;
     }
-    pthread_rwlock_rdlock(&m->lock);
-    nr__entry *e = nr__reg_find(m, id);
-    if (e)
-        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-    pthread_rwlock_unlock(&m->lock);
-    if (!e)
-        nr_error_set(err, NR_ENOTFOUND, id, "resource '%s' is not registered", id);
-    return e;
+    return nr__entry_find_ref(m, id, err);
 }
 
 typedef enum { OP_RESIZE, OP_SUSPEND, OP_RESUME, OP_EVICT } op_kind;
@@ -36,7 +27,7 @@ static int apply(nr_manager *m, const char *id, op_kind op, int64_t min_idle, in
                                         "nr_manager_resume", "nr_manager_evict_all"};
     nr__entry *e = find_ref(m, id, names[op], err);
     if (!e)
-        return err ? err->code : NR_ENOTFOUND;
+        return m && id ? NR_ENOTFOUND : NR_EINVAL;
     int rc = NR_OK;
     if (op == OP_RESIZE) {
         pthread_mutex_lock(&e->mu);

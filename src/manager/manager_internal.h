@@ -89,6 +89,9 @@ struct nr_manager {
 
 /* ---- registry (registry.c), all [lock] ---- */
 nr__entry *nr__reg_find(const nr_manager *m, const char *id);
+/* Find id under the registry lock and take a reference (nr__entry_put), or
+ * NULL with NR_ENOTFOUND in err. */
+nr__entry *nr__entry_find_ref(nr_manager *m, const char *id, nr_error *err);
 int nr__reg_insert(nr_manager *m, nr__entry *e); /* NR_ENOMEM */
 void nr__reg_remove(nr_manager *m, nr__entry *e);
 void nr__reg_free(nr_manager *m);

@@ -93,19 +93,8 @@ uint32_t nr_pool_evict_all(nr_pool *p)
     if (!p)
         return 0;
     nr__pool_lock(p);
-    atomic_fetch_add_explicit(&p->gen, NR__GEN_EVICT_ONE, memory_order_relaxed);
-    nr__bag_flush_locked(p);
-    uint32_t n;
-    struct nr__instance *list = nr__take_idle_locked(p, 1, &n);
-    p->evicted_generation += n;
-    uint32_t more = nr__creator_plan_locked(p, 0);
-    nr__pool_assert_locked_invariants(p);
-    nr__pool_unlock(p);
-    if (n)
-        nr__destroy_list(p, list, n);
+    uint32_t n = nr__new_generation_unlock(p, NR__GEN_EVICT_ONE, &p->evicted_generation);
     nr__pool_event(p, NR_EV_CLEANED_UP, 0, 0, n, NR_OK, "evict all: new generation");
-    if (more)
-        nr__creator_start(p, more);
     return n;
 }
 

@@ -353,6 +353,13 @@ void nr__bag_hint(nr_pool *p, struct nr__instance *inst);
  * only_stale) out into a list for destruction; counted in destroying. */
 struct nr__instance *nr__take_idle_locked(nr_pool *p, int only_stale, uint32_t *n);
 
+/* [mu held on entry, released on return] Start a new generation (gen +=
+ * step: 1 for a credential, NR__GEN_EVICT_ONE for evict-all): idle
+ * instances of an older one are destroyed now and counted in *retired,
+ * leased ones go when given back, and the creates waiters need are started.
+ * Returns how many idle instances went. */
+uint32_t nr__new_generation_unlock(nr_pool *p, uint64_t step, uint64_t *retired);
+
 /* The holder gives back a lease whose leak report is open: close it. */
 void nr__leak_close(nr_pool *p, struct nr__instance *inst);
 /* [mu held on entry, released on return] Report leases held past

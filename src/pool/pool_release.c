@@ -225,20 +225,27 @@ int nr_pool_set_credential(nr_pool *p, const nr_secret *credential, nr_error *er
     nr__pool_lock(p);
     struct nr__cred *old = p->cred;
     p->cred = c;
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_relaxed);
+    nr__new_generation_unlock(p, 1, &p->credential_retired);
+    nr__cred_release(old);
+    return NR_OK;
+}
+
+uint32_t nr__new_generation_unlock(nr_pool *p, uint64_t step, uint64_t *retired)
+{
+    NR__ASSERT_LOCKED(p);
+    atomic_fetch_add_explicit(&p->gen, step, memory_order_relaxed);
     nr__bag_flush_locked(p);
     uint32_t n;
     struct nr__instance *list = nr__take_idle_locked(p, 1, &n);
-    p->credential_retired += n;
+    *retired += n;
     uint32_t more = nr__creator_plan_locked(p, 0);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
-    nr__cred_release(old);
     if (n)
         nr__destroy_list(p, list, n);
     if (more)
         nr__creator_start(p, more);
-    return NR_OK;
+    return n;
 }
 
 /* [mu] Age of the longest-held current lease. */

@@ -394,7 +394,6 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
         return nr_error_set(err, NR_ENOMEM, opts->id, "pool '%s': out of memory", opts->id);
     }
 
-    p->bag_cap = (uint32_t)cfg.max_size;
     if (nr_cancel_create(&p->close_cancel, NULL, NULL) != NR_OK) {
         nr__bag_fini(p);
         nr__cred_release(p->cred);

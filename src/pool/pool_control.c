@@ -102,21 +102,11 @@ int nr_guard_detach(nr_guard *g, void **handle)
 {
     if (!handle || !g || !g->inst)
         return NR_EINVAL;
-    struct nr__instance *inst = g->inst;
-    uint64_t expect = g->lease;
-    if (expect == 0 || !atomic_compare_exchange_strong_explicit(
-                           &inst->lease, &expect, 0, memory_order_acq_rel, memory_order_relaxed))
+    int in_bag;
+    struct nr__instance *inst = nr__lease_end(g, &in_bag);
+    if (!inst)
         return NR_ESTATE;
-    g->inst = NULL;
-    g->lease = 0;
     nr_pool *p = inst->pool;
-    if (p->cfg.leak_threshold_ms > 0 &&
-        atomic_load_explicit(&inst->leak_reported, memory_order_relaxed))
-        nr__leak_close(p, inst);
-    atomic_store_explicit(&inst->n_releases,
-                          atomic_load_explicit(&inst->n_releases, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    int in_bag = atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_USED;
     *handle = inst->handle;
     uint64_t id = inst->id;
     nr__pool_lock(p);

@@ -44,7 +44,7 @@
 
 /* ---- random numbers ----------------------------------------------------------------- */
 
-uint64_t nr__rand64(void)
+static uint64_t rand64(void)
 {
     static _Thread_local uint64_t state;
     if (!state) {
@@ -61,7 +61,7 @@ uint64_t nr__rand64(void)
 /* A uniform double in [0, 1). */
 static double rand_unit(void)
 {
-    return (double)(nr__rand64() >> 11) * (1.0 / 9007199254740992.0);
+    return (double)(rand64() >> 11) * (1.0 / 9007199254740992.0);
 }
 
 /* ---- failure state ------------------------------------------------------------------ */
@@ -78,16 +78,11 @@ static int64_t backoff_ns(const nr_pool *p, uint32_t failures)
     return (int64_t)(d * (double)NR_NS_PER_MS);
 }
 
-int nr__create_failing_locked(const nr_pool *p)
-{
-    NR__ASSERT_LOCKED(p);
-    return p->failures > 0;
-}
-
 void nr__slot_released_locked(nr_pool *p)
 {
     NR__ASSERT_LOCKED(p);
-    if ((p->total == 0 && p->destroying == 0) || (p->creating == 0 && p->destroying == 0))
+    /* drain and destroy wait for this; total == 0 implies creating == 0 */
+    if (p->creating == 0 && p->destroying == 0)
         pthread_cond_broadcast(&p->drained);
     nr__signal_returned_locked(p);
 }
@@ -409,15 +404,6 @@ void nr__creator_start(nr_pool *p, uint32_t n)
     nr__pool_lock(p);
     own_queue_locked(p, refused);
     nr__pool_unlock(p);
-}
-
-void nr__creator_kick(nr_pool *p)
-{
-    nr__pool_lock(p);
-    uint32_t n = nr__creator_plan_locked(p, 0);
-    nr__pool_unlock(p);
-    if (n)
-        nr__creator_start(p, n);
 }
 
 void nr__creator_join(nr_pool *p)

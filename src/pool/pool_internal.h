@@ -128,7 +128,6 @@ struct nr_pool {
     /* [mu] accounting */
     uint32_t total, idle, in_use, creating, maint, destroying, waiters, bagged;
     uint32_t creating_async; /* [mu] of creating: started by the creator */
-    uint32_t bag_cap;        /* constant: slots in the bag (max_size at creation) */
 
     /* [mu] the creator (pool_create.c) */
     nr_executor executor;     /* constant; submit NULL = none given */
@@ -278,14 +277,8 @@ uint32_t nr__creator_plan_locked(nr_pool *p, uint32_t extra);
 /* Start n reserved creates (without mu): on the executor, or on the pool's
  * own creator threads when there is none or it refuses. */
 void nr__creator_start(nr_pool *p, uint32_t n);
-/* Plan and start under one call (takes mu). */
-void nr__creator_kick(nr_pool *p);
 /* nr_pool_destroy: stop and join the pool's own creator threads. */
 void nr__creator_join(nr_pool *p);
-/* [mu] Copy the breaker and failure state into an error for a caller. */
-int nr__create_failing_locked(const nr_pool *p);
-/* A random number (thread-local generator). */
-uint64_t nr__rand64(void);
 /* [mu] A create slot was given back (failure, or a reservation undone). */
 void nr__slot_released_locked(nr_pool *p);
 
@@ -359,6 +352,12 @@ struct nr__instance *nr__take_idle_locked(nr_pool *p, int only_stale, uint32_t *
  * leased ones go when given back, and the creates waiters need are started.
  * Returns how many idle instances went. */
 uint32_t nr__new_generation_unlock(nr_pool *p, uint64_t step, uint64_t *retired);
+
+/* End the lease g holds (the one CAS that a second release loses: NULL
+ * then, and nothing is touched), close its leak report if one is open and
+ * count the give-back. *in_bag tells whether it was a bag lease. The caller
+ * then returns, discards or detaches the instance. */
+struct nr__instance *nr__lease_end(nr_guard *g, int *in_bag);
 
 /* The holder gives back a lease whose leak report is open: close it. */
 void nr__leak_close(nr_pool *p, struct nr__instance *inst);

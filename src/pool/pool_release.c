@@ -13,16 +13,25 @@
 #include <string.h>
 #include <time.h>
 
-/* Claim the lease: exactly one release of a lease wins the CAS. */
-static struct nr__instance *claim(nr_guard *g)
+struct nr__instance *nr__lease_end(nr_guard *g, int *in_bag)
 {
     struct nr__instance *inst = g->inst;
     uint64_t expect = g->lease;
+    /* Exactly one release of a lease wins the CAS. */
     if (expect == 0 || !atomic_compare_exchange_strong_explicit(
                            &inst->lease, &expect, 0, memory_order_acq_rel, memory_order_relaxed))
         return NULL;
     g->inst = NULL;
     g->lease = 0;
+    nr_pool *p = inst->pool;
+    if (p->cfg.leak_threshold_ms > 0 &&
+        atomic_load_explicit(&inst->leak_reported, memory_order_relaxed))
+        nr__leak_close(p, inst);
+    atomic_store_explicit(&inst->n_releases,
+                          atomic_load_explicit(&inst->n_releases, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    /* Nobody but the holder changes a Used bag state, so this read is stable. */
+    *in_bag = atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_USED;
     return inst;
 }
 
@@ -42,23 +51,16 @@ static int give_back(nr_guard *g, int taint)
 {
     if (!g || !g->inst)
         return NR_OK;
-    struct nr__instance *inst = claim(g);
+    int in_bag;
+    struct nr__instance *inst = nr__lease_end(g, &in_bag);
     if (!inst)
         return NR_ESTATE; /* already given back: touch nothing */
     nr_pool *p = inst->pool;
     NR_PROBE_RELEASE(p->id, inst->id);
     if (p->events)
         nr__pool_event(p, NR_EV_RELEASED, inst->id, 0, 0, NR_OK, taint ? "tainted" : NULL);
-    atomic_store_explicit(&inst->n_releases,
-                          atomic_load_explicit(&inst->n_releases, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    /* Nobody but the holder changes a Used bag state, so this read is stable. */
-    int in_bag = atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_USED;
     uint32_t *bucket = in_bag ? &p->bagged : &p->in_use;
 
-    if (p->cfg.leak_threshold_ms > 0 &&
-        atomic_load_explicit(&inst->leak_reported, memory_order_relaxed))
-        nr__leak_close(p, inst);
     nr__discard_reason why = NR__DISCARD_TAINT;
     int drop = 0, stale;
     int64_t now = nr_now_coarse_ns();

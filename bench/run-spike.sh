@@ -55,21 +55,9 @@ for f in SpikeHikari StubDataSource StubConnection Res; do
 done
 
 # ---- dependencies: a JDK and Debian's HikariCP and SLF4J jars
-missing=()
-for p in libhikaricp-java libslf4j-java; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "${NO_INSTALL:-0}" = 1 ]; then
-        echo "run-spike.sh: missing packages: ${missing[*]} (NO_INSTALL=1 set)" >&2
-        exit 1
-    fi
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    echo "== apt-get install -y ${missing[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${missing[@]}" >&2
-fi
+# shellcheck source=bench/need-packages.sh
+. bench/need-packages.sh
+bench_need_packages run-spike.sh libhikaricp-java libslf4j-java
 jar() {
     local j
     for j in "$@"; do

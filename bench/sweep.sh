@@ -84,21 +84,9 @@ done
 }
 
 # ---- dependencies (PoolBench.java also compiles against Commons Pool2)
-missing=()
-for p in libhikaricp-java libslf4j-java libcommons-pool2-java; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "${NO_INSTALL:-0}" = 1 ]; then
-        echo "sweep.sh: missing packages: ${missing[*]} (NO_INSTALL=1 set)" >&2
-        exit 1
-    fi
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    echo "== apt-get install -y ${missing[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${missing[@]}" >&2
-fi
+# shellcheck source=bench/need-packages.sh
+. bench/need-packages.sh
+bench_need_packages sweep.sh libhikaricp-java libslf4j-java libcommons-pool2-java
 
 # ---- build: the library (release), then the harness's binaries
 echo "== cmake --build build/bench-release --target nebula_resource_static" >&2

@@ -179,6 +179,66 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
 size_t nr_manager_count(nr_manager *m);
 
 /*
+ * What a resource was registered with, as nr_manager_each_resource shows
+ * it. The strings behind deps and credential_ref belong to the manager and
+ * are valid only during the callback that receives the description: copy
+ * what you keep. No secret value is in it: credential_ref is the name the
+ * provider knows the secret by, never the secret.
+ */
+typedef struct nr_resource_desc {
+    char id[NR_ERROR_ID_MAX];
+    char type[32];           /* the type's name; a longer one is cut and ends in "..." */
+    const char *const *deps; /* the ids it depends on, as registered; NULL when ndeps is 0 */
+    size_t ndeps;
+    nr_scope scope;                     /* where it is registered */
+    char scope_text[NR_SCOPE_TEXT_MAX]; /* the same, as nr_scope_format writes it */
+    nr_partition partition;
+    bool has_credential;        /* registered with a credential reference */
+    const char *credential_ref; /* that reference; NULL when there is none */
+} nr_resource_desc;
+
+/*
+ * Call fn once per registered resource, in registration order, until fn
+ * returns non-zero: that value is then returned as it is (return positive
+ * values to tell them from the library's negative codes). NR_OK when the
+ * walk ends; NR_EINVAL (m or fn NULL) and NR_ENOMEM, and then fn is never
+ * called.
+ *
+ * The walk goes over a snapshot taken at the call: resources registered or
+ * unregistered while it runs are not seen or still seen, so one named in a
+ * description may be gone by the time fn sees it (nr_manager_resource_info
+ * then says NR_ENOTFOUND). For state, health and statistics call
+ * nr_manager_resource_info(m, d->id, ...) from fn.
+ *
+ * Thread safety: any thread, between nr_manager_create and
+ * nr_manager_destroy. fn runs on the calling thread with no manager lock
+ * held; it may call any manager function but nr_manager_destroy.
+ */
+int nr_manager_each_resource(nr_manager *m, int (*fn)(void *ud, const nr_resource_desc *d),
+                             void *ud, nr_error *err);
+
+/*
+ * Call fn once per tenant pool of the tenant-partitioned resource id, in the
+ * order the tenants first acquired, with the tenant id and that pool's
+ * statistics, until fn returns non-zero (returned as it is, as above). A
+ * resource no tenant has used yet calls fn never and returns NR_OK.
+ * NR_EINVAL (m, id or fn NULL; or the resource is not tenant-partitioned,
+ * which err says naming it), NR_ENOTFOUND (id is not registered),
+ * NR_ENOMEM; on any error fn is never called.
+ *
+ * The rows are a snapshot taken at the call (tenant ids and statistics are
+ * copied; tenant and st are valid during the callback only): tenants that
+ * first acquire while the walk runs are not in it.
+ *
+ * Thread safety: as nr_manager_each_resource; fn runs on the calling thread
+ * with no manager or pool lock held and may call any manager function but
+ * nr_manager_destroy, nr_manager_unregister of id included.
+ */
+int nr_manager_each_tenant(nr_manager *m, const char *id,
+                           int (*fn)(void *ud, const char *tenant, const nr_pool_stats *st),
+                           void *ud, nr_error *err);
+
+/*
  * Run one maintenance round and one health round now, on the calling thread
  * (what the background tasks do periodically). For tests and for programs
  * that want control over timing.

@@ -48,7 +48,8 @@ extern "C" {
     X(EBUSY, -17, "busy: still in use")                                                            \
     X(EEXIST, -18, "already exists")                                                               \
     X(ESCOPE, -19, "scope violation")                                                              \
-    X(EINTERNAL, -20, "internal error")
+    X(EINTERNAL, -20, "internal error")                                                            \
+    X(EPERM, -21, "not permitted")
 
 typedef enum nr_errno {
 #define NR__ERR_ENUM(name, value, text) NR_##name = value,
@@ -57,7 +58,7 @@ typedef enum nr_errno {
 } nr_errno;
 
 /* Lowest code in use; every code c satisfies NR_ERR_MIN <= c <= 0. */
-#define NR_ERR_MIN NR_EINTERNAL
+#define NR_ERR_MIN NR_EPERM
 
 #define NR_ERROR_MESSAGE_MAX 256
 #define NR_ERROR_ID_MAX      64

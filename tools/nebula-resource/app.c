@@ -58,8 +58,7 @@ static int fetch_cred(void *ud, const char *ref, nr_secret **out, nr_error *err)
     return rc;
 }
 
-int cli_app_create(cli_app *app, const cli_config *cfg, const char *mode, bool observe,
-                   nr_error *err)
+int cli_app_create(cli_app *app, const cli_config *cfg, bool observe, nr_error *err)
 {
     memset(app, 0, sizeof(*app));
     app->cfg = cfg;
@@ -76,26 +75,6 @@ int cli_app_create(cli_app *app, const cli_config *cfg, const char *mode, bool o
     }
     if ((rc = nr_manager_create(&app->m, &mo, err)) != NR_OK)
         return rc;
-    if (observe) {
-        if ((rc = cli_event_ring_start(&app->ring, app->bus, err)) != NR_OK)
-            return rc;
-        app->ring_on = true;
-    }
-    app->sres = calloc(cfg->nres ? cfg->nres : 1, sizeof(*app->sres));
-    if (!app->sres)
-        return nr_error_set(err, NR_ENOMEM, NULL, "out of memory");
-    for (size_t n = 0; n < cfg->nres; n++) {
-        const cli_resource *r = &cfg->res[cfg->order[n]];
-        app->sres[n] = (cli_status_res){.id = r->id,
-                                        .driver = r->driver_name,
-                                        .deps = (const char *const *)r->deps,
-                                        .ndeps = r->ndeps,
-                                        .scope = r->scope_text,
-                                        .tenant_partition = r->partition == NR_PARTITION_TENANT};
-    }
-    cli_status_init(&app->st, mode, app->m, app->metrics, app->ring_on ? &app->ring : NULL,
-                    app->sres, cfg->nres);
-    app->st_on = true;
     return NR_OK;
 }
 
@@ -165,17 +144,9 @@ void cli_app_destroy(cli_app *app)
             fprintf(stderr, "nebula-resource: %s\n", err.message);
         app->m = NULL;
     }
-    if (app->ring_on)
-        cli_event_ring_stop(&app->ring);
-    app->ring_on = false;
-    if (app->st_on)
-        cli_status_destroy(&app->st);
-    app->st_on = false;
     nr_metrics_destroy(app->metrics);
     app->metrics = NULL;
     if (app->bus)
         nr_event_bus_destroy(app->bus);
     app->bus = NULL;
-    free(app->sres);
-    app->sres = NULL;
 }

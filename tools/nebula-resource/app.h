@@ -1,7 +1,7 @@
 /*
  * app.h - a manager built from a config file: its event bus, metrics
- * registry and credential provider, the status the HTTP server shows, and
- * starting the resources in dependency order with a line per resource.
+ * registry and credential provider, and starting the resources in
+ * dependency order with a line per resource.
  * Used by `run` and `bench`.
  *
  * Ownership: cli_app_create fills an app that cli_app_destroy frees (also
@@ -21,7 +21,6 @@
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "nebula/metrics.h"
-#include "status.h"
 
 typedef struct cli_app {
     const cli_config *cfg;
@@ -29,17 +28,11 @@ typedef struct cli_app {
     nr_metrics *metrics;
     nr_manager *m;
     nr_credential_provider creds;
-    cli_event_ring ring;
-    bool ring_on;
-    cli_status_res *sres;
-    cli_status st;
-    bool st_on;
 } cli_app;
 
-/* Create the manager (and, with observe, an event bus with a subscriber
- * ring and a metrics registry). mode names the program's mode in /status. */
-int cli_app_create(cli_app *app, const cli_config *cfg, const char *mode, bool observe,
-                   nr_error *err);
+/* Create the manager (and, with observe, an event bus and a metrics
+ * registry for the admin server). */
+int cli_app_create(cli_app *app, const cli_config *cfg, bool observe, nr_error *err);
 
 /* Start every resource, dependencies first, writing one line per resource
  * to out (NULL: silent). stop (may be NULL) is asked between resources:
@@ -47,8 +40,8 @@ int cli_app_create(cli_app *app, const cli_config *cfg, const char *mode, bool o
  * names the resource); what started stays started until shutdown. */
 int cli_app_start(cli_app *app, FILE *out, bool (*stop)(void *ud), void *ud, nr_error *err);
 
-/* Shut the manager down and free everything (the HTTP server must be
- * stopped first). */
+/* Shut the manager down and free everything (an admin server serving it
+ * must be stopped first). */
 void cli_app_destroy(cli_app *app);
 
 #endif

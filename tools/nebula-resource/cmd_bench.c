@@ -245,7 +245,7 @@ int nr_cli_bench(int argc, char **argv)
     cli_app app;
     nr_error err = {0};
     int status = 1;
-    if (cli_app_create(&app, &cfg, "bench", false, &err) != NR_OK ||
+    if (cli_app_create(&app, &cfg, false, &err) != NR_OK ||
         cli_app_start(&app, stdout, NULL, NULL, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource bench: %s\n", err.message);
         goto out;

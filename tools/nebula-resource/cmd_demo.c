@@ -30,12 +30,11 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "http_server.h"
+#include "nebula/admin.h"
 #include "nebula/manager.h"
 #include "nebula/resource.h"
 #include "nebula/sqlite.h"
 #include "signals.h"
-#include "status.h"
 
 #define LAT_BUCKETS 48 /* log2 buckets of acquire latency in ns */
 #define NTENANTS    4
@@ -50,18 +49,6 @@ typedef struct demo_opts {
     bool http;
 } demo_opts;
 
-static const char *const on_orders[] = {"orders-db"};
-static const cli_status_res status_res[NRES] = {
-    {.id = "orders-db", .driver = "sqlite", .deps = NULL, .ndeps = 0, .scope = "global"},
-    {.id = "audit-log", .driver = "sqlite", .deps = on_orders, .ndeps = 1, .scope = "global"},
-    {.id = "tenant-cache",
-     .driver = "sqlite",
-     .deps = on_orders,
-     .ndeps = 1,
-     .scope = "global",
-     .tenant_partition = true},
-};
-
 typedef struct demo {
     demo_opts o;
     nr_manager *m;
@@ -74,10 +61,7 @@ typedef struct demo {
     atomic_bool have_error;
     nr_event_bus *bus;
     nr_metrics *metrics;
-    cli_event_ring ring;
-    bool ring_on;
-    cli_status st;
-    cli_http *http;
+    nr_admin *admin; /* NULL with --no-http */
     cli_signals sig;
 } demo;
 
@@ -250,7 +234,7 @@ static void progress(demo *d, double elapsed, bool tty)
     else
         printf("%s\n", line);
     fflush(stdout);
-    cli_status_set_note(&d->st, line);
+    nr_admin_set_note(d->admin, line);
 }
 
 /* Steps and outcomes so far, for the /status document. */
@@ -470,20 +454,25 @@ static int run(demo *d, const char *dir)
         fprintf(stderr, "nebula-resource demo: %s\n", err.message);
         return 1;
     }
-    d->ring_on = cli_event_ring_start(&d->ring, d->bus, &err) == NR_OK;
-    cli_status_init(&d->st, "demo", d->m, d->metrics, d->ring_on ? &d->ring : NULL, status_res,
-                    NRES);
-    d->st.extra = status_extra;
-    d->st.extra_ud = d;
     if (d->o.http) {
-        if (cli_http_start(&d->http, d->o.listen, (int)d->o.port, &d->st, &err) != NR_OK) {
+        nr_admin_options ao;
+        nr_admin_options_default(&ao);
+        ao.listen = d->o.listen;
+        ao.port = (int)d->o.port;
+        ao.mode = "demo";
+        ao.phase = NR_ADMIN_STARTING;
+        ao.metrics = d->metrics;
+        ao.events = d->bus;
+        ao.status_extra = status_extra;
+        ao.status_extra_ud = d;
+        if (nr_admin_start(&d->admin, d->m, &ao, &err) != NR_OK) {
             fprintf(stderr, "nebula-resource demo: %s\n", err.message);
             nr_manager_destroy(d->m, NULL);
             return 1;
         }
         printf("status page: http://%s%s%s:%d/ (also /status /metrics /healthz /readyz)\n",
                strchr(d->o.listen, ':') ? "[" : "", d->o.listen,
-               strchr(d->o.listen, ':') ? "]" : "", cli_http_port(d->http));
+               strchr(d->o.listen, ':') ? "]" : "", nr_admin_port(d->admin));
         fflush(stdout);
     }
     d->provider = nr_manager_provider(d->m);
@@ -504,12 +493,12 @@ static int run(demo *d, const char *dir)
                 "CREATE TABLE IF NOT EXISTS audit(tenant TEXT, what TEXT); DELETE FROM audit", NULL,
                 &err) != NR_OK) {
         fprintf(stderr, "nebula-resource demo: %s\n", err.message);
-        cli_http_stop(d->http);
-        d->http = NULL;
+        nr_admin_stop(d->admin);
+        d->admin = NULL;
         nr_manager_destroy(d->m, NULL);
         return 1;
     }
-    cli_status_set_phase(&d->st, CLI_PHASE_RUNNING);
+    nr_admin_set_phase(d->admin, NR_ADMIN_RUNNING);
     printf("started: orders-db, then audit-log and tenant-cache (one pool per tenant)\n");
 
     worker *ws = calloc((size_t)d->o.threads, sizeof(*ws));
@@ -518,8 +507,8 @@ static int run(demo *d, const char *dir)
         fprintf(stderr, "nebula-resource demo: out of memory\n");
         free(ws);
         free(ts);
-        cli_http_stop(d->http);
-        d->http = NULL;
+        nr_admin_stop(d->admin);
+        d->admin = NULL;
         nr_manager_destroy(d->m, NULL);
         return 1;
     }
@@ -563,7 +552,7 @@ static int run(demo *d, const char *dir)
         fprintf(stderr, "nebula-resource demo: counting: %s\n", err.message);
 
     printf("shutting down: drain, cleanup, terminate...\n");
-    cli_status_set_phase(&d->st, CLI_PHASE_SHUTTING_DOWN);
+    nr_admin_set_phase(d->admin, NR_ADMIN_SHUTTING_DOWN);
     nr_shutdown_report rep;
     int src = nr_manager_shutdown(d->m, NULL, &rep, &err);
     if (src != NR_OK)
@@ -582,9 +571,9 @@ static int run(demo *d, const char *dir)
     if (atomic_load(&d->have_error))
         printf("first error seen by a step: %s: %s\n", nr_err_name(d->first_error.code),
                d->first_error.message);
-    cli_status_set_phase(&d->st, CLI_PHASE_STOPPED);
-    cli_http_stop(d->http);
-    d->http = NULL;
+    nr_admin_set_phase(d->admin, NR_ADMIN_STOPPED);
+    nr_admin_stop(d->admin);
+    d->admin = NULL;
     if (nr_manager_destroy(d->m, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource demo: %s\n", err.message);
         ok = false;
@@ -621,10 +610,6 @@ int nr_cli_demo(int argc, char **argv)
            (long long)d->o.pool_size);
     printf("databases in %s\n", dir);
     int status = run(d, dir);
-    if (d->ring_on)
-        cli_event_ring_stop(&d->ring);
-    if (d->st.mode)
-        cli_status_destroy(&d->st);
     nr_metrics_destroy(d->metrics);
     nr_event_bus_destroy(d->bus);
     cli_signals_stop(&d->sig);

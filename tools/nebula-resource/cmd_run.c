@@ -19,7 +19,7 @@
 #include "app.h"
 #include "cli.h"
 #include "config_file.h"
-#include "http_server.h"
+#include "nebula/admin.h"
 #include "nebula/version.h"
 #include "signals.h"
 
@@ -104,11 +104,11 @@ static void print_report(const nr_shutdown_report *rep, int rc, const nr_error *
 
 /* The phases after the first signal (or a failed start). Returns the exit
  * status. */
-static int shut_down(cli_app *app, cli_signals *sig, cli_http **http, bool failed_start)
+static int shut_down(cli_app *app, cli_signals *sig, nr_admin **admin, bool failed_start)
 {
     const cli_config *cfg = app->cfg;
     int64_t t0 = nr_now_ns();
-    cli_status_set_phase(&app->st, CLI_PHASE_SHUTTING_DOWN);
+    nr_admin_set_phase(*admin, NR_ADMIN_SHUTTING_DOWN);
     nr_shutdown_options so;
     nr_shutdown_options_default(&so);
     so.drain_timeout_ms = cfg->drain_timeout_ms;
@@ -143,9 +143,9 @@ static int shut_down(cli_app *app, cli_signals *sig, cli_http **http, bool faile
     int rc = nr_manager_shutdown(app->m, &so, &rep, &err);
     cli_signals_arm_force(sig, false);
     print_report(&rep, rc, &err);
-    cli_status_set_phase(&app->st, CLI_PHASE_STOPPED);
-    cli_http_stop(*http);
-    *http = NULL;
+    nr_admin_set_phase(*admin, NR_ADMIN_STOPPED);
+    nr_admin_stop(*admin);
+    *admin = NULL;
     char total[32];
     cli_fmt_ns(total, sizeof(total), nr_now_ns() - t0);
     if (forced) {
@@ -195,20 +195,28 @@ int nr_cli_run(int argc, char **argv)
     printf("nebula-resource %s run: %s, %zu resource%s\n", nr_version(), o.file, cfg.nres,
            cfg.nres == 1 ? "" : "s");
     cli_app app;
-    cli_http *http = NULL;
+    nr_admin *admin = NULL;
     nr_error err = {0};
-    if (cli_app_create(&app, &cfg, "run", true, &err) != NR_OK) {
+    if (cli_app_create(&app, &cfg, true, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource run: %s\n", err.message);
         goto out;
     }
-    if (cli_http_start(&http, listen, port, &app.st, &err) != NR_OK) {
+    nr_admin_options ao;
+    nr_admin_options_default(&ao);
+    ao.listen = listen;
+    ao.port = port;
+    ao.mode = "run";
+    ao.phase = NR_ADMIN_STARTING;
+    ao.metrics = app.metrics;
+    ao.events = app.bus;
+    if (nr_admin_start(&admin, app.m, &ao, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource run: %s\n", err.message);
         goto out;
     }
     printf("listening on http://%s%s%s:%d/ (status page; also /status /metrics /healthz "
            "/readyz)\n",
            strchr(listen, ':') ? "[" : "", listen, strchr(listen, ':') ? "]" : "",
-           cli_http_port(http));
+           nr_admin_port(admin));
     fflush(stdout);
     int rc = cli_app_start(&app, stdout, signalled, &sig, &err);
     if (rc != NR_OK) {
@@ -216,12 +224,12 @@ int nr_cli_run(int argc, char **argv)
             printf("start interrupted by %s\n", cli_signals_last_name(&sig));
         else
             fprintf(stderr, "nebula-resource run: start failed: %s\n", err.message);
-        status = shut_down(&app, &sig, &http, rc != NR_ECANCELED);
+        status = shut_down(&app, &sig, &admin, rc != NR_ECANCELED);
         if (rc == NR_ECANCELED && status == 0)
             status = 1;
         goto out;
     }
-    cli_status_set_phase(&app.st, CLI_PHASE_RUNNING);
+    nr_admin_set_phase(admin, NR_ADMIN_RUNNING);
     printf("ready: %zu resource%s running; SIGINT or SIGTERM to stop\n", cfg.nres,
            cfg.nres == 1 ? "" : "s");
     fflush(stdout);
@@ -229,9 +237,9 @@ int nr_cli_run(int argc, char **argv)
     printf("shutdown: %s received; shutting down in phases (send another signal to force)\n",
            cli_signals_last_name(&sig));
     fflush(stdout);
-    status = shut_down(&app, &sig, &http, false);
+    status = shut_down(&app, &sig, &admin, false);
 out:
-    cli_http_stop(http);
+    nr_admin_stop(admin);
     cli_app_destroy(&app);
     cli_signals_stop(&sig);
     cli_config_free(&cfg);

@@ -27,7 +27,8 @@ curl -sf "$url/metrics" | promtool check metrics > /dev/null 2>&1 || fail "metri
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
 assert b["mode"] == "demo" and b["ready"] is True, b
-assert [r["id"] for r in b["resources"]] == ["orders-db", "audit-log", "tenant-cache"]
+# in start order: by dependency level, then registration order
+assert [r["id"] for r in b["resources"]] == ["orders-db", "tenant-cache", "audit-log"]
 assert sorted((e["from"], e["to"]) for e in b["edges"]) == [
     ("audit-log", "orders-db"), ("tenant-cache", "orders-db")]
 assert b["demo"]["steps"] > a["demo"]["steps"] >= 0, (a["demo"], b["demo"])

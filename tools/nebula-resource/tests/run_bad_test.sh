@@ -58,7 +58,7 @@ svc_track $pid
 svc_wait_for "/readyz" curl -sf "http://127.0.0.1:$port/readyz" || fail "first instance not ready"
 "$bin" run "$SVC_DIR/one.json" --port "$port" > "$SVC_DIR/out.txt" 2>&1
 [ $? = 1 ] || fail "second instance on the same port: status is not 1"
-grep -qF "http: cannot listen on 127.0.0.1 port $port" "$SVC_DIR/out.txt" || fail "no listen error"
+grep -qF "admin: cannot listen on 127.0.0.1 port $port" "$SVC_DIR/out.txt" || fail "no listen error"
 "$bin" run "$SVC_DIR/one.json" --port 0 --listen nowhere > "$SVC_DIR/out.txt" 2>&1
 [ $? = 1 ] || fail "--listen nowhere: status is not 1"
 grep -qF "listen address 'nowhere' is not an IPv4 or IPv6 address" "$SVC_DIR/out.txt" ||

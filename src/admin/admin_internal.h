@@ -1,0 +1,132 @@
+/*
+ * admin_internal.h - what the parts of the admin server share.
+ *
+ *   admin.c         options, start and stop, phase and note
+ *   admin_http.c    the libmicrohttpd daemon: routing and replies
+ *   admin_front.c   the listening socket, the first-bytes check, request bounds
+ *   admin_actions.c the POST actions and the token check
+ *   admin_events.c  the ring of recent events (a thread reading a subscription)
+ *   admin_status.c  the resource snapshot, readiness and the /status document
+ *   status_page.html the page, embedded at build time (admin_page_html)
+ *
+ * Locks: a->mu guards the note only; the event ring has its own mutex. No
+ * admin lock is held while the manager is called.
+ */
+#ifndef NR_ADMIN_INTERNAL_H
+#define NR_ADMIN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nebula/admin.h"
+
+#define ADMIN_RING_EVENTS 64
+#define ADMIN_NOTE_MAX    160
+
+/* Recent events, kept by a thread that reads a subscription. Acquired and
+ * released events are only counted (there are too many to keep). Event
+ * times are kept on the monotonic clock and shown as wall-clock times. */
+typedef struct admin_ring {
+    nr_event_sub *sub;
+    pthread_t thread;
+    bool running;
+    atomic_bool stop;
+    pthread_mutex_t mu;
+    nr_event events[ADMIN_RING_EVENTS]; /* [mu] */
+    size_t next, count;                 /* [mu] */
+    uint64_t per_type[32];              /* [mu] by nr_event_type */
+    uint64_t missed;                    /* [mu] */
+} admin_ring;
+
+int admin_ring_start(admin_ring *ring, nr_event_bus *bus, nr_error *err);
+void admin_ring_stop(admin_ring *ring);
+
+struct nr_admin {
+    nr_manager *m;
+    nr_admin_options o; /* strings point into the copies below */
+    char *listen, *program, *mode, *token_ref;
+    int port;
+    int64_t started_ns;      /* monotonic */
+    int64_t started_wall_ms; /* the same moment on the wall clock */
+    _Atomic int phase;       /* nr_admin_phase */
+    pthread_mutex_t mu;
+    char note[ADMIN_NOTE_MAX]; /* [mu] */
+    admin_ring ring;
+    bool ring_on;
+    struct admin_http *http;
+};
+
+/* ---- resources (admin_status.c) ---------------------------------------------- */
+
+/* One resource as the manager described it, copied. */
+typedef struct admin_res {
+    char id[NR_ERROR_ID_MAX];
+    char type[32];
+    char scope[NR_SCOPE_TEXT_MAX];
+    nr_partition partition;
+    char **deps;
+    size_t ndeps;
+    int level; /* 0 without dependencies, else 1 + the highest of theirs */
+} admin_res;
+
+typedef struct admin_snapshot {
+    admin_res *v;
+    size_t n, cap;
+} admin_snapshot;
+
+/* Every registered resource with its level, in start order: by level, then
+ * registration order. */
+int admin_snapshot_take(nr_admin *a, admin_snapshot *s, nr_error *err);
+void admin_snapshot_free(admin_snapshot *s);
+
+/* Whether the phase is running and every resource running and healthy;
+ * when not, why (into why). */
+bool admin_ready(nr_admin *a, char *why, size_t len);
+
+/* The /status document (JSON text to free()); NULL when memory ran out. */
+char *admin_status_json(nr_admin *a);
+
+/* Wall-clock milliseconds since the epoch for a monotonic time. */
+int64_t admin_wall_ms(const nr_admin *a, int64_t mono_ns);
+
+/* ---- actions (admin_actions.c) ----------------------------------------------- */
+
+/* Run the action named by path ("/actions/resize"...) with the request's
+ * query arguments (looked up with arg) and the Authorization header value
+ * (NULL when absent). Fills *status and a JSON body to free(). */
+void admin_action(nr_admin *a, const char *path, const char *authorization,
+                  const char *(*arg)(void *cls, const char *key), void *cls, unsigned *status,
+                  char **body);
+
+/* ---- http (admin_http.c) and its front (admin_front.c) -------------------------------- */
+
+struct MHD_Daemon;
+typedef struct admin_front admin_front;
+typedef struct front_conn front_conn;
+
+/* Listen on the options' address (sets a->port). NR_EINVAL, NR_EUNAVAIL. */
+int front_open(nr_admin *a, admin_front **out, nr_error *err);
+/* Start accepting, handing connections to d. */
+int front_start(admin_front *f, struct MHD_Daemon *d, nr_error *err);
+/* MHD's notices (on MHD's thread). */
+front_conn *front_conn_started(admin_front *f, int fd);
+void front_conn_closed(admin_front *f, front_conn *k);
+void front_request_begin(admin_front *f, front_conn *k);
+void front_request_end(admin_front *f, front_conn *k);
+/* Stop accepting and close idle connections; then stop the thread; free. */
+void front_drain(admin_front *f);
+void front_stop(admin_front *f);
+void front_free(admin_front *f);
+
+int admin_http_start(nr_admin *a, nr_error *err);
+void admin_http_stop(nr_admin *a);
+
+/* ---- the page (generated from status_page.html) ---------------------------------- */
+
+extern const char admin_page_html[];
+extern const unsigned long admin_page_html_len;
+
+#endif

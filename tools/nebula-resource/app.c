@@ -4,68 +4,29 @@
 #define _DEFAULT_SOURCE
 #include "app.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nebula/secret.h"
-
-#define SECRET_FILE_MAX (64 * 1024)
-
-/* The credential provider: a ref of the config's "credentials" section is
- * read from its environment variable or file at each fetch. Messages name
- * the ref and where it comes from, never the value. */
-static int fetch_cred(void *ud, const char *ref, nr_secret **out, nr_error *err)
-{
-    const cli_config *cfg = ud;
-    const cli_credential *c = cli_config_credential(cfg, ref);
-    if (!c)
-        return nr_error_set(err, NR_ENOTFOUND, NULL, "credential '%s' is not defined", ref);
-    if (c->env) {
-        const char *v = getenv(c->env);
-        if (!v)
-            return nr_error_set(err, NR_ECRED, NULL,
-                                "credential '%s': environment variable %s is not set", ref, c->env);
-        return nr_secret_from_str(out, v, err);
-    }
-    if (!c->file)
-        return nr_error_set(err, NR_ECRED, NULL, "credential '%s' has no source", ref);
-    FILE *f = fopen(c->file, "rb");
-    if (!f)
-        return nr_error_set(err, NR_ECRED, NULL, "credential '%s': cannot open %s: %s", ref,
-                            c->file, strerror(errno));
-    char *buf = malloc(SECRET_FILE_MAX + 1);
-    if (!buf) {
-        fclose(f);
-        return nr_error_set(err, NR_ENOMEM, NULL, "credential '%s': out of memory", ref);
-    }
-    size_t n = fread(buf, 1, SECRET_FILE_MAX + 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    int rc;
-    if (bad || n > SECRET_FILE_MAX) {
-        rc = nr_error_set(err, NR_ECRED, NULL, "credential '%s': %s %s", ref, c->file,
-                          bad ? "cannot be read" : "is larger than 64 KiB");
-    } else {
-        if (n && buf[n - 1] == '\n')
-            n--;
-        if (n && buf[n - 1] == '\r')
-            n--;
-        rc = nr_secret_create(out, buf, n, err);
-    }
-    explicit_bzero(buf, SECRET_FILE_MAX + 1);
-    free(buf);
-    return rc;
-}
+#include "nebula/credential_sources.h"
 
 int cli_app_create(cli_app *app, const cli_config *cfg, bool observe, nr_error *err)
 {
     memset(app, 0, sizeof(*app));
     app->cfg = cfg;
-    app->creds = (nr_credential_provider){.fetch = fetch_cred, .ud = (void *)cfg};
+    /* the config's "credentials" section: each ref from its variable or file */
+    nr_credential_source *src = calloc(cfg->ncreds ? cfg->ncreds : 1, sizeof(*src));
+    if (!src)
+        return nr_error_set(err, NR_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < cfg->ncreds; i++)
+        src[i] = (nr_credential_source){
+            .ref = cfg->creds[i].ref, .env = cfg->creds[i].env, .file = cfg->creds[i].file};
+    int rc = nr_credential_table_create(&app->table, src, cfg->ncreds, err);
+    free(src);
+    if (rc != NR_OK)
+        return rc;
+    app->creds = nr_credential_table_provider(app->table);
     nr_manager_options mo = cfg->manager;
     mo.credentials = &app->creds;
-    int rc;
     if (observe) {
         if ((rc = nr_event_bus_create(&app->bus, 1024, err)) != NR_OK ||
             (rc = nr_metrics_create(&app->metrics, err)) != NR_OK)
@@ -146,6 +107,8 @@ void cli_app_destroy(cli_app *app)
     }
     nr_metrics_destroy(app->metrics);
     app->metrics = NULL;
+    nr_credential_table_destroy(app->table);
+    app->table = NULL;
     if (app->bus)
         nr_event_bus_destroy(app->bus);
     app->bus = NULL;

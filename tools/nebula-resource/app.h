@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 #include "config_file.h"
-#include "nebula/credential.h"
+#include "nebula/credential_sources.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "nebula/metrics.h"
@@ -27,6 +27,7 @@ typedef struct cli_app {
     nr_event_bus *bus;
     nr_metrics *metrics;
     nr_manager *m;
+    nr_credential_table *table; /* the config's credentials section */
     nr_credential_provider creds;
 } cli_app;
 

@@ -728,12 +728,13 @@ static void test_parse_unknown_field(void **state)
     assert_issue("{\"count\":1,\"name\":\"a\",\"colour\":\"red\"}", "$.colour", "",
                  "unknown field");
     assert_issue("{\"count\":1,\"name\":\"a\",\"passwd\":\"" SECRET_PW "\"}", "$.passwd", "",
-                 "unknown field");
+                 "unknown field; did you mean \"password\"?");
     assert_issue("{\"count\":1,\"name\":\"a\",\"a b\":1}", "$[\"a b\"]", "", "unknown field");
     assert_issue("{\"count\":1,\"name\":\"a\",\"q\\\"\\n\":1}", "$[\"q\\\"\\n\"]", "",
                  "unknown field");
     assert_issue("{\"count\":1,\"name\":\"a\",\"\":1}", "$[\"\"]", "", "unknown field");
-    assert_issue("{\"count\":1,\"name\":\"a\",\"Count\":1}", "$.Count", "", "unknown field");
+    assert_issue("{\"count\":1,\"name\":\"a\",\"Count\":1}", "$.Count", "",
+                 "unknown field; did you mean \"count\"?");
 }
 
 static void test_parse_wrong_types(void **state)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/config_internal.h"
+#include "base/suggest.h"
 #include "nebula/alloc.h"
 
 /* The value as JSON text for an issue ("<redacted>" on a secret field). */
@@ -150,6 +151,19 @@ static int set_field(const nr_config_schema *schema, const nr_field *f, const js
     return NR_OK;
 }
 
+/* The field name closest to an unknown key (klen bytes), or NULL. A key
+ * holding a NUL byte gets none. */
+static const char *field_hint(const nr_config_schema *schema, const char *key, size_t klen)
+{
+    if (klen != strlen(key))
+        return NULL;
+    nr__suggest s;
+    nr__suggest_init(&s, key, klen);
+    for (size_t i = 0; i < schema->nfields; i++)
+        nr__suggest_offer(&s, schema->fields[i].name);
+    return s.best;
+}
+
 /* Fill cfg (already initialised) from obj; NR_OK or NR_ENOMEM, issues in r. */
 static int fill(const nr_config_schema *schema, const json_t *obj, const char *prefix, void *cfg,
                 nr_config_report *r)
@@ -179,7 +193,12 @@ static int fill(const nr_config_schema *schema, const json_t *obj, const char *p
     {
         if (klen != strlen(key) || !nr_config_field(schema, key)) {
             nrc_path(path, sizeof(path), prefix, key, klen);
-            nr_config_report_add(r, path, NULL, 0, 0, "unknown field");
+            const char *hint = field_hint(schema, key, klen);
+            if (hint)
+                nr_config_report_add(r, path, NULL, 0, 0, "unknown field; did you mean \"%s\"?",
+                                     hint);
+            else
+                nr_config_report_add(r, path, NULL, 0, 0, "unknown field");
         }
     }
     nrc_run_check(schema, cfg, prefix, r, 0);

@@ -19,12 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_read.h"
 #include "config_schema.h"
 #include "json_pos.h"
 #include "nebula/alloc.h"
 #include "nebula/config.h"
-
-#define MAX_FILE_BYTES (16u << 20)
 
 static const char *const top_keys[] = {"manager",     "http",      "shutdown",
                                        "credentials", "resources", NULL};
@@ -612,52 +611,6 @@ static void check_graph(loader *ld)
 
 /* ---- the file ---------------------------------------------------------------- */
 
-static char *read_file(const char *file, size_t *len, int *errnum)
-{
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        *errnum = errno;
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                free(buf);
-                buf = NULL;
-                *errnum = EFBIG;
-                break;
-            }
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                *errnum = ENOMEM;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                *errnum = errno ? errno : EIO;
-                free(buf);
-                buf = NULL;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = n;
-    }
-    return buf;
-}
-
 int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_issues *issues)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -670,10 +623,10 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
     loader ld = {.cfg = cfg, .iss = issues};
 
     size_t len = 0;
-    int errnum = 0;
-    char *text = read_file(file, &len, &errnum);
+    char why[400];
+    char *text = cli_config_read(file, &len, why, sizeof(why));
     if (!text) {
-        add_issue(&ld, "$", false, "", "cannot read the file: %s", strerror(errnum));
+        add_issue(&ld, "$", false, "", "%s", why);
         return 1;
     }
     json_error_t je;

@@ -104,44 +104,15 @@ static void field_list(char *buf, size_t len, const nr_config_schema *s, const c
     }
 }
 
-/* Move a library report into the issue list. An unknown field gets the list
- * of known ones; a section of more than NR_CONFIG_MAX_ISSUES problems says
- * how many were left out. */
-static void take_report(loader *ld, const nr_config_report *r, const nr_config_schema *s,
-                        const char *const *extra, const char *prefix)
+/* "; did you mean \"x\"?" when one of names is close to word (the library's
+ * rule, nr_config_suggest), else "". */
+static void hint(char *buf, size_t len, const char *word, const char *const *names, size_t count)
 {
-    for (size_t k = 0; k < r->count; k++) {
-        const nr_config_issue *it = &r->items[k];
-        if (strcmp(it->rule, "unknown field") == 0) {
-            char known[400];
-            field_list(known, sizeof(known), s, extra);
-            add_issue(ld, it->path, true, "", "unknown field (known: %s)", known);
-        } else {
-            add_issue(ld, it->path, false, it->value, "%s", it->rule);
-        }
-    }
-    if (r->dropped)
-        add_issue(ld, prefix, false, "", "%zu more problems in this section not shown", r->dropped);
-}
-
-/* Parse section obj (NULL: absent, defaults) with schema s under prefix. */
-static bool section(loader *ld, const nr_config_schema *s, const json_t *obj, const char *prefix,
-                    void *out, const char *const *extra)
-{
-    json_t *empty = NULL;
-    if (!obj)
-        obj = empty = json_object();
-    nr_config_report rep;
-    nr_error err = {0};
-    int rc = nr_config_from_json(s, obj, prefix, out, &rep, &err);
-    json_decref(empty);
-    if (rc == NR_ENOMEM || rc == NR_EINVAL) {
-        ld->oom = rc == NR_ENOMEM;
-        add_issue(ld, prefix, false, "", "%s", err.message);
-        return false;
-    }
-    take_report(ld, &rep, s, extra, prefix);
-    return rc == NR_OK;
+    const char *best = nr_config_suggest(word, names, count);
+    if (best)
+        snprintf(buf, len, "; did you mean \"%s\"?", best);
+    else if (len)
+        buf[0] = '\0';
 }
 
 /* The path of member key under prefix, in the report's form. */
@@ -161,6 +132,81 @@ static void member_path(char *out, size_t cap, const char *prefix, const char *k
     snprintf(out, cap, "%s[%s]", prefix, q ? q : "\"?\"");
     free(q);
     json_decref(k);
+}
+
+/* The hint for the unknown key of obj at path (the key the library reported),
+ * among the schema's fields and the extra keys. false when the key is not
+ * found (a path cut short) or memory ran out: the library's rule stands. */
+static bool key_hint(char *buf, size_t len, const json_t *obj, const char *prefix, const char *path,
+                     const nr_config_schema *s, const char *const *extra)
+{
+    const char *key, *word = NULL;
+    json_t *v;
+    char p[512];
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        member_path(p, sizeof(p), prefix, key);
+        if (strcmp(p, path) == 0)
+            word = key;
+    }
+    size_t n = 0, nextra = 0;
+    while (extra && extra[nextra])
+        nextra++;
+    const char **names = word ? malloc((s->nfields + nextra + 1) * sizeof(*names)) : NULL;
+    if (!names)
+        return false;
+    for (size_t i = 0; i < s->nfields; i++)
+        names[n++] = s->fields[i].name;
+    for (size_t i = 0; i < nextra; i++)
+        names[n++] = extra[i];
+    hint(buf, len, word, names, n);
+    free(names);
+    return true;
+}
+
+/* Move a library report on obj into the issue list. An unknown field gets
+ * the closest known one (among the extra keys too) and the list of known
+ * ones; a section of more than NR_CONFIG_MAX_ISSUES problems says how many
+ * were left out. */
+static void take_report(loader *ld, const nr_config_report *r, const json_t *obj,
+                        const nr_config_schema *s, const char *const *extra, const char *prefix)
+{
+    for (size_t k = 0; k < r->count; k++) {
+        const nr_config_issue *it = &r->items[k];
+        if (strncmp(it->rule, "unknown field", 13) == 0) {
+            char known[400], mean[200];
+            field_list(known, sizeof(known), s, extra);
+            if (key_hint(mean, sizeof(mean), obj, prefix, it->path, s, extra))
+                add_issue(ld, it->path, true, "", "unknown field%s (known: %s)", mean, known);
+            else
+                add_issue(ld, it->path, true, "", "%s (known: %s)", it->rule, known);
+        } else {
+            add_issue(ld, it->path, false, it->value, "%s", it->rule);
+        }
+    }
+    if (r->dropped)
+        add_issue(ld, prefix, false, "", "%zu more problems in this section not shown", r->dropped);
+}
+
+/* Parse section obj (NULL: absent, defaults) with schema s under prefix. */
+static bool section(loader *ld, const nr_config_schema *s, const json_t *obj, const char *prefix,
+                    void *out, const char *const *extra)
+{
+    json_t *empty = NULL;
+    if (!obj)
+        obj = empty = json_object();
+    nr_config_report rep;
+    nr_error err = {0};
+    int rc = nr_config_from_json(s, obj, prefix, out, &rep, &err);
+    if (rc == NR_ENOMEM || rc == NR_EINVAL) {
+        json_decref(empty);
+        ld->oom = rc == NR_ENOMEM;
+        add_issue(ld, prefix, false, "", "%s", err.message);
+        return false;
+    }
+    take_report(ld, &rep, obj, s, extra, prefix);
+    json_decref(empty);
+    return rc == NR_OK;
 }
 
 /* A credential ref names a secret, often "<resource>/<what>": an id's
@@ -406,15 +452,18 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         r->driver_name = xstrdup(driver);
         r->driver = cli_driver_find(driver);
         if (!r->driver) {
-            char list[256], val[100];
+            char list[256], val[100], mean[100];
             cli_driver_list(list, sizeof(list));
             json_text(val, sizeof(val), json_object_get(obj, "driver"));
             snprintf(path, sizeof(path), "%s.driver", prefix);
+            size_t nnames;
+            const char *const *names = cli_driver_names(&nnames);
+            hint(mean, sizeof(mean), driver, names, nnames);
             if (cli_driver_known(driver))
                 add_issue(ld, path, false, val,
                           "driver is not built into this program (built in: %s)", list);
             else
-                add_issue(ld, path, false, val, "unknown driver (built in: %s)", list);
+                add_issue(ld, path, false, val, "unknown driver%s (built in: %s)", mean, list);
         }
     }
     if (scope) {
@@ -443,14 +492,24 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         if (!cli_config_credential(ld->cfg, cred)) {
             char val[100];
             json_text(val, sizeof(val), json_object_get(obj, "credential"));
-            char list[300] = "";
+            char list[300] = "", mean[200] = "";
             size_t used = 0;
-            for (size_t k = 0; k < ld->cfg->ncreds && used < sizeof(list); k++) {
+            const char **refs = calloc(ld->cfg->ncreds + 1, sizeof(*refs));
+            if (!refs)
+                ld->oom = true;
+            for (size_t k = 0; k < ld->cfg->ncreds; k++) {
+                if (refs)
+                    refs[k] = ld->cfg->creds[k].ref;
+                if (used >= sizeof(list))
+                    continue;
                 int w = snprintf(list + used, sizeof(list) - used, "%s%s", k ? ", " : "",
                                  ld->cfg->creds[k].ref);
                 used += w > 0 ? (size_t)w : 0;
             }
-            add_issue(ld, path, false, val, "unknown credential ref (defined: %s)",
+            if (refs)
+                hint(mean, sizeof(mean), cred, refs, ld->cfg->ncreds);
+            free(refs);
+            add_issue(ld, path, false, val, "unknown credential ref%s (defined: %s)", mean,
                       ld->cfg->ncreds ? list : "none");
         }
     }
@@ -556,27 +615,40 @@ static void check_graph(loader *ld)
             }
         }
     }
+    /* the ids, each once, for the list and the hint of an unknown dependency */
+    const char **ids = calloc(cfg->nres + 1, sizeof(*ids));
+    size_t nids = 0;
+    if (!ids)
+        ld->oom = true;
+    char known[400] = "";
+    size_t used = 0;
+    for (size_t j = 0; j < cfg->nres; j++) {
+        if (!cfg->res[j].id || find_res(cfg, cfg->res[j].id) != (long)j)
+            continue; /* no id, or one listed already */
+        if (ids)
+            ids[nids++] = cfg->res[j].id;
+        if (used >= sizeof(known))
+            continue;
+        int w =
+            snprintf(known + used, sizeof(known) - used, "%s%s", used ? ", " : "", cfg->res[j].id);
+        used += w > 0 ? (size_t)w : 0;
+    }
     for (size_t i = 0; i < cfg->nres; i++) {
         cli_resource *r = &cfg->res[i];
         for (size_t k = 0; k < r->ndeps; k++) {
             if (find_res(cfg, r->deps[k]) >= 0)
                 continue;
-            char path[96], val[80], known[400] = "";
-            size_t used = 0;
-            for (size_t j = 0; j < cfg->nres && used < sizeof(known); j++) {
-                if (!cfg->res[j].id || find_res(cfg, cfg->res[j].id) != (long)j)
-                    continue; /* no id, or one listed already */
-                int w = snprintf(known + used, sizeof(known) - used, "%s%s", used ? ", " : "",
-                                 cfg->res[j].id);
-                used += w > 0 ? (size_t)w : 0;
-            }
+            char path[96], val[80], mean[100] = "";
+            if (ids)
+                hint(mean, sizeof(mean), r->deps[k], ids, nids);
             snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", i, k);
             snprintf(val, sizeof(val), "\"%s\"", r->deps[k]);
-            add_issue(ld, path, false, val, "unknown resource id (defined: %s)",
+            add_issue(ld, path, false, val, "unknown resource id%s (defined: %s)", mean,
                       used ? known : "none");
             deps_ok = false;
         }
     }
+    free(ids);
     if (cfg->nres == 0)
         return;
     int *color = calloc(cfg->nres, sizeof(int));
@@ -657,10 +729,12 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
             for (size_t i = 0; top_keys[i]; i++)
                 known = known || strcmp(top_keys[i], key) == 0;
             if (!known) {
-                char path[512];
+                char path[512], mean[100];
                 member_path(path, sizeof(path), "$", key);
+                hint(mean, sizeof(mean), key, top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
                 add_issue(&ld, path, true, "",
-                          "unknown key (known: manager, http, shutdown, credentials, resources)");
+                          "unknown key%s (known: manager, http, shutdown, credentials, resources)",
+                          mean);
             }
         }
         load_manager(&ld, json_object_get(root, "manager"));

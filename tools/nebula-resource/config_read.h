@@ -12,9 +12,13 @@
 /* The largest config file read, in bytes. */
 #define CLI_CONFIG_MAX_BYTES (16u << 20)
 
-/* Read file whole. Returns its text (NUL-terminated; free() it) with its
- * length in *len, or NULL with the reason in why (e.g. "cannot read the
- * file: No such file or directory"). */
+/* Read file whole: a regular file of at most CLI_CONFIG_MAX_BYTES. Returns
+ * its text (NUL-terminated; free() it) with its length in *len, or NULL
+ * with the reason in why: "cannot read the file: No such file or
+ * directory", "... it is a FIFO (named pipe), not a regular file" (also a
+ * directory, a device, a socket: none is opened for reading, so none can
+ * block), "... it is larger than the 16 MiB limit for a config file (got N
+ * bytes)", "cannot open the file: ...". */
 char *cli_config_read(const char *file, size_t *len, char *why, size_t whylen);
 
 #endif

@@ -268,7 +268,11 @@ int nr_config_parse(const nr_config_schema *schema, const char *text, size_t len
     if (!root) {
         if (json_error_code(&je) == json_error_out_of_memory)
             return finish(schema, cfg, NR_ENOMEM, r, err);
-        nr_config_report_add(r, "$", NULL, je.line, je.column, "%s", je.text);
+        /* Positions are 1-based: jansson says column 0 (and line 1 for an
+         * empty text) when the error is at the start of a line, past the
+         * last byte read; that is column 1 of that line. */
+        nr_config_report_add(r, "$", NULL, je.line > 0 ? je.line : 1, je.column > 0 ? je.column : 1,
+                             "%s", je.text);
         return finish(schema, cfg, NR_OK, r, err);
     }
     rc = fill(schema, root, "$", cfg, r);

@@ -705,9 +705,9 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!root) {
         add_issue(&ld, "$", false, "", "invalid JSON: %s", je.text);
-        if (issues->n) {
-            issues->v[issues->n - 1].line = je.line;
-            issues->v[issues->n - 1].col = je.column;
+        if (issues->n) { /* 1-based, as in the library: jansson may say 0 */
+            issues->v[issues->n - 1].line = je.line > 0 ? je.line : 1;
+            issues->v[issues->n - 1].col = je.column > 0 ? je.column : 1;
         }
         free(text);
         return 1;

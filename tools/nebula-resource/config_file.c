@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_names.h"
 #include "config_read.h"
 #include "config_schema.h"
 #include "json_pos.h"
@@ -89,81 +90,6 @@ static void add_issue(loader *ld, const char *raw, bool at_key, const char *valu
     iss->n++;
 }
 
-/* "a, b, c" of a schema's field names (plus extra ones) into buf. */
-static void field_list(char *buf, size_t len, const nr_config_schema *s, const char *const *extra)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < s->nfields && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", s->fields[i].name);
-        used += w > 0 ? (size_t)w : 0;
-    }
-    for (size_t i = 0; extra && extra[i] && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", extra[i]);
-        used += w > 0 ? (size_t)w : 0;
-    }
-}
-
-/* "; did you mean \"x\"?" when one of names is close to word (the library's
- * rule, nr_config_suggest), else "". */
-static void hint(char *buf, size_t len, const char *word, const char *const *names, size_t count)
-{
-    const char *best = nr_config_suggest(word, names, count);
-    if (best)
-        snprintf(buf, len, "; did you mean \"%s\"?", best);
-    else if (len)
-        buf[0] = '\0';
-}
-
-/* The path of member key under prefix, in the report's form. */
-static void member_path(char *out, size_t cap, const char *prefix, const char *key)
-{
-    bool plain = *key != '\0';
-    for (const char *p = key; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '_' || *p == '-'))
-            plain = false;
-    if (plain) {
-        snprintf(out, cap, "%s.%s", prefix, key);
-        return;
-    }
-    json_t *k = json_string(key);
-    char *q = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
-    snprintf(out, cap, "%s[%s]", prefix, q ? q : "\"?\"");
-    free(q);
-    json_decref(k);
-}
-
-/* The hint for the unknown key of obj at path (the key the library reported),
- * among the schema's fields and the extra keys. false when the key is not
- * found (a path cut short) or memory ran out: the library's rule stands. */
-static bool key_hint(char *buf, size_t len, const json_t *obj, const char *prefix, const char *path,
-                     const nr_config_schema *s, const char *const *extra)
-{
-    const char *key, *word = NULL;
-    json_t *v;
-    char p[512];
-    json_object_foreach((json_t *)obj, key, v)
-    {
-        member_path(p, sizeof(p), prefix, key);
-        if (strcmp(p, path) == 0)
-            word = key;
-    }
-    size_t n = 0, nextra = 0;
-    while (extra && extra[nextra])
-        nextra++;
-    const char **names = word ? malloc((s->nfields + nextra + 1) * sizeof(*names)) : NULL;
-    if (!names)
-        return false;
-    for (size_t i = 0; i < s->nfields; i++)
-        names[n++] = s->fields[i].name;
-    for (size_t i = 0; i < nextra; i++)
-        names[n++] = extra[i];
-    hint(buf, len, word, names, n);
-    free(names);
-    return true;
-}
-
 /* Move a library report on obj into the issue list. An unknown field gets
  * the closest known one (among the extra keys too) and the list of known
  * ones; a section of more than NR_CONFIG_MAX_ISSUES problems says how many
@@ -175,8 +101,8 @@ static void take_report(loader *ld, const nr_config_report *r, const json_t *obj
         const nr_config_issue *it = &r->items[k];
         if (strncmp(it->rule, "unknown field", 13) == 0) {
             char known[400], mean[200];
-            field_list(known, sizeof(known), s, extra);
-            if (key_hint(mean, sizeof(mean), obj, prefix, it->path, s, extra))
+            cli_field_list(known, sizeof(known), s, extra);
+            if (cli_key_hint(mean, sizeof(mean), obj, prefix, it->path, s, extra))
                 add_issue(ld, it->path, true, "", "unknown field%s (known: %s)", mean, known);
             else
                 add_issue(ld, it->path, true, "", "%s (known: %s)", it->rule, known);
@@ -207,53 +133,6 @@ static bool section(loader *ld, const nr_config_schema *s, const json_t *obj, co
     take_report(ld, &rep, obj, s, extra, prefix);
     json_decref(empty);
     return rc == NR_OK;
-}
-
-/* A credential ref names a secret, often "<resource>/<what>": an id's
- * characters plus '/', 1 to 127 bytes. */
-static bool ref_ok(const char *ref)
-{
-    size_t n = strlen(ref);
-    if (n < 1 || n > 127)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = ref[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == ':' || c == '@' || c == '/'))
-            return false;
-    }
-    return true;
-}
-
-static bool id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    if (n < 1 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == ':' || c == '@'))
-            return false;
-    }
-    return true;
-}
-
-/* The value of j as JSON text for an issue (short). */
-static void json_text(char *out, size_t cap, const json_t *j)
-{
-    char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!t) {
-        snprintf(out, cap, "?");
-        return;
-    }
-    if (strlen(t) >= cap && cap > 4) {
-        memcpy(out, t, cap - 4);
-        memcpy(out + cap - 4, "...", 4);
-    } else {
-        snprintf(out, cap, "%s", t);
-    }
-    free(t);
 }
 
 /* ---- sections --------------------------------------------------------------- */
@@ -302,7 +181,7 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
         return;
     if (!json_is_object(obj)) {
         char v[64];
-        json_text(v, sizeof(v), obj);
+        cli_json_text(v, sizeof(v), obj);
         add_issue(ld, "$.credentials", false, v, "must be an object of credential refs");
         return;
     }
@@ -317,8 +196,8 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
     json_object_foreach((json_t *)obj, ref, v)
     {
         char path[512];
-        member_path(path, sizeof(path), "$.credentials", ref);
-        if (!ref_ok(ref))
+        cli_member_path(path, sizeof(path), "$.credentials", ref);
+        if (!cli_ref_ok(ref))
             add_issue(ld, path, true, "",
                       "credential ref must be 1 to 127 letters, digits or _-.:@/");
         cred_cfg c;
@@ -351,7 +230,7 @@ static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const cha
         return;
     if (!json_is_array(deps)) {
         char v[64];
-        json_text(v, sizeof(v), deps);
+        cli_json_text(v, sizeof(v), deps);
         add_issue(ld, path, false, v, "must be an array of resource ids");
         return;
     }
@@ -365,7 +244,7 @@ static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const cha
         const json_t *d = json_array_get(deps, k);
         char ipath[300], v[64];
         snprintf(ipath, sizeof(ipath), "%s[%zu]", path, k);
-        json_text(v, sizeof(v), d);
+        cli_json_text(v, sizeof(v), d);
         if (!json_is_string(d)) {
             add_issue(ld, ipath, false, v, "must be a resource id (a string)");
             continue;
@@ -409,7 +288,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     snprintf(prefix, sizeof(prefix), "$.resources[%zu]", idx);
     if (!json_is_object(obj)) {
         char v[64];
-        json_text(v, sizeof(v), obj);
+        cli_json_text(v, sizeof(v), obj);
         add_issue(ld, prefix, false, v, "must be a resource object");
         return;
     }
@@ -440,9 +319,9 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     const char *part = scalar(obj, "partition", 16);
     if (id) {
         snprintf(path, sizeof(path), "%s.id", prefix);
-        if (!id_ok(id)) {
+        if (!cli_id_ok(id)) {
             char val[100];
-            json_text(val, sizeof(val), json_object_get(obj, "id"));
+            cli_json_text(val, sizeof(val), json_object_get(obj, "id"));
             add_issue(ld, path, false, val, "must hold only letters, digits and _-.:@");
         } else {
             r->id = xstrdup(id);
@@ -454,11 +333,11 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         if (!r->driver) {
             char list[256], val[100], mean[100];
             cli_driver_list(list, sizeof(list));
-            json_text(val, sizeof(val), json_object_get(obj, "driver"));
+            cli_json_text(val, sizeof(val), json_object_get(obj, "driver"));
             snprintf(path, sizeof(path), "%s.driver", prefix);
             size_t nnames;
             const char *const *names = cli_driver_names(&nnames);
-            hint(mean, sizeof(mean), driver, names, nnames);
+            cli_hint(mean, sizeof(mean), driver, names, nnames);
             if (cli_driver_known(driver))
                 add_issue(ld, path, false, val,
                           "driver is not built into this program (built in: %s)", list);
@@ -471,7 +350,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         snprintf(path, sizeof(path), "%s.scope", prefix);
         if (nr_scope_parse(&r->scope, scope, &err) != NR_OK) {
             char val[100];
-            json_text(val, sizeof(val), json_object_get(obj, "scope"));
+            cli_json_text(val, sizeof(val), json_object_get(obj, "scope"));
             add_issue(ld, path, false, val, "%s", err.message);
             nr_scope_global(&r->scope);
         } else {
@@ -491,7 +370,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         r->credential = xstrdup(cred);
         if (!cli_config_credential(ld->cfg, cred)) {
             char val[100];
-            json_text(val, sizeof(val), json_object_get(obj, "credential"));
+            cli_json_text(val, sizeof(val), json_object_get(obj, "credential"));
             char list[300] = "", mean[200] = "";
             size_t used = 0;
             const char **refs = calloc(ld->cfg->ncreds + 1, sizeof(*refs));
@@ -507,7 +386,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
                 used += w > 0 ? (size_t)w : 0;
             }
             if (refs)
-                hint(mean, sizeof(mean), cred, refs, ld->cfg->ncreds);
+                cli_hint(mean, sizeof(mean), cred, refs, ld->cfg->ncreds);
             free(refs);
             add_issue(ld, path, false, val, "unknown credential ref%s (defined: %s)", mean,
                       ld->cfg->ncreds ? list : "none");
@@ -640,7 +519,7 @@ static void check_graph(loader *ld)
                 continue;
             char path[96], val[80], mean[100] = "";
             if (ids)
-                hint(mean, sizeof(mean), r->deps[k], ids, nids);
+                cli_hint(mean, sizeof(mean), r->deps[k], ids, nids);
             snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", i, k);
             snprintf(val, sizeof(val), "\"%s\"", r->deps[k]);
             add_issue(ld, path, false, val, "unknown resource id%s (defined: %s)", mean,
@@ -718,7 +597,7 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
 
     if (!json_is_object(root)) {
         char v[64];
-        json_text(v, sizeof(v), root);
+        cli_json_text(v, sizeof(v), root);
         add_issue(&ld, "$", false, v, "must be a JSON object");
     } else {
         const char *key;
@@ -730,8 +609,8 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
                 known = known || strcmp(top_keys[i], key) == 0;
             if (!known) {
                 char path[512], mean[100];
-                member_path(path, sizeof(path), "$", key);
-                hint(mean, sizeof(mean), key, top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
+                cli_member_path(path, sizeof(path), "$", key);
+                cli_hint(mean, sizeof(mean), key, top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
                 add_issue(&ld, path, true, "",
                           "unknown key%s (known: manager, http, shutdown, credentials, resources)",
                           mean);
@@ -746,7 +625,7 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
             add_issue(&ld, "$.resources", false, "", "is required (an array of resources)");
         } else if (!json_is_array(res)) {
             char v2[64];
-            json_text(v2, sizeof(v2), res);
+            cli_json_text(v2, sizeof(v2), res);
             add_issue(&ld, "$.resources", false, v2, "must be an array of resources");
         } else {
             size_t n = json_array_size(res);

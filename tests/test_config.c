@@ -745,7 +745,7 @@ static void test_parse_wrong_types(void **state)
     assert_issue(BASE "\"enabled\":\"true\"}", "$.enabled", "\"true\"", "must be true or false");
     assert_issue(BASE "\"delta\":\"10\"}", "$.delta", "\"10\"", "must be an integer");
     assert_issue(BASE "\"delta\":1.5}", "$.delta", "1.5", "must be an integer");
-    assert_issue(BASE "\"delta\":2.0}", "$.delta", "2", "must be an integer");
+    assert_issue(BASE "\"delta\":2.0}", "$.delta", "2.0", "must be an integer");
     assert_issue(BASE "\"delta\":null}", "$.delta", "null", "must be an integer");
     assert_issue(BASE "\"scale\":\"x\"}", "$.scale", "\"x\"", "must be a number");
     assert_issue(BASE "\"scale\":true}", "$.scale", "true", "must be a number");

@@ -22,7 +22,10 @@ static void value_text(char *out, size_t cap, const nr_field *f, const json_t *v
         snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return;
     case JSON_REAL:
+        /* a real stays one: 1.0 is "1.0", not the integer "1" */
         nrc_double_text(out, cap, json_real_value(v));
+        if (!strpbrk(out, ".eEn") && strlen(out) + 2 < cap)
+            strcat(out, ".0");
         return;
     case JSON_TRUE:
     case JSON_FALSE:

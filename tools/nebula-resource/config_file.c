@@ -35,12 +35,33 @@ typedef struct loader {
     cli_config *cfg;
     cli_issues *iss;
     cli_pos_map pos;
+    const char *text; /* the file's text, for values as written */
     bool oom;
 } loader;
 
 static char *xstrdup(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+/* A number as the file writes it (jansson's double prints 1.0 as 1): the
+ * text of the value at p when value is a number and so is that text. */
+static bool as_written(const loader *ld, const cli_pos_entry *p, const char *value, char *out,
+                       size_t cap)
+{
+    bool number = value[0] == '-' || (value[0] >= '0' && value[0] <= '9');
+    const char *t = ld->text ? ld->text + p->start : NULL;
+    size_t n = p->end - p->start;
+    if (!number || !t || n == 0 || !(t[0] == '-' || (t[0] >= '0' && t[0] <= '9')))
+        return false;
+    if (n >= cap && cap > 4) {
+        memcpy(out, t, cap - 4);
+        memcpy(out + cap - 4, "...", 4);
+    } else {
+        memcpy(out, t, n);
+        out[n] = '\0';
+    }
+    return true;
 }
 
 /* Add an issue at JSON path raw ("$..." form). at_key: point at the key of
@@ -62,6 +83,11 @@ static void add_issue(loader *ld, const char *raw, bool at_key, const char *valu
         iss->v = v;
         iss->cap = cap;
     }
+    const cli_pos_entry *p = cli_pos_find(&ld->pos, raw);
+    bool exact = p && strcmp(p->path, raw) == 0;
+    char written[100];
+    if (exact && as_written(ld, p, value, written, sizeof(written)))
+        value = written;
     char rule[512];
     va_list ap;
     va_start(ap, fmt);
@@ -81,9 +107,7 @@ static void add_issue(loader *ld, const char *raw, bool at_key, const char *valu
         ld->oom = true;
         return;
     }
-    const cli_pos_entry *p = cli_pos_find(&ld->pos, raw);
     if (p) {
-        bool exact = strcmp(p->path, raw) == 0;
         i->line = exact && at_key ? p->kline : p->line;
         i->col = exact && at_key ? p->kcol : p->col;
     }
@@ -593,7 +617,7 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
     }
     if (cli_pos_scan(&ld.pos, text, len) != 0)
         ld.oom = true;
-    free(text);
+    ld.text = text;
 
     if (!json_is_object(root)) {
         char v[64];
@@ -642,6 +666,8 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
     }
     json_decref(root);
     cli_pos_free(&ld.pos);
+    ld.text = NULL;
+    free(text);
     if (ld.oom)
         add_issue(&ld, "$", false, "", "out of memory while checking the file");
     return issues->n ? 1 : 0;

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nebula/error.h"
+
 /* What a file that is not a regular one is, for the message. */
 static const char *kind_of(mode_t mode)
 {
@@ -59,6 +61,7 @@ static void too_large(char *why, size_t whylen, long long size, bool exact)
 static char *read_fd(int fd, size_t size, size_t *len, char *why, size_t whylen)
 {
     size_t cap = size + 2 > 4096 ? size + 2 : 4096, n = 0;
+    char etext[200];
     char *buf = malloc(cap);
     while (buf) {
         if (n + 1 >= cap) {
@@ -76,7 +79,8 @@ static char *read_fd(int fd, size_t size, size_t *len, char *why, size_t whylen)
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            snprintf(why, whylen, "cannot read the file: %s", strerror(errno));
+            snprintf(why, whylen, "cannot read the file: %s",
+                     nr_errno_text(errno, etext, sizeof(etext)));
             break;
         }
         if (got == 0) {
@@ -99,21 +103,25 @@ static char *read_fd(int fd, size_t size, size_t *len, char *why, size_t whylen)
 char *cli_config_read(const char *file, size_t *len, char *why, size_t whylen)
 {
     why[0] = '\0';
+    char etext[200]; /* errno's text; for EMFILE, with the limit that was hit */
     struct stat st;
     if (stat(file, &st) != 0) {
-        snprintf(why, whylen, "cannot read the file: %s", strerror(errno));
+        snprintf(why, whylen, "cannot read the file: %s",
+                 nr_errno_text(errno, etext, sizeof(etext)));
         return NULL;
     }
     if (not_regular(&st, why, whylen))
         return NULL;
     int fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(why, whylen, "cannot open the file: %s", strerror(errno));
+        snprintf(why, whylen, "cannot open the file: %s",
+                 nr_errno_text(errno, etext, sizeof(etext)));
         return NULL;
     }
     char *text = NULL;
     if (fstat(fd, &st) != 0)
-        snprintf(why, whylen, "cannot read the file: %s", strerror(errno));
+        snprintf(why, whylen, "cannot read the file: %s",
+                 nr_errno_text(errno, etext, sizeof(etext)));
     else if (not_regular(&st, why, whylen))
         ;
     else if (st.st_size > (off_t)CLI_CONFIG_MAX_BYTES)

@@ -18,9 +18,9 @@ fail() {
 # problem and the summary; stderr stays empty.
 expect() {
     local file=$1 rule=$2
-    timeout 10 "$bin" check "$file" > out.txt 2> err.txt
+    timeout 30 "$bin" check "$file" > out.txt 2> err.txt
     local status=$?
-    [ $status = 124 ] && fail "check $file: still running after 10 s"
+    [ $status = 124 ] && fail "check $file: still running after 30 s"
     [ $status = 1 ] || fail "check $file: status $status, expected 1"
     printf '%s: $: %s\n%s: invalid: 1 problem\n' "$file" "$rule" "$file" > want.txt
     diff -u want.txt out.txt || fail "check $file: output differs (- expected, + got)"
@@ -48,7 +48,7 @@ fi
 expect missing.json "cannot read the file: No such file or directory"
 
 # `run` loads the config the same way: refused at once, on stderr
-timeout 10 "$bin" run fifo.json > out.txt 2> err.txt
+timeout 30 "$bin" run fifo.json > out.txt 2> err.txt
 status=$?
 [ $status = 1 ] || fail "run fifo.json: status $status, expected 1"
 grep -qxF 'fifo.json: $: cannot read the file: it is a FIFO (named pipe), not a regular file' \

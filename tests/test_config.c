@@ -728,12 +728,13 @@ static void test_parse_unknown_field(void **state)
     assert_issue("{\"count\":1,\"name\":\"a\",\"colour\":\"red\"}", "$.colour", "",
                  "unknown field");
     assert_issue("{\"count\":1,\"name\":\"a\",\"passwd\":\"" SECRET_PW "\"}", "$.passwd", "",
-                 "unknown field");
+                 "unknown field; did you mean \"password\"?");
     assert_issue("{\"count\":1,\"name\":\"a\",\"a b\":1}", "$[\"a b\"]", "", "unknown field");
     assert_issue("{\"count\":1,\"name\":\"a\",\"q\\\"\\n\":1}", "$[\"q\\\"\\n\"]", "",
                  "unknown field");
     assert_issue("{\"count\":1,\"name\":\"a\",\"\":1}", "$[\"\"]", "", "unknown field");
-    assert_issue("{\"count\":1,\"name\":\"a\",\"Count\":1}", "$.Count", "", "unknown field");
+    assert_issue("{\"count\":1,\"name\":\"a\",\"Count\":1}", "$.Count", "",
+                 "unknown field; did you mean \"count\"?");
 }
 
 static void test_parse_wrong_types(void **state)
@@ -744,7 +745,7 @@ static void test_parse_wrong_types(void **state)
     assert_issue(BASE "\"enabled\":\"true\"}", "$.enabled", "\"true\"", "must be true or false");
     assert_issue(BASE "\"delta\":\"10\"}", "$.delta", "\"10\"", "must be an integer");
     assert_issue(BASE "\"delta\":1.5}", "$.delta", "1.5", "must be an integer");
-    assert_issue(BASE "\"delta\":2.0}", "$.delta", "2", "must be an integer");
+    assert_issue(BASE "\"delta\":2.0}", "$.delta", "2.0", "must be an integer");
     assert_issue(BASE "\"delta\":null}", "$.delta", "null", "must be an integer");
     assert_issue(BASE "\"scale\":\"x\"}", "$.scale", "\"x\"", "must be a number");
     assert_issue(BASE "\"scale\":true}", "$.scale", "true", "must be a number");

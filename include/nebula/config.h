@@ -165,6 +165,19 @@ bool nr_config_equal(const nr_config_schema *schema, const void *a, const void *
 /* The field named name, or NULL. */
 const nr_field *nr_config_field(const nr_config_schema *schema, const char *name);
 
+/* For a "did you mean" hint: the entry of names[0..count) closest to word,
+ * when one is close. Close means at most max(1, len / 3) edits away and
+ * fewer than len, len being strlen(word); an edit inserts, deletes or
+ * substitutes one byte or swaps two neighbouring ones (Damerau-Levenshtein
+ * distance, optimal string alignment). The first of equally close names
+ * wins; names longer than 127 bytes and NULL entries are skipped. Returns a
+ * pointer into names (word itself is never kept), or NULL when no name is
+ * close, word is NULL or empty, or names is NULL. Allocates nothing. An
+ * unknown key in a schema gets this hint from the parser itself:
+ * "unknown field; did you mean \"port\"?".
+ * Thread safety: any thread. */
+const char *nr_config_suggest(const char *word, const char *const *names, size_t count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -100,6 +100,22 @@ int nr_error_set_cause(nr_error *err, int code, int cause, long driver_code,
 /* Prefix err->message with "<prefix>: " (keeping code and cause). NULL is a no-op. */
 void nr_error_prefix(nr_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * The text of the errno value errnum (what strerror says) into buf (size n,
+ * cut to fit), and, when the process ran out of file descriptors, which
+ * limit it hit, so that the message says what to raise:
+ *   EMFILE: "Too many open files (EMFILE: the RLIMIT_NOFILE limit of this
+ *            process is 64 open files, hard limit 4096)" (the soft limit, then
+ *            the hard one; "unlimited" when there is none)
+ *   ENFILE: "Too many open files in system (ENFILE: the system-wide limit
+ *            on open files was reached)"
+ * For a driver whose client library reports an open failure in its own
+ * words (SQLite's "unable to open database file"), with errno beside it.
+ * Returns buf.
+ * Thread safety: any thread.
+ */
+const char *nr_errno_text(int errnum, char *buf, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

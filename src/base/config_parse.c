@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/config_internal.h"
+#include "base/suggest.h"
 #include "nebula/alloc.h"
 
 /* The value as JSON text for an issue ("<redacted>" on a secret field). */
@@ -21,7 +22,10 @@ static void value_text(char *out, size_t cap, const nr_field *f, const json_t *v
         snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return;
     case JSON_REAL:
+        /* a real stays one: 1.0 is "1.0", not the integer "1" */
         nrc_double_text(out, cap, json_real_value(v));
+        if (!strpbrk(out, ".eEn") && strlen(out) + 2 < cap)
+            strcat(out, ".0");
         return;
     case JSON_TRUE:
     case JSON_FALSE:
@@ -150,6 +154,19 @@ static int set_field(const nr_config_schema *schema, const nr_field *f, const js
     return NR_OK;
 }
 
+/* The field name closest to an unknown key (klen bytes), or NULL. A key
+ * holding a NUL byte gets none. */
+static const char *field_hint(const nr_config_schema *schema, const char *key, size_t klen)
+{
+    if (klen != strlen(key))
+        return NULL;
+    nr__suggest s;
+    nr__suggest_init(&s, key, klen);
+    for (size_t i = 0; i < schema->nfields; i++)
+        nr__suggest_offer(&s, schema->fields[i].name);
+    return s.best;
+}
+
 /* Fill cfg (already initialised) from obj; NR_OK or NR_ENOMEM, issues in r. */
 static int fill(const nr_config_schema *schema, const json_t *obj, const char *prefix, void *cfg,
                 nr_config_report *r)
@@ -179,7 +196,12 @@ static int fill(const nr_config_schema *schema, const json_t *obj, const char *p
     {
         if (klen != strlen(key) || !nr_config_field(schema, key)) {
             nrc_path(path, sizeof(path), prefix, key, klen);
-            nr_config_report_add(r, path, NULL, 0, 0, "unknown field");
+            const char *hint = field_hint(schema, key, klen);
+            if (hint)
+                nr_config_report_add(r, path, NULL, 0, 0, "unknown field; did you mean \"%s\"?",
+                                     hint);
+            else
+                nr_config_report_add(r, path, NULL, 0, 0, "unknown field");
         }
     }
     nrc_run_check(schema, cfg, prefix, r, 0);
@@ -249,7 +271,11 @@ int nr_config_parse(const nr_config_schema *schema, const char *text, size_t len
     if (!root) {
         if (json_error_code(&je) == json_error_out_of_memory)
             return finish(schema, cfg, NR_ENOMEM, r, err);
-        nr_config_report_add(r, "$", NULL, je.line, je.column, "%s", je.text);
+        /* Positions are 1-based: jansson says column 0 (and line 1 for an
+         * empty text) when the error is at the start of a line, past the
+         * last byte read; that is column 1 of that line. */
+        nr_config_report_add(r, "$", NULL, je.line > 0 ? je.line : 1, je.column > 0 ? je.column : 1,
+                             "%s", je.text);
         return finish(schema, cfg, NR_OK, r, err);
     }
     rc = fill(schema, root, "$", cfg, r);

@@ -48,6 +48,9 @@ const cli_driver *cli_drivers(size_t *count);
 /* Whether name is a driver the project has, built in or not. */
 bool cli_driver_known(const char *name);
 
+/* Every driver name the project has, built in or not (for a "did you mean"). */
+const char *const *cli_driver_names(size_t *count);
+
 /* "sqlite, postgres, ..." (the built-in ones) into buf. */
 void cli_driver_list(char *buf, size_t len);
 

@@ -3,9 +3,14 @@
  * acquire and release one configured resource as fast as they can, with the
  * throughput and the acquire latency percentiles at the end.
  *
- * Latencies go into a log-linear histogram per thread (32 steps per power
- * of two, so a percentile is within about 3% of the true value); the
- * maximum is exact.
+ * Each acquire waits as the resource's pool config says (no deadline of its
+ * own: the pool's acquire_timeout_ms; 0 = never wait). At the end a cancel
+ * token wakes the acquires still waiting, so a long timeout does not hold
+ * the end up; those are not counted. Latencies go into a
+ * log-linear histogram per thread (32 steps per power of two, so a
+ * percentile is within about 3% of the true value), one for the acquires
+ * that succeeded and one for those that failed (how long a caller waited to
+ * be refused); the maxima are exact.
  */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
@@ -34,16 +39,23 @@ typedef struct bench {
     nr_scope scope;
     bool use_scope;
     atomic_bool stop;
-    atomic_bool go; /* threads start together */
+    atomic_bool go;        /* threads start together */
+    nr_cancel *stop_token; /* set at the end: wakes the acquires still waiting */
 } bench;
+
+/* The latencies of one kind of acquire (succeeded or failed). */
+typedef struct lat {
+    uint64_t n;
+    int64_t max_ns;
+    uint64_t hist[NBUCKET];
+} lat;
 
 typedef struct bthread {
     bench *b;
     pthread_t th;
-    uint64_t ok, errors[32]; /* errors by -code */
-    int64_t max_ns;
+    uint64_t errors[32]; /* errors by -code */
     nr_error first;
-    uint64_t hist[NBUCKET];
+    lat ok, failed;
 } bthread;
 
 static int bucket_of(uint64_t ns)
@@ -64,32 +76,41 @@ static uint64_t bucket_top(int b)
     return ((mant + 1) << shift) - 1;
 }
 
+static void lat_add(lat *l, int64_t ns)
+{
+    l->n++;
+    l->hist[bucket_of((uint64_t)(ns > 0 ? ns : 0))]++;
+    if (ns > l->max_ns)
+        l->max_ns = ns;
+}
+
 static void *bench_main(void *arg)
 {
     bthread *t = arg;
     bench *b = t->b;
-    nr_ctx ctx = {.scope = b->use_scope ? &b->scope : NULL, .caller = "bench"};
+    /* deadline unset: the pool's acquire_timeout_ms */
+    nr_ctx ctx = {
+        .scope = b->use_scope ? &b->scope : NULL, .cancel = b->stop_token, .caller = "bench"};
     while (!atomic_load(&b->go))
         nr_sleep_ns(100 * NR_NS_PER_US);
     while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
         nr_guard g = NR_GUARD_INIT;
         nr_error err = {0};
-        ctx.deadline = nr_deadline_in_ms(5000);
         int64_t t0 = nr_now_ns();
         int rc = nr_manager_acquire(b->m, b->o.id, &ctx, &g, &err);
         int64_t dt = nr_now_ns() - t0;
+        if (rc == NR_ECANCELED && atomic_load(&b->stop))
+            break; /* woken by the end of the bench, not a failure */
         if (rc != NR_OK) {
             int k = -rc < 32 ? -rc : 31;
-            if (t->ok + t->errors[k] == 0 || !t->first.code)
+            if (!t->first.code)
                 t->first = err;
             t->errors[k]++;
+            lat_add(&t->failed, dt);
             nr_sleep_ns(NR_NS_PER_MS); /* do not spin on a failing resource */
             continue;
         }
-        t->ok++;
-        t->hist[bucket_of((uint64_t)dt)]++;
-        if (dt > t->max_ns)
-            t->max_ns = dt;
+        lat_add(&t->ok, dt);
         if (b->o.hold_us)
             nr_sleep_ns(b->o.hold_us * NR_NS_PER_US);
         nr_guard_release(&g);
@@ -147,56 +168,75 @@ static int parse(int argc, char **argv, bench_opts *o)
     return 0;
 }
 
-static uint64_t percentile(const uint64_t *h, uint64_t total, double q)
+/* The top of the bucket holding rank q, but never above the exact maximum. */
+static int64_t percentile(const lat *l, double q)
 {
-    uint64_t rank = (uint64_t)(q * (double)total + 0.5), seen = 0;
+    uint64_t rank = (uint64_t)(q * (double)l->n + 0.5), seen = 0;
     if (rank < 1)
         rank = 1;
     for (int i = 0; i < NBUCKET; i++) {
-        seen += h[i];
-        if (seen >= rank)
-            return bucket_top(i);
+        seen += l->hist[i];
+        if (seen >= rank) {
+            uint64_t top = bucket_top(i);
+            return top < (uint64_t)l->max_ns ? (int64_t)top : l->max_ns;
+        }
     }
     return 0;
 }
 
+static void lat_merge(lat *into, const lat *l)
+{
+    into->n += l->n;
+    for (int k = 0; k < NBUCKET; k++)
+        into->hist[k] += l->hist[k];
+    if (l->max_ns > into->max_ns)
+        into->max_ns = l->max_ns;
+}
+
+/* "  <label>p50 ..., p99 ..., p99.9 ..., max ..." ("-" each when none). */
+static void lat_print(const char *label, const lat *l)
+{
+    char p50[32] = "-", p99[32] = "-", p999[32] = "-", mx[32] = "-";
+    if (l->n) {
+        cli_fmt_ns(p50, sizeof(p50), percentile(l, 0.50));
+        cli_fmt_ns(p99, sizeof(p99), percentile(l, 0.99));
+        cli_fmt_ns(p999, sizeof(p999), percentile(l, 0.999));
+        cli_fmt_ns(mx, sizeof(mx), l->max_ns);
+    }
+    printf("  %-15sp50 %s, p99 %s, p99.9 %s, max %s\n", label, p50, p99, p999, mx);
+}
+
 static int report(bench *b, bthread *ts, double secs)
 {
-    uint64_t *h = calloc(NBUCKET, sizeof(uint64_t));
-    if (!h)
+    lat *ok = calloc(1, sizeof(lat)), *failed = calloc(1, sizeof(lat));
+    if (!ok || !failed) {
+        free(ok);
+        free(failed);
         return 1;
-    uint64_t ok = 0, errors[32] = {0}, nerr = 0;
-    int64_t max = 0;
+    }
+    uint64_t errors[32] = {0};
     const nr_error *first = NULL;
     for (int i = 0; i < b->o.threads; i++) {
-        ok += ts[i].ok;
-        for (int k = 0; k < NBUCKET; k++)
-            h[k] += ts[i].hist[k];
-        for (int k = 0; k < 32; k++) {
+        lat_merge(ok, &ts[i].ok);
+        lat_merge(failed, &ts[i].failed);
+        for (int k = 0; k < 32; k++)
             errors[k] += ts[i].errors[k];
-            nerr += ts[i].errors[k];
-        }
-        if (ts[i].max_ns > max)
-            max = ts[i].max_ns;
         if (!first && ts[i].first.code)
             first = &ts[i].first;
     }
-    char p50[32], p99[32], p999[32], mx[32];
-    cli_fmt_ns(p50, sizeof(p50), (int64_t)percentile(h, ok, 0.50));
-    cli_fmt_ns(p99, sizeof(p99), (int64_t)percentile(h, ok, 0.99));
-    cli_fmt_ns(p999, sizeof(p999), (int64_t)percentile(h, ok, 0.999));
-    cli_fmt_ns(mx, sizeof(mx), max);
+    uint64_t nerr = failed->n;
     printf("\nresults for %s (%lld threads, %.2f s, hold %lld us):\n", b->o.id,
            (long long)b->o.threads, secs, (long long)b->o.hold_us);
-    printf("  acquires       %llu (%.0f/s)\n", (unsigned long long)ok,
-           secs > 0 ? (double)ok / secs : 0.0);
-    printf("  latency        p50 %s, p99 %s, p99.9 %s, max %s\n", ok ? p50 : "-", ok ? p99 : "-",
-           ok ? p999 : "-", ok ? mx : "-");
+    printf("  acquires       %llu (%.0f/s)\n", (unsigned long long)ok->n,
+           secs > 0 ? (double)ok->n / secs : 0.0);
+    lat_print("latency", ok);
     printf("  errors         %llu", (unsigned long long)nerr);
     for (int k = 0; k < 32; k++)
         if (errors[k])
             printf("%s %s %llu", k == 0 ? "" : ",", nr_err_name(-k), (unsigned long long)errors[k]);
     printf("\n");
+    if (nerr)
+        lat_print("error latency", failed);
     if (first)
         printf("  first error    %s\n", first->message);
     nr_resource_info ri;
@@ -206,7 +246,8 @@ static int report(bench *b, bthread *ts, double secs)
                ri.stats.max_size, (unsigned long long)ri.stats.creates,
                (unsigned long long)ri.stats.waits, (unsigned long long)ri.stats.handoffs,
                (unsigned long long)ri.stats.timeouts);
-    free(h);
+    free(ok);
+    free(failed);
     return nerr ? 1 : 0;
 }
 
@@ -252,14 +293,21 @@ int nr_cli_bench(int argc, char **argv)
     }
     b.m = app.m;
     atomic_init(&b.stop, false);
+    if (nr_cancel_create(&b.stop_token, NULL, &err) != NR_OK) {
+        fprintf(stderr, "nebula-resource bench: %s\n", err.message);
+        goto out;
+    }
     bthread *ts = calloc((size_t)b.o.threads, sizeof(*ts));
     if (!ts) {
         fprintf(stderr, "nebula-resource bench: out of memory\n");
         goto out;
     }
     atomic_init(&b.go, false);
-    printf("bench %s: %lld threads for %lld s, holding each lease %lld us\n", b.o.id,
-           (long long)b.o.threads, (long long)b.o.seconds, (long long)b.o.hold_us);
+    printf("bench %s: %lld threads for %lld s, holding each lease %lld us, acquire timeout "
+           "%lld ms (pool.acquire_timeout_ms%s)\n",
+           b.o.id, (long long)b.o.threads, (long long)b.o.seconds, (long long)b.o.hold_us,
+           (long long)r->pool.acquire_timeout_ms,
+           r->pool.acquire_timeout_ms == 0 ? ": never wait" : "");
     fflush(stdout);
     int started = 0;
     for (int i = 0; i < b.o.threads; i++) {
@@ -277,6 +325,7 @@ int nr_cli_bench(int argc, char **argv)
     if (cli_signals_wait(&sig, 1, b.o.seconds * 1000) > 0)
         printf("stopped early by %s\n", cli_signals_last_name(&sig));
     atomic_store(&b.stop, true);
+    nr_cancel_trigger(b.stop_token);
     for (int i = 0; i < started; i++)
         pthread_join(ts[i].th, NULL);
     double secs = (double)(nr_now_ns() - t0) / 1e9;
@@ -288,6 +337,7 @@ int nr_cli_bench(int argc, char **argv)
         status = 1;
     }
 out:
+    nr_cancel_destroy(b.stop_token);
     cli_app_destroy(&app);
     cli_signals_stop(&sig);
     cli_config_free(&cfg);

@@ -19,12 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_names.h"
+#include "config_read.h"
 #include "config_schema.h"
 #include "json_pos.h"
 #include "nebula/alloc.h"
 #include "nebula/config.h"
-
-#define MAX_FILE_BYTES (16u << 20)
 
 static const char *const top_keys[] = {"manager",     "http",      "shutdown",
                                        "credentials", "resources", NULL};
@@ -35,12 +35,33 @@ typedef struct loader {
     cli_config *cfg;
     cli_issues *iss;
     cli_pos_map pos;
+    const char *text; /* the file's text, for values as written */
     bool oom;
 } loader;
 
 static char *xstrdup(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+/* A number as the file writes it (jansson's double prints 1.0 as 1): the
+ * text of the value at p when value is a number and so is that text. */
+static bool as_written(const loader *ld, const cli_pos_entry *p, const char *value, char *out,
+                       size_t cap)
+{
+    bool number = value[0] == '-' || (value[0] >= '0' && value[0] <= '9');
+    const char *t = ld->text ? ld->text + p->start : NULL;
+    size_t n = p->end - p->start;
+    if (!number || !t || n == 0 || !(t[0] == '-' || (t[0] >= '0' && t[0] <= '9')))
+        return false;
+    if (n >= cap && cap > 4) {
+        memcpy(out, t, cap - 4);
+        memcpy(out + cap - 4, "...", 4);
+    } else {
+        memcpy(out, t, n);
+        out[n] = '\0';
+    }
+    return true;
 }
 
 /* Add an issue at JSON path raw ("$..." form). at_key: point at the key of
@@ -62,6 +83,11 @@ static void add_issue(loader *ld, const char *raw, bool at_key, const char *valu
         iss->v = v;
         iss->cap = cap;
     }
+    const cli_pos_entry *p = cli_pos_find(&ld->pos, raw);
+    bool exact = p && strcmp(p->path, raw) == 0;
+    char written[100];
+    if (exact && as_written(ld, p, value, written, sizeof(written)))
+        value = written;
     char rule[512];
     va_list ap;
     va_start(ap, fmt);
@@ -81,42 +107,29 @@ static void add_issue(loader *ld, const char *raw, bool at_key, const char *valu
         ld->oom = true;
         return;
     }
-    const cli_pos_entry *p = cli_pos_find(&ld->pos, raw);
     if (p) {
-        bool exact = strcmp(p->path, raw) == 0;
         i->line = exact && at_key ? p->kline : p->line;
         i->col = exact && at_key ? p->kcol : p->col;
     }
     iss->n++;
 }
 
-/* "a, b, c" of a schema's field names (plus extra ones) into buf. */
-static void field_list(char *buf, size_t len, const nr_config_schema *s, const char *const *extra)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < s->nfields && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", s->fields[i].name);
-        used += w > 0 ? (size_t)w : 0;
-    }
-    for (size_t i = 0; extra && extra[i] && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", extra[i]);
-        used += w > 0 ? (size_t)w : 0;
-    }
-}
-
-/* Move a library report into the issue list. An unknown field gets the list
- * of known ones; a section of more than NR_CONFIG_MAX_ISSUES problems says
- * how many were left out. */
-static void take_report(loader *ld, const nr_config_report *r, const nr_config_schema *s,
-                        const char *const *extra, const char *prefix)
+/* Move a library report on obj into the issue list. An unknown field gets
+ * the closest known one (among the extra keys too) and the list of known
+ * ones; a section of more than NR_CONFIG_MAX_ISSUES problems says how many
+ * were left out. */
+static void take_report(loader *ld, const nr_config_report *r, const json_t *obj,
+                        const nr_config_schema *s, const char *const *extra, const char *prefix)
 {
     for (size_t k = 0; k < r->count; k++) {
         const nr_config_issue *it = &r->items[k];
-        if (strcmp(it->rule, "unknown field") == 0) {
-            char known[400];
-            field_list(known, sizeof(known), s, extra);
-            add_issue(ld, it->path, true, "", "unknown field (known: %s)", known);
+        if (strncmp(it->rule, "unknown field", 13) == 0) {
+            char known[400], mean[200];
+            cli_field_list(known, sizeof(known), s, extra);
+            if (cli_key_hint(mean, sizeof(mean), obj, prefix, it->path, s, extra))
+                add_issue(ld, it->path, true, "", "unknown field%s (known: %s)", mean, known);
+            else
+                add_issue(ld, it->path, true, "", "%s (known: %s)", it->rule, known);
         } else {
             add_issue(ld, it->path, false, it->value, "%s", it->rule);
         }
@@ -135,80 +148,15 @@ static bool section(loader *ld, const nr_config_schema *s, const json_t *obj, co
     nr_config_report rep;
     nr_error err = {0};
     int rc = nr_config_from_json(s, obj, prefix, out, &rep, &err);
-    json_decref(empty);
     if (rc == NR_ENOMEM || rc == NR_EINVAL) {
+        json_decref(empty);
         ld->oom = rc == NR_ENOMEM;
         add_issue(ld, prefix, false, "", "%s", err.message);
         return false;
     }
-    take_report(ld, &rep, s, extra, prefix);
+    take_report(ld, &rep, obj, s, extra, prefix);
+    json_decref(empty);
     return rc == NR_OK;
-}
-
-/* The path of member key under prefix, in the report's form. */
-static void member_path(char *out, size_t cap, const char *prefix, const char *key)
-{
-    bool plain = *key != '\0';
-    for (const char *p = key; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '_' || *p == '-'))
-            plain = false;
-    if (plain) {
-        snprintf(out, cap, "%s.%s", prefix, key);
-        return;
-    }
-    json_t *k = json_string(key);
-    char *q = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
-    snprintf(out, cap, "%s[%s]", prefix, q ? q : "\"?\"");
-    free(q);
-    json_decref(k);
-}
-
-/* A credential ref names a secret, often "<resource>/<what>": an id's
- * characters plus '/', 1 to 127 bytes. */
-static bool ref_ok(const char *ref)
-{
-    size_t n = strlen(ref);
-    if (n < 1 || n > 127)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = ref[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == ':' || c == '@' || c == '/'))
-            return false;
-    }
-    return true;
-}
-
-static bool id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    if (n < 1 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == ':' || c == '@'))
-            return false;
-    }
-    return true;
-}
-
-/* The value of j as JSON text for an issue (short). */
-static void json_text(char *out, size_t cap, const json_t *j)
-{
-    char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!t) {
-        snprintf(out, cap, "?");
-        return;
-    }
-    if (strlen(t) >= cap && cap > 4) {
-        memcpy(out, t, cap - 4);
-        memcpy(out + cap - 4, "...", 4);
-    } else {
-        snprintf(out, cap, "%s", t);
-    }
-    free(t);
 }
 
 /* ---- sections --------------------------------------------------------------- */
@@ -257,7 +205,7 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
         return;
     if (!json_is_object(obj)) {
         char v[64];
-        json_text(v, sizeof(v), obj);
+        cli_json_text(v, sizeof(v), obj);
         add_issue(ld, "$.credentials", false, v, "must be an object of credential refs");
         return;
     }
@@ -272,8 +220,8 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
     json_object_foreach((json_t *)obj, ref, v)
     {
         char path[512];
-        member_path(path, sizeof(path), "$.credentials", ref);
-        if (!ref_ok(ref))
+        cli_member_path(path, sizeof(path), "$.credentials", ref);
+        if (!cli_ref_ok(ref))
             add_issue(ld, path, true, "",
                       "credential ref must be 1 to 127 letters, digits or _-.:@/");
         cred_cfg c;
@@ -306,7 +254,7 @@ static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const cha
         return;
     if (!json_is_array(deps)) {
         char v[64];
-        json_text(v, sizeof(v), deps);
+        cli_json_text(v, sizeof(v), deps);
         add_issue(ld, path, false, v, "must be an array of resource ids");
         return;
     }
@@ -320,7 +268,7 @@ static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const cha
         const json_t *d = json_array_get(deps, k);
         char ipath[300], v[64];
         snprintf(ipath, sizeof(ipath), "%s[%zu]", path, k);
-        json_text(v, sizeof(v), d);
+        cli_json_text(v, sizeof(v), d);
         if (!json_is_string(d)) {
             add_issue(ld, ipath, false, v, "must be a resource id (a string)");
             continue;
@@ -364,7 +312,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     snprintf(prefix, sizeof(prefix), "$.resources[%zu]", idx);
     if (!json_is_object(obj)) {
         char v[64];
-        json_text(v, sizeof(v), obj);
+        cli_json_text(v, sizeof(v), obj);
         add_issue(ld, prefix, false, v, "must be a resource object");
         return;
     }
@@ -395,9 +343,9 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     const char *part = scalar(obj, "partition", 16);
     if (id) {
         snprintf(path, sizeof(path), "%s.id", prefix);
-        if (!id_ok(id)) {
+        if (!cli_id_ok(id)) {
             char val[100];
-            json_text(val, sizeof(val), json_object_get(obj, "id"));
+            cli_json_text(val, sizeof(val), json_object_get(obj, "id"));
             add_issue(ld, path, false, val, "must hold only letters, digits and _-.:@");
         } else {
             r->id = xstrdup(id);
@@ -407,15 +355,18 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         r->driver_name = xstrdup(driver);
         r->driver = cli_driver_find(driver);
         if (!r->driver) {
-            char list[256], val[100];
+            char list[256], val[100], mean[100];
             cli_driver_list(list, sizeof(list));
-            json_text(val, sizeof(val), json_object_get(obj, "driver"));
+            cli_json_text(val, sizeof(val), json_object_get(obj, "driver"));
             snprintf(path, sizeof(path), "%s.driver", prefix);
+            size_t nnames;
+            const char *const *names = cli_driver_names(&nnames);
+            cli_hint(mean, sizeof(mean), driver, names, nnames);
             if (cli_driver_known(driver))
                 add_issue(ld, path, false, val,
                           "driver is not built into this program (built in: %s)", list);
             else
-                add_issue(ld, path, false, val, "unknown driver (built in: %s)", list);
+                add_issue(ld, path, false, val, "unknown driver%s (built in: %s)", mean, list);
         }
     }
     if (scope) {
@@ -423,7 +374,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         snprintf(path, sizeof(path), "%s.scope", prefix);
         if (nr_scope_parse(&r->scope, scope, &err) != NR_OK) {
             char val[100];
-            json_text(val, sizeof(val), json_object_get(obj, "scope"));
+            cli_json_text(val, sizeof(val), json_object_get(obj, "scope"));
             add_issue(ld, path, false, val, "%s", err.message);
             nr_scope_global(&r->scope);
         } else {
@@ -443,15 +394,25 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         r->credential = xstrdup(cred);
         if (!cli_config_credential(ld->cfg, cred)) {
             char val[100];
-            json_text(val, sizeof(val), json_object_get(obj, "credential"));
-            char list[300] = "";
+            cli_json_text(val, sizeof(val), json_object_get(obj, "credential"));
+            char list[300] = "", mean[200] = "";
             size_t used = 0;
-            for (size_t k = 0; k < ld->cfg->ncreds && used < sizeof(list); k++) {
+            const char **refs = calloc(ld->cfg->ncreds + 1, sizeof(*refs));
+            if (!refs)
+                ld->oom = true;
+            for (size_t k = 0; k < ld->cfg->ncreds; k++) {
+                if (refs)
+                    refs[k] = ld->cfg->creds[k].ref;
+                if (used >= sizeof(list))
+                    continue;
                 int w = snprintf(list + used, sizeof(list) - used, "%s%s", k ? ", " : "",
                                  ld->cfg->creds[k].ref);
                 used += w > 0 ? (size_t)w : 0;
             }
-            add_issue(ld, path, false, val, "unknown credential ref (defined: %s)",
+            if (refs)
+                cli_hint(mean, sizeof(mean), cred, refs, ld->cfg->ncreds);
+            free(refs);
+            add_issue(ld, path, false, val, "unknown credential ref%s (defined: %s)", mean,
                       ld->cfg->ncreds ? list : "none");
         }
     }
@@ -557,27 +518,40 @@ static void check_graph(loader *ld)
             }
         }
     }
+    /* the ids, each once, for the list and the hint of an unknown dependency */
+    const char **ids = calloc(cfg->nres + 1, sizeof(*ids));
+    size_t nids = 0;
+    if (!ids)
+        ld->oom = true;
+    char known[400] = "";
+    size_t used = 0;
+    for (size_t j = 0; j < cfg->nres; j++) {
+        if (!cfg->res[j].id || find_res(cfg, cfg->res[j].id) != (long)j)
+            continue; /* no id, or one listed already */
+        if (ids)
+            ids[nids++] = cfg->res[j].id;
+        if (used >= sizeof(known))
+            continue;
+        int w =
+            snprintf(known + used, sizeof(known) - used, "%s%s", used ? ", " : "", cfg->res[j].id);
+        used += w > 0 ? (size_t)w : 0;
+    }
     for (size_t i = 0; i < cfg->nres; i++) {
         cli_resource *r = &cfg->res[i];
         for (size_t k = 0; k < r->ndeps; k++) {
             if (find_res(cfg, r->deps[k]) >= 0)
                 continue;
-            char path[96], val[80], known[400] = "";
-            size_t used = 0;
-            for (size_t j = 0; j < cfg->nres && used < sizeof(known); j++) {
-                if (!cfg->res[j].id || find_res(cfg, cfg->res[j].id) != (long)j)
-                    continue; /* no id, or one listed already */
-                int w = snprintf(known + used, sizeof(known) - used, "%s%s", used ? ", " : "",
-                                 cfg->res[j].id);
-                used += w > 0 ? (size_t)w : 0;
-            }
+            char path[96], val[80], mean[100] = "";
+            if (ids)
+                cli_hint(mean, sizeof(mean), r->deps[k], ids, nids);
             snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", i, k);
             snprintf(val, sizeof(val), "\"%s\"", r->deps[k]);
-            add_issue(ld, path, false, val, "unknown resource id (defined: %s)",
+            add_issue(ld, path, false, val, "unknown resource id%s (defined: %s)", mean,
                       used ? known : "none");
             deps_ok = false;
         }
     }
+    free(ids);
     if (cfg->nres == 0)
         return;
     int *color = calloc(cfg->nres, sizeof(int));
@@ -612,52 +586,6 @@ static void check_graph(loader *ld)
 
 /* ---- the file ---------------------------------------------------------------- */
 
-static char *read_file(const char *file, size_t *len, int *errnum)
-{
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        *errnum = errno;
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                free(buf);
-                buf = NULL;
-                *errnum = EFBIG;
-                break;
-            }
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                *errnum = ENOMEM;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                *errnum = errno ? errno : EIO;
-                free(buf);
-                buf = NULL;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = n;
-    }
-    return buf;
-}
-
 int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_issues *issues)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -670,30 +598,30 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
     loader ld = {.cfg = cfg, .iss = issues};
 
     size_t len = 0;
-    int errnum = 0;
-    char *text = read_file(file, &len, &errnum);
+    char why[400];
+    char *text = cli_config_read(file, &len, why, sizeof(why));
     if (!text) {
-        add_issue(&ld, "$", false, "", "cannot read the file: %s", strerror(errnum));
+        add_issue(&ld, "$", false, "", "%s", why);
         return 1;
     }
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!root) {
         add_issue(&ld, "$", false, "", "invalid JSON: %s", je.text);
-        if (issues->n) {
-            issues->v[issues->n - 1].line = je.line;
-            issues->v[issues->n - 1].col = je.column;
+        if (issues->n) { /* 1-based, as in the library: jansson may say 0 */
+            issues->v[issues->n - 1].line = je.line > 0 ? je.line : 1;
+            issues->v[issues->n - 1].col = je.column > 0 ? je.column : 1;
         }
         free(text);
         return 1;
     }
     if (cli_pos_scan(&ld.pos, text, len) != 0)
         ld.oom = true;
-    free(text);
+    ld.text = text;
 
     if (!json_is_object(root)) {
         char v[64];
-        json_text(v, sizeof(v), root);
+        cli_json_text(v, sizeof(v), root);
         add_issue(&ld, "$", false, v, "must be a JSON object");
     } else {
         const char *key;
@@ -704,10 +632,12 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
             for (size_t i = 0; top_keys[i]; i++)
                 known = known || strcmp(top_keys[i], key) == 0;
             if (!known) {
-                char path[512];
-                member_path(path, sizeof(path), "$", key);
+                char path[512], mean[100];
+                cli_member_path(path, sizeof(path), "$", key);
+                cli_hint(mean, sizeof(mean), key, top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
                 add_issue(&ld, path, true, "",
-                          "unknown key (known: manager, http, shutdown, credentials, resources)");
+                          "unknown key%s (known: manager, http, shutdown, credentials, resources)",
+                          mean);
             }
         }
         load_manager(&ld, json_object_get(root, "manager"));
@@ -719,7 +649,7 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
             add_issue(&ld, "$.resources", false, "", "is required (an array of resources)");
         } else if (!json_is_array(res)) {
             char v2[64];
-            json_text(v2, sizeof(v2), res);
+            cli_json_text(v2, sizeof(v2), res);
             add_issue(&ld, "$.resources", false, v2, "must be an array of resources");
         } else {
             size_t n = json_array_size(res);
@@ -736,6 +666,8 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
     }
     json_decref(root);
     cli_pos_free(&ld.pos);
+    ld.text = NULL;
+    free(text);
     if (ld.oom)
         add_issue(&ld, "$", false, "", "out of memory while checking the file");
     return issues->n ? 1 : 0;

@@ -54,6 +54,12 @@ static const char *const all_names[] = {
     "sqlite", "postgres", "redis", "http", "kafka-producer", "kafka-consumer", "mongo",
 };
 
+const char *const *cli_driver_names(size_t *count)
+{
+    *count = sizeof(all_names) / sizeof(all_names[0]);
+    return all_names;
+}
+
 const cli_driver *cli_drivers(size_t *count)
 {
     *count = sizeof(table) / sizeof(table[0]);

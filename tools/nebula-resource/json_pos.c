@@ -64,7 +64,9 @@ static bool path_put(scanner *sc, const char *text, size_t n)
     return true;
 }
 
-static void record(scanner *sc, int line, int col, int kline, int kcol)
+/* Add the entry of the value starting here; its index, or SIZE_MAX when
+ * memory ran out. Its end is set once the value is read. */
+static size_t record(scanner *sc, int line, int col, int kline, int kcol)
 {
     cli_pos_map *m = sc->map;
     if (m->n == m->cap) {
@@ -72,7 +74,7 @@ static void record(scanner *sc, int line, int col, int kline, int kcol)
         cli_pos_entry *v = realloc(m->v, cap * sizeof(*v));
         if (!v) {
             sc->oom = true;
-            return;
+            return SIZE_MAX;
         }
         m->v = v;
         m->cap = cap;
@@ -80,10 +82,16 @@ static void record(scanner *sc, int line, int col, int kline, int kcol)
     char *p = strdup(sc->path);
     if (!p) {
         sc->oom = true;
-        return;
+        return SIZE_MAX;
     }
-    m->v[m->n++] =
-        (cli_pos_entry){.path = p, .line = line, .col = col, .kline = kline, .kcol = kcol};
+    m->v[m->n] = (cli_pos_entry){.path = p,
+                                 .line = line,
+                                 .col = col,
+                                 .kline = kline,
+                                 .kcol = kcol,
+                                 .start = sc->i,
+                                 .end = sc->i};
+    return m->n++;
 }
 
 static unsigned hexval(int c)
@@ -318,7 +326,7 @@ static void array(scanner *sc, int depth)
 static void value(scanner *sc, int kline, int kcol, int depth)
 {
     int line = sc->line, col = sc->col + 1;
-    record(sc, line, col, kline ? kline : line, kline ? kcol : col);
+    size_t at = record(sc, line, col, kline ? kline : line, kline ? kcol : col);
     if (depth > 4096) {
         sc->oom = true; /* deeper than jansson accepts anyway */
         return;
@@ -335,6 +343,8 @@ static void value(scanner *sc, int kline, int kcol, int depth)
                c != '\t' && c != '\r')
             advance(sc);
     }
+    if (at != SIZE_MAX)
+        sc->map->v[at].end = sc->i;
 }
 
 int cli_pos_scan(cli_pos_map *map, const char *text, size_t len)

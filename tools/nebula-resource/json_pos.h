@@ -5,7 +5,8 @@
  *
  * jansson keeps no positions for the values it parses; this scanner walks
  * the text again (text jansson accepted) and records them, so that every
- * problem `check` reports can say where it is.
+ * problem `check` reports can say where it is, and show a number as it is
+ * written (jansson reads 1.0 and 1e3 as doubles, which print as 1 and 1000).
  *
  * Lines and columns are 1-based; a column counts characters (UTF-8
  * sequences), as jansson's do.
@@ -19,8 +20,9 @@
 
 typedef struct cli_pos_entry {
     char *path;
-    int line, col;   /* where the value starts */
-    int kline, kcol; /* where its key starts (object members), else = line, col */
+    int line, col;     /* where the value starts */
+    int kline, kcol;   /* where its key starts (object members), else = line, col */
+    size_t start, end; /* the value's bytes in the text: [start, end) */
 } cli_pos_entry;
 
 typedef struct cli_pos_map {

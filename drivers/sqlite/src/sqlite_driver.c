@@ -9,12 +9,14 @@
  */
 #include "nebula/sqlite.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "nebula/alloc.h"
 #include "nebula/cancel.h"
+#include "nebula/error.h"
 #include "nebula/time.h"
 
 #define SQLITE_CONN_MAGIC 0x5117E5C0DEC0FFEEULL
@@ -219,9 +221,18 @@ static int create_fail(nr_error *err, const nr_sqlite_conn *c, const wait_limits
     const char *msg = db_message(c->db, rc);
     const char *str = sqlite3_errstr(rc);
     bool same = strcmp(msg, str) == 0;
-    return nr_error_set_cause(err, code, NR_OK, rc, c->id, "sqlite '%s': %s '%s' failed: %s%s%s%s",
-                              c->id, what, c->shown_path, msg, same ? "" : " (", same ? "" : str,
-                              same ? "" : ")");
+    /* Out of file descriptors, SQLite says only "unable to open database
+     * file" (SQLITE_CANTOPEN, also for the WAL and journal files); the errno
+     * beside it tells, with the limit that was hit. */
+    char fds[160] = "";
+    int sys = c->db ? sqlite3_system_errno(c->db) : 0;
+    if ((rc & 0xff) == SQLITE_CANTOPEN && (sys == EMFILE || sys == ENFILE)) {
+        char t[150];
+        snprintf(fds, sizeof(fds), ": %s", nr_errno_text(sys, t, sizeof(t)));
+    }
+    return nr_error_set_cause(err, code, NR_OK, rc, c->id,
+                              "sqlite '%s': %s '%s' failed: %s%s%s%s%s", c->id, what, c->shown_path,
+                              msg, same ? "" : " (", same ? "" : str, same ? "" : ")", fds);
 }
 
 /* ---- create / destroy ------------------------------------------------------ */

@@ -27,6 +27,7 @@ done
 grep -qF -- "--port N" <("$bin" help run) || fail "help run lacks --port"
 grep -qF -- "--hold-us H" <("$bin" help bench) || fail "help bench lacks --hold-us"
 grep -qF -- "--print" <("$bin" help check) || fail "help check lacks --print"
+grep -qF -- "--no-credentials" <("$bin" help check) || fail "help check lacks --no-credentials"
 "$bin" help nope > /dev/null 2>&1
 [ $? = 2 ] || fail "help nope: status is not 2"
 "$bin" > /dev/null 2> "$tmp/err"

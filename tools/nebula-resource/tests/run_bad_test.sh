@@ -2,7 +2,9 @@
 # run_bad_test.sh BIN - `run` refuses what it cannot do: an invalid config
 # (status 1, every problem listed, nothing started), a resource that cannot
 # start (status 1, the failure named, what started shut down again, the
-# dependent never started), usage errors (status 2), a port in use (status 1).
+# dependent never started), a resource that runs out of file descriptors
+# (EMFILE and the limit named), usage errors (status 2), a port in use
+# (status 1).
 set -u
 bin=$1
 . "$(dirname "$0")/../../../scripts/lib/services.sh"
@@ -41,6 +43,18 @@ grep -qE '\[2/3\] broken +sqlite +FAILED after .*: NR_EUNAVAIL: .*broken' "$SVC_
 grep -q '\[3/3\]' "$SVC_DIR/out.txt" && fail "after was started although broken failed"
 grep -qF "shutdown complete in" "$SVC_DIR/out.txt" || fail "no shutdown after the failed start"
 grep -qF "(after a failed start)" "$SVC_DIR/out.txt" || fail "shutdown does not say why"
+
+# out of file descriptors: the failure names EMFILE and the limit, not only
+# SQLite's "unable to open database file"
+cat > "$SVC_DIR/fds.json" <<JSON
+{"resources": [{"id": "many", "driver": "sqlite", "config": {"path": "$SVC_DIR/many.db"},
+                "pool": {"min_idle": 40, "max_size": 40}}]}
+JSON
+(ulimit -Sn 24 && exec "$bin" run "$SVC_DIR/fds.json" --port 0) > "$SVC_DIR/out.txt" 2>&1
+status=$?
+[ $status = 1 ] || fail "out of descriptors: status $status, expected 1"
+grep -qE "\[1/1\] many +sqlite +FAILED after .*: NR_EUNAVAIL: .*sqlite 'many': opening '.*many.db' failed: unable to open database file: .* \(EMFILE: the RLIMIT_NOFILE limit of this process is 24 open files, hard limit [0-9a-z]+\)$" \
+    "$SVC_DIR/out.txt" || fail "out of descriptors: EMFILE and the limit not named"
 
 "$bin" run > /dev/null 2>&1
 [ $? = 2 ] || fail "run without CONFIG: status is not 2"

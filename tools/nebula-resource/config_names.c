@@ -1,0 +1,131 @@
+/*
+ * config_names.c - how a config file's names are written and matched. See
+ * config_names.h.
+ */
+#include "config_names.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "a, b, c" of a schema's field names (plus extra ones) into buf. */
+void cli_field_list(char *buf, size_t len, const nr_config_schema *s, const char *const *extra)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < s->nfields && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", s->fields[i].name);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    for (size_t i = 0; extra && extra[i] && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", extra[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* "; did you mean \"x\"?" when one of names is close to word (the library's
+ * rule, nr_config_suggest), else "". */
+void cli_hint(char *buf, size_t len, const char *word, const char *const *names, size_t count)
+{
+    const char *best = nr_config_suggest(word, names, count);
+    if (best)
+        snprintf(buf, len, "; did you mean \"%s\"?", best);
+    else if (len)
+        buf[0] = '\0';
+}
+
+/* The path of member key under prefix, in the report's form. */
+void cli_member_path(char *out, size_t cap, const char *prefix, const char *key)
+{
+    bool plain = *key != '\0';
+    for (const char *p = key; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            plain = false;
+    if (plain) {
+        snprintf(out, cap, "%s.%s", prefix, key);
+        return;
+    }
+    json_t *k = json_string(key);
+    char *q = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+    snprintf(out, cap, "%s[%s]", prefix, q ? q : "\"?\"");
+    free(q);
+    json_decref(k);
+}
+
+/* The hint for the unknown key of obj at path (the key the library reported),
+ * among the schema's fields and the extra keys. false when the key is not
+ * found (a path cut short) or memory ran out: the library's rule stands. */
+bool cli_key_hint(char *buf, size_t len, const json_t *obj, const char *prefix, const char *path,
+                  const nr_config_schema *s, const char *const *extra)
+{
+    const char *key, *word = NULL;
+    json_t *v;
+    char p[512];
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        cli_member_path(p, sizeof(p), prefix, key);
+        if (strcmp(p, path) == 0)
+            word = key;
+    }
+    size_t n = 0, nextra = 0;
+    while (extra && extra[nextra])
+        nextra++;
+    const char **names = word ? malloc((s->nfields + nextra + 1) * sizeof(*names)) : NULL;
+    if (!names)
+        return false;
+    for (size_t i = 0; i < s->nfields; i++)
+        names[n++] = s->fields[i].name;
+    for (size_t i = 0; i < nextra; i++)
+        names[n++] = extra[i];
+    cli_hint(buf, len, word, names, n);
+    free(names);
+    return true;
+}
+
+/* A credential ref names a secret, often "<resource>/<what>": an id's
+ * characters plus '/', 1 to 127 bytes. */
+bool cli_ref_ok(const char *ref)
+{
+    size_t n = strlen(ref);
+    if (n < 1 || n > 127)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = ref[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == ':' || c == '@' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+bool cli_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n < 1 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == ':' || c == '@'))
+            return false;
+    }
+    return true;
+}
+
+/* The value of j as JSON text for an issue (short). */
+void cli_json_text(char *out, size_t cap, const json_t *j)
+{
+    char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!t) {
+        snprintf(out, cap, "?");
+        return;
+    }
+    if (strlen(t) >= cap && cap > 4) {
+        memcpy(out, t, cap - 4);
+        memcpy(out + cap - 4, "...", 4);
+    } else {
+        snprintf(out, cap, "%s", t);
+    }
+    free(t);
+}

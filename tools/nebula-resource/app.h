@@ -1,14 +1,14 @@
 /*
- * app.h - a manager built from a config file: its event bus, metrics
- * registry and credential provider, and starting the resources in
- * dependency order with a line per resource.
- * Used by `run` and `bench`.
+ * app.h - a manager built from a loaded config file (nebula/config_file.h):
+ * its event bus and metrics registry, and starting the resources in
+ * dependency order with a line per resource. Used by `run` and `bench`.
  *
  * Ownership: cli_app_create fills an app that cli_app_destroy frees (also
- * after a failed create). The config is borrowed and must outlive the app.
+ * after a failed create). The config file is borrowed and must outlive the
+ * app (the manager uses its credential provider).
  *
  * Thread safety: create, start and destroy from one thread; the manager
- * and status may be used from any thread in between.
+ * may be used from any thread in between.
  */
 #ifndef NR_CLI_APP_H
 #define NR_CLI_APP_H
@@ -16,24 +16,26 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "config_file.h"
-#include "nebula/credential_sources.h"
+#include "nebula/config_file.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "nebula/metrics.h"
 
 typedef struct cli_app {
-    const cli_config *cfg;
+    nr_config_file *cf;
     nr_event_bus *bus;
     nr_metrics *metrics;
     nr_manager *m;
-    nr_credential_table *table; /* the config's credentials section */
-    nr_credential_provider creds;
 } cli_app;
+
+/* Load file with the program's drivers. On problems, write each and then
+ * "FILE: invalid: N problems<suffix>" to out, and return NULL. */
+nr_config_file *cli_config_load(const char *file, bool check_credentials, FILE *out,
+                                const char *suffix);
 
 /* Create the manager (and, with observe, an event bus and a metrics
  * registry for the admin server). */
-int cli_app_create(cli_app *app, const cli_config *cfg, bool observe, nr_error *err);
+int cli_app_create(cli_app *app, nr_config_file *cf, bool observe, nr_error *err);
 
 /* Start every resource, dependencies first, writing one line per resource
  * to out (NULL: silent). stop (may be NULL) is asked between resources:

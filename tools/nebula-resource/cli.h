@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nebula/config_file.h"
 #include "nebula/resource_type.h"
 
 /* Each command: argv[0] is the command name. Returns the exit status:
@@ -34,22 +35,9 @@ bool nr_cli_parse_int(const char *name, const char *text, int64_t min, int64_t m
 
 /* ---- the driver table (drivers.c) ------------------------------------------ */
 
-typedef struct cli_driver {
-    const char *name; /* the "driver" value in a config file */
-    const nr_resource_type *type;
-} cli_driver;
-
-/* The driver called name, or NULL when it is not built in. */
-const cli_driver *cli_driver_find(const char *name);
-
-/* The built-in drivers, in table order. */
-const cli_driver *cli_drivers(size_t *count);
-
-/* Whether name is a driver the project has, built in or not. */
-bool cli_driver_known(const char *name);
-
-/* Every driver name the project has, built in or not (for a "did you mean"). */
-const char *const *cli_driver_names(size_t *count);
+/* Every driver the project has, in table order; type is NULL for the ones
+ * not built into this program. */
+const nr_config_driver *cli_drivers(size_t *count);
 
 /* "sqlite, postgres, ..." (the built-in ones) into buf. */
 void cli_driver_list(char *buf, size_t len);

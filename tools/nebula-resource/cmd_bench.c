@@ -21,7 +21,6 @@
 
 #include "app.h"
 #include "cli.h"
-#include "config_file.h"
 #include "signals.h"
 
 #define SUB     32 /* steps per power of two */
@@ -258,25 +257,22 @@ int nr_cli_bench(int argc, char **argv)
     int prc = parse(argc, argv, &b.o);
     if (prc != 0)
         return prc > 0 ? 0 : 2;
-    cli_config cfg;
-    cli_issues iss;
-    if (cli_config_load(b.o.file, true, &cfg, &iss) != 0) {
-        cli_issues_print(&iss, b.o.file, stderr);
-        fprintf(stderr, "%s: invalid: %zu problem%s\n", b.o.file, iss.n, iss.n == 1 ? "" : "s");
-        cli_issues_free(&iss);
-        cli_config_free(&cfg);
+    nr_config_file *cf = cli_config_load(b.o.file, true, stderr, "");
+    if (!cf)
         return 1;
-    }
-    cli_issues_free(&iss);
-    const cli_resource *r = cli_config_resource(&cfg, b.o.id);
+    nr_resource_spec spec;
+    const nr_resource_spec *r = NULL;
+    for (size_t i = 0; i < nr_config_file_resource_count(cf) && !r; i++)
+        if (nr_config_file_resource(cf, i, &spec, NULL) == NR_OK && !strcmp(spec.id, b.o.id))
+            r = &spec;
     if (!r) {
         fprintf(stderr, "nebula-resource bench: %s has no resource '%s'\n", b.o.file, b.o.id);
-        cli_config_free(&cfg);
+        nr_config_file_free(cf);
         return 2;
     }
-    b.scope = r->scope;
-    b.use_scope = r->scope.level > NR_SCOPE_GLOBAL;
-    if (r->partition == NR_PARTITION_TENANT && r->scope.level == NR_SCOPE_GLOBAL) {
+    b.scope = *r->scope;
+    b.use_scope = r->scope->level > NR_SCOPE_GLOBAL;
+    if (r->partition == NR_PARTITION_TENANT && r->scope->level == NR_SCOPE_GLOBAL) {
         nr_scope_make(&b.scope, "bench", NULL, NULL, NULL, NULL);
         b.use_scope = true;
     }
@@ -286,7 +282,7 @@ int nr_cli_bench(int argc, char **argv)
     cli_app app;
     nr_error err = {0};
     int status = 1;
-    if (cli_app_create(&app, &cfg, false, &err) != NR_OK ||
+    if (cli_app_create(&app, cf, false, &err) != NR_OK ||
         cli_app_start(&app, stdout, NULL, NULL, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource bench: %s\n", err.message);
         goto out;
@@ -306,8 +302,8 @@ int nr_cli_bench(int argc, char **argv)
     printf("bench %s: %lld threads for %lld s, holding each lease %lld us, acquire timeout "
            "%lld ms (pool.acquire_timeout_ms%s)\n",
            b.o.id, (long long)b.o.threads, (long long)b.o.seconds, (long long)b.o.hold_us,
-           (long long)r->pool.acquire_timeout_ms,
-           r->pool.acquire_timeout_ms == 0 ? ": never wait" : "");
+           (long long)r->pool->acquire_timeout_ms,
+           r->pool->acquire_timeout_ms == 0 ? ": never wait" : "");
     fflush(stdout);
     int started = 0;
     for (int i = 0; i < b.o.threads; i++) {
@@ -340,6 +336,6 @@ out:
     nr_cancel_destroy(b.stop_token);
     cli_app_destroy(&app);
     cli_signals_stop(&sig);
-    cli_config_free(&cfg);
+    nr_config_file_free(cf);
     return status;
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "config_file.h"
+#include "app.h"
 
 int nr_cli_check(int argc, char **argv)
 {
@@ -40,24 +40,22 @@ int nr_cli_check(int argc, char **argv)
                         "Usage: nebula-resource check CONFIG [--print] [--no-credentials]\n");
         return 2;
     }
-    cli_config cfg;
-    cli_issues iss;
-    int rc = cli_config_load(file, check_secrets, &cfg, &iss);
-    if (rc != 0) {
-        cli_issues_print(&iss, file, stdout);
-        printf("%s: invalid: %zu problem%s\n", file, iss.n, iss.n == 1 ? "" : "s");
-    } else {
-        printf("%s: valid: %zu resource%s; start order:", file, cfg.nres, cfg.nres == 1 ? "" : "s");
-        for (size_t n = 0; n < cfg.nres; n++)
-            printf("%s %s", n ? "," : "", cfg.res[cfg.order[n]].id);
-        printf("%s%s\n", cfg.nres ? "" : " (none)",
-               check_secrets ? "" : "; credential sources not checked (--no-credentials)");
-        if (print) {
-            printf("\n");
-            cli_config_print(&cfg, stdout);
-        }
+    nr_config_file *cf = cli_config_load(file, check_secrets, stdout, "");
+    if (!cf)
+        return 1;
+    size_t nres = nr_config_file_resource_count(cf);
+    printf("%s: valid: %zu resource%s; start order:", file, nres, nres == 1 ? "" : "s");
+    for (size_t n = 0; n < nres; n++) {
+        nr_resource_spec spec;
+        nr_config_file_resource(cf, n, &spec, NULL);
+        printf("%s %s", n ? "," : "", spec.id);
     }
-    cli_issues_free(&iss);
-    cli_config_free(&cfg);
-    return rc == 0 ? 0 : 1;
+    printf("%s%s\n", nres ? "" : " (none)",
+           check_secrets ? "" : "; credential sources not checked (--no-credentials)");
+    if (print) {
+        printf("\n");
+        nr_config_file_print(cf, stdout);
+    }
+    nr_config_file_free(cf);
+    return 0;
 }

@@ -18,7 +18,6 @@
 
 #include "app.h"
 #include "cli.h"
-#include "config_file.h"
 #include "nebula/admin.h"
 #include "nebula/version.h"
 #include "signals.h"
@@ -106,19 +105,17 @@ static void print_report(const nr_shutdown_report *rep, int rc, const nr_error *
  * status. */
 static int shut_down(cli_app *app, cli_signals *sig, nr_admin **admin, bool failed_start)
 {
-    const cli_config *cfg = app->cfg;
     int64_t t0 = nr_now_ns();
     nr_admin_set_phase(*admin, NR_ADMIN_SHUTTING_DOWN);
     nr_shutdown_options so;
-    nr_shutdown_options_default(&so);
-    so.drain_timeout_ms = cfg->drain_timeout_ms;
-    so.cleanup_timeout_ms = cfg->cleanup_timeout_ms;
+    int64_t grace_ms = 0;
+    nr_config_file_shutdown_options(app->cf, &so, &grace_ms);
     bool forced = false;
     if (!failed_start) {
         printf("shutdown phase 1/4 lame duck: /readyz answers 503; waiting %lld ms\n",
-               (long long)cfg->grace_ms);
+               (long long)grace_ms);
         fflush(stdout);
-        if (cfg->grace_ms > 0 && cli_signals_wait(sig, 2, cfg->grace_ms) >= 2) {
+        if (grace_ms > 0 && cli_signals_wait(sig, 2, grace_ms) >= 2) {
             forced = true;
             printf("shutdown: second %s: forcing the shutdown: no drain, 1 s for the cleanup\n",
                    cli_signals_last_name(sig));
@@ -168,19 +165,18 @@ int nr_cli_run(int argc, char **argv)
     int prc = parse(argc, argv, &o);
     if (prc != 0)
         return prc > 0 ? 0 : 2;
-    cli_config cfg;
-    cli_issues iss;
-    if (cli_config_load(o.file, true, &cfg, &iss) != 0) {
-        cli_issues_print(&iss, o.file, stderr);
-        fprintf(stderr, "%s: invalid: %zu problem%s; nothing started\n", o.file, iss.n,
-                iss.n == 1 ? "" : "s");
-        cli_issues_free(&iss);
-        cli_config_free(&cfg);
+    nr_config_file *cf = cli_config_load(o.file, true, stderr, "; nothing started");
+    if (!cf)
         return 1;
-    }
-    cli_issues_free(&iss);
-    const char *listen = o.listen ? o.listen : cfg.listen;
-    int port = o.port >= 0 ? (int)o.port : cfg.port;
+    size_t nres = nr_config_file_resource_count(cf);
+    nr_admin_options ao;
+    nr_admin_options_default(&ao);
+    nr_config_file_admin_options(cf, &ao); /* listen, port, the admin token */
+    if (o.listen)
+        ao.listen = o.listen;
+    if (o.port >= 0)
+        ao.port = (int)o.port;
+    const char *listen = ao.listen;
 
     /* before any thread exists, so that every thread inherits the mask */
     cli_signals_block();
@@ -189,22 +185,18 @@ int nr_cli_run(int argc, char **argv)
     if (cli_signals_start(&sig, "nebula-resource") != 0) {
         fprintf(stderr, "nebula-resource run: cannot start the signal thread\n");
         cli_signals_stop(&sig);
-        cli_config_free(&cfg);
+        nr_config_file_free(cf);
         return 1;
     }
-    printf("nebula-resource %s run: %s, %zu resource%s\n", nr_version(), o.file, cfg.nres,
-           cfg.nres == 1 ? "" : "s");
+    printf("nebula-resource %s run: %s, %zu resource%s\n", nr_version(), o.file, nres,
+           nres == 1 ? "" : "s");
     cli_app app;
     nr_admin *admin = NULL;
     nr_error err = {0};
-    if (cli_app_create(&app, &cfg, true, &err) != NR_OK) {
+    if (cli_app_create(&app, cf, true, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource run: %s\n", err.message);
         goto out;
     }
-    nr_admin_options ao;
-    nr_admin_options_default(&ao);
-    ao.listen = listen;
-    ao.port = port;
     ao.mode = "run";
     ao.phase = NR_ADMIN_STARTING;
     ao.metrics = app.metrics;
@@ -230,8 +222,8 @@ int nr_cli_run(int argc, char **argv)
         goto out;
     }
     nr_admin_set_phase(admin, NR_ADMIN_RUNNING);
-    printf("ready: %zu resource%s running; SIGINT or SIGTERM to stop\n", cfg.nres,
-           cfg.nres == 1 ? "" : "s");
+    printf("ready: %zu resource%s running; SIGINT or SIGTERM to stop\n", nres,
+           nres == 1 ? "" : "s");
     fflush(stdout);
     cli_signals_wait(&sig, 1, -1);
     printf("shutdown: %s received; shutting down in phases (send another signal to force)\n",
@@ -242,7 +234,7 @@ out:
     nr_admin_stop(admin);
     cli_app_destroy(&app);
     cli_signals_stop(&sig);
-    cli_config_free(&cfg);
+    nr_config_file_free(cf);
     fflush(stdout);
     return status;
 }

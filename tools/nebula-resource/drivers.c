@@ -1,6 +1,6 @@
 /*
  * drivers.c - the table from a config file's "driver" name to the resource
- * type a driver exports.
+ * type a driver exports (what nr_config_file_load is given).
  *
  * A driver is in the table when its library was built: the CMake file adds
  * NR_CLI_WITH_<X> for each driver target that exists. Only the exported type
@@ -29,70 +29,53 @@ extern const nr_resource_type nr_kafka_consumer_type;
 extern const nr_resource_type nr_mongo_type;
 #endif
 
-static const cli_driver table[] = {
+/* Every driver the project has; type NULL when not built into this program. */
+static const nr_config_driver table[] = {
     {"sqlite", &nr_sqlite_type},
 #ifdef NR_CLI_WITH_POSTGRES
     {"postgres", &nr_postgres_type},
+#else
+    {"postgres", NULL},
 #endif
 #ifdef NR_CLI_WITH_REDIS
     {"redis", &nr_redis_type},
+#else
+    {"redis", NULL},
 #endif
 #ifdef NR_CLI_WITH_HTTP
     {"http", &nr_http_type},
+#else
+    {"http", NULL},
 #endif
 #ifdef NR_CLI_WITH_KAFKA
     {"kafka-producer", &nr_kafka_producer_type},
     {"kafka-consumer", &nr_kafka_consumer_type},
+#else
+    {"kafka-producer", NULL},
+    {"kafka-consumer", NULL},
 #endif
 #ifdef NR_CLI_WITH_MONGO
     {"mongo", &nr_mongo_type},
+#else
+    {"mongo", NULL},
 #endif
 };
 
-/* Every driver name the project has, built in or not. */
-static const char *const all_names[] = {
-    "sqlite", "postgres", "redis", "http", "kafka-producer", "kafka-consumer", "mongo",
-};
-
-const char *const *cli_driver_names(size_t *count)
-{
-    *count = sizeof(all_names) / sizeof(all_names[0]);
-    return all_names;
-}
-
-const cli_driver *cli_drivers(size_t *count)
+const nr_config_driver *cli_drivers(size_t *count)
 {
     *count = sizeof(table) / sizeof(table[0]);
     return table;
 }
 
-const cli_driver *cli_driver_find(const char *name)
-{
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (strcmp(table[i].name, name) == 0)
-            return &table[i];
-    return NULL;
-}
-
-bool cli_driver_known(const char *name)
-{
-    if (!name)
-        return false;
-    for (size_t i = 0; i < sizeof(all_names) / sizeof(all_names[0]); i++)
-        if (strcmp(all_names[i], name) == 0)
-            return true;
-    return false;
-}
-
 void cli_driver_list(char *buf, size_t len)
 {
-    size_t used = 0;
+    size_t used = 0, n = 0;
     if (len)
         buf[0] = '\0';
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]) && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", table[i].name);
+        if (!table[i].type)
+            continue;
+        int w = snprintf(buf + used, len - used, "%s%s", n++ ? ", " : "", table[i].name);
         if (w < 0)
             break;
         used += (size_t)w;

@@ -164,8 +164,10 @@ static int cmd_drivers(int argc, char **argv)
         return 2;
     }
     size_t n;
-    const cli_driver *d = cli_drivers(&n);
+    const nr_config_driver *d = cli_drivers(&n);
     for (size_t i = 0; i < n; i++) {
+        if (!d[i].type)
+            continue;
         const nr_config_schema *s = d[i].type->config_schema;
         printf("%-16s config keys:", d[i].name);
         for (size_t k = 0; k < s->nfields; k++)

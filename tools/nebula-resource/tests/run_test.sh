@@ -17,11 +17,12 @@ fail() {
 }
 port=$(svc_freeport)
 export NR_CLI_RUN_SECRET=hunter2-run-secret
+echo "hunter2-admin-token" > "$SVC_DIR/admin.token"
 cat > "$SVC_DIR/config.json" <<JSON
 {
   "manager": {"workers": 2, "maintain_interval_ms": 200, "health_interval_ms": 300},
-  "http": {"port": 1},
-  "credentials": {"token": {"env": "NR_CLI_RUN_SECRET"}},
+  "http": {"port": 1, "admin_token": "admin"},
+  "credentials": {"token": {"env": "NR_CLI_RUN_SECRET"}, "admin": {"file": "$SVC_DIR/admin.token"}},
   "resources": [
     {"id": "audit-log", "driver": "sqlite", "config": {"path": "$SVC_DIR/audit.db", "wal": true},
      "depends_on": ["orders-db"], "credential": "token"},
@@ -43,6 +44,17 @@ svc_wait_for "/readyz of nebula-resource run" curl -sf "$url/readyz" || fail "ne
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/nope")" = 404 ] || fail "/nope is not 404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/status")" = 405 ] ||
     fail "POST is not 405"
+# admin actions: POST with the token from the config's credentials
+code() { curl -s -o "$SVC_DIR/action.json" -w '%{http_code}' "$@"; }
+[ "$(code -X POST "$url/actions/suspend?id=orders-db")" = 401 ] || fail "an action without a token"
+[ "$(code -X POST -H 'Authorization: Bearer nope' "$url/actions/suspend?id=orders-db")" = 403 ] ||
+    fail "an action with a wrong token"
+[ "$(code "$url/actions/suspend?id=orders-db")" = 405 ] || fail "GET of an action is not 405"
+[ "$(code -X POST -H 'Authorization: Bearer hunter2-admin-token' \
+    "$url/actions/resize?id=orders-db&max_size=6")" = 200 ] || fail "resize: $(cat "$SVC_DIR/action.json")"
+grep -qF '"max_size":6' "$SVC_DIR/action.json" || fail "resize reply: $(cat "$SVC_DIR/action.json")"
+[ "$(code -X POST -H 'Authorization: Bearer hunter2-admin-token' \
+    "$url/actions/resize?id=orders-db&max_size=4")" = 200 ] || fail "resize back"
 curl -sf "$url/" > "$SVC_DIR/page.html" || fail "no page"
 grep -q '<svg id=.graph' "$SVC_DIR/page.html" || fail "the page has no graph"
 

@@ -1,5 +1,5 @@
 /*
- * test_config_read.c - cli_config_read when the process has no file
+ * test_config_read.c - cf_config_read when the process has no file
  * descriptor left: the reason names EMFILE and the RLIMIT_NOFILE limit
  * (a shell cannot get the program there: the dynamic loader needs the same
  * one descriptor the config file does). The limit is lowered here, filled
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     int dup_errno = errno;
     size_t len = 0;
     char why[400];
-    char *text = cli_config_read(file, &len, why, sizeof(why));
+    char *text = cf_config_read(file, &len, why, sizeof(why));
     while (n > 0)
         close(fds[--n]);
     CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     free(text);
 
     /* with the descriptors back, the same file reads */
-    text = cli_config_read(file, &len, why, sizeof(why));
+    text = cf_config_read(file, &len, why, sizeof(why));
     CHECK(text != NULL && len == strlen("{\"resources\": []}\n"));
     free(text);
     unlink(file);

@@ -100,7 +100,7 @@ static char *read_fd(int fd, size_t size, size_t *len, char *why, size_t whylen)
     return NULL;
 }
 
-char *cli_config_read(const char *file, size_t *len, char *why, size_t whylen)
+char *cf_config_read(const char *file, size_t *len, char *why, size_t whylen)
 {
     why[0] = '\0';
     char etext[200]; /* errno's text; for EMFILE, with the limit that was hit */

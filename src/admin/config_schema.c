@@ -56,7 +56,7 @@ static const nr_field mgr_fields[] = {
      .doc = "good rounds in a row before healthy again"},
 };
 
-const nr_config_schema cli_mgr_schema = {
+const nr_config_schema cf_mgr_schema = {
     .name = "manager",
     .struct_size = sizeof(mgr_cfg),
     .fields = mgr_fields,
@@ -78,9 +78,15 @@ static const nr_field http_fields[] = {
      .max = 65535,
      .def_int = 9464,
      .doc = "TCP port (0 = pick a free one)"},
+    {.name = "admin_token",
+     .type = NR_FT_STRING,
+     .offset = offsetof(http_cfg, admin_token),
+     .min = 1,
+     .max = 127,
+     .doc = "credential ref of the admin token (POST actions need it; none: actions are refused)"},
 };
 
-const nr_config_schema cli_http_schema = {
+const nr_config_schema cf_http_schema = {
     .name = "http",
     .struct_size = sizeof(http_cfg),
     .fields = http_fields,
@@ -111,7 +117,7 @@ static const nr_field shutdown_fields[] = {
      .doc = "how long the cleanup may take"},
 };
 
-const nr_config_schema cli_shutdown_schema = {
+const nr_config_schema cf_shutdown_schema = {
     .name = "shutdown",
     .struct_size = sizeof(shutdown_cfg),
     .fields = shutdown_fields,
@@ -140,7 +146,7 @@ static void cred_check(const void *cfg, const char *path, nr_config_report *r)
         nr_config_report_add(r, path, NULL, 0, 0, "must have exactly one of \"env\" or \"file\"");
 }
 
-const nr_config_schema cli_cred_schema = {
+const nr_config_schema cf_cred_schema = {
     .name = "credential",
     .struct_size = sizeof(cred_cfg),
     .fields = cred_fields,
@@ -187,7 +193,7 @@ static const nr_field res_fields[] = {
      .doc = "credential ref (a key of \"credentials\")"},
 };
 
-const nr_config_schema cli_res_schema = {
+const nr_config_schema cf_res_schema = {
     .name = "resource",
     .struct_size = sizeof(res_cfg),
     .fields = res_fields,

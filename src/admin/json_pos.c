@@ -15,7 +15,7 @@ typedef struct scanner {
     const char *s;
     size_t len, i;
     int line, col;
-    cli_pos_map *map;
+    cf_pos_map *map;
     char *path; /* the current path, grown as needed */
     size_t plen, pcap;
     bool oom;
@@ -68,10 +68,10 @@ static bool path_put(scanner *sc, const char *text, size_t n)
  * memory ran out. Its end is set once the value is read. */
 static size_t record(scanner *sc, int line, int col, int kline, int kcol)
 {
-    cli_pos_map *m = sc->map;
+    cf_pos_map *m = sc->map;
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 64;
-        cli_pos_entry *v = realloc(m->v, cap * sizeof(*v));
+        cf_pos_entry *v = realloc(m->v, cap * sizeof(*v));
         if (!v) {
             sc->oom = true;
             return SIZE_MAX;
@@ -84,13 +84,13 @@ static size_t record(scanner *sc, int line, int col, int kline, int kcol)
         sc->oom = true;
         return SIZE_MAX;
     }
-    m->v[m->n] = (cli_pos_entry){.path = p,
-                                 .line = line,
-                                 .col = col,
-                                 .kline = kline,
-                                 .kcol = kcol,
-                                 .start = sc->i,
-                                 .end = sc->i};
+    m->v[m->n] = (cf_pos_entry){.path = p,
+                                .line = line,
+                                .col = col,
+                                .kline = kline,
+                                .kcol = kcol,
+                                .start = sc->i,
+                                .end = sc->i};
     return m->n++;
 }
 
@@ -347,7 +347,7 @@ static void value(scanner *sc, int kline, int kcol, int depth)
         sc->map->v[at].end = sc->i;
 }
 
-int cli_pos_scan(cli_pos_map *map, const char *text, size_t len)
+int cf_pos_scan(cf_pos_map *map, const char *text, size_t len)
 {
     scanner sc = {.s = text, .len = len, .line = 1, .col = 0, .map = map};
     if (!path_put(&sc, "$", 1))
@@ -358,9 +358,9 @@ int cli_pos_scan(cli_pos_map *map, const char *text, size_t len)
     return sc.oom ? -1 : 0;
 }
 
-const cli_pos_entry *cli_pos_find(const cli_pos_map *map, const char *path)
+const cf_pos_entry *cf_pos_find(const cf_pos_map *map, const char *path)
 {
-    const cli_pos_entry *best = NULL;
+    const cf_pos_entry *best = NULL;
     size_t best_len = 0;
     for (size_t i = 0; i < map->n; i++) {
         const char *p = map->v[i].path;
@@ -378,7 +378,7 @@ const cli_pos_entry *cli_pos_find(const cli_pos_map *map, const char *path)
     return best;
 }
 
-void cli_pos_free(cli_pos_map *map)
+void cf_pos_free(cf_pos_map *map)
 {
     for (size_t i = 0; i < map->n; i++)
         free(map->v[i].path);

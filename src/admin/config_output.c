@@ -4,7 +4,7 @@
  * the problems a load found, and freeing both.
  */
 #define _DEFAULT_SOURCE
-#include "config_file.h"
+#include "cfg_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +13,12 @@
 #include "config_schema.h"
 #include "nebula/config.h"
 
-void cli_config_free(cli_config *cfg)
+void cf_config_free(cf_config *cfg)
 {
     if (!cfg)
         return;
     for (size_t i = 0; i < cfg->nres; i++) {
-        cli_resource *r = &cfg->res[i];
+        cf_resource *r = &cfg->res[i];
         if (r->config && r->driver) {
             nr_config_free(r->driver->type->config_schema, r->config);
             free(r->config);
@@ -39,10 +39,11 @@ void cli_config_free(cli_config *cfg)
     free(cfg->creds);
     free(cfg->order);
     free(cfg->listen);
+    free(cfg->admin_token);
     memset(cfg, 0, sizeof(*cfg));
 }
 
-const cli_credential *cli_config_credential(const cli_config *cfg, const char *ref)
+const cf_credential *cf_config_credential(const cf_config *cfg, const char *ref)
 {
     for (size_t i = 0; i < cfg->ncreds; i++)
         if (cfg->creds[i].ref && strcmp(cfg->creds[i].ref, ref) == 0)
@@ -69,7 +70,7 @@ static void print_indented(const nr_config_schema *s, const void *cfg, FILE *out
     free(text);
 }
 
-void cli_config_print(const cli_config *cfg, FILE *out)
+void cf_config_print(const cf_config *cfg, FILE *out)
 {
     const nr_manager_options *m = &cfg->manager;
     fprintf(out,
@@ -79,13 +80,15 @@ void cli_config_print(const cli_config *cfg, FILE *out)
             m->workers, (long long)m->maintain_interval_ms, (long long)m->health_interval_ms,
             (long long)m->health_timeout_ms, m->failure_threshold, m->recovery_threshold);
     fprintf(out, "http.listen = \"%s\"\nhttp.port = %d\n", cfg->listen, cfg->port);
+    if (cfg->admin_token)
+        fprintf(out, "http.admin_token = credential %s\n", cfg->admin_token);
     fprintf(out,
             "shutdown.grace_ms = %lld\nshutdown.drain_timeout_ms = %lld\n"
             "shutdown.cleanup_timeout_ms = %lld\n",
             (long long)cfg->grace_ms, (long long)cfg->drain_timeout_ms,
             (long long)cfg->cleanup_timeout_ms);
     for (size_t i = 0; i < cfg->ncreds; i++) {
-        const cli_credential *c = &cfg->creds[i];
+        const cf_credential *c = &cfg->creds[i];
         /* where the secret comes from, never the secret */
         if (c->env)
             fprintf(out, "credentials.%s = env %s (value %s)\n", c->ref, c->env,
@@ -95,7 +98,7 @@ void cli_config_print(const cli_config *cfg, FILE *out)
                     NR_SECRET_REDACTED);
     }
     for (size_t n = 0; n < cfg->nres; n++) {
-        const cli_resource *r = &cfg->res[cfg->order ? cfg->order[n] : n];
+        const cf_resource *r = &cfg->res[cfg->order ? cfg->order[n] : n];
         fprintf(out, "\nresource %s\n", r->id ? r->id : "?");
         fprintf(out, "  driver = %s\n  scope = %s\n  partition = %s\n  level = %d\n",
                 r->driver_name ? r->driver_name : "?", r->scope_text,
@@ -113,7 +116,7 @@ void cli_config_print(const cli_config *cfg, FILE *out)
 
 static int by_position(const void *a, const void *b)
 {
-    const cli_issue *x = a, *y = b;
+    const cf_issue *x = a, *y = b;
     if (x->line != y->line)
         return x->line < y->line ? -1 : 1;
     if (x->col != y->col)
@@ -121,24 +124,24 @@ static int by_position(const void *a, const void *b)
     return 0;
 }
 
-void cli_issues_print(const cli_issues *iss, const char *file, FILE *out)
+void cf_issues_sort(cf_issues *iss)
 {
-    /* sort a copy of the order (stable: insertion sort keeps equal ones in order) */
-    cli_issue *v = malloc((iss->n ? iss->n : 1) * sizeof(*v));
-    if (!v)
-        return;
-    memcpy(v, iss->v, iss->n * sizeof(*v));
+    /* insertion sort: stable, so equal positions keep the order they were found in */
     for (size_t i = 1; i < iss->n; i++) {
-        cli_issue t = v[i];
+        cf_issue t = iss->v[i];
         size_t j = i;
-        while (j > 0 && by_position(&v[j - 1], &t) > 0) {
-            v[j] = v[j - 1];
+        while (j > 0 && by_position(&iss->v[j - 1], &t) > 0) {
+            iss->v[j] = iss->v[j - 1];
             j--;
         }
-        v[j] = t;
+        iss->v[j] = t;
     }
+}
+
+void cf_issues_print(const cf_issues *iss, const char *file, FILE *out)
+{
     for (size_t i = 0; i < iss->n; i++) {
-        const cli_issue *it = &v[i];
+        const cf_issue *it = &iss->v[i];
         if (it->line > 0)
             fprintf(out, "%s:%d:%d: ", file, it->line, it->col);
         else
@@ -148,10 +151,9 @@ void cli_issues_print(const cli_issues *iss, const char *file, FILE *out)
             fprintf(out, " (got %s)", it->value);
         fputc('\n', out);
     }
-    free(v);
 }
 
-void cli_issues_free(cli_issues *iss)
+void cf_issues_free(cf_issues *iss)
 {
     for (size_t i = 0; i < iss->n; i++) {
         free(iss->v[i].path);

@@ -10,7 +10,7 @@
  * and json_pos gives each its line and column.
  */
 #define _DEFAULT_SOURCE
-#include "config_file.h"
+#include "cfg_internal.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -32,10 +32,12 @@ static const char *const top_keys[] = {"manager",     "http",      "shutdown",
 /* ---- issues ---------------------------------------------------------------- */
 
 typedef struct loader {
-    cli_config *cfg;
-    cli_issues *iss;
-    cli_pos_map pos;
-    const char *text; /* the file's text, for values as written */
+    cf_config *cfg;
+    cf_issues *iss;
+    cf_pos_map pos;
+    const char *text;                /* the file's text, for values as written */
+    const nr_config_driver *drivers; /* the program's, ndrivers of them */
+    size_t ndrivers;
     bool oom;
 } loader;
 
@@ -46,7 +48,7 @@ static char *xstrdup(const char *s)
 
 /* A number as the file writes it (jansson's double prints 1.0 as 1): the
  * text of the value at p when value is a number and so is that text. */
-static bool as_written(const loader *ld, const cli_pos_entry *p, const char *value, char *out,
+static bool as_written(const loader *ld, const cf_pos_entry *p, const char *value, char *out,
                        size_t cap)
 {
     bool number = value[0] == '-' || (value[0] >= '0' && value[0] <= '9');
@@ -72,10 +74,10 @@ static void add_issue(loader *ld, const char *raw, bool at_key, const char *valu
 static void add_issue(loader *ld, const char *raw, bool at_key, const char *value, const char *fmt,
                       ...)
 {
-    cli_issues *iss = ld->iss;
+    cf_issues *iss = ld->iss;
     if (iss->n == iss->cap) {
         size_t cap = iss->cap ? iss->cap * 2 : 16;
-        cli_issue *v = realloc(iss->v, cap * sizeof(*v));
+        cf_issue *v = realloc(iss->v, cap * sizeof(*v));
         if (!v) {
             ld->oom = true;
             return;
@@ -83,7 +85,7 @@ static void add_issue(loader *ld, const char *raw, bool at_key, const char *valu
         iss->v = v;
         iss->cap = cap;
     }
-    const cli_pos_entry *p = cli_pos_find(&ld->pos, raw);
+    const cf_pos_entry *p = cf_pos_find(&ld->pos, raw);
     bool exact = p && strcmp(p->path, raw) == 0;
     char written[100];
     if (exact && as_written(ld, p, value, written, sizeof(written)))
@@ -98,8 +100,8 @@ static void add_issue(loader *ld, const char *raw, bool at_key, const char *valu
         disp += 2;
     else if (disp[0] == '$' && disp[1] == '[')
         disp += 1;
-    cli_issue *i = &iss->v[iss->n];
-    *i = (cli_issue){.path = xstrdup(disp), .rule = xstrdup(rule), .value = xstrdup(value)};
+    cf_issue *i = &iss->v[iss->n];
+    *i = (cf_issue){.path = xstrdup(disp), .rule = xstrdup(rule), .value = xstrdup(value)};
     if (!i->path || !i->rule || !i->value) {
         free(i->path);
         free(i->rule);
@@ -125,8 +127,8 @@ static void take_report(loader *ld, const nr_config_report *r, const json_t *obj
         const nr_config_issue *it = &r->items[k];
         if (strncmp(it->rule, "unknown field", 13) == 0) {
             char known[400], mean[200];
-            cli_field_list(known, sizeof(known), s, extra);
-            if (cli_key_hint(mean, sizeof(mean), obj, prefix, it->path, s, extra))
+            cf_field_list(known, sizeof(known), s, extra);
+            if (cf_key_hint(mean, sizeof(mean), obj, prefix, it->path, s, extra))
                 add_issue(ld, it->path, true, "", "unknown field%s (known: %s)", mean, known);
             else
                 add_issue(ld, it->path, true, "", "%s (known: %s)", it->rule, known);
@@ -165,7 +167,7 @@ static void load_manager(loader *ld, const json_t *obj)
 {
     mgr_cfg m;
     nr_manager_options_default(&ld->cfg->manager);
-    if (section(ld, &cli_mgr_schema, obj, "$.manager", &m, NULL)) {
+    if (section(ld, &cf_mgr_schema, obj, "$.manager", &m, NULL)) {
         nr_manager_options *o = &ld->cfg->manager;
         o->workers = (uint32_t)m.workers;
         o->maintain_interval_ms = m.maintain_interval_ms;
@@ -174,29 +176,58 @@ static void load_manager(loader *ld, const json_t *obj)
         o->failure_threshold = (uint32_t)m.failure_threshold;
         o->recovery_threshold = (uint32_t)m.recovery_threshold;
     }
-    nr_config_free(&cli_mgr_schema, &m);
+    nr_config_free(&cf_mgr_schema, &m);
+}
+
+/* An issue at path unless ref is a credential of the file. */
+static void check_ref(loader *ld, const char *path, const char *ref, const json_t *value)
+{
+    if (cf_config_credential(ld->cfg, ref))
+        return;
+    char val[100];
+    cf_json_text(val, sizeof(val), value);
+    char list[300] = "", mean[200] = "";
+    size_t used = 0;
+    const char **refs = calloc(ld->cfg->ncreds + 1, sizeof(*refs));
+    if (!refs)
+        ld->oom = true;
+    for (size_t k = 0; k < ld->cfg->ncreds; k++) {
+        if (refs)
+            refs[k] = ld->cfg->creds[k].ref;
+        if (used >= sizeof(list))
+            continue;
+        int w = snprintf(list + used, sizeof(list) - used, "%s%s", k ? ", " : "",
+                         ld->cfg->creds[k].ref);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (refs)
+        cf_hint(mean, sizeof(mean), ref, refs, ld->cfg->ncreds);
+    free(refs);
+    add_issue(ld, path, false, val, "unknown credential ref%s (defined: %s)", mean,
+              ld->cfg->ncreds ? list : "none");
 }
 
 static void load_http(loader *ld, const json_t *obj)
 {
     http_cfg h;
-    if (section(ld, &cli_http_schema, obj, "$.http", &h, NULL)) {
+    if (section(ld, &cf_http_schema, obj, "$.http", &h, NULL)) {
         free(ld->cfg->listen);
         ld->cfg->listen = xstrdup(h.listen);
         ld->cfg->port = (int)h.port;
+        ld->cfg->admin_token = xstrdup(h.admin_token);
     }
-    nr_config_free(&cli_http_schema, &h);
+    nr_config_free(&cf_http_schema, &h);
 }
 
 static void load_shutdown(loader *ld, const json_t *obj)
 {
     shutdown_cfg s;
-    if (section(ld, &cli_shutdown_schema, obj, "$.shutdown", &s, NULL)) {
+    if (section(ld, &cf_shutdown_schema, obj, "$.shutdown", &s, NULL)) {
         ld->cfg->grace_ms = s.grace_ms;
         ld->cfg->drain_timeout_ms = s.drain_timeout_ms;
         ld->cfg->cleanup_timeout_ms = s.cleanup_timeout_ms;
     }
-    nr_config_free(&cli_shutdown_schema, &s);
+    nr_config_free(&cf_shutdown_schema, &s);
 }
 
 static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
@@ -205,12 +236,12 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
         return;
     if (!json_is_object(obj)) {
         char v[64];
-        cli_json_text(v, sizeof(v), obj);
+        cf_json_text(v, sizeof(v), obj);
         add_issue(ld, "$.credentials", false, v, "must be an object of credential refs");
         return;
     }
     size_t n = json_object_size(obj);
-    ld->cfg->creds = calloc(n ? n : 1, sizeof(cli_credential));
+    ld->cfg->creds = calloc(n ? n : 1, sizeof(cf_credential));
     if (!ld->cfg->creds) {
         ld->oom = true;
         return;
@@ -220,15 +251,15 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
     json_object_foreach((json_t *)obj, ref, v)
     {
         char path[512];
-        cli_member_path(path, sizeof(path), "$.credentials", ref);
-        if (!cli_ref_ok(ref))
+        cf_member_path(path, sizeof(path), "$.credentials", ref);
+        if (!cf_ref_ok(ref))
             add_issue(ld, path, true, "",
                       "credential ref must be 1 to 127 letters, digits or _-.:@/");
         cred_cfg c;
-        cli_credential *cc = &ld->cfg->creds[ld->cfg->ncreds++];
+        cf_credential *cc = &ld->cfg->creds[ld->cfg->ncreds++];
         if (!(cc->ref = xstrdup(ref)))
             ld->oom = true;
-        if (section(ld, &cli_cred_schema, v, path, &c, NULL)) {
+        if (section(ld, &cf_cred_schema, v, path, &c, NULL)) {
             char fpath[600];
             if (check_secrets && c.env && !getenv(c.env)) {
                 snprintf(fpath, sizeof(fpath), "%s.env", path);
@@ -242,11 +273,11 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
             if ((c.env && !cc->env) || (c.file && !cc->file))
                 ld->oom = true;
         }
-        nr_config_free(&cli_cred_schema, &c);
+        nr_config_free(&cf_cred_schema, &c);
     }
 }
 
-static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const char *prefix)
+static void load_deps(loader *ld, cf_resource *r, const json_t *deps, const char *prefix)
 {
     char path[256];
     snprintf(path, sizeof(path), "%s.depends_on", prefix);
@@ -254,7 +285,7 @@ static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const cha
         return;
     if (!json_is_array(deps)) {
         char v[64];
-        cli_json_text(v, sizeof(v), deps);
+        cf_json_text(v, sizeof(v), deps);
         add_issue(ld, path, false, v, "must be an array of resource ids");
         return;
     }
@@ -268,7 +299,7 @@ static void load_deps(loader *ld, cli_resource *r, const json_t *deps, const cha
         const json_t *d = json_array_get(deps, k);
         char ipath[300], v[64];
         snprintf(ipath, sizeof(ipath), "%s[%zu]", path, k);
-        cli_json_text(v, sizeof(v), d);
+        cf_json_text(v, sizeof(v), d);
         if (!json_is_string(d)) {
             add_issue(ld, ipath, false, v, "must be a resource id (a string)");
             continue;
@@ -303,7 +334,7 @@ static const char *const res_extra[] = {"config", "pool", "depends_on", NULL};
 
 static void load_resource(loader *ld, size_t idx, const json_t *obj)
 {
-    cli_resource *r = &ld->cfg->res[idx];
+    cf_resource *r = &ld->cfg->res[idx];
     nr_pool_config_default(&r->pool);
     nr_scope_global(&r->scope);
     snprintf(r->scope_text, sizeof(r->scope_text), "global");
@@ -312,7 +343,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     snprintf(prefix, sizeof(prefix), "$.resources[%zu]", idx);
     if (!json_is_object(obj)) {
         char v[64];
-        cli_json_text(v, sizeof(v), obj);
+        cf_json_text(v, sizeof(v), obj);
         add_issue(ld, prefix, false, v, "must be a resource object");
         return;
     }
@@ -331,8 +362,8 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     }
     res_cfg rcfg;
     char path[300];
-    section(ld, &cli_res_schema, scalars, prefix, &rcfg, res_extra);
-    nr_config_free(&cli_res_schema, &rcfg);
+    section(ld, &cf_res_schema, scalars, prefix, &rcfg, res_extra);
+    nr_config_free(&cf_res_schema, &rcfg);
     json_decref(scalars);
     /* A failed section is left at its defaults: take each key that passed its
      * own rule from the JSON (the schema has reported the others). */
@@ -343,9 +374,9 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     const char *part = scalar(obj, "partition", 16);
     if (id) {
         snprintf(path, sizeof(path), "%s.id", prefix);
-        if (!cli_id_ok(id)) {
+        if (!cf_id_ok(id)) {
             char val[100];
-            cli_json_text(val, sizeof(val), json_object_get(obj, "id"));
+            cf_json_text(val, sizeof(val), json_object_get(obj, "id"));
             add_issue(ld, path, false, val, "must hold only letters, digits and _-.:@");
         } else {
             r->id = xstrdup(id);
@@ -353,16 +384,35 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     }
     if (driver) {
         r->driver_name = xstrdup(driver);
-        r->driver = cli_driver_find(driver);
+        r->driver = NULL;
+        bool known = false;
+        for (size_t k = 0; k < ld->ndrivers; k++)
+            if (strcmp(ld->drivers[k].name, driver) == 0) {
+                known = true;
+                r->driver = ld->drivers[k].type ? &ld->drivers[k] : NULL;
+            }
         if (!r->driver) {
-            char list[256], val[100], mean[100];
-            cli_driver_list(list, sizeof(list));
-            cli_json_text(val, sizeof(val), json_object_get(obj, "driver"));
+            char list[256] = "", val[100], mean[100];
+            size_t used = 0, nbuilt = 0;
+            const char **names = calloc(ld->ndrivers + 1, sizeof(*names));
+            if (!names)
+                ld->oom = true;
+            for (size_t k = 0; k < ld->ndrivers; k++) {
+                if (names)
+                    names[k] = ld->drivers[k].name;
+                if (!ld->drivers[k].type || used >= sizeof(list))
+                    continue;
+                int w = snprintf(list + used, sizeof(list) - used, "%s%s", nbuilt++ ? ", " : "",
+                                 ld->drivers[k].name);
+                used += w > 0 ? (size_t)w : 0;
+            }
+            cf_json_text(val, sizeof(val), json_object_get(obj, "driver"));
             snprintf(path, sizeof(path), "%s.driver", prefix);
-            size_t nnames;
-            const char *const *names = cli_driver_names(&nnames);
-            cli_hint(mean, sizeof(mean), driver, names, nnames);
-            if (cli_driver_known(driver))
+            mean[0] = '\0';
+            if (names)
+                cf_hint(mean, sizeof(mean), driver, names, ld->ndrivers);
+            free(names);
+            if (known)
                 add_issue(ld, path, false, val,
                           "driver is not built into this program (built in: %s)", list);
             else
@@ -374,7 +424,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         snprintf(path, sizeof(path), "%s.scope", prefix);
         if (nr_scope_parse(&r->scope, scope, &err) != NR_OK) {
             char val[100];
-            cli_json_text(val, sizeof(val), json_object_get(obj, "scope"));
+            cf_json_text(val, sizeof(val), json_object_get(obj, "scope"));
             add_issue(ld, path, false, val, "%s", err.message);
             nr_scope_global(&r->scope);
         } else {
@@ -392,29 +442,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     if (cred) {
         snprintf(path, sizeof(path), "%s.credential", prefix);
         r->credential = xstrdup(cred);
-        if (!cli_config_credential(ld->cfg, cred)) {
-            char val[100];
-            cli_json_text(val, sizeof(val), json_object_get(obj, "credential"));
-            char list[300] = "", mean[200] = "";
-            size_t used = 0;
-            const char **refs = calloc(ld->cfg->ncreds + 1, sizeof(*refs));
-            if (!refs)
-                ld->oom = true;
-            for (size_t k = 0; k < ld->cfg->ncreds; k++) {
-                if (refs)
-                    refs[k] = ld->cfg->creds[k].ref;
-                if (used >= sizeof(list))
-                    continue;
-                int w = snprintf(list + used, sizeof(list) - used, "%s%s", k ? ", " : "",
-                                 ld->cfg->creds[k].ref);
-                used += w > 0 ? (size_t)w : 0;
-            }
-            if (refs)
-                cli_hint(mean, sizeof(mean), cred, refs, ld->cfg->ncreds);
-            free(refs);
-            add_issue(ld, path, false, val, "unknown credential ref%s (defined: %s)", mean,
-                      ld->cfg->ncreds ? list : "none");
-        }
+        check_ref(ld, path, cred, json_object_get(obj, "credential"));
     }
 
     snprintf(path, sizeof(path), "%s.pool", prefix);
@@ -441,7 +469,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
 
 /* ---- the graph --------------------------------------------------------------- */
 
-static long find_res(const cli_config *cfg, const char *id)
+static long find_res(const cf_config *cfg, const char *id)
 {
     for (size_t i = 0; i < cfg->nres; i++)
         if (cfg->res[i].id && strcmp(cfg->res[i].id, id) == 0)
@@ -453,10 +481,10 @@ static long find_res(const cli_config *cfg, const char *id)
  * cycle once, spelled out from the resource where the search entered it. */
 static void dfs(loader *ld, size_t u, int *color, size_t *stack, size_t depth)
 {
-    cli_config *cfg = ld->cfg;
+    cf_config *cfg = ld->cfg;
     color[u] = 1;
     stack[depth] = u;
-    cli_resource *r = &cfg->res[u];
+    cf_resource *r = &cfg->res[u];
     for (size_t k = 0; k < r->ndeps; k++) {
         long v = find_res(cfg, r->deps[k]);
         if (v < 0)
@@ -483,9 +511,9 @@ static void dfs(loader *ld, size_t u, int *color, size_t *stack, size_t depth)
     color[u] = 2;
 }
 
-static int level_of(cli_config *cfg, size_t i)
+static int level_of(cf_config *cfg, size_t i)
 {
-    cli_resource *r = &cfg->res[i];
+    cf_resource *r = &cfg->res[i];
     if (r->level >= 0)
         return r->level;
     int level = 0;
@@ -499,10 +527,10 @@ static int level_of(cli_config *cfg, size_t i)
 
 static void check_graph(loader *ld)
 {
-    cli_config *cfg = ld->cfg;
+    cf_config *cfg = ld->cfg;
     bool deps_ok = true;
     for (size_t i = 0; i < cfg->nres; i++) {
-        cli_resource *r = &cfg->res[i];
+        cf_resource *r = &cfg->res[i];
         if (!r->id) {
             deps_ok = false;
             continue;
@@ -537,13 +565,13 @@ static void check_graph(loader *ld)
         used += w > 0 ? (size_t)w : 0;
     }
     for (size_t i = 0; i < cfg->nres; i++) {
-        cli_resource *r = &cfg->res[i];
+        cf_resource *r = &cfg->res[i];
         for (size_t k = 0; k < r->ndeps; k++) {
             if (find_res(cfg, r->deps[k]) >= 0)
                 continue;
             char path[96], val[80], mean[100] = "";
             if (ids)
-                cli_hint(mean, sizeof(mean), r->deps[k], ids, nids);
+                cf_hint(mean, sizeof(mean), r->deps[k], ids, nids);
             snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", i, k);
             snprintf(val, sizeof(val), "\"%s\"", r->deps[k]);
             add_issue(ld, path, false, val, "unknown resource id%s (defined: %s)", mean,
@@ -586,7 +614,8 @@ static void check_graph(loader *ld)
 
 /* ---- the file ---------------------------------------------------------------- */
 
-int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_issues *issues)
+int cf_config_load(const char *file, const nr_config_load_options *opts, cf_config *cfg,
+                   cf_issues *issues)
 {
     memset(cfg, 0, sizeof(*cfg));
     memset(issues, 0, sizeof(*issues));
@@ -595,11 +624,12 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
     cfg->port = 9464;
     cfg->drain_timeout_ms = 30000;
     cfg->cleanup_timeout_ms = 10000;
-    loader ld = {.cfg = cfg, .iss = issues};
+    bool check_secrets = opts->check_credentials;
+    loader ld = {.cfg = cfg, .iss = issues, .drivers = opts->drivers, .ndrivers = opts->ndrivers};
 
     size_t len = 0;
     char why[400];
-    char *text = cli_config_read(file, &len, why, sizeof(why));
+    char *text = cf_config_read(file, &len, why, sizeof(why));
     if (!text) {
         add_issue(&ld, "$", false, "", "%s", why);
         return 1;
@@ -615,13 +645,13 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
         free(text);
         return 1;
     }
-    if (cli_pos_scan(&ld.pos, text, len) != 0)
+    if (cf_pos_scan(&ld.pos, text, len) != 0)
         ld.oom = true;
     ld.text = text;
 
     if (!json_is_object(root)) {
         char v[64];
-        cli_json_text(v, sizeof(v), root);
+        cf_json_text(v, sizeof(v), root);
         add_issue(&ld, "$", false, v, "must be a JSON object");
     } else {
         const char *key;
@@ -633,8 +663,8 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
                 known = known || strcmp(top_keys[i], key) == 0;
             if (!known) {
                 char path[512], mean[100];
-                cli_member_path(path, sizeof(path), "$", key);
-                cli_hint(mean, sizeof(mean), key, top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
+                cf_member_path(path, sizeof(path), "$", key);
+                cf_hint(mean, sizeof(mean), key, top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
                 add_issue(&ld, path, true, "",
                           "unknown key%s (known: manager, http, shutdown, credentials, resources)",
                           mean);
@@ -644,16 +674,19 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
         load_http(&ld, json_object_get(root, "http"));
         load_shutdown(&ld, json_object_get(root, "shutdown"));
         load_credentials(&ld, json_object_get(root, "credentials"), check_secrets);
+        if (cfg->admin_token)
+            check_ref(&ld, "$.http.admin_token", cfg->admin_token,
+                      json_object_get(json_object_get(root, "http"), "admin_token"));
         const json_t *res = json_object_get(root, "resources");
         if (!res) {
             add_issue(&ld, "$.resources", false, "", "is required (an array of resources)");
         } else if (!json_is_array(res)) {
             char v2[64];
-            cli_json_text(v2, sizeof(v2), res);
+            cf_json_text(v2, sizeof(v2), res);
             add_issue(&ld, "$.resources", false, v2, "must be an array of resources");
         } else {
             size_t n = json_array_size(res);
-            cfg->res = calloc(n ? n : 1, sizeof(cli_resource));
+            cfg->res = calloc(n ? n : 1, sizeof(cf_resource));
             if (!cfg->res) {
                 ld.oom = true;
             } else {
@@ -665,15 +698,16 @@ int cli_config_load(const char *file, bool check_secrets, cli_config *cfg, cli_i
         }
     }
     json_decref(root);
-    cli_pos_free(&ld.pos);
+    cf_pos_free(&ld.pos);
     ld.text = NULL;
     free(text);
     if (ld.oom)
         add_issue(&ld, "$", false, "", "out of memory while checking the file");
+    cf_issues_sort(issues);
     return issues->n ? 1 : 0;
 }
 
-const cli_resource *cli_config_resource(const cli_config *cfg, const char *id)
+const cf_resource *cf_config_resource(const cf_config *cfg, const char *id)
 {
     long i = find_res(cfg, id);
     return i < 0 ? NULL : &cfg->res[i];

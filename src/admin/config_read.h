@@ -4,8 +4,8 @@
  *
  * Thread safety: any thread.
  */
-#ifndef NR_CLI_CONFIG_READ_H
-#define NR_CLI_CONFIG_READ_H
+#ifndef NR_CF_CONFIG_READ_H
+#define NR_CF_CONFIG_READ_H
 
 #include <stddef.h>
 
@@ -19,6 +19,6 @@
  * directory, a device, a socket: none is opened for reading, so none can
  * block), "... it is larger than the 16 MiB limit for a config file (got N
  * bytes)", "cannot open the file: ...". */
-char *cli_config_read(const char *file, size_t *len, char *why, size_t whylen);
+char *cf_config_read(const char *file, size_t *len, char *why, size_t whylen);
 
 #endif

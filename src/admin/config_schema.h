@@ -5,8 +5,8 @@
  *
  * Thread safety: immutable tables, any thread.
  */
-#ifndef NR_CLI_CONFIG_SCHEMA_H
-#define NR_CLI_CONFIG_SCHEMA_H
+#ifndef NR_CF_CONFIG_SCHEMA_H
+#define NR_CF_CONFIG_SCHEMA_H
 
 #include <stdint.h>
 
@@ -20,6 +20,7 @@ typedef struct mgr_cfg {
 typedef struct http_cfg {
     char *listen;
     int64_t port;
+    char *admin_token;
 } http_cfg;
 
 typedef struct shutdown_cfg {
@@ -39,10 +40,10 @@ typedef struct res_cfg {
     char *credential;
 } res_cfg;
 
-extern const nr_config_schema cli_mgr_schema;      /* mgr_cfg, "manager" */
-extern const nr_config_schema cli_http_schema;     /* http_cfg, "http" */
-extern const nr_config_schema cli_shutdown_schema; /* shutdown_cfg, "shutdown" */
-extern const nr_config_schema cli_cred_schema;     /* cred_cfg, one credential */
-extern const nr_config_schema cli_res_schema;      /* res_cfg, a resource's plain keys */
+extern const nr_config_schema cf_mgr_schema;      /* mgr_cfg, "manager" */
+extern const nr_config_schema cf_http_schema;     /* http_cfg, "http" */
+extern const nr_config_schema cf_shutdown_schema; /* shutdown_cfg, "shutdown" */
+extern const nr_config_schema cf_cred_schema;     /* cred_cfg, one credential */
+extern const nr_config_schema cf_res_schema;      /* res_cfg, a resource's plain keys */
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* "a, b, c" of a schema's field names (plus extra ones) into buf. */
-void cli_field_list(char *buf, size_t len, const nr_config_schema *s, const char *const *extra)
+void cf_field_list(char *buf, size_t len, const nr_config_schema *s, const char *const *extra)
 {
     size_t used = 0;
     buf[0] = '\0';
@@ -25,7 +25,7 @@ void cli_field_list(char *buf, size_t len, const nr_config_schema *s, const char
 
 /* "; did you mean \"x\"?" when one of names is close to word (the library's
  * rule, nr_config_suggest), else "". */
-void cli_hint(char *buf, size_t len, const char *word, const char *const *names, size_t count)
+void cf_hint(char *buf, size_t len, const char *word, const char *const *names, size_t count)
 {
     const char *best = nr_config_suggest(word, names, count);
     if (best)
@@ -35,7 +35,7 @@ void cli_hint(char *buf, size_t len, const char *word, const char *const *names,
 }
 
 /* The path of member key under prefix, in the report's form. */
-void cli_member_path(char *out, size_t cap, const char *prefix, const char *key)
+void cf_member_path(char *out, size_t cap, const char *prefix, const char *key)
 {
     bool plain = *key != '\0';
     for (const char *p = key; *p; p++)
@@ -56,15 +56,15 @@ void cli_member_path(char *out, size_t cap, const char *prefix, const char *key)
 /* The hint for the unknown key of obj at path (the key the library reported),
  * among the schema's fields and the extra keys. false when the key is not
  * found (a path cut short) or memory ran out: the library's rule stands. */
-bool cli_key_hint(char *buf, size_t len, const json_t *obj, const char *prefix, const char *path,
-                  const nr_config_schema *s, const char *const *extra)
+bool cf_key_hint(char *buf, size_t len, const json_t *obj, const char *prefix, const char *path,
+                 const nr_config_schema *s, const char *const *extra)
 {
     const char *key, *word = NULL;
     json_t *v;
     char p[512];
     json_object_foreach((json_t *)obj, key, v)
     {
-        cli_member_path(p, sizeof(p), prefix, key);
+        cf_member_path(p, sizeof(p), prefix, key);
         if (strcmp(p, path) == 0)
             word = key;
     }
@@ -78,14 +78,14 @@ bool cli_key_hint(char *buf, size_t len, const json_t *obj, const char *prefix, 
         names[n++] = s->fields[i].name;
     for (size_t i = 0; i < nextra; i++)
         names[n++] = extra[i];
-    cli_hint(buf, len, word, names, n);
+    cf_hint(buf, len, word, names, n);
     free(names);
     return true;
 }
 
 /* A credential ref names a secret, often "<resource>/<what>": an id's
  * characters plus '/', 1 to 127 bytes. */
-bool cli_ref_ok(const char *ref)
+bool cf_ref_ok(const char *ref)
 {
     size_t n = strlen(ref);
     if (n < 1 || n > 127)
@@ -99,7 +99,7 @@ bool cli_ref_ok(const char *ref)
     return true;
 }
 
-bool cli_id_ok(const char *id)
+bool cf_id_ok(const char *id)
 {
     size_t n = strlen(id);
     if (n < 1 || n > 63)
@@ -114,7 +114,7 @@ bool cli_id_ok(const char *id)
 }
 
 /* The value of j as JSON text for an issue (short). */
-void cli_json_text(char *out, size_t cap, const json_t *j)
+void cf_json_text(char *out, size_t cap, const json_t *j)
 {
     char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!t) {

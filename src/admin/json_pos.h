@@ -13,31 +13,31 @@
  *
  * Thread safety: one thread per map.
  */
-#ifndef NR_CLI_JSON_POS_H
-#define NR_CLI_JSON_POS_H
+#ifndef NR_CF_JSON_POS_H
+#define NR_CF_JSON_POS_H
 
 #include <stddef.h>
 
-typedef struct cli_pos_entry {
+typedef struct cf_pos_entry {
     char *path;
     int line, col;     /* where the value starts */
     int kline, kcol;   /* where its key starts (object members), else = line, col */
     size_t start, end; /* the value's bytes in the text: [start, end) */
-} cli_pos_entry;
+} cf_pos_entry;
 
-typedef struct cli_pos_map {
-    cli_pos_entry *v;
+typedef struct cf_pos_map {
+    cf_pos_entry *v;
     size_t n, cap;
-} cli_pos_map;
+} cf_pos_map;
 
 /* Scan text (valid JSON). Returns 0, or -1 when memory ran out (the map
  * then holds what was found so far). */
-int cli_pos_scan(cli_pos_map *map, const char *text, size_t len);
+int cf_pos_scan(cf_pos_map *map, const char *text, size_t len);
 
 /* The entry of path, or of the closest enclosing value that has one; NULL
  * when not even "$" is known. */
-const cli_pos_entry *cli_pos_find(const cli_pos_map *map, const char *path);
+const cf_pos_entry *cf_pos_find(const cf_pos_map *map, const char *path);
 
-void cli_pos_free(cli_pos_map *map);
+void cf_pos_free(cf_pos_map *map);
 
 #endif

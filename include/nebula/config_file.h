@@ -1,0 +1,124 @@
+/*
+ * nebula/config_file.h - a whole program's resources from one JSON file
+ * (the format of docs/cli.md, "The config file": manager, http, shutdown, credentials,
+ * resources), loaded into a manager. Part of nebula-resource-admin.
+ *
+ * Loading checks every rule and keeps every problem with its JSON path,
+ * line and column, the rule and the value as written (secrets redacted),
+ * with a "did you mean" for a misspelt key, driver or id. A program names
+ * the drivers it has built in; a file naming another known driver is told
+ * it is not built in.
+ *
+ *     nr_config_file *cf;
+ *     if (nr_config_file_load(&cf, "app.json", &opts, &err) != NR_OK) {
+ *         nr_config_file_write_problems(cf, stderr);   (cf may be NULL: see err)
+ *         ...
+ *     }
+ *     nr_manager_options mo;
+ *     nr_config_file_manager_options(cf, &mo);        (credentials from the file)
+ *     nr_manager_create(&m, &mo, &err);
+ *     nr_manager_load_config(m, cf, &err);            (registers every resource)
+ *     nr_manager_start(m, deadline, &err);
+ *
+ * Ownership: a loaded file owns everything it hands out (specs, strings,
+ * the credential provider); it must outlive the manager it was loaded into
+ * (the manager borrows its credential provider). Free it with
+ * nr_config_file_free.
+ *
+ * Thread safety: load and free from one thread; a loaded file is only read
+ * afterwards, from any thread, and its credential provider may be called
+ * from any thread.
+ */
+#ifndef NEBULA_CONFIG_FILE_H
+#define NEBULA_CONFIG_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nebula/admin.h"
+#include "nebula/credential.h"
+#include "nebula/error.h"
+#include "nebula/manager.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A name a file's "driver" may use. */
+typedef struct nr_config_driver {
+    const char *name;             /* e.g. "postgres" */
+    const nr_resource_type *type; /* borrowed; NULL: a driver this program does not have */
+} nr_config_driver;
+
+typedef struct nr_config_load_options {
+    const nr_config_driver *drivers; /* borrowed, ndrivers entries */
+    size_t ndrivers;
+    bool check_credentials; /* also check that each credential's variable is set and its
+                               file readable (never reading them); default true */
+} nr_config_load_options;
+
+void nr_config_load_options_default(nr_config_load_options *o);
+
+typedef struct nr_config_problem {
+    const char *path;  /* "resources[2].pool.max_size"; "$" for the whole file */
+    const char *rule;  /* the rule broken */
+    const char *value; /* the value as written ("" when none; "<redacted>" for a secret) */
+    int line, col;     /* 1-based; 0 when the position is unknown */
+} nr_config_problem;
+
+typedef struct nr_config_file nr_config_file;
+
+/*
+ * Read and check file. NR_OK: *out is complete. NR_ECONFIG: the file breaks
+ * rules; *out holds every problem (nr_config_file_problems) and err names
+ * the first and the count. NR_EINVAL (no drivers table), NR_ENOMEM: *out
+ * is NULL. Free *out in every case it is set.
+ */
+int nr_config_file_load(nr_config_file **out, const char *file, const nr_config_load_options *opts,
+                        nr_error *err);
+
+void nr_config_file_free(nr_config_file *cf);
+
+/* The problems found, sorted by position; valid while cf lives. */
+size_t nr_config_file_problems(const nr_config_file *cf, const nr_config_problem **out);
+
+/* Write each problem as FILE:LINE:COL: PATH: RULE (got VALUE). */
+void nr_config_file_write_problems(const nr_config_file *cf, FILE *out);
+
+/* The whole config as understood, defaults included, secrets redacted. */
+void nr_config_file_print(const nr_config_file *cf, FILE *out);
+
+/* The "manager" section, with credentials = the "credentials" section's
+ * provider (valid while cf lives); events and metrics left NULL. */
+void nr_config_file_manager_options(nr_config_file *cf, nr_manager_options *out);
+
+/* The "credentials" section as a provider (valid while cf lives). */
+nr_credential_provider nr_config_file_credentials(nr_config_file *cf);
+
+/* The "http" section into an admin server's options: listen, port, and
+ * when admin_token names a credential, token_ref and credentials. */
+void nr_config_file_admin_options(nr_config_file *cf, nr_admin_options *out);
+
+/* The "shutdown" section; *grace_ms (may be NULL) gets the lame-duck time. */
+void nr_config_file_shutdown_options(const nr_config_file *cf, nr_shutdown_options *out,
+                                     int64_t *grace_ms);
+
+/* Resources in start order: by dependency level, then file order. */
+size_t nr_config_file_resource_count(const nr_config_file *cf);
+
+/* The i-th resource as a spec for nr_manager_register (its pointers valid
+ * while cf lives); *driver (may be NULL) gets its driver name. NR_EINVAL
+ * when i is out of range. */
+int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec *spec,
+                            const char **driver);
+
+/* Register every resource of cf into m, in start order. NR_OK, or the first
+ * failure of nr_manager_register (err names the resource). */
+int nr_manager_load_config(nr_manager *m, const nr_config_file *cf, nr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

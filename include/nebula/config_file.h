@@ -50,6 +50,7 @@ extern "C" {
 typedef struct nr_config_driver {
     const char *name;             /* e.g. "postgres" */
     const nr_resource_type *type; /* borrowed; NULL: a driver this program does not have */
+    void *type_ud;                /* borrowed; the specs' type_ud */
 } nr_config_driver;
 
 typedef struct nr_config_load_options {

@@ -157,6 +157,7 @@ int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec
     const cf_resource *r = &cf->cfg.res[cf->cfg.order[i]];
     *spec = (nr_resource_spec){.id = r->id,
                                .type = r->driver->type,
+                               .type_ud = r->driver->type_ud,
                                .config = r->config,
                                .pool = &r->pool,
                                .scope = &r->scope,

@@ -1,0 +1,204 @@
+/*
+ * test_config_file.c - loading a config file into a manager through the
+ * public API (nebula/config_file.h): a valid file's specs in start order,
+ * its manager, admin and shutdown options, its credentials as a provider,
+ * nr_manager_load_config; an invalid file's problems, sorted and located,
+ * and the error that names the first; drivers not built in.
+ */
+#define _DEFAULT_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_type.h"
+#include "nebula/config_file.h"
+#include "testutil.h"
+
+static nr_fake fake;
+static const nr_config_driver drivers[] = {{"fake", &nr_fake_type, &fake},
+                                           {"postgres", NULL, NULL}};
+
+static char *write_tmp(const char *text)
+{
+    char *path = strdup("/tmp/nr-cfgfile.XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static int load(const char *text, nr_config_file **cf, nr_error *err)
+{
+    char *path = write_tmp(text);
+    nr_config_load_options o;
+    nr_config_load_options_default(&o);
+    o.drivers = drivers;
+    o.ndrivers = 2;
+    int rc = nr_config_file_load(cf, path, &o, err);
+    unlink(path);
+    free(path);
+    return rc;
+}
+
+static void test_valid_file_into_a_manager(void **state)
+{
+    (void)state;
+    nr_fake_init(&fake);
+    setenv("NR_TEST_CF_PW", "pw-from-env", 1);
+    const char *text = "{\n"
+                       " \"manager\": {\"workers\": 2, \"health_interval_ms\": 0},\n"
+                       " \"http\": {\"listen\": \"127.0.0.1\", \"port\": 0, \"admin_token\": "
+                       "\"admin\"},\n"
+                       " \"shutdown\": {\"grace_ms\": 50, \"drain_timeout_ms\": 700},\n"
+                       " \"credentials\": {\"pw\": {\"env\": \"NR_TEST_CF_PW\"}, \"admin\": "
+                       "{\"env\": \"NR_TEST_CF_PW\"}},\n"
+                       " \"resources\": [\n"
+                       "  {\"id\": \"app\", \"driver\": \"fake\", \"depends_on\": [\"db\"]},\n"
+                       "  {\"id\": \"db\", \"driver\": \"fake\", \"credential\": \"pw\",\n"
+                       "   \"config\": {\"label\": \"main\"}, \"pool\": {\"max_size\": 3}}\n"
+                       " ]\n"
+                       "}\n";
+    nr_config_file *cf = NULL;
+    nr_error err = {0};
+    if (load(text, &cf, &err) != NR_OK)
+        fail_msg("load: %s", err.message);
+    assert_int_equal(nr_config_file_problems(cf, NULL), 0);
+    assert_int_equal(nr_config_file_resource_count(cf), 2);
+    nr_resource_spec spec;
+    const char *driver = NULL;
+    assert_int_equal(nr_config_file_resource(cf, 0, &spec, &driver), NR_OK);
+    assert_string_equal(spec.id, "db"); /* start order: what app needs first */
+    assert_string_equal(driver, "fake");
+    assert_ptr_equal(spec.type, &nr_fake_type);
+    assert_int_equal(spec.pool->max_size, 3);
+    assert_string_equal(spec.credential_ref, "pw");
+    assert_string_equal(((const nr_fake_config *)spec.config)->label, "main");
+    assert_int_equal(nr_config_file_resource(cf, 1, &spec, NULL), NR_OK);
+    assert_string_equal(spec.id, "app");
+    assert_int_equal(spec.ndepends, 1);
+    assert_string_equal(spec.depends_on[0], "db");
+    assert_int_equal(nr_config_file_resource(cf, 2, &spec, NULL), NR_EINVAL);
+
+    nr_admin_options ao;
+    nr_admin_options_default(&ao);
+    nr_config_file_admin_options(cf, &ao);
+    assert_string_equal(ao.listen, "127.0.0.1");
+    assert_int_equal(ao.port, 0);
+    assert_string_equal(ao.token_ref, "admin");
+    assert_non_null(ao.credentials);
+    nr_shutdown_options so;
+    int64_t grace = 0;
+    nr_config_file_shutdown_options(cf, &so, &grace);
+    assert_int_equal(grace, 50);
+    assert_int_equal(so.drain_timeout_ms, 700);
+    assert_int_equal(so.cleanup_timeout_ms, 10000);
+
+    nr_credential_provider cp = nr_config_file_credentials(cf);
+    nr_secret *s = NULL;
+    assert_int_equal(cp.fetch(cp.ud, "pw", &s, &err), NR_OK);
+    assert_string_equal(nr_secret_reveal(s, NULL), "pw-from-env");
+    nr_secret_free(s);
+
+    nr_manager_options mo;
+    nr_config_file_manager_options(cf, &mo);
+    assert_int_equal(mo.workers, 2);
+    assert_int_equal(mo.health_interval_ms, 0);
+    nr_manager *m = NULL;
+    assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);
+    /* one by one, as a program that reports each resource does */
+    for (size_t i = 0; i < nr_config_file_resource_count(cf); i++) {
+        assert_int_equal(nr_config_file_resource(cf, i, &spec, NULL), NR_OK);
+        assert_ptr_equal(spec.type_ud, &fake); /* the driver table's */
+        assert_int_equal(nr_manager_register(m, &spec, &err), NR_OK);
+    }
+    assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK);
+    nr_guard g = NR_GUARD_INIT;
+    assert_int_equal(nr_manager_acquire(m, "db", NULL, &g, &err), NR_OK);
+    /* the credential came from the file's credentials section */
+    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential_len, 11);
+    nr_guard_release(&g);
+    assert_int_equal(nr_manager_destroy(m, &err), NR_OK);
+    /* nr_manager_load_config registers the same specs */
+    assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);
+    assert_int_equal(nr_manager_load_config(m, cf, &err), NR_OK);
+    assert_int_equal(nr_manager_count(m), 2);
+    assert_int_equal(nr_manager_load_config(m, cf, &err), NR_EEXIST);
+    assert_int_equal(nr_manager_destroy(m, &err), NR_OK);
+    nr_config_file_free(cf);
+}
+
+static void test_invalid_file(void **state)
+{
+    (void)state;
+    const char *text = "{\n"
+                       " \"resources\": [\n"
+                       "  {\"id\": \"a\", \"driver\": \"postgres\"},\n"
+                       "  {\"id\": \"b\", \"driver\": \"fak\", \"pool\": {\"max_size\": 1.0}},\n"
+                       "  {\"id\": \"c\", \"driver\": \"fake\", \"depends_on\": [\"bb\"]}\n"
+                       " ],\n"
+                       " \"htp\": {}\n"
+                       "}\n";
+    nr_config_file *cf = NULL;
+    nr_error err = {0};
+    assert_int_equal(load(text, &cf, &err), NR_ECONFIG);
+    assert_non_null(cf);
+    const nr_config_problem *p = NULL;
+    size_t n = nr_config_file_problems(cf, &p);
+    assert_int_equal(n, 5);
+    /* sorted by position */
+    for (size_t i = 1; i < n; i++)
+        assert_true(p[i - 1].line < p[i].line ||
+                    (p[i - 1].line == p[i].line && p[i - 1].col <= p[i].col));
+    assert_string_equal(p[0].path, "resources[0].driver");
+    assert_string_equal(p[0].rule, "driver is not built into this program (built in: fake)");
+    assert_int_equal(p[0].line, 3);
+    assert_string_equal(p[1].path, "resources[1].driver");
+    assert_non_null(strstr(p[1].rule, "did you mean \"fake\"?"));
+    assert_string_equal(p[2].path, "resources[1].pool.max_size");
+    assert_string_equal(p[2].value, "1.0"); /* as written */
+    assert_non_null(strstr(p[3].rule, "did you mean \"b\"?"));
+    assert_string_equal(p[4].path, "htp");
+    assert_non_null(strstr(p[4].rule, "did you mean \"http\"?"));
+    NR_ASSERT_ERR(err, NR_ECONFIG, "invalid: 5 problems; the first: ");
+    NR_ASSERT_ERR(err, NR_ECONFIG, ":3:");
+    NR_ASSERT_ERR(err, NR_ECONFIG, "resources[0].driver: driver is not built into this program");
+    assert_int_equal(nr_config_file_resource_count(cf), 0);
+    nr_manager *m = NULL;
+    assert_int_equal(nr_manager_create(&m, NULL, &err), NR_OK);
+    assert_int_equal(nr_manager_load_config(m, cf, &err), NR_EINVAL);
+    assert_int_equal(nr_manager_destroy(m, &err), NR_OK);
+    /* the problems as the program prints them */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    nr_config_file_write_problems(cf, mem);
+    fclose(mem);
+    assert_non_null(strstr(buf, ":4:"));
+    assert_non_null(strstr(buf, "resources[1].pool.max_size: must be an integer"));
+    free(buf);
+    nr_config_file_free(cf);
+
+    /* a file that cannot be read is one problem at "$" */
+    nr_config_load_options o;
+    nr_config_load_options_default(&o);
+    o.drivers = drivers;
+    o.ndrivers = 2;
+    assert_int_equal(nr_config_file_load(&cf, "/nonexistent/x.json", &o, &err), NR_ECONFIG);
+    n = nr_config_file_problems(cf, &p);
+    assert_int_equal(n, 1);
+    assert_string_equal(p[0].path, "$");
+    nr_config_file_free(cf);
+    assert_int_equal(nr_config_file_load(&cf, "/x.json", NULL, &err), NR_EINVAL);
+    assert_null(cf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_file_into_a_manager),
+        cmocka_unit_test(test_invalid_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

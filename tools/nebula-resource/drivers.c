@@ -31,33 +31,33 @@ extern const nr_resource_type nr_mongo_type;
 
 /* Every driver the project has; type NULL when not built into this program. */
 static const nr_config_driver table[] = {
-    {"sqlite", &nr_sqlite_type},
+    {.name = "sqlite", .type = &nr_sqlite_type},
 #ifdef NR_CLI_WITH_POSTGRES
-    {"postgres", &nr_postgres_type},
+    {.name = "postgres", .type = &nr_postgres_type},
 #else
-    {"postgres", NULL},
+    {.name = "postgres", .type = NULL},
 #endif
 #ifdef NR_CLI_WITH_REDIS
-    {"redis", &nr_redis_type},
+    {.name = "redis", .type = &nr_redis_type},
 #else
-    {"redis", NULL},
+    {.name = "redis", .type = NULL},
 #endif
 #ifdef NR_CLI_WITH_HTTP
-    {"http", &nr_http_type},
+    {.name = "http", .type = &nr_http_type},
 #else
-    {"http", NULL},
+    {.name = "http", .type = NULL},
 #endif
 #ifdef NR_CLI_WITH_KAFKA
-    {"kafka-producer", &nr_kafka_producer_type},
-    {"kafka-consumer", &nr_kafka_consumer_type},
+    {.name = "kafka-producer", .type = &nr_kafka_producer_type},
+    {.name = "kafka-consumer", .type = &nr_kafka_consumer_type},
 #else
-    {"kafka-producer", NULL},
-    {"kafka-consumer", NULL},
+    {.name = "kafka-producer", .type = NULL},
+    {.name = "kafka-consumer", .type = NULL},
 #endif
 #ifdef NR_CLI_WITH_MONGO
-    {"mongo", &nr_mongo_type},
+    {.name = "mongo", .type = &nr_mongo_type},
 #else
-    {"mongo", NULL},
+    {.name = "mongo", .type = NULL},
 #endif
 };
 

@@ -38,7 +38,16 @@ file(WRITE ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake.in
   "@PACKAGE_INIT@\ninclude(CMakeFindDependencyMacro)\nfind_dependency(Threads)\n"
   "find_dependency(PkgConfig)\npkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)\n"
   "${NR_CONFIG_EXTRA_DEPS}"
-  "include(\"\${CMAKE_CURRENT_LIST_DIR}/NebulaResourceTargets.cmake\")\n")
+  "include(\"\${CMAKE_CURRENT_LIST_DIR}/NebulaResourceTargets.cmake\")\n"
+  "# components: admin and the drivers, each found when its target was installed\n"
+  "foreach(comp \${NebulaResource_FIND_COMPONENTS})\n"
+  "  if(TARGET nebula::\${comp})\n"
+  "    set(NebulaResource_\${comp}_FOUND TRUE)\n"
+  "  else()\n"
+  "    set(NebulaResource_\${comp}_FOUND FALSE)\n"
+  "  endif()\n"
+  "endforeach()\n"
+  "check_required_components(NebulaResource)\n")
 configure_package_config_file(${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake.in
   ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/NebulaResource)

@@ -11,9 +11,14 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 cmake -S tests/install -B "$tmp/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/cmake" >/dev/null
 "$tmp/cmake/consumer"
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/cmake/admin_consumer"
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
 # shellcheck disable=SC2046
 cc -std=c11 tests/install/consumer.c -o "$tmp/pc-consumer" \
     $(pkg-config --cflags --libs --static nebula-resource-sqlite)
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-consumer"
+# shellcheck disable=SC2046
+cc -std=c11 tests/install/admin_consumer.c -o "$tmp/pc-admin-consumer" \
+    $(pkg-config --cflags --libs nebula-resource-admin nebula-resource-sqlite)
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-admin-consumer"
 echo "install check: find_package and pkg-config consumers built and ran"

@@ -236,7 +236,7 @@ static json_t *events_json(nr_admin *a)
                      (json_int_t)missed);
 }
 
-char *admin_status_json(nr_admin *a)
+char *admin_status_json(nr_admin *a, uint32_t history_max)
 {
     admin_snapshot s;
     nr_error err = {0};
@@ -267,9 +267,12 @@ char *admin_status_json(nr_admin *a)
                              "resources", res, "edges", edges, "events", events_json(a));
     if (!root)
         return NULL;
+    if (history_max > 0)
+        json_object_set_new(root, "history", admin_history_json(&a->history, history_max));
     if (a->o.status_extra)
         a->o.status_extra(a->o.status_extra_ud, root);
-    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    /* 12 digits: every value here is exact in them, and 0.1 prints as 0.1 */
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(root);
     return text;
 }

@@ -9,6 +9,7 @@
  *   admin_history.c the history of every resource's pool for the page's sparklines
  *                   (a sampler thread and a bounded ring per resource)
  *   admin_status.c  the resource snapshot, readiness and the /status document
+ *   admin_tenants.c a partitioned resource's busiest tenants, and the rest summed
  *   status_page.html the page, embedded at build time (admin_page_html)
  *
  * Locks: a->mu guards the note only; the event ring and the history have
@@ -172,8 +173,42 @@ bool admin_ready(nr_admin *a, char *why, size_t len);
  * ran out. */
 char *admin_status_json(nr_admin *a, uint32_t history_max);
 
+/* One pool's statistics as /status shows them. NULL when memory ran out. */
+json_t *admin_pool_json(const nr_pool_stats *s);
+
 /* Wall-clock milliseconds since the epoch for a monotonic time. */
 int64_t admin_wall_ms(const nr_admin *a, int64_t mono_ns);
+
+/* ---- tenants (admin_tenants.c) ------------------------------------------------------ */
+
+#define ADMIN_TOP_TENANTS 10 /* tenants of a partitioned resource shown one by one */
+
+typedef struct admin_tenant {
+    char id[NR_SCOPE_ID_MAX];
+    nr_pool_stats st;
+} admin_tenant;
+
+/* The busiest tenants of one resource, best first, and the others summed.
+ * Start from a zeroed one. */
+typedef struct admin_tenants {
+    admin_tenant top[ADMIN_TOP_TENANTS];
+    size_t ntop;
+    uint64_t others;    /* tenants not in top */
+    nr_pool_stats rest; /* their statistics, summed (nr_pool_stats_add) */
+} admin_tenants;
+
+/* Whether a tenant with x ranks before one with y: more in use first, then
+ * more acquires; on a tie neither does (the one seen first stays first). */
+bool admin_tenant_before(const nr_pool_stats *x, const nr_pool_stats *y);
+
+/* Rank one more tenant in: into top (the one it pushes out goes to rest) or
+ * into rest. */
+void admin_tenants_add(admin_tenants *t, const char *tenant, const nr_pool_stats *st);
+
+/* Set "tenants" and "tenants_other" of the resource object o for the
+ * tenant-partitioned resource id (docs/admin.md). Calls the manager: no
+ * admin lock may be held. Nothing is set when the manager cannot walk them. */
+void admin_tenants_json(nr_admin *a, const char *id, json_t *o);
 
 /* ---- actions (admin_actions.c) ----------------------------------------------- */
 

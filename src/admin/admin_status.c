@@ -136,7 +136,7 @@ bool admin_ready(nr_admin *a, char *why, size_t len)
 
 /* ---- the document --------------------------------------------------------------------- */
 
-static json_t *pool_json(const nr_pool_stats *s)
+json_t *admin_pool_json(const nr_pool_stats *s)
 {
     json_t *o = json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
@@ -186,12 +186,14 @@ static json_t *resource_json(nr_admin *a, const admin_res *r)
         known ? nr_health_name(ri.health) : "unknown", "health_reason",
         known ? ri.health_reason : "", "level", r->level, "scope", r->scope, "partition",
         r->partition == NR_PARTITION_TENANT ? "tenant" : "none", "pools", known ? (int)ri.pools : 0,
-        "depends_on", deps, "pool", known ? pool_json(&ri.stats) : NULL);
+        "depends_on", deps, "pool", known ? admin_pool_json(&ri.stats) : NULL);
     if (o && known && ri.last_error.code != NR_OK) {
         json_object_set_new(o, "last_error",
                             json_pack("{s:s,s:s}", "code", nr_err_name(ri.last_error.code),
                                       "message", ri.last_error.message));
     }
+    if (o && known && r->partition == NR_PARTITION_TENANT)
+        admin_tenants_json(a, r->id, o);
     return o;
 }
 

@@ -33,22 +33,31 @@
 #define ADMIN_NOTE_MAX    160
 
 /* Recent events, kept by a thread that reads a subscription. Acquired and
- * released events are only counted (there are too many to keep). Event
- * times are kept on the monotonic clock and shown as wall-clock times. */
+ * released events are only counted (there are too many to keep). An event
+ * equal to the newest one kept but for its seq and times (a pool exhausted
+ * again and again) is folded into it: the entry keeps the newest, counts
+ * the repeats and remembers the first one's time. Event times are kept on
+ * the monotonic clock and shown as wall-clock times. */
 typedef struct admin_ring {
     nr_event_sub *sub;
     pthread_t thread;
     bool running;
     atomic_bool stop;
     pthread_mutex_t mu;
-    nr_event events[ADMIN_RING_EVENTS]; /* [mu] */
-    size_t next, count;                 /* [mu] */
-    uint64_t per_type[32];              /* [mu] by nr_event_type */
-    uint64_t missed;                    /* [mu] */
+    nr_event events[ADMIN_RING_EVENTS];    /* [mu] the newest of each entry */
+    uint64_t repeats[ADMIN_RING_EVENTS];   /* [mu] events folded into each entry, >= 1 */
+    int64_t first_ns[ADMIN_RING_EVENTS];   /* [mu] the first one's time */
+    uint64_t first_seq[ADMIN_RING_EVENTS]; /* [mu] and its sequence number */
+    size_t next, count;                    /* [mu] */
+    uint64_t per_type[32];                 /* [mu] by nr_event_type */
+    uint64_t missed;                       /* [mu] */
 } admin_ring;
 
 int admin_ring_start(admin_ring *ring, nr_event_bus *bus, nr_error *err);
 void admin_ring_stop(admin_ring *ring);
+/* Keep ev in the ring (what the reader thread does with each event; for
+ * tests). Takes ring->mu. */
+void admin_ring_add(admin_ring *ring, const nr_event *ev);
 
 /* ---- history (admin_history.c) ------------------------------------------------- */
 

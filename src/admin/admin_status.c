@@ -211,8 +211,8 @@ static json_t *events_json(nr_admin *a)
                                     json_integer((json_int_t)ring->per_type[t]));
         for (size_t k = 0; k < ring->count; k++) {
             /* newest first */
-            const nr_event *e =
-                &ring->events[(ring->next + ADMIN_RING_EVENTS - 1 - k) % ADMIN_RING_EVENTS];
+            size_t at = (ring->next + ADMIN_RING_EVENTS - 1 - k) % ADMIN_RING_EVENTS;
+            const nr_event *e = &ring->events[at];
             json_t *o = json_pack("{s:I,s:f,s:I,s:s,s:s,s:s,s:s}", "seq", (json_int_t)e->seq, "t_s",
                                   (double)(e->ts_ns - a->started_ns) / 1e9, "time_ms",
                                   (json_int_t)admin_wall_ms(a, e->ts_ns), "type",
@@ -230,6 +230,12 @@ static json_t *events_json(nr_admin *a)
                 json_object_set_new(o, "error", json_string(nr_err_name(e->error_code)));
             if (e->count)
                 json_object_set_new(o, "count", json_integer((json_int_t)e->count));
+            if (ring->repeats[at] > 1) {
+                json_object_set_new(o, "repeats", json_integer((json_int_t)ring->repeats[at]));
+                json_object_set_new(o, "first_seq", json_integer((json_int_t)ring->first_seq[at]));
+                json_object_set_new(o, "first_time_ms",
+                                    json_integer((json_int_t)admin_wall_ms(a, ring->first_ns[at])));
+            }
             json_array_append_new(recent, o);
         }
         pthread_mutex_unlock(&ring->mu);

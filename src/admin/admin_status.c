@@ -279,7 +279,7 @@ char *admin_status_json(nr_admin *a, uint32_t history_max)
         json_object_set_new(root, "history", admin_history_json(&a->history, history_max));
     if (a->o.status_extra)
         a->o.status_extra(a->o.status_extra_ud, root);
-    /* 12 digits: every value here is exact in them, and 0.1 prints as 0.1 */
+    /* 12 significant digits are enough for every value here, and 0.1 prints as 0.1 */
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(root);
     return text;

@@ -6,7 +6,9 @@
  * One call serves, on an address the program chooses:
  *
  *   GET  /                 the status page (one self-contained HTML file)
- *   GET  /status           the status document (JSON, docs/admin.md)
+ *   GET  /status           the status document (JSON, docs/admin.md), with
+ *                          each resource's recent history; ?history=N keeps
+ *                          the newest N samples of it (0: none)
  *   GET  /metrics          Prometheus text exposition 0.0.4 (needs a registry)
  *   GET  /healthz          200 "ok" while the server runs
  *   GET  /readyz           200 when the phase is running and every resource is
@@ -83,7 +85,8 @@ typedef struct nr_admin_options {
     uint32_t max_connections;        /* default 64; 1..10000 */
     int64_t sample_interval_ms;      /* the page's history: one sample per interval; default 1000;
                                         100..60000 */
-    uint32_t history;                /* samples kept per resource; default 300; 2..3600 */
+    uint32_t history;                /* samples kept per resource; default 300; 2..3600. At most
+                                        256 resources have one (/status counts the others). */
     nr_admin_status_fn status_extra; /* optional */
     void *status_extra_ud;
 } nr_admin_options;

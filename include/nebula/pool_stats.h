@@ -3,7 +3,7 @@
  * (nr_pool_stats_get in nebula/pool.h fills it). Its own header so that the
  * observability headers can name it without the pool's.
  *
- * Thread safety: a value type.
+ * Thread safety: a value type; nr_pool_stats_add touches only its arguments.
  */
 #ifndef NEBULA_POOL_STATS_H
 #define NEBULA_POOL_STATS_H
@@ -61,6 +61,14 @@ typedef struct nr_pool_stats {
     uint64_t leaks;                /* leases reported held past leak_threshold_ms */
     uint32_t leaks_open;           /* of those, still out */
 } nr_pool_stats;
+
+/*
+ * Add s into sum, as nr_manager_resource_info sums a resource's tenant pools:
+ * gauges, limits and counters are added; wait_ns_max, oldest_lease_ns and
+ * consecutive_failures take the larger value; closed, breaker_open and
+ * suspended are true when either is. Start from a zeroed sum.
+ */
+void nr_pool_stats_add(nr_pool_stats *sum, const nr_pool_stats *s);
 
 #ifdef __cplusplus
 }

@@ -129,7 +129,14 @@ int nr_admin_start(nr_admin **out, nr_manager *m, const nr_admin_options *opts, 
         }
         a->ring_on = true;
     }
+    if ((rc = admin_history_start(a, err)) != NR_OK) {
+        if (a->ring_on)
+            admin_ring_stop(&a->ring);
+        admin_free(a);
+        return rc;
+    }
     if ((rc = admin_http_start(a, err)) != NR_OK) {
+        admin_history_stop(a);
         if (a->ring_on)
             admin_ring_stop(&a->ring);
         admin_free(a);
@@ -176,7 +183,8 @@ void nr_admin_stop(nr_admin *a)
 {
     if (!a)
         return;
-    admin_http_stop(a);
+    admin_http_stop(a); /* no /status reads the history after this */
+    admin_history_stop(a);
     if (a->ring_on)
         admin_ring_stop(&a->ring);
     admin_free(a);

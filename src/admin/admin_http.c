@@ -77,7 +77,19 @@ static mhd_result serve_get(nr_admin *a, struct MHD_Connection *c, const char *u
         return reply_text(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body);
     }
     if (strcmp(url, "/status") == 0) {
-        char *text = admin_status_json(a);
+        /* ?history=N: the newest N samples of each history (0: none); default all */
+        const char *hq = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "history");
+        uint32_t history_max = a->o.history;
+        if (hq) {
+            char *end = NULL;
+            unsigned long v = strtoul(hq, &end, 10);
+            if (!*hq || *end || hq[0] == '-')
+                return reply_text(c, MHD_HTTP_BAD_REQUEST,
+                                  "history must be a whole number of samples (0: none)\n");
+            if (v < history_max)
+                history_max = (uint32_t)v;
+        }
+        char *text = admin_status_json(a, history_max);
         if (!text)
             return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
         return reply(c, MHD_HTTP_OK, text, strlen(text), free, "application/json; charset=utf-8");

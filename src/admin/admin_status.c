@@ -136,7 +136,7 @@ bool admin_ready(nr_admin *a, char *why, size_t len)
 
 /* ---- the document --------------------------------------------------------------------- */
 
-static json_t *pool_json(const nr_pool_stats *s)
+json_t *admin_pool_json(const nr_pool_stats *s)
 {
     json_t *o = json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
@@ -186,12 +186,14 @@ static json_t *resource_json(nr_admin *a, const admin_res *r)
         known ? nr_health_name(ri.health) : "unknown", "health_reason",
         known ? ri.health_reason : "", "level", r->level, "scope", r->scope, "partition",
         r->partition == NR_PARTITION_TENANT ? "tenant" : "none", "pools", known ? (int)ri.pools : 0,
-        "depends_on", deps, "pool", known ? pool_json(&ri.stats) : NULL);
+        "depends_on", deps, "pool", known ? admin_pool_json(&ri.stats) : NULL);
     if (o && known && ri.last_error.code != NR_OK) {
         json_object_set_new(o, "last_error",
                             json_pack("{s:s,s:s}", "code", nr_err_name(ri.last_error.code),
                                       "message", ri.last_error.message));
     }
+    if (o && known && r->partition == NR_PARTITION_TENANT)
+        admin_tenants_json(a, r->id, o);
     return o;
 }
 
@@ -209,8 +211,8 @@ static json_t *events_json(nr_admin *a)
                                     json_integer((json_int_t)ring->per_type[t]));
         for (size_t k = 0; k < ring->count; k++) {
             /* newest first */
-            const nr_event *e =
-                &ring->events[(ring->next + ADMIN_RING_EVENTS - 1 - k) % ADMIN_RING_EVENTS];
+            size_t at = (ring->next + ADMIN_RING_EVENTS - 1 - k) % ADMIN_RING_EVENTS;
+            const nr_event *e = &ring->events[at];
             json_t *o = json_pack("{s:I,s:f,s:I,s:s,s:s,s:s,s:s}", "seq", (json_int_t)e->seq, "t_s",
                                   (double)(e->ts_ns - a->started_ns) / 1e9, "time_ms",
                                   (json_int_t)admin_wall_ms(a, e->ts_ns), "type",
@@ -228,6 +230,12 @@ static json_t *events_json(nr_admin *a)
                 json_object_set_new(o, "error", json_string(nr_err_name(e->error_code)));
             if (e->count)
                 json_object_set_new(o, "count", json_integer((json_int_t)e->count));
+            if (ring->repeats[at] > 1) {
+                json_object_set_new(o, "repeats", json_integer((json_int_t)ring->repeats[at]));
+                json_object_set_new(o, "first_seq", json_integer((json_int_t)ring->first_seq[at]));
+                json_object_set_new(o, "first_time_ms",
+                                    json_integer((json_int_t)admin_wall_ms(a, ring->first_ns[at])));
+            }
             json_array_append_new(recent, o);
         }
         pthread_mutex_unlock(&ring->mu);
@@ -236,7 +244,7 @@ static json_t *events_json(nr_admin *a)
                      (json_int_t)missed);
 }
 
-char *admin_status_json(nr_admin *a)
+char *admin_status_json(nr_admin *a, uint32_t history_max)
 {
     admin_snapshot s;
     nr_error err = {0};
@@ -267,9 +275,12 @@ char *admin_status_json(nr_admin *a)
                              "resources", res, "edges", edges, "events", events_json(a));
     if (!root)
         return NULL;
+    if (history_max > 0)
+        json_object_set_new(root, "history", admin_history_json(&a->history, history_max));
     if (a->o.status_extra)
         a->o.status_extra(a->o.status_extra_ud, root);
-    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    /* 12 significant digits are enough for every value here, and 0.1 prints as 0.1 */
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(root);
     return text;
 }

@@ -655,51 +655,6 @@ nr_provider nr_manager_provider(nr_manager *m)
 
 /* ---- describing ----------------------------------------------------------------------- */
 
-static void add_stats(nr_pool_stats *sum, const nr_pool_stats *s)
-{
-    sum->total += s->total;
-    sum->idle += s->idle;
-    sum->in_use += s->in_use;
-    sum->creating += s->creating;
-    sum->waiters += s->waiters;
-    sum->max_size += s->max_size;
-    sum->min_idle += s->min_idle;
-    sum->closed = sum->closed || s->closed;
-    sum->acquires += s->acquires;
-    sum->releases += s->releases;
-    sum->timeouts += s->timeouts;
-    sum->cancels += s->cancels;
-    sum->exhausted += s->exhausted;
-    sum->creates += s->creates;
-    sum->create_failures += s->create_failures;
-    sum->destroys += s->destroys;
-    sum->validate_failures += s->validate_failures;
-    sum->recycle_failures += s->recycle_failures;
-    sum->taints += s->taints;
-    sum->evicted_idle += s->evicted_idle;
-    sum->evicted_lifetime += s->evicted_lifetime;
-    sum->health_discards += s->health_discards;
-    sum->handoffs += s->handoffs;
-    sum->waits += s->waits;
-    sum->wait_ns_total += s->wait_ns_total;
-    if (s->wait_ns_max > sum->wait_ns_max)
-        sum->wait_ns_max = s->wait_ns_max;
-    if (s->oldest_lease_ns > sum->oldest_lease_ns)
-        sum->oldest_lease_ns = s->oldest_lease_ns;
-    sum->credential_retired += s->credential_retired;
-    sum->max_connecting += s->max_connecting;
-    sum->breaker_open = sum->breaker_open || s->breaker_open;
-    sum->suspended = sum->suspended || s->suspended;
-    if (s->consecutive_failures > sum->consecutive_failures)
-        sum->consecutive_failures = s->consecutive_failures;
-    sum->breaker_opens += s->breaker_opens;
-    sum->detached += s->detached;
-    sum->evicted_generation += s->evicted_generation;
-    sum->evicted_resize += s->evicted_resize;
-    sum->leaks += s->leaks;
-    sum->leaks_open += s->leaks_open;
-}
-
 int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err)
 {
     if (!m || !id || !out)
@@ -725,7 +680,7 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
     for (size_t i = 0; i < n; i++) {
         nr_pool_stats s;
         nr_pool_stats_get(pools[i], &s);
-        add_stats(&out->stats, &s);
+        nr_pool_stats_add(&out->stats, &s);
     }
     nr_free(pools);
     nr__entry_put(e);

@@ -1,10 +1,13 @@
 #!/bin/bash
 # browser_test.sh BIN OUTDIR - the status page in a real browser: starts
-# `nebula-resource run` with four SQLite resources on three dependency
-# levels, then headless Chromium driven by chromedriver (W3C WebDriver over
-# plain HTTP, see status_page_check.py) loads /, waits for the graph drawn
-# from /status and checks it; the screenshot goes to OUTDIR/status_page.png.
-# chromedriver and Chromium run in their own process group, killed at the end.
+# `nebula-resource run` with six SQLite resources on three dependency levels
+# (two with ids of the longest length, 63 bytes), and `nebula-resource demo`,
+# which runs load itself; then headless Chromium driven by chromedriver (W3C
+# WebDriver over plain HTTP, see status_page_check.py) loads the page of each
+# and checks it: the graph, sparklines that move under load, tenant rows,
+# event filters, no text overflowing its box. The screenshot of the first
+# goes to OUTDIR/status_page.png. chromedriver and Chromium run in their own
+# process group, killed at the end.
 set -u
 bin=$1
 outdir=$2
@@ -15,6 +18,7 @@ fail() {
     echo "FAIL: $*"
     echo "--- program output:"
     cat "$SVC_DIR/out.txt"
+    [ -f "$SVC_DIR/demo.txt" ] && echo "--- demo output:" && tail -20 "$SVC_DIR/demo.txt"
     [ -f "$SVC_DIR/chromedriver.log" ] && tail -20 "$SVC_DIR/chromedriver.log"
     exit 1
 }
@@ -31,7 +35,10 @@ cat > "$SVC_DIR/config.json" <<JSON
     {"id": "audit-log", "driver": "sqlite", "config": {"path": "$SVC_DIR/audit.db"},
      "depends_on": ["orders-db"], "pool": {"min_idle": 1}},
     {"id": "tenant-cache", "driver": "sqlite", "partition": "tenant", "depends_on": ["orders-db"]},
-    {"id": "reports", "driver": "sqlite", "depends_on": ["audit-log", "tenant-cache"]}
+    {"id": "reports", "driver": "sqlite", "depends_on": ["audit-log", "tenant-cache"]},
+    {"id": "a-resource-with-an-id-as-long-as-ids-may-be-sixty-three-bytes-1", "driver": "sqlite"},
+    {"id": "tenant-pools-with-an-id-as-long-as-ids-may-be-sixty-three-byt-2", "driver": "sqlite",
+     "partition": "tenant", "depends_on": ["orders-db"]}
   ]
 }
 JSON
@@ -39,6 +46,11 @@ JSON
 pid=$!
 svc_track $pid
 svc_wait_for "/readyz" curl -sf "http://127.0.0.1:$port/readyz" || fail "never ready"
+dport=$(svc_freeport)
+"$bin" demo --seconds 150 --threads 4 --port "$dport" > "$SVC_DIR/demo.txt" 2>&1 &
+dpid=$!
+svc_track $dpid
+svc_wait_for "the demo's /readyz" curl -sf "http://127.0.0.1:$dport/readyz" || fail "demo never ready"
 
 cdport=$(svc_freeport)
 setsid chromedriver --port="$cdport" > "$SVC_DIR/chromedriver.log" 2>&1 &
@@ -48,9 +60,12 @@ svc_on_cleanup "kill -TERM -- -$cdpid; sleep 0.5; kill -KILL -- -$cdpid"
 svc_wait_for "chromedriver" curl -sf "http://127.0.0.1:$cdport/status" || fail "no chromedriver"
 
 /usr/bin/python3 "$here/status_page_check.py" "http://127.0.0.1:$cdport" \
-    "http://127.0.0.1:$port/" "$SVC_DIR/profile" "$outdir/status_page.png" ||
-    fail "the status page check failed"
+    "http://127.0.0.1:$port/" "http://127.0.0.1:$dport/" "$SVC_DIR/profile" \
+    "$outdir/status_page.png" || fail "the status page check failed"
 kill -TERM $pid
 wait $pid
 [ $? = 0 ] || fail "run did not stop cleanly"
+kill -INT $dpid
+wait $dpid
+[ $? = 0 ] || fail "the demo did not stop cleanly and pass"
 echo "ok: status page checked in Chromium; screenshot $outdir/status_page.png"

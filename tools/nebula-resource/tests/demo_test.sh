@@ -1,8 +1,9 @@
 #!/bin/bash
 # demo_test.sh BIN - the demo serves its status page and endpoints while it
 # runs: the printed URL answers /readyz 200, /status has mode "demo", three
-# resources, the graph edges and growing step counts; the demo then ends
-# with status 0, a summary table and its own check OK.
+# resources, the graph edges, growing step counts, each resource's history
+# (cut by ?history=N) and the four tenants of tenant-cache; the demo then
+# ends with status 0, a summary table and its own check OK.
 set -u
 bin=$1
 . "$(dirname "$0")/../../../scripts/lib/services.sh"
@@ -13,15 +14,19 @@ fail() {
     exit 1
 }
 port=$(svc_freeport)
-"$bin" demo --seconds 4 --threads 4 --port "$port" > "$SVC_DIR/out.txt" 2>&1 &
+"$bin" demo --seconds 5 --threads 4 --port "$port" > "$SVC_DIR/out.txt" 2>&1 &
 pid=$!
 svc_track $pid
 url=http://127.0.0.1:$port
 svc_wait_for "the demo's /readyz" curl -sf "$url/readyz" || fail "never ready"
 grep -qF "status page: $url/" "$SVC_DIR/out.txt" || fail "the URL is not printed"
 curl -sf "$url/status" > "$SVC_DIR/s1.json" || fail "no /status"
-sleep 1
+sleep 2
 curl -sf "$url/status" > "$SVC_DIR/s2.json" || fail "no /status"
+curl -sf "$url/status?history=1" > "$SVC_DIR/h1.json" || fail "no /status?history=1"
+curl -sf "$url/status?history=0" > "$SVC_DIR/h0.json" || fail "no /status?history=0"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url/status?history=x")
+[ "$code" = 400 ] || fail "/status?history=x answered $code, not 400"
 curl -sf "$url/metrics" | promtool check metrics > /dev/null 2>&1 || fail "metrics invalid"
 /usr/bin/python3 -c '
 import json, sys
@@ -33,7 +38,24 @@ assert sorted((e["from"], e["to"]) for e in b["edges"]) == [
     ("audit-log", "orders-db"), ("tenant-cache", "orders-db")]
 assert b["demo"]["steps"] > a["demo"]["steps"] >= 0, (a["demo"], b["demo"])
 assert b["demo"]["errors"] == 0 and b["note"].startswith("["), b["note"]
-' "$SVC_DIR/s1.json" "$SVC_DIR/s2.json" || fail "/status during the demo is not as expected"
+h = b["history"]
+assert h["interval_ms"] == 1000 and h["samples"] == 300 and h["left_out"] == 0, h
+assert sorted(h["resources"]) == ["audit-log", "orders-db", "tenant-cache"], h
+for rid, r in h["resources"].items():
+    n = len(r["t_ms"])
+    assert n >= 2 and all(len(r[k]) == n for k in ("in_use", "waiters", "acquire_rate", "wait_ms")), r
+    assert r["t_ms"] == sorted(r["t_ms"]) and r["t_ms"][0] > 1.6e12, r["t_ms"]
+assert max(h["resources"]["orders-db"]["acquire_rate"]) > 0, h["resources"]["orders-db"]
+tc = next(r for r in b["resources"] if r["id"] == "tenant-cache")
+assert sorted(t["tenant"] for t in tc["tenants"]) == ["acme", "globex", "initech", "umbrella"], tc
+assert all(t["pool"]["acquires"] > 0 for t in tc["tenants"]), tc["tenants"]
+assert tc["tenants_other"]["count"] == 0, tc["tenants_other"]
+assert "tenants" not in next(r for r in b["resources"] if r["id"] == "orders-db")
+h1, h0 = (json.load(open(f)) for f in sys.argv[3:5])
+assert all(len(r["t_ms"]) == 1 for r in h1["history"]["resources"].values()), h1["history"]
+assert "history" not in h0, h0.keys()
+' "$SVC_DIR/s1.json" "$SVC_DIR/s2.json" "$SVC_DIR/h1.json" "$SVC_DIR/h0.json" ||
+    fail "/status during the demo is not as expected"
 wait $pid
 [ $? = 0 ] || fail "the demo did not pass"
 grep -q "^  resource  *state  *health" "$SVC_DIR/out.txt" || fail "no summary table"

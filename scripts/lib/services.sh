@@ -12,6 +12,10 @@
 #   svc_on_cleanup CMD...
 #                        run CMD at cleanup (before the tracked kills)
 #   svc_wait_gone PID    wait until /proc/PID is gone (PID 1 reaps late here)
+#   svc_chromedriver     start chromedriver (headless Chromium's WebDriver) on a
+#                        free port in a process group of its own, killed at
+#                        cleanup; sets SVC_CHROMEDRIVER to its URL; its log is
+#                        $SVC_DIR/chromedriver.log. Fails when it is missing.
 #
 # Servers bind 127.0.0.1 only, on free ports, with state under $SVC_DIR; the
 # cleanup runs whatever way the wrapper exits, also when the test fails.
@@ -47,6 +51,23 @@ svc_wait_gone() {
 }
 
 svc_track() { SVC_PIDS+=("$1"); }
+
+svc_chromedriver() {
+    local tool port pid
+    for tool in chromium chromedriver; do
+        if ! command -v $tool > /dev/null; then
+            echo "$tool is not installed (Debian: chromium chromium-driver)" >&2
+            return 1
+        fi
+    done
+    port=$(svc_freeport)
+    setsid chromedriver --port="$port" > "$SVC_DIR/chromedriver.log" 2>&1 &
+    pid=$!
+    # chromedriver leads its own process group: Chromium and its helpers are in it
+    svc_on_cleanup "kill -TERM -- -$pid; sleep 0.5; kill -KILL -- -$pid"
+    SVC_CHROMEDRIVER=http://127.0.0.1:$port
+    svc_wait_for "chromedriver" curl -sf "$SVC_CHROMEDRIVER/status"
+}
 
 svc_on_cleanup() { SVC_CLEANUPS+=("$*"); }
 

@@ -63,14 +63,8 @@ code() { curl -s -o "$SVC_DIR/action.json" -w '%{http_code}' "$@"; }
 [ "$(code -X POST -H "Authorization: Bearer $token" "$url/actions/evict?id=orders-db")" = 200 ] ||
     fail "evict with the token: $(cat "$SVC_DIR/action.json")"
 
-command -v chromium > /dev/null && command -v chromedriver > /dev/null ||
-    fail "chromium and chromedriver are needed (Debian: chromium chromium-driver)"
-cdport=$(svc_freeport)
-setsid chromedriver --port="$cdport" > "$SVC_DIR/chromedriver.log" 2>&1 &
-cdpid=$!
-svc_on_cleanup "kill -TERM -- -$cdpid; sleep 0.5; kill -KILL -- -$cdpid"
-svc_wait_for "chromedriver" curl -sf "http://127.0.0.1:$cdport/status" || fail "no chromedriver"
-/usr/bin/python3 "$here/embedded_page_check.py" "http://127.0.0.1:$cdport" "$url/" \
+svc_chromedriver || fail "no chromedriver"
+/usr/bin/python3 "$here/embedded_page_check.py" "$SVC_CHROMEDRIVER" "$url/" \
     "$SVC_DIR/profile" "$outdir/embedded_page.png" "$token" ||
     fail "the status page check failed"
 

@@ -22,9 +22,6 @@ fail() {
     [ -f "$SVC_DIR/chromedriver.log" ] && tail -20 "$SVC_DIR/chromedriver.log"
     exit 1
 }
-for tool in chromium chromedriver; do
-    command -v $tool > /dev/null || fail "$tool is not installed (Debian: chromium chromium-driver)"
-done
 port=$(svc_freeport)
 cat > "$SVC_DIR/config.json" <<JSON
 {
@@ -52,14 +49,8 @@ dpid=$!
 svc_track $dpid
 svc_wait_for "the demo's /readyz" curl -sf "http://127.0.0.1:$dport/readyz" || fail "demo never ready"
 
-cdport=$(svc_freeport)
-setsid chromedriver --port="$cdport" > "$SVC_DIR/chromedriver.log" 2>&1 &
-cdpid=$!
-# chromedriver leads its own process group: Chromium and its helpers are in it
-svc_on_cleanup "kill -TERM -- -$cdpid; sleep 0.5; kill -KILL -- -$cdpid"
-svc_wait_for "chromedriver" curl -sf "http://127.0.0.1:$cdport/status" || fail "no chromedriver"
-
-/usr/bin/python3 "$here/status_page_check.py" "http://127.0.0.1:$cdport" \
+svc_chromedriver || fail "no chromedriver"
+/usr/bin/python3 "$here/status_page_check.py" "$SVC_CHROMEDRIVER" \
     "http://127.0.0.1:$port/" "http://127.0.0.1:$dport/" "$SVC_DIR/profile" \
     "$outdir/status_page.png" || fail "the status page check failed"
 kill -TERM $pid

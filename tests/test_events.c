@@ -129,7 +129,8 @@ static void test_type_names(void **state)
     assert_string_equal(nr_event_type_name(NR_EV_BREAKER_CLOSED), "breaker_closed");
     assert_string_equal(nr_event_type_name(NR_EV_LEAK_SUSPECTED), "leak_suspected");
     assert_string_equal(nr_event_type_name(NR_EV_LEAK_CLOSED), "leak_closed");
-    assert_string_equal(nr_event_type_name((nr_event_type)15), "unknown");
+    assert_string_equal(nr_event_type_name(NR_EV_CASCADE_DETECTED), "cascade_detected");
+    assert_string_equal(nr_event_type_name((nr_event_type)16), "unknown");
     assert_string_equal(nr_event_type_name((nr_event_type)-1), "unknown");
 }
 

@@ -92,6 +92,14 @@ typedef enum nr_partition {
     NR_PARTITION_TENANT,   /* one pool per tenant, each with the full pool limits */
 } nr_partition;
 
+/* What a resource's acquires do while something it depends on, directly or
+ * through others, is unhealthy (the resource is then degraded, with the
+ * root named in its reason). */
+typedef enum nr_dep_policy {
+    NR_DEP_SERVE = 0, /* keep serving (the default) */
+    NR_DEP_FAIL,      /* fail with NR_EDEPFAIL naming the root */
+} nr_dep_policy;
+
 typedef struct nr_resource_spec {
     const char *id;               /* 1..63 bytes of [A-Za-z0-9_.:@-]; unique */
     const nr_resource_type *type; /* borrowed */
@@ -102,7 +110,8 @@ typedef struct nr_resource_spec {
     nr_partition partition;
     const char *const *depends_on; /* ids of resources this one needs; copied */
     size_t ndepends;
-    const char *credential_ref; /* fetched from the provider; NULL = none */
+    const char *credential_ref;          /* fetched from the provider; NULL = none */
+    nr_dep_policy on_dependency_failure; /* default NR_DEP_SERVE */
 } nr_resource_spec;
 
 /*
@@ -164,8 +173,13 @@ typedef struct nr_resource_info {
     char id[NR_ERROR_ID_MAX];
     char type[32];
     nr_resource_state state;
-    nr_health_state health;
-    char health_reason[NR_HEALTH_REASON_MAX];
+    nr_health_state health; /* what acquires see: its own health, made degraded (when it
+                               is not worse) while a dependency is unhealthy */
+    char health_reason[NR_HEALTH_REASON_MAX]; /* for a cascade: "depends on ROOT (unhealthy:
+                                                 REASON)" */
+    nr_health_state own_health;               /* its own checks' verdict */
+    char root_cause[NR_ERROR_ID_MAX];         /* the unhealthy dependency it is degraded by; "" */
+    nr_dep_policy on_dependency_failure;
     uint32_t consecutive_failures, consecutive_successes;
     nr_error last_error; /* why it failed to start (code NR_OK otherwise) */
     uint32_t pools;      /* 1, or the number of tenant pools */

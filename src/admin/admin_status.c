@@ -187,6 +187,13 @@ static json_t *resource_json(nr_admin *a, const admin_res *r)
         known ? ri.health_reason : "", "level", r->level, "scope", r->scope, "partition",
         r->partition == NR_PARTITION_TENANT ? "tenant" : "none", "pools", known ? (int)ri.pools : 0,
         "depends_on", deps, "pool", known ? admin_pool_json(&ri.stats) : NULL);
+    if (o && known) { /* health along the graph */
+        json_object_set_new(o, "own_health", json_string(nr_health_name(ri.own_health)));
+        json_object_set_new(o, "root_cause", json_string(ri.root_cause));
+        json_object_set_new(
+            o, "on_dependency_failure",
+            json_string(ri.on_dependency_failure == NR_DEP_FAIL ? "fail" : "serve"));
+    }
     if (o && known && ri.last_error.code != NR_OK) {
         json_object_set_new(o, "last_error",
                             json_pack("{s:s,s:s}", "code", nr_err_name(ri.last_error.code),

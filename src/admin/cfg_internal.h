@@ -57,7 +57,8 @@ typedef struct cf_resource {
     nr_scope scope;
     char scope_text[NR_SCOPE_TEXT_MAX];
     nr_partition partition;
-    char **deps; /* ids this one depends on */
+    nr_dep_policy dep_policy; /* on_dependency_failure */
+    char **deps;              /* ids this one depends on */
     size_t ndeps;
     char *credential; /* credential ref, or NULL */
     int level;        /* 0 without dependencies, else 1 + the highest level of its dependencies */

@@ -164,7 +164,8 @@ int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec
                                .partition = r->partition,
                                .depends_on = (const char *const *)r->deps,
                                .ndepends = r->ndeps,
-                               .credential_ref = r->credential};
+                               .credential_ref = r->credential,
+                               .on_dependency_failure = r->dep_policy};
     if (driver)
         *driver = r->driver_name;
     return NR_OK;

@@ -362,7 +362,8 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     }
     res_cfg rcfg;
     char path[300];
-    section(ld, &cf_res_schema, scalars, prefix, &rcfg, res_extra);
+    if (section(ld, &cf_res_schema, scalars, prefix, &rcfg, res_extra))
+        r->dep_policy = rcfg.on_dependency_failure == 1 ? NR_DEP_FAIL : NR_DEP_SERVE;
     nr_config_free(&cf_res_schema, &rcfg);
     json_decref(scalars);
     /* A failed section is left at its defaults: take each key that passed its

@@ -106,7 +106,8 @@ void cf_config_print(const cf_config *cfg, FILE *out)
         fprintf(out, "  depends_on =");
         for (size_t k = 0; k < r->ndeps; k++)
             fprintf(out, " %s", r->deps[k]);
-        fprintf(out, "%s\n  credential = %s\n", r->ndeps ? "" : " (none)",
+        fprintf(out, "%s\n  on_dependency_failure = %s\n  credential = %s\n",
+                r->ndeps ? "" : " (none)", r->dep_policy == NR_DEP_FAIL ? "fail" : "serve",
                 r->credential ? r->credential : "(none)");
         if (r->config && r->driver)
             print_indented(r->driver->type->config_schema, r->config, out);

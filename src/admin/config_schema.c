@@ -157,6 +157,7 @@ const nr_config_schema cf_cred_schema = {
 /* The scalar keys of a resource; config, pool and depends_on are handled here. */
 
 static const char *const partition_names[] = {"none", "tenant", NULL};
+static const char *const dep_policy_names[] = {"serve", "fail", NULL};
 
 static const nr_field res_fields[] = {
     {.name = "id",
@@ -191,6 +192,12 @@ static const nr_field res_fields[] = {
      .min = 1,
      .max = 255,
      .doc = "credential ref (a key of \"credentials\")"},
+    {.name = "on_dependency_failure",
+     .type = NR_FT_ENUM,
+     .offset = offsetof(res_cfg, on_dependency_failure),
+     .enum_names = dep_policy_names,
+     .def_int = 0,
+     .doc = "while a dependency is unhealthy: \"serve\" (degraded) or \"fail\" (NR_EDEPFAIL)"},
 };
 
 const nr_config_schema cf_res_schema = {

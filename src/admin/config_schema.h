@@ -38,6 +38,7 @@ typedef struct res_cfg {
     char *scope;
     int partition;
     char *credential;
+    int on_dependency_failure;
 } res_cfg;
 
 extern const nr_config_schema cf_mgr_schema;      /* mgr_cfg, "manager" */

@@ -88,6 +88,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
     m->creators.submit = runtime_submit;
     m->creators.ud = m->crt;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->cascade_mu, NULL);
     pthread_rwlock_init(&m->lock, NULL);
     atomic_init(&m->phase, NR__PHASE_CREATED);
     rc = nr__metrics_setup(m, err);
@@ -96,6 +97,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         nr__runtime_destroy(m->rt);
         nr__runtime_destroy(m->crt);
         pthread_rwlock_destroy(&m->lock);
+        pthread_mutex_destroy(&m->cascade_mu);
         pthread_mutex_destroy(&m->mu);
         nr_free(m);
         return rc;
@@ -232,6 +234,10 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
     }
     if (!spec->config)
         return nr_error_set(err, NR_EINVAL, id, "resource '%s': config is required", id);
+    if (spec->on_dependency_failure != NR_DEP_SERVE && spec->on_dependency_failure != NR_DEP_FAIL)
+        return nr_error_set(err, NR_EINVAL, id,
+                            "resource '%s': on_dependency_failure %d is not known", id,
+                            (int)spec->on_dependency_failure);
     if (spec->partition != NR_PARTITION_NONE && spec->partition != NR_PARTITION_TENANT)
         return nr_error_set(err, NR_EINVAL, id, "resource '%s': partition %d is not known", id,
                             (int)spec->partition);
@@ -279,6 +285,7 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
     else
         nr_scope_global(&e->scope);
     e->partition = spec->partition;
+    e->dep_policy = spec->on_dependency_failure;
     atomic_init(&e->state, NR_RS_REGISTERED);
     atomic_init(&e->health, NR_HEALTH_UNKNOWN);
     e->config = nr_calloc(1, spec->type->config_schema->struct_size);
@@ -632,6 +639,15 @@ int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guar
         rc = nr_error_set(err, NR_EUNAVAIL, id, "resource '%s' is unhealthy: %s", id, reason);
         goto out;
     }
+    if (e->dep_policy == NR_DEP_FAIL &&
+        atomic_load_explicit(&e->dep_degraded, memory_order_relaxed)) {
+        pthread_mutex_lock(&e->mu);
+        char reason[NR_HEALTH_REASON_MAX];
+        memcpy(reason, e->dep_reason, sizeof(reason));
+        pthread_mutex_unlock(&e->mu);
+        rc = nr_error_set(err, NR_EDEPFAIL, id, "resource '%s' %s", id, reason);
+        goto out;
+    }
     nr_pool *p = pool_for(m, e, caller, &rc, err);
     if (!p)
         goto out;
@@ -668,8 +684,13 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
     snprintf(out->type, sizeof(out->type), "%s", e->type->name);
     pthread_mutex_lock(&e->mu);
     out->state = (nr_resource_state)atomic_load(&e->state);
-    out->health = (nr_health_state)atomic_load(&e->health);
+    out->own_health = (nr_health_state)atomic_load(&e->health);
+    out->health = nr__effective_health(e);
     memcpy(out->health_reason, e->health_reason, sizeof(out->health_reason));
+    if (out->health != out->own_health) /* degraded by a cascade */
+        memcpy(out->health_reason, e->dep_reason, sizeof(out->health_reason));
+    memcpy(out->root_cause, e->dep_root, sizeof(out->root_cause));
+    out->on_dependency_failure = e->dep_policy;
     out->consecutive_failures = e->fails;
     out->consecutive_successes = e->succs;
     out->last_error = e->last_error;

@@ -217,6 +217,7 @@ static void maintain_tick(void *arg)
 static void health_tick(void *arg)
 {
     round_all(arg, health_job);
+    nr__cascade_update(arg);
 }
 
 void nr_manager_tick(nr_manager *m)
@@ -225,6 +226,7 @@ void nr_manager_tick(nr_manager *m)
         return;
     round_all(m, maintain_job);
     round_all(m, health_job);
+    nr__cascade_update(m);
 }
 
 int nr__manager_schedule(nr_manager *m, nr_error *err)

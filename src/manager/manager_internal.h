@@ -8,7 +8,9 @@
  *                      against each other (never held while waiting for leases).
  *   e->mu              an entry's pools, tenant list, credential, health
  *                      fields and last error.
- * Order: m->mu before m->lock before e->mu before any pool lock. No driver
+ *   m->cascade_mu      one cascade update (manager_cascade.c) at a time.
+ * Order: m->mu before m->cascade_mu before m->lock before e->mu before any
+ * pool lock. No driver
  * callback runs under any of them: pools are created under e->mu (that calls
  * no callback) but filled, probed and checked outside it.
  *
@@ -61,6 +63,12 @@ typedef struct nr__entry {
     nr_error last_error;                      /* [mu] */
     int suspended;                            /* [mu] nr_manager_suspend: new tenant
                                                  pools start suspended too */
+    nr_dep_policy dep_policy;                 /* what acquires do in a cascade */
+    _Atomic int dep_degraded;                 /* degraded by an unhealthy dependency; written
+                                                 under mu, read anywhere (relaxed) */
+    char dep_root[NR_ERROR_ID_MAX];           /* [mu] that dependency */
+    char dep_reason[NR_HEALTH_REASON_MAX];    /* [mu] "depends on ROOT (unhealthy: ...)" */
+    uint32_t degrades;                        /* [m->cascade_mu] dependents it degrades */
     struct nr__entry *retired_next;           /* [m->mu] on m->retired */
 } nr__entry;
 
@@ -85,6 +93,8 @@ struct nr_manager {
 
     nr__task *maint_task, *health_task; /* [mu] */
     nr__entry *retired;                 /* [mu] unregistered with leases still out */
+    pthread_mutex_t cascade_mu;         /* one cascade update at a time; taken with no other
+                                           lock held, then m->lock and e->mu inside it */
 };
 
 /* ---- registry (registry.c), all [lock] ---- */
@@ -126,6 +136,16 @@ int nr__manager_schedule(nr_manager *m, nr_error *err);
 void nr__manager_unschedule(nr_manager *m);
 void nr__entry_maintain(nr_manager *m, nr__entry *e);
 void nr__entry_health_round(nr_manager *m, nr__entry *e);
+
+/* ---- health along the graph (manager_cascade.c) ---- */
+/* After a health round: every resource that depends, directly or through
+ * others, on an unhealthy one is degraded by it, and recovers with it.
+ * Publishes CascadeDetected and the dependents' HealthChanged. [takes
+ * m->cascade_mu; no other lock held] */
+void nr__cascade_update(nr_manager *m);
+/* What acquires see of e: its own health, made degraded by a cascade.
+ * [any thread, no lock] */
+nr_health_state nr__effective_health(const nr__entry *e);
 
 /* ---- observability (manager_observe.c) ---- */
 /* Register the manager's metric families and collector. [create] */

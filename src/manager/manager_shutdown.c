@@ -219,6 +219,7 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
     }
     nr__reg_free(m);
     pthread_rwlock_destroy(&m->lock);
+    pthread_mutex_destroy(&m->cascade_mu);
     pthread_mutex_destroy(&m->mu);
     nr_free(m);
     return NR_OK;

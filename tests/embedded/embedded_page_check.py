@@ -8,17 +8,25 @@ Chromium driven through chromedriver with plain W3C WebDriver JSON:
   shows its tenants as sub-rows, the busiest ("acme") first;
 - the actions panel acts only with the token: suspend without a token gives
   401, with a wrong one 403, with the right one 200 and the pools table says
-  "suspended"; resume brings it back.
+  "suspended"; resume brings it back;
+- a PostgreSQL outage (the wrapper's crash stop, $NR_TEST_PG_CTL): orders-db
+  turns unhealthy, "sessions" (which depends on it) degraded with orders-db
+  as its root cause and the edge between them marked; after a restart both
+  are healthy again and nothing is marked. The program (PID) is told the
+  outage is on purpose (SIGUSR1, then SIGUSR2).
 
-usage: embedded_page_check.py DRIVER_URL PAGE_URL PROFILE_DIR SCREENSHOT_PNG TOKEN
+usage: embedded_page_check.py DRIVER_URL PAGE_URL PROFILE_DIR SCREENSHOT_PNG TOKEN PID
 """
 import base64
 import json
+import os
+import signal
+import subprocess
 import sys
 import time
 import urllib.request
 
-driver, page, profile, shot, token = sys.argv[1:6]
+driver, page, profile, shot, token, pid = sys.argv[1:7]
 
 
 def call(method, path, body=None):
@@ -117,10 +125,36 @@ try:
     wait_for("orders-db shown resumed", lambda: "suspended" not in orders_state(sid))
     assert token not in script(sid, "return document.body.innerText;")
 
+    # an outage of PostgreSQL: the cascade on the page, then the recovery
+    def health(rid):
+        return script(sid, "const tr = document.querySelector(\"#pools tbody tr.resource[data-id='\" + arguments[0] + \"']\");"
+                           "return tr ? [tr.children[2].textContent, tr.children[2].getAttribute('data-root') || '',"
+                           " tr.children[2].title] : null;", rid)
+    marked_js = ("return [...document.querySelectorAll('#graph path.edge.cascade')]"
+                 ".map(p => p.getAttribute('data-from') + '>' + p.getAttribute('data-to'));")
+    os.kill(int(pid), signal.SIGUSR1)
+    ctl = os.environ["NR_TEST_PG_CTL"].split()
+    subprocess.run(ctl + ["stop"], check=True)
+    wait_for("orders-db unhealthy", lambda: health("orders-db")[0].startswith("unhealthy"), timeout=60)
+    sess = wait_for("sessions degraded by orders-db", lambda: (lambda h: h if h[1] == "orders-db" else None)(
+        health("sessions")), timeout=30)
+    assert sess[0].startswith("degraded"), sess
+    assert sess[2].startswith("depends on orders-db (unhealthy: "), sess
+    assert "sessions>orders-db" in script(sid, marked_js), script(sid, marked_js)
+    down_png = base64.b64decode(call("GET", "/session/%s/screenshot" % sid))
+    with open(shot.replace(".png", "-cascade.png"), "wb") as f:
+        f.write(down_png)
+    subprocess.run(ctl + ["start"], check=True)
+    wait_for("orders-db healthy again", lambda: health("orders-db")[0] == "healthy", timeout=90)
+    wait_for("sessions healthy again", lambda: health("sessions")[0] == "healthy", timeout=30)
+    assert script(sid, marked_js) == []
+    os.kill(int(pid), signal.SIGUSR2)
+
     png = base64.b64decode(call("GET", "/session/%s/screenshot" % sid))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000, "not a real screenshot"
     with open(shot, "wb") as f:
         f.write(png)
-    print("page ok: sparklines moved, tenant rows %s, actions 401/403/200 and resume" % tenants)
+    print("page ok: sparklines moved, tenant rows %s, actions 401/403/200 and resume, "
+          "a cascade from orders-db shown and cleared" % tenants)
 finally:
     call("DELETE", "/session/%s" % sid)

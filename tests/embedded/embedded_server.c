@@ -8,7 +8,9 @@
  *     embedded_server CONFIG PORTFILE
  *
  * It writes the admin server's port to PORTFILE once everything runs, and
- * stops on SIGTERM or SIGINT (exit 0), or exits 1 at the first failure.
+ * stops on SIGTERM or SIGINT: exit 0 when no operation failed, else 1.
+ * SIGUSR1 says an outage is on purpose (a test stops a server): failures
+ * are counted apart until SIGUSR2 says it is over.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -29,6 +31,8 @@
 
 static atomic_bool stop;
 static atomic_long failures;
+static atomic_bool outage; /* between SIGUSR1 and SIGUSR2 */
+static atomic_long outage_failures;
 
 typedef struct worker {
     nr_manager *m;
@@ -38,6 +42,10 @@ typedef struct worker {
 /* Count a failed operation; the first one is printed. */
 static void failed(const nr_error *err)
 {
+    if (atomic_load(&outage)) {
+        atomic_fetch_add(&outage_failures, 1);
+        return;
+    }
     if (atomic_fetch_add(&failures, 1) == 0)
         fprintf(stderr, "embedded_server: first failure: %s: %s\n", nr_err_name(err->code),
                 err->message);
@@ -98,6 +106,8 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* every thread inherits it */
 
     /* 1. the config file, with the drivers this program has */
@@ -157,11 +167,17 @@ int main(int argc, char **argv)
     printf("embedded_server: admin on http://127.0.0.1:%d/\n", nr_admin_port(admin));
     fflush(stdout);
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && (sig == SIGUSR1 || sig == SIGUSR2)) {
+        atomic_store(&outage, sig == SIGUSR1);
+        printf("embedded_server: outage %s\n", sig == SIGUSR1 ? "begins" : "ends");
+        fflush(stdout);
+    }
     atomic_store(&stop, true);
     for (int i = 0; i < WORKERS; i++)
         pthread_join(t[i], NULL);
     status = atomic_load(&failures) == 0 ? 0 : 1;
+    printf("embedded_server: %ld operations failed during the outage\n",
+           atomic_load(&outage_failures));
     if (status)
         fprintf(stderr, "embedded_server: %ld failed operations\n", atomic_load(&failures));
 out:

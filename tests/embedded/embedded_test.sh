@@ -4,7 +4,9 @@
 # with its config file written here, then check it from outside: /readyz,
 # /metrics, the admin actions (refused without the token, acting with it),
 # and its status page in headless Chromium (embedded_page_check.py:
-# sparklines that move under load, tenant rows, an action from the page).
+# sparklines that move under load, tenant rows, an action from the page, and
+# a PostgreSQL outage that degrades what depends on it, shown with its root
+# cause, then the recovery).
 # The passwords and the admin token must appear in no output.
 set -u
 bin=$1
@@ -24,7 +26,8 @@ printf '%s\n' "$token" > "$SVC_DIR/admin.token"
 export EMB_PG_PASSWORD=$NR_TEST_PG_PASSWORD EMB_REDIS_PASSWORD=$NR_TEST_REDIS_PASSWORD
 cat > "$SVC_DIR/config.json" <<JSON
 {
-  "manager": {"maintain_interval_ms": 200, "health_interval_ms": 500},
+  "manager": {"maintain_interval_ms": 200, "health_interval_ms": 300, "failure_threshold": 2,
+              "recovery_threshold": 2},
   "http": {"listen": "127.0.0.1", "port": 0, "admin_token": "admin"},
   "credentials": {
     "pg": {"env": "EMB_PG_PASSWORD"},
@@ -35,7 +38,7 @@ cat > "$SVC_DIR/config.json" <<JSON
     {"id": "orders-db", "driver": "postgres", "credential": "pg",
      "config": {"host": "$NR_TEST_PG_HOST", "port": $NR_TEST_PG_PORT, "user": "$NR_TEST_PG_USER",
                 "dbname": "$NR_TEST_PG_DB", "sslmode": "disable"},
-     "pool": {"max_size": 4, "min_idle": 1}},
+     "pool": {"max_size": 4, "min_idle": 1, "create_backoff_max_ms": 300}},
     {"id": "sessions", "driver": "redis", "credential": "redis", "partition": "tenant",
      "depends_on": ["orders-db"],
      "config": {"host": "$NR_TEST_REDIS_HOST", "port": $NR_TEST_REDIS_PORT},
@@ -65,13 +68,15 @@ code() { curl -s -o "$SVC_DIR/action.json" -w '%{http_code}' "$@"; }
 
 svc_chromedriver || fail "no chromedriver"
 /usr/bin/python3 "$here/embedded_page_check.py" "$SVC_CHROMEDRIVER" "$url/" \
-    "$SVC_DIR/profile" "$outdir/embedded_page.png" "$token" ||
+    "$SVC_DIR/profile" "$outdir/embedded_page.png" "$token" "$pid" ||
     fail "the status page check failed"
 
 kill -TERM $pid
 wait $pid
 status=$?
 [ $status = 0 ] || fail "exit status $status (failed operations under load?)"
+grep -q "outage begins" "$SVC_DIR/out.txt" && grep -q "outage ends" "$SVC_DIR/out.txt" ||
+    fail "the outage was not announced to the program"
 for secret in "$NR_TEST_PG_PASSWORD" "$NR_TEST_REDIS_PASSWORD" "$token"; do
     if grep -rqF -- "$secret" "$SVC_DIR/out.txt" "$SVC_DIR/metrics.txt" "$SVC_DIR/action.json"; then
         fail "a secret appears in an output"

@@ -14,7 +14,7 @@
 #   NR_TEST_PG_PASSWORD                  and its password
 #   NR_TEST_PG_SOCKDIR                   unix socket dir: superuser "postgres", trust
 #   NR_TEST_PG_CLOSED_PORT               a 127.0.0.1 port nothing listens on
-#   NR_TEST_PG_CTL                       "<this script> ctl" (uses $SVC_DIR)
+#   NR_TEST_PG_CTL                       "env SVC_DIR=... <this script> ctl"
 # Everything (processes, the temp dir) is gone when the script exits,
 # also when the program fails.
 set -euo pipefail
@@ -93,7 +93,8 @@ export NR_TEST_PG_USER=app NR_TEST_PG_DB=appdb NR_TEST_PG_PASSWORD=$PASSWORD
 export NR_TEST_PG_SOCKDIR=$SVC_DIR/pg
 NR_TEST_PG_CLOSED_PORT=$(svc_freeport)
 export NR_TEST_PG_CLOSED_PORT
-export NR_TEST_PG_CTL="$HERE/$(basename "$0") ctl"
+# the state dir travels with the command: a wrapper nested inside this one has its own
+export NR_TEST_PG_CTL="env SVC_DIR=$SVC_DIR $HERE/$(basename "$0") ctl"
 
 set +e
 "$@"

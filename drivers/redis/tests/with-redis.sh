@@ -100,7 +100,8 @@ export NR_TEST_REDIS_SOCKET=$SVC_DIR/redis.sock
 export NR_TEST_REDIS_PASSWORD=$password
 export NR_TEST_REDIS_USER=appuser
 export NR_TEST_REDIS_USER_PASSWORD=$user_password
-export NR_TEST_REDIS_CTL="$self ctl"
+# the state dir travels with the command: a wrapper nested inside this one has its own
+export NR_TEST_REDIS_CTL="env SVC_DIR=$SVC_DIR $self ctl"
 
 set +e
 "$@"

@@ -14,7 +14,9 @@
  *     idle and old ones, checks health,
  *   - keeps a health state per resource (healthy, degraded, unhealthy,
  *     unknown) with failure and recovery thresholds; acquires of an unhealthy
- *     resource fail fast with NR_EUNAVAIL,
+ *     resource fail fast with NR_EUNAVAIL (docs/manager.md, "Health", has the
+ *     rules; a check that reports NR_HEALTH_UNKNOWN is no verdict: it counts
+ *     neither as a good round nor as a failed one),
  *   - isolates scopes: a resource registered at a scope is visible only to
  *     callers inside it; a tenant-partitioned resource gives every tenant
  *     its own pool with the resource's limits,
@@ -61,7 +63,10 @@ typedef struct nr_manager_options {
     int64_t health_interval_ms;   /* health check period; default 10000; 0 = none */
     int64_t health_timeout_ms;    /* per instance check; default 5000 */
     uint32_t failure_threshold;   /* consecutive failed rounds to unhealthy; default 3 */
-    uint32_t recovery_threshold;  /* consecutive good rounds to healthy again; default 2 */
+    uint32_t recovery_threshold;  /* consecutive good rounds to healthy again; default 2.
+                                     Rounds with no information (nothing checked, or
+                                     every check said Unknown) are skipped: they neither
+                                     count nor break a run */
     const nr_credential_provider *credentials; /* borrowed; NULL = none */
     nr_event_bus *events; /* borrowed; NULL = none: every pool publishes into it, and the
                              manager adds HealthChanged events */

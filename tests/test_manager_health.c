@@ -1,7 +1,9 @@
 /*
  * test_manager_health.c - health rounds judged one at a time, driven with
- * nr_manager_tick: a check that reports Unknown is no verdict (it neither
- * heals an unhealthy resource nor fails a healthy one).
+ * nr_manager_tick: a tenant-partitioned resource that went unhealthy is
+ * probed through its tenant pools and heals once its backend is back, and a
+ * check that reports Unknown is no verdict (it neither heals an unhealthy
+ * resource nor fails a healthy one).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -108,6 +110,77 @@ static int use(world *w, const char *id, const char *tenant, nr_error *err)
     if (rc == NR_OK)
         assert_int_equal(nr_guard_release(&g), NR_OK);
     return rc;
+}
+
+/* ---- a tenant-partitioned resource heals ---- */
+
+static void test_partitioned_min_idle_0_recovers(void **state)
+{
+    world *w = *state;
+    w->pcfg.min_idle = 0;
+    start(w, "cache", NR_PARTITION_TENANT);
+    nr_error err = {0};
+    assert_int_equal(use(w, "cache", "acme", &err), NR_OK); /* acme's pool: one idle */
+
+    /* the backend goes away: the check of that idle instance fails, and the
+     * instance is destroyed, so acme's pool is empty */
+    atomic_store(&w->fake.health, NR_HEALTH_UNHEALTHY);
+    atomic_store(&w->fake.fail_create, 1);
+    nr_manager_tick(w->m);
+    nr_resource_info i = info(w, "cache");
+    assert_int_equal(i.health, NR_HEALTH_UNHEALTHY);
+    assert_int_equal(i.pools, 1);
+    assert_int_equal(i.stats.idle, 0);
+    long calls = atomic_load(&w->fake.create_calls);
+    assert_int_equal(use(w, "cache", "acme", &err), NR_EUNAVAIL);
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "resource 'cache' is unhealthy");
+    assert_int_equal(use(w, "cache", "globex", &err), NR_EUNAVAIL); /* a new tenant too */
+    assert_int_equal(atomic_load(&w->fake.create_calls), calls);    /* failed fast */
+
+    /* while it is still down, the round's probe fails: still unhealthy */
+    nr_manager_tick(w->m);
+    i = info(w, "cache");
+    assert_int_equal(i.health, NR_HEALTH_UNHEALTHY);
+    assert_int_equal(i.consecutive_successes, 0);
+    assert_true(atomic_load(&w->fake.create_calls) > calls); /* a probe ran */
+
+    /* the backend comes back: a probe through acme's pool is the first good
+     * round, and the instance it made is checked in the next one */
+    atomic_store(&w->fake.health, NR_HEALTH_HEALTHY);
+    atomic_store(&w->fake.fail_create, 0);
+    nr_manager_tick(w->m);
+    i = info(w, "cache");
+    assert_int_equal(i.health, NR_HEALTH_UNHEALTHY);
+    assert_int_equal(i.consecutive_successes, 1);
+    nr_manager_tick(w->m);
+    i = info(w, "cache");
+    assert_int_equal(i.health, NR_HEALTH_HEALTHY);
+    assert_string_equal(i.health_reason, "");
+    assert_int_equal(i.pools, 1); /* the probe made no pool of its own */
+    assert_int_equal(use(w, "cache", "acme", &err), NR_OK);
+    assert_int_equal(use(w, "cache", "globex", &err), NR_OK);
+    assert_int_equal(info(w, "cache").pools, 2);
+}
+
+static void test_partitioned_healthy_is_not_probed(void **state)
+{
+    world *w = *state;
+    start(w, "cache", NR_PARTITION_TENANT);
+    nr_error err = {0};
+    /* a tenant whose instance is out: nothing idle to check, and no probe
+     * for a healthy resource */
+    nr_scope s;
+    nr_scope_make(&s, "acme", NULL, NULL, NULL, NULL);
+    nr_ctx ctx = {.scope = &s};
+    nr_guard g = NR_GUARD_INIT;
+    assert_int_equal(nr_manager_acquire(w->m, "cache", &ctx, &g, &err), NR_OK);
+    long calls = atomic_load(&w->fake.create_calls);
+    nr_manager_tick(w->m);
+    nr_manager_tick(w->m);
+    assert_int_equal(atomic_load(&w->fake.create_calls), calls);
+    assert_int_equal(info(w, "cache").stats.acquires, 1);
+    assert_int_equal(info(w, "cache").health, NR_HEALTH_HEALTHY);
+    assert_int_equal(nr_guard_release(&g), NR_OK);
 }
 
 /* ---- Unknown is no verdict ---- */
@@ -217,6 +290,8 @@ static void test_unknown_beside_a_verdict(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_partitioned_min_idle_0_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partitioned_healthy_is_not_probed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_does_not_heal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_does_not_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_beside_a_verdict, setup, teardown),

@@ -14,7 +14,8 @@
  * A round is bad when a checked instance was unhealthy, when maintenance
  * could not create instances, or when a probe (one acquire, made when no
  * instance was idle to check, or creates failed, and the resource is not
- * known to be healthy) failed; degraded when the worst check said degraded;
+ * known to be healthy; for a tenant-partitioned resource, through one of its
+ * tenant pools) failed; degraded when the worst check said degraded;
  * good when a check said healthy and none worse, or a probe succeeded. A
  * check that says Unknown is no verdict: a round whose every check said
  * Unknown (and no probe) has no information, like one that had nothing to
@@ -202,8 +203,10 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
         memcpy(reason, maint_reason, sizeof(reason));
     }
     nr_health_state h = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
-    if ((!t.checked || maint_failed) && h != NR_HEALTH_HEALTHY && n > 0 &&
-        e->partition == NR_PARTITION_NONE)
+    /* A partitioned resource is probed through one of its tenant pools (the
+     * newest, pools[0]), as a caller of that tenant: the backend is the same
+     * for all. One without a tenant pool has had nothing a round could judge. */
+    if ((!t.checked || maint_failed) && h != NR_HEALTH_HEALTHY && n > 0)
         result = probe(m, e, pools[0], result, from_checks, reason, sizeof(reason));
     nr_free(pools);
     if (result == ROUND_NONE)

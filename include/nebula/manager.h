@@ -247,6 +247,15 @@ int nr_manager_each_tenant(nr_manager *m, const char *id,
  * Run one maintenance round and one health round now, on the calling thread
  * (what the background tasks do periodically). For tests and for programs
  * that want control over timing.
+ *
+ * Once nr_manager_shutdown has begun, a round (this one or a background one)
+ * stops at its next step: it looks at the manager's closing token, which
+ * shutdown sets first, before each resource, before each pool's maintenance
+ * or check and before a probe, and the probe acquire carries it as its
+ * ctx->cancel. A round cut short changes no health state. A driver callback
+ * already running is not interrupted (a health check is given only its
+ * deadline, health_timeout_ms), so shutdown waits for a running round at most
+ * as long as that one callback takes.
  */
 void nr_manager_tick(nr_manager *m);
 

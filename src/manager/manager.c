@@ -83,6 +83,13 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         nr_free(m);
         return rc;
     }
+    rc = nr_cancel_create(&m->closing, NULL, err);
+    if (rc != NR_OK) {
+        nr__runtime_destroy(m->rt);
+        nr__runtime_destroy(m->crt);
+        nr_free(m);
+        return rc;
+    }
     m->executor.submit = runtime_submit;
     m->executor.ud = m->rt;
     m->creators.submit = runtime_submit;
@@ -95,6 +102,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         nr__metrics_teardown(m);
         nr__runtime_destroy(m->rt);
         nr__runtime_destroy(m->crt);
+        nr_cancel_destroy(m->closing);
         pthread_rwlock_destroy(&m->lock);
         pthread_mutex_destroy(&m->mu);
         nr_free(m);

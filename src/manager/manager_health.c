@@ -21,6 +21,13 @@
  * Unknown (and no probe) has no information, like one that had nothing to
  * check. Acquires of an Unhealthy resource fail fast; the rounds keep
  * probing it, so it heals by itself once the backend is back.
+ *
+ * Shutdown sets the manager's closing token before anything else. A round
+ * (background or nr_manager_tick) looks at it before each resource, before
+ * each pool's maintenance or check and before its probe, whose acquire
+ * carries it; a round cut short records nothing. A driver callback already
+ * running (a check, a create) is not interrupted: nr_pool_check_health gives
+ * the check its deadline only, and nr_pool_maintain gives creates no token.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -34,15 +41,15 @@
 
 void nr__entry_maintain(nr_manager *m, nr__entry *e)
 {
-    (void)m;
-    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING ||
+        nr__manager_closing(m))
         return;
     size_t n;
     nr_pool **pools = nr__entry_pools(e, &n);
     int failed = -1; /* -1: nothing learned */
     nr_error first;
     nr_error_clear(&first);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !nr__manager_closing(m); i++) {
         nr_pool_maintain_report rep;
         nr_error pe;
         nr_error_clear(&pe);
@@ -107,11 +114,14 @@ typedef struct round_tally {
     char reason[NR_HEALTH_REASON_MAX]; /* of the first pool with the worst verdict */
 } round_tally;
 
-/* Check the idle instances of every pool. */
-static void check_pools(nr_manager *m, nr_pool **pools, size_t n, round_tally *t)
+/* Check the idle instances of every pool. Returns -1, with the round cut
+ * short, when shutdown began before a pool's turn; 0 otherwise. */
+static int check_pools(nr_manager *m, nr_pool **pools, size_t n, round_tally *t)
 {
     int64_t timeout = m->opts.health_timeout_ms * NR_NS_PER_MS;
     for (size_t i = 0; i < n; i++) {
+        if (nr__manager_closing(m))
+            return -1;
         nr_pool_health_report rep;
         if (nr_pool_check_health(pools[i], timeout, &rep, NULL) != NR_OK || !rep.checked)
             continue;
@@ -125,6 +135,7 @@ static void check_pools(nr_manager *m, nr_pool **pools, size_t n, round_tally *t
         t->degraded += rep.degraded;
         t->unhealthy += rep.unhealthy;
     }
+    return 0;
 }
 
 /* The round's result from its checks alone: the worst verdict, and no
@@ -141,13 +152,15 @@ static int checks_result(const round_tally *t)
 }
 
 /* One acquire from p, made when nothing was idle to check or creates are
- * failing: returns the round's result as it stands after the probe. */
+ * failing: returns the round's result as it stands after the probe, or
+ * ROUND_NONE when shutdown (the manager's token, or p closed) ended it. */
 static int probe(nr_manager *m, nr__entry *e, nr_pool *p, int result, int from_checks, char *reason,
                  size_t reason_len)
 {
     nr_error pe;
     nr_error_clear(&pe);
     nr_ctx ctx = {.deadline = nr_deadline_in_ms(m->opts.health_timeout_ms),
+                  .cancel = m->closing,
                   .scope = nr_pool_scope(p)};
     nr_guard g = NR_GUARD_INIT;
     if (nr_pool_acquire(p, &ctx, &g, &pe) == NR_OK) {
@@ -157,6 +170,8 @@ static int probe(nr_manager *m, nr__entry *e, nr_pool *p, int result, int from_c
         pthread_mutex_unlock(&e->mu);
         return from_checks == ROUND_NONE || from_checks == ROUND_GOOD ? ROUND_GOOD : result;
     }
+    if (pe.code == NR_ECANCELED || pe.code == NR_ESHUTDOWN)
+        return ROUND_NONE; /* a closing pool is no sign of ill health either */
     if ((pe.code != NR_ETIMEDOUT && pe.code != NR_EEXHAUSTED) || pe.cause != NR_OK) {
         /* a busy pool is no sign of ill health; a failing create is (a wait
          * that ran out while creates failed carries their cause) */
@@ -182,13 +197,17 @@ static void tell_change(nr_manager *m, nr__entry *e, nr_health_state old, nr_hea
 
 void nr__entry_health_round(nr_manager *m, nr__entry *e)
 {
-    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING ||
+        nr__manager_closing(m))
         return;
     size_t n;
     nr_pool **pools = nr__entry_pools(e, &n);
     round_tally t;
     memset(&t, 0, sizeof(t));
-    check_pools(m, pools, n, &t);
+    if (check_pools(m, pools, n, &t) != 0) {
+        nr_free(pools); /* cut short by shutdown: a partial round is not judged */
+        return;
+    }
     char reason[NR_HEALTH_REASON_MAX];
     memcpy(reason, t.reason, sizeof(reason));
     pthread_mutex_lock(&e->mu);
@@ -206,10 +225,10 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
     /* A partitioned resource is probed through one of its tenant pools (the
      * newest, pools[0]), as a caller of that tenant: the backend is the same
      * for all. One without a tenant pool has had nothing a round could judge. */
-    if ((!t.checked || maint_failed) && h != NR_HEALTH_HEALTHY && n > 0)
+    if ((!t.checked || maint_failed) && h != NR_HEALTH_HEALTHY && n > 0 && !nr__manager_closing(m))
         result = probe(m, e, pools[0], result, from_checks, reason, sizeof(reason));
     nr_free(pools);
-    if (result == ROUND_NONE)
+    if (result == ROUND_NONE || nr__manager_closing(m))
         return;
     pthread_mutex_lock(&e->mu);
     nr_health_state old = apply_round(m, e, result, reason);

@@ -74,7 +74,11 @@ struct nr_manager {
     nr_executor creators; /* crt, as pools see it */
     pthread_mutex_t mu;
     pthread_rwlock_t lock;
-    _Atomic int phase; /* NR__PHASE_*; written under mu, read anywhere (acquire) */
+    _Atomic int phase;  /* NR__PHASE_*; written under mu, read anywhere (acquire) */
+    nr_cancel *closing; /* constant; set by shutdown just before phase becomes STOPPING, so
+                           whoever reads phase >= STOPPING (acquire) sees it set.
+                           Background rounds look at it between steps; their probe
+                           acquires carry it */
 
     /* [lock] id -> entry, open addressing with linear probing */
     nr__entry **slots;
@@ -122,6 +126,12 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error 
 void nr__entry_stop_now(nr_manager *m, nr__entry *e);
 
 /* ---- background (manager_health.c) ---- */
+/* Whether shutdown has begun: rounds stop at the next step. [any thread] */
+static inline bool nr__manager_closing(const nr_manager *m)
+{
+    return nr_cancel_is_set(m->closing); /* acquire: see nr_cancel_is_set */
+}
+
 int nr__manager_schedule(nr_manager *m, nr_error *err);
 void nr__manager_unschedule(nr_manager *m);
 void nr__entry_maintain(nr_manager *m, nr__entry *e);

@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "nebula/credential.h"
+#include "nebula/ctx.h"
 #include "nebula/error.h"
 #include "nebula/health.h"
 #include "nebula/pool.h"
@@ -135,9 +136,33 @@ int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, n
  * instance (or min_idle of them). On failure nothing stays started: the
  * error names the first resource that failed and why (NR_ECYCLE,
  * NR_EINVAL for a missing dependency, NR_EDEPFAIL, or the driver's code),
- * and nr_manager_resource_info tells each resource's outcome.
+ * and nr_manager_resource_info tells each resource's outcome. Also
+ * NR_ESTATE (already started), NR_ESHUTDOWN, NR_ENOMEM. The same as
+ * nr_manager_start_ctx with ctx = {.deadline = deadline}.
  */
 int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err);
+
+/*
+ * nr_manager_start with a context: ctx->deadline is the start's deadline
+ * (unset: none; each create is given it) and ctx->cancel, when not NULL,
+ * cancels it; the other fields are not used. ctx NULL: no deadline, no token.
+ *
+ * The token is looked at before and after each level of the graph, before
+ * each resource's start and before each create that brings a resource to
+ * min_idle. Once it is seen set, the start stops as a failed one does:
+ * every resource that had started is stopped again (NR_RS_STOPPED) and each
+ * instance created is destroyed before this returns; the resources whose
+ * start was cut short, and those never reached, stay NR_RS_REGISTERED (the
+ * former with last_error NR_ECANCELED); and NR_ECANCELED comes back, unless
+ * a resource failed meanwhile (then its error, as above). A create that is
+ * running when the token is set is not interrupted (the pool gives the
+ * creates of a start the deadline but no token): it is waited for, and its
+ * instance destroyed. A token set after this returned NR_OK changes nothing.
+ *
+ * Thread safety: as every manager function; the token may be set from any
+ * thread while this runs, and must outlive the call.
+ */
+int nr_manager_start_ctx(nr_manager *m, const nr_ctx *ctx, nr_error *err);
 
 /*
  * Lease an instance of resource id for a caller in ctx (NULL = Global

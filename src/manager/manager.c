@@ -374,7 +374,7 @@ int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *e
     if (phase == NR__PHASE_STARTED) {
         nr_deadline dl = nr_deadline_in_ms(
             e->pool_cfg.acquire_timeout_ms ? e->pool_cfg.acquire_timeout_ms : 30000);
-        rc = nr__entry_start(m, e, dl, err);
+        rc = nr__entry_start(m, e, dl, NULL, err);
         nr__entry_put(e);
         if (rc != NR_OK) {
             /* stays registered, failed; unregister removes it */

@@ -120,8 +120,12 @@ int nr__entry_destroy_pools(nr__entry *e);
 nr_pool **nr__entry_pools(nr__entry *e, size_t *n);
 
 /* ---- start (manager_start.c) ---- */
-/* Bring one entry up: credential, pool(s), verification. [no locks held] */
-int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error *err);
+/* Bring one entry up: credential, pool(s), verification. cancel (may be
+ * NULL) is looked at before it begins and before each create; when it cuts
+ * the start short, NR_ECANCELED comes back, nothing of e is left and e is
+ * registered again (not failed). [no locks held] */
+int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_cancel *cancel,
+                    nr_error *err);
 /* Close and destroy e's pools (after a failed start). [no locks held] */
 void nr__entry_stop_now(nr_manager *m, nr__entry *e);
 

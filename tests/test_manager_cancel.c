@@ -308,10 +308,21 @@ static void test_start_canceled_in_its_last_create(void **state)
     assert_int_equal(atomic_load(&w->fake.live), 0);
     assert_int_equal(atomic_load(&w->other.live), 0);
     assert_int_equal(atomic_load(&w->other.destroys), 1);
-    assert_int_equal(info(w, "db").state, NR_RS_STOPPED);
+    nr_resource_info i = info(w, "db");
+    assert_int_equal(i.state, NR_RS_STOPPED);
+    assert_int_equal(i.pools, 0); /* nothing is left of it */
     assert_int_equal(info(w, "app").state, NR_RS_STOPPED);
+    assert_int_equal(info(w, "app").pools, 0);
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(w->m, "db", NULL, &g, NULL), NR_ESHUTDOWN);
+
+    /* so a later start begins afresh */
+    atomic_store(&w->hold_create, 0);
+    nr_error err = {0};
+    assert_int_equal(nr_manager_start_ctx(w->m, NULL, &err), NR_OK);
+    assert_int_equal(info(w, "db").pools, 1);
+    assert_int_equal(nr_manager_acquire(w->m, "app", NULL, &g, &err), NR_OK);
+    assert_int_equal(nr_guard_release(&g), NR_OK);
     nr_cancel_destroy(tok);
 }
 

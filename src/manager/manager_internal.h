@@ -126,7 +126,10 @@ nr_pool **nr__entry_pools(nr__entry *e, size_t *n);
  * registered again (not failed). [no locks held] */
 int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_cancel *cancel,
                     nr_error *err);
-/* Close and destroy e's pools (after a failed start). [no locks held] */
+/* Stop e again after a start that failed or was canceled: close and drain
+ * its pools, wait for the callers that hold a reference on e, destroy the
+ * pools. e is stopped, with no pool left (a later start begins afresh).
+ * [m->mu held by the start; no other lock] */
 void nr__entry_stop_now(nr_manager *m, nr__entry *e);
 
 /* ---- background (manager_health.c) ---- */

@@ -149,19 +149,61 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
     return rc;
 }
 
+/* Destroy the pools taken off an entry; what cannot be destroyed yet (a
+ * lease still out, which a drain without deadline rules out) goes back on
+ * it, for nr_manager_destroy. */
+static void destroy_taken(nr__entry *e, nr_pool *own, nr__tenant_pool *tenants)
+{
+    if (own && nr_pool_destroy(own, NULL) == NR_OK)
+        own = NULL;
+    nr__tenant_pool *keep = NULL;
+    uint32_t nkeep = 0;
+    for (nr__tenant_pool *t = tenants, *next; t; t = next) {
+        next = t->next;
+        if (nr_pool_destroy(t->pool, NULL) == NR_OK) {
+            nr_free(t);
+            continue;
+        }
+        t->next = keep;
+        keep = t;
+        nkeep++;
+    }
+    if (!own && !keep)
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->pool = own; /* nothing made a pool meanwhile: e is not running */
+    e->tenants = keep;
+    e->ntenants = nkeep;
+    pthread_mutex_unlock(&e->mu);
+}
+
 void nr__entry_stop_now(nr_manager *m, nr__entry *e)
 {
     (void)m;
+    /* Take the pools off e with the state change, so that an acquire that
+     * looks from now on finds none (and makes no tenant pool: e is not
+     * running); the callers that found one before hold a reference. */
     pthread_mutex_lock(&e->mu);
     atomic_store_explicit(&e->state, NR_RS_STOPPING, memory_order_relaxed);
+    nr_pool *own = e->pool;
+    nr__tenant_pool *tenants = e->tenants;
+    e->pool = NULL;
+    e->tenants = NULL;
+    e->ntenants = 0;
     pthread_mutex_unlock(&e->mu);
-    size_t n;
-    nr_pool **pools = nr__entry_pools(e, &n);
-    for (size_t i = 0; i < n; i++) {
-        nr_pool_close(pools[i]);
-        nr_pool_drain(pools[i], nr_deadline_never(), NULL);
+    if (own) {
+        nr_pool_close(own);
+        nr_pool_drain(own, nr_deadline_never(), NULL);
     }
-    nr_free(pools);
+    for (nr__tenant_pool *t = tenants; t; t = t->next) {
+        nr_pool_close(t->pool);
+        nr_pool_drain(t->pool, nr_deadline_never(), NULL);
+    }
+    /* Freed now, not by nr_manager_destroy: a later start makes new pools
+     * and must find nothing left of this one. */
+    while (atomic_load_explicit(&e->refs, memory_order_acquire) > 0)
+        nr_sleep_ns(NR_NS_PER_MS);
+    destroy_taken(e, own, tenants);
     atomic_store_explicit(&e->state, NR_RS_STOPPED, memory_order_relaxed);
 }
 

@@ -225,8 +225,9 @@ static void test_start_failure_rolls_back(void **state)
     assert_int_equal(w.state, NR_RS_DEPENDENCY_FAILED);
     NR_ASSERT_ERR(w.last_error, NR_EDEPFAIL, "which failed: pool 'db': create failed");
     assert_int_equal(info(f, "app").state, NR_RS_DEPENDENCY_FAILED);
-    /* the independent one had started and was stopped again */
+    /* the independent one had started and was stopped again, its pool freed */
     assert_int_equal(info(f, "other").state, NR_RS_STOPPED);
+    assert_int_equal(info(f, "other").pools, 0);
     assert_int_equal(atomic_load(&f->fake[3].live), 0);
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(f->m, "web", NULL, &g, &err), NR_EDEPFAIL);
@@ -234,6 +235,13 @@ static void test_start_failure_rolls_back(void **state)
     NR_ASSERT_ERR(err, NR_EDEPFAIL, "resource 'web' not started: it depends on 'db', which failed");
     assert_int_equal(nr_manager_acquire(f->m, "db", NULL, &g, &err), NR_EUNAVAIL);
     NR_ASSERT_ERR(err, NR_EUNAVAIL, "failed to start");
+
+    /* nothing was left started: once db can be reached, a second start works */
+    atomic_store(&f->fake[0].fail_create, 0);
+    assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
+    assert_int_equal(info(f, "other").pools, 1);
+    assert_int_equal(nr_manager_acquire(f->m, "web", NULL, &g, &err), NR_OK);
+    assert_int_equal(nr_guard_release(&g), NR_OK);
 }
 
 static void test_scope_isolation(void **state)

@@ -14,7 +14,9 @@
  *     idle and old ones, checks health,
  *   - keeps a health state per resource (healthy, degraded, unhealthy,
  *     unknown) with failure and recovery thresholds; acquires of an unhealthy
- *     resource fail fast with NR_EUNAVAIL,
+ *     resource fail fast with NR_EUNAVAIL (docs/manager.md, "Health", has the
+ *     rules; a check that reports NR_HEALTH_UNKNOWN is no verdict: it counts
+ *     neither as a good round nor as a failed one),
  *   - isolates scopes: a resource registered at a scope is visible only to
  *     callers inside it; a tenant-partitioned resource gives every tenant
  *     its own pool with the resource's limits,
@@ -42,6 +44,7 @@
 #include <stdint.h>
 
 #include "nebula/credential.h"
+#include "nebula/ctx.h"
 #include "nebula/error.h"
 #include "nebula/health.h"
 #include "nebula/pool.h"
@@ -61,7 +64,10 @@ typedef struct nr_manager_options {
     int64_t health_interval_ms;   /* health check period; default 10000; 0 = none */
     int64_t health_timeout_ms;    /* per instance check; default 5000 */
     uint32_t failure_threshold;   /* consecutive failed rounds to unhealthy; default 3 */
-    uint32_t recovery_threshold;  /* consecutive good rounds to healthy again; default 2 */
+    uint32_t recovery_threshold;  /* consecutive good rounds to healthy again; default 2.
+                                     Rounds with no information (nothing checked, or
+                                     every check said Unknown) are skipped: they neither
+                                     count nor break a run */
     const nr_credential_provider *credentials; /* borrowed; NULL = none */
     nr_event_bus *events; /* borrowed; NULL = none: every pool publishes into it, and the
                              manager adds HealthChanged events */
@@ -139,9 +145,33 @@ int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, n
  * instance (or min_idle of them). On failure nothing stays started: the
  * error names the first resource that failed and why (NR_ECYCLE,
  * NR_EINVAL for a missing dependency, NR_EDEPFAIL, or the driver's code),
- * and nr_manager_resource_info tells each resource's outcome.
+ * and nr_manager_resource_info tells each resource's outcome. Also
+ * NR_ESTATE (already started), NR_ESHUTDOWN, NR_ENOMEM. The same as
+ * nr_manager_start_ctx with ctx = {.deadline = deadline}.
  */
 int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err);
+
+/*
+ * nr_manager_start with a context: ctx->deadline is the start's deadline
+ * (unset: none; each create is given it) and ctx->cancel, when not NULL,
+ * cancels it; the other fields are not used. ctx NULL: no deadline, no token.
+ *
+ * The token is looked at before and after each level of the graph, before
+ * each resource's start and before each create that brings a resource to
+ * min_idle. Once it is seen set, the start stops as a failed one does:
+ * every resource that had started is stopped again (NR_RS_STOPPED) and each
+ * instance created is destroyed before this returns; the resources whose
+ * start was cut short, and those never reached, stay NR_RS_REGISTERED (the
+ * former with last_error NR_ECANCELED); and NR_ECANCELED comes back, unless
+ * a resource failed meanwhile (then its error, as above). A create that is
+ * running when the token is set is not interrupted (the pool gives the
+ * creates of a start the deadline but no token): it is waited for, and its
+ * instance destroyed. A token set after this returned NR_OK changes nothing.
+ *
+ * Thread safety: as every manager function; the token may be set from any
+ * thread while this runs, and must outlive the call.
+ */
+int nr_manager_start_ctx(nr_manager *m, const nr_ctx *ctx, nr_error *err);
 
 /*
  * Lease an instance of resource id for a caller in ctx (NULL = Global
@@ -256,6 +286,15 @@ int nr_manager_each_tenant(nr_manager *m, const char *id,
  * Run one maintenance round and one health round now, on the calling thread
  * (what the background tasks do periodically). For tests and for programs
  * that want control over timing.
+ *
+ * Once nr_manager_shutdown has begun, a round (this one or a background one)
+ * stops at its next step: it looks at the manager's closing token, which
+ * shutdown sets first, before each resource, before each pool's maintenance
+ * or check and before a probe, and the probe acquire carries it as its
+ * ctx->cancel. A round cut short changes no health state. A driver callback
+ * already running is not interrupted (a health check is given only its
+ * deadline, health_timeout_ms), so shutdown waits for a running round at most
+ * as long as that one callback takes.
  */
 void nr_manager_tick(nr_manager *m);
 

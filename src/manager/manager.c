@@ -83,6 +83,13 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         nr_free(m);
         return rc;
     }
+    rc = nr_cancel_create(&m->closing, NULL, err);
+    if (rc != NR_OK) {
+        nr__runtime_destroy(m->rt);
+        nr__runtime_destroy(m->crt);
+        nr_free(m);
+        return rc;
+    }
     m->executor.submit = runtime_submit;
     m->executor.ud = m->rt;
     m->creators.submit = runtime_submit;
@@ -96,6 +103,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         nr__metrics_teardown(m);
         nr__runtime_destroy(m->rt);
         nr__runtime_destroy(m->crt);
+        nr_cancel_destroy(m->closing);
         pthread_rwlock_destroy(&m->lock);
         pthread_mutex_destroy(&m->cascade_mu);
         pthread_mutex_destroy(&m->mu);
@@ -373,7 +381,7 @@ int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *e
     if (phase == NR__PHASE_STARTED) {
         nr_deadline dl = nr_deadline_in_ms(
             e->pool_cfg.acquire_timeout_ms ? e->pool_cfg.acquire_timeout_ms : 30000);
-        rc = nr__entry_start(m, e, dl, err);
+        rc = nr__entry_start(m, e, dl, NULL, err);
         nr__entry_put(e);
         if (rc != NR_OK) {
             /* stays registered, failed; unregister removes it */

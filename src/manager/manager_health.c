@@ -9,13 +9,25 @@
  *   degraded           -> Degraded at once (successes = 0)
  *   good               successes++, failures = 0; Unknown -> Healthy at once;
  *                      Degraded/Unhealthy -> Healthy at recovery_threshold
- *   no information     nothing changes (every instance was in use)
+ *   no information     nothing changes: state, reason and both counts stay
  *
  * A round is bad when a checked instance was unhealthy, when maintenance
  * could not create instances, or when a probe (one acquire, made when no
- * instance was idle to check and the resource is not known to be healthy)
- * failed. Acquires of an Unhealthy resource fail fast; the rounds keep
+ * instance was idle to check, or creates failed, and the resource is not
+ * known to be healthy; for a tenant-partitioned resource, through one of its
+ * tenant pools) failed; degraded when the worst check said degraded;
+ * good when a check said healthy and none worse, or a probe succeeded. A
+ * check that says Unknown is no verdict: a round whose every check said
+ * Unknown (and no probe) has no information, like one that had nothing to
+ * check. Acquires of an Unhealthy resource fail fast; the rounds keep
  * probing it, so it heals by itself once the backend is back.
+ *
+ * Shutdown sets the manager's closing token before anything else. A round
+ * (background or nr_manager_tick) looks at it before each resource, before
+ * each pool's maintenance or check and before its probe, whose acquire
+ * carries it; a round cut short records nothing. A driver callback already
+ * running (a check, a create) is not interrupted: nr_pool_check_health gives
+ * the check its deadline only, and nr_pool_maintain gives creates no token.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -29,15 +41,15 @@
 
 void nr__entry_maintain(nr_manager *m, nr__entry *e)
 {
-    (void)m;
-    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING ||
+        nr__manager_closing(m))
         return;
     size_t n;
     nr_pool **pools = nr__entry_pools(e, &n);
     int failed = -1; /* -1: nothing learned */
     nr_error first;
     nr_error_clear(&first);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !nr__manager_closing(m); i++) {
         nr_pool_maintain_report rep;
         nr_error pe;
         nr_error_clear(&pe);
@@ -60,18 +72,20 @@ void nr__entry_maintain(nr_manager *m, nr__entry *e)
     pthread_mutex_unlock(&e->mu);
 }
 
-/* Apply one round's result to e's health. [e->mu] */
+/* What one round makes of a resource. */
+enum { ROUND_NONE = -1, ROUND_GOOD = 0, ROUND_DEGRADED = 1, ROUND_BAD = 2 };
+
+/* Apply one round's result (not ROUND_NONE) to e's health. [e->mu] */
 static nr_health_state apply_round(nr_manager *m, nr__entry *e, int result, const char *reason)
 {
-    /* result: 0 good, 1 degraded, 2 bad */
     nr_health_state h = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
     nr_health_state next = h;
-    if (result == 2) {
+    if (result == ROUND_BAD) {
         e->succs = 0;
         e->fails++;
         if (e->fails >= m->opts.failure_threshold)
             next = NR_HEALTH_UNHEALTHY;
-    } else if (result == 1) {
+    } else if (result == ROUND_DEGRADED) {
         e->succs = 0;
         e->fails = 0;
         next = NR_HEALTH_DEGRADED;
@@ -82,76 +96,139 @@ static nr_health_state apply_round(nr_manager *m, nr__entry *e, int result, cons
             e->succs >= m->opts.recovery_threshold)
             next = NR_HEALTH_HEALTHY;
     }
-    if (next != h || result != 0) {
+    if (next != h || result != ROUND_GOOD) {
         if (next == NR_HEALTH_HEALTHY)
             e->health_reason[0] = '\0';
-        else if (reason && (result != 0))
+        else if (reason && result != ROUND_GOOD)
             nr__copy_marked(e->health_reason, sizeof(e->health_reason), reason);
     }
     atomic_store_explicit(&e->health, next, memory_order_relaxed);
     return h;
 }
 
-void nr__entry_health_round(nr_manager *m, nr__entry *e)
+/* What the checks of one round found, over every pool of a resource. A
+ * check that reported Unknown is counted in checked but gives no verdict. */
+typedef struct round_tally {
+    uint32_t checked;
+    uint32_t healthy, degraded, unhealthy;
+    char reason[NR_HEALTH_REASON_MAX]; /* of the first pool with the worst verdict */
+} round_tally;
+
+/* Check the idle instances of every pool. Returns -1, with the round cut
+ * short, when shutdown began before a pool's turn; 0 otherwise. */
+static int check_pools(nr_manager *m, nr_pool **pools, size_t n, round_tally *t)
 {
-    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
-        return;
-    size_t n;
-    nr_pool **pools = nr__entry_pools(e, &n);
     int64_t timeout = m->opts.health_timeout_ms * NR_NS_PER_MS;
-    uint32_t checked = 0;
-    nr_health_state worst = NR_HEALTH_HEALTHY;
-    char reason[NR_HEALTH_REASON_MAX] = "";
     for (size_t i = 0; i < n; i++) {
+        if (nr__manager_closing(m))
+            return -1;
         nr_pool_health_report rep;
         if (nr_pool_check_health(pools[i], timeout, &rep, NULL) != NR_OK || !rep.checked)
             continue;
-        checked += rep.checked;
-        int worse = (rep.worst == NR_HEALTH_UNHEALTHY && worst != NR_HEALTH_UNHEALTHY) ||
-                    (rep.worst == NR_HEALTH_DEGRADED && worst == NR_HEALTH_HEALTHY);
-        if (worse) {
-            worst = rep.worst;
-            memcpy(reason, rep.reason, sizeof(reason));
-        }
+        /* rep.reason is the reason of the pool's worst result, and a pool
+         * ranks Unknown above Healthy: take it only for a worse verdict */
+        if ((rep.unhealthy && !t->unhealthy) ||
+            (rep.degraded && !rep.unhealthy && !t->unhealthy && !t->degraded))
+            memcpy(t->reason, rep.reason, sizeof(t->reason));
+        t->checked += rep.checked;
+        t->healthy += rep.healthy;
+        t->degraded += rep.degraded;
+        t->unhealthy += rep.unhealthy;
     }
+    return 0;
+}
+
+/* The round's result from its checks alone: the worst verdict, and no
+ * information when nothing was checked or every check said Unknown. */
+static int checks_result(const round_tally *t)
+{
+    if (t->unhealthy)
+        return ROUND_BAD;
+    if (t->degraded)
+        return ROUND_DEGRADED;
+    if (t->healthy)
+        return ROUND_GOOD;
+    return ROUND_NONE;
+}
+
+/* One acquire from p, made when nothing was idle to check or creates are
+ * failing: returns the round's result as it stands after the probe, or
+ * ROUND_NONE when shutdown (the manager's token, or p closed) ended it. */
+static int probe(nr_manager *m, nr__entry *e, nr_pool *p, int result, int from_checks, char *reason,
+                 size_t reason_len)
+{
+    nr_error pe;
+    nr_error_clear(&pe);
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(m->opts.health_timeout_ms),
+                  .cancel = m->closing,
+                  .scope = nr_pool_scope(p)};
+    nr_guard g = NR_GUARD_INIT;
+    if (nr_pool_acquire(p, &ctx, &g, &pe) == NR_OK) {
+        nr_guard_release(&g);
+        pthread_mutex_lock(&e->mu);
+        e->maint_failed = 0;
+        pthread_mutex_unlock(&e->mu);
+        return from_checks == ROUND_NONE || from_checks == ROUND_GOOD ? ROUND_GOOD : result;
+    }
+    if (pe.code == NR_ECANCELED || pe.code == NR_ESHUTDOWN)
+        return ROUND_NONE; /* a closing pool is no sign of ill health either */
+    if ((pe.code != NR_ETIMEDOUT && pe.code != NR_EEXHAUSTED) || pe.cause != NR_OK) {
+        /* a busy pool is no sign of ill health; a failing create is (a wait
+         * that ran out while creates failed carries their cause) */
+        nr__copy_marked(reason, reason_len, pe.message);
+        return ROUND_BAD;
+    }
+    return result;
+}
+
+/* Publish a change of e's health, outside every lock (a trace sink is user code). */
+static void tell_change(nr_manager *m, nr__entry *e, nr_health_state old, nr_health_state now,
+                        const char *why)
+{
+    NR_PROBE_HEALTH(e->id, (int)old, (int)now);
+    nr__health_event(m, e, old, now, why);
+    if (nr__trace_enabled(NR_TRACE_LEVEL_INFO)) {
+        char msg[NR_HEALTH_REASON_MAX + 64];
+        snprintf(msg, sizeof(msg), "%s -> %s%s%s", nr_health_name(old), nr_health_name(now),
+                 why[0] ? ": " : "", why);
+        nr__trace_log(NR_TRACE_LEVEL_INFO, "health", e->id, NR_OK, msg);
+    }
+}
+
+void nr__entry_health_round(nr_manager *m, nr__entry *e)
+{
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING ||
+        nr__manager_closing(m))
+        return;
+    size_t n;
+    nr_pool **pools = nr__entry_pools(e, &n);
+    round_tally t;
+    memset(&t, 0, sizeof(t));
+    if (check_pools(m, pools, n, &t) != 0) {
+        nr_free(pools); /* cut short by shutdown: a partial round is not judged */
+        return;
+    }
+    char reason[NR_HEALTH_REASON_MAX];
+    memcpy(reason, t.reason, sizeof(reason));
     pthread_mutex_lock(&e->mu);
     int maint_failed = e->maint_failed;
     char maint_reason[NR_HEALTH_REASON_MAX];
     memcpy(maint_reason, e->maint_reason, sizeof(maint_reason));
     pthread_mutex_unlock(&e->mu);
 
-    int result = -1; /* no information */
-    if (checked) {
-        result = worst == NR_HEALTH_UNHEALTHY ? 2 : worst == NR_HEALTH_DEGRADED ? 1 : 0;
-    }
-    if (maint_failed && result != 2) {
-        result = 2;
+    int from_checks = checks_result(&t), result = from_checks;
+    if (maint_failed && result != ROUND_BAD) {
+        result = ROUND_BAD;
         memcpy(reason, maint_reason, sizeof(reason));
     }
     nr_health_state h = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
-    if ((!checked || maint_failed) && h != NR_HEALTH_HEALTHY && n > 0 &&
-        e->partition == NR_PARTITION_NONE) {
-        /* Nothing idle to look at, or creates failing: try one acquire. */
-        nr_error pe;
-        nr_error_clear(&pe);
-        nr_ctx ctx = {.deadline = nr_deadline_in_ns(timeout), .scope = nr_pool_scope(pools[0])};
-        nr_guard g = NR_GUARD_INIT;
-        if (nr_pool_acquire(pools[0], &ctx, &g, &pe) == NR_OK) {
-            nr_guard_release(&g);
-            if (!checked || worst == NR_HEALTH_HEALTHY)
-                result = 0;
-            pthread_mutex_lock(&e->mu);
-            e->maint_failed = 0;
-            pthread_mutex_unlock(&e->mu);
-        } else if ((pe.code != NR_ETIMEDOUT && pe.code != NR_EEXHAUSTED) || pe.cause != NR_OK) {
-            /* a busy pool is no sign of ill health; a failing create is (a
-             * wait that ran out while creates failed carries their cause) */
-            result = 2;
-            nr__copy_marked(reason, sizeof(reason), pe.message);
-        }
-    }
+    /* A partitioned resource is probed through one of its tenant pools (the
+     * newest, pools[0]), as a caller of that tenant: the backend is the same
+     * for all. One without a tenant pool has had nothing a round could judge. */
+    if ((!t.checked || maint_failed) && h != NR_HEALTH_HEALTHY && n > 0 && !nr__manager_closing(m))
+        result = probe(m, e, pools[0], result, from_checks, reason, sizeof(reason));
     nr_free(pools);
-    if (result < 0)
+    if (result == ROUND_NONE || nr__manager_closing(m))
         return;
     pthread_mutex_lock(&e->mu);
     nr_health_state old = apply_round(m, e, result, reason);
@@ -159,17 +236,8 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
     char why[NR_HEALTH_REASON_MAX];
     memcpy(why, e->health_reason, sizeof(why));
     pthread_mutex_unlock(&e->mu);
-    if (now != old) {
-        /* outside every lock: a trace sink is user code */
-        NR_PROBE_HEALTH(e->id, (int)old, (int)now);
-        nr__health_event(m, e, old, now, why);
-        if (nr__trace_enabled(NR_TRACE_LEVEL_INFO)) {
-            char msg[NR_HEALTH_REASON_MAX + 64];
-            snprintf(msg, sizeof(msg), "%s -> %s%s%s", nr_health_name(old), nr_health_name(now),
-                     why[0] ? ": " : "", why);
-            nr__trace_log(NR_TRACE_LEVEL_INFO, "health", e->id, NR_OK, msg);
-        }
-    }
+    if (now != old)
+        tell_change(m, e, old, now, why);
 }
 
 /* ---- the periodic tasks ---------------------------------------------------------------- */

@@ -82,7 +82,11 @@ struct nr_manager {
     nr_executor creators; /* crt, as pools see it */
     pthread_mutex_t mu;
     pthread_rwlock_t lock;
-    _Atomic int phase; /* NR__PHASE_*; written under mu, read anywhere (acquire) */
+    _Atomic int phase;  /* NR__PHASE_*; written under mu, read anywhere (acquire) */
+    nr_cancel *closing; /* constant; set by shutdown just before phase becomes STOPPING, so
+                           whoever reads phase >= STOPPING (acquire) sees it set.
+                           Background rounds look at it between steps; their probe
+                           acquires carry it */
 
     /* [lock] id -> entry, open addressing with linear probing */
     nr__entry **slots;
@@ -126,12 +130,25 @@ int nr__entry_destroy_pools(nr__entry *e);
 nr_pool **nr__entry_pools(nr__entry *e, size_t *n);
 
 /* ---- start (manager_start.c) ---- */
-/* Bring one entry up: credential, pool(s), verification. [no locks held] */
-int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error *err);
-/* Close and destroy e's pools (after a failed start). [no locks held] */
+/* Bring one entry up: credential, pool(s), verification. cancel (may be
+ * NULL) is looked at before it begins and before each create; when it cuts
+ * the start short, NR_ECANCELED comes back, nothing of e is left and e is
+ * registered again (not failed). [no locks held] */
+int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_cancel *cancel,
+                    nr_error *err);
+/* Stop e again after a start that failed or was canceled: close and drain
+ * its pools, wait for the callers that hold a reference on e, destroy the
+ * pools. e is stopped, with no pool left (a later start begins afresh).
+ * [m->mu held by the start; no other lock] */
 void nr__entry_stop_now(nr_manager *m, nr__entry *e);
 
 /* ---- background (manager_health.c) ---- */
+/* Whether shutdown has begun: rounds stop at the next step. [any thread] */
+static inline bool nr__manager_closing(const nr_manager *m)
+{
+    return nr_cancel_is_set(m->closing); /* acquire: see nr_cancel_is_set */
+}
+
 int nr__manager_schedule(nr_manager *m, nr_error *err);
 void nr__manager_unschedule(nr_manager *m);
 void nr__entry_maintain(nr_manager *m, nr__entry *e);

@@ -57,6 +57,10 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
             *report = rep;
         return NR_OK;
     }
+    /* First the token, then the phase: a round that sees either stops at its
+     * next step, so the wait for a running round below is at most the check
+     * or create it is in (a driver callback is not interrupted). */
+    nr_cancel_trigger(m->closing);
     atomic_store_explicit(&m->phase, NR__PHASE_STOPPING, memory_order_release);
     nr__manager_unschedule(m);
     pthread_mutex_unlock(&m->mu);
@@ -211,6 +215,7 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
     m->rt = NULL;
     nr__runtime_destroy(m->crt);
     m->crt = NULL;
+    nr_cancel_destroy(m->closing); /* no job or round is left to look at it */
     for (size_t i = 0; i < m->count; i++)
         nr__entry_free(m->list[i]);
     for (nr__entry *e = m->retired, *next; e; e = next) {

@@ -7,6 +7,14 @@
  * level start in parallel on the runtime's workers. If any fails, its
  * dependents are marked dependency-failed naming the root cause, no further
  * level starts, and every resource already started is stopped again.
+ *
+ * nr_manager_start_ctx takes a cancel token too. It is looked at before and
+ * after each level, before each resource's start and before each create that
+ * warms a resource up; once it is seen the start stops as a failed one does
+ * (what started is stopped again), the resources whose own start it cut
+ * short go back to registered, and NR_ECANCELED comes back. A create already
+ * running is not interrupted: nr_pool_prime gives it the deadline and no
+ * token, so it is waited for and its instance destroyed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -43,21 +51,40 @@ static int fetch_credential(nr_manager *m, nr__entry *e, nr_error *err)
     return NR_OK;
 }
 
-/* Create one instance (on this thread, so that a failure is the create's
- * own error at once): proves the resource is reachable. */
-static int probe(nr_pool *p, nr_deadline deadline, nr_error *err)
+/* Prove the resource is reachable by creating `want` instances on this
+ * thread, one at a time, so that a failure is the create's own error at
+ * once; cancel is looked at before each create. */
+static int warm_up(nr__entry *e, nr_pool *p, uint32_t want, nr_deadline deadline,
+                   const nr_cancel *cancel, nr_error *err)
 {
-    return nr_pool_prime(p, 1, deadline, err);
+    for (uint32_t k = 1; k <= want; k++) {
+        if (nr_cancel_is_set(cancel))
+            return nr_error_set(err, NR_ECANCELED, e->id,
+                                "resource '%s': start canceled (%u of %u instance(s) created, "
+                                "destroyed again)",
+                                e->id, k - 1, want);
+        int rc = nr_pool_prime(p, k, deadline, err); /* up to k idle: one create */
+        if (rc != NR_OK)
+            return rc;
+    }
+    return NR_OK;
 }
 
-int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error *err)
+int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_cancel *cancel,
+                    nr_error *err)
 {
-    atomic_store_explicit(&e->state, NR_RS_STARTING, memory_order_relaxed);
     nr_error e2;
     nr_error_clear(&e2);
-    int rc = fetch_credential(m, e, &e2);
+    int rc = NR_OK;
+    if (nr_cancel_is_set(cancel))
+        rc = nr_error_set(&e2, NR_ECANCELED, e->id, "resource '%s': start canceled before it began",
+                          e->id);
+    else
+        atomic_store_explicit(&e->state, NR_RS_STARTING, memory_order_relaxed);
+    if (rc == NR_OK)
+        rc = fetch_credential(m, e, &e2);
     nr_pool *p = NULL;
-    int warm = 0;
+    uint32_t want = 1;
     if (rc == NR_OK) {
         pthread_mutex_lock(&e->mu);
         nr_pool_options o = {.id = e->id,
@@ -72,14 +99,14 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error 
         if (e->partition == NR_PARTITION_NONE)
             nr__entry_histograms(m, e, &e->scope, &o.wait_histogram, &o.health_histogram);
         rc = nr_pool_create(&p, &o, &e2);
-        warm = e->pool_cfg.min_idle > 0;
+        /* a single pool is warmed to min_idle (<= max_size); tenant pools are
+         * made on first use, so one instance proves the resource */
+        if (e->partition == NR_PARTITION_NONE && e->pool_cfg.min_idle > 0)
+            want = (uint32_t)e->pool_cfg.min_idle;
         pthread_mutex_unlock(&e->mu);
     }
     if (rc == NR_OK) {
-        if (warm && e->partition == NR_PARTITION_NONE)
-            rc = nr_pool_fill(p, deadline, &e2);
-        else
-            rc = probe(p, deadline, &e2);
+        rc = warm_up(e, p, want, deadline, cancel, &e2);
         if (rc != NR_OK) {
             nr_pool_close(p);
             nr_pool_drain(p, nr_deadline_never(), NULL);
@@ -102,6 +129,12 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error 
         nr_error_clear(&e->last_error);
         atomic_store_explicit(&e->health, NR_HEALTH_HEALTHY, memory_order_relaxed);
         atomic_store_explicit(&e->state, NR_RS_RUNNING, memory_order_relaxed);
+    } else if (rc == NR_ECANCELED && nr_cancel_is_set(cancel)) {
+        /* not started, and not failed either: registered, as before */
+        e->last_error = e2;
+        e->health_reason[0] = '\0';
+        atomic_store_explicit(&e->state, NR_RS_REGISTERED, memory_order_relaxed);
+        atomic_store_explicit(&e->health, NR_HEALTH_UNKNOWN, memory_order_relaxed);
     } else {
         e->last_error = e2;
         atomic_store_explicit(&e->state, NR_RS_FAILED, memory_order_relaxed);
@@ -116,19 +149,61 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, nr_error 
     return rc;
 }
 
+/* Destroy the pools taken off an entry; what cannot be destroyed yet (a
+ * lease still out, which a drain without deadline rules out) goes back on
+ * it, for nr_manager_destroy. */
+static void destroy_taken(nr__entry *e, nr_pool *own, nr__tenant_pool *tenants)
+{
+    if (own && nr_pool_destroy(own, NULL) == NR_OK)
+        own = NULL;
+    nr__tenant_pool *keep = NULL;
+    uint32_t nkeep = 0;
+    for (nr__tenant_pool *t = tenants, *next; t; t = next) {
+        next = t->next;
+        if (nr_pool_destroy(t->pool, NULL) == NR_OK) {
+            nr_free(t);
+            continue;
+        }
+        t->next = keep;
+        keep = t;
+        nkeep++;
+    }
+    if (!own && !keep)
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->pool = own; /* nothing made a pool meanwhile: e is not running */
+    e->tenants = keep;
+    e->ntenants = nkeep;
+    pthread_mutex_unlock(&e->mu);
+}
+
 void nr__entry_stop_now(nr_manager *m, nr__entry *e)
 {
     (void)m;
+    /* Take the pools off e with the state change, so that an acquire that
+     * looks from now on finds none (and makes no tenant pool: e is not
+     * running); the callers that found one before hold a reference. */
     pthread_mutex_lock(&e->mu);
     atomic_store_explicit(&e->state, NR_RS_STOPPING, memory_order_relaxed);
+    nr_pool *own = e->pool;
+    nr__tenant_pool *tenants = e->tenants;
+    e->pool = NULL;
+    e->tenants = NULL;
+    e->ntenants = 0;
     pthread_mutex_unlock(&e->mu);
-    size_t n;
-    nr_pool **pools = nr__entry_pools(e, &n);
-    for (size_t i = 0; i < n; i++) {
-        nr_pool_close(pools[i]);
-        nr_pool_drain(pools[i], nr_deadline_never(), NULL);
+    if (own) {
+        nr_pool_close(own);
+        nr_pool_drain(own, nr_deadline_never(), NULL);
     }
-    nr_free(pools);
+    for (nr__tenant_pool *t = tenants; t; t = t->next) {
+        nr_pool_close(t->pool);
+        nr_pool_drain(t->pool, nr_deadline_never(), NULL);
+    }
+    /* Freed now, not by nr_manager_destroy: a later start makes new pools
+     * and must find nothing left of this one. */
+    while (atomic_load_explicit(&e->refs, memory_order_acquire) > 0)
+        nr_sleep_ns(NR_NS_PER_MS);
+    destroy_taken(e, own, tenants);
     atomic_store_explicit(&e->state, NR_RS_STOPPED, memory_order_relaxed);
 }
 
@@ -136,13 +211,17 @@ typedef struct start_job {
     nr_manager *m;
     nr__entry *e;
     nr_deadline deadline;
+    const nr_cancel *cancel;
     int rc;
+    int canceled; /* the token cut its start short: it is registered again, not failed */
 } start_job;
 
 static void start_one(void *arg)
 {
     start_job *j = arg;
-    j->rc = nr__entry_start(j->m, j->e, j->deadline, NULL);
+    j->rc = nr__entry_start(j->m, j->e, j->deadline, j->cancel, NULL);
+    j->canceled = j->rc != NR_OK &&
+                  atomic_load_explicit(&j->e->state, memory_order_relaxed) == NR_RS_REGISTERED;
 }
 
 static void stop_one(void *arg)
@@ -215,18 +294,90 @@ oom:
     return nr_error_set(err, NR_ENOMEM, NULL, "manager start: out of memory");
 }
 
-static int start_impl(nr_manager *m, nr_deadline deadline, nr_error *err);
+/* ---- undoing a start that failed or was canceled ---- */
 
-int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err)
+/* Mark the dependents of every resource whose start failed (not the ones
+ * the token cut short) dependency-failed, naming the failed one. Returns how
+ * many were marked. order[i] is the graph node of jobs[i]. */
+static size_t mark_dependents(const nr__dag_view *view, start_job *jobs, const uint32_t *order,
+                              nr__entry **ents, uint32_t n, uint32_t done)
+{
+    unsigned char *mark = nr_calloc(n, 1);
+    size_t ndep = 0;
+    for (uint32_t i = 0; i < done && mark; i++) {
+        if (jobs[i].rc == NR_OK || jobs[i].canceled)
+            continue;
+        nr__dag_dependents(view, order[i], mark);
+        nr_error fe;
+        pthread_mutex_lock(&jobs[i].e->mu);
+        fe = jobs[i].e->last_error;
+        pthread_mutex_unlock(&jobs[i].e->mu);
+        for (uint32_t d = 0; d < n; d++) {
+            if (mark[d] != 1)
+                continue;
+            mark[d] = 2; /* reported */
+            nr__entry *de = ents[d];
+            nr_error dep;
+            nr_error_set_cause(&dep, NR_EDEPFAIL, fe.code, fe.driver_code, de->id,
+                               "resource '%s' not started: it depends on '%s', which "
+                               "failed: %s",
+                               de->id, jobs[i].e->id, fe.message);
+            nr__entry_set_error(de, &dep);
+            atomic_store_explicit(&de->state, NR_RS_DEPENDENCY_FAILED, memory_order_relaxed);
+            ndep++;
+        }
+    }
+    nr_free(mark);
+    return ndep;
+}
+
+/* Stop what started, dependents first (args is scratch room for n jobs).
+ * Returns how many were stopped. */
+static size_t stop_started(start_job *jobs, void **args, uint32_t done)
+{
+    size_t nstop = 0;
+    for (uint32_t i = done; i-- > 0;)
+        if (jobs[i].rc == NR_OK)
+            args[nstop++] = &jobs[i];
+    for (size_t i = 0; i < nstop; i++)
+        stop_one(args[i]);
+    return nstop;
+}
+
+/* The start's error, naming the first resource that failed. */
+static int start_failed(nr__entry *root, size_t ndep, size_t nstop, nr_error *err)
+{
+    nr_error re;
+    pthread_mutex_lock(&root->mu);
+    re = root->last_error;
+    pthread_mutex_unlock(&root->mu);
+    return nr_error_set_cause(err, re.code ? re.code : NR_EINIT, re.code, re.driver_code, root->id,
+                              "start failed: resource '%s': %s; %zu dependent(s) not started, "
+                              "%zu started resource(s) stopped again",
+                              root->id, re.message, ndep, nstop);
+}
+
+/* ---- the start ---- */
+
+static int start_impl(nr_manager *m, nr_deadline deadline, const nr_cancel *cancel, nr_error *err);
+
+int nr_manager_start_ctx(nr_manager *m, const nr_ctx *ctx, nr_error *err)
 {
     nr__span span;
     nr__span_begin(&span, NR_TRACE_LEVEL_INFO, "start", NULL, NULL, NULL);
-    int rc = start_impl(m, deadline, err);
+    nr_deadline deadline = ctx ? ctx->deadline : (nr_deadline){0};
+    int rc = start_impl(m, deadline, ctx ? ctx->cancel : NULL, err);
     nr__span_end_err(&span, rc, err, NULL);
     return rc;
 }
 
-static int start_impl(nr_manager *m, nr_deadline deadline, nr_error *err)
+int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err)
+{
+    nr_ctx ctx = {.deadline = deadline};
+    return nr_manager_start_ctx(m, &ctx, err);
+}
+
+static int start_impl(nr_manager *m, nr_deadline deadline, const nr_cancel *cancel, nr_error *err)
 {
     if (!m)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_start: manager must not be NULL");
@@ -281,9 +432,10 @@ static int start_impl(nr_manager *m, nr_deadline deadline, nr_error *err)
         goto out;
     }
     for (uint32_t i = 0; i < n; i++)
-        jobs[i] = (start_job){m, ents[order[i]], deadline, NR_OK};
+        jobs[i] = (start_job){m, ents[order[i]], deadline, cancel, NR_OK, 0};
     uint32_t done = 0, failed_at = UINT32_MAX;
-    while (done < n && failed_at == UINT32_MAX) {
+    int canceled = nr_cancel_is_set(cancel);
+    while (done < n && failed_at == UINT32_MAX && !canceled) {
         uint32_t lv = level[order[done]], k = 0;
         while (done + k < n && level[order[done + k]] == lv) {
             args[k] = &jobs[done + k];
@@ -291,55 +443,22 @@ static int start_impl(nr_manager *m, nr_deadline deadline, nr_error *err)
         }
         nr__run_all(m, start_one, args, k);
         for (uint32_t i = done; i < done + k; i++)
-            if (jobs[i].rc != NR_OK && failed_at == UINT32_MAX)
+            if (jobs[i].rc != NR_OK && !jobs[i].canceled && failed_at == UINT32_MAX)
                 failed_at = i;
         done += k;
+        /* also after the last level: a token set while its creates ran */
+        canceled = nr_cancel_is_set(cancel);
     }
-    if (failed_at != UINT32_MAX) {
-        nr__entry *root = jobs[failed_at].e;
-        nr_error re;
-        pthread_mutex_lock(&root->mu);
-        re = root->last_error;
-        pthread_mutex_unlock(&root->mu);
-        /* dependents of every failed resource */
-        unsigned char *mark = nr_calloc(n, 1);
-        size_t ndep = 0;
-        for (uint32_t i = 0; i < done && mark; i++) {
-            if (jobs[i].rc == NR_OK)
-                continue;
-            nr__dag_dependents(&g.view, order[i], mark);
-            nr_error fe;
-            pthread_mutex_lock(&jobs[i].e->mu);
-            fe = jobs[i].e->last_error;
-            pthread_mutex_unlock(&jobs[i].e->mu);
-            for (uint32_t d = 0; d < n; d++) {
-                if (mark[d] != 1)
-                    continue;
-                mark[d] = 2; /* reported */
-                nr__entry *de = ents[d];
-                nr_error dep;
-                nr_error_set_cause(&dep, NR_EDEPFAIL, fe.code, fe.driver_code, de->id,
-                                   "resource '%s' not started: it depends on '%s', which "
-                                   "failed: %s",
-                                   de->id, jobs[i].e->id, fe.message);
-                nr__entry_set_error(de, &dep);
-                atomic_store_explicit(&de->state, NR_RS_DEPENDENCY_FAILED, memory_order_relaxed);
-                ndep++;
-            }
-        }
-        nr_free(mark);
-        /* stop what started, dependents first */
-        size_t nstop = 0;
-        for (uint32_t i = done; i-- > 0;)
-            if (jobs[i].rc == NR_OK)
-                args[nstop++] = &jobs[i];
-        for (size_t i = 0; i < nstop; i++)
-            stop_one(args[i]);
-        rc =
-            nr_error_set_cause(err, re.code ? re.code : NR_EINIT, re.code, re.driver_code, root->id,
-                               "start failed: resource '%s': %s; %zu dependent(s) not started, "
-                               "%zu started resource(s) stopped again",
-                               root->id, re.message, ndep, nstop);
+    if (failed_at != UINT32_MAX || canceled) {
+        size_t ndep = mark_dependents(&g.view, jobs, order, ents, n, done);
+        size_t nstop = stop_started(jobs, args, done);
+        if (failed_at != UINT32_MAX)
+            rc = start_failed(jobs[failed_at].e, ndep, nstop, err);
+        else
+            rc = nr_error_set(err, NR_ECANCELED, NULL,
+                              "manager start canceled: %zu started resource(s) stopped again, "
+                              "%zu not started",
+                              nstop, (size_t)n - nstop);
     } else {
         rc = nr__manager_schedule(m, err);
         if (rc == NR_OK)

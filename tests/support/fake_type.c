@@ -124,11 +124,12 @@ static int fake_health(void *handle, void *ud, nr_deadline deadline, nr_health_r
                        nr_error *err)
 {
     nr_fake *f = ud;
-    if (f->on_call)
-        f->on_call("health", f->on_call_arg);
     nr_fake_handle *h = handle;
     if (h->magic != NR_FAKE_MAGIC)
         abort();
+    atomic_store(&f->health_serial, h->serial);
+    if (f->on_call)
+        f->on_call("health", f->on_call_arg);
     atomic_fetch_add(&f->health_checks, 1);
     long delay = atomic_load(&f->health_delay_ns);
     if (delay) {

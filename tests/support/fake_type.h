@@ -34,6 +34,8 @@ typedef struct nr_fake {
     atomic_int health; /* nr_health_state the check reports */
     atomic_long create_delay_ns, destroy_delay_ns, health_delay_ns;
     atomic_int destroying_now, destroying_max; /* destroys running at once, and the peak */
+    atomic_ullong health_serial;               /* serial of the instance the latest check is on (set
+                                                  before on_call, so on_call can tell which one) */
     /* Called at the start of every callback with its name ("create",
      * "destroy", "validate", "recycle", "health"); set before use. */
     void (*on_call)(const char *what, void *arg);

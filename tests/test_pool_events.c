@@ -134,6 +134,30 @@ static uint64_t instance_of(const nr_guard *g)
 
 /* ---- PoolExhausted ---- */
 
+/* Below max_size nothing is exhausted: an acquire that finds nothing idle
+ * waits on the creator (or, with no time to wait, is refused while one is
+ * made), and publishes no PoolExhausted. */
+static void test_not_exhausted_below_max(void **state)
+{
+    world *w = *state;
+    w->pcfg.max_size = 2;
+    w->pcfg.min_idle = 0;
+    make_pool(w);
+    nr_guard a = lease(w); /* waited for the creator */
+    nr_guard b = NR_GUARD_INIT;
+    nr_ctx now = {.deadline = nr_deadline_in_ns(0)};
+    nr_error err = {0};
+    int rc = nr_pool_acquire(w->pool, &now, &b, &err); /* nothing idle, room for one */
+    if (rc == NR_OK)
+        assert_int_equal(nr_guard_release(&b), NR_OK); /* the creator was quick */
+    else
+        assert_int_equal(rc, NR_EEXHAUSTED);
+    collect(w);
+    assert_int_equal(count_of(w, 0, NR_EV_POOL_EXHAUSTED, NULL), 0);
+    assert_true(count_of(w, 0, NR_EV_ACQUIRED, NULL) >= 1);
+    assert_int_equal(nr_guard_release(&a), NR_OK);
+}
+
 static void test_exhausted_at_max_without_waiting(void **state)
 {
     world *w = *state;
@@ -367,6 +391,7 @@ static void test_manager_tenant_pool_events(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_not_exhausted_below_max, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_at_max_without_waiting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_after_waiting_at_max, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroyed_for_every_way_out, setup, teardown),

@@ -50,6 +50,7 @@ typedef struct acq {
     int spins;
     int64_t spin_t0; /* when this acquire began to look again (counts as waiting) */
     int64_t waited;  /* -1 until it has to wait */
+    int at_max;      /* it found nothing idle while the pool was at max_size */
     struct nr__instance *inst;
     uint32_t *bucket; /* where inst is counted: &p->in_use or &p->bagged */
     nr_error *err;
@@ -300,6 +301,8 @@ static take_result take_locked(acq *a, int *rc)
         return TAKE_FAILED;
     }
     int room = !p->suspended && p->total < (uint64_t)p->cfg.max_size;
+    if (p->total >= (uint64_t)p->cfg.max_size)
+        a->at_max = 1;
     if (a->zero_wait || (!a->spins && nr_deadline_expired(deadline_of(a)))) {
         p->exhausted++;
         uint32_t in_use = p->in_use, waiting = p->waiters;
@@ -454,8 +457,9 @@ static int check_args(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *er
 }
 
 static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
-                        int64_t *waited, const char *file, int line, const char *func)
+                        int64_t *waited, int *at_max, const char *file, int line, const char *func)
 {
+    *at_max = 0;
     int rc = check_args(p, ctx, out, err);
     if (rc != NR_OK)
         return rc;
@@ -500,6 +504,7 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
     if (a.w_ready)
         pthread_cond_destroy(&w.cv);
     *waited = a.waited;
+    *at_max = a.at_max;
     return rc;
 }
 
@@ -519,7 +524,8 @@ int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *e
     nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "acquire", p ? p->id : NULL, p ? &p->scope : NULL,
                    ctx);
     int64_t waited = -1; /* -1: never had to wait */
-    int rc = acquire_impl(p, ctx, out, err, &waited, file, line, func);
+    int at_max = 0;      /* found nothing idle while at max_size */
+    int rc = acquire_impl(p, ctx, out, err, &waited, &at_max, file, line, func);
     if (p) {
         NR_PROBE_ACQUIRE(p->id, waited > 0 ? waited : 0, rc);
         if (waited >= 0 && p->wait_hist)
@@ -530,7 +536,9 @@ int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *e
                                NULL);
             else if (rc == NR_ETIMEDOUT)
                 nr__pool_event(p, NR_EV_TIMEOUT, 0, waited > 0 ? waited : 0, 0, rc, NULL);
-            if (rc == NR_EEXHAUSTED || (waited >= 0 && rc != NR_ESHUTDOWN))
+            /* exhausted: nothing idle and no room to create, whether it then got
+                               one (a wait, handed one back), timed out or was refused */
+            if (at_max && rc != NR_ESHUTDOWN)
                 nr__pool_event(p, NR_EV_POOL_EXHAUSTED, 0, waited > 0 ? waited : 0, max_size_now(p),
                                rc, NULL);
         }

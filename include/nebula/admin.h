@@ -17,6 +17,7 @@
  *   POST /actions/suspend  ?id=ID                            nr_manager_suspend
  *   POST /actions/resume   ?id=ID                            nr_manager_resume
  *   POST /actions/evict    ?id=ID                            nr_manager_evict_all
+ *   POST /actions/release  ?id=ID                            nr_manager_release_quarantine
  *
  * GET and HEAD never change anything. Actions are POST only and need the
  * admin token in an "Authorization: Bearer TOKEN" header; the token is

@@ -69,7 +69,8 @@ extern "C" {
     X(TIMEOUT, 5, "timeout")                    /* an acquire ran out of time; wait_ns */          \
     X(POOL_EXHAUSTED, 6, "pool_exhausted")      /* no instance and at max size; count = max */     \
     X(HEALTH_CHANGED, 7, "health_changed")      /* health_old -> health_new, text = reason */      \
-    X(QUARANTINED, 8, "quarantined")            /* taken out of service; text = reason */          \
+    X(QUARANTINED, 8, "quarantined")            /* out of service; count = attempt; text = until   \
+                                                   when and why */                                 \
     X(CLEANED_UP, 9, "cleaned_up")              /* maintenance discarded; count = how many */      \
     X(ERROR, 10, "error")                       /* error_code + text = message */                  \
     X(BREAKER_OPENED, 11, "breaker_opened")     /* creates failing: count = failures in a row,     \
@@ -80,7 +81,10 @@ extern "C" {
     X(LEAK_CLOSED, 14, "leak_closed")           /* that lease came back; wait_ns = held in all */  \
     X(CASCADE_DETECTED, 15, "cascade_detected") /* resource_id = the unhealthy root; count =       \
                                                    resources it degrades; text = "degrades a, b;   \
-                                                   unhealthy: REASON" */
+                                                   unhealthy: REASON" */                           \
+    X(QUARANTINE_RELEASED, 16, "quarantine_released") /* half-open (a probe passed, or an          \
+                                                         operator), or back in service; text       \
+                                                         says which */
 
 typedef enum nr_event_type {
 #define NR__EV_ENUM(name, value, text) NR_EV_##name = value,

@@ -75,10 +75,24 @@ typedef struct nr_manager_options {
                              (docs/observability.md) and a collector that reads every
                              pool at scrape time; remove nothing from it while the
                              manager lives */
-    uint32_t creators;    /* threads that run the creates of every pool (each pool runs at
-                             most its max_connecting at once); default 4; 1..64. They are
-                             apart from the workers, so a background job waiting on an
-                             acquire never waits on itself. */
+    /* quarantine: after quarantine_after bad rounds in a row (0 = never) a resource is
+     * taken out of service; acquires fail at once; its recovery probes back off
+     * exponentially; a passing probe lets it half-open (a few trial acquires); after
+     * quarantine_max_attempts failed probes it stays out until
+     * nr_manager_release_quarantine. See docs/health.md. */
+    uint32_t quarantine_after;        /* default 0 (off); 1..1000 */
+    int64_t quarantine_base_ms;       /* first probe delay; default 1000; 1..86400000 */
+    double quarantine_factor;         /* delay growth per failed probe; default 2; 1..10 */
+    int64_t quarantine_max_ms;        /* cap of the delay; default 60000; >= base */
+    double quarantine_jitter;         /* +- this share of each delay; default 0.2; 0..1 */
+    uint32_t quarantine_max_attempts; /* failed probes before an operator must release it;
+                                         default 8; 1..1000 */
+    uint32_t quarantine_trials;       /* acquires let through while half-open; default 3;
+                                         1..1000000 */
+    uint32_t creators; /* threads that run the creates of every pool (each pool runs at
+                          most its max_connecting at once); default 4; 1..64. They are
+                          apart from the workers, so a background job waiting on an
+                          acquire never waits on itself. */
 } nr_manager_options;
 
 void nr_manager_options_default(nr_manager_options *o);
@@ -116,7 +130,7 @@ typedef struct nr_resource_spec {
     nr_partition partition;
     const char *const *depends_on; /* ids of resources this one needs; copied */
     size_t ndepends;
-    const char *credential_ref;          /* fetched from the provider; NULL = none */
+    const char *credential_ref; /* fetched from the provider; NULL = none */
     nr_dep_policy on_dependency_failure; /* default NR_DEP_SERVE */
 } nr_resource_spec;
 
@@ -199,6 +213,15 @@ typedef enum nr_resource_state {
 
 const char *nr_resource_state_name(nr_resource_state s);
 
+typedef enum nr_quarantine_state {
+    NR_QUARANTINE_NONE = 0,  /* in service */
+    NR_QUARANTINE_ON,        /* out of service until its next probe */
+    NR_QUARANTINE_HALF_OPEN, /* a probe passed: a few trial acquires, the next round decides */
+    NR_QUARANTINE_HELD,      /* every probe failed: out until an operator releases it */
+} nr_quarantine_state;
+
+const char *nr_quarantine_state_name(nr_quarantine_state q);
+
 typedef struct nr_resource_info {
     char id[NR_ERROR_ID_MAX];
     char type[32];
@@ -210,6 +233,9 @@ typedef struct nr_resource_info {
     nr_health_state own_health;               /* its own checks' verdict */
     char root_cause[NR_ERROR_ID_MAX];         /* the unhealthy dependency it is degraded by; "" */
     nr_dep_policy on_dependency_failure;
+    nr_quarantine_state quarantine;
+    uint32_t quarantine_attempt; /* the probe it waits for (1-based); 0 when in service */
+    int64_t quarantine_until_ms; /* wall-clock ms of that probe; 0 when none is due */
     uint32_t consecutive_failures, consecutive_successes;
     nr_error last_error; /* why it failed to start (code NR_OK otherwise) */
     uint32_t pools;      /* 1, or the number of tenant pools */
@@ -316,6 +342,9 @@ int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err);
 int nr_manager_resize(nr_manager *m, const char *id, int64_t min_idle, int64_t max_size,
                       nr_error *err);
 int nr_manager_suspend(nr_manager *m, const char *id, nr_error *err);
+/* Release a quarantined resource into half-open (its trial acquires; the next
+ * health round decides). NR_ENOTFOUND; NR_ESTATE when it is not quarantined. */
+int nr_manager_release_quarantine(nr_manager *m, const char *id, nr_error *err);
 int nr_manager_resume(nr_manager *m, const char *id, nr_error *err);
 /* *evicted (may be NULL) gets how many idle instances went at once. */
 int nr_manager_evict_all(nr_manager *m, const char *id, uint32_t *evicted, nr_error *err);

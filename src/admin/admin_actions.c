@@ -32,6 +32,8 @@ static unsigned http_status_of(int code)
     case NR_EINVAL:
     case NR_ECONFIG:
         return 400;
+    case NR_ESTATE:
+        return 409;
     case NR_ESHUTDOWN:
     case NR_EUNAVAIL:
         return 503;
@@ -107,12 +109,13 @@ void admin_action(nr_admin *a, const char *path, const char *authorization,
     const char *action = path + strlen("/actions/");
     char msg[NR_ERROR_MESSAGE_MAX + 64];
     bool known = !strcmp(action, "resize") || !strcmp(action, "suspend") ||
-                 !strcmp(action, "resume") || !strcmp(action, "evict");
+                 !strcmp(action, "resume") || !strcmp(action, "evict") ||
+                 !strcmp(action, "release");
     if (!known) {
         *status = 404;
         snprintf(msg, sizeof(msg),
-                 "no admin action '%.40s'; there are resize, suspend, resume "
-                 "and evict",
+                 "no admin action '%.40s'; there are resize, suspend, resume, evict "
+                 "and release",
                  action);
         *body = failure(action, NR_ENOTFOUND, msg);
         return;
@@ -163,6 +166,8 @@ void admin_action(nr_admin *a, const char *path, const char *authorization,
         rc = nr_manager_suspend(a->m, id, &err);
     } else if (!strcmp(action, "resume")) {
         rc = nr_manager_resume(a->m, id, &err);
+    } else if (!strcmp(action, "release")) {
+        rc = nr_manager_release_quarantine(a->m, id, &err);
     } else {
         uint32_t evicted = 0;
         rc = nr_manager_evict_all(a->m, id, &evicted, &err);

@@ -175,6 +175,17 @@ static void load_manager(loader *ld, const json_t *obj)
         o->health_timeout_ms = m.health_timeout_ms;
         o->failure_threshold = (uint32_t)m.failure_threshold;
         o->recovery_threshold = (uint32_t)m.recovery_threshold;
+        o->quarantine_after = (uint32_t)m.quarantine_after;
+        o->quarantine_base_ms = m.quarantine_base_ms;
+        o->quarantine_factor = m.quarantine_factor;
+        o->quarantine_max_ms = m.quarantine_max_ms;
+        o->quarantine_jitter = m.quarantine_jitter;
+        o->quarantine_max_attempts = (uint32_t)m.quarantine_max_attempts;
+        o->quarantine_trials = (uint32_t)m.quarantine_trials;
+        if (o->quarantine_after && o->quarantine_max_ms < o->quarantine_base_ms)
+            add_issue(ld, "$.manager.quarantine_max_ms", false, "",
+                      "must be at least quarantine_base_ms (%lld)",
+                      (long long)o->quarantine_base_ms);
     }
     nr_config_free(&cf_mgr_schema, &m);
 }

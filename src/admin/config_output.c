@@ -79,6 +79,14 @@ void cf_config_print(const cf_config *cfg, FILE *out)
             "manager.failure_threshold = %u\nmanager.recovery_threshold = %u\n",
             m->workers, (long long)m->maintain_interval_ms, (long long)m->health_interval_ms,
             (long long)m->health_timeout_ms, m->failure_threshold, m->recovery_threshold);
+    fprintf(out,
+            "manager.quarantine_after = %u\nmanager.quarantine_base_ms = %lld\n"
+            "manager.quarantine_factor = %g\nmanager.quarantine_max_ms = %lld\n"
+            "manager.quarantine_jitter = %g\nmanager.quarantine_max_attempts = %u\n"
+            "manager.quarantine_trials = %u\n",
+            m->quarantine_after, (long long)m->quarantine_base_ms, m->quarantine_factor,
+            (long long)m->quarantine_max_ms, m->quarantine_jitter, m->quarantine_max_attempts,
+            m->quarantine_trials);
     fprintf(out, "http.listen = \"%s\"\nhttp.port = %d\n", cfg->listen, cfg->port);
     if (cfg->admin_token)
         fprintf(out, "http.admin_token = credential %s\n", cfg->admin_token);

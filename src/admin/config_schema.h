@@ -15,6 +15,9 @@
 typedef struct mgr_cfg {
     int64_t workers, maintain_interval_ms, health_interval_ms, health_timeout_ms;
     int64_t failure_threshold, recovery_threshold;
+    int64_t quarantine_after, quarantine_base_ms, quarantine_max_ms, quarantine_max_attempts;
+    int64_t quarantine_trials;
+    double quarantine_factor, quarantine_jitter;
 } mgr_cfg;
 
 typedef struct http_cfg {

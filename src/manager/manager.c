@@ -21,6 +21,13 @@ void nr_manager_options_default(nr_manager_options *o)
     o->health_timeout_ms = 5000;
     o->failure_threshold = 3;
     o->recovery_threshold = 2;
+    o->quarantine_after = 0;
+    o->quarantine_base_ms = 1000;
+    o->quarantine_factor = 2.0;
+    o->quarantine_max_ms = 60000;
+    o->quarantine_jitter = 0.2;
+    o->quarantine_max_attempts = 8;
+    o->quarantine_trials = 3;
 }
 
 const char *nr_resource_state_name(nr_resource_state s)
@@ -66,6 +73,38 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         return nr_error_set(err, NR_EINVAL, NULL,
                             "manager options: failure_threshold and recovery_threshold must be "
                             "at least 1");
+    if (o.quarantine_after) { /* the rest matters only when quarantine is on */
+        if (o.quarantine_after > 1000)
+            return nr_error_set(err, NR_EINVAL, NULL,
+                                "manager options: quarantine_after must be 0..1000 (got %u)",
+                                o.quarantine_after);
+        if (o.quarantine_base_ms < 1 || o.quarantine_base_ms > 86400000)
+            return nr_error_set(
+                err, NR_EINVAL, NULL,
+                "manager options: quarantine_base_ms must be 1..86400000 (got %lld)",
+                (long long)o.quarantine_base_ms);
+        if (!(o.quarantine_factor >= 1 && o.quarantine_factor <= 10))
+            return nr_error_set(err, NR_EINVAL, NULL,
+                                "manager options: quarantine_factor must be 1..10 (got %g)",
+                                o.quarantine_factor);
+        if (o.quarantine_max_ms < o.quarantine_base_ms || o.quarantine_max_ms > 86400000)
+            return nr_error_set(err, NR_EINVAL, NULL,
+                                "manager options: quarantine_max_ms must be quarantine_base_ms.."
+                                "86400000 (got %lld)",
+                                (long long)o.quarantine_max_ms);
+        if (!(o.quarantine_jitter >= 0 && o.quarantine_jitter <= 1))
+            return nr_error_set(err, NR_EINVAL, NULL,
+                                "manager options: quarantine_jitter must be 0..1 (got %g)",
+                                o.quarantine_jitter);
+        if (o.quarantine_max_attempts < 1 || o.quarantine_max_attempts > 1000)
+            return nr_error_set(err, NR_EINVAL, NULL,
+                                "manager options: quarantine_max_attempts must be 1..1000 (got %u)",
+                                o.quarantine_max_attempts);
+        if (o.quarantine_trials < 1 || o.quarantine_trials > 1000000)
+            return nr_error_set(err, NR_EINVAL, NULL,
+                                "manager options: quarantine_trials must be 1..1000000 (got %u)",
+                                o.quarantine_trials);
+    }
     nr_manager *m = nr_calloc(1, sizeof(*m));
     if (!m)
         return nr_error_set(err, NR_ENOMEM, NULL, "manager: out of memory");
@@ -639,7 +678,10 @@ int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guar
                               nr_resource_state_name((nr_resource_state)state));
         goto out;
     }
-    if (atomic_load_explicit(&e->health, memory_order_relaxed) == NR_HEALTH_UNHEALTHY) {
+    int trial = 0;
+    if ((rc = nr__quarantine_admit(m, e, &trial, err)) != NR_OK)
+        goto out;
+    if (!trial && atomic_load_explicit(&e->health, memory_order_relaxed) == NR_HEALTH_UNHEALTHY) {
         pthread_mutex_lock(&e->mu);
         char reason[NR_HEALTH_REASON_MAX];
         memcpy(reason, e->health_reason, sizeof(reason));
@@ -699,6 +741,11 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
         memcpy(out->health_reason, e->dep_reason, sizeof(out->health_reason));
     memcpy(out->root_cause, e->dep_root, sizeof(out->root_cause));
     out->on_dependency_failure = e->dep_policy;
+    out->quarantine = (nr_quarantine_state)atomic_load(&e->q_state);
+    if (out->quarantine != NR_QUARANTINE_NONE) {
+        out->quarantine_attempt = e->q_attempt;
+        out->quarantine_until_ms = out->quarantine == NR_QUARANTINE_ON ? e->q_due_wall_ms : 0;
+    }
     out->consecutive_failures = e->fails;
     out->consecutive_successes = e->succs;
     out->last_error = e->last_error;

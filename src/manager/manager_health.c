@@ -41,9 +41,10 @@
 
 void nr__entry_maintain(nr_manager *m, nr__entry *e)
 {
+    int q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
     if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING ||
-        nr__manager_closing(m))
-        return;
+        nr__manager_closing(m) || q == NR_QUARANTINE_ON || q == NR_QUARANTINE_HELD)
+        return; /* a quarantined resource is left alone: only its probes reach the backend */
     size_t n;
     nr_pool **pools = nr__entry_pools(e, &n);
     int failed = -1; /* -1: nothing learned */
@@ -198,7 +199,7 @@ static void tell_change(nr_manager *m, nr__entry *e, nr_health_state old, nr_hea
 void nr__entry_health_round(nr_manager *m, nr__entry *e)
 {
     if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING ||
-        nr__manager_closing(m))
+        nr__manager_closing(m) || nr__quarantine_skip(m, e))
         return;
     size_t n;
     nr_pool **pools = nr__entry_pools(e, &n);
@@ -238,6 +239,7 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
     pthread_mutex_unlock(&e->mu);
     if (now != old)
         tell_change(m, e, old, now, why);
+    nr__quarantine_after_round(m, e, result == ROUND_BAD, why);
 }
 
 /* ---- the periodic tasks ---------------------------------------------------------------- */

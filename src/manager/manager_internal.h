@@ -69,7 +69,15 @@ typedef struct nr__entry {
     char dep_root[NR_ERROR_ID_MAX];           /* [mu] that dependency */
     char dep_reason[NR_HEALTH_REASON_MAX];    /* [mu] "depends on ROOT (unhealthy: ...)" */
     uint32_t degrades;                        /* [m->cascade_mu] dependents it degrades */
-    struct nr__entry *retired_next;           /* [m->mu] on m->retired */
+    /* quarantine (manager_quarantine.c) */
+    _Atomic int q_state;                 /* nr_quarantine_state; written under mu */
+    _Atomic long q_trials;               /* half-open acquires left */
+    uint32_t q_attempt;                  /* [mu] the probe it waits for, 1-based */
+    int64_t q_due_ns;                    /* [mu] when that probe is due (monotonic) */
+    int64_t q_due_wall_ms;               /* [mu] the same on the wall clock */
+    char q_reason[NR_HEALTH_REASON_MAX]; /* [mu] why it was quarantined */
+    uint64_t q_rng;                      /* [mu] the jitter's state */
+    struct nr__entry *retired_next;      /* [m->mu] on m->retired */
 } nr__entry;
 
 enum { NR__PHASE_CREATED, NR__PHASE_STARTED, NR__PHASE_STOPPING, NR__PHASE_STOPPED };
@@ -163,6 +171,17 @@ void nr__cascade_update(nr_manager *m);
 /* What acquires see of e: its own health, made degraded by a cascade.
  * [any thread, no lock] */
 nr_health_state nr__effective_health(const nr__entry *e);
+
+/* ---- quarantine (manager_quarantine.c) ---- */
+/* Whether e's health round is to be skipped now: quarantined with its probe
+ * not due, or held for an operator. [no lock held] */
+int nr__quarantine_skip(nr_manager *m, nr__entry *e);
+/* After a judged round (bad: it failed; else it passed): quarantine, back off,
+ * half-open, back in service; publishes the events. [no lock held] */
+void nr__quarantine_after_round(nr_manager *m, nr__entry *e, int bad, const char *reason);
+/* For an acquire: NR_OK (in service, or a half-open trial: *trial = 1) or
+ * NR_EUNAVAIL naming until when, the attempt and why. [no lock held] */
+int nr__quarantine_admit(nr_manager *m, nr__entry *e, int *trial, nr_error *err);
 
 /* ---- observability (manager_observe.c) ---- */
 /* Register the manager's metric families and collector. [create] */

@@ -292,6 +292,11 @@ static void test_actions_need_the_token(void **state)
     http_reply_free(&r);
     assert_int_equal(post(f, "/actions/explode?id=db", auth, &r), 404);
     http_reply_free(&r);
+    assert_int_equal(post(f, "/actions/release?id=db", auth, &r), 409); /* not quarantined */
+    j = body_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "NR_ESTATE");
+    json_decref(j);
+    http_reply_free(&r);
 
     /* the token is fetched at each action: a rotated one takes effect at once */
     pthread_mutex_lock(&f->mu);

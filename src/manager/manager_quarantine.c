@@ -1,0 +1,233 @@
+/*
+ * manager_quarantine.c - taking a failing resource out of service and
+ * letting it back in carefully.
+ *
+ *          quarantine_after bad rounds in a row
+ *   NONE ----------------------------------------> ON (attempt 1, probe due after a delay)
+ *    ^                                              |  \
+ *    | a good round                 probe passes    |   \ probe fails: attempt + 1, the
+ *    |                                              v    \ delay grows (base x factor^n,
+ *   HALF_OPEN <--------------------------------------     \ capped, with jitter)
+ *    | a bad round: back to ON, attempt + 1                \
+ *    |                                          more than max_attempts failed: HELD
+ *   operator release (nr_manager_release_quarantine, POST /actions/release): ON or
+ *   HELD -> HALF_OPEN
+ *
+ * ON and HELD: acquires fail at once with NR_EUNAVAIL saying until when, the
+ * attempt and why; health rounds skip the resource until its probe is due
+ * (HELD: never). HALF_OPEN: quarantine_trials acquires go through, even
+ * while its own health is still unhealthy; the next health round decides.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/strutil.h"
+#include "manager/manager_internal.h"
+
+const char *nr_quarantine_state_name(nr_quarantine_state q)
+{
+    switch (q) {
+    case NR_QUARANTINE_NONE:
+        return "none";
+    case NR_QUARANTINE_ON:
+        return "quarantined";
+    case NR_QUARANTINE_HALF_OPEN:
+        return "half-open";
+    case NR_QUARANTINE_HELD:
+        return "held";
+    }
+    return "invalid";
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "12:00:03" (local time) of a wall-clock ms. */
+static void clock_text(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, len, "%H:%M:%S", &tm);
+}
+
+/* The delay before probe `attempt` (1-based): base x factor^(attempt-1),
+ * capped, then +- jitter. [e->mu] */
+static int64_t delay_ms(nr_manager *m, nr__entry *e, uint32_t attempt)
+{
+    const nr_manager_options *o = &m->opts;
+    double d = (double)o->quarantine_base_ms;
+    for (uint32_t k = 1; k < attempt && d < (double)o->quarantine_max_ms; k++)
+        d *= o->quarantine_factor;
+    if (d > (double)o->quarantine_max_ms)
+        d = (double)o->quarantine_max_ms;
+    if (o->quarantine_jitter > 0) {
+        uint64_t x = e->q_rng ? e->q_rng : 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)e;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        e->q_rng = x;
+        double u = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
+        d *= 1.0 + o->quarantine_jitter * (2.0 * u - 1.0);
+    }
+    return d < 1 ? 1 : (int64_t)d;
+}
+
+/* Out of service until probe `attempt` (or held). [e->mu] */
+static void go_out(nr_manager *m, nr__entry *e, uint32_t attempt, const char *reason)
+{
+    e->q_attempt = attempt;
+    if (reason)
+        nr__copy_marked(e->q_reason, sizeof(e->q_reason), reason);
+    if (attempt > m->opts.quarantine_max_attempts) {
+        e->q_due_ns = 0;
+        e->q_due_wall_ms = 0;
+        atomic_store_explicit(&e->q_state, NR_QUARANTINE_HELD, memory_order_relaxed);
+        return;
+    }
+    int64_t d = delay_ms(m, e, attempt);
+    e->q_due_ns = nr_now_ns() + d * NR_NS_PER_MS;
+    e->q_due_wall_ms = wall_ms() + d;
+    atomic_store_explicit(&e->q_state, NR_QUARANTINE_ON, memory_order_relaxed);
+}
+
+/* The QUARANTINED event's text (and the acquire's message). [e->mu] */
+static void out_text(nr_manager *m, const nr__entry *e, char *buf, size_t len)
+{
+    char full[NR_HEALTH_REASON_MAX + 128];
+    if (atomic_load_explicit(&e->q_state, memory_order_relaxed) == NR_QUARANTINE_HELD) {
+        snprintf(full, sizeof(full),
+                 "quarantined until an operator releases it (%u probes failed): %s",
+                 m->opts.quarantine_max_attempts, e->q_reason);
+    } else {
+        char at[16];
+        clock_text(e->q_due_wall_ms, at, sizeof(at));
+        snprintf(full, sizeof(full), "quarantined until %s (attempt %u of %u): %s", at,
+                 e->q_attempt, m->opts.quarantine_max_attempts, e->q_reason);
+    }
+    nr__copy_marked(buf, len, full);
+}
+
+static void publish(nr_manager *m, nr__entry *e, nr_event_type type, uint32_t count,
+                    const char *text)
+{
+    if (!m->opts.events)
+        return;
+    nr_event ev;
+    nr_event_init(&ev, type, e->id);
+    nr_event_set_scope(&ev, &e->scope);
+    ev.count = count;
+    nr_event_set_text(&ev, text);
+    nr_event_publish(m->opts.events, &ev);
+}
+
+int nr__quarantine_skip(nr_manager *m, nr__entry *e)
+{
+    (void)m;
+    int q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
+    if (q == NR_QUARANTINE_HELD)
+        return 1;
+    if (q != NR_QUARANTINE_ON)
+        return 0;
+    pthread_mutex_lock(&e->mu);
+    int skip = nr_now_ns() < e->q_due_ns;
+    pthread_mutex_unlock(&e->mu);
+    return skip;
+}
+
+void nr__quarantine_after_round(nr_manager *m, nr__entry *e, int bad, const char *reason)
+{
+    if (!m->opts.quarantine_after)
+        return;
+    nr_event_type type = 0;
+    uint32_t count = 0;
+    char text[NR_EVENT_TEXT_MAX] = "";
+    pthread_mutex_lock(&e->mu);
+    int q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
+    if (q == NR_QUARANTINE_NONE && bad && e->fails >= m->opts.quarantine_after) {
+        go_out(m, e, 1, reason);
+        type = NR_EV_QUARANTINED;
+    } else if ((q == NR_QUARANTINE_ON || q == NR_QUARANTINE_HALF_OPEN) && bad) {
+        go_out(m, e, e->q_attempt + 1, reason); /* the probe, or a trial round, failed */
+        type = NR_EV_QUARANTINED;
+    } else if (q == NR_QUARANTINE_ON && !bad) {
+        atomic_store_explicit(&e->q_trials, (long)m->opts.quarantine_trials, memory_order_relaxed);
+        atomic_store_explicit(&e->q_state, NR_QUARANTINE_HALF_OPEN, memory_order_relaxed);
+        type = NR_EV_QUARANTINE_RELEASED;
+        count = m->opts.quarantine_trials;
+        snprintf(text, sizeof(text), "half-open: probe %u passed; %u trial acquires", e->q_attempt,
+                 m->opts.quarantine_trials);
+    } else if (q == NR_QUARANTINE_HALF_OPEN && !bad) {
+        atomic_store_explicit(&e->q_state, NR_QUARANTINE_NONE, memory_order_relaxed);
+        e->q_attempt = 0;
+        e->q_reason[0] = '\0';
+        type = NR_EV_QUARANTINE_RELEASED;
+        snprintf(text, sizeof(text), "back in service");
+    }
+    if (type == NR_EV_QUARANTINED) {
+        count = e->q_attempt;
+        out_text(m, e, text, sizeof(text));
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (type)
+        publish(m, e, type, count, text);
+}
+
+int nr__quarantine_admit(nr_manager *m, nr__entry *e, int *trial, nr_error *err)
+{
+    *trial = 0;
+    int q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
+    if (q == NR_QUARANTINE_NONE)
+        return NR_OK;
+    if (q == NR_QUARANTINE_HALF_OPEN) {
+        if (atomic_fetch_sub_explicit(&e->q_trials, 1, memory_order_relaxed) > 0) {
+            *trial = 1;
+            return NR_OK;
+        }
+        return nr_error_set(err, NR_EUNAVAIL, e->id,
+                            "resource '%s' is half-open and its trial acquires are taken; the "
+                            "next health round decides",
+                            e->id);
+    }
+    char text[NR_ERROR_MESSAGE_MAX];
+    pthread_mutex_lock(&e->mu);
+    out_text(m, e, text, sizeof(text));
+    pthread_mutex_unlock(&e->mu);
+    return nr_error_set(err, NR_EUNAVAIL, e->id, "resource '%s' %s", e->id, text);
+}
+
+int nr_manager_release_quarantine(nr_manager *m, const char *id, nr_error *err)
+{
+    if (!m || !id)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_manager_release_quarantine: arguments must not be NULL");
+    nr__entry *e = nr__entry_find_ref(m, id, err);
+    if (!e)
+        return NR_ENOTFOUND;
+    int rc = NR_OK;
+    pthread_mutex_lock(&e->mu);
+    int q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
+    if (q != NR_QUARANTINE_ON && q != NR_QUARANTINE_HELD) {
+        rc = nr_error_set(err, NR_ESTATE, id, "resource '%s' is not quarantined (it is %s)", id,
+                          nr_quarantine_state_name((nr_quarantine_state)q));
+    } else {
+        atomic_store_explicit(&e->q_trials, (long)m->opts.quarantine_trials, memory_order_relaxed);
+        atomic_store_explicit(&e->q_state, NR_QUARANTINE_HALF_OPEN, memory_order_relaxed);
+    }
+    uint32_t trials = m->opts.quarantine_trials;
+    pthread_mutex_unlock(&e->mu);
+    if (rc == NR_OK) {
+        char text[NR_EVENT_TEXT_MAX];
+        snprintf(text, sizeof(text), "half-open: released by an operator; %u trial acquires",
+                 trials);
+        publish(m, e, NR_EV_QUARANTINE_RELEASED, trials, text);
+    }
+    nr__entry_put(e);
+    return rc;
+}

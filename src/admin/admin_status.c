@@ -193,6 +193,11 @@ static json_t *resource_json(nr_admin *a, const admin_res *r)
         json_object_set_new(
             o, "on_dependency_failure",
             json_string(ri.on_dependency_failure == NR_DEP_FAIL ? "fail" : "serve"));
+        json_object_set_new(o, "quarantine",
+                            json_pack("{s:s,s:I,s:I}", "state",
+                                      nr_quarantine_state_name(ri.quarantine), "attempt",
+                                      (json_int_t)ri.quarantine_attempt, "until_ms",
+                                      (json_int_t)ri.quarantine_until_ms));
     }
     if (o && known && ri.last_error.code != NR_OK) {
         json_object_set_new(o, "last_error",

@@ -10,9 +10,11 @@ Chromium driven through chromedriver with plain W3C WebDriver JSON:
   401, with a wrong one 403, with the right one 200 and the pools table says
   "suspended"; resume brings it back;
 - a PostgreSQL outage (the wrapper's crash stop, $NR_TEST_PG_CTL): orders-db
-  turns unhealthy, "sessions" (which depends on it) degraded with orders-db
-  as its root cause and the edge between them marked; after a restart both
-  are healthy again and nothing is marked. The program (PID) is told the
+  turns unhealthy and then quarantined, "sessions" (which depends on it)
+  degraded with orders-db as its root cause and the edge between them
+  marked; after a restart orders-db comes back through half-open, both are
+  healthy again, nothing is marked, and /status counted the Quarantined,
+  QuarantineReleased and CascadeDetected events. The program (PID) is told the
   outage is on purpose (SIGUSR1, then SIGUSR2).
 
 usage: embedded_page_check.py DRIVER_URL PAGE_URL PROFILE_DIR SCREENSHOT_PNG TOKEN PID
@@ -141,6 +143,7 @@ try:
     assert sess[0].startswith("degraded"), sess
     assert sess[2].startswith("depends on orders-db (unhealthy: "), sess
     assert "sessions>orders-db" in script(sid, marked_js), script(sid, marked_js)
+    wait_for("orders-db shown quarantined", lambda: "quarantined" in orders_state(sid), timeout=30)
     down_png = base64.b64decode(call("GET", "/session/%s/screenshot" % sid))
     with open(shot.replace(".png", "-cascade.png"), "wb") as f:
         f.write(down_png)
@@ -148,6 +151,10 @@ try:
     wait_for("orders-db healthy again", lambda: health("orders-db")[0] == "healthy", timeout=90)
     wait_for("sessions healthy again", lambda: health("sessions")[0] == "healthy", timeout=30)
     assert script(sid, marked_js) == []
+    assert "quarantined" not in orders_state(sid) and "half-open" not in orders_state(sid)
+    counts = json.loads(urllib.request.urlopen(page + "status?history=0", timeout=10).read())["events"]["counts"]
+    for kind in ("quarantined", "quarantine_released", "cascade_detected"):
+        assert counts.get(kind, 0) >= 1, (kind, counts)
     os.kill(int(pid), signal.SIGUSR2)
 
     png = base64.b64decode(call("GET", "/session/%s/screenshot" % sid))

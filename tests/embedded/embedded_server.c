@@ -10,7 +10,8 @@
  * It writes the admin server's port to PORTFILE once everything runs, and
  * stops on SIGTERM or SIGINT: exit 0 when no operation failed, else 1.
  * SIGUSR1 says an outage is on purpose (a test stops a server): failures
- * are counted apart until SIGUSR2 says it is over.
+ * are counted apart until SIGUSR2 says it is over. An acquire that comes
+ * back more than a second past its deadline fails the run, outage or not.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -33,6 +34,22 @@ static atomic_bool stop;
 static atomic_long failures;
 static atomic_bool outage; /* between SIGUSR1 and SIGUSR2 */
 static atomic_long outage_failures;
+static atomic_long overruns; /* acquires that returned well past their deadline */
+
+#define DEADLINE_MS 2000
+#define OVERRUN_MS  1000 /* what past the deadline counts as hanging */
+
+/* Acquire id with a deadline; an acquire that comes back long after it
+ * counts as an overrun, whatever its result. */
+static int acquire(nr_manager *m, const char *id, const nr_scope *sc, nr_guard *g, nr_error *err)
+{
+    nr_ctx ctx = {.scope = sc, .deadline = nr_deadline_in_ms(DEADLINE_MS)};
+    int64_t t0 = nr_now_ns();
+    int rc = nr_manager_acquire(m, id, &ctx, g, err);
+    if (nr_now_ns() - t0 > (DEADLINE_MS + OVERRUN_MS) * NR_NS_PER_MS)
+        atomic_fetch_add(&overruns, 1);
+    return rc;
+}
 
 typedef struct worker {
     nr_manager *m;
@@ -67,7 +84,7 @@ static void *work(void *arg)
         nr_guard g = NR_GUARD_INIT;
         n++;
         if (w->index % 2 == 0) {
-            if (nr_manager_acquire(w->m, "orders-db", NULL, &g, &err) == NR_OK) {
+            if (acquire(w->m, "orders-db", NULL, &g, &err) == NR_OK) {
                 if (nr_postgres_exec(nr_guard_handle(&g), "SELECT pg_sleep(0.002)", &err) != NR_OK)
                     failed(&err);
                 nr_guard_release(&g);
@@ -77,8 +94,7 @@ static void *work(void *arg)
         } else {
             nr_scope sc;
             nr_scope_make(&sc, tenants[n % 7], NULL, NULL, NULL, NULL);
-            nr_ctx ctx = {.scope = &sc};
-            if (nr_manager_acquire(w->m, "sessions", &ctx, &g, &err) == NR_OK) {
+            if (acquire(w->m, "sessions", &sc, &g, &err) == NR_OK) {
                 redisReply *r = NULL;
                 if (nr_redis_command(nr_guard_handle(&g), &r, &err, "PING") != NR_OK)
                     failed(&err);
@@ -175,7 +191,9 @@ int main(int argc, char **argv)
     atomic_store(&stop, true);
     for (int i = 0; i < WORKERS; i++)
         pthread_join(t[i], NULL);
-    status = atomic_load(&failures) == 0 ? 0 : 1;
+    status = atomic_load(&failures) == 0 && atomic_load(&overruns) == 0 ? 0 : 1;
+    printf("embedded_server: %ld acquires came back more than %d ms past their deadline\n",
+           atomic_load(&overruns), OVERRUN_MS);
     printf("embedded_server: %ld operations failed during the outage\n",
            atomic_load(&outage_failures));
     if (status)

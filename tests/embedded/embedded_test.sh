@@ -27,7 +27,8 @@ export EMB_PG_PASSWORD=$NR_TEST_PG_PASSWORD EMB_REDIS_PASSWORD=$NR_TEST_REDIS_PA
 cat > "$SVC_DIR/config.json" <<JSON
 {
   "manager": {"maintain_interval_ms": 200, "health_interval_ms": 300, "failure_threshold": 2,
-              "recovery_threshold": 2},
+              "recovery_threshold": 2, "quarantine_after": 3, "quarantine_base_ms": 300,
+              "quarantine_max_ms": 900, "quarantine_max_attempts": 100, "quarantine_trials": 2},
   "http": {"listen": "127.0.0.1", "port": 0, "admin_token": "admin"},
   "credentials": {
     "pg": {"env": "EMB_PG_PASSWORD"},
@@ -77,6 +78,8 @@ status=$?
 [ $status = 0 ] || fail "exit status $status (failed operations under load?)"
 grep -q "outage begins" "$SVC_DIR/out.txt" && grep -q "outage ends" "$SVC_DIR/out.txt" ||
     fail "the outage was not announced to the program"
+grep -q "^embedded_server: 0 acquires came back more than" "$SVC_DIR/out.txt" ||
+    fail "an acquire hung past its deadline"
 for secret in "$NR_TEST_PG_PASSWORD" "$NR_TEST_REDIS_PASSWORD" "$token"; do
     if grep -rqF -- "$secret" "$SVC_DIR/out.txt" "$SVC_DIR/metrics.txt" "$SVC_DIR/action.json"; then
         fail "a secret appears in an output"

@@ -211,6 +211,9 @@ static void test_saturated_pool_degrades(void **state)
     w->hc.utilization.degraded_wait_ratio = 0;
     w->hc.utilization.window = 1;
     w->hc.utilization.min_samples = 1;
+    /* a degraded resource with nothing idle is probed; the probe waits this
+     * long for a lease of the full pool, then gives no verdict */
+    w->mo.health_timeout_ms = 200;
     start(w, &w->hc);
     assert_int_equal(tick(w), NR_HEALTH_HEALTHY);
 
@@ -301,6 +304,22 @@ static void test_bad_health_config_refused(void **state)
     set_stages(&w->hc, "connectivity", "lagg");
     assert_int_equal(do_register(w, &w->hc, &err), NR_ECONFIG);
     NR_ASSERT_ERR(err, NR_ECONFIG, "resource 'db': $.health.stages[1]: unknown stage");
+    assert_int_equal(nr_manager_count(w->m), 0);
+
+    /* the program's own stages: a NULL array, one without a callback */
+    nr_health_config_default(&w->hc);
+    nr_resource_spec s = {.id = "db",
+                          .type = &nr_fake_type,
+                          .type_ud = &w->fake,
+                          .config = &w->cfg,
+                          .pool = &w->pcfg,
+                          .nhealth_stages = 1};
+    assert_int_equal(nr_manager_register(w->m, &s, &err), NR_EINVAL);
+    NR_ASSERT_ERR(err, NR_EINVAL, "resource 'db': health_stages is NULL");
+    nr_health_stage_def nofn = {.name = "lag"};
+    s.health_stages = &nofn;
+    assert_int_equal(nr_manager_register(w->m, &s, &err), NR_EINVAL);
+    NR_ASSERT_ERR(err, NR_EINVAL, "resource 'db'");
     assert_int_equal(nr_manager_count(w->m), 0);
 
     /* the config is copied: changing it after register changes nothing */

@@ -107,6 +107,8 @@ typedef enum nr_dep_policy {
     NR_DEP_FAIL,      /* fail with NR_EDEPFAIL naming the root */
 } nr_dep_policy;
 
+#define NR_RESOURCE_HEALTH_STAGES_MAX 32 /* custom stages one resource may define */
+
 typedef struct nr_resource_spec {
     const char *id;               /* 1..63 bytes of [A-Za-z0-9_.:@-]; unique */
     const nr_resource_type *type; /* borrowed */
@@ -124,9 +126,11 @@ typedef struct nr_resource_spec {
      * probes when nothing is idle or creates fail. Checked with
      * nr_health_config_validate against the built-in stages and health_stages. */
     const nr_health_config *health;
-    /* The program's own stages the health config may name. The array is read
-     * during register only; each stage's ud is borrowed and must outlive the
-     * resource. NULL when nhealth_stages is 0. */
+    /* The program's own stages the health config may name, at most
+     * NR_RESOURCE_HEALTH_STAGES_MAX (nr_health_stage_def: a name, fn, ud). The
+     * array is read during register only; each stage's ud is borrowed and
+     * must outlive the resource. NULL when nhealth_stages is 0. A stage
+     * without fn, or with a bad or built-in name, is NR_EINVAL. */
     const nr_health_stage_def *health_stages;
     size_t nhealth_stages;
 } nr_resource_spec;
@@ -235,7 +239,8 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
  * nr_health_pipeline_last): each stage's name, whether it ran, its state,
  * reason and latency, and the round's state. Before the first round: round
  * 0, state UNKNOWN, the stage names with ran false. A round cut short by
- * shutdown is not recorded. NR_EINVAL (an argument NULL), NR_ENOTFOUND.
+ * shutdown may show here but changed nothing of the resource's health.
+ * NR_EINVAL (an argument NULL), NR_ENOTFOUND.
  * Thread safety: any thread, also while a round runs (a consistent copy).
  */
 int nr_manager_health_stages(nr_manager *m, const char *id, nr_health_round_result *out,

@@ -16,12 +16,12 @@ int nr__health_spec_check(const nr_resource_spec *spec, nr_config_report *rep, n
     const char *id = spec->id;
     if (spec->nhealth_stages && !spec->health_stages)
         return nr_error_set(err, NR_EINVAL, id, "resource '%s': health_stages is NULL", id);
-    if (spec->nhealth_stages > NR_HEALTH_STAGES_MAX * 4)
-        return nr_error_set(err, NR_EINVAL, id, "resource '%s': at most %d health_stages", id,
-                            NR_HEALTH_STAGES_MAX * 4);
+    if (spec->nhealth_stages > NR_RESOURCE_HEALTH_STAGES_MAX)
+        return nr_error_set(err, NR_EINVAL, id, "resource '%s': at most %d health_stages (got %zu)",
+                            id, NR_RESOURCE_HEALTH_STAGES_MAX, spec->nhealth_stages);
     if (!spec->health)
         return NR_OK;
-    const char *names[NR_HEALTH_STAGES_MAX * 4];
+    const char *names[NR_RESOURCE_HEALTH_STAGES_MAX];
     for (size_t i = 0; i < spec->nhealth_stages; i++)
         names[i] = spec->health_stages[i].name ? spec->health_stages[i].name : "";
     nr_config_report_clear(rep);

@@ -38,8 +38,8 @@
  * states: unhealthy is a bad round, degraded a degraded one, healthy a good
  * one, unknown no information.
  *
- * The manager does not run pipelines yet; this header is the API it will call,
- * once per resource per health round, with no lock held.
+ * The manager runs one pipeline per resource, once per health round, with no
+ * lock held (nr_resource_spec.health, docs/health.md).
  *
  * Thread safety: the config functions touch only their arguments (any
  * thread). A pipeline runs one round at a time: nr_health_pipeline_run must

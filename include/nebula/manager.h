@@ -47,6 +47,7 @@
 #include "nebula/ctx.h"
 #include "nebula/error.h"
 #include "nebula/health.h"
+#include "nebula/health_pipeline.h"
 #include "nebula/pool.h"
 #include "nebula/provider.h"
 #include "nebula/resource_type.h"
@@ -120,6 +121,8 @@ typedef enum nr_dep_policy {
     NR_DEP_FAIL,      /* fail with NR_EDEPFAIL naming the root */
 } nr_dep_policy;
 
+#define NR_RESOURCE_HEALTH_STAGES_MAX 32 /* custom stages one resource may define */
+
 typedef struct nr_resource_spec {
     const char *id;               /* 1..63 bytes of [A-Za-z0-9_.:@-]; unique */
     const nr_resource_type *type; /* borrowed */
@@ -132,6 +135,18 @@ typedef struct nr_resource_spec {
     size_t ndepends;
     const char *credential_ref; /* fetched from the provider; NULL = none */
     nr_dep_policy on_dependency_failure; /* default NR_DEP_SERVE */
+    /* The resource's health pipeline (docs/health.md); copied. NULL = the
+     * default, connectivity only: each round checks the idle instances and
+     * probes when nothing is idle or creates fail. Checked with
+     * nr_health_config_validate against the built-in stages and health_stages. */
+    const nr_health_config *health;
+    /* The program's own stages the health config may name, at most
+     * NR_RESOURCE_HEALTH_STAGES_MAX (nr_health_stage_def: a name, fn, ud). The
+     * array is read during register only; each stage's ud is borrowed and
+     * must outlive the resource. NULL when nhealth_stages is 0. A stage
+     * without fn, or with a bad or built-in name, is NR_EINVAL. */
+    const nr_health_stage_def *health_stages;
+    size_t nhealth_stages;
 } nr_resource_spec;
 
 /*
@@ -244,6 +259,18 @@ typedef struct nr_resource_info {
 
 /* Describe one resource. NR_ENOTFOUND. */
 int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err);
+
+/*
+ * The stage results of the resource's last health round (its pipeline's,
+ * nr_health_pipeline_last): each stage's name, whether it ran, its state,
+ * reason and latency, and the round's state. Before the first round: round
+ * 0, state UNKNOWN, the stage names with ran false. A round cut short by
+ * shutdown may show here but changed nothing of the resource's health.
+ * NR_EINVAL (an argument NULL), NR_ENOTFOUND.
+ * Thread safety: any thread, also while a round runs (a consistent copy).
+ */
+int nr_manager_health_stages(nr_manager *m, const char *id, nr_health_round_result *out,
+                             nr_error *err);
 
 /* Number of registered resources. */
 size_t nr_manager_count(nr_manager *m);

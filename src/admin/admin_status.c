@@ -172,6 +172,23 @@ json_t *admin_pool_json(const nr_pool_stats *s)
     return o;
 }
 
+/* The stages of the resource's last health round, in pipeline order (a
+ * stage that did not run says why in its reason). */
+static json_t *stages_json(nr_admin *a, const char *id)
+{
+    json_t *arr = json_array();
+    nr_health_round_result hr;
+    if (!arr || nr_manager_health_stages(a->m, id, &hr, NULL) != NR_OK)
+        return arr;
+    for (size_t k = 0; k < hr.nstages; k++) {
+        const nr_health_stage_result *st = &hr.stages[k];
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:f}", "name", st->name, "state",
+                                             nr_health_name(st->state), "reason", st->reason,
+                                             "latency_ms", (double)st->latency_ns / 1e6));
+    }
+    return arr;
+}
+
 static json_t *resource_json(nr_admin *a, const admin_res *r)
 {
     nr_resource_info ri;
@@ -204,6 +221,8 @@ static json_t *resource_json(nr_admin *a, const admin_res *r)
                             json_pack("{s:s,s:s}", "code", nr_err_name(ri.last_error.code),
                                       "message", ri.last_error.message));
     }
+    if (o && known)
+        json_object_set_new(o, "health_stages", stages_json(a, r->id));
     if (o && known && r->partition == NR_PARTITION_TENANT)
         admin_tenants_json(a, r->id, o);
     return o;

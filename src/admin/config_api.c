@@ -165,7 +165,8 @@ int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec
                                .depends_on = (const char *const *)r->deps,
                                .ndepends = r->ndeps,
                                .credential_ref = r->credential,
-                               .on_dependency_failure = r->dep_policy};
+                               .on_dependency_failure = r->dep_policy,
+                               .health = r->has_health ? &r->health : NULL};
     if (driver)
         *driver = r->driver_name;
     return NR_OK;

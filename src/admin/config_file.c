@@ -25,6 +25,7 @@
 #include "json_pos.h"
 #include "nebula/alloc.h"
 #include "nebula/config.h"
+#include "nebula/health_pipeline.h"
 
 static const char *const top_keys[] = {"manager",     "http",      "shutdown",
                                        "credentials", "resources", NULL};
@@ -341,12 +342,46 @@ static const char *scalar(const json_t *obj, const char *key, size_t max)
     return n >= 1 && n <= max && strlen(s) == n ? s : NULL;
 }
 
-static const char *const res_extra[] = {"config", "pool", "depends_on", NULL};
+static const char *const res_extra[] = {"config", "pool", "depends_on", "health", NULL};
+
+/* A resource's "health" section, by the pipeline's own reader: each issue
+ * keeps its path (under prefix), so json_pos locates it like the others. */
+static void load_health(loader *ld, cf_resource *r, const json_t *obj, const char *prefix)
+{
+    nr_health_config_default(&r->health);
+    if (!obj)
+        return;
+    char path[300];
+    snprintf(path, sizeof(path), "%s.health", prefix);
+    if (!json_is_object(obj)) {
+        char v[64];
+        cf_json_text(v, sizeof(v), obj);
+        add_issue(ld, path, false, v, "must be an object (the health pipeline's section)");
+        return;
+    }
+    nr_config_report rep;
+    nr_error err = {0};
+    int rc = nr_health_config_from_json(obj, path, NULL, 0, &r->health, &rep, &err);
+    if (rc == NR_ENOMEM || rc == NR_EINVAL) {
+        ld->oom = rc == NR_ENOMEM;
+        add_issue(ld, path, false, "", "%s", err.message);
+        return;
+    }
+    for (size_t k = 0; k < rep.count; k++) {
+        const nr_config_issue *it = &rep.items[k];
+        add_issue(ld, it->path, strncmp(it->rule, "unknown field", 13) == 0, it->value, "%s",
+                  it->rule);
+    }
+    if (rep.dropped)
+        add_issue(ld, path, false, "", "%zu more problems in this section not shown", rep.dropped);
+    r->has_health = rc == NR_OK;
+}
 
 static void load_resource(loader *ld, size_t idx, const json_t *obj)
 {
     cf_resource *r = &ld->cfg->res[idx];
     nr_pool_config_default(&r->pool);
+    nr_health_config_default(&r->health);
     nr_scope_global(&r->scope);
     snprintf(r->scope_text, sizeof(r->scope_text), "global");
     r->level = -1;
@@ -368,7 +403,8 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     json_t *v;
     json_object_foreach((json_t *)obj, key, v)
     {
-        if (strcmp(key, "config") && strcmp(key, "pool") && strcmp(key, "depends_on"))
+        if (strcmp(key, "config") && strcmp(key, "pool") && strcmp(key, "depends_on") &&
+            strcmp(key, "health"))
             json_object_set(scalars, key, v);
     }
     res_cfg rcfg;
@@ -477,6 +513,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         }
     }
     load_deps(ld, r, json_object_get(obj, "depends_on"), prefix);
+    load_health(ld, r, json_object_get(obj, "health"), prefix);
 }
 
 /* ---- the graph --------------------------------------------------------------- */

@@ -52,16 +52,17 @@ const cf_credential *cf_config_credential(const cf_config *cfg, const char *ref)
 }
 
 /* The library's redacting printer, each line indented by two spaces. */
-static void print_indented(const nr_config_schema *s, const void *cfg, FILE *out)
+static void print_indented(const nr_config_schema *s, const void *cfg, const nr_health_config *hc,
+                           FILE *out)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     if (!mem) {
-        nr_config_print(s, cfg, out);
+        s ? nr_config_print(s, cfg, out) : nr_health_config_print(hc, out);
         return;
     }
-    nr_config_print(s, cfg, mem);
+    s ? nr_config_print(s, cfg, mem) : nr_health_config_print(hc, mem);
     fclose(mem);
     for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
         nl = strchr(line, '\n');
@@ -118,8 +119,9 @@ void cf_config_print(const cf_config *cfg, FILE *out)
                 r->ndeps ? "" : " (none)", r->dep_policy == NR_DEP_FAIL ? "fail" : "serve",
                 r->credential ? r->credential : "(none)");
         if (r->config && r->driver)
-            print_indented(r->driver->type->config_schema, r->config, out);
-        print_indented(&nr_pool_config_schema, &r->pool, out);
+            print_indented(r->driver->type->config_schema, r->config, NULL, out);
+        print_indented(&nr_pool_config_schema, &r->pool, NULL, out);
+        print_indented(NULL, NULL, &r->health, out);
     }
 }
 

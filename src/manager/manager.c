@@ -189,6 +189,8 @@ void nr__entry_free(nr__entry *e)
     nr_free(e->deps);
     nr_free(e->cred_ref);
     nr_secret_free(e->cred);
+    /* nobody holds e any more, so no round runs on its pipeline */
+    (void)nr_health_pipeline_destroy(e->pipeline, NULL);
     pthread_mutex_destroy(&e->mu);
     nr_free(e);
 }
@@ -318,6 +320,9 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
         NR_OK)
         return nr_error_set(err, NR_ECONFIG, id, "resource '%s': %s: %s (got %s)", id,
                             rep.items[0].path, rep.items[0].rule, rep.items[0].value);
+    rc = nr__health_spec_check(spec, &rep, err);
+    if (rc)
+        return rc;
 
     nr__entry *e = nr_calloc(1, sizeof(*e));
     if (!e)
@@ -354,6 +359,11 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
         e->cred_ref = nr_strdup(spec->credential_ref);
         if (!e->cred_ref)
             goto oom;
+    }
+    rc = nr__entry_pipeline_make(spec, e, err);
+    if (rc) {
+        nr__entry_free(e);
+        return rc;
     }
     *out = e;
     return NR_OK;

@@ -22,6 +22,15 @@
  * check. Acquires of an Unhealthy resource fail fast; the rounds keep
  * probing it, so it heals by itself once the backend is back.
  *
+ * A round is the resource's health pipeline (docs/health.md), run with no
+ * lock held. What the paragraph above describes is its check (round_check_fn),
+ * which the connectivity stage calls (and the performance stage, when no
+ * connectivity stage runs before it); the utilization stage gets the pools'
+ * statistics, summed. The pipeline's verdict is the round's result:
+ * unhealthy = bad, degraded = degraded, healthy = good, unknown = no
+ * information, with the reason of the stage that gave it. The default
+ * pipeline is connectivity alone, which is the check above.
+ *
  * Shutdown sets the manager's closing token before anything else. A round
  * (background or nr_manager_tick) looks at it before each resource, before
  * each pool's maintenance or check and before its probe, whose acquire
@@ -196,18 +205,41 @@ static void tell_change(nr_manager *m, nr__entry *e, nr_health_state old, nr_hea
     }
 }
 
-void nr__entry_health_round(nr_manager *m, nr__entry *e)
-{
-    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING ||
-        nr__manager_closing(m) || nr__quarantine_skip(m, e))
-        return;
+/* What the round's check works on, and what it learned beyond its report. */
+typedef struct round_check {
+    nr_manager *m;
+    nr__entry *e;
+    nr_pool **pools;
     size_t n;
-    nr_pool **pools = nr__entry_pools(e, &n);
+    nr_health_state h; /* e's own health when the round began */
+    bool cut;          /* shutdown cut the check short: the round is not judged */
+} round_check;
+
+static nr_health_state round_state(int result)
+{
+    return result == ROUND_BAD        ? NR_HEALTH_UNHEALTHY
+           : result == ROUND_DEGRADED ? NR_HEALTH_DEGRADED
+           : result == ROUND_GOOD     ? NR_HEALTH_HEALTHY
+                                      : NR_HEALTH_UNKNOWN;
+}
+
+/* The round's check (nr_health_check_fn), what the connectivity stage runs:
+ * every idle instance of every pool checked, maintenance failures, and the
+ * probe acquire when nothing was idle or creates fail. [no locks held] */
+static int round_check_fn(void *ud, nr_deadline deadline, nr_health_report *report, nr_error *err)
+{
+    (void)deadline; /* each instance's check and the probe have health_timeout_ms */
+    (void)err;
+    round_check *c = ud;
+    nr_manager *m = c->m;
+    nr__entry *e = c->e;
     round_tally t;
     memset(&t, 0, sizeof(t));
-    if (check_pools(m, pools, n, &t) != 0) {
-        nr_free(pools); /* cut short by shutdown: a partial round is not judged */
-        return;
+    if (check_pools(m, c->pools, c->n, &t) != 0) {
+        c->cut = true; /* cut short by shutdown: a partial round is not judged */
+        report->state = NR_HEALTH_UNKNOWN;
+        snprintf(report->reason, sizeof(report->reason), "cut short by shutdown");
+        return NR_OK;
     }
     char reason[NR_HEALTH_REASON_MAX];
     memcpy(reason, t.reason, sizeof(reason));
@@ -222,17 +254,61 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
         result = ROUND_BAD;
         memcpy(reason, maint_reason, sizeof(reason));
     }
-    nr_health_state h = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
     /* A partitioned resource is probed through one of its tenant pools (the
      * newest, pools[0]), as a caller of that tenant: the backend is the same
      * for all. One without a tenant pool has had nothing a round could judge. */
-    if ((!t.checked || maint_failed) && h != NR_HEALTH_HEALTHY && n > 0 && !nr__manager_closing(m))
-        result = probe(m, e, pools[0], result, from_checks, reason, sizeof(reason));
-    nr_free(pools);
-    if (result == ROUND_NONE || nr__manager_closing(m))
+    if ((!t.checked || maint_failed) && c->h != NR_HEALTH_HEALTHY && c->n > 0 &&
+        !nr__manager_closing(m)) {
+        result = probe(m, e, c->pools[0], result, from_checks, reason, sizeof(reason));
+        if (result == ROUND_NONE && nr__manager_closing(m))
+            c->cut = true;
+    }
+    report->state = round_state(result);
+    if (result == ROUND_BAD || result == ROUND_DEGRADED)
+        memcpy(report->reason, reason, sizeof(report->reason));
+    return NR_OK;
+}
+
+/* Map a pipeline round onto the manager's round results. */
+static int pipeline_result(nr_health_state s)
+{
+    return s == NR_HEALTH_UNHEALTHY  ? ROUND_BAD
+           : s == NR_HEALTH_DEGRADED ? ROUND_DEGRADED
+           : s == NR_HEALTH_HEALTHY  ? ROUND_GOOD
+                                     : ROUND_NONE;
+}
+
+void nr__entry_health_round(nr_manager *m, nr__entry *e)
+{
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING ||
+        nr__manager_closing(m) || nr__quarantine_skip(m, e))
+        return;
+    round_check c = {.m = m, .e = e};
+    c.pools = nr__entry_pools(e, &c.n);
+    c.h = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
+    /* the utilization stage sees the resource's pools summed, taken before
+     * the checks borrow idle instances */
+    nr_pool_stats sum;
+    memset(&sum, 0, sizeof(sum));
+    for (size_t i = 0; i < c.n; i++) {
+        nr_pool_stats s;
+        nr_pool_stats_get(c.pools[i], &s);
+        nr_pool_stats_add(&sum, &s);
+    }
+    nr_health_round in = {.check = round_check_fn,
+                          .check_ud = &c,
+                          .deadline = nr_deadline_in_ms(m->opts.health_timeout_ms),
+                          .stats = c.n ? &sum : NULL};
+    nr_health_round_result res;
+    /* NR_EBUSY: a round of this resource is already running (a tick beside
+     * the background round); that one judges it */
+    int rc = nr_health_pipeline_run(e->pipeline, &in, &res, NULL);
+    nr_free(c.pools);
+    int result = rc == NR_OK ? pipeline_result(res.state) : ROUND_NONE;
+    if (result == ROUND_NONE || c.cut || nr__manager_closing(m))
         return;
     pthread_mutex_lock(&e->mu);
-    nr_health_state old = apply_round(m, e, result, reason);
+    nr_health_state old = apply_round(m, e, result, res.reason);
     nr_health_state now = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
     char why[NR_HEALTH_REASON_MAX];
     memcpy(why, e->health_reason, sizeof(why));

@@ -45,7 +45,10 @@ typedef struct nr__entry {
     char **deps;
     size_t ndeps;
     char *cred_ref;
-    uint32_t level; /* [lock] start batch; shutdown goes from the highest down */
+    uint32_t level;               /* [lock] start batch; shutdown goes from the highest down */
+    nr_health_pipeline *pipeline; /* [const] made at register, freed with the entry; its
+                                     rounds run with no manager lock held, one at a time
+                                     (a second one at once is skipped) */
 
     _Atomic long refs;  /* users outside m->lock */
     _Atomic int state;  /* nr_resource_state; written under e->mu, read anywhere (relaxed) */
@@ -136,6 +139,14 @@ int nr__entry_destroy_pools(nr__entry *e);
  * memory ran out (then *n is 0 too and the caller does without). Pools stay
  * valid while the caller holds a reference on e. */
 nr_pool **nr__entry_pools(nr__entry *e, size_t *n);
+
+/* ---- health pipelines (manager_pipeline.c) ---- */
+/* Check spec->health (NULL: the default) against the built-in stages and the
+ * spec's own: NR_ECONFIG naming the resource, the field and the rule;
+ * NR_EINVAL for a NULL or too long health_stages. rep is scratch. */
+int nr__health_spec_check(const nr_resource_spec *spec, nr_config_report *rep, nr_error *err);
+/* Make e->pipeline from spec->health (copied) and spec's own stages. */
+int nr__entry_pipeline_make(const nr_resource_spec *spec, nr__entry *e, nr_error *err);
 
 /* ---- start (manager_start.c) ---- */
 /* Bring one entry up: credential, pool(s), verification. cancel (may be

@@ -184,6 +184,14 @@ static void test_endpoints(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 1), "level")), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(res, 1), "driver")),
                         "fake");
+    /* the default pipeline: one stage, connectivity, from the last round (or none yet) */
+    json_t *hs = json_object_get(json_array_get(res, 0), "health_stages");
+    assert_int_equal(json_array_size(hs), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(hs, 0), "name")),
+                        "connectivity");
+    assert_true(json_is_string(json_object_get(json_array_get(hs, 0), "state")));
+    assert_true(json_is_string(json_object_get(json_array_get(hs, 0), "reason")));
+    assert_true(json_is_number(json_object_get(json_array_get(hs, 0), "latency_ms")));
     json_t *edge = json_array_get(json_object_get(s, "edges"), 0);
     assert_string_equal(json_string_value(json_object_get(edge, "from")), "app");
     assert_string_equal(json_string_value(json_object_get(edge, "to")), "db");

@@ -57,7 +57,9 @@ static void test_valid_file_into_a_manager(void **state)
                        " \"resources\": [\n"
                        "  {\"id\": \"app\", \"driver\": \"fake\", \"depends_on\": [\"db\"]},\n"
                        "  {\"id\": \"db\", \"driver\": \"fake\", \"credential\": \"pw\",\n"
-                       "   \"config\": {\"label\": \"main\"}, \"pool\": {\"max_size\": 3}}\n"
+                       "   \"config\": {\"label\": \"main\"}, \"pool\": {\"max_size\": 3},\n"
+                       "   \"health\": {\"stages\": [\"connectivity\", \"performance\"],\n"
+                       "              \"performance\": {\"degraded_ms\": 200}}}\n"
                        " ]\n"
                        "}\n";
     nr_config_file *cf = NULL;
@@ -75,8 +77,13 @@ static void test_valid_file_into_a_manager(void **state)
     assert_int_equal(spec.pool->max_size, 3);
     assert_string_equal(spec.credential_ref, "pw");
     assert_string_equal(((const nr_fake_config *)spec.config)->label, "main");
+    assert_non_null(spec.health);
+    assert_int_equal(spec.health->nstages, 2);
+    assert_string_equal(spec.health->stages[1], "performance");
+    assert_int_equal(spec.health->performance.degraded_ms, 200);
     assert_int_equal(nr_config_file_resource(cf, 1, &spec, NULL), NR_OK);
     assert_string_equal(spec.id, "app");
+    assert_null(spec.health); /* none in the file: the default pipeline */
     assert_int_equal(spec.ndepends, 1);
     assert_string_equal(spec.depends_on[0], "db");
     assert_int_equal(nr_config_file_resource(cf, 2, &spec, NULL), NR_EINVAL);
@@ -114,6 +121,10 @@ static void test_valid_file_into_a_manager(void **state)
         assert_int_equal(nr_manager_register(m, &spec, &err), NR_OK);
     }
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK);
+    nr_health_round_result hr;
+    assert_int_equal(nr_manager_health_stages(m, "db", &hr, &err), NR_OK);
+    assert_int_equal(hr.nstages, 2); /* the file's pipeline */
+    assert_string_equal(hr.stages[1].name, "performance");
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(m, "db", NULL, &g, &err), NR_OK);
     /* the credential came from the file's credentials section */

@@ -177,6 +177,8 @@ def check_run_page(sid):
         return {nodes: nodes, edges: edges, text: document.body.innerText,
                 ready: document.getElementById('ready').textContent,
                 rows: document.querySelectorAll('#pools tbody tr.resource').length,
+                healthTips: [...document.querySelectorAll('#pools tbody tr.resource')].map(
+                  tr => tr.children[2].title),
                 heads: [...document.querySelectorAll('#pools th')].map(t => t.textContent),
                 drawn: parseInt(document.body.getAttribute('data-drawn'))};""")
     ids = sorted(n["id"] for n in info["nodes"])
@@ -202,6 +204,9 @@ def check_run_page(sid):
         assert rid in info["text"], "page text lacks " + rid
     assert info["ready"] == "ready", info["ready"]
     assert info["rows"] == 6, info["rows"]
+    # the health cell's tooltip lists the stages of the last round
+    for tip in info["healthTips"]:
+        assert re.search(r"connectivity: \w+( \(.*\))?, [0-9.]+ ms", tip), info["healthTips"]
     for h in ("destroyed", "wait", "wait max", "oldest lease", "acq/s"):
         assert h in info["heads"], "no column %r in %s" % (h, info["heads"])
     assert "closed" not in info["heads"], info["heads"]

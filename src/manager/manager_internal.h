@@ -112,6 +112,11 @@ struct nr_manager {
                                            lock held, then m->lock and e->mu inside it */
 };
 
+/* ---- options (manager_options.c) ---- */
+/* Check o against the rules (NR_EINVAL naming the option), filling what an
+ * older caller left 0. */
+int nr__manager_options_check(nr_manager_options *o, nr_error *err);
+
 /* ---- registry (registry.c), all [lock] ---- */
 nr__entry *nr__reg_find(const nr_manager *m, const char *id);
 /* Find id under the registry lock and take a reference (nr__entry_put), or

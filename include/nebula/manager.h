@@ -133,7 +133,7 @@ typedef struct nr_resource_spec {
     nr_partition partition;
     const char *const *depends_on; /* ids of resources this one needs; copied */
     size_t ndepends;
-    const char *credential_ref; /* fetched from the provider; NULL = none */
+    const char *credential_ref;          /* fetched from the provider; NULL = none */
     nr_dep_policy on_dependency_failure; /* default NR_DEP_SERVE */
     /* The resource's health pipeline (docs/health.md); copied. NULL = the
      * default, connectivity only: each round checks the idle instances and

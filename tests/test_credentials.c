@@ -187,13 +187,6 @@ typedef struct store {
     atomic_llong ttl_ms;
 } store;
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int store_fetch(void *ud, const char *ref, nr_secret **out, int64_t *expires_ms,
                        nr_error *err)
 {
@@ -204,7 +197,7 @@ static int store_fetch(void *ud, const char *ref, nr_secret **out, int64_t *expi
     char v[32];
     snprintf(v, sizeof(v), "v%d", atomic_load(&s->version));
     long long ttl = atomic_load(&s->ttl_ms);
-    *expires_ms = ttl ? wall_ms() + ttl : 0;
+    *expires_ms = ttl ? nr_wall_ms() + ttl : 0;
     return nr_secret_from_str(out, v, err);
 }
 
@@ -226,7 +219,7 @@ static void test_secret_cache(void **state)
     want_value(&p, "db", "v1");
     assert_int_equal(atomic_load(&s.fetches), 1); /* cached while it has not expired */
     int64_t next = nr_secret_cache_next_refresh_ms(c);
-    assert_true(next > wall_ms() && next <= wall_ms() + 3600 * 1000LL - 60000 + 1000);
+    assert_true(next > nr_wall_ms() && next <= nr_wall_ms() + 3600 * 1000LL - 60000 + 1000);
 
     /* not due: refresh fetches nothing */
     uint32_t rotated = 9;

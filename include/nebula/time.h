@@ -35,6 +35,10 @@ int64_t nr_now_ns(void);
  * a scheduler tick (a few ms). The pool stamps instances with it. */
 int64_t nr_now_coarse_ns(void);
 
+/* Wall-clock (CLOCK_REALTIME) milliseconds since the epoch: for times shown
+ * to people and secrets' expiry, never for deadlines. */
+int64_t nr_wall_ms(void);
+
 /* A deadline rel_ns from now; rel_ns <= 0 gives an already expired one;
  * a sum that would overflow saturates to NR_DEADLINE_NEVER. */
 nr_deadline nr_deadline_in_ns(int64_t rel_ns);

@@ -118,9 +118,7 @@ int nr_admin_start(nr_admin **out, nr_manager *m, const nr_admin_options *opts, 
     a->o.mode = a->mode;
     a->o.token_ref = a->token_ref;
     a->started_ns = nr_now_ns();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    a->started_wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    a->started_wall_ms = nr_wall_ms();
     atomic_init(&a->phase, (int)opts->phase);
     if (opts->events) {
         if ((rc = admin_ring_start(&a->ring, opts->events, err)) != NR_OK) {

@@ -231,7 +231,7 @@ static void *front_main(void *arg)
             if (poll(pfd, f->npend + 1, TICK_MS) < 0)
                 pfd[0].revents = 0;
         } else {
-            nanosleep(&(struct timespec){.tv_nsec = TICK_MS * 1000000L}, NULL);
+            nr_sleep_ns(TICK_MS * NR_NS_PER_MS);
         }
         now = nr_now_ns();
         if (pfd) {

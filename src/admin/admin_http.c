@@ -250,7 +250,7 @@ void admin_http_stop(nr_admin *a)
         front_drain(h->front);
         int64_t until = nr_now_ns() + a->o.request_timeout_ms * NR_NS_PER_MS;
         while (h->d && open_connections(h->d) > 0 && nr_now_ns() < until)
-            nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+            nr_sleep_ns(10 * NR_NS_PER_MS);
         front_stop(h->front); /* joins its thread: nothing is added to MHD after this */
     }
     if (h->d)

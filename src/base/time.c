@@ -12,6 +12,13 @@ int64_t nr_now_ns(void)
     return (int64_t)ts.tv_sec * NR_NS_PER_S + ts.tv_nsec;
 }
 
+int64_t nr_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t nr_now_coarse_ns(void)
 {
     struct timespec ts;

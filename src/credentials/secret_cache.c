@@ -27,13 +27,6 @@ struct nr_secret_cache {
     cached *list; /* [mu] */
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int nr_secret_cache_create(nr_secret_cache **out, const nr_secret_store *store,
                            int64_t refresh_before_ms, nr_error *err)
 {
@@ -88,7 +81,7 @@ static int fetch_and_keep(nr_secret_cache *c, const char *ref, nr_secret **out, 
     if (!v)
         return nr_error_set(err, NR_ECRED, NULL, "credential '%s': the store returned no secret",
                             ref);
-    if (expires != 0 && expires <= wall_ms()) {
+    if (expires != 0 && expires <= nr_wall_ms()) {
         nr_secret_free(v);
         return nr_error_set(err, NR_ECRED, NULL,
                             "credential '%s': the store returned a secret that has already expired",
@@ -131,7 +124,7 @@ static int fetch_cached(void *ud, const char *ref, nr_secret **out, nr_error *er
     int rc = NR_ENOTFOUND;
     pthread_mutex_lock(&c->mu);
     cached *e = find_locked(c, ref);
-    if (e && e->value && (e->expires_ms == 0 || wall_ms() < e->expires_ms))
+    if (e && e->value && (e->expires_ms == 0 || nr_wall_ms() < e->expires_ms))
         rc = nr_secret_dup(out, e->value, err);
     pthread_mutex_unlock(&c->mu);
     return rc == NR_ENOTFOUND ? fetch_and_keep(c, ref, out, err) : rc;
@@ -161,7 +154,7 @@ int nr_secret_cache_refresh(nr_secret_cache *c, nr_manager *m, uint32_t *rotated
     size_t n = 0, cap = 0;
     char **due = NULL;
     int rc = NR_OK;
-    int64_t now = wall_ms();
+    int64_t now = nr_wall_ms();
     pthread_mutex_lock(&c->mu);
     for (cached *e = c->list; e; e = e->next) {
         if (!e->expires_ms || now < e->expires_ms - c->refresh_before_ms)

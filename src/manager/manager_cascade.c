@@ -39,12 +39,12 @@ typedef struct node {
     long root; /* index of the nearest unhealthy dependency, or -1 */
 } node;
 
-static long index_of(const node *v, size_t n, const char *id)
+/* The index in v of the registered resource id, found through the
+ * registry's map and the index each entry was given. [m->lock, cascade_mu] */
+static long index_of(nr_manager *m, const node *v, size_t n, const char *id)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i].e->id, id) == 0)
-            return (long)i;
-    return -1;
+    const nr__entry *d = nr__reg_find(m, id);
+    return d && d->cascade_idx < n && v[d->cascade_idx].e == d ? (long)d->cascade_idx : -1;
 }
 
 /* The nearest unhealthy resource among what v[i] depends on (breadth
@@ -119,6 +119,7 @@ void nr__cascade_update(nr_manager *m)
     for (size_t i = 0; i < n; i++) {
         nr__entry *e = list[i];
         v[i].e = e;
+        e->cascade_idx = i;
         v[i].own = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
         if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING)
             v[i].own = NR_HEALTH_UNKNOWN; /* not started, stopping: no cascade from it */
@@ -126,15 +127,17 @@ void nr__cascade_update(nr_manager *m)
         memcpy(v[i].reason, e->health_reason, sizeof(v[i].reason));
         pthread_mutex_unlock(&e->mu);
     }
+    pthread_rwlock_rdlock(&m->lock);
     for (size_t i = 0; i < n; i++) {
         v[i].deps = deps + used;
         for (size_t k = 0; k < list[i]->ndeps; k++) {
-            long d = index_of(v, n, list[i]->deps[k]);
+            long d = index_of(m, v, n, list[i]->deps[k]);
             if (d >= 0)
                 v[i].deps[v[i].ndeps++] = (size_t)d;
         }
         used += v[i].ndeps;
     }
+    pthread_rwlock_unlock(&m->lock);
     for (size_t i = 0; i < n; i++)
         v[i].root = nearest_root(v, n, i, queue, seen);
 

@@ -72,6 +72,7 @@ typedef struct nr__entry {
     char dep_root[NR_ERROR_ID_MAX];           /* [mu] that dependency */
     char dep_reason[NR_HEALTH_REASON_MAX];    /* [mu] "depends on ROOT (unhealthy: ...)" */
     uint32_t degrades;                        /* [m->cascade_mu] dependents it degrades */
+    size_t cascade_idx;                       /* [m->cascade_mu] its place in an update */
     /* quarantine (manager_quarantine.c) */
     _Atomic int q_state;                 /* nr_quarantine_state; written under mu */
     _Atomic long q_trials;               /* half-open acquires left */

@@ -41,13 +41,6 @@ const char *nr_quarantine_state_name(nr_quarantine_state q)
     return "invalid";
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "12:00:03" (local time) of a wall-clock ms. */
 static void clock_text(int64_t ms, char *buf, size_t len)
 {
@@ -93,7 +86,7 @@ static void go_out(nr_manager *m, nr__entry *e, uint32_t attempt, const char *re
     }
     int64_t d = delay_ms(m, e, attempt);
     e->q_due_ns = nr_now_ns() + d * NR_NS_PER_MS;
-    e->q_due_wall_ms = wall_ms() + d;
+    e->q_due_wall_ms = nr_wall_ms() + d;
     atomic_store_explicit(&e->q_state, NR_QUARANTINE_ON, memory_order_relaxed);
 }
 

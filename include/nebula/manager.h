@@ -335,6 +335,128 @@ int nr_manager_each_tenant(nr_manager *m, const char *id,
                            int (*fn)(void *ud, const char *tenant, const nr_pool_stats *st),
                            void *ud, nr_error *err);
 
+/* ---- resource groups ------------------------------------------------------------------
+ *
+ * A group names 1..NR_GROUP_MEMBERS_MAX registered resources that can stand in
+ * for each other (a primary and its read replicas, one cache per region). A
+ * group acquire goes to the healthiest member (docs/health.md, "Groups"):
+ *
+ *   1. members that cannot serve now are skipped: not running (not started,
+ *      failed, stopping), quarantined or held, half-open with no trial
+ *      acquire left, unhealthy, or degraded by a dependency with
+ *      on_dependency_failure = NR_DEP_FAIL;
+ *   2. the others by health as nr_resource_info.health says it: healthy, then
+ *      unknown (no round judged it yet), then degraded (its own or by a
+ *      cascade);
+ *   3. ties by fewest instances in use (its pools' statistics, summed),
+ *   4. then by the order the group lists them.
+ *
+ * The first candidate is acquired as nr_manager_acquire acquires it (the
+ * caller's ctx, its scope included, passed through). When that fails at once
+ * (any code but NR_ETIMEDOUT, NR_ECANCELED, NR_ESHUTDOWN), the next candidate
+ * is tried, within the same ctx deadline. No manager lock is held across an
+ * acquire; the choice reads atomics and takes each member's lock only
+ * briefly, so it never waits for a health round.
+ *
+ * max_quarantine_percent: a member is never quarantined when that would make
+ * more than this share of the group's members quarantined (ON, HELD or
+ * HALF_OPEN) at once; with a resource in several groups every group's limit
+ * holds. A member kept out of quarantine stays unhealthy (its acquires fail
+ * as an unhealthy resource's do); its quarantine is tried again at its next
+ * bad round. Each refusal publishes NR_EV_QUARANTINE_REFUSED and counts in
+ * nr_quarantine_refused_total.
+ *
+ * Lifetime: groups can be registered at any time between nr_manager_create
+ * and shutdown, also after start (members in any state, also quarantined
+ * ones: the limit applies to quarantines after that). A group lives as long
+ * as the manager (there is no unregister of a group yet), and a resource that
+ * is a member of a group cannot be unregistered (NR_EBUSY names the group).
+ */
+
+#define NR_GROUP_MEMBERS_MAX                    32
+#define NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT 10 /* Envoy's max_ejection_percent default */
+
+typedef struct nr_group_spec {
+    const char *name;                /* a resource id's rules; must not be a resource's id */
+    const char *const *members;      /* ids of registered resources, each once; read during
+                                        the call only */
+    size_t nmembers;                 /* 1..NR_GROUP_MEMBERS_MAX */
+    uint32_t max_quarantine_percent; /* 0..100; 100 = no limit, 0 = none quarantined;
+                                        nr_group_spec_default sets 10 */
+} nr_group_spec;
+
+/* name and members NULL, max_quarantine_percent = 10. */
+void nr_group_spec_default(nr_group_spec *s);
+
+/*
+ * Register a group (everything copied). NR_EINVAL (bad name, no or too many
+ * members, a member listed twice, percent over 100, a member that is not
+ * registered: err names the group, the field and the rule), NR_EEXIST (a
+ * group or a resource already has the name), NR_ESHUTDOWN, NR_ENOMEM.
+ * Thread safety: any thread, any time before shutdown.
+ */
+int nr_manager_register_group(nr_manager *m, const nr_group_spec *spec, nr_error *err);
+
+/* Which member served a group acquire. */
+typedef struct nr_group_choice {
+    char member[NR_ERROR_ID_MAX]; /* its id */
+    uint32_t index;               /* its place in the group's member list */
+    nr_health_state health;       /* its health when it was chosen */
+    uint32_t tried;               /* candidates before it whose acquire failed at once */
+} nr_group_choice;
+
+/*
+ * Lease an instance of the healthiest member of group `group` (above) for a
+ * caller in ctx (NULL = Global caller, defaults). choice may be NULL. Release
+ * the guard as any other. NR_ENOTFOUND (no such group); NR_EUNAVAIL when no
+ * member can serve, err saying why for each member in order:
+ *   "group replicas: no member can serve: replica-a quarantined until
+ *    12:00:03 (attempt 2 of 8): connection refused; replica-b unhealthy: ..."
+ * (cut with "..." and err->truncated when it does not fit; nr_manager_group_info
+ * has every reason in full); NR_ETIMEDOUT / NR_ECANCELED when a member's
+ * acquire ran to the deadline or was canceled (no other member is tried then,
+ * err names the group and the member); NR_ESHUTDOWN.
+ * Thread safety: any thread.
+ */
+int nr_manager_acquire_group(nr_manager *m, const char *group, const nr_ctx *ctx, nr_guard *out,
+                             nr_group_choice *choice, nr_error *err);
+
+typedef struct nr_group_member_info {
+    char id[NR_ERROR_ID_MAX];
+    nr_health_state health;            /* as nr_resource_info.health */
+    nr_quarantine_state quarantine;    /* as nr_resource_info.quarantine */
+    uint32_t in_use;                   /* instances leased, over its pools */
+    bool can_serve;                    /* a candidate of a group acquire now */
+    char reason[NR_ERROR_MESSAGE_MAX]; /* why it cannot serve; "" when it can */
+    uint64_t served;                   /* group acquires of this group it served */
+} nr_group_member_info;
+
+typedef struct nr_group_info {
+    char name[NR_ERROR_ID_MAX];
+    uint32_t max_quarantine_percent;
+    uint32_t quarantined; /* members in quarantine (ON, HELD, HALF_OPEN) now */
+    int pick;             /* the member a group acquire would try first now; -1: none */
+    uint32_t nmembers;
+    nr_group_member_info members[NR_GROUP_MEMBERS_MAX]; /* in the group's order */
+} nr_group_info;
+
+/* Describe group `name` now (a snapshot). NR_EINVAL (an argument NULL),
+ * NR_ENOTFOUND. Thread safety: any thread. */
+int nr_manager_group_info(nr_manager *m, const char *name, nr_group_info *out, nr_error *err);
+
+/* Number of registered groups. */
+size_t nr_manager_group_count(nr_manager *m);
+
+/*
+ * Call fn once per group, in registration order, with its description (as
+ * nr_manager_group_info gives it; valid during the call only), until fn
+ * returns non-zero (returned as it is). NR_OK; NR_EINVAL (m or fn NULL).
+ * Thread safety: any thread; fn runs with no manager lock held and may call
+ * any manager function but nr_manager_destroy.
+ */
+int nr_manager_each_group(nr_manager *m, int (*fn)(void *ud, const nr_group_info *g), void *ud,
+                          nr_error *err);
+
 /*
  * Run one maintenance round and one health round now, on the calling thread
  * (what the background tasks do periodically). For tests and for programs

@@ -66,6 +66,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
     m->creators.ud = m->crt;
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->cascade_mu, NULL);
+    pthread_mutex_init(&m->group_q_mu, NULL);
     pthread_rwlock_init(&m->lock, NULL);
     atomic_init(&m->phase, NR__PHASE_CREATED);
     rc = nr__metrics_setup(m, err);
@@ -76,6 +77,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         nr_cancel_destroy(m->closing);
         pthread_rwlock_destroy(&m->lock);
         pthread_mutex_destroy(&m->cascade_mu);
+        pthread_mutex_destroy(&m->group_q_mu);
         pthread_mutex_destroy(&m->mu);
         nr_free(m);
         return rc;
@@ -178,7 +180,7 @@ nr_pool **nr__entry_pools(nr__entry *e, size_t *n)
     return pools;
 }
 
-static int check_id(const char *id, nr_error *err)
+int nr__check_id(const char *id, nr_error *err)
 {
     if (!id || !*id)
         return nr_error_set(err, NR_EINVAL, NULL, "resource spec: id is required");
@@ -202,7 +204,7 @@ static int check_id(const char *id, nr_error *err)
 /* Check a spec and build its entry (not yet registered). */
 static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error *err)
 {
-    int rc = check_id(spec->id, err);
+    int rc = nr__check_id(spec->id, err);
     if (rc)
         return rc;
     const char *id = spec->id;
@@ -230,7 +232,7 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
     if (spec->ndepends && !spec->depends_on)
         return nr_error_set(err, NR_EINVAL, id, "resource '%s': depends_on is NULL", id);
     for (size_t i = 0; i < spec->ndepends; i++) {
-        if (!spec->depends_on[i] || check_id(spec->depends_on[i], NULL) != NR_OK)
+        if (!spec->depends_on[i] || nr__check_id(spec->depends_on[i], NULL) != NR_OK)
             return nr_error_set(err, NR_EINVAL, id,
                                 "resource '%s': depends_on[%zu] is not a valid resource id", id, i);
         if (strcmp(spec->depends_on[i], id) == 0)
@@ -429,6 +431,14 @@ static int unregister_impl(nr_manager *m, const char *id, nr_deadline deadline, 
                             "resource '%s' cannot be unregistered: %zu resource(s) depend on it "
                             "(%s)",
                             id, n, names);
+    }
+    if (atomic_load_explicit(&e->ngroups, memory_order_relaxed)) {
+        nr__groups_of(m, e, names, sizeof(names));
+        pthread_rwlock_unlock(&m->lock);
+        pthread_mutex_unlock(&m->mu);
+        return nr_error_set(err, NR_EBUSY, id,
+                            "resource '%s' cannot be unregistered: it is a member of group %s", id,
+                            names);
     }
     nr__reg_remove(m, e);
     pthread_rwlock_unlock(&m->lock);

@@ -9,8 +9,9 @@
  *   e->mu              an entry's pools, tenant list, credential, health
  *                      fields and last error.
  *   m->cascade_mu      one cascade update (manager_cascade.c) at a time.
- * Order: m->mu before m->cascade_mu before m->lock before e->mu before any
- * pool lock. No driver
+ *   m->group_q_mu      a grouped resource's move into quarantine; group register.
+ * Order: m->mu before m->cascade_mu before m->group_q_mu before m->lock before
+ * e->mu before any pool lock. No driver
  * callback runs under any of them: pools are created under e->mu (that calls
  * no callback) but filled, probed and checked outside it.
  *
@@ -82,7 +83,21 @@ typedef struct nr__entry {
     char q_reason[NR_HEALTH_REASON_MAX]; /* [mu] why it was quarantined */
     uint64_t q_rng;                      /* [mu] the jitter's state */
     struct nr__entry *retired_next;      /* [m->mu] on m->retired */
+    /* groups (manager_group.c) */
+    _Atomic uint32_t ngroups;   /* groups it is in; written under m->lock (write) and
+                                   m->group_q_mu, read anywhere (relaxed) */
+    _Atomic uint64_t q_refused; /* quarantines a group's limit refused (relaxed counter) */
 } nr__entry;
+
+/* A resource group: immutable once registered, freed with the manager. */
+typedef struct nr__group {
+    char name[NR_ERROR_ID_MAX];
+    uint32_t pct;             /* max_quarantine_percent */
+    size_t n;                 /* members */
+    nr__entry **members;      /* [const] registered entries; none can be unregistered
+                                 while it is a member (ngroups > 0) */
+    _Atomic uint64_t *served; /* per member: group acquires it served (relaxed counters) */
+} nr__group;
 
 enum { NR__PHASE_CREATED, NR__PHASE_STARTED, NR__PHASE_STOPPING, NR__PHASE_STOPPED };
 
@@ -111,6 +126,12 @@ struct nr_manager {
     nr__entry *retired;                 /* [mu] unregistered with leases still out */
     pthread_mutex_t cascade_mu;         /* one cascade update at a time; taken with no other
                                            lock held, then m->lock and e->mu inside it */
+    /* [lock] groups in registration order */
+    nr__group **groups;
+    size_t ngroups, gcap;
+    pthread_mutex_t group_q_mu; /* a grouped resource's move into quarantine and a group's
+                                   registration, one at a time, so that no two members
+                                   pass a group's limit together; then m->lock, e->mu */
 };
 
 /* ---- options (manager_options.c) ---- */
@@ -128,6 +149,8 @@ void nr__reg_remove(nr_manager *m, nr__entry *e);
 void nr__reg_free(nr_manager *m);
 
 /* ---- entries (manager.c) ---- */
+/* The rule of a resource id (also a group's name): NR_EINVAL saying which. */
+int nr__check_id(const char *id, nr_error *err);
 void nr__entry_put(nr__entry *e);
 void nr__entry_free(nr__entry *e);
 void nr__entry_set_error(nr__entry *e, const nr_error *err);
@@ -199,6 +222,25 @@ void nr__quarantine_after_round(nr_manager *m, nr__entry *e, int bad, const char
 /* For an acquire: NR_OK (in service, or a half-open trial: *trial = 1) or
  * NR_EUNAVAIL naming until when, the attempt and why. [no lock held] */
 int nr__quarantine_admit(nr_manager *m, nr__entry *e, int *trial, nr_error *err);
+
+/* What an acquire of e would meet in quarantine, without taking a trial:
+ * 1 when it would be let in (in service, or half-open with a trial left);
+ * else 0 with the text ("quarantined until 12:00:03 (attempt 2 of 8): ...").
+ * [no lock held] */
+int nr__quarantine_peek(nr_manager *m, nr__entry *e, char *text, size_t len);
+
+/* ---- groups (manager_group.c) ---- */
+/* Whether e may be quarantined now under the limit of every group it is in;
+ * when not, *count and why get the first group whose limit holds it back.
+ * [m->group_q_mu held; takes m->lock for reading] */
+int nr__groups_allow_quarantine(nr_manager *m, nr__entry *e, uint32_t *count, char *why,
+                                size_t len);
+/* "'a', 'b'" of the groups e is in, into buf. [lock] */
+void nr__groups_of(const nr_manager *m, const nr__entry *e, char *buf, size_t len);
+/* Free every group. [destroy: nobody else inside the manager] */
+void nr__groups_free(nr_manager *m);
+int nr__group_metrics_setup(nr_manager *m, nr_error *err);
+void nr__group_metrics_teardown(nr_manager *m);
 
 /* ---- observability (manager_observe.c) ---- */
 /* Register the manager's metric families and collector. [create] */

@@ -28,6 +28,9 @@
  *   nr_health_check_seconds        histogram  duration of each instance health check
  *   nr_health_checks_failed_total  counter    instances a check found unhealthy
  *   nr_resource_health             gauge      0 unknown, 1 healthy, 2 degraded, 3 unhealthy
+ *   nr_group_acquires_total        counter    group acquires served ("group", "member";
+ *                                             manager_group.c)
+ *   nr_quarantine_refused_total    counter    quarantines a group's limit refused ("resource")
  *
  * Label values are resource ids and scope text only: never a config value,
  * so never a secret.
@@ -181,6 +184,8 @@ int nr__metrics_setup(nr_manager *m, nr_error *err)
         rc = nr_metrics_register(reg, &health, err);
     if (rc == NR_OK)
         rc = nr_metrics_add_collector(reg, collect, m, err);
+    if (rc == NR_OK)
+        rc = nr__group_metrics_setup(m, err);
     return rc;
 }
 
@@ -188,6 +193,7 @@ void nr__metrics_teardown(nr_manager *m)
 {
     if (m->opts.metrics)
         nr_metrics_remove_collector(m->opts.metrics, collect, m, NULL);
+    nr__group_metrics_teardown(m);
 }
 
 void nr__entry_histograms(nr_manager *m, nr__entry *e, const nr_scope *scope, nr_histogram **wait,

@@ -134,10 +134,9 @@ int nr__quarantine_skip(nr_manager *m, nr__entry *e)
     return skip;
 }
 
-void nr__quarantine_after_round(nr_manager *m, nr__entry *e, int bad, const char *reason)
+/* One round's move (the table at the top), with its events. */
+static void after_round(nr_manager *m, nr__entry *e, int bad, const char *reason)
 {
-    if (!m->opts.quarantine_after)
-        return;
     nr_event_type type = 0;
     uint32_t count = 0;
     char text[NR_EVENT_TEXT_MAX] = "";
@@ -170,6 +169,55 @@ void nr__quarantine_after_round(nr_manager *m, nr__entry *e, int bad, const char
     pthread_mutex_unlock(&e->mu);
     if (type)
         publish(m, e, type, count, text);
+}
+
+/*
+ * A member of a group goes out only when every group it is in allows it
+ * (max_quarantine_percent): the decision and the move are made under
+ * m->group_q_mu, so two members cannot pass a limit together. The other moves
+ * never add a quarantined member, so they need no such lock.
+ */
+void nr__quarantine_after_round(nr_manager *m, nr__entry *e, int bad, const char *reason)
+{
+    if (!m->opts.quarantine_after)
+        return;
+    if (!bad || atomic_load_explicit(&e->ngroups, memory_order_relaxed) == 0) {
+        after_round(m, e, bad, reason);
+        return;
+    }
+    pthread_mutex_lock(&m->group_q_mu);
+    pthread_mutex_lock(&e->mu);
+    int out = atomic_load_explicit(&e->q_state, memory_order_relaxed) == NR_QUARANTINE_NONE &&
+              e->fails >= m->opts.quarantine_after;
+    pthread_mutex_unlock(&e->mu);
+    uint32_t count = 0;
+    char why[NR_EVENT_TEXT_MAX];
+    if (out && !nr__groups_allow_quarantine(m, e, &count, why, sizeof(why))) {
+        pthread_mutex_unlock(&m->group_q_mu);
+        /* it stays unhealthy, and the next bad round asks again */
+        atomic_fetch_add_explicit(&e->q_refused, 1, memory_order_relaxed);
+        publish(m, e, NR_EV_QUARANTINE_REFUSED, count, why);
+        return;
+    }
+    after_round(m, e, bad, reason);
+    pthread_mutex_unlock(&m->group_q_mu);
+}
+
+int nr__quarantine_peek(nr_manager *m, nr__entry *e, char *text, size_t len)
+{
+    int q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
+    if (q == NR_QUARANTINE_NONE)
+        return 1;
+    if (q == NR_QUARANTINE_HALF_OPEN) {
+        if (atomic_load_explicit(&e->q_trials, memory_order_relaxed) > 0)
+            return 1;
+        snprintf(text, len, "half-open with its trial acquires taken");
+        return 0;
+    }
+    pthread_mutex_lock(&e->mu);
+    out_text(m, e, text, len);
+    pthread_mutex_unlock(&e->mu);
+    return 0;
 }
 
 int nr__quarantine_admit(nr_manager *m, nr__entry *e, int *trial, nr_error *err)

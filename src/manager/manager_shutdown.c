@@ -222,9 +222,11 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
         next = e->retired_next;
         nr__entry_free(e);
     }
+    nr__groups_free(m);
     nr__reg_free(m);
     pthread_rwlock_destroy(&m->lock);
     pthread_mutex_destroy(&m->cascade_mu);
+    pthread_mutex_destroy(&m->group_q_mu);
     pthread_mutex_destroy(&m->mu);
     nr_free(m);
     return NR_OK;

@@ -131,7 +131,8 @@ static void test_type_names(void **state)
     assert_string_equal(nr_event_type_name(NR_EV_LEAK_CLOSED), "leak_closed");
     assert_string_equal(nr_event_type_name(NR_EV_CASCADE_DETECTED), "cascade_detected");
     assert_string_equal(nr_event_type_name(NR_EV_QUARANTINE_RELEASED), "quarantine_released");
-    assert_string_equal(nr_event_type_name((nr_event_type)17), "unknown");
+    assert_string_equal(nr_event_type_name(NR_EV_QUARANTINE_REFUSED), "quarantine_refused");
+    assert_string_equal(nr_event_type_name((nr_event_type)18), "unknown");
     assert_string_equal(nr_event_type_name((nr_event_type)-1), "unknown");
 }
 

@@ -1,7 +1,7 @@
 /*
  * nebula/config_file.h - a whole program's resources from one JSON file
  * (the format of docs/cli.md, "The config file": manager, http, shutdown, credentials,
- * resources), loaded into a manager. Part of nebula-resource-admin.
+ * resources, groups), loaded into a manager. Part of nebula-resource-admin.
  *
  * Loading checks every rule and keeps every problem with its JSON path,
  * line and column, the rule and the value as written (secrets redacted),
@@ -17,7 +17,7 @@
  *     nr_manager_options mo;
  *     nr_config_file_manager_options(cf, &mo);        (credentials from the file)
  *     nr_manager_create(&m, &mo, &err);
- *     nr_manager_load_config(m, cf, &err);            (registers every resource)
+ *     nr_manager_load_config(m, cf, &err);            (registers every resource and group)
  *     nr_manager_start(m, deadline, &err);
  *
  * Ownership: a loaded file owns everything it hands out (specs, strings,
@@ -115,8 +115,16 @@ size_t nr_config_file_resource_count(const nr_config_file *cf);
 int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec *spec,
                             const char **driver);
 
-/* Register every resource of cf into m, in start order. NR_OK, or the first
- * failure of nr_manager_register (err names the resource). */
+/* The file's "groups", in file order (0 when the file had problems). */
+size_t nr_config_file_group_count(const nr_config_file *cf);
+
+/* The i-th group as a spec for nr_manager_register_group (its pointers valid
+ * while cf lives). NR_EINVAL when i is out of range. */
+int nr_config_file_group(const nr_config_file *cf, size_t i, nr_group_spec *spec);
+
+/* Register every resource of cf into m, in start order, then every group.
+ * NR_OK, or the first failure of nr_manager_register (err names the
+ * resource) or nr_manager_register_group (err names the group). */
 int nr_manager_load_config(nr_manager *m, const nr_config_file *cf, nr_error *err);
 
 #ifdef __cplusplus

@@ -5,6 +5,7 @@
  * docs/cli.md ("The config file").
  *
  *   config_file.c    loading and the rules across sections
+ *   config_groups.c  the "groups" key (config_loader.h: what both share)
  *   config_read.c    reading the file's bytes (regular file, size limit)
  *   config_names.c   paths, id and ref rules, did-you-mean hints
  *   config_schema.c  the sections' schemas (the library's nr_field tables)
@@ -66,6 +67,13 @@ typedef struct cf_resource {
     int level; /* 0 without dependencies, else 1 + the highest level of its dependencies */
 } cf_resource;
 
+typedef struct cf_group {
+    char *name;
+    char **members; /* resource ids, each once */
+    size_t nmembers;
+    uint32_t max_quarantine_percent;
+} cf_group;
+
 typedef struct cf_config {
     nr_manager_options manager; /* credentials, events, metrics left NULL */
     char *listen;               /* http.listen */
@@ -76,7 +84,9 @@ typedef struct cf_config {
     size_t ncreds;
     cf_resource *res;
     size_t nres;
-    size_t *order; /* start order: indexes into res, by level, then file order */
+    size_t *order;    /* start order: indexes into res, by level, then file order */
+    cf_group *groups; /* "groups", in file order */
+    size_t ngroups;
 } cf_config;
 
 /* Read and check the file. Returns 0 when it is valid (cfg is complete), 1

@@ -172,6 +172,24 @@ int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec
     return NR_OK;
 }
 
+size_t nr_config_file_group_count(const nr_config_file *cf)
+{
+    return cf && !cf->iss.n ? cf->cfg.ngroups : 0;
+}
+
+int nr_config_file_group(const nr_config_file *cf, size_t i, nr_group_spec *spec)
+{
+    if (i >= nr_config_file_group_count(cf))
+        return NR_EINVAL;
+    const cf_group *g = &cf->cfg.groups[i];
+    nr_group_spec_default(spec);
+    spec->name = g->name;
+    spec->members = (const char *const *)g->members;
+    spec->nmembers = g->nmembers;
+    spec->max_quarantine_percent = g->max_quarantine_percent;
+    return NR_OK;
+}
+
 int nr_manager_load_config(nr_manager *m, const nr_config_file *cf, nr_error *err)
 {
     if (!cf || cf->iss.n)
@@ -181,6 +199,13 @@ int nr_manager_load_config(nr_manager *m, const nr_config_file *cf, nr_error *er
         nr_resource_spec spec;
         nr_config_file_resource(cf, i, &spec, NULL);
         int rc = nr_manager_register(m, &spec, err);
+        if (rc != NR_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < nr_config_file_group_count(cf); i++) {
+        nr_group_spec spec;
+        nr_config_file_group(cf, i, &spec);
+        int rc = nr_manager_register_group(m, &spec, err);
         if (rc != NR_OK)
             return rc;
     }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_loader.h"
 #include "config_names.h"
 #include "config_read.h"
 #include "config_schema.h"
@@ -27,20 +28,12 @@
 #include "nebula/config.h"
 #include "nebula/health_pipeline.h"
 
-static const char *const top_keys[] = {"manager",     "http",      "shutdown",
-                                       "credentials", "resources", NULL};
+static const char *const top_keys[] = {"manager",   "http",   "shutdown", "credentials",
+                                       "resources", "groups", NULL};
 
 /* ---- issues ---------------------------------------------------------------- */
 
-typedef struct loader {
-    cf_config *cfg;
-    cf_issues *iss;
-    cf_pos_map pos;
-    const char *text;                /* the file's text, for values as written */
-    const nr_config_driver *drivers; /* the program's, ndrivers of them */
-    size_t ndrivers;
-    bool oom;
-} loader;
+typedef cf_loader loader;
 
 static char *xstrdup(const char *s)
 {
@@ -69,11 +62,7 @@ static bool as_written(const loader *ld, const cf_pos_entry *p, const char *valu
 
 /* Add an issue at JSON path raw ("$..." form). at_key: point at the key of
  * the member rather than its value. */
-static void add_issue(loader *ld, const char *raw, bool at_key, const char *value, const char *fmt,
-                      ...) __attribute__((format(printf, 5, 6)));
-
-static void add_issue(loader *ld, const char *raw, bool at_key, const char *value, const char *fmt,
-                      ...)
+void cf_add_issue(loader *ld, const char *raw, bool at_key, const char *value, const char *fmt, ...)
 {
     cf_issues *iss = ld->iss;
     if (iss->n == iss->cap) {
@@ -130,20 +119,21 @@ static void take_report(loader *ld, const nr_config_report *r, const json_t *obj
             char known[400], mean[200];
             cf_field_list(known, sizeof(known), s, extra);
             if (cf_key_hint(mean, sizeof(mean), obj, prefix, it->path, s, extra))
-                add_issue(ld, it->path, true, "", "unknown field%s (known: %s)", mean, known);
+                cf_add_issue(ld, it->path, true, "", "unknown field%s (known: %s)", mean, known);
             else
-                add_issue(ld, it->path, true, "", "%s (known: %s)", it->rule, known);
+                cf_add_issue(ld, it->path, true, "", "%s (known: %s)", it->rule, known);
         } else {
-            add_issue(ld, it->path, false, it->value, "%s", it->rule);
+            cf_add_issue(ld, it->path, false, it->value, "%s", it->rule);
         }
     }
     if (r->dropped)
-        add_issue(ld, prefix, false, "", "%zu more problems in this section not shown", r->dropped);
+        cf_add_issue(ld, prefix, false, "", "%zu more problems in this section not shown",
+                     r->dropped);
 }
 
 /* Parse section obj (NULL: absent, defaults) with schema s under prefix. */
-static bool section(loader *ld, const nr_config_schema *s, const json_t *obj, const char *prefix,
-                    void *out, const char *const *extra)
+bool cf_section(loader *ld, const nr_config_schema *s, const json_t *obj, const char *prefix,
+                void *out, const char *const *extra)
 {
     json_t *empty = NULL;
     if (!obj)
@@ -154,7 +144,7 @@ static bool section(loader *ld, const nr_config_schema *s, const json_t *obj, co
     if (rc == NR_ENOMEM || rc == NR_EINVAL) {
         json_decref(empty);
         ld->oom = rc == NR_ENOMEM;
-        add_issue(ld, prefix, false, "", "%s", err.message);
+        cf_add_issue(ld, prefix, false, "", "%s", err.message);
         return false;
     }
     take_report(ld, &rep, obj, s, extra, prefix);
@@ -168,7 +158,7 @@ static void load_manager(loader *ld, const json_t *obj)
 {
     mgr_cfg m;
     nr_manager_options_default(&ld->cfg->manager);
-    if (section(ld, &cf_mgr_schema, obj, "$.manager", &m, NULL)) {
+    if (cf_section(ld, &cf_mgr_schema, obj, "$.manager", &m, NULL)) {
         nr_manager_options *o = &ld->cfg->manager;
         o->workers = (uint32_t)m.workers;
         o->maintain_interval_ms = m.maintain_interval_ms;
@@ -184,9 +174,9 @@ static void load_manager(loader *ld, const json_t *obj)
         o->quarantine_max_attempts = (uint32_t)m.quarantine_max_attempts;
         o->quarantine_trials = (uint32_t)m.quarantine_trials;
         if (o->quarantine_after && o->quarantine_max_ms < o->quarantine_base_ms)
-            add_issue(ld, "$.manager.quarantine_max_ms", false, "",
-                      "must be at least quarantine_base_ms (%lld)",
-                      (long long)o->quarantine_base_ms);
+            cf_add_issue(ld, "$.manager.quarantine_max_ms", false, "",
+                         "must be at least quarantine_base_ms (%lld)",
+                         (long long)o->quarantine_base_ms);
     }
     nr_config_free(&cf_mgr_schema, &m);
 }
@@ -215,14 +205,14 @@ static void check_ref(loader *ld, const char *path, const char *ref, const json_
     if (refs)
         cf_hint(mean, sizeof(mean), ref, refs, ld->cfg->ncreds);
     free(refs);
-    add_issue(ld, path, false, val, "unknown credential ref%s (defined: %s)", mean,
-              ld->cfg->ncreds ? list : "none");
+    cf_add_issue(ld, path, false, val, "unknown credential ref%s (defined: %s)", mean,
+                 ld->cfg->ncreds ? list : "none");
 }
 
 static void load_http(loader *ld, const json_t *obj)
 {
     http_cfg h;
-    if (section(ld, &cf_http_schema, obj, "$.http", &h, NULL)) {
+    if (cf_section(ld, &cf_http_schema, obj, "$.http", &h, NULL)) {
         free(ld->cfg->listen);
         ld->cfg->listen = xstrdup(h.listen);
         ld->cfg->port = (int)h.port;
@@ -234,7 +224,7 @@ static void load_http(loader *ld, const json_t *obj)
 static void load_shutdown(loader *ld, const json_t *obj)
 {
     shutdown_cfg s;
-    if (section(ld, &cf_shutdown_schema, obj, "$.shutdown", &s, NULL)) {
+    if (cf_section(ld, &cf_shutdown_schema, obj, "$.shutdown", &s, NULL)) {
         ld->cfg->grace_ms = s.grace_ms;
         ld->cfg->drain_timeout_ms = s.drain_timeout_ms;
         ld->cfg->cleanup_timeout_ms = s.cleanup_timeout_ms;
@@ -249,7 +239,7 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
     if (!json_is_object(obj)) {
         char v[64];
         cf_json_text(v, sizeof(v), obj);
-        add_issue(ld, "$.credentials", false, v, "must be an object of credential refs");
+        cf_add_issue(ld, "$.credentials", false, v, "must be an object of credential refs");
         return;
     }
     size_t n = json_object_size(obj);
@@ -265,20 +255,20 @@ static void load_credentials(loader *ld, const json_t *obj, bool check_secrets)
         char path[512];
         cf_member_path(path, sizeof(path), "$.credentials", ref);
         if (!cf_ref_ok(ref))
-            add_issue(ld, path, true, "",
-                      "credential ref must be 1 to 127 letters, digits or _-.:@/");
+            cf_add_issue(ld, path, true, "",
+                         "credential ref must be 1 to 127 letters, digits or _-.:@/");
         cred_cfg c;
         cf_credential *cc = &ld->cfg->creds[ld->cfg->ncreds++];
         if (!(cc->ref = xstrdup(ref)))
             ld->oom = true;
-        if (section(ld, &cf_cred_schema, v, path, &c, NULL)) {
+        if (cf_section(ld, &cf_cred_schema, v, path, &c, NULL)) {
             char fpath[600];
             if (check_secrets && c.env && !getenv(c.env)) {
                 snprintf(fpath, sizeof(fpath), "%s.env", path);
-                add_issue(ld, fpath, false, "", "environment variable %s is not set", c.env);
+                cf_add_issue(ld, fpath, false, "", "environment variable %s is not set", c.env);
             } else if (check_secrets && c.file && access(c.file, R_OK) != 0) {
                 snprintf(fpath, sizeof(fpath), "%s.file", path);
-                add_issue(ld, fpath, false, "", "cannot read %s: %s", c.file, strerror(errno));
+                cf_add_issue(ld, fpath, false, "", "cannot read %s: %s", c.file, strerror(errno));
             }
             cc->env = xstrdup(c.env);
             cc->file = xstrdup(c.file);
@@ -298,7 +288,7 @@ static void load_deps(loader *ld, cf_resource *r, const json_t *deps, const char
     if (!json_is_array(deps)) {
         char v[64];
         cf_json_text(v, sizeof(v), deps);
-        add_issue(ld, path, false, v, "must be an array of resource ids");
+        cf_add_issue(ld, path, false, v, "must be an array of resource ids");
         return;
     }
     size_t n = json_array_size(deps);
@@ -313,7 +303,7 @@ static void load_deps(loader *ld, cf_resource *r, const json_t *deps, const char
         snprintf(ipath, sizeof(ipath), "%s[%zu]", path, k);
         cf_json_text(v, sizeof(v), d);
         if (!json_is_string(d)) {
-            add_issue(ld, ipath, false, v, "must be a resource id (a string)");
+            cf_add_issue(ld, ipath, false, v, "must be a resource id (a string)");
             continue;
         }
         const char *s = json_string_value(d);
@@ -321,7 +311,7 @@ static void load_deps(loader *ld, cf_resource *r, const json_t *deps, const char
         for (size_t j = 0; j < r->ndeps; j++)
             dup = dup || strcmp(r->deps[j], s) == 0;
         if (dup) {
-            add_issue(ld, ipath, false, v, "is listed twice");
+            cf_add_issue(ld, ipath, false, v, "is listed twice");
             continue;
         }
         if (!(r->deps[r->ndeps] = xstrdup(s)))
@@ -356,7 +346,7 @@ static void load_health(loader *ld, cf_resource *r, const json_t *obj, const cha
     if (!json_is_object(obj)) {
         char v[64];
         cf_json_text(v, sizeof(v), obj);
-        add_issue(ld, path, false, v, "must be an object (the health pipeline's section)");
+        cf_add_issue(ld, path, false, v, "must be an object (the health pipeline's section)");
         return;
     }
     nr_config_report rep;
@@ -364,16 +354,17 @@ static void load_health(loader *ld, cf_resource *r, const json_t *obj, const cha
     int rc = nr_health_config_from_json(obj, path, NULL, 0, &r->health, &rep, &err);
     if (rc == NR_ENOMEM || rc == NR_EINVAL) {
         ld->oom = rc == NR_ENOMEM;
-        add_issue(ld, path, false, "", "%s", err.message);
+        cf_add_issue(ld, path, false, "", "%s", err.message);
         return;
     }
     for (size_t k = 0; k < rep.count; k++) {
         const nr_config_issue *it = &rep.items[k];
-        add_issue(ld, it->path, strncmp(it->rule, "unknown field", 13) == 0, it->value, "%s",
-                  it->rule);
+        cf_add_issue(ld, it->path, strncmp(it->rule, "unknown field", 13) == 0, it->value, "%s",
+                     it->rule);
     }
     if (rep.dropped)
-        add_issue(ld, path, false, "", "%zu more problems in this section not shown", rep.dropped);
+        cf_add_issue(ld, path, false, "", "%zu more problems in this section not shown",
+                     rep.dropped);
     r->has_health = rc == NR_OK;
 }
 
@@ -390,7 +381,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     if (!json_is_object(obj)) {
         char v[64];
         cf_json_text(v, sizeof(v), obj);
-        add_issue(ld, prefix, false, v, "must be a resource object");
+        cf_add_issue(ld, prefix, false, v, "must be a resource object");
         return;
     }
     /* the scalar keys through their schema; the others by hand */
@@ -409,7 +400,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     }
     res_cfg rcfg;
     char path[300];
-    if (section(ld, &cf_res_schema, scalars, prefix, &rcfg, res_extra))
+    if (cf_section(ld, &cf_res_schema, scalars, prefix, &rcfg, res_extra))
         r->dep_policy = rcfg.on_dependency_failure == 1 ? NR_DEP_FAIL : NR_DEP_SERVE;
     nr_config_free(&cf_res_schema, &rcfg);
     json_decref(scalars);
@@ -425,7 +416,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         if (!cf_id_ok(id)) {
             char val[100];
             cf_json_text(val, sizeof(val), json_object_get(obj, "id"));
-            add_issue(ld, path, false, val, "must hold only letters, digits and _-.:@");
+            cf_add_issue(ld, path, false, val, "must hold only letters, digits and _-.:@");
         } else {
             r->id = xstrdup(id);
         }
@@ -461,10 +452,10 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
                 cf_hint(mean, sizeof(mean), driver, names, ld->ndrivers);
             free(names);
             if (known)
-                add_issue(ld, path, false, val,
-                          "driver is not built into this program (built in: %s)", list);
+                cf_add_issue(ld, path, false, val,
+                             "driver is not built into this program (built in: %s)", list);
             else
-                add_issue(ld, path, false, val, "unknown driver%s (built in: %s)", mean, list);
+                cf_add_issue(ld, path, false, val, "unknown driver%s (built in: %s)", mean, list);
         }
     }
     if (scope) {
@@ -473,7 +464,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         if (nr_scope_parse(&r->scope, scope, &err) != NR_OK) {
             char val[100];
             cf_json_text(val, sizeof(val), json_object_get(obj, "scope"));
-            add_issue(ld, path, false, val, "%s", err.message);
+            cf_add_issue(ld, path, false, val, "%s", err.message);
             nr_scope_global(&r->scope);
         } else {
             nr_scope_format(&r->scope, r->scope_text, sizeof(r->scope_text));
@@ -482,10 +473,10 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     r->partition = part && strcmp(part, "tenant") == 0 ? NR_PARTITION_TENANT : NR_PARTITION_NONE;
     if (r->partition == NR_PARTITION_TENANT && r->scope.level > NR_SCOPE_TENANT) {
         snprintf(path, sizeof(path), "%s.partition", prefix);
-        add_issue(ld, path, false, "\"tenant\"",
-                  "a tenant-partitioned resource must have a global or tenant scope (scope is "
-                  "%s)",
-                  r->scope_text);
+        cf_add_issue(ld, path, false, "\"tenant\"",
+                     "a tenant-partitioned resource must have a global or tenant scope (scope is "
+                     "%s)",
+                     r->scope_text);
     }
     if (cred) {
         snprintf(path, sizeof(path), "%s.credential", prefix);
@@ -495,7 +486,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
 
     snprintf(path, sizeof(path), "%s.pool", prefix);
     nr_pool_config pc;
-    if (section(ld, &nr_pool_config_schema, json_object_get(obj, "pool"), path, &pc, NULL))
+    if (cf_section(ld, &nr_pool_config_schema, json_object_get(obj, "pool"), path, &pc, NULL))
         r->pool = pc;
     nr_config_free(&nr_pool_config_schema, &pc);
 
@@ -505,7 +496,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         void *dc = calloc(1, s->struct_size);
         if (!dc) {
             ld->oom = true;
-        } else if (section(ld, s, json_object_get(obj, "config"), path, dc, NULL)) {
+        } else if (cf_section(ld, s, json_object_get(obj, "config"), path, dc, NULL)) {
             r->config = dc;
         } else {
             nr_config_free(s, dc);
@@ -552,7 +543,7 @@ static void dfs(loader *ld, size_t u, int *color, size_t *stack, size_t depth)
                 snprintf(text + used, sizeof(text) - used, "%s", cfg->res[v].id);
             char path[128];
             snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", u, k);
-            add_issue(ld, path, false, "", "dependency cycle: %s", text);
+            cf_add_issue(ld, path, false, "", "dependency cycle: %s", text);
         } else if (color[v] == 0) {
             dfs(ld, (size_t)v, color, stack, depth + 1);
         }
@@ -589,7 +580,8 @@ static void check_graph(loader *ld)
                 char path[64], val[80];
                 snprintf(path, sizeof(path), "$.resources[%zu].id", i);
                 snprintf(val, sizeof(val), "\"%s\"", r->id);
-                add_issue(ld, path, false, val, "duplicate id (first used by resources[%zu])", j);
+                cf_add_issue(ld, path, false, val, "duplicate id (first used by resources[%zu])",
+                             j);
                 deps_ok = false;
                 break;
             }
@@ -623,8 +615,8 @@ static void check_graph(loader *ld)
                 cf_hint(mean, sizeof(mean), r->deps[k], ids, nids);
             snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", i, k);
             snprintf(val, sizeof(val), "\"%s\"", r->deps[k]);
-            add_issue(ld, path, false, val, "unknown resource id%s (defined: %s)", mean,
-                      used ? known : "none");
+            cf_add_issue(ld, path, false, val, "unknown resource id%s (defined: %s)", mean,
+                         used ? known : "none");
             deps_ok = false;
         }
     }
@@ -680,13 +672,13 @@ int cf_config_load(const char *file, const nr_config_load_options *opts, cf_conf
     char why[400];
     char *text = cf_config_read(file, &len, why, sizeof(why));
     if (!text) {
-        add_issue(&ld, "$", false, "", "%s", why);
+        cf_add_issue(&ld, "$", false, "", "%s", why);
         return 1;
     }
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!root) {
-        add_issue(&ld, "$", false, "", "invalid JSON: %s", je.text);
+        cf_add_issue(&ld, "$", false, "", "invalid JSON: %s", je.text);
         if (issues->n) { /* 1-based, as in the library: jansson may say 0 */
             issues->v[issues->n - 1].line = je.line > 0 ? je.line : 1;
             issues->v[issues->n - 1].col = je.column > 0 ? je.column : 1;
@@ -701,7 +693,7 @@ int cf_config_load(const char *file, const nr_config_load_options *opts, cf_conf
     if (!json_is_object(root)) {
         char v[64];
         cf_json_text(v, sizeof(v), root);
-        add_issue(&ld, "$", false, v, "must be a JSON object");
+        cf_add_issue(&ld, "$", false, v, "must be a JSON object");
     } else {
         const char *key;
         json_t *v;
@@ -714,9 +706,11 @@ int cf_config_load(const char *file, const nr_config_load_options *opts, cf_conf
                 char path[512], mean[100];
                 cf_member_path(path, sizeof(path), "$", key);
                 cf_hint(mean, sizeof(mean), key, top_keys, sizeof(top_keys) / sizeof(top_keys[0]));
-                add_issue(&ld, path, true, "",
-                          "unknown key%s (known: manager, http, shutdown, credentials, resources)",
-                          mean);
+                cf_add_issue(
+                    &ld, path, true, "",
+                    "unknown key%s (known: manager, http, shutdown, credentials, resources, "
+                    "groups)",
+                    mean);
             }
         }
         load_manager(&ld, json_object_get(root, "manager"));
@@ -728,11 +722,11 @@ int cf_config_load(const char *file, const nr_config_load_options *opts, cf_conf
                       json_object_get(json_object_get(root, "http"), "admin_token"));
         const json_t *res = json_object_get(root, "resources");
         if (!res) {
-            add_issue(&ld, "$.resources", false, "", "is required (an array of resources)");
+            cf_add_issue(&ld, "$.resources", false, "", "is required (an array of resources)");
         } else if (!json_is_array(res)) {
             char v2[64];
             cf_json_text(v2, sizeof(v2), res);
-            add_issue(&ld, "$.resources", false, v2, "must be an array of resources");
+            cf_add_issue(&ld, "$.resources", false, v2, "must be an array of resources");
         } else {
             size_t n = json_array_size(res);
             cfg->res = calloc(n ? n : 1, sizeof(cf_resource));
@@ -745,13 +739,14 @@ int cf_config_load(const char *file, const nr_config_load_options *opts, cf_conf
                 check_graph(&ld);
             }
         }
+        cf_load_groups(&ld, json_object_get(root, "groups"));
     }
     json_decref(root);
     cf_pos_free(&ld.pos);
     ld.text = NULL;
     free(text);
     if (ld.oom)
-        add_issue(&ld, "$", false, "", "out of memory while checking the file");
+        cf_add_issue(&ld, "$", false, "", "out of memory while checking the file");
     cf_issues_sort(issues);
     return issues->n ? 1 : 0;
 }

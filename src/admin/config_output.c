@@ -38,6 +38,13 @@ void cf_config_free(cf_config *cfg)
     }
     free(cfg->creds);
     free(cfg->order);
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        for (size_t k = 0; k < cfg->groups[i].nmembers; k++)
+            free(cfg->groups[i].members[k]);
+        free(cfg->groups[i].members);
+        free(cfg->groups[i].name);
+    }
+    free(cfg->groups);
     free(cfg->listen);
     free(cfg->admin_token);
     memset(cfg, 0, sizeof(*cfg));
@@ -122,6 +129,13 @@ void cf_config_print(const cf_config *cfg, FILE *out)
             print_indented(r->driver->type->config_schema, r->config, NULL, out);
         print_indented(&nr_pool_config_schema, &r->pool, NULL, out);
         print_indented(NULL, NULL, &r->health, out);
+    }
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        const cf_group *g = &cfg->groups[i];
+        fprintf(out, "\ngroup %s\n  members =", g->name ? g->name : "?");
+        for (size_t k = 0; k < g->nmembers; k++)
+            fprintf(out, "%s %s", k ? "," : "", g->members[k]);
+        fprintf(out, "\n  max_quarantine_percent = %u\n", g->max_quarantine_percent);
     }
 }
 

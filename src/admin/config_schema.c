@@ -2,6 +2,7 @@
  * config_schema.c - the section schemas of a config file. See config_schema.h.
  */
 #include "config_schema.h"
+#include "nebula/manager.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -254,4 +255,28 @@ const nr_config_schema cf_res_schema = {
     .struct_size = sizeof(res_cfg),
     .fields = res_fields,
     .nfields = sizeof(res_fields) / sizeof(res_fields[0]),
+};
+
+static const nr_field group_fields[] = {
+    {.name = "name",
+     .type = NR_FT_STRING,
+     .offset = offsetof(group_cfg, name),
+     .required = true,
+     .min = 1,
+     .max = 63,
+     .doc = "the group's name (not a resource id)"},
+    {.name = "max_quarantine_percent",
+     .type = NR_FT_INT,
+     .offset = offsetof(group_cfg, max_quarantine_percent),
+     .min = 0,
+     .max = 100,
+     .def_int = NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT,
+     .doc = "most members quarantined at once, in percent; 100 = no limit"},
+};
+
+const nr_config_schema cf_group_schema = {
+    .name = "group",
+    .struct_size = sizeof(group_cfg),
+    .fields = group_fields,
+    .nfields = sizeof(group_fields) / sizeof(group_fields[0]),
 };

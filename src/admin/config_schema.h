@@ -1,7 +1,7 @@
 /*
  * config_schema.h - the schemas of the sections of a nebula-resource config
  * file that the library does not define: manager, http, shutdown, one
- * credential, and the plain keys of a resource. See docs/cli.md.
+ * credential, and the plain keys of a resource and of a group. See docs/cli.md.
  *
  * Thread safety: immutable tables, any thread.
  */
@@ -44,6 +44,12 @@ typedef struct res_cfg {
     int on_dependency_failure;
 } res_cfg;
 
+typedef struct group_cfg {
+    char *name;
+    int64_t max_quarantine_percent;
+} group_cfg;
+
+extern const nr_config_schema cf_group_schema;    /* group_cfg, a group's plain keys */
 extern const nr_config_schema cf_mgr_schema;      /* mgr_cfg, "manager" */
 extern const nr_config_schema cf_http_schema;     /* http_cfg, "http" */
 extern const nr_config_schema cf_shutdown_schema; /* shutdown_cfg, "shutdown" */

@@ -52,6 +52,14 @@ int nr_cli_check(int argc, char **argv)
     }
     printf("%s%s\n", nres ? "" : " (none)",
            check_secrets ? "" : "; credential sources not checked (--no-credentials)");
+    for (size_t i = 0; i < nr_config_file_group_count(cf); i++) {
+        nr_group_spec g;
+        nr_config_file_group(cf, i, &g);
+        printf("group %s:", g.name);
+        for (size_t k = 0; k < g.nmembers; k++)
+            printf("%s %s", k ? "," : "", g.members[k]);
+        printf("; max_quarantine_percent %u\n", g.max_quarantine_percent);
+    }
     if (print) {
         printf("\n");
         nr_config_file_print(cf, stdout);

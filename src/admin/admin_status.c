@@ -275,6 +275,37 @@ static json_t *events_json(nr_admin *a)
                      (json_int_t)missed);
 }
 
+/* One group: its limit, its members now and which one a group acquire
+ * would try first. */
+static int group_json(void *ud, const nr_group_info *g)
+{
+    json_t *members = json_array();
+    for (uint32_t k = 0; members && k < g->nmembers; k++) {
+        const nr_group_member_info *mi = &g->members[k];
+        json_array_append_new(members,
+                              json_pack("{s:s,s:s,s:s,s:I,s:b,s:s,s:I}", "id", mi->id, "health",
+                                        nr_health_name(mi->health), "quarantine",
+                                        nr_quarantine_state_name(mi->quarantine), "in_use",
+                                        (json_int_t)mi->in_use, "can_serve", mi->can_serve,
+                                        "reason", mi->reason, "served", (json_int_t)mi->served));
+    }
+    json_t *o =
+        json_pack("{s:s,s:I,s:I,s:s?,s:o*}", "name", g->name, "max_quarantine_percent",
+                  (json_int_t)g->max_quarantine_percent, "quarantined", (json_int_t)g->quarantined,
+                  "pick", g->pick >= 0 ? g->members[g->pick].id : NULL, "members", members);
+    if (o)
+        json_array_append_new(ud, o);
+    return 0;
+}
+
+static json_t *groups_json(nr_admin *a)
+{
+    json_t *arr = json_array();
+    if (arr)
+        (void)nr_manager_each_group(a->m, group_json, arr, NULL);
+    return arr;
+}
+
 char *admin_status_json(nr_admin *a, uint32_t history_max)
 {
     admin_snapshot s;
@@ -306,6 +337,7 @@ char *admin_status_json(nr_admin *a, uint32_t history_max)
                              "resources", res, "edges", edges, "events", events_json(a));
     if (!root)
         return NULL;
+    json_object_set_new(root, "groups", groups_json(a));
     if (history_max > 0)
         json_object_set_new(root, "history", admin_history_json(&a->history, history_max));
     if (a->o.status_extra)

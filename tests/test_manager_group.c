@@ -389,7 +389,7 @@ static void test_register_rules(void **state)
     nr_error err = {0};
     nr_group_spec gs;
     nr_group_spec_default(&gs);
-    assert_int_equal(gs.max_quarantine_percent, 10);
+    assert_int_equal(gs.max_quarantine_percent, 50);
     const char *const good[] = {"a", "b"};
     const char *const dup[] = {"a", "a"};
     const char *const unknown[] = {"a", "zz"};

@@ -374,7 +374,7 @@ int nr_manager_each_tenant(nr_manager *m, const char *id,
  */
 
 #define NR_GROUP_MEMBERS_MAX                    32
-#define NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT 10 /* Envoy's max_ejection_percent default */
+#define NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT 50 /* at most half of a group out */
 
 typedef struct nr_group_spec {
     const char *name;                /* a resource id's rules; must not be a resource's id */
@@ -382,7 +382,7 @@ typedef struct nr_group_spec {
                                         the call only */
     size_t nmembers;                 /* 1..NR_GROUP_MEMBERS_MAX */
     uint32_t max_quarantine_percent; /* 0..100; 100 = no limit, 0 = none quarantined;
-                                        nr_group_spec_default sets 10 */
+                                        nr_group_spec_default sets 50 */
 } nr_group_spec;
 
 /* name and members NULL, max_quarantine_percent = 10. */

@@ -94,6 +94,13 @@ static fixture *make(bool with_token, int64_t request_timeout_ms)
     assert_int_equal(nr_manager_create(&f->m, &mo, NULL), NR_OK);
     add(f, "app", "db", NR_PARTITION_NONE); /* registered before what it needs */
     add(f, "db", NULL, NR_PARTITION_NONE);
+    nr_group_spec gs;
+    nr_group_spec_default(&gs);
+    const char *const members[] = {"app", "db"};
+    gs.name = "both";
+    gs.members = members;
+    gs.nmembers = 2;
+    assert_int_equal(nr_manager_register_group(f->m, &gs, NULL), NR_OK);
     nr_admin_options ao;
     nr_admin_options_default(&ao);
     ao.metrics = f->metrics;
@@ -195,8 +202,28 @@ static void test_endpoints(void **state)
     json_t *edge = json_array_get(json_object_get(s, "edges"), 0);
     assert_string_equal(json_string_value(json_object_get(edge, "from")), "app");
     assert_string_equal(json_string_value(json_object_get(edge, "to")), "db");
+    /* the group: its limit, both members able to serve, and the pick while one is
+     * leased: the member with fewer in use */
+    json_t *g = json_array_get(json_object_get(s, "groups"), 0);
+    assert_string_equal(json_string_value(json_object_get(g, "name")), "both");
+    assert_int_equal(json_integer_value(json_object_get(g, "max_quarantine_percent")), 50);
+    json_t *gm = json_object_get(g, "members");
+    assert_int_equal(json_array_size(gm), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(gm, 0), "id")), "app");
+    assert_true(json_is_true(json_object_get(json_array_get(gm, 1), "can_serve")));
     json_decref(s);
     http_reply_free(&r);
+    nr_guard lease = NR_GUARD_INIT;
+    assert_int_equal(nr_manager_acquire(f->m, "app", NULL, &lease, NULL), NR_OK);
+    assert_int_equal(get(f, "/status", &r), 200);
+    s = body_json(&r);
+    g = json_array_get(json_object_get(s, "groups"), 0);
+    assert_string_equal(json_string_value(json_object_get(g, "pick")), "db");
+    gm = json_object_get(g, "members");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(gm, 0), "in_use")), 1);
+    json_decref(s);
+    http_reply_free(&r);
+    nr_guard_release(&lease);
 
     assert_int_equal(get(f, "/metrics", &r), 200);
     assert_non_null(strstr(r.body, "nr_pool_in_use{resource=\"db\",scope=\"global\"}"));

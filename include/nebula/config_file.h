@@ -58,6 +58,15 @@ typedef struct nr_config_load_options {
     size_t ndrivers;
     bool check_credentials; /* also check that each credential's variable is set and its
                                file readable (never reading them); default true */
+    /* The program's own health stages (nebula/health_pipeline.h) that a
+     * resource's "health.stages" may name beside the built-in ones; at most
+     * NR_RESOURCE_HEALTH_STAGES_MAX. Borrowed: the array and each stage's ud
+     * must outlive every manager the file's resources are registered into
+     * (each resource's spec points at them). NULL when nhealth_stages is 0;
+     * default none, so a file naming another stage gets a problem naming the
+     * resource, the stage and the stages it may use. */
+    const nr_health_stage_def *health_stages;
+    size_t nhealth_stages;
 } nr_config_load_options;
 
 void nr_config_load_options_default(nr_config_load_options *o);

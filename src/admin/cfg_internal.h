@@ -87,6 +87,8 @@ typedef struct cf_config {
     size_t *order;    /* start order: indexes into res, by level, then file order */
     cf_group *groups; /* "groups", in file order */
     size_t ngroups;
+    const nr_health_stage_def *stages; /* the program's own health stages (borrowed) */
+    size_t nstages;
 } cf_config;
 
 /* Read and check the file. Returns 0 when it is valid (cfg is complete), 1

@@ -58,6 +58,16 @@ int nr_config_file_load(nr_config_file **out, const char *file, const nr_config_
     *out = NULL;
     if (!file || !opts || (!opts->drivers && opts->ndrivers))
         return nr_error_set(err, NR_EINVAL, NULL, "config: no file or no load options");
+    if (opts->nhealth_stages > NR_RESOURCE_HEALTH_STAGES_MAX)
+        return nr_error_set(err, NR_EINVAL, NULL, "config: %zu health stages given, at most %d",
+                            opts->nhealth_stages, NR_RESOURCE_HEALTH_STAGES_MAX);
+    if (!opts->health_stages && opts->nhealth_stages)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "config: health_stages is NULL but nhealth_stages is %zu",
+                            opts->nhealth_stages);
+    for (size_t k = 0; k < opts->nhealth_stages; k++)
+        if (!opts->health_stages[k].name)
+            return nr_error_set(err, NR_EINVAL, NULL, "config: health_stages[%zu] has no name", k);
     nr_config_file *cf = calloc(1, sizeof(*cf));
     if (!cf || !(cf->file = strdup(file))) {
         free(cf);
@@ -166,7 +176,9 @@ int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec
                                .ndepends = r->ndeps,
                                .credential_ref = r->credential,
                                .on_dependency_failure = r->dep_policy,
-                               .health = r->has_health ? &r->health : NULL};
+                               .health = r->has_health ? &r->health : NULL,
+                               .health_stages = cf->cfg.stages,
+                               .nhealth_stages = cf->cfg.nstages};
     if (driver)
         *driver = r->driver_name;
     return NR_OK;

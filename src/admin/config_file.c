@@ -351,7 +351,7 @@ static void load_health(loader *ld, cf_resource *r, const json_t *obj, const cha
     }
     nr_config_report rep;
     nr_error err = {0};
-    int rc = nr_health_config_from_json(obj, path, NULL, 0, &r->health, &rep, &err);
+    int rc = nr_health_config_from_json(obj, path, ld->stages, ld->nstages, &r->health, &rep, &err);
     if (rc == NR_ENOMEM || rc == NR_EINVAL) {
         ld->oom = rc == NR_ENOMEM;
         cf_add_issue(ld, path, false, "", "%s", err.message);
@@ -667,6 +667,13 @@ int cf_config_load(const char *file, const nr_config_load_options *opts, cf_conf
     cfg->cleanup_timeout_ms = 10000;
     bool check_secrets = opts->check_credentials;
     loader ld = {.cfg = cfg, .iss = issues, .drivers = opts->drivers, .ndrivers = opts->ndrivers};
+    const char *stage_names[NR_RESOURCE_HEALTH_STAGES_MAX];
+    cfg->stages = opts->health_stages;
+    cfg->nstages = opts->nhealth_stages;
+    for (size_t k = 0; k < opts->nhealth_stages; k++)
+        stage_names[k] = opts->health_stages[k].name;
+    ld.stages = stage_names;
+    ld.nstages = opts->nhealth_stages;
 
     size_t len = 0;
     char why[400];

@@ -25,6 +25,8 @@ typedef struct cf_loader {
     const char *text;                /* the file's text, for values as written */
     const nr_config_driver *drivers; /* the program's, ndrivers of them */
     size_t ndrivers;
+    const char *const *stages; /* the program's own health stage names, nstages of them */
+    size_t nstages;
     bool oom;
 } cf_loader;
 

@@ -3,9 +3,11 @@
  * public API (nebula/config_file.h): a valid file's specs in start order,
  * its manager, admin and shutdown options, its credentials as a provider,
  * nr_manager_load_config; an invalid file's problems, sorted and located,
- * and the error that names the first; drivers not built in.
+ * and the error that names the first; drivers not built in; the program's
+ * own health stages named by a file.
  */
 #define _DEFAULT_SOURCE
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,11 +207,86 @@ static void test_invalid_file(void **state)
     assert_null(cf);
 }
 
+static atomic_int stage_calls;
+
+static int disk_stage(void *ud, const nr_health_stage_ctx *ctx, nr_health_report *report,
+                      nr_error *err)
+{
+    (void)ud;
+    (void)err;
+    atomic_fetch_add(&stage_calls, 1);
+    report->state = NR_HEALTH_DEGRADED;
+    snprintf(report->reason, sizeof(report->reason), "%s: disk 91%% full", ctx->resource_id);
+    return NR_OK;
+}
+
+static void test_program_stage_named_by_a_file(void **state)
+{
+    (void)state;
+    nr_fake_init(&fake);
+    const char *text = "{\"manager\": {\"health_interval_ms\": 0},\n"
+                       " \"resources\": [{\"id\": \"db\", \"driver\": \"fake\",\n"
+                       "   \"health\": {\"stages\": [\"connectivity\", \"disk\"]}}]}\n";
+    /* without the program's stage: a problem naming the resource and the stage */
+    nr_config_file *cf = NULL;
+    nr_error err = {0};
+    assert_int_equal(load(text, &cf, &err), NR_ECONFIG);
+    const nr_config_problem *p = NULL;
+    assert_int_equal(nr_config_file_problems(cf, &p), 1);
+    assert_string_equal(p[0].path, "resources[0].health.stages[1]");
+    assert_non_null(strstr(p[0].value, "disk"));
+    nr_config_file_free(cf);
+
+    /* with it: the spec carries the stage and the manager runs it */
+    const nr_health_stage_def stages[] = {{"disk", disk_stage, NULL}};
+    char *path = write_tmp(text);
+    nr_config_load_options o;
+    nr_config_load_options_default(&o);
+    o.drivers = drivers;
+    o.ndrivers = 2;
+    o.health_stages = stages;
+    o.nhealth_stages = 1;
+    if (nr_config_file_load(&cf, path, &o, &err) != NR_OK)
+        fail_msg("load: %s", err.message);
+    nr_resource_spec spec;
+    assert_int_equal(nr_config_file_resource(cf, 0, &spec, NULL), NR_OK);
+    assert_int_equal(spec.nhealth_stages, 1);
+    assert_ptr_equal(spec.health_stages, stages);
+    nr_manager_options mo;
+    nr_config_file_manager_options(cf, &mo);
+    nr_manager *m = NULL;
+    assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);
+    assert_int_equal(nr_manager_load_config(m, cf, &err), NR_OK);
+    assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK);
+    nr_manager_tick(m);
+    assert_true(atomic_load(&stage_calls) >= 1);
+    nr_health_round_result hr;
+    assert_int_equal(nr_manager_health_stages(m, "db", &hr, &err), NR_OK);
+    assert_string_equal(hr.stages[1].name, "disk");
+    assert_int_equal(hr.stages[1].state, NR_HEALTH_DEGRADED);
+    assert_string_equal(hr.stages[1].reason, "db: disk 91% full");
+    assert_int_equal(nr_manager_destroy(m, &err), NR_OK);
+    nr_config_file_free(cf);
+
+    /* bad options are refused before the file is read */
+    o.health_stages = NULL;
+    assert_int_equal(nr_config_file_load(&cf, path, &o, &err), NR_EINVAL);
+    assert_null(cf);
+    assert_non_null(strstr(err.message, "health_stages is NULL"));
+    o.health_stages = stages;
+    o.nhealth_stages = NR_RESOURCE_HEALTH_STAGES_MAX + 1;
+    assert_int_equal(nr_config_file_load(&cf, path, &o, &err), NR_EINVAL);
+    assert_null(cf);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_file_into_a_manager),
         cmocka_unit_test(test_invalid_file),
+        cmocka_unit_test(test_program_stage_named_by_a_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

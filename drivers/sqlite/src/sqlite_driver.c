@@ -110,7 +110,7 @@ static bool limits_hit(wait_limits *w)
     return w->canceled || w->timed_out;
 }
 
-/* sqlite3_busy_handler: sleep in short steps until the lock frees, the busy
+/* sqlite3_busy_handler: sleep in 1 ms steps until the lock frees, the busy
  * budget is spent, the deadline passes or the token is set. Returning 0 makes
  * the statement fail with SQLITE_BUSY. */
 static int busy_wait(void *ud, int count)
@@ -121,7 +121,10 @@ static int busy_wait(void *ud, int count)
     int64_t now = nr_now_ns();
     if (now >= w->busy_until_ns)
         return 0;
-    int64_t step = (count < 10 ? (int64_t)(count + 1) : 10) * NR_NS_PER_MS;
+    /* 1 ms steps: a waiter that sleeps longer loses the lock to busy writers
+     * every time it comes free (count is not used) */
+    (void)count;
+    int64_t step = NR_NS_PER_MS;
     int64_t left = w->busy_until_ns - now;
     int64_t to_deadline = nr_deadline_remaining_ns(w->deadline);
     if (step > left)

@@ -52,7 +52,7 @@
 #define NTENANTS    4
 
 /* A checkout waits at most this long for orders-db's write lock. */
-#define STEP_LOCK_WAIT_MS 1000
+#define STEP_LOCK_WAIT_MS 500
 /* How long a worker waits before its next step after the outage refused
  * it: a refused acquire costs nothing, so a short pause; a write that found
  * the database locked held a connection for STEP_LOCK_WAIT_MS, so the pause
@@ -527,7 +527,7 @@ static int run(demo *d, const char *dir)
      * within a few seconds: a bad round every 200 ms, unhealthy after two,
      * quarantined after three, probes after 0.4 s, 0.8 s, 1.6 s */
     mo.health_interval_ms = 200;
-    mo.health_timeout_ms = 500;
+    mo.health_timeout_ms = 300;
     mo.failure_threshold = 2;
     mo.recovery_threshold = 2;
     mo.quarantine_after = 3;

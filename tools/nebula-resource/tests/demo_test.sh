@@ -18,7 +18,7 @@ fail() {
     exit 1
 }
 port=$(svc_freeport)
-"$bin" demo --seconds 8 --threads 4 --port "$port" --outage-at 3 --outage-for 4 \
+"$bin" demo --seconds 12 --threads 4 --port "$port" --outage-at 3 --outage-for 8 \
     > "$SVC_DIR/out.txt" 2>&1 &
 pid=$!
 svc_track $pid

@@ -15,6 +15,15 @@
  * step committed is in the database, every transaction a step left open was
  * rolled back, no step saw an error, and every connection created was closed.
  *
+ * Partway through (unless --no-outage), a batch job outside the pools takes
+ * orders-db's write lock and stalls (demo_outage.c). orders-db checks its
+ * health with the SQLite driver's "write" check, so its health rounds fail:
+ * it becomes unhealthy, audit-log and tenant-cache are degraded by it (a
+ * cascade), it is quarantined, and once the lock is free it comes back
+ * through half-open. Acquires refused meanwhile, and writes that found the
+ * database locked, are counted apart: they are what the outage costs, not
+ * errors. The steps the manager took come from its events (demo_watch.c).
+ *
  * While it runs, the status page and the endpoints of `run` are served on
  * loopback (a free port unless --port says otherwise; the URL is printed).
  * SIGINT or SIGTERM ends the work early and goes on to the shutdown.
@@ -30,6 +39,9 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "demo_opts.h"
+#include "demo_outage.h"
+#include "demo_watch.h"
 #include "nebula/admin.h"
 #include "nebula/manager.h"
 #include "nebula/resource.h"
@@ -39,15 +51,22 @@
 #define LAT_BUCKETS 48 /* log2 buckets of acquire latency in ns */
 #define NTENANTS    4
 
+/* A checkout waits at most this long for orders-db's write lock. */
+#define STEP_LOCK_WAIT_MS 500
+/* How long a worker waits before its next step after the outage refused
+ * it: a refused acquire costs nothing, so a short pause; a write that found
+ * the database locked held a connection for STEP_LOCK_WAIT_MS, so the pause
+ * doubles with each one in a row (as a client's retries back off), which
+ * leaves connections idle for the health checks to find the lock. */
+#define BACKOFF_REFUSED_MS    50
+#define BACKOFF_LOCKED_MS     1000
+#define BACKOFF_LOCKED_MAX_MS 4000
+/* After the run's time is up, how long the demo waits for an outage to end. */
+#define RECOVERY_WAIT_MS 20000
+
 static const char *const tenants[NTENANTS] = {"acme", "globex", "initech", "umbrella"};
 static const char *const resources[] = {"orders-db", "audit-log", "tenant-cache"};
 #define NRES 3
-
-typedef struct demo_opts {
-    int64_t threads, seconds, pool_size, port;
-    const char *db, *listen;
-    bool http;
-} demo_opts;
 
 typedef struct demo {
     demo_opts o;
@@ -55,6 +74,9 @@ typedef struct demo {
     nr_provider provider;
     atomic_bool stop;
     atomic_long committed, abandoned, tainted, audited, cached, errors, steps;
+    atomic_long refused, locked; /* acquires and writes the outage cost */
+    demo_outage *outage;         /* NULL with --no-outage */
+    demo_watch *watch;
     pthread_mutex_t lat_mu;
     uint64_t lat[LAT_BUCKETS];
     nr_error first_error;
@@ -68,6 +90,8 @@ typedef struct demo {
 typedef struct worker {
     demo *d;
     int index;
+    int backoff_ms; /* set when the outage refused a step */
+    int locked_row; /* writes in a row that found the database locked */
     uint64_t lat[LAT_BUCKETS];
 } worker;
 
@@ -98,19 +122,55 @@ static void note_error(demo *d, const nr_error *err)
         d->first_error = *err;
 }
 
+/* A failure of an acquire (or, acquire false, of a write) that began at
+ * outage epoch e0: what the outage costs is counted apart, the rest is an
+ * error. */
+static void note_failure(worker *w, const nr_error *err, uint64_t e0, bool acquire)
+{
+    demo *d = w->d;
+    if (demo_outage_met(e0, demo_outage_epoch(d->outage))) {
+        if (acquire && (err->code == NR_EUNAVAIL || err->code == NR_EDEPFAIL)) {
+            atomic_fetch_add(&d->refused, 1); /* failed fast: unhealthy or quarantined */
+            w->backoff_ms = BACKOFF_REFUSED_MS;
+            return;
+        }
+        if (!acquire && err->code == NR_EBUSY) {
+            atomic_fetch_add(&d->locked, 1); /* "database is locked": rolled back */
+            int ms = BACKOFF_LOCKED_MS << (w->locked_row < 3 ? w->locked_row : 3);
+            w->backoff_ms = ms < BACKOFF_LOCKED_MAX_MS ? ms : BACKOFF_LOCKED_MAX_MS;
+            w->locked_row++;
+            return;
+        }
+    }
+    note_error(d, err);
+}
+
 /* Lease `id` for the execution, timing the acquire. */
 static int lease(worker *w, const char *id, const nr_scope *exec, nr_guard *g)
 {
     nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000), .scope = exec, .caller = id};
     nr_error err = {0};
+    uint64_t e0 = demo_outage_epoch(w->d->outage);
     int64_t t0 = nr_now_ns();
     int rc = nr_provider_acquire(&w->d->provider, id, &ctx, g, &err);
     if (rc != NR_OK) {
-        note_error(w->d, &err);
+        note_failure(w, &err, e0, true);
         return rc;
     }
     w->lat[bucket_of(nr_now_ns() - t0)]++;
     return NR_OK;
+}
+
+/* sqlite3_busy_handler of a checkout: look again every millisecond (a
+ * waiter that sleeps longer loses the lock to the others every time), and
+ * give up after about STEP_LOCK_WAIT_MS. */
+static int step_busy(void *ud, int count)
+{
+    (void)ud;
+    if (count >= STEP_LOCK_WAIT_MS)
+        return 0;
+    nr_sleep_ns(NR_NS_PER_MS);
+    return 1;
 }
 
 /* One workflow step: write an order (sometimes crash half-way, sometimes
@@ -131,6 +191,10 @@ static void step(worker *w, uint64_t *rng, long execution)
 
     if (lease(w, "orders-db", &exec, &g) == NR_OK) {
         void *conn = nr_guard_handle(&g);
+        /* a checkout does not wait long for the write lock (the pool puts
+         * the configured busy timeout back at release) */
+        sqlite3_busy_handler(nr_sqlite_db(conn), step_busy, NULL);
+        uint64_t e0 = demo_outage_epoch(d->outage);
         if (r < 20) {
             /* crashes half-way: the pool's recycle must roll this back */
             snprintf(sql, sizeof(sql),
@@ -140,7 +204,7 @@ static void step(worker *w, uint64_t *rng, long execution)
             if (nr_sqlite_exec(conn, sql, &err) == NR_OK)
                 atomic_fetch_add(&d->abandoned, 1);
             else
-                note_error(d, &err);
+                note_failure(w, &err, e0, false);
             nr_guard_release(&g);
         } else {
             snprintf(sql, sizeof(sql),
@@ -149,8 +213,9 @@ static void step(worker *w, uint64_t *rng, long execution)
                      tenant, amount);
             if (nr_sqlite_exec(conn, sql, &err) == NR_OK) {
                 atomic_fetch_add(&d->committed, 1);
+                w->locked_row = 0;
             } else {
-                note_error(d, &err);
+                note_failure(w, &err, e0, false);
                 nr_sqlite_exec(conn, "ROLLBACK", NULL);
             }
             if (r < 25) {
@@ -184,8 +249,13 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     uint64_t rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(w->index + 1);
-    for (long n = 0; !atomic_load_explicit(&w->d->stop, memory_order_relaxed); n++)
+    for (long n = 0; !atomic_load_explicit(&w->d->stop, memory_order_relaxed); n++) {
         step(w, &rng, (long)w->index * 1000000 + n);
+        if (w->backoff_ms) { /* the outage refused it: wait before trying again */
+            nr_sleep_ns(w->backoff_ms * NR_NS_PER_MS);
+            w->backoff_ms = 0;
+        }
+    }
     pthread_mutex_lock(&w->d->lat_mu);
     for (int i = 0; i < LAT_BUCKETS; i++)
         w->d->lat[i] += w->lat[i];
@@ -226,9 +296,15 @@ static void progress(demo *d, double elapsed, bool tty)
         nr_resource_info ri;
         if (nr_manager_resource_info(d->m, resources[i], &ri, NULL) != NR_OK)
             continue;
-        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %u/%u %s", resources[i],
-                      ri.stats.in_use, ri.stats.max_size, nr_health_name(ri.health));
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %u/%u %s%s%s", resources[i],
+                      ri.stats.in_use, ri.stats.max_size, nr_health_name(ri.health),
+                      ri.quarantine != NR_QUARANTINE_NONE ? " " : "",
+                      ri.quarantine != NR_QUARANTINE_NONE ? nr_quarantine_state_name(ri.quarantine)
+                                                          : "");
     }
+    long refused = atomic_load(&d->refused), locked = atomic_load(&d->locked);
+    if ((refused || locked) && n > 0 && (size_t)n < sizeof(line))
+        snprintf(line + n, sizeof(line) - (size_t)n, " | refused %ld locked %ld", refused, locked);
     if (tty)
         printf("\r%s\033[K", line);
     else
@@ -237,97 +313,26 @@ static void progress(demo *d, double elapsed, bool tty)
     nr_admin_set_note(d->admin, line);
 }
 
+static const char *outage_name(const demo *d)
+{
+    static const char *const names[] = {"scheduled", "lock held", "recovering", "over", "failed"};
+    return d->outage ? names[demo_outage_state_now(d->outage)] : "off";
+}
+
 /* Steps and outcomes so far, for the /status document. */
 static void status_extra(void *ud, void *json_object)
 {
     demo *d = ud;
     json_t *o = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "steps", (json_int_t)atomic_load(&d->steps), "committed",
-        (json_int_t)atomic_load(&d->committed), "left_open", (json_int_t)atomic_load(&d->abandoned),
-        "thrown_away", (json_int_t)atomic_load(&d->tainted), "cache_lookups",
-        (json_int_t)atomic_load(&d->cached), "audited", (json_int_t)atomic_load(&d->audited),
-        "errors", (json_int_t)atomic_load(&d->errors));
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "steps", (json_int_t)atomic_load(&d->steps),
+        "committed", (json_int_t)atomic_load(&d->committed), "left_open",
+        (json_int_t)atomic_load(&d->abandoned), "thrown_away", (json_int_t)atomic_load(&d->tainted),
+        "cache_lookups", (json_int_t)atomic_load(&d->cached), "audited",
+        (json_int_t)atomic_load(&d->audited), "errors", (json_int_t)atomic_load(&d->errors),
+        "refused", (json_int_t)atomic_load(&d->refused), "locked",
+        (json_int_t)atomic_load(&d->locked), "outage", outage_name(d));
     if (o)
         json_object_set_new(json_object, "demo", o);
-}
-
-void nr_cli_demo_usage(FILE *out)
-{
-    fprintf(out, "Usage: nebula-resource demo [--threads N] [--seconds S] [--pool-size M] "
-                 "[--db DIR]\n"
-                 "                            [--port P] [--listen ADDR] [--no-http]\n"
-                 "\n"
-                 "Runs N worker threads for S seconds. Each workflow step, for one of four\n"
-                 "tenants, leases connections from three SQLite resources under one manager:\n"
-                 "orders-db (at most M connections, shared), audit-log (depends on orders-db)\n"
-                 "and tenant-cache (one pool per tenant, depends on orders-db). Now and then a\n"
-                 "step leaves its transaction open (the pool rolls it back) or throws its\n"
-                 "connection away (the pool replaces it). The manager keeps the pools ready\n"
-                 "and healthy in the background and shuts them down in phases at the end;\n"
-                 "the demo then checks that no committed order was lost.\n"
-                 "\n"
-                 "While it runs, a live status page (pools, health, dependency graph) and\n"
-                 "the endpoints /status /metrics /healthz /readyz are served on loopback;\n"
-                 "the URL is printed. SIGINT (Ctrl-C) ends the work early.\n"
-                 "\n"
-                 "  --threads N    worker threads, 1..256 (default 8)\n"
-                 "  --seconds S    how long to run, 1..3600 (default 5)\n"
-                 "  --pool-size M  most orders-db connections at once, 1..64 (default 4)\n"
-                 "  --db DIR       folder for the database files (default: a new temporary\n"
-                 "                 folder, removed at the end); their tables are emptied first\n"
-                 "  --port P       port of the status page, 0..65535 (default 0: a free one)\n"
-                 "  --listen ADDR  address of the status page (default 127.0.0.1)\n"
-                 "  --no-http      serve no status page\n");
-}
-
-static int parse_opts(int argc, char **argv, demo_opts *o)
-{
-    o->threads = 8;
-    o->seconds = 5;
-    o->pool_size = 4;
-    o->db = NULL;
-    o->port = 0;
-    o->listen = "127.0.0.1";
-    o->http = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            nr_cli_demo_usage(stdout);
-            return 1;
-        }
-        if (!strcmp(a, "--no-http")) {
-            o->http = false;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "nebula-resource demo: unknown option or missing value: '%s'\n", a);
-            return -1;
-        }
-        const char *v = argv[++i];
-        bool ok;
-        if (!strcmp(a, "--threads"))
-            ok = nr_cli_parse_int("--threads", v, 1, 256, &o->threads);
-        else if (!strcmp(a, "--seconds"))
-            ok = nr_cli_parse_int("--seconds", v, 1, 3600, &o->seconds);
-        else if (!strcmp(a, "--pool-size"))
-            ok = nr_cli_parse_int("--pool-size", v, 1, 64, &o->pool_size);
-        else if (!strcmp(a, "--port"))
-            ok = nr_cli_parse_int("--port", v, 0, 65535, &o->port);
-        else if (!strcmp(a, "--listen"))
-            o->listen = v;
-        else if (!strcmp(a, "--db")) {
-            o->db = v;
-            ok = *v != '\0';
-            if (!ok)
-                fprintf(stderr, "nebula-resource demo: --db must not be empty\n");
-        } else {
-            fprintf(stderr, "nebula-resource demo: unknown option '%s'\n", a);
-            ok = false;
-        }
-        if (!ok)
-            return -1;
-    }
-    return 0;
 }
 
 /* Run sql on one leased connection of `id`; count the first column of its
@@ -358,7 +363,8 @@ static int run_sql(demo *d, const char *id, const char *sql, long *out, nr_error
 }
 
 static int add_resource(demo *d, const char *id, const char *path, bool wal, int64_t max_size,
-                        int64_t min_idle, const char *dep, nr_partition part, nr_error *err)
+                        int64_t min_idle, const char *dep, nr_partition part, bool write_check,
+                        nr_error *err)
 {
     nr_sqlite_config cfg;
     if (nr_config_init(&nr_sqlite_config_schema, &cfg, err) != NR_OK)
@@ -367,6 +373,8 @@ static int add_resource(demo *d, const char *id, const char *path, bool wal, int
     cfg.path = nr_strdup(path);
     cfg.wal = wal;
     cfg.busy_timeout_ms = 5000;
+    if (write_check) /* a stuck writer shows as unhealthy, not only as slow writes */
+        cfg.health_check = NR_SQLITE_HEALTH_WRITE;
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = max_size;
@@ -433,6 +441,79 @@ static bool all_closed(demo *d)
     return true;
 }
 
+/* Schedule the outage and start the event watcher (each only when asked
+ * for; a failure to start either is said and the demo goes on without it). */
+static void start_outage(demo *d, const char *orders, int64_t start)
+{
+    char msg[256];
+    if (d->o.http || d->o.outage)
+        if (demo_watch_start(&d->watch, d->bus, start, msg, sizeof(msg)) != 0)
+            fprintf(stderr, "nebula-resource demo: no event watcher: %s\n", msg);
+    if (!d->o.outage)
+        return;
+    int64_t run_ms = d->o.seconds * 1000;
+    int64_t at = d->o.outage_at_ms >= 0 ? d->o.outage_at_ms : run_ms / 5;
+    int64_t hold = d->o.outage_for_ms >= 0 ? d->o.outage_for_ms : run_ms * 4 / 10;
+    if (d->o.outage_at_ms < 0 && at < 1000)
+        at = 1000;
+    if (d->o.outage_for_ms < 0)
+        hold = hold < 2000 ? 2000 : hold > 6000 ? 6000 : hold;
+    if (demo_outage_start(&d->outage, orders, start + at * NR_NS_PER_MS, hold * NR_NS_PER_MS, msg,
+                          sizeof(msg)) != 0) {
+        fprintf(stderr, "nebula-resource demo: no outage: %s\n", msg);
+        return;
+    }
+    printf("outage: at %.1f s a batch job takes orders-db's write lock for %.1f s "
+           "(--no-outage: none)\n",
+           (double)at / 1000, (double)hold / 1000);
+}
+
+/* Whether every resource is healthy and in service again. */
+static bool all_healthy(demo *d)
+{
+    for (int i = 0; i < NRES; i++) {
+        nr_resource_info ri;
+        if (nr_manager_resource_info(d->m, resources[i], &ri, NULL) != NR_OK ||
+            ri.health != NR_HEALTH_HEALTHY || ri.quarantine != NR_QUARANTINE_NONE)
+            return false;
+    }
+    return true;
+}
+
+/* The main thread while the workers run: the live line, the manager's steps
+ * as they come, the end of the outage. Runs for the run's length, then (an
+ * outage still going on) until it is over, at most RECOVERY_WAIT_MS more.
+ * Returns true when a signal ended it. */
+static bool work(demo *d, int64_t start, bool tty)
+{
+    int64_t end = start + d->o.seconds * NR_NS_PER_S;
+    int64_t last = end + RECOVERY_WAIT_MS * NR_NS_PER_MS;
+    bool said = false;
+    for (int tick = 0;;) {
+        int64_t now = nr_now_ns();
+        demo_outage_state os = demo_outage_state_now(d->outage);
+        if (os == DEMO_OUTAGE_RECOVERING && all_healthy(d)) {
+            demo_outage_recovered(d->outage, now);
+            demo_watch_print_new(d->watch, stdout, tty);
+            printf("%s[%5.1fs] everything healthy again\n", tty ? "\r\033[K" : "",
+                   (double)(now - start) / 1e9);
+        }
+        bool going_on = os == DEMO_OUTAGE_HELD || os == DEMO_OUTAGE_RECOVERING;
+        if (now >= end && (!going_on || now >= last))
+            return false;
+        if (now >= end && !said) {
+            said = true;
+            printf("%sthe run's time is up; waiting for the outage to end (at most %d s)\n",
+                   tty ? "\r\033[K" : "", RECOVERY_WAIT_MS / 1000);
+        }
+        if (cli_signals_wait(&d->sig, 1, 200) > 0)
+            return true;
+        demo_watch_print_new(d->watch, stdout, tty);
+        if (tty || ++tick % 5 == 0)
+            progress(d, (double)(nr_now_ns() - start) / 1e9, tty);
+    }
+}
+
 static int run(demo *d, const char *dir)
 {
     nr_error err = {0};
@@ -442,8 +523,19 @@ static int run(demo *d, const char *dir)
     nr_manager_options mo;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 100;
-    mo.health_interval_ms = 500;
-    if (nr_event_bus_create(&d->bus, 1024, &err) != NR_OK ||
+    /* quick enough that the outage is seen, quarantined and recovered from
+     * within a few seconds: a bad round every 200 ms, unhealthy after two,
+     * quarantined after three, probes after 0.4 s, 0.8 s, 1.6 s */
+    mo.health_interval_ms = 200;
+    mo.health_timeout_ms = 300;
+    mo.failure_threshold = 2;
+    mo.recovery_threshold = 2;
+    mo.quarantine_after = 3;
+    mo.quarantine_base_ms = 400;
+    mo.quarantine_factor = 2;
+    mo.quarantine_max_ms = 1600;
+    /* room for the pools' events while the watcher reads the manager's */
+    if (nr_event_bus_create(&d->bus, 8192, &err) != NR_OK ||
         nr_metrics_create(&d->metrics, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource demo: %s\n", err.message);
         return 1;
@@ -479,11 +571,11 @@ static int run(demo *d, const char *dir)
     int64_t pool = d->o.pool_size;
     /* registered in any order: the manager sorts out the dependencies */
     if (add_resource(d, "tenant-cache", ":memory:", false, 2, 1, "orders-db", NR_PARTITION_TENANT,
+                     false, &err) != NR_OK ||
+        add_resource(d, "audit-log", audit, true, 2, 1, "orders-db", NR_PARTITION_NONE, false,
                      &err) != NR_OK ||
-        add_resource(d, "audit-log", audit, true, 2, 1, "orders-db", NR_PARTITION_NONE, &err) !=
-            NR_OK ||
         add_resource(d, "orders-db", orders, true, pool, pool < 2 ? pool : 2, NULL,
-                     NR_PARTITION_NONE, &err) != NR_OK ||
+                     NR_PARTITION_NONE, true, &err) != NR_OK ||
         nr_manager_start(d->m, nr_deadline_in_ms(10000), &err) != NR_OK ||
         run_sql(d, "orders-db",
                 "CREATE TABLE IF NOT EXISTS orders(id INTEGER PRIMARY KEY, tenant TEXT NOT "
@@ -513,32 +605,26 @@ static int run(demo *d, const char *dir)
         return 1;
     }
     int64_t start = nr_now_ns();
+    start_outage(d, orders, start);
     for (int i = 0; i < d->o.threads; i++) {
         ws[i] = (worker){.d = d, .index = i};
         pthread_create(&ts[i], NULL, worker_main, &ws[i]);
     }
     bool tty = isatty(STDOUT_FILENO);
-    int64_t end = start + d->o.seconds * NR_NS_PER_S;
-    bool interrupted = false;
-    for (int tick = 0; nr_now_ns() < end;) {
-        if (cli_signals_wait(&d->sig, 1, 200) > 0) {
-            interrupted = true;
-            break;
-        }
-        if (tty || ++tick % 5 == 0)
-            progress(d, (double)(nr_now_ns() - start) / 1e9, tty);
-    }
+    bool interrupted = work(d, start, tty);
     atomic_store(&d->stop, true);
     for (int i = 0; i < d->o.threads; i++)
         pthread_join(ts[i], NULL);
     double secs = (double)(nr_now_ns() - start) / 1e9;
     progress(d, secs, tty);
+    demo_watch_print_new(d->watch, stdout, tty);
     if (tty)
         printf("\n");
     if (interrupted)
         printf("stopped early by %s\n", cli_signals_last_name(&d->sig));
     free(ws);
     free(ts);
+    demo_outage_stop(d->outage); /* the lock is free from here on */
 
     long in_db = -1, left_open = -1, audit_rows = -1;
     int crc = run_sql(d, "orders-db", "SELECT count(*) FROM orders WHERE state = 'committed'",
@@ -558,6 +644,11 @@ static int run(demo *d, const char *dir)
     if (src != NR_OK)
         fprintf(stderr, "nebula-resource demo: %s\n", err.message);
     print_summary(d, secs, &rep);
+    if (d->outage) {
+        printf("\n");
+        demo_watch_summary(d->watch, d->outage, stdout, atomic_load(&d->refused),
+                           atomic_load(&d->locked));
+    }
 
     long committed = atomic_load(&d->committed);
     bool closed = all_closed(d);
@@ -588,7 +679,7 @@ int nr_cli_demo(int argc, char **argv)
         fprintf(stderr, "nebula-resource demo: out of memory\n");
         return 1;
     }
-    int prc = parse_opts(argc, argv, &d->o);
+    int prc = demo_parse_opts(argc, argv, &d->o);
     if (prc != 0) {
         free(d);
         return prc > 0 ? 0 : 2;
@@ -610,6 +701,8 @@ int nr_cli_demo(int argc, char **argv)
            (long long)d->o.pool_size);
     printf("databases in %s\n", dir);
     int status = run(d, dir);
+    demo_watch_stop(d->watch); /* before its bus */
+    demo_outage_free(d->outage);
     nr_metrics_destroy(d->metrics);
     nr_event_bus_destroy(d->bus);
     cli_signals_stop(&d->sig);

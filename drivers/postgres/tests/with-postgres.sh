@@ -6,7 +6,11 @@
 #   with-postgres.sh ctl stop            crash stop (pg_ctl -m immediate), then wait
 #                                        until the postmaster is gone from /proc
 #   with-postgres.sh ctl start           start the cluster again on the same port
-#   with-postgres.sh ctl sigstop|sigcont freeze / thaw the postmaster (SIGSTOP/SIGCONT)
+#   with-postgres.sh ctl sigstop|sigcont freeze / thaw the postmaster alone (SIGSTOP/SIGCONT):
+#                                        new connections hang, existing backends still answer
+#   with-postgres.sh ctl pause|resume    freeze / thaw every process of the cluster (the
+#                                        postmaster, then its backends and workers)
+#   with-postgres.sh ctl pid             print the postmaster's PID
 #
 # The program gets:
 #   NR_TEST_PG_HOST, NR_TEST_PG_PORT     where the server listens (TCP, scram-sha-256)
@@ -33,10 +37,28 @@ pg_start() {
 
 pg_pid() { head -1 "$SVC_DIR/pg/data/postmaster.pid" 2>/dev/null || true; }
 
-pg_stop() {
-    local pid
+# The postmaster first, so that it starts no backend that would be missed;
+# thawed the other way round. A backend that exits in between is fine.
+pg_pause() {
+    local pid child
     pid=$(pg_pid)
-    [ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null || true
+    kill -STOP "$pid"
+    for child in $(pgrep -P "$pid"); do kill -STOP "$child" 2>/dev/null || true; done
+}
+pg_resume() {
+    local pid child
+    pid=$(pg_pid)
+    for child in $(pgrep -P "$pid"); do kill -CONT "$child" 2>/dev/null || true; done
+    kill -CONT "$pid"
+}
+
+pg_stop() {
+    local pid child
+    pid=$(pg_pid)
+    if [ -n "$pid" ]; then
+        for child in $(pgrep -P "$pid"); do kill -CONT "$child" 2>/dev/null || true; done
+        kill -CONT "$pid" 2>/dev/null || true
+    fi
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$SVC_DIR/pg/data" -m immediate -w -t 30 stop \
         >/dev/null 2>&1 || true
     if [ -n "$pid" ]; then
@@ -55,8 +77,11 @@ if [ "${1:-}" = ctl ]; then
     start) pg_start ;;
     sigstop) kill -STOP "$(pg_pid)" ;;
     sigcont) kill -CONT "$(pg_pid)" ;;
+    pause) pg_pause ;;
+    resume) pg_resume ;;
+    pid) pg_pid ;;
     *)
-        echo "usage: $0 ctl stop|start|sigstop|sigcont" >&2
+        echo "usage: $0 ctl stop|start|sigstop|sigcont|pause|resume|pid" >&2
         exit 2
         ;;
     esac

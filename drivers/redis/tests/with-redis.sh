@@ -6,10 +6,11 @@
 #       with requirepass and ACL users, under a temp dir; exports where it
 #       is; runs the program; stops the server and removes the dir whatever
 #       happens.
-#   with-redis.sh ctl stop|start|pause|resume
+#   with-redis.sh ctl stop|start|pause|resume|pid
 #       for the test program (through $NR_TEST_REDIS_CTL): kill -9 the server
 #       and wait until it is gone / start it again on the same port and wait
-#       for PONG / SIGSTOP it / SIGCONT it. Works from the state in $SVC_DIR.
+#       for PONG / SIGSTOP it / SIGCONT it / print its PID. Works from the
+#       state in $SVC_DIR.
 #
 # Exported to the program:
 #   NR_TEST_REDIS_HOST, NR_TEST_REDIS_PORT, NR_TEST_REDIS_SOCKET
@@ -55,8 +56,9 @@ if [ "${1:-}" = ctl ]; then
     start) redis_start ;;
     pause) kill -STOP "$(redis_pid)" ;;
     resume) kill -CONT "$(redis_pid)" ;;
+    pid) redis_pid ;;
     *)
-        echo "usage: $0 ctl stop|start|pause|resume" >&2
+        echo "usage: $0 ctl stop|start|pause|resume|pid" >&2
         exit 2
         ;;
     esac

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+static const char *const health_names[] = {"read", "write", NULL};
+
 static const nr_field sqlite_fields[] = {
     {.name = "path",
      .type = NR_FT_STRING,
@@ -39,19 +41,32 @@ static const nr_field sqlite_fields[] = {
      .offset = offsetof(nr_sqlite_config, foreign_keys),
      .def_int = 1,
      .doc = "enforce foreign key constraints"},
+    {.name = "health_check",
+     .type = NR_FT_ENUM,
+     .offset = offsetof(nr_sqlite_config, health_check),
+     .def_int = NR_SQLITE_HEALTH_READ,
+     .enum_names = health_names,
+     .doc = "what the health check proves: \"read\" (the file reads) or \"write\" (the "
+            "write lock can be taken, too)"},
 };
 
-/* Cross-field rule: the journal mode belongs to the file, and a read-only
- * connection cannot change it. */
+/* Cross-field rules: the journal mode belongs to the file, and a read-only
+ * connection can neither change it nor take the write lock. */
 static void sqlite_check(const void *cfg, const char *path, nr_config_report *report)
 {
     const nr_sqlite_config *c = cfg;
+    char field[NR_CONFIG_PATH_MAX];
     if (c->wal && c->read_only) {
-        char field[NR_CONFIG_PATH_MAX];
         snprintf(field, sizeof(field), "%s.wal", path ? path : "$");
         nr_config_report_add(report, field, "true", 0, 0,
                              "must be false when read_only is true (a read-only connection "
                              "cannot change the journal mode)");
+    }
+    if (c->health_check == NR_SQLITE_HEALTH_WRITE && c->read_only) {
+        snprintf(field, sizeof(field), "%s.health_check", path ? path : "$");
+        nr_config_report_add(report, field, "\"write\"", 0, 0,
+                             "must be \"read\" when read_only is true (a read-only connection "
+                             "cannot take the write lock)");
     }
 }
 

@@ -33,6 +33,7 @@ struct nr_sqlite_conn {
     sqlite3 *db;
     sqlite3_stmt *ping; /* "SELECT 1", prepared once */
     int busy_timeout_ms;
+    bool health_write; /* health_check "write": the check takes the write lock too */
     char id[NR_ERROR_ID_MAX];
     char shown_path[SHOWN_PATH_MAX];
 };
@@ -109,7 +110,7 @@ static bool limits_hit(wait_limits *w)
     return w->canceled || w->timed_out;
 }
 
-/* sqlite3_busy_handler: sleep in short steps until the lock frees, the busy
+/* sqlite3_busy_handler: sleep in 1 ms steps until the lock frees, the busy
  * budget is spent, the deadline passes or the token is set. Returning 0 makes
  * the statement fail with SQLITE_BUSY. */
 static int busy_wait(void *ud, int count)
@@ -120,7 +121,10 @@ static int busy_wait(void *ud, int count)
     int64_t now = nr_now_ns();
     if (now >= w->busy_until_ns)
         return 0;
-    int64_t step = (count < 10 ? (int64_t)(count + 1) : 10) * NR_NS_PER_MS;
+    /* 1 ms steps: a waiter that sleeps longer loses the lock to busy writers
+     * every time it comes free (count is not used) */
+    (void)count;
+    int64_t step = NR_NS_PER_MS;
     int64_t left = w->busy_until_ns - now;
     int64_t to_deadline = nr_deadline_remaining_ns(w->deadline);
     if (step > left)
@@ -258,6 +262,14 @@ static int sqlite_create(void **handle, const void *config, const nr_create_ctx 
     if (cfg->wal && cfg->read_only)
         return nr_error_set(err, NR_ECONFIG, id,
                             "sqlite '%s': wal must be false when read_only is true", id);
+    if (cfg->health_check != NR_SQLITE_HEALTH_READ && cfg->health_check != NR_SQLITE_HEALTH_WRITE)
+        return nr_error_set(err, NR_ECONFIG, id,
+                            "sqlite '%s': health_check must be \"read\" or \"write\" (got %d)", id,
+                            cfg->health_check);
+    if (cfg->health_check == NR_SQLITE_HEALTH_WRITE && cfg->read_only)
+        return nr_error_set(err, NR_ECONFIG, id,
+                            "sqlite '%s': health_check must be \"read\" when read_only is true",
+                            id);
     if (!sqlite3_threadsafe())
         return nr_error_set(err, NR_EINIT, id,
                             "sqlite '%s': libsqlite3 was built without thread support", id);
@@ -268,6 +280,7 @@ static int sqlite_create(void **handle, const void *config, const nr_create_ctx 
                             id);
     c->magic = SQLITE_CONN_MAGIC;
     c->busy_timeout_ms = (int)cfg->busy_timeout_ms;
+    c->health_write = cfg->health_check == NR_SQLITE_HEALTH_WRITE;
     snprintf(c->id, sizeof(c->id), "%s", id);
     shown_path(c->shown_path, sizeof(c->shown_path), cfg->path);
 
@@ -411,6 +424,31 @@ static void set_reason(nr_health_report *report, const char *fmt, const char *a,
     snprintf(report->reason, sizeof(report->reason), fmt, a, b);
 }
 
+static bool is_lock(int rc)
+{
+    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+/* health_check "write": take the write lock and give it back. SQLITE_OK, or
+ * the failure of BEGIN IMMEDIATE (SQLITE_BUSY when the lock did not come
+ * free within the busy budget or by the deadline). The rollback runs with
+ * the limits removed: it must not be interrupted half-way. */
+static int write_probe(nr_sqlite_conn *c, wait_limits *w)
+{
+    int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        rc = sqlite3_extended_errcode(c->db);
+    if (rc != SQLITE_OK && is_lock(rc))
+        w->timed_out = false; /* a lock wait cut by the deadline is a locked database */
+    limits_remove(c);
+    if (!sqlite3_get_autocommit(c->db)) {
+        int rrc = sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        if (rc == SQLITE_OK && rrc != SQLITE_OK)
+            rc = sqlite3_extended_errcode(c->db);
+    }
+    return rc;
+}
+
 static int sqlite_health(void *handle, void *ud, nr_deadline deadline, nr_health_report *report,
                          nr_error *err)
 {
@@ -423,6 +461,7 @@ static int sqlite_health(void *handle, void *ud, nr_deadline deadline, nr_health
         return nr_error_set(err, NR_ETIMEDOUT, c->id,
                             "sqlite '%s': health check of '%s': deadline passed before it ran",
                             c->id, c->shown_path);
+    int64_t t0 = nr_now_ns();
     limits_install(c->db, &w);
     const char *what = "SELECT 1";
     int rc = ping(c);
@@ -430,6 +469,10 @@ static int sqlite_health(void *handle, void *ud, nr_deadline deadline, nr_health
         /* reads the file: takes a shared lock, reads page 1 and the schema */
         what = "schema read";
         rc = run_one(c->db, "SELECT count(*) FROM sqlite_master", NULL, 0);
+    }
+    if (rc == SQLITE_OK && c->health_write && !w.timed_out) {
+        what = "write lock";
+        rc = write_probe(c, &w);
     }
     limits_remove(c);
     if (w.timed_out)
@@ -439,7 +482,12 @@ static int sqlite_health(void *handle, void *ud, nr_deadline deadline, nr_health
     if (rc == SQLITE_OK) {
         report->state = NR_HEALTH_HEALTHY;
         report->reason[0] = '\0';
-    } else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+    } else if (is_lock(rc) && c->health_write) {
+        /* the check is there to prove writes can happen: a lock in the way is a failure */
+        report->state = NR_HEALTH_UNHEALTHY;
+        snprintf(report->reason, sizeof(report->reason), "%s: %s (not free within %lld ms)", what,
+                 db_message(c->db, rc), (long long)((nr_now_ns() - t0) / NR_NS_PER_MS));
+    } else if (is_lock(rc)) {
         report->state = NR_HEALTH_DEGRADED;
         set_reason(report, "%s: %s", what, db_message(c->db, rc));
     } else {

@@ -3,7 +3,11 @@
 # runs: the printed URL answers /readyz 200, /status has mode "demo", three
 # resources, the graph edges, growing step counts, each resource's history
 # (cut by ?history=N) and the four tenants of tenant-cache; the demo then
-# ends with status 0, a summary table and its own check OK.
+# ends with status 0, a summary table and its own check OK. Its outage (a
+# stuck writer holding orders-db's write lock) is told in the summary, in
+# order: orders-db unhealthy with "database is locked", the cascade to
+# audit-log and tenant-cache, the quarantine, half-open, back in service,
+# everything healthy again; and the live output showed the same steps.
 set -u
 bin=$1
 . "$(dirname "$0")/../../../scripts/lib/services.sh"
@@ -14,7 +18,8 @@ fail() {
     exit 1
 }
 port=$(svc_freeport)
-"$bin" demo --seconds 5 --threads 4 --port "$port" > "$SVC_DIR/out.txt" 2>&1 &
+"$bin" demo --seconds 12 --threads 4 --port "$port" --outage-at 3 --outage-for 8 \
+    > "$SVC_DIR/out.txt" 2>&1 &
 pid=$!
 svc_track $pid
 url=http://127.0.0.1:$port
@@ -60,4 +65,31 @@ wait $pid
 [ $? = 0 ] || fail "the demo did not pass"
 grep -q "^  resource  *state  *health" "$SVC_DIR/out.txt" || fail "no summary table"
 grep -q "=> OK$" "$SVC_DIR/out.txt" || fail "the demo's check is not OK"
+# the outage's story, in the summary after the table, in this order
+/usr/bin/python3 - "$SVC_DIR/out.txt" <<'PY' || fail "the summary does not tell the cascade and the recovery"
+import re, sys
+text = open(sys.argv[1]).read()
+live, _, summary = text.partition("\noutage: a batch job held the write lock of orders-db from ")
+assert summary, "no outage in the summary"
+steps = [
+    r"\] orders-db healthy -> unhealthy: write lock: database is locked",
+    r"\] (audit-log|tenant-cache) healthy -> degraded: depends on orders-db \(unhealthy: write lock",
+    r"\] cascade: orders-db degrades (audit-log, tenant-cache|tenant-cache, audit-log)\n",
+    r"\] orders-db quarantined until \d\d:\d\d:\d\d \(attempt 1 of 8\)",
+    r"\] orders-db half-open: probe \d+ passed; 3 trial acquires",
+    r"\] orders-db unhealthy -> healthy",
+    r"\] orders-db back in service",
+    r"\] everything healthy again",
+]
+at = 0
+for s in steps:
+    m = re.compile(s).search(summary, at)
+    assert m, "summary lacks, after position %d: %s\n%s" % (at, s, summary)
+    at = m.start()
+    assert re.search(s, live), "the live output lacks: " + s
+m = re.search(r"refused during the outage: (\d+) acquires failed fast, (\d+) writes found", summary)
+assert m and int(m.group(1)) > 0, summary
+check = re.search(r"check: .* (\d+) errors; every connection closed: yes => OK", summary)
+assert check and check.group(1) == "0", summary
+PY
 echo "ok: demo served its status while running and passed"

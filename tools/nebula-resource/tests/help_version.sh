@@ -40,7 +40,7 @@ grep -q "^Usage:" "$tmp/err" || fail "no command: no usage on stderr"
 grep -qx "nebula-resource [0-9][0-9.]*" <(head -1 "$tmp/v") || fail "--version first line"
 grep -qE "^drivers: (.*, )?sqlite(, .*)?$" "$tmp/v" || fail "--version lacks the driver list"
 "$bin" drivers > "$tmp/d" || fail "drivers: status is not 0"
-grep -qE "^sqlite +config keys: path busy_timeout_ms wal read_only create foreign_keys$" "$tmp/d" ||
+grep -qE "^sqlite +config keys: path busy_timeout_ms wal read_only create foreign_keys health_check$" "$tmp/d" ||
     fail "drivers does not list sqlite with its keys"
 [ "$(wc -l < "$tmp/d")" = "$(sed -n 's/^drivers: //p' "$tmp/v" | tr ',' '\n' | wc -l)" ] ||
     fail "drivers and --version disagree"

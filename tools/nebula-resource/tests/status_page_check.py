@@ -19,11 +19,20 @@ element may only clip its text with an ellipsis and the whole text in a
 tooltip or in its expanded event; scroll boxes are fine), no SVG node text
 leaves its node, and the page itself does not scroll sideways.
 
-usage: status_page_check.py DRIVER_URL RUN_URL DEMO_URL PROFILE_DIR SCREENSHOT_PNG
+An outage on each (before the checks above, on the demo; after them, on
+`run`): the demo's stuck writer, and on `run` a write lock this script holds
+on ORDERS_DB with sqlite3. Polled, bounded: orders-db shown unhealthy with
+"database is locked" in its reason, the resources that depend on it degraded
+with orders-db as root cause ("depends on orders-db (unhealthy: ...)"), the
+edges of the path marked, and once the lock is free every resource healthy
+again and nothing marked.
+
+usage: status_page_check.py DRIVER_URL RUN_URL DEMO_URL PROFILE_DIR SCREENSHOT_PNG ORDERS_DB
 """
 import base64
 import json
 import re
+import sqlite3
 import struct
 import sys
 import time
@@ -31,7 +40,7 @@ import urllib.error
 import urllib.request
 import zlib
 
-driver, page, demo_page, profile, shot = sys.argv[1:6]
+driver, page, demo_page, profile, shot, orders_db = sys.argv[1:7]
 
 LONG = "a-resource-with-an-id-as-long-as-ids-may-be-sixty-three-bytes-1"
 LONG_T = "tenant-pools-with-an-id-as-long-as-ids-may-be-sixty-three-byt-2"
@@ -340,6 +349,70 @@ def check_demo_page(sid):
     return n_kind, n_both, n_text
 
 
+def health_cell(sid, rid):
+    """The health cell of a resource's row: text, data-root, tooltip."""
+    return script(sid, "const tr = document.querySelector(\"#pools tbody tr.resource[data-id='" + rid +
+                  "']\"); return tr ? [tr.children[2].textContent, tr.children[2].getAttribute('data-root')"
+                  " || '', tr.children[2].title] : null;")
+
+
+MARKED_JS = ("return [...document.querySelectorAll('#graph path.edge.cascade')]"
+             ".map(p => p.getAttribute('data-from') + '>' + p.getAttribute('data-to')).sort();")
+
+
+def check_outage(sid, where, dependents, marked, timeout=60):
+    """orders-db unhealthy with the lock in its reason, dependents degraded by it, the path marked."""
+    wait_for(where + ": orders-db unhealthy", lambda: (health_cell(sid, "orders-db") or [""])[0]
+             .startswith("unhealthy"), timeout=timeout)
+    text, root, tip = health_cell(sid, "orders-db")
+    assert root == "" and "database is locked" in tip, (where, text, tip)
+    node = script(sid, "const g = document.querySelector(\"#graph g.node[data-id='orders-db']\");"
+                       " return [g.getAttribute('data-health'), g.querySelector(':scope > title').textContent];")
+    assert node[0] == "unhealthy" and "database is locked" in node[1], (where, node)
+    for rid in dependents:
+        cell = wait_for(where + ": " + rid + " degraded by orders-db", lambda: (
+            lambda h: h if h and h[1] == "orders-db" else None)(health_cell(sid, rid)), timeout=30)
+        assert cell[0] == "degraded \u2190 orders-db", (where, rid, cell)
+        assert cell[2].startswith("depends on orders-db (unhealthy: "), (where, rid, cell)
+    got = wait_for(where + ": the path marked", lambda: (
+        lambda m: m if set(marked) <= set(m) else None)(script(sid, MARKED_JS)), timeout=10)
+    return got
+
+
+def check_recovered(sid, where, ids, timeout=90):
+    for rid in ids:
+        wait_for(where + ": " + rid + " healthy again",
+                 lambda: (health_cell(sid, rid) or [""])[0] == "healthy", timeout=timeout)
+    assert script(sid, MARKED_JS) == [], (where, script(sid, MARKED_JS))
+
+
+def check_demo_outage(sid):
+    call("POST", "/session/%s/url" % sid, {"url": demo_page})
+    wait_for("the demo page to draw /status", lambda: drawn(sid) >= 1)
+    marked = check_outage(sid, "demo", ["audit-log", "tenant-cache"],
+                          ["audit-log>orders-db", "tenant-cache>orders-db"])
+    check_recovered(sid, "demo", ["orders-db", "audit-log", "tenant-cache"])
+    return marked
+
+
+def check_run_outage(sid):
+    call("POST", "/session/%s/url" % sid, {"url": page})
+    wait_for("the page to draw /status", lambda: drawn(sid) >= 1)
+    # a stuck writer: this script takes the write lock and keeps it
+    db = sqlite3.connect(orders_db, timeout=10, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("CREATE TABLE IF NOT EXISTS stuck(x)")
+        marked = check_outage(sid, "run", ["audit-log", "tenant-cache", LONG_T, "reports"],
+                              ["audit-log>orders-db", "tenant-cache>orders-db", LONG_T + ">orders-db",
+                               "reports>audit-log", "reports>tenant-cache"])
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    check_recovered(sid, "run", list(EXPECTED_NODES))
+    return marked
+
+
 caps = {"capabilities": {"alwaysMatch": {
     "browserName": "chrome",
     "goog:chromeOptions": {
@@ -349,7 +422,9 @@ caps = {"capabilities": {"alwaysMatch": {
                  "--no-first-run", "--no-default-browser-check"]}}}}
 sid = call("POST", "/session", caps)["sessionId"]
 try:
+    demo_marked = check_demo_outage(sid)
     nnodes, nedges, png = check_run_page(sid)
+    run_marked = check_run_outage(sid)
     filters = check_demo_page(sid)
 finally:
     call("DELETE", "/session/" + sid)
@@ -369,6 +444,7 @@ raw = zlib.decompress(idat)
 stride = len(raw) // height
 rows = {raw[i * stride + 1:(i + 1) * stride] for i in range(height)}
 assert len(rows) > 50, "only %d distinct rows of pixels" % len(rows)
+print("ok: outages shown and recovered: demo marked %s; run marked %s" % (demo_marked, run_marked))
 print("ok: %d nodes, %d edges, refreshed, no text overflows at 1280 and 600 px, sparklines move "
       "under load, four tenant rows, event filters (shown/hidden) by kind %s, kind and resource "
       "%s, text %s; screenshot %dx%d, %d bytes, %d distinct rows -> %s"

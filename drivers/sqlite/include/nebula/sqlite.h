@@ -29,7 +29,12 @@
  *   health_check  "SELECT 1" and a read of the schema table, interrupted at
  *                 the deadline (NR_ETIMEDOUT). A locked database reports
  *                 degraded, any other failure unhealthy, both with the SQLite
- *                 message as reason.
+ *                 message as reason. With health_check "write" it then takes
+ *                 the write lock and gives it back (BEGIN IMMEDIATE;
+ *                 ROLLBACK), waiting for it at most busy_timeout_ms and never
+ *                 past the deadline: a write lock that does not come free,
+ *                 or any lock in the way, is unhealthy ("write lock: database
+ *                 is locked (not free within N ms)").
  *   destroy       finalizes every statement left on the connection and
  *                 closes it with sqlite3_close_v2.
  *
@@ -88,6 +93,11 @@ extern "C" {
  *   read_only        open read-only; default false. create is then ignored.
  *   create           create the file when it does not exist; default true.
  *   foreign_keys     enforce foreign key constraints; default true.
+ *   health_check     what the health check proves: NR_SQLITE_HEALTH_READ
+ *                    ("read", the default: the file can be read) or
+ *                    NR_SQLITE_HEALTH_WRITE ("write": also that the write lock
+ *                    can be taken, so a writer stuck in a transaction shows).
+ *                    "write" must not be combined with read_only.
  */
 typedef struct nr_sqlite_config {
     char *path;
@@ -96,13 +106,21 @@ typedef struct nr_sqlite_config {
     bool read_only;
     bool create;
     bool foreign_keys;
+    int health_check; /* nr_sqlite_health_mode */
 } nr_sqlite_config;
+
+/* What the health check proves (nr_sqlite_config.health_check; JSON names
+ * "read" and "write"). */
+typedef enum nr_sqlite_health_mode {
+    NR_SQLITE_HEALTH_READ = 0,
+    NR_SQLITE_HEALTH_WRITE = 1,
+} nr_sqlite_health_mode;
 
 #define NR_SQLITE_PATH_MAX            4096
 #define NR_SQLITE_BUSY_TIMEOUT_MS_MAX 3600000
 
-/* The schema of nr_sqlite_config (name "sqlite"); its check rejects wal
- * together with read_only. */
+/* The schema of nr_sqlite_config (name "sqlite"); its check rejects wal,
+ * and health_check "write", together with read_only. */
 extern const nr_config_schema nr_sqlite_config_schema;
 
 /* The resource type (name "sqlite"); instances are nr_sqlite_conn *. */

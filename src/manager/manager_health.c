@@ -15,8 +15,9 @@
  * could not create instances, or when a probe (one acquire, made when no
  * instance was idle to check, or creates failed, and the resource is not
  * known to be healthy; for a tenant-partitioned resource, through one of its
- * tenant pools) failed; degraded when the worst check said degraded;
- * good when a check said healthy and none worse, or a probe succeeded. A
+ * tenant pools) failed, or the driver's check of the instance it leased
+ * did; degraded when the worst check said degraded; good when a check said
+ * healthy and none worse, or a probe and its check succeeded. A
  * check that says Unknown is no verdict: a round whose every check said
  * Unknown (and no probe) has no information, like one that had nothing to
  * check. Acquires of an Unhealthy resource fail fast; the rounds keep
@@ -161,9 +162,41 @@ static int checks_result(const round_tally *t)
     return ROUND_NONE;
 }
 
+/* The driver's health check on the instance a probe leased (a fresh
+ * connection may open fine while the backend cannot serve: a SQLite file
+ * whose write lock another process holds). ROUND_GOOD, ROUND_DEGRADED or
+ * ROUND_BAD with reason filled; ROUND_GOOD when the type has no check.
+ * [no locks held] */
+static int probe_check(nr_manager *m, nr__entry *e, nr_guard *g, char *reason, size_t reason_len)
+{
+    if (!e->type->health_check)
+        return ROUND_GOOD;
+    nr_health_report hr = {.state = NR_HEALTH_UNKNOWN, .latency_ns = -1};
+    nr_error he;
+    nr_error_clear(&he);
+    int rc = e->type->health_check(nr_guard_handle(g), e->type_ud,
+                                   nr_deadline_in_ms(m->opts.health_timeout_ms), &hr, &he);
+    if (rc != NR_OK) {
+        char msg[sizeof(he.message) + 32]; /* copy_marked cuts it to the reason, with ... */
+        snprintf(msg, sizeof(msg), "health check failed: %s", he.message);
+        nr__copy_marked(reason, reason_len, msg);
+        return ROUND_BAD;
+    }
+    if (hr.state == NR_HEALTH_UNHEALTHY) {
+        nr__copy_marked(reason, reason_len, hr.reason[0] ? hr.reason : "unhealthy");
+        return ROUND_BAD;
+    }
+    if (hr.state == NR_HEALTH_DEGRADED) {
+        nr__copy_marked(reason, reason_len, hr.reason[0] ? hr.reason : "degraded");
+        return ROUND_DEGRADED;
+    }
+    return ROUND_GOOD;
+}
+
 /* One acquire from p, made when nothing was idle to check or creates are
- * failing: returns the round's result as it stands after the probe, or
- * ROUND_NONE when shutdown (the manager's token, or p closed) ended it. */
+ * failing, and the driver's check on what it leased: returns the round's
+ * result as it stands after the probe, or ROUND_NONE when shutdown (the
+ * manager's token, or p closed) ended it. */
 static int probe(nr_manager *m, nr__entry *e, nr_pool *p, int result, int from_checks, char *reason,
                  size_t reason_len)
 {
@@ -174,10 +207,21 @@ static int probe(nr_manager *m, nr__entry *e, nr_pool *p, int result, int from_c
                   .scope = nr_pool_scope(p)};
     nr_guard g = NR_GUARD_INIT;
     if (nr_pool_acquire(p, &ctx, &g, &pe) == NR_OK) {
+        char why[NR_HEALTH_REASON_MAX] = "";
+        int verdict = probe_check(m, e, &g, why, sizeof(why));
+        if (verdict == ROUND_BAD) {
+            nr_guard_taint(&g); /* an instance that cannot serve is not kept */
+            nr__copy_marked(reason, reason_len, why);
+            return ROUND_BAD;
+        }
         nr_guard_release(&g);
         pthread_mutex_lock(&e->mu);
         e->maint_failed = 0;
         pthread_mutex_unlock(&e->mu);
+        if (verdict == ROUND_DEGRADED && result != ROUND_BAD) {
+            nr__copy_marked(reason, reason_len, why);
+            return ROUND_DEGRADED;
+        }
         return from_checks == ROUND_NONE || from_checks == ROUND_GOOD ? ROUND_GOOD : result;
     }
     if (pe.code == NR_ECANCELED || pe.code == NR_ESHUTDOWN)

@@ -3,7 +3,8 @@
  * nr_manager_tick: a tenant-partitioned resource that went unhealthy is
  * probed through its tenant pools and heals once its backend is back, and a
  * check that reports Unknown is no verdict (it neither heals an unhealthy
- * resource nor fails a healthy one).
+ * resource nor fails a healthy one); a probe runs the driver's check on
+ * the instance it leased.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -183,6 +184,43 @@ static void test_partitioned_healthy_is_not_probed(void **state)
     assert_int_equal(nr_guard_release(&g), NR_OK);
 }
 
+/* ---- a probe checks what it leased ---- */
+
+static void test_probe_checks_its_instance(void **state)
+{
+    world *w = *state;
+    w->pcfg.min_idle = 0;
+    start(w, "db", NR_PARTITION_NONE);
+    nr_error err = {0};
+    assert_int_equal(use(w, "db", NULL, &err), NR_OK); /* one idle */
+    /* the backend cannot serve, yet connections still open (a SQLite file
+     * whose write lock another process holds): the check of the idle one
+     * fails and it is destroyed */
+    atomic_store(&w->fake.health, NR_HEALTH_UNHEALTHY);
+    nr_manager_tick(w->m);
+    assert_int_equal(info(w, "db").health, NR_HEALTH_UNHEALTHY);
+    assert_int_equal(info(w, "db").stats.idle, 0);
+    /* each later round probes with a fresh instance that opens fine: its
+     * check fails, so the round is bad and the instance is not kept */
+    for (int round = 0; round < 3; round++) {
+        long checks = atomic_load(&w->fake.health_checks);
+        long creates = atomic_load(&w->fake.creates);
+        nr_manager_tick(w->m);
+        nr_resource_info i = info(w, "db");
+        assert_int_equal(i.health, NR_HEALTH_UNHEALTHY);
+        assert_int_equal(i.consecutive_successes, 0);
+        assert_int_equal(atomic_load(&w->fake.creates), creates + 1);      /* the probe's */
+        assert_int_equal(atomic_load(&w->fake.health_checks), checks + 1); /* checked */
+        assert_int_equal(i.stats.idle, 0);                                 /* and discarded */
+    }
+    /* serving again: the probe's check passes, and the next round's check too */
+    atomic_store(&w->fake.health, NR_HEALTH_HEALTHY);
+    nr_manager_tick(w->m);
+    assert_int_equal(info(w, "db").consecutive_successes, 1);
+    nr_manager_tick(w->m);
+    assert_int_equal(info(w, "db").health, NR_HEALTH_HEALTHY);
+}
+
 /* ---- Unknown is no verdict ---- */
 
 static void test_unknown_does_not_heal(void **state)
@@ -292,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_partitioned_min_idle_0_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partitioned_healthy_is_not_probed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_checks_its_instance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_does_not_heal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_does_not_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_beside_a_verdict, setup, teardown),

@@ -58,7 +58,6 @@ void nr__pool_assert_locked_invariants(const nr_pool *p)
     assert(p->total == (uint64_t)p->idle + p->deg_idle + p->in_use + p->creating + p->maint +
                            p->bagged + p->quarantined);
     assert(p->creating_async <= p->creating);
-    assert(p->replacing <= p->creating);
     assert(p->total <= (uint64_t)p->cfg.max_size ||
            atomic_load_explicit(&p->shrinking, memory_order_relaxed));
     assert(p->waiters == 0 || (p->idle == 0 && p->deg_idle == 0) || p->suspended);

@@ -27,8 +27,12 @@
  * health_check) ever runs while the pool's lock is held. create runs on the
  * creator (or on the thread that runs nr_pool_maintain / nr_pool_fill),
  * validate on the acquirer, recycle and destroy-on-discard on the releaser,
- * destroy of idle instances on the thread that calls nr_pool_maintain,
- * nr_pool_close, nr_pool_evict_all, nr_pool_resize or nr_pool_destroy.
+ * health_check (of idle instances and of quarantined ones) on the thread
+ * that calls nr_pool_check_health, destroy of idle (degraded, quarantined)
+ * instances on the thread that calls nr_pool_maintain, nr_pool_check_health,
+ * nr_pool_close, nr_pool_evict_all, nr_pool_resize or nr_pool_destroy (or
+ * on the releaser, for one retired in place of a give-back by a shrink).
+ * The options' clock runs on the thread of nr_pool_check_health.
  *
  * Thread safety: every function may be called from any thread at any time
  * between nr_pool_create and nr_pool_destroy, except nr_pool_destroy, which
@@ -395,8 +399,10 @@ int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
  * Change min_idle and max_size at run time (the rules of nr_pool_config:
  * max_size 1..1000000, min_idle <= max_size; NR_ECONFIG names the field).
  * Growing lets waiters be served by new creates at once. Shrinking retires
- * idle instances beyond the new max_size now, and instances given back
- * while the pool holds more than max_size; leases are never taken away.
+ * instances beyond the new max_size now (quarantined ones first, then
+ * degraded idle ones, then the longest idle), and later, while the pool
+ * holds more than max_size, an instance given back (or, in its place, a
+ * quarantined or degraded idle one); leases are never taken away.
  */
 int nr_pool_resize(nr_pool *pool, int64_t min_idle, int64_t max_size, nr_error *err);
 
@@ -413,7 +419,8 @@ void nr_pool_resume(nr_pool *pool);
  * Start a new generation (for a database failover): idle instances are
  * destroyed now, leased ones when they are given back, and every instance
  * created from now on belongs to the new generation. Returns how many idle
- * instances were destroyed.
+ * instances (degraded and quarantined ones included) were destroyed; one
+ * being probed at the time is destroyed when its probe ends.
  */
 uint32_t nr_pool_evict_all(nr_pool *pool);
 

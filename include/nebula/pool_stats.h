@@ -62,7 +62,8 @@ typedef struct nr_pool_stats {
     uint64_t leaks;                /* leases reported held past leak_threshold_ms */
     uint32_t leaks_open;           /* of those, still out */
     /* degraded and quarantined instances (nr_pool_check_health) */
-    uint32_t degraded_idle;       /* of idle: instances whose last check said degraded */
+    uint32_t degraded_idle;       /* of idle: instances whose last check said degraded (or
+                                     unhealthy, below instance_quarantine_after) */
     uint32_t quarantined;         /* held out by instance quarantine: in total, not in idle */
     uint64_t degraded_replaced;   /* degraded idle instances destroyed after a replacement */
     uint64_t quarantines;         /* times an instance was quarantined */

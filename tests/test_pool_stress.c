@@ -1,9 +1,13 @@
 /*
  * test_pool_stress.c - many threads on a tiny pool, with random deadlines,
  * cancels, taints, failing creates and validates, and maintenance running
- * beside them; in one case also the operator controls (resize, suspend and
- * resume, evict-all, detach). At the end: nothing lost, nothing handed out twice, the pool
- * never above max_size, every create matched by exactly one destroy.
+ * beside them; in some cases also the operator controls (resize, suspend and
+ * resume, evict-all, detach), and health checks whose scripted results make
+ * instances degraded (handed out last, replaced by maintenance) or
+ * unhealthy (quarantined, probed, released or destroyed). At the end:
+ * nothing lost, nothing handed out twice, no instance checked while held,
+ * the pool never above max_size, every create matched by exactly one
+ * destroy.
  *
  * Threads start on a barrier. Each lease is stamped on the handle while it is
  * held, so a double hand-out is caught at once.
@@ -31,6 +35,8 @@ typedef struct shared {
     int iterations;
     uint32_t max_size;
     int controls; /* run the operator controls too */
+    int health;   /* scripted degraded and unhealthy checks, instance quarantine on */
+    atomic_long bad_gauges;
 } shared;
 
 typedef struct worker {
@@ -72,6 +78,8 @@ static void *worker_main(void *arg)
                 nr_pool_stats_get(sh->pool, &s);
                 if (s.total > sh->max_size)
                     atomic_fetch_add(&sh->oversize, 1);
+                if (s.degraded_idle > s.idle || s.quarantined + s.idle + s.in_use > s.total)
+                    atomic_fetch_add(&sh->bad_gauges, 1);
             }
             if (nr_rng_chance(&rng, 1, 4))
                 nr_sleep_ns((int64_t)nr_rng_below(&rng, 50) * NR_NS_PER_US);
@@ -112,7 +120,37 @@ static void *worker_main(void *arg)
         }
         if (nr_guard_held(&g))
             atomic_fetch_add(&sh->other_errors, 1);
+        if (sh->health && nr_rng_chance(&rng, 1, 2)) /* leave instances idle to be checked */
+            nr_sleep_ns((int64_t)nr_rng_below(&rng, 200) * NR_NS_PER_US);
     }
+    return NULL;
+}
+
+/* Scripts instances healthy, degraded or unhealthy and runs health rounds
+ * and maintenance (which replaces degraded instances) back to back. */
+static void *health_main(void *arg)
+{
+    shared *sh = arg;
+    nr_rng rng;
+    nr_rng_seed(&rng, sh->seed ^ 0x4EA17ULL);
+    pthread_barrier_wait(&sh->start);
+    while (!atomic_load(&sh->stop)) {
+        for (int k = 0; k < 2; k++) {
+            uint64_t q = nr_rng_below(&rng, 4);
+            nr_fake_script(&sh->fake, nr_rng_below(&rng, NR_FAKE_SCRIPTED),
+                           q < 2   ? NR_HEALTH_HEALTHY
+                           : q < 3 ? NR_HEALTH_DEGRADED
+                                   : NR_HEALTH_UNHEALTHY);
+        }
+        nr_pool_health_report rep;
+        if (nr_pool_check_health(sh->pool, 10 * NR_NS_PER_MS, &rep, NULL) != NR_OK ||
+            rep.unhealthy != rep.discarded + rep.quarantined + rep.kept)
+            atomic_fetch_add(&sh->bad_gauges, 1);
+        if (nr_rng_chance(&rng, 1, 3))
+            nr_pool_maintain(sh->pool, NULL, NULL);
+        nr_sleep_ns((int64_t)(50 + nr_rng_below(&rng, 200)) * NR_NS_PER_US);
+    }
+    nr_fake_script_clear(&sh->fake);
     return NULL;
 }
 
@@ -179,7 +217,8 @@ static void *controls_main(void *arg)
     return NULL;
 }
 
-static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_every, int controls)
+static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_every, int controls,
+                       int health)
 {
     shared *sh = calloc(1, sizeof(*sh));
     nr_fake_init(&sh->fake);
@@ -188,6 +227,7 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     sh->iterations = nr_test_iterations(3000);
     sh->max_size = max_size;
     sh->controls = controls;
+    sh->health = health;
     nr_fake_config cfg;
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
     nr_pool_config pc;
@@ -195,14 +235,21 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     pc.max_size = max_size;
     pc.min_idle = min_idle;
     pc.max_lifetime_ms = 5; /* retire often */
+    if (health) {
+        pc.max_lifetime_ms = 50; /* long enough for a quarantine to run its course */
+        pc.instance_quarantine_after = 2;
+        pc.instance_quarantine_base_ms = 1;
+        pc.instance_quarantine_max_ms = 4;
+        pc.instance_quarantine_max_attempts = 3;
+    }
     nr_pool_options o = {
         .id = "stress", .type = &nr_fake_type, .type_ud = &sh->fake, .config = &cfg, .pool = &pc};
     nr_error err = {0};
     assert_int_equal(nr_pool_create(&sh->pool, &o, &err), NR_OK);
 
     worker ws[THREADS];
-    pthread_t t[THREADS + 2];
-    pthread_barrier_init(&sh->start, NULL, THREADS + 1 + (controls ? 1 : 0));
+    pthread_t t[THREADS + 3];
+    pthread_barrier_init(&sh->start, NULL, THREADS + 1 + (controls ? 1 : 0) + (health ? 1 : 0));
     for (int i = 0; i < THREADS; i++) {
         ws[i] = (worker){.sh = sh, .index = i};
         assert_int_equal(nr_cancel_create(&ws[i].cancel, NULL, NULL), NR_OK);
@@ -212,12 +259,16 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     pthread_create(&t[THREADS], NULL, chaos_main, ws);
     if (controls)
         pthread_create(&t[THREADS + 1], NULL, controls_main, sh);
+    if (health)
+        pthread_create(&t[THREADS + 2], NULL, health_main, sh);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     atomic_store(&sh->stop, 1);
     pthread_join(t[THREADS], NULL);
     if (controls)
         pthread_join(t[THREADS + 1], NULL);
+    if (health)
+        pthread_join(t[THREADS + 2], NULL);
 
     nr_pool_stats s;
     nr_pool_stats_get(sh->pool, &s);
@@ -227,15 +278,22 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
                     atomic_load(&sh->other_errors);
     print_message("ok=%ld timeouts=%ld cancels=%ld exhausted=%ld create_errors=%ld creates=%llu "
                   "destroys=%llu handoffs=%llu detached=%llu resized_away=%llu "
-                  "evicted_generation=%llu\n",
+                  "evicted_generation=%llu degraded_replaced=%llu quarantines=%llu "
+                  "releases=%llu quarantine_discards=%llu health_checks=%ld health_discards=%llu\n",
                   atomic_load(&sh->ok), atomic_load(&sh->timeouts), atomic_load(&sh->cancels),
                   atomic_load(&sh->exhausted), atomic_load(&sh->create_errors),
                   (unsigned long long)s.creates, (unsigned long long)s.destroys,
                   (unsigned long long)s.handoffs, (unsigned long long)s.detached,
-                  (unsigned long long)s.evicted_resize, (unsigned long long)s.evicted_generation);
+                  (unsigned long long)s.evicted_resize, (unsigned long long)s.evicted_generation,
+                  (unsigned long long)s.degraded_replaced, (unsigned long long)s.quarantines,
+                  (unsigned long long)s.quarantine_releases,
+                  (unsigned long long)s.quarantine_discards, atomic_load(&sh->fake.health_checks),
+                  (unsigned long long)s.health_discards);
     assert_int_equal(atomic_load(&sh->other_errors), 0);
     assert_int_equal(atomic_load(&sh->double_handouts), 0);
     assert_int_equal(atomic_load(&sh->oversize), 0);
+    assert_int_equal(atomic_load(&sh->bad_gauges), 0);
+    assert_int_equal(atomic_load(&sh->fake.check_overlaps), 0); /* never checked while held */
     assert_int_equal(outcomes, attempts);
     assert_true(atomic_load(&sh->ok) > 0);
     /* exact accounting */
@@ -245,7 +303,14 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     assert_int_equal(s.waiters, 0);
     assert_int_equal(s.creating, 0);
     assert_true(s.total <= max_size);
-    assert_int_equal(s.total, s.idle);
+    assert_int_equal(s.total, s.idle + s.quarantined);
+    assert_true(s.degraded_idle <= s.idle);
+    if (!health) {
+        assert_int_equal(s.quarantines, 0);
+        assert_int_equal(s.degraded_idle, 0);
+    }
+    assert_true(s.quarantine_releases + s.quarantine_discards <= s.quarantines);
+    assert_true(s.quarantine_discards <= s.health_discards);
     assert_int_equal(s.detached, (uint64_t)atomic_load(&sh->detached));
     assert_int_equal(s.creates - s.destroys - s.detached, s.total);
     assert_int_equal(s.timeouts, (uint64_t)atomic_load(&sh->timeouts));
@@ -287,25 +352,37 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
 static void test_stress_tiny_pool(void **state)
 {
     (void)state;
-    run_stress(2, 0, 0, 0);
+    run_stress(2, 0, 0, 0, 0);
 }
 
 static void test_stress_with_min_idle_and_failing_creates(void **state)
 {
     (void)state;
-    run_stress(4, 2, 7, 0);
+    run_stress(4, 2, 7, 0, 0);
 }
 
 static void test_stress_single_instance(void **state)
 {
     (void)state;
-    run_stress(1, 1, 0, 0);
+    run_stress(1, 1, 0, 0, 0);
 }
 
 static void test_stress_with_operator_controls(void **state)
 {
     (void)state;
-    run_stress(4, 1, 11, 1);
+    run_stress(4, 1, 11, 1, 0);
+}
+
+static void test_stress_with_degraded_and_quarantined(void **state)
+{
+    (void)state;
+    run_stress(6, 1, 0, 0, 1);
+}
+
+static void test_stress_with_health_and_controls(void **state)
+{
+    (void)state;
+    run_stress(6, 2, 11, 1, 1);
 }
 
 int main(void)
@@ -315,6 +392,8 @@ int main(void)
         cmocka_unit_test(test_stress_with_min_idle_and_failing_creates),
         cmocka_unit_test(test_stress_single_instance),
         cmocka_unit_test(test_stress_with_operator_controls),
+        cmocka_unit_test(test_stress_with_degraded_and_quarantined),
+        cmocka_unit_test(test_stress_with_health_and_controls),
     };
     return cmocka_run_group_tests_name("pool_stress", tests, NULL, NULL);
 }

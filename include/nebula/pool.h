@@ -27,8 +27,12 @@
  * health_check) ever runs while the pool's lock is held. create runs on the
  * creator (or on the thread that runs nr_pool_maintain / nr_pool_fill),
  * validate on the acquirer, recycle and destroy-on-discard on the releaser,
- * destroy of idle instances on the thread that calls nr_pool_maintain,
- * nr_pool_close, nr_pool_evict_all, nr_pool_resize or nr_pool_destroy.
+ * health_check (of idle instances and of quarantined ones) on the thread
+ * that calls nr_pool_check_health, destroy of idle (degraded, quarantined)
+ * instances on the thread that calls nr_pool_maintain, nr_pool_check_health,
+ * nr_pool_close, nr_pool_evict_all, nr_pool_resize or nr_pool_destroy (or
+ * on the releaser, for one retired in place of a give-back by a shrink).
+ * The options' clock runs on the thread of nr_pool_check_health.
  *
  * Thread safety: every function may be called from any thread at any time
  * between nr_pool_create and nr_pool_destroy, except nr_pool_destroy, which
@@ -88,6 +92,20 @@ typedef struct nr_pool_config {
     int64_t max_waiters;       /* callers allowed to wait at once; beyond it NR_EEXHAUSTED at
                                   once; default 0 = no bound */
     int64_t leak_threshold_ms; /* report a lease held longer than this; default 0 = off */
+    /* degraded and quarantined instances (see nr_pool_check_health, docs/health.md) */
+    bool replace_degraded;             /* maintenance replaces a degraded idle instance by a new one
+                                          when it can (below max_size, no create failing); default true */
+    int64_t instance_quarantine_after; /* checks failed in a row that quarantine an instance
+                                          instead of destroying it; default 0 = off; 0..1000 */
+    int64_t instance_quarantine_base_ms; /* delay before the first probe; default 1000;
+                                            1..86400000 */
+    double instance_quarantine_factor;   /* growth of the delay per failed probe; default 2;
+                                            1..10 */
+    int64_t instance_quarantine_max_ms;  /* cap of the delay; default 60000; base..86400000 */
+    double instance_quarantine_jitter;   /* +- this share of each delay, at random; default 0.2;
+                                            0..1 */
+    int64_t instance_quarantine_max_attempts; /* failed probes before it is destroyed;
+                                                 default 8; 1..1000 */
 } nr_pool_config;
 
 /* The schema of nr_pool_config (keys as the member names above). */
@@ -120,7 +138,9 @@ typedef struct nr_pool_options {
     const nr_secret *credential;    /* copied; NULL = none; given to create() by reference */
     nr_event_bus *events;           /* borrowed, may be NULL: the pool publishes Created,
                                        Destroyed, Acquired, Released, Timeout, PoolExhausted,
-                                       CleanedUp and Error events into it */
+                                       CleanedUp, Error, BreakerOpened, BreakerClosed, Leak*
+                                       and, for instance quarantine, Quarantined and
+                                       QuarantineReleased (instance_id set) into it */
     nr_histogram *wait_histogram;   /* borrowed, may be NULL: seconds waited by each acquire
                                        that had to wait */
     nr_histogram *health_histogram; /* borrowed, may be NULL: seconds each health check took */
@@ -128,6 +148,11 @@ typedef struct nr_pool_options {
                                        pool's own creator threads. Jobs it refuses run there
                                        too. Its jobs must all have run before nr_pool_destroy
                                        can succeed (it answers NR_EBUSY until then). */
+    int64_t (*clock)(void *ud);     /* may be NULL (= nr_now_ns): monotonic nanoseconds by
+                                       which instance quarantine probes are scheduled (tests
+                                       give a fake one); called with no lock held, from the
+                                       thread that runs nr_pool_check_health */
+    void *clock_ud;
 } nr_pool_options;
 
 /*
@@ -249,18 +274,26 @@ static inline void nr__guard_cleanup(nr_guard *g)
 /* ---- maintenance ---------------------------------------------------------- */
 
 typedef struct nr_pool_maintain_report {
-    uint32_t evicted_idle;     /* idle past idle_timeout, beyond min_idle */
-    uint32_t evicted_lifetime; /* past max_lifetime */
-    uint32_t created;          /* to reach min_idle */
-    uint32_t create_failures;
+    uint32_t evicted_idle;      /* idle past idle_timeout, beyond min_idle */
+    uint32_t evicted_lifetime;  /* past max_lifetime (quarantined ones too) */
+    uint32_t created;           /* to reach min_idle */
+    uint32_t create_failures;   /* of the creates this step made (both kinds) */
+    uint32_t replaced_degraded; /* degraded idle instances destroyed after a new one was
+                                   created in their place (replace_degraded) */
 } nr_pool_maintain_report;
 
 /*
  * One maintenance step: destroy idle instances past max_lifetime, and past
- * idle_timeout while more than min_idle are idle; then create up to
- * min_idle idle instances (within max_size). Runs callbacks on the calling
- * thread. report may be NULL. Returns NR_OK, or the first create error
- * (the step still finishes everything else).
+ * idle_timeout while more than min_idle are idle (degraded ones first, see
+ * nr_pool_check_health); destroy quarantined instances past max_lifetime;
+ * then create up to min_idle idle instances (within max_size); then, with
+ * replace_degraded, replace degraded idle instances: while one is idle, the
+ * pool is below max_size and max_connecting, and no create is failing
+ * (no backoff, breaker closed), create a new instance and, once that
+ * create succeeded, destroy a degraded idle one (never the other way
+ * round). Runs callbacks on the calling thread. report may be NULL.
+ * Returns NR_OK, or the first create error (the step still finishes
+ * everything else).
  */
 int nr_pool_maintain(nr_pool *pool, nr_pool_maintain_report *report, nr_error *err);
 
@@ -274,17 +307,49 @@ int nr_pool_fill(nr_pool *pool, nr_deadline deadline, nr_error *err);
 int nr_pool_prime(nr_pool *pool, uint32_t n, nr_deadline deadline, nr_error *err);
 
 typedef struct nr_pool_health_report {
+    /* the instances idle at the call, checked: unhealthy == discarded + quarantined + kept */
     uint32_t checked, healthy, degraded, unhealthy, discarded;
     nr_health_state worst;             /* worst state seen; UNKNOWN when nothing was checked */
     char reason[NR_HEALTH_REASON_MAX]; /* reason of the worst result */
+    uint32_t quarantined;              /* of unhealthy: quarantined instead of destroyed */
+    uint32_t kept; /* of unhealthy: below instance_quarantine_after, kept as degraded */
+    /* quarantined instances probed (not counted above, nor in worst) */
+    uint32_t probed;          /* probes run */
+    uint32_t released;        /* of probed: passed, back to idle */
+    uint32_t probe_discarded; /* of probed: the last allowed probe failed, destroyed */
 } nr_pool_health_report;
 
 /*
- * Run type->health_check on every instance idle at the time of the call,
- * each with its own deadline of check_timeout_ns. An unhealthy instance (or
- * one whose check failed or ran out of time) is destroyed; the others go
- * back. A type without health_check reports every instance as checked and
- * healthy only if validate passes (or there is no validate).
+ * Run type->health_check on every instance idle at the time of the call
+ * (healthy and degraded), each with its own deadline of check_timeout_ns,
+ * one at a time with no lock held. A type without health_check reports
+ * every instance as checked and healthy only if validate passes (or there
+ * is no validate). Then probe the quarantined instances whose probe is due.
+ *
+ * Verdicts:
+ *   healthy    back among the healthy idle instances (to a waiter first);
+ *              a degraded one is degraded no more
+ *   degraded   back to the degraded list (to a waiter first): an acquire
+ *              takes a degraded instance only when no healthy one is idle,
+ *              shrinks and idle_timeout retire degraded ones first, and
+ *              nr_pool_maintain may replace it (replace_degraded)
+ *   unknown    back where it was (its degraded flag and failure count stay)
+ *   unhealthy  (also a check that failed or ran past check_timeout_ns)
+ *              instance_quarantine_after 0: destroyed. Otherwise its
+ *              failures in a row are counted (healthy and degraded checks
+ *              reset the count): below the threshold it goes back as
+ *              degraded (kept); at the threshold it is quarantined.
+ *
+ * A quarantined instance counts in the pool's total but is never handed
+ * out. Its probe k (k = 1, 2, ...) is due base x factor^(k-1) ms (capped,
+ * +- jitter) after the previous verdict, on the pool's clock; a round
+ * probes those due, earliest first. A probe that reports healthy or
+ * degraded releases it (to the healthy or the degraded idle instances);
+ * any other outcome schedules the next probe, and when probe
+ * instance_quarantine_max_attempts fails the instance is destroyed.
+ * nr_pool_evict_all, nr_pool_set_credential, nr_pool_close and
+ * nr_pool_destroy destroy quarantined instances as they do idle ones; a
+ * shrinking nr_pool_resize retires them first.
  */
 int nr_pool_check_health(nr_pool *pool, int64_t check_timeout_ns, nr_pool_health_report *report,
                          nr_error *err);
@@ -334,8 +399,10 @@ int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
  * Change min_idle and max_size at run time (the rules of nr_pool_config:
  * max_size 1..1000000, min_idle <= max_size; NR_ECONFIG names the field).
  * Growing lets waiters be served by new creates at once. Shrinking retires
- * idle instances beyond the new max_size now, and instances given back
- * while the pool holds more than max_size; leases are never taken away.
+ * instances beyond the new max_size now (quarantined ones first, then
+ * degraded idle ones, then the longest idle), and later, while the pool
+ * holds more than max_size, an instance given back (or, in its place, a
+ * quarantined or degraded idle one); leases are never taken away.
  */
 int nr_pool_resize(nr_pool *pool, int64_t min_idle, int64_t max_size, nr_error *err);
 
@@ -352,7 +419,8 @@ void nr_pool_resume(nr_pool *pool);
  * Start a new generation (for a database failover): idle instances are
  * destroyed now, leased ones when they are given back, and every instance
  * created from now on belongs to the new generation. Returns how many idle
- * instances were destroyed.
+ * instances (degraded and quarantined ones included) were destroyed; one
+ * being probed at the time is destroyed when its probe ends.
  */
 uint32_t nr_pool_evict_all(nr_pool *pool);
 

@@ -17,7 +17,8 @@ extern "C" {
 
 typedef struct nr_pool_stats {
     /* gauges, consistent with each other at the moment of the snapshot */
-    uint32_t total; /* instances alive: idle + in_use + creating + in maintenance */
+    uint32_t total; /* instances alive: idle + in_use + creating + quarantined + being
+                       checked */
     uint32_t idle;
     uint32_t in_use;
     uint32_t creating;
@@ -60,6 +61,15 @@ typedef struct nr_pool_stats {
     uint64_t evicted_resize;       /* destroyed because a resize shrank max_size */
     uint64_t leaks;                /* leases reported held past leak_threshold_ms */
     uint32_t leaks_open;           /* of those, still out */
+    /* degraded and quarantined instances (nr_pool_check_health) */
+    uint32_t degraded_idle;       /* of idle: instances whose last check said degraded (or
+                                     unhealthy, below instance_quarantine_after) */
+    uint32_t quarantined;         /* held out by instance quarantine: in total, not in idle */
+    uint64_t degraded_replaced;   /* degraded idle instances destroyed after a replacement */
+    uint64_t quarantines;         /* times an instance was quarantined */
+    uint64_t quarantine_releases; /* quarantined instances released by a passing probe */
+    uint64_t quarantine_discards; /* destroyed after their last allowed probe failed (also
+                                     counted in health_discards) */
 } nr_pool_stats;
 
 /*

@@ -80,7 +80,7 @@ void cf_add_issue(loader *ld, const char *raw, bool at_key, const char *value, c
     char written[100];
     if (exact && as_written(ld, p, value, written, sizeof(written)))
         value = written;
-    char rule[512];
+    char rule[1400]; /* a known-field list of up to 1024 bytes, and the rest */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(rule, sizeof(rule), fmt, ap);
@@ -116,7 +116,7 @@ static void take_report(loader *ld, const nr_config_report *r, const json_t *obj
     for (size_t k = 0; k < r->count; k++) {
         const nr_config_issue *it = &r->items[k];
         if (strncmp(it->rule, "unknown field", 13) == 0) {
-            char known[400], mean[200];
+            char known[1024], mean[200];
             cf_field_list(known, sizeof(known), s, extra);
             if (cf_key_hint(mean, sizeof(mean), obj, prefix, it->path, s, extra))
                 cf_add_issue(ld, it->path, true, "", "unknown field%s (known: %s)", mean, known);

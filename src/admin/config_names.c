@@ -8,19 +8,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Append ", name" (or "name" first) to buf; when it does not fit, end buf in
+ * "..." instead (once) and return false. */
+static bool list_add(char *buf, size_t len, size_t *used, const char *name)
+{
+    if (*used >= len)
+        return false;
+    int w = snprintf(buf + *used, len - *used, "%s%s", *used ? ", " : "", name);
+    if (w >= 0 && (size_t)w < len - *used) {
+        *used += (size_t)w;
+        return true;
+    }
+    size_t at = *used + 3 < len ? *used : (len > 4 ? len - 4 : 0);
+    snprintf(buf + at, len - at, "...");
+    *used = len;
+    return false;
+}
+
 /* "a, b, c" of a schema's field names (plus extra ones) into buf. */
 void cf_field_list(char *buf, size_t len, const nr_config_schema *s, const char *const *extra)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < s->nfields && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", s->fields[i].name);
-        used += w > 0 ? (size_t)w : 0;
-    }
-    for (size_t i = 0; extra && extra[i] && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", extra[i]);
-        used += w > 0 ? (size_t)w : 0;
-    }
+    for (size_t i = 0; i < s->nfields; i++)
+        if (!list_add(buf, len, &used, s->fields[i].name))
+            return;
+    for (size_t i = 0; extra && extra[i]; i++)
+        if (!list_add(buf, len, &used, extra[i]))
+            return;
 }
 
 /* "; did you mean \"x\"?" when one of names is close to word (the library's

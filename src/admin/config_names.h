@@ -27,7 +27,7 @@ bool cf_id_ok(const char *id);
 bool cf_ref_ok(const char *ref);
 
 /* "a, b, c" of a schema's field names (plus the NULL-terminated extra ones,
- * may be NULL) into buf. */
+ * may be NULL) into buf; a list too long for buf ends in "...". */
 void cf_field_list(char *buf, size_t len, const nr_config_schema *s, const char *const *extra);
 
 /* "; did you mean \"x\"?" when one of names is close to word (the library's

@@ -55,12 +55,15 @@ void nr__pool_assert_locked_invariants(const nr_pool *p)
 {
     NR__ASSERT_LOCKED(p);
     assert(p->magic == NR_POOL_MAGIC);
-    assert(p->total == p->idle + p->in_use + p->creating + p->maint + p->bagged);
+    assert(p->total == (uint64_t)p->idle + p->deg_idle + p->in_use + p->creating + p->maint +
+                           p->bagged + p->quarantined);
     assert(p->creating_async <= p->creating);
     assert(p->total <= (uint64_t)p->cfg.max_size ||
            atomic_load_explicit(&p->shrinking, memory_order_relaxed));
-    assert(p->waiters == 0 || p->idle == 0 || p->suspended);
+    assert(p->waiters == 0 || (p->idle == 0 && p->deg_idle == 0) || p->suspended);
     assert((p->idle == 0) == (p->idle_head == NULL));
+    assert((p->deg_idle == 0) == (p->deg_head == NULL));
+    assert(p->q_head == NULL || p->quarantined > 0);
     (void)p;
 }
 
@@ -132,7 +135,10 @@ int nr__place_locked(nr_pool *p, struct nr__instance *inst)
     } else {
         if (inst->state != NR_LC_IDLE)
             nr__inst_transition(inst, NR_LC_IDLE);
-        nr__idle_push_head(p, inst);
+        if (inst->degraded)
+            nr__deg_push_head(p, inst);
+        else
+            nr__idle_push_head(p, inst);
     }
     return 1;
 }
@@ -143,11 +149,9 @@ void nr__settle_locked(nr_pool *p)
     nr__bag_flush_locked(p);
     if (p->suspended)
         return;
-    while (p->idle_head && p->wait_head) {
-        struct nr__instance *inst = p->idle_head;
-        nr__idle_remove(p, inst);
-        nr__place_locked(p, inst);
-    }
+    /* healthy ones first, then degraded ones (nr__idle_take_locked) */
+    while (p->wait_head && (p->idle_head || p->deg_head))
+        nr__place_locked(p, nr__idle_take_locked(p));
 }
 
 void nr__signal_returned_locked(nr_pool *p)
@@ -256,8 +260,9 @@ void nr__destroy_list(nr_pool *p, struct nr__instance *list, uint32_t n)
     nr__destroy_list_on(p, list, n, NULL);
 }
 
-/* Take a leased or checked instance out of service and destroy it. The
- * caller has not yet removed it from `from_bucket` (in_use or maint). */
+/* Take a leased, checked or quarantined instance out of service and destroy
+ * it. The caller has not yet removed it from `from_bucket` (in_use, bagged,
+ * maint or quarantined; a quarantined one is already off its list). */
 void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
                  nr__discard_reason why)
 {
@@ -280,6 +285,10 @@ void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
         p->evicted_generation++;
     else if (why == NR__DISCARD_RESIZE)
         p->evicted_resize++;
+    else if (why == NR__DISCARD_QUARANTINE) {
+        p->health_discards++;
+        p->quarantine_discards++;
+    }
     nr__inst_transition(inst, NR_LC_CLEANUP);
     uint32_t more = nr__creator_plan_locked(p, 0);
     nr__signal_returned_locked(p);
@@ -366,6 +375,8 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
     else
         nr_scope_global(&p->scope);
     p->cfg = cfg;
+    p->clock = opts->clock;
+    p->clock_ud = opts->clock_ud;
     p->events = opts->events;
     p->wait_hist = opts->wait_histogram;
     p->health_hist = opts->health_histogram;

@@ -5,8 +5,9 @@
  *     check_args          the guard, the pool, the caller's scope
  *     loop:
  *       take_fast         a Free instance from the bag, no lock
- *       take_locked       under mu: an idle instance, or the reason there is
- *                         none (closed, breaker open, no wait allowed, too
+ *       take_locked       under mu: an idle instance (a degraded one only
+ *                         when no healthy one is idle), or the reason there
+ *                         is none (closed, breaker open, no wait allowed, too
  *                         many waiters, a yield worth trying, or a wait)
  *       wait_locked       join the FIFO queue, ask the creator for what the
  *                         queue needs, sleep until an instance is handed
@@ -274,9 +275,9 @@ static take_result take_locked(acq *a, int *rc)
         *rc = nr_error_set(a->err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
         return TAKE_FAILED;
     }
-    if (!p->suspended && !p->wait_head && p->idle_head) {
-        struct nr__instance *inst = p->idle_head;
-        nr__idle_remove(p, inst);
+    if (!p->suspended && !p->wait_head && (p->idle_head || p->deg_head)) {
+        /* a healthy idle instance, else a degraded one (pool_degraded.c) */
+        struct nr__instance *inst = nr__idle_take_locked(p);
         nr__inst_transition(inst, NR_LC_IN_USE);
         nr__lease_on_locked(p, inst);
         nr__pool_unlock(p);

@@ -153,6 +153,7 @@ int nr__bag_put(nr_pool *p, struct nr__instance *inst)
 void nr__bag_add_locked(nr_pool *p, struct nr__instance *inst)
 {
     assert(p->bag_nfree > 0);
+    assert(!inst->degraded); /* degraded ones live on their own list */
     uint32_t slot = p->bag_free_slots[--p->bag_nfree];
     inst->bag_slot = slot;
     atomic_store_explicit(&inst->bag, NR__BAG_FREE, memory_order_seq_cst);

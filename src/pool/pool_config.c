@@ -129,6 +129,53 @@ static const nr_field pool_fields[] = {
      .max = 30 * DAY_MS,
      .def_int = 0,
      .doc = "report a lease held longer than this; 0 = off"},
+    {.name = "replace_degraded",
+     .type = NR_FT_BOOL,
+     .offset = offsetof(nr_pool_config, replace_degraded),
+     .def_int = 1,
+     .doc = "maintenance replaces a degraded idle instance by a new one"},
+    {.name = "instance_quarantine_after",
+     .type = NR_FT_INT,
+     .offset = offsetof(nr_pool_config, instance_quarantine_after),
+     .min = 0,
+     .max = 1000,
+     .def_int = 0,
+     .doc = "checks failed in a row that quarantine an instance; 0 = destroy at once"},
+    {.name = "instance_quarantine_base_ms",
+     .type = NR_FT_INT,
+     .offset = offsetof(nr_pool_config, instance_quarantine_base_ms),
+     .min = 1,
+     .max = DAY_MS,
+     .def_int = 1000,
+     .doc = "delay before a quarantined instance's first probe"},
+    {.name = "instance_quarantine_factor",
+     .type = NR_FT_DOUBLE,
+     .offset = offsetof(nr_pool_config, instance_quarantine_factor),
+     .dmin = 1.0,
+     .dmax = 10.0,
+     .def_double = 2.0,
+     .doc = "growth of the probe delay per failed probe"},
+    {.name = "instance_quarantine_max_ms",
+     .type = NR_FT_INT,
+     .offset = offsetof(nr_pool_config, instance_quarantine_max_ms),
+     .min = 1,
+     .max = DAY_MS,
+     .def_int = 60000,
+     .doc = "longest probe delay (>= instance_quarantine_base_ms)"},
+    {.name = "instance_quarantine_jitter",
+     .type = NR_FT_DOUBLE,
+     .offset = offsetof(nr_pool_config, instance_quarantine_jitter),
+     .dmin = 0.0,
+     .dmax = 1.0,
+     .def_double = 0.2,
+     .doc = "each probe delay is up to this share longer or shorter, at random"},
+    {.name = "instance_quarantine_max_attempts",
+     .type = NR_FT_INT,
+     .offset = offsetof(nr_pool_config, instance_quarantine_max_attempts),
+     .min = 1,
+     .max = 1000,
+     .def_int = 8,
+     .doc = "failed probes before a quarantined instance is destroyed"},
 };
 
 static void pool_check(const void *cfg, const char *path, nr_config_report *report)
@@ -140,6 +187,17 @@ static void pool_check(const void *cfg, const char *path, nr_config_report *repo
         snprintf(field, sizeof(field), "%s.min_idle", path && *path ? path : "$");
         nr_config_report_add(report, field, value, 0, 0,
                              "min_idle must not exceed max_size (%" PRId64 ")", c->max_size);
+    }
+    /* (the other quarantine fields keep their own ranges whether it is on or not) */
+    if (c->instance_quarantine_after > 0 &&
+        c->instance_quarantine_max_ms < c->instance_quarantine_base_ms) {
+        char value[32], field[NR_CONFIG_PATH_MAX];
+        snprintf(value, sizeof(value), "%" PRId64, c->instance_quarantine_max_ms);
+        snprintf(field, sizeof(field), "%s.instance_quarantine_max_ms", path && *path ? path : "$");
+        nr_config_report_add(report, field, value, 0, 0,
+                             "instance_quarantine_max_ms must not be less than "
+                             "instance_quarantine_base_ms (%" PRId64 ")",
+                             c->instance_quarantine_base_ms);
     }
 }
 
@@ -171,4 +229,11 @@ void nr_pool_config_default(nr_pool_config *c)
     c->validate_timeout_ms = 5000;
     c->max_waiters = 0;
     c->leak_threshold_ms = 0;
+    c->replace_degraded = true;
+    c->instance_quarantine_after = 0;
+    c->instance_quarantine_base_ms = 1000;
+    c->instance_quarantine_factor = 2.0;
+    c->instance_quarantine_max_ms = 60000;
+    c->instance_quarantine_jitter = 0.2;
+    c->instance_quarantine_max_attempts = 8;
 }

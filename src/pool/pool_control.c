@@ -34,20 +34,15 @@ int nr_pool_resize(nr_pool *p, int64_t min_idle, int64_t max_size, nr_error *err
     nr__pool_lock(p);
     p->cfg.min_idle = min_idle;
     p->cfg.max_size = max_size;
-    /* Idle instances beyond the new max go now, the longest idle first. */
+    /* Instances beyond the new max go now: quarantined ones first, then
+     * degraded idle ones, then the longest idle. */
     nr__bag_flush_locked(p);
-    struct nr__instance *list = NULL;
+    struct nr__instance *list = NULL, *inst;
     uint32_t n = 0;
-    while (p->total > (uint64_t)max_size && p->idle_tail) {
-        struct nr__instance *inst = p->idle_tail;
-        nr__idle_remove(p, inst);
-        nr__inst_transition(inst, NR_LC_CLEANUP);
+    while (p->total > (uint64_t)max_size && (inst = nr__retire_one_locked(p)) != NULL) {
         inst->next = list;
         list = inst;
         n++;
-        p->total--;
-        p->destroying++;
-        p->evicted_resize++;
     }
     if (p->total > (uint64_t)max_size)
         atomic_store_explicit(&p->shrinking, 1, memory_order_relaxed);

@@ -58,8 +58,7 @@ static uint64_t rand64(void)
     return z ^ (z >> 31);
 }
 
-/* A uniform double in [0, 1). */
-static double rand_unit(void)
+double nr__rand_unit(void)
 {
     return (double)(rand64() >> 11) * (1.0 / 9007199254740992.0);
 }
@@ -74,7 +73,7 @@ static int64_t backoff_ns(const nr_pool *p, uint32_t failures)
         d *= p->cfg.create_backoff_factor;
     if (d > cap)
         d = cap;
-    d = d / 2 + rand_unit() * (d / 2);
+    d = d / 2 + nr__rand_unit() * (d / 2);
     return (int64_t)(d * (double)NR_NS_PER_MS);
 }
 
@@ -135,7 +134,7 @@ static int64_t lifetime_end(const nr_pool *p, int64_t created)
         return INT64_MAX;
     double life = (double)p->cfg.max_lifetime_ms * (double)NR_NS_PER_MS;
     if (p->cfg.max_lifetime_jitter > 0)
-        life *= 1.0 - p->cfg.max_lifetime_jitter * rand_unit();
+        life *= 1.0 - p->cfg.max_lifetime_jitter * nr__rand_unit();
     return created + (int64_t)life;
 }
 
@@ -166,6 +165,9 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
     if (cred)
         atomic_fetch_add_explicit(&cred->refs, 1, memory_order_relaxed);
     rec->gen = atomic_load_explicit(&p->gen, memory_order_relaxed);
+    rec->degraded = 0; /* a record is reused: nothing of its last instance stays */
+    rec->health_fails = 0;
+    rec->q_attempt = 0;
     nr__pool_unlock(p);
 
     nr_create_ctx cctx = {

@@ -7,13 +7,15 @@
  * and are touched by nobody else.
  *
  * Accounting, always true while mu is held:
- *     total == idle + in_use + creating + maint + bagged
+ *     total == idle + deg_idle + in_use + creating + maint + bagged + quarantined
  *     total <= max_size, except after a resize shrank max_size below
  *                        total: then `shrinking` is set, no create starts,
  *                        and give-backs retire instances until it holds
- *     waiters > 0  implies  idle == 0 and no bag instance is Free, or the
- *                           pool is suspended (a newcomer never barges past
- *                           a waiter)
+ *     waiters > 0  implies  idle == 0, deg_idle == 0 and no bag instance is
+ *                           Free, or the pool is suspended (a newcomer never
+ *                           barges past a waiter)
+ *     an instance in the bag is never degraded (degraded ones are kept on
+ *     the degraded list, so the fast path needs no check)
  *     creating_async <= creating  (creates run by the creator, not by
  *                                  nr_pool_maintain or nr_pool_fill)
  *
@@ -37,6 +39,18 @@
  * oldest waiter.
  * Instances being destroyed are no longer in total; `destroying` counts them
  * so that drain and destroy wait for them too.
+ *
+ * Where an instance that is not leased lives (every move under mu):
+ *
+ *     the bag (Free)        healthy, claimable without mu
+ *     the idle list         healthy (or never checked), taken under mu
+ *     the degraded list     its last check said degraded (or unhealthy, below
+ *                           instance_quarantine_after): taken under mu, only
+ *                           when nothing healthy is idle (pool_degraded.c)
+ *     out for a check       counted in maint, held by the checking thread
+ *     quarantined           counted in quarantined, never handed out; on the
+ *                           quarantine list, or held by the thread probing it
+ *                           (pool_quarantine.c)
  */
 #ifndef NR_POOL_INTERNAL_H
 #define NR_POOL_INTERNAL_H
@@ -72,6 +86,12 @@ struct nr__instance {
     int64_t last_used_ns;           /* written by the holder before it publishes under mu */
     uint64_t use_count;             /* [holder] */
     uint64_t health_round;          /* [mu] last health round that checked it */
+    int degraded;                   /* [mu] last check said degraded: kept on the degraded
+                                       list while idle (never in the bag) */
+    uint32_t health_fails;          /* [mu] checks failed in a row */
+    uint32_t q_attempt;             /* [mu] quarantined: the probe due next (1-based);
+                                       0 when not quarantined */
+    int64_t q_due_ns;               /* [mu] quarantined: when that probe is due (pool clock) */
     uint64_t gen;                   /* [holder] pool generation it was created in (the
                                        credential and evict-all counts, see nr__gen) */
     int64_t expires_ns;             /* [holder] created_ns + its jittered lifetime;
@@ -127,6 +147,9 @@ struct nr_pool {
 
     /* [mu] accounting */
     uint32_t total, idle, in_use, creating, maint, destroying, waiters, bagged;
+    uint32_t deg_idle;       /* [mu] on the degraded list */
+    uint32_t quarantined;    /* [mu] quarantined: on the quarantine list or being probed */
+    uint32_t replacing;      /* [mu] creates in flight that replace a degraded instance */
     uint32_t creating_async; /* [mu] of creating: started by the creator */
 
     /* [mu] the creator (pool_create.c) */
@@ -160,6 +183,12 @@ struct nr_pool {
 
     /* [mu] idle list: head = most recently used, tail = longest idle */
     struct nr__instance *idle_head, *idle_tail;
+    /* [mu] degraded list, ordered as the idle list; quarantine list, in the
+     * order instances were quarantined */
+    struct nr__instance *deg_head, *deg_tail;
+    struct nr__instance *q_head, *q_tail;
+    int64_t (*clock)(void *ud);        /* constant: schedules quarantine probes; NULL = nr_now_ns */
+    void *clock_ud;                    /* constant */
     struct nr__instance *free_records; /* [mu] records ready for reuse */
     struct nr__instance *all_records;  /* [mu] */
     nr__waiter *wait_head, *wait_tail; /* [mu] FIFO */
@@ -169,6 +198,7 @@ struct nr_pool {
     /* counters: [mu] where the update is under mu anyway, relaxed atomics otherwise */
     uint64_t creates, create_failures, destroys, handoffs, waits, evicted_idle, evicted_lifetime,
         health_discards, timeouts, cancels, exhausted, credential_retired;
+    uint64_t degraded_replaced, quarantines, quarantine_releases, quarantine_discards; /* [mu] */
     int64_t wait_ns_total, wait_ns_max;
     _Atomic uint64_t validate_failures, recycle_failures, taints;
 #ifndef NDEBUG
@@ -188,6 +218,7 @@ typedef enum nr__discard_reason {
     NR__DISCARD_CREDENTIAL,
     NR__DISCARD_GENERATION,
     NR__DISCARD_RESIZE,
+    NR__DISCARD_QUARANTINE, /* instance_quarantine_max_attempts probes failed */
 } nr__discard_reason;
 
 /* [mu] Count inst as leased / no longer leased (in_use and the lease stamp). */
@@ -253,6 +284,61 @@ static inline void nr__inst_transition(struct nr__instance *inst, nr_lifecycle t
 void nr__idle_push_head(nr_pool *p, struct nr__instance *inst);
 void nr__idle_remove(nr_pool *p, struct nr__instance *inst);
 
+/* ---- degraded idle instances (pool_degraded.c) ---- */
+
+/* [mu] Degraded list operations (deg_idle counts it). */
+void nr__deg_push_head(nr_pool *p, struct nr__instance *inst);
+void nr__deg_remove(nr_pool *p, struct nr__instance *inst);
+/* [mu] The instance an acquire under mu takes (out of its list, still
+ * Idle): the head of the idle list, else the head of the degraded list;
+ * NULL when both are empty. */
+struct nr__instance *nr__idle_take_locked(nr_pool *p);
+/* [mu] Take the instance a shrink retires first out of its list into
+ * Cleanup, counted in destroying (not in total): a quarantined one (not
+ * being probed), else the longest idle degraded one, else the longest idle
+ * one; NULL when none is left. */
+struct nr__instance *nr__retire_one_locked(nr_pool *p);
+/* Maintenance: while degraded instances are idle and a healthy replacement
+ * can be made (replace_degraded, below max_size and max_connecting, no
+ * create failing, not shrinking), create one on the calling thread and,
+ * once it succeeded, destroy a degraded idle instance. Returns how many
+ * were replaced; a failed create is counted in *failed, and the first one's
+ * code goes to *first_rc (when still NR_OK) with its error in err (may be
+ * NULL). */
+uint32_t nr__replace_degraded(nr_pool *p, uint32_t *failed, int *first_rc, nr_error *err);
+
+/* ---- instance quarantine (pool_quarantine.c) ---- */
+
+/* The pool's clock (the options' clock, or nr_now_ns). Call without mu. */
+int64_t nr__pool_clock(const nr_pool *p);
+/* [mu] Quarantine list operations (they leave `quarantined` alone). */
+void nr__q_push_tail(nr_pool *p, struct nr__instance *inst);
+void nr__q_remove(nr_pool *p, struct nr__instance *inst);
+/* The delay before probe `attempt` (1-based), in ms: instance_quarantine_base_ms
+ * x factor^(attempt-1), capped at instance_quarantine_max_ms, +- jitter, at
+ * least 1. */
+int64_t nr__q_delay_ms(const nr_pool *p, uint32_t attempt);
+/* A uniform double in [0, 1) (per-thread generator, pool_create.c). */
+double nr__rand_unit(void);
+/* [mu] Quarantine inst (out for a check, counted in maint, its failures in
+ * a row at the threshold) at time now: probe 1 due after the first delay.
+ * Writes the Quarantined event's text to text. */
+void nr__q_enter_locked(nr_pool *p, struct nr__instance *inst, int64_t now, const char *reason,
+                        char *text, size_t text_len);
+/* Probe the quarantined instances that are due (earliest first; none this
+ * round already saw), with no lock held, and act on each verdict; counted
+ * in rep. */
+void nr__q_probe_round(nr_pool *p, uint64_t round, int64_t check_timeout_ns,
+                       nr_pool_health_report *rep);
+
+/* ---- health checks (pool_health.c) ---- */
+
+/* Run one check of inst (held by the caller, no lock held): the type's
+ * health_check, or validate, with a deadline of timeout_ns. A check that
+ * failed or took longer than timeout_ns is reported unhealthy with why. */
+void nr__health_run(nr_pool *p, struct nr__instance *inst, int64_t timeout_ns,
+                    nr_health_report *hr);
+
 /* [mu] Give inst (now Idle or Ready or Maintenance) to the oldest waiter, or
  * put it on the idle list. Accounting for its previous bucket must already be
  * done by the caller. Destroys nothing. If the pool is closed, returns 0 and
@@ -307,8 +393,10 @@ int nr__place_created_locked(nr_pool *p, struct nr__instance *inst, int async);
  * every bucket and counted in `destroying`; then fix the counters. */
 void nr__destroy_list(nr_pool *p, struct nr__instance *list, uint32_t n);
 
-/* Take a leased or checked instance (counted in *from_bucket, which is
- * &p->in_use or &p->maint) out of service and destroy it, outside mu. */
+/* Take a leased, checked or quarantined instance (counted in *from_bucket,
+ * which is &p->in_use, &p->bagged, &p->maint or &p->quarantined; a
+ * quarantined one already off its list) out of service and destroy it,
+ * outside mu. */
 void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
                  nr__discard_reason why);
 
@@ -342,8 +430,9 @@ uint32_t nr__bag_used_locked(const nr_pool *p);
 /* Remember inst as this thread's last give-back to p. */
 void nr__bag_hint(nr_pool *p, struct nr__instance *inst);
 
-/* [mu] Take every idle instance (only those of an old generation when
- * only_stale) out into a list for destruction; counted in destroying. */
+/* [mu] Take every idle, degraded idle and quarantined instance (not one being
+ * probed; only those of an old generation when only_stale) out into a list
+ * for destruction; counted in destroying. */
 struct nr__instance *nr__take_idle_locked(nr_pool *p, int only_stale, uint32_t *n);
 
 /* [mu held on entry, released on return] Start a new generation (gen +=

@@ -1,12 +1,11 @@
 /*
- * pool_maintain.c - the maintenance step, warming to min_idle, and health
- * checks of idle instances. Every driver callback here runs on the calling
- * thread with no lock held.
+ * pool_maintain.c - the maintenance step and warming to min_idle (health
+ * checks are in pool_health.c). Every driver callback here runs on the
+ * calling thread with no lock held.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pool/pool_internal.h"
 #include "observe/span.h"
-#include "base/strutil.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -31,8 +30,9 @@ static uint32_t need_locked(const nr_pool *p, uint64_t want, int honor_backoff)
     /* Maintenance counts every create in flight as on its way; an explicit
      * fill or prime counts only its own, since the creator's may fail or
      * go to a waiter. */
-    /* (instances out for a health check come back idle: they count too) */
-    uint64_t have = (uint64_t)p->idle + p->maint +
+    /* (instances out for a health check come back idle: they count too;
+     * quarantined ones are never handed out: they do not) */
+    uint64_t have = (uint64_t)p->idle + p->deg_idle + p->maint +
                     (honor_backoff ? p->creating : p->creating - p->creating_async);
     if (have >= want)
         return 0;
@@ -80,6 +80,41 @@ static int create_placed(nr_pool *p, uint32_t n, nr_deadline deadline, uint32_t 
     return first;
 }
 
+/* [mu] Take the instances of the degraded list (degraded) or of the idle
+ * list that maintenance retires onto *list, the longest idle first: past
+ * max_lifetime, or past idle_timeout while more than min_idle are idle.
+ * Returns how many (still counted in total). */
+static uint32_t evict_locked(nr_pool *p, int degraded, int64_t now, struct nr__instance **list,
+                             nr_pool_maintain_report *rep)
+{
+    NR__ASSERT_LOCKED(p);
+    int64_t idle_ns = p->cfg.idle_timeout_ms * NR_NS_PER_MS;
+    uint32_t n = 0;
+    for (struct nr__instance *inst = degraded ? p->deg_tail : p->idle_tail, *prev; inst;
+         inst = prev) {
+        prev = inst->prev;
+        if (nr__expired(p, inst, now)) {
+            rep->evicted_lifetime++;
+            p->evicted_lifetime++;
+        } else if (idle_ns > 0 && now - inst->last_used_ns >= idle_ns &&
+                   (uint64_t)p->idle + p->deg_idle > (uint64_t)p->cfg.min_idle) {
+            rep->evicted_idle++;
+            p->evicted_idle++;
+        } else {
+            continue;
+        }
+        if (degraded)
+            nr__deg_remove(p, inst);
+        else
+            nr__idle_remove(p, inst);
+        nr__inst_transition(inst, NR_LC_CLEANUP);
+        inst->next = *list;
+        *list = inst;
+        n++;
+    }
+    return n;
+}
+
 static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *err);
 
 int nr_pool_maintain(nr_pool *p, nr_pool_maintain_report *report, nr_error *err)
@@ -102,27 +137,19 @@ static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *
     nr__pool_lock(p);
     nr__bag_flush_locked(p); /* the walk below sees every idle instance */
     int64_t now = nr_now_coarse_ns();
-    int64_t idle_ns = p->cfg.idle_timeout_ms * NR_NS_PER_MS;
     struct nr__instance *list = NULL;
-    uint32_t n = 0;
-    /* Oldest idle first: walk from the tail. */
-    for (struct nr__instance *inst = p->idle_tail, *prev; inst; inst = prev) {
-        prev = inst->prev;
-        int evict = 0;
-        if (nr__expired(p, inst, now)) {
-            evict = 1;
-            rep.evicted_lifetime++;
-            p->evicted_lifetime++;
-        } else if (idle_ns > 0 && now - inst->last_used_ns >= idle_ns &&
-                   p->idle > (uint64_t)p->cfg.min_idle) {
-            evict = 1;
-            rep.evicted_idle++;
-            p->evicted_idle++;
-        }
-        if (!evict)
+    /* Degraded ones go first, then healthy ones; quarantined ones only for
+     * their lifetime. */
+    uint32_t n = evict_locked(p, 1, now, &list, &rep) + evict_locked(p, 0, now, &list, &rep);
+    for (struct nr__instance *inst = p->q_head, *next; inst; inst = next) {
+        next = inst->next;
+        if (!nr__expired(p, inst, now))
             continue;
-        nr__idle_remove(p, inst);
+        nr__q_remove(p, inst);
+        p->quarantined--;
         nr__inst_transition(inst, NR_LC_CLEANUP);
+        rep.evicted_lifetime++;
+        p->evicted_lifetime++;
         inst->next = list;
         list = inst;
         n++;
@@ -167,6 +194,8 @@ static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *
         p->creating += need;
         nr__pool_unlock(p);
     }
+    /* Then replace degraded idle instances by new ones, when it can be done. */
+    rep.replaced_degraded = nr__replace_degraded(p, &rep.create_failures, &rc, err);
     if (rc == NR_OK && backoff_rc != NR_OK) {
         rc = backoff_rc;
         if (err)
@@ -230,139 +259,4 @@ static int fill_impl(nr_pool *p, int64_t want, nr_deadline deadline, nr_error *e
         if (rc != NR_OK)
             return rc;
     }
-}
-
-/* Severity order for picking the worst result. */
-static int severity(nr_health_state s)
-{
-    switch (s) {
-    case NR_HEALTH_HEALTHY:
-        return 0;
-    case NR_HEALTH_UNKNOWN:
-        return 1;
-    case NR_HEALTH_DEGRADED:
-        return 2;
-    case NR_HEALTH_UNHEALTHY:
-        return 3;
-    }
-    return 3;
-}
-
-static int check_health_impl(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_report *report,
-                             nr_error *err);
-
-int nr_pool_check_health(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_report *report,
-                         nr_error *err)
-{
-    nr__span span;
-    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "check_health", p ? p->id : NULL,
-                   p ? &p->scope : NULL, NULL);
-    int rc = check_health_impl(p, check_timeout_ns, report, err);
-    nr__span_end_err(&span, rc, err, NULL);
-    return rc;
-}
-
-static int check_health_impl(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_report *report,
-                             nr_error *err)
-{
-    nr_pool_health_report rep;
-    memset(&rep, 0, sizeof(rep));
-    rep.worst = NR_HEALTH_UNKNOWN;
-    int worst_sev = -1;
-    if (!p)
-        return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_check_health: pool must not be NULL");
-    if (check_timeout_ns <= 0)
-        return nr_error_set(err, NR_EINVAL, p->id,
-                            "pool '%s': health check timeout must be positive", p->id);
-
-    nr__pool_lock(p);
-    nr__bag_flush_locked(p);
-    uint64_t round = ++p->health_round;
-    uint32_t budget = p->idle; /* check at most what is idle now */
-    nr__pool_unlock(p);
-
-    while (budget--) {
-        nr__pool_lock(p);
-        struct nr__instance *inst = p->idle_tail;
-        while (inst && inst->health_round == round)
-            inst = inst->prev;
-        if (!inst) {
-            nr__pool_unlock(p);
-            break;
-        }
-        inst->health_round = round;
-        nr__idle_remove(p, inst);
-        nr__inst_transition(inst, NR_LC_MAINTENANCE);
-        p->maint++;
-        nr__pool_unlock(p);
-
-        nr_health_report hr;
-        memset(&hr, 0, sizeof(hr));
-        nr_error e;
-        nr_error_clear(&e);
-        int64_t t0 = nr_now_ns();
-        int rc;
-        if (p->type->health_check) {
-            rc = p->type->health_check(inst->handle, p->type_ud,
-                                       nr_deadline_in_ns(check_timeout_ns), &hr, &e);
-        } else if (p->type->validate) {
-            rc = p->type->validate(inst->handle, p->type_ud, &e);
-            hr.state = rc == NR_OK ? NR_HEALTH_HEALTHY : NR_HEALTH_UNHEALTHY;
-        } else {
-            rc = NR_OK;
-            hr.state = NR_HEALTH_HEALTHY;
-        }
-        hr.latency_ns = nr_now_ns() - t0;
-        if (p->health_hist)
-            nr_histogram_observe(p->health_hist, (double)hr.latency_ns / 1e9);
-        if (rc != NR_OK) {
-            hr.state = NR_HEALTH_UNHEALTHY;
-            nr__copy_marked(hr.reason, sizeof(hr.reason),
-                            e.message[0] ? e.message : nr_strerror(rc));
-        } else if (hr.state != NR_HEALTH_UNHEALTHY && hr.latency_ns > check_timeout_ns) {
-            hr.state = NR_HEALTH_UNHEALTHY;
-            snprintf(hr.reason, sizeof(hr.reason), "health check took %lld ms, over %lld ms",
-                     (long long)(hr.latency_ns / NR_NS_PER_MS),
-                     (long long)(check_timeout_ns / NR_NS_PER_MS));
-        }
-        rep.checked++;
-        switch (hr.state) {
-        case NR_HEALTH_HEALTHY:
-            rep.healthy++;
-            break;
-        case NR_HEALTH_DEGRADED:
-            rep.degraded++;
-            break;
-        case NR_HEALTH_UNHEALTHY:
-            rep.unhealthy++;
-            break;
-        case NR_HEALTH_UNKNOWN:
-            break;
-        }
-        if (severity(hr.state) > worst_sev) {
-            worst_sev = severity(hr.state);
-            rep.worst = hr.state;
-            memcpy(rep.reason, hr.reason, sizeof(rep.reason));
-        }
-        if (hr.state == NR_HEALTH_UNHEALTHY) {
-            rep.discarded++;
-            uint64_t gone = inst->id;
-            nr__discard(p, inst, &p->maint, NR__DISCARD_HEALTH);
-            nr__pool_event(p, NR_EV_CLEANED_UP, gone, 0, 1, NR_EHEALTH, hr.reason);
-            continue;
-        }
-        nr__pool_lock(p);
-        p->maint--;
-        nr__inst_transition(inst, NR_LC_IDLE);
-        if (!nr__place_locked(p, inst)) {
-            p->maint++;
-            nr__pool_unlock(p);
-            nr__discard(p, inst, &p->maint, NR__DISCARD_CLOSED);
-            continue;
-        }
-        nr__pool_unlock(p);
-    }
-    if (report)
-        *report = rep;
-    return NR_OK;
 }

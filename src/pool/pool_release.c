@@ -35,13 +35,21 @@ struct nr__instance *nr__lease_end(nr_guard *g, int *in_bag)
     return inst;
 }
 
-/* After a resize shrank the pool: whether it still holds more than
- * max_size (and the flag is cleared once it does not). */
-static int over_max(nr_pool *p)
+/* After a resize shrank the pool: whether inst, given back, must go because
+ * the pool still holds more than max_size (the flag is cleared once it does
+ * not). A quarantined instance, or a degraded idle one when inst is not
+ * degraded, goes in its place: then *victim is set (the caller destroys
+ * it) and 0 comes back. */
+static int over_max(nr_pool *p, const struct nr__instance *inst, struct nr__instance **victim)
 {
+    *victim = NULL;
     nr__pool_lock(p);
     int over = p->total > (uint64_t)p->cfg.max_size;
-    if (!over)
+    if (over && (p->q_head || (p->deg_head && !inst->degraded))) {
+        *victim = nr__retire_one_locked(p);
+        over = 0;
+    }
+    if (p->total <= (uint64_t)p->cfg.max_size)
         atomic_store_explicit(&p->shrinking, 0, memory_order_relaxed);
     nr__pool_unlock(p);
     return over;
@@ -62,6 +70,7 @@ static int give_back(nr_guard *g, int taint)
     uint32_t *bucket = in_bag ? &p->bagged : &p->in_use;
 
     nr__discard_reason why = NR__DISCARD_TAINT;
+    struct nr__instance *victim = NULL; /* retired in its place by a shrink */
     int drop = 0, stale;
     int64_t now = nr_now_coarse_ns();
     if (taint) {
@@ -76,7 +85,8 @@ static int give_back(nr_guard *g, int taint)
     } else if ((stale = nr__stale(p, inst)) != 0) {
         why = (nr__discard_reason)stale;
         drop = 1;
-    } else if (atomic_load_explicit(&p->shrinking, memory_order_relaxed) && over_max(p)) {
+    } else if (atomic_load_explicit(&p->shrinking, memory_order_relaxed) &&
+               over_max(p, inst, &victim)) {
         why = NR__DISCARD_RESIZE;
         drop = 1;
     } else if (p->cfg.recycle_on_release && p->type->recycle) {
@@ -87,6 +97,10 @@ static int give_back(nr_guard *g, int taint)
             why = NR__DISCARD_RECYCLE;
             drop = 1;
         }
+    }
+    if (victim) {
+        nr__pool_event(p, NR_EV_CLEANED_UP, victim->id, 0, 1, NR_OK, "resize");
+        nr__destroy_list(p, victim, 1);
     }
     if (drop) {
         nr__discard(p, inst, bucket, why);
@@ -102,8 +116,10 @@ static int give_back(nr_guard *g, int taint)
         nr__bag_remove_locked(p, inst);
     else
         nr__lease_off_locked(p, inst);
-    if (!atomic_load_explicit(&p->gate, memory_order_relaxed) && p->bag_nfree > 0) {
-        /* Nobody waits: into the bag, where the next acquire needs no lock. */
+    if (!inst->degraded && !atomic_load_explicit(&p->gate, memory_order_relaxed) &&
+        p->bag_nfree > 0) {
+        /* Nobody waits: into the bag, where the next acquire needs no lock
+         * (a degraded one goes to its list instead, see pool_degraded.c). */
         nr__bag_add_locked(p, inst);
         nr__bag_hint(p, inst);
     } else if (!nr__place_locked(p, inst)) {
@@ -163,23 +179,44 @@ void nr_pool_quiesce(nr_pool *p)
     nr__pool_unlock(p);
 }
 
+enum { FROM_IDLE, FROM_DEGRADED, FROM_QUARANTINE };
+
+/* [mu] nr__take_idle_locked for one list. */
+static void take_list_locked(nr_pool *p, int from, int only_stale, struct nr__instance **list,
+                             uint32_t *n)
+{
+    struct nr__instance *head = from == FROM_IDLE       ? p->idle_head
+                                : from == FROM_DEGRADED ? p->deg_head
+                                                        : p->q_head;
+    for (struct nr__instance *inst = head, *next; inst; inst = next) {
+        next = inst->next;
+        if (only_stale && !nr__stale(p, inst))
+            continue;
+        if (from == FROM_IDLE) {
+            nr__idle_remove(p, inst);
+        } else if (from == FROM_DEGRADED) {
+            nr__deg_remove(p, inst);
+        } else {
+            nr__q_remove(p, inst);
+            p->quarantined--;
+        }
+        if (!only_stale)
+            nr__inst_transition(inst, NR_LC_DRAINING);
+        nr__inst_transition(inst, NR_LC_CLEANUP);
+        inst->next = *list;
+        *list = inst;
+        (*n)++;
+    }
+}
+
 struct nr__instance *nr__take_idle_locked(nr_pool *p, int only_stale, uint32_t *n)
 {
     NR__ASSERT_LOCKED(p);
     struct nr__instance *list = NULL;
     *n = 0;
-    for (struct nr__instance *inst = p->idle_head, *next; inst; inst = next) {
-        next = inst->next;
-        if (only_stale && !nr__stale(p, inst))
-            continue;
-        nr__idle_remove(p, inst);
-        if (!only_stale)
-            nr__inst_transition(inst, NR_LC_DRAINING);
-        nr__inst_transition(inst, NR_LC_CLEANUP);
-        inst->next = list;
-        list = inst;
-        (*n)++;
-    }
+    take_list_locked(p, FROM_IDLE, only_stale, &list, n);
+    take_list_locked(p, FROM_DEGRADED, only_stale, &list, n);
+    take_list_locked(p, FROM_QUARANTINE, only_stale, &list, n);
     p->total -= *n;
     p->destroying += *n;
     return list;
@@ -368,7 +405,13 @@ void nr_pool_stats_get(nr_pool *p, nr_pool_stats *s)
     nr__pool_lock(p);
     uint32_t bag_used = nr__bag_used_locked(p);
     s->total = p->total;
-    s->idle = p->idle + (p->bagged - bag_used);
+    s->idle = p->idle + p->deg_idle + (p->bagged - bag_used);
+    s->degraded_idle = p->deg_idle;
+    s->quarantined = p->quarantined;
+    s->degraded_replaced = p->degraded_replaced;
+    s->quarantines = p->quarantines;
+    s->quarantine_releases = p->quarantine_releases;
+    s->quarantine_discards = p->quarantine_discards;
     s->in_use = p->in_use + bag_used;
     s->creating = p->creating;
     s->waiters = p->waiters;

@@ -46,4 +46,10 @@ void nr_pool_stats_add(nr_pool_stats *sum, const nr_pool_stats *s)
     sum->evicted_resize += s->evicted_resize;
     sum->leaks += s->leaks;
     sum->leaks_open += s->leaks_open;
+    sum->degraded_idle += s->degraded_idle;
+    sum->quarantined += s->quarantined;
+    sum->degraded_replaced += s->degraded_replaced;
+    sum->quarantines += s->quarantines;
+    sum->quarantine_releases += s->quarantine_releases;
+    sum->quarantine_discards += s->quarantine_discards;
 }

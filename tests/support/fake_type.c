@@ -38,6 +38,17 @@ void nr_fake_init(nr_fake *f)
     atomic_store(&f->health, NR_HEALTH_HEALTHY);
 }
 
+void nr_fake_script(nr_fake *f, uint64_t serial, nr_health_state state)
+{
+    atomic_store(&f->health_of[serial % NR_FAKE_SCRIPTED], NR_FAKE_STATE(state));
+}
+
+void nr_fake_script_clear(nr_fake *f)
+{
+    for (int i = 0; i < NR_FAKE_SCRIPTED; i++)
+        atomic_store(&f->health_of[i], 0);
+}
+
 static int fake_create(void **out, const void *config, const nr_create_ctx *ctx, void *ud,
                        nr_error *err)
 {
@@ -128,17 +139,28 @@ static int fake_health(void *handle, void *ud, nr_deadline deadline, nr_health_r
     if (h->magic != NR_FAKE_MAGIC)
         abort();
     atomic_store(&f->health_serial, h->serial);
+    int at = atomic_fetch_add(&f->check_log_n, 1);
+    if (at < NR_FAKE_LOG)
+        atomic_store(&f->check_log[at], h->serial);
     if (f->on_call)
         f->on_call("health", f->on_call_arg);
     atomic_fetch_add(&f->health_checks, 1);
+    /* a check runs on an instance nobody holds: tests stamp holders while they do */
+    if (atomic_fetch_add(&h->holders, 1) != 0)
+        atomic_fetch_add(&f->check_overlaps, 1);
     long delay = atomic_load(&f->health_delay_ns);
     if (delay) {
         int64_t left = nr_deadline_remaining_ns(deadline);
         nr_sleep_ns(delay < left ? delay : left);
-        if (delay >= left)
+        if (delay >= left) {
+            atomic_fetch_sub(&h->holders, 1);
             return nr_error_set(err, NR_ETIMEDOUT, NULL, "fake health check timed out");
+        }
     }
-    report->state = (nr_health_state)atomic_load(&f->health);
+    int scripted = atomic_load(&f->health_of[h->serial % NR_FAKE_SCRIPTED]);
+    atomic_fetch_sub(&h->holders, 1);
+    report->state =
+        scripted ? (nr_health_state)(scripted - 1) : (nr_health_state)atomic_load(&f->health);
     if (report->state != NR_HEALTH_HEALTHY)
         strcpy(report->reason, "fake says so");
     return NR_OK;

@@ -12,8 +12,11 @@
 
 #include "nebula/resource.h"
 
-#define NR_FAKE_MAGIC 0xFA4EFA4E12345678ULL
-#define NR_FAKE_DEAD  0xDEADDEADDEADDEADULL
+#define NR_FAKE_MAGIC    0xFA4EFA4E12345678ULL
+#define NR_FAKE_SCRIPTED 64
+#define NR_FAKE_LOG      256
+#define NR_FAKE_STATE(s) ((int)(s) + 1)
+#define NR_FAKE_DEAD     0xDEADDEADDEADDEADULL
 
 typedef struct nr_fake_handle {
     uint64_t magic;     /* NR_FAKE_MAGIC while alive, NR_FAKE_DEAD after destroy */
@@ -36,6 +39,13 @@ typedef struct nr_fake {
     atomic_int destroying_now, destroying_max; /* destroys running at once, and the peak */
     atomic_ullong health_serial;               /* serial of the instance the latest check is on (set
                                                   before on_call, so on_call can tell which one) */
+    /* Scripted health, per instance: health_of[serial % NR_FAKE_SCRIPTED] is 0 to
+     * report `health`, or NR_FAKE_STATE(state) to report state (nr_fake_script). */
+    atomic_int health_of[NR_FAKE_SCRIPTED];
+    /* The serials checked, in order (the first NR_FAKE_LOG of them). */
+    atomic_ullong check_log[NR_FAKE_LOG];
+    atomic_int check_log_n;
+    atomic_long check_overlaps; /* checks that found the handle stamped as held */
     /* Called at the start of every callback with its name ("create",
      * "destroy", "validate", "recycle", "health"); set before use. */
     void (*on_call)(const char *what, void *arg);
@@ -52,5 +62,9 @@ extern const nr_config_schema nr_fake_config_schema;
 extern const nr_resource_type nr_fake_type;
 
 void nr_fake_init(nr_fake *f);
+/* Make the checks of instance `serial` report state (until scripted again). */
+void nr_fake_script(nr_fake *f, uint64_t serial, nr_health_state state);
+/* Forget every per-instance script: all report `health` again. */
+void nr_fake_script_clear(nr_fake *f);
 
 #endif

@@ -28,10 +28,22 @@ int nr_pool_fixture_teardown(void **state)
     return 0;
 }
 
+static int64_t fixture_clock(void *ud)
+{
+    nr_pool_fixture *f = ud;
+    return (int64_t)atomic_load(&f->clock_ns);
+}
+
 void nr_pool_fixture_make(nr_pool_fixture *f, const char *id)
 {
-    nr_pool_options o = {
-        .id = id, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg, .pool = &f->pcfg};
+    nr_pool_options o = {.id = id,
+                         .type = &nr_fake_type,
+                         .type_ud = &f->fake,
+                         .config = &f->cfg,
+                         .pool = &f->pcfg,
+                         .events = f->events,
+                         .clock = f->fake_clock ? fixture_clock : NULL,
+                         .clock_ud = f};
     nr_error err = {0};
     if (nr_pool_create(&f->pool, &o, &err) != NR_OK)
         fail_msg("nr_pool_create: %s", err.message);

@@ -13,6 +13,10 @@ typedef struct nr_pool_fixture {
     nr_fake_config cfg;
     nr_pool_config pcfg; /* defaults with max_size 4; change before make */
     nr_pool *pool;
+    /* set before make: */
+    int fake_clock;        /* the pool's clock is clock_ns below (nr_pool_options.clock) */
+    nr_event_bus *events;  /* borrowed; the pool publishes into it */
+    atomic_llong clock_ns; /* the fake clock: tests move it */
 } nr_pool_fixture;
 
 int nr_pool_fixture_setup(void **state);

@@ -274,10 +274,42 @@ static void test_secret_never_observable(void **state)
     free(buf);
 }
 
+/* Degraded and replaced instances show in their series. */
+static void test_instance_health_metrics(void **state)
+{
+    (void)state;
+    world w;
+    world_up(&w, 2); /* one idle instance after the start */
+    const char *l = "{resource=\"db\",scope=\"global\"}";
+    char name[128];
+    atomic_store(&w.fake.health, NR_HEALTH_DEGRADED);
+    nr_manager_tick(w.m); /* its check says degraded */
+    char *text = scrape(&w);
+#define VAL(fam) (snprintf(name, sizeof(name), "%s%s", fam, l), sample(text, name))
+    assert_true(VAL("nr_pool_degraded_idle") == 1);
+    assert_true(VAL("nr_pool_quarantined_instances") == 0);
+    assert_true(VAL("nr_pool_degraded_replaced_total") == 0);
+    nr_free(text);
+    nr_manager_tick(w.m); /* maintenance replaces it, then the new one is checked */
+    text = scrape(&w);
+    assert_true(VAL("nr_pool_degraded_replaced_total") == 1);
+    assert_true(VAL("nr_pool_instances") == 1);
+    nr_free(text);
+    atomic_store(&w.fake.health, NR_HEALTH_HEALTHY);
+    nr_manager_tick(w.m);
+    text = scrape(&w);
+    assert_true(VAL("nr_pool_degraded_idle") == 0);
+    assert_true(VAL("nr_pool_instance_quarantines_total") == 0);
+#undef VAL
+    nr_free(text);
+    world_down(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_match_workload_exactly),
+        cmocka_unit_test(test_instance_health_metrics),
         cmocka_unit_test(test_events_in_order_with_fields),
         cmocka_unit_test(test_secret_never_observable),
     };

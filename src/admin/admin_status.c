@@ -169,6 +169,19 @@ json_t *admin_pool_json(const nr_pool_stats *s)
         return NULL;
     }
     json_decref(c);
+    /* degraded and quarantined instances (docs/health.md) */
+    json_t *h =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "degraded_idle", (json_int_t)s->degraded_idle,
+                  "quarantined", (json_int_t)s->quarantined, "degraded_replaced",
+                  (json_int_t)s->degraded_replaced, "quarantines", (json_int_t)s->quarantines,
+                  "quarantine_releases", (json_int_t)s->quarantine_releases, "quarantine_discards",
+                  (json_int_t)s->quarantine_discards);
+    if (!h || json_object_update(o, h) != 0) {
+        json_decref(h);
+        json_decref(o);
+        return NULL;
+    }
+    json_decref(h);
     return o;
 }
 

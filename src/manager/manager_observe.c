@@ -15,6 +15,10 @@
  *   nr_pool_destroys_total         counter    instances destroyed
  *   nr_pool_breaker_opens_total    counter    times the create breaker opened
  *   nr_pool_leaks_total            counter    leases reported held past leak_threshold_ms
+ *   nr_pool_degraded_replaced_total counter   degraded idle instances replaced by maintenance
+ *   nr_pool_instance_quarantines_total counter instances quarantined
+ *   nr_pool_instance_quarantine_releases_total counter quarantined instances back in the pool
+ *   nr_pool_instance_quarantine_discards_total counter quarantined instances destroyed
  *   nr_pool_instances              gauge      instances alive
  *   nr_pool_in_use                 gauge      instances leased
  *   nr_pool_idle                   gauge      instances idle
@@ -24,6 +28,8 @@
  *   nr_pool_breaker_open           gauge      1 while the create breaker is open
  *   nr_pool_suspended              gauge      1 while suspended
  *   nr_pool_leaks_open             gauge      reported leases still out
+ *   nr_pool_degraded_idle          gauge      idle instances whose last check said degraded
+ *   nr_pool_quarantined_instances  gauge      instances in quarantine
  *   nr_pool_acquire_wait_seconds   histogram  wait of each acquire that had to wait
  *   nr_health_check_seconds        histogram  duration of each instance health check
  *   nr_health_checks_failed_total  counter    instances a check found unhealthy
@@ -64,6 +70,13 @@ static const family pool_counters[] = {
      NR_METRIC_COUNTER},
     {"nr_pool_breaker_opens_total", "Times the create breaker opened.", NR_METRIC_COUNTER},
     {"nr_pool_leaks_total", "Leases reported held past leak_threshold_ms.", NR_METRIC_COUNTER},
+    {"nr_pool_degraded_replaced_total", "Degraded idle instances replaced by maintenance.",
+     NR_METRIC_COUNTER},
+    {"nr_pool_instance_quarantines_total", "Instances quarantined.", NR_METRIC_COUNTER},
+    {"nr_pool_instance_quarantine_releases_total", "Quarantined instances back in the pool.",
+     NR_METRIC_COUNTER},
+    {"nr_pool_instance_quarantine_discards_total", "Quarantined instances destroyed.",
+     NR_METRIC_COUNTER},
     {"nr_pool_instances", "Instances alive.", NR_METRIC_GAUGE},
     {"nr_pool_in_use", "Instances leased.", NR_METRIC_GAUGE},
     {"nr_pool_idle", "Instances idle.", NR_METRIC_GAUGE},
@@ -73,9 +86,11 @@ static const family pool_counters[] = {
     {"nr_pool_breaker_open", "1 while the create breaker is open.", NR_METRIC_GAUGE},
     {"nr_pool_suspended", "1 while the pool is suspended.", NR_METRIC_GAUGE},
     {"nr_pool_leaks_open", "Leases reported held too long and still out.", NR_METRIC_GAUGE},
+    {"nr_pool_degraded_idle", "Idle instances whose last check said degraded.", NR_METRIC_GAUGE},
+    {"nr_pool_quarantined_instances", "Instances in quarantine.", NR_METRIC_GAUGE},
 };
 #define NFAM    (sizeof(pool_counters) / sizeof(pool_counters[0]))
-#define NCOUNTS 9 /* the counters come first in pool_counters */
+#define NCOUNTS 13 /* the counters come first in pool_counters */
 
 static void scope_label(const nr_scope *s, char *buf, size_t len)
 {
@@ -91,12 +106,22 @@ static int collect_pool(nr_metrics *reg, const char *id, nr_pool *p, nr_error *e
     const char *labels[] = {id, scope};
     nr_pool_stats s;
     nr_pool_stats_get(p, &s);
-    const uint64_t counts[NCOUNTS] = {s.acquires,        s.releases,        s.timeouts,
-                                      s.creates,         s.create_failures, s.destroys,
-                                      s.health_discards, s.breaker_opens,   s.leaks};
-    const double gauges[NFAM - NCOUNTS] = {s.total,        s.in_use,    s.idle,
-                                           s.waiters,      s.creating,  s.max_size,
-                                           s.breaker_open, s.suspended, s.leaks_open};
+    const uint64_t counts[NCOUNTS] = {s.acquires,
+                                      s.releases,
+                                      s.timeouts,
+                                      s.creates,
+                                      s.create_failures,
+                                      s.destroys,
+                                      s.health_discards,
+                                      s.breaker_opens,
+                                      s.leaks,
+                                      s.degraded_replaced,
+                                      s.quarantines,
+                                      s.quarantine_releases,
+                                      s.quarantine_discards};
+    const double gauges[NFAM - NCOUNTS] = {
+        s.total,        s.in_use,    s.idle,       s.waiters,       s.creating,   s.max_size,
+        s.breaker_open, s.suspended, s.leaks_open, s.degraded_idle, s.quarantined};
     _Static_assert(sizeof(counts) / sizeof(counts[0]) + sizeof(gauges) / sizeof(gauges[0]) == NFAM,
                    "one value per family");
     for (size_t i = 0; i < NFAM; i++) {

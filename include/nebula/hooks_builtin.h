@@ -1,0 +1,144 @@
+/*
+ * nebula/hooks_builtin.h - the hooks that come with the library
+ * (docs/hooks.md): audit, metrics, slow acquire and credential refresh.
+ *
+ * Each one fills an nr_hook_def that the program adds with nr_hooks_add (and
+ * may change first: its priority, operations and filters). Each is also
+ * available from the config file of `nebula-resource` under "hooks".
+ *
+ * Ownership: the objects made here (nr_audit, nr_slow_acquire,
+ * nr_credential_refresh) are the ud of their hook; remove the hook
+ * (nr_hooks_remove) before destroying the object.
+ */
+#ifndef NEBULA_HOOKS_BUILTIN_H
+#define NEBULA_HOOKS_BUILTIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nebula/hooks.h"
+#include "nebula/metrics.h"
+#include "nebula/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct nr_manager;
+
+/* ---- audit ------------------------------------------------------------------------- */
+
+/*
+ * One JSON line per operation, written by a thread of its own:
+ *   {"ts_ms":1764094000123,"resource":"orders-db","scope":"tenant:acme",
+ *    "op":"acquire","outcome":"ok","code":0,"duration_ns":81234,
+ *    "caller":"checkout","instance":7}
+ * (outcome "ok" or the error's name, e.g. "NR_ETIMEDOUT", with "error" the
+ * message; "scope", "caller" and "instance" are null when there is none; a
+ * refused operation gets no after call, so no line: its refusal is an
+ * event). Never a secret: the fields come from ids,
+ * scopes, caller tags and error messages, which never hold one.
+ * The hook's after callback only formats the line and puts it in a bounded
+ * queue; when the queue is full the line is dropped and counted, the
+ * operation never waits.
+ */
+typedef struct nr_audit_options {
+    const char *path; /* append the lines to this file (created 0600 if missing); NULL: sink */
+    void (*sink)(void *ud, const char *line, size_t len); /* or give each line (no '\n') to
+                                                             this, on the audit thread */
+    void *sink_ud;
+    size_t queue_lines; /* lines queued at most; default 4096; 1..1048576 */
+} nr_audit_options;
+
+typedef struct nr_audit nr_audit;
+
+typedef struct nr_audit_stats {
+    uint64_t queued, written, dropped, write_errors;
+} nr_audit_stats;
+
+void nr_audit_options_default(nr_audit_options *o);
+
+/* Open the file (or take the sink) and start the writer thread. NR_EINVAL
+ * (neither or both of path and sink, a bad queue size), NR_EINIT (the file
+ * cannot be opened: err names it and why), NR_ENOMEM. */
+int nr_audit_create(nr_audit **out, const nr_audit_options *opts, nr_error *err);
+
+/* Fill def: name "audit", every operation, an after callback, ud = a. */
+void nr_audit_hook(nr_audit *a, nr_hook_def *def);
+
+void nr_audit_stats_get(nr_audit *a, nr_audit_stats *out);
+
+/* Wait until every line queued so far is written, or the deadline passes
+ * (NR_ETIMEDOUT). */
+int nr_audit_flush(nr_audit *a, nr_deadline deadline, nr_error *err);
+
+/* Write what is queued, stop the thread, close the file. The hook must have
+ * been removed. NULL is a no-op. */
+void nr_audit_destroy(nr_audit *a);
+
+/* ---- metrics ----------------------------------------------------------------------- */
+
+/*
+ * Fill def: name "metrics", every operation, an after callback that records
+ * into reg (borrowed, must outlive the hook):
+ *   nr_hook_op_duration_seconds{resource,op}  histogram  each operation's duration
+ *   nr_hook_ops_total{resource,op,outcome}    counter    outcome "ok" or the error name
+ */
+void nr_metrics_hook(nr_metrics *reg, nr_hook_def *def);
+
+/* ---- slow acquire ------------------------------------------------------------------ */
+
+/*
+ * An acquire that waited longer than threshold_ms is reported once, as
+ * NR_EV_SLOW_ACQUIRE (wait_ns, count = waiters at that moment, text = the
+ * pool's state and the acquire site when known: `waited 812 ms; 4 of 4 in
+ * use, 3 waiting; at handler.c:88 (serve)`), a trace line at warn level and
+ * nr_slow_acquires_total{resource} when a registry is given.
+ */
+typedef struct nr_slow_acquire_options {
+    int64_t threshold_ms; /* default 100; 1..86400000 */
+    nr_event_bus *events; /* borrowed, may be NULL */
+    nr_metrics *metrics;  /* borrowed, may be NULL */
+} nr_slow_acquire_options;
+
+typedef struct nr_slow_acquire nr_slow_acquire;
+
+void nr_slow_acquire_options_default(nr_slow_acquire_options *o);
+int nr_slow_acquire_create(nr_slow_acquire **out, const nr_slow_acquire_options *opts,
+                           nr_error *err);
+/* Fill def: name "slow-acquire", NR_HOOK_ACQUIRE, an after callback. */
+void nr_slow_acquire_hook(nr_slow_acquire *s, nr_hook_def *def);
+uint64_t nr_slow_acquire_count(nr_slow_acquire *s); /* acquires reported so far */
+void nr_slow_acquire_destroy(nr_slow_acquire *s);
+
+/* ---- credential refresh ------------------------------------------------------------ */
+
+/*
+ * Before each create of a resource that has a credential, ask the
+ * manager's provider when that credential expires
+ * (nr_credential_provider.expiry); when it expires within window_ms (or
+ * has expired), fetch it again and give the new one to the resource (as
+ * nr_manager_rotate_credential does), so the create uses it. A failed
+ * refresh keeps the old credential while it is still valid: the create goes
+ * on with it and the failure is published (NR_EV_ERROR naming the resource
+ * and the ref, never the value). Once the old one has expired, a failed
+ * refresh refuses the create (NR_ECRED).
+ */
+typedef struct nr_credential_refresh_options {
+    int64_t window_ms; /* default 60000; 0..86400000 */
+} nr_credential_refresh_options;
+
+typedef struct nr_credential_refresh nr_credential_refresh;
+
+void nr_credential_refresh_options_default(nr_credential_refresh_options *o);
+/* m is borrowed and must outlive the object. */
+int nr_credential_refresh_create(nr_credential_refresh **out, struct nr_manager *m,
+                                 const nr_credential_refresh_options *opts, nr_error *err);
+/* Fill def: name "credential-refresh", NR_HOOK_CREATE, a before callback. */
+void nr_credential_refresh_hook(nr_credential_refresh *c, nr_hook_def *def);
+void nr_credential_refresh_destroy(nr_credential_refresh *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -39,6 +39,8 @@ static int probe_before(void *ud, const nr_hook_call *call, nr_error *err)
 {
     nr_hook_probe *p = ud;
     atomic_fetch_add(&p->befores[call->op], 1);
+    if (p->count_only)
+        return NR_OK;
     seen_of(&p->last_before, call);
     log_append(p, "b");
     if (p->refuse && (!p->refuse_only || p->refuse_only == call->instance_id))
@@ -50,6 +52,8 @@ static int probe_after(void *ud, const nr_hook_call *call, nr_error *err)
 {
     nr_hook_probe *p = ud;
     atomic_fetch_add(&p->afters[call->op], 1);
+    if (p->count_only)
+        return NR_OK;
     seen_of(&p->last_after, call);
     seen_of(&p->last_after_of[call->op], call);
     log_append(p, "a");

@@ -41,6 +41,7 @@ typedef struct nr_hook_probe {
     int refuse;           /* before returns this (with message "refused by TAG"); 0 = pass */
     uint64_t refuse_only; /* refuse only calls about this instance id; 0 = every call */
     int fail_after;       /* after returns this (message "after of TAG failed"); 0 = ok */
+    int count_only;       /* only count (no copies, no log): for many threads at once */
     atomic_int befores[NR_HOOK_OP_COUNT], afters[NR_HOOK_OP_COUNT];
     nr_hook_seen last_before, last_after; /* of the latest call (any op) */
     nr_hook_seen last_after_of[NR_HOOK_OP_COUNT];

@@ -54,6 +54,17 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The end of a test: the pool goes while the test's probes (on its stack)
+ * still live, and so do the hooks. */
+static void done(hx *x)
+{
+    if (x->f->pool)
+        assert_int_equal(nr_pool_destroy(x->f->pool, NULL), NR_OK);
+    x->f->pool = NULL;
+    assert_int_equal(nr_hooks_destroy(x->h, NULL), NR_OK);
+    x->h = NULL;
+}
+
 /* Events of type seen since the last call; the last one's text to text. */
 static int events_of(hx *x, nr_event_type type, nr_event *last)
 {
@@ -101,6 +112,7 @@ static void test_order_by_priority_then_insertion(void **state)
     nr_pool_fixture_make(x->f, "p");
     acquire_release(x->f->pool, NULL);
     assert_string_equal(x->log.text, "D:b B:b A:b C:b D:a B:a A:a C:a ");
+    done(x);
 }
 
 /* ---- filters ---------------------------------------------------------------------- */
@@ -153,6 +165,7 @@ static void test_filter_type_name(void **state)
     assert_int_equal(acquires_seen(&fake), 1);
     assert_int_equal(acquires_seen(&other), 0);
     assert_string_equal(fake.last_before.type_name, "fake");
+    done(x);
 }
 
 static void test_filter_resource_exact_and_prefix(void **state)
@@ -181,6 +194,7 @@ static void test_filter_resource_exact_and_prefix(void **state)
     assert_int_equal(nr_pool_destroy(cache, NULL), NR_OK);
     assert_int_equal(nr_pool_destroy(users, NULL), NR_OK);
     assert_int_equal(nr_pool_destroy(longer, NULL), NR_OK);
+    done(x);
 }
 
 static void test_filter_scope_pool_and_caller(void **state)
@@ -225,6 +239,7 @@ static void test_filter_scope_pool_and_caller(void **state)
     assert_int_equal(acquires_seen(&in_acme), 4);
     assert_int_equal(acquires_seen(&in_billing), 2);
     assert_int_equal(nr_pool_destroy(global, NULL), NR_OK);
+    done(x);
 }
 
 static void test_ops_filter(void **state)
@@ -242,6 +257,7 @@ static void test_ops_filter(void **state)
     assert_int_equal(atomic_load(&all.befores[NR_HOOK_CREATE]), 1);
     assert_int_equal(atomic_load(&all.befores[NR_HOOK_ACQUIRE]), 1);
     assert_int_equal(atomic_load(&all.befores[NR_HOOK_RELEASE]), 1);
+    done(x);
 }
 
 /* ---- refusals ------------------------------------------------------------------------ */
@@ -281,6 +297,7 @@ static void test_refused_acquire(void **state)
 
     /* with err NULL the code still comes back */
     assert_int_equal(nr_pool_acquire(x->f->pool, NULL, &g, NULL), NR_EPERM);
+    done(x);
 }
 
 static void test_refused_create(void **state)
@@ -311,6 +328,7 @@ static void test_refused_create(void **state)
     assert_int_equal(s.total, 0);
     assert_int_equal(atomic_load(&quota.afters[NR_HOOK_CREATE]), 0);
     assert_true(events_of(x, NR_EV_HOOK_REFUSED, NULL) >= 2);
+    done(x);
 }
 
 static void test_refused_health_check(void **state)
@@ -337,6 +355,7 @@ static void test_refused_health_check(void **state)
     assert_int_equal(s.total, 1); /* instance 1, not checked, kept */
     assert_int_equal(s.idle, 1);
     assert_int_equal(events_of(x, NR_EV_HOOK_REFUSED, NULL), 1);
+    done(x);
 }
 
 static void quarantine_config(nr_pool_fixture *f)
@@ -386,6 +405,7 @@ static void test_refused_quarantine(void **state)
     assert_int_equal(atomic_load(&seen.afters[NR_HOOK_QUARANTINE]), 1);
     assert_int_equal(seen.last_after.rc, NR_OK);
     assert_int_equal(seen.last_after.instance_id, 1);
+    done(x);
 }
 
 static void test_refused_quarantine_release(void **state)
@@ -418,6 +438,7 @@ static void test_refused_quarantine_release(void **state)
     assert_int_equal(nr_pool_fixture_stats(x->f).quarantined, 0);
     assert_int_equal(atomic_load(&seen.afters[NR_HOOK_QUARANTINE_RELEASE]), 1);
     assert_int_equal(seen.last_after.rc, NR_OK);
+    done(x);
 }
 
 /* A refused probe of a quarantined instance (a health check): not probed. */
@@ -437,6 +458,7 @@ static void test_refused_probe(void **state)
     assert_int_equal(rep.probed, 0);
     assert_int_equal(atomic_load(&x->f->fake.health_checks), checks);
     assert_int_equal(nr_pool_fixture_stats(x->f).quarantined, 1);
+    done(x);
 }
 
 /* ---- release and destroy cannot be refused ---------------------------------------------- */
@@ -470,6 +492,7 @@ static void test_release_and_destroy_before_errors_are_told(void **state)
     assert_int_equal(atomic_load(&bad.afters[NR_HOOK_DESTROY]), 1);
     assert_int_equal(events_of(x, NR_EV_HOOK_FAILED, NULL), 2); /* release, destroy */
     assert_int_equal(events_of(x, NR_EV_HOOK_REFUSED, NULL), 0);
+    done(x);
 }
 
 /* ---- outcomes --------------------------------------------------------------------------- */
@@ -540,6 +563,7 @@ static void test_afters_see_the_outcome(void **state)
     assert_int_equal(hc->instance_id, 2);
     for (int op = 0; op < NR_HOOK_OP_COUNT; op++)
         assert_true(atomic_load(&all.afters[op]) <= atomic_load(&all.befores[op]));
+    done(x);
 }
 
 static void test_after_errors_are_told_not_raised(void **state)
@@ -562,6 +586,7 @@ static void test_after_errors_are_told_not_raised(void **state)
     assert_int_equal(ev.error_code, NR_EINTERNAL);
     assert_string_equal(ev.text, "hook 'boom' failed after acquire of 'p': after of boom failed");
     assert_int_equal(nr_guard_release(&g), NR_OK);
+    done(x);
 }
 
 /* ---- adding and removing ------------------------------------------------------------------ */
@@ -615,6 +640,7 @@ static void test_remove_from_a_callback_is_busy(void **state)
     nr_error err = {0};
     assert_int_equal(nr_hooks_remove(x->h, s.id, &err), NR_ENOTFOUND);
     assert_int_equal(nr_hooks_count(x->h), 0);
+    done(x);
 }
 
 static int nop(void *ud, const nr_hook_call *call, nr_error *err)
@@ -692,6 +718,7 @@ static void test_add_checks_the_def(void **state)
     assert_int_equal(nr_hooks_count(NULL), 0);
     assert_string_equal(nr_hook_op_name(NR_HOOK_QUARANTINE_RELEASE), "quarantine_release");
     assert_string_equal(nr_hook_op_name(NR_HOOK_OP_COUNT), "unknown");
+    done(x);
 }
 
 int main(void)

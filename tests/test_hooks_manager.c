@@ -39,6 +39,7 @@ static fixture *make(nr_partition partition)
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
+    mo.health_timeout_ms = 200; /* a round's probe of a failing backend gives up soon */
     mo.failure_threshold = 1;
     mo.recovery_threshold = 1;
     mo.events = f->bus;

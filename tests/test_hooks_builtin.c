@@ -24,16 +24,6 @@
 #include "nebula/trace.h"
 #include "testutil.h"
 
-/* The registry (src/hooks/hooks.c) is built on another branch: until it is
- * here, this copy of its op names lets the built-ins link. */
-const char *nr_hook_op_name(nr_hook_op op)
-{
-    static const char *const names[] = {
-        "create",       "acquire",    "release",           "destroy",
-        "health_check", "quarantine", "quarantine_release"};
-    return (unsigned)op < NR_HOOK_OP_COUNT ? names[op] : "unknown";
-}
-
 /* ---- hand-made calls --------------------------------------------------------- */
 
 static nr_scope tenant_acme;

@@ -1,7 +1,7 @@
 /*
  * nebula/config_file.h - a whole program's resources from one JSON file
  * (the format of docs/cli.md, "The config file": manager, http, shutdown, credentials,
- * resources, groups), loaded into a manager. Part of nebula-resource-admin.
+ * resources, groups, hooks), loaded into a manager. Part of nebula-resource-admin.
  *
  * Loading checks every rule and keeps every problem with its JSON path,
  * line and column, the rule and the value as written (secrets redacted),
@@ -130,6 +130,40 @@ size_t nr_config_file_group_count(const nr_config_file *cf);
 /* The i-th group as a spec for nr_manager_register_group (its pointers valid
  * while cf lives). NR_EINVAL when i is out of range. */
 int nr_config_file_group(const nr_config_file *cf, size_t i, nr_group_spec *spec);
+
+/* The kinds of hook a file's "hooks" may hold (nebula/hooks_builtin.h). */
+typedef enum nr_config_hook_type {
+    NR_CONFIG_HOOK_AUDIT = 1,              /* nr_audit_create */
+    NR_CONFIG_HOOK_METRICS = 2,            /* nr_hook_metrics_create */
+    NR_CONFIG_HOOK_SLOW_ACQUIRE = 3,       /* nr_slow_acquire_create */
+    NR_CONFIG_HOOK_CREDENTIAL_REFRESH = 4, /* nr_credential_refresh_create */
+} nr_config_hook_type;
+
+/*
+ * One entry of "hooks", checked: the loader only parses, the program builds
+ * the hook (as `nebula-resource run` does) and applies the common keys to
+ * its nr_hook_def (priority; ops when not 0; resource and type_name when
+ * not NULL). The keys of the other types are 0 / NULL.
+ */
+typedef struct nr_config_hook {
+    nr_config_hook_type type;
+    const char *type_text; /* "audit", "metrics", "slow_acquire", "credential_refresh" */
+    int32_t priority;      /* "priority", default 0 */
+    uint32_t ops;          /* NR_HOOK_OP_BIT()s of "ops"; 0 = the built-in's own */
+    const char *resource;  /* "resource" filter ("orders-db", "orders-*"), or NULL */
+    const char *type_name; /* "type_name" filter (a driver's name), or NULL */
+    const char *path;      /* audit: "path" (required) */
+    size_t queue_lines;    /* audit: "queue_lines", default 4096 */
+    int64_t threshold_ms;  /* slow_acquire: "threshold_ms", default 100 */
+    int64_t window_ms;     /* credential_refresh: "window_ms", default 60000 */
+} nr_config_hook;
+
+/* The file's "hooks", in file order (0 when the file had problems). */
+size_t nr_config_file_hook_count(const nr_config_file *cf);
+
+/* The i-th hook (its strings valid while cf lives). NR_EINVAL when i is out
+ * of range. */
+int nr_config_file_hook(const nr_config_file *cf, size_t i, nr_config_hook *out);
 
 /* Register every resource of cf into m, in start order, then every group.
  * NR_OK, or the first failure of nr_manager_register (err names the

@@ -6,9 +6,13 @@
  * may change first: its priority, operations and filters). Each is also
  * available from the config file of `nebula-resource` under "hooks".
  *
- * Ownership: the objects made here (nr_audit, nr_slow_acquire,
- * nr_credential_refresh) are the ud of their hook; remove the hook
- * (nr_hooks_remove) before destroying the object.
+ * Ownership: the objects made here (nr_audit, nr_hook_metrics,
+ * nr_slow_acquire, nr_credential_refresh) are the ud of their hook; remove
+ * the hook (nr_hooks_remove) before destroying the object.
+ *
+ * Thread safety: the callbacks run on many threads at once, as hooks do;
+ * the stats and count functions may be called from any thread; create and
+ * destroy of one object belong to one thread.
  */
 #ifndef NEBULA_HOOKS_BUILTIN_H
 #define NEBULA_HOOKS_BUILTIN_H
@@ -29,15 +33,20 @@ struct nr_manager;
 /* ---- audit ------------------------------------------------------------------------- */
 
 /*
- * One JSON line per operation, written by a thread of its own:
+ * One JSON line per operation, written by a thread of its own, with these
+ * keys in this order:
  *   {"ts_ms":1764094000123,"resource":"orders-db","scope":"tenant:acme",
- *    "op":"acquire","outcome":"ok","code":0,"duration_ns":81234,
- *    "caller":"checkout","instance":7}
- * (outcome "ok" or the error's name, e.g. "NR_ETIMEDOUT", with "error" the
- * message; "scope", "caller" and "instance" are null when there is none; a
- * refused operation gets no after call, so no line: its refusal is an
- * event). Never a secret: the fields come from ids,
- * scopes, caller tags and error messages, which never hold one.
+ *    "op":"acquire","outcome":"ok","code":0,"error":null,"duration_ns":81234,
+ *    "wait_ns":1200,"caller":"checkout","instance":7}
+ * ts_ms is the wall clock when the operation ended; scope is the caller's
+ * for an acquire that carries one, else the pool's (nr_scope_format text);
+ * op is nr_hook_op_name; outcome "ok" or the error's name (nr_err_name, e.g.
+ * "NR_ETIMEDOUT"), code the NR_E* code and error its message (null on
+ * success); wait_ns is there for acquires only; "scope", "caller" and
+ * "instance" are null when there is none. A refused operation gets no after
+ * call, so no line: its refusal is an event. Never a secret: the fields
+ * come from ids, scopes, caller tags and error messages, which never hold
+ * one. Text that is not UTF-8 is written as U+FFFD.
  * The hook's after callback only formats the line and puts it in a bounded
  * queue; when the queue is full the line is dropped and counted, the
  * operation never waits.
@@ -68,8 +77,9 @@ void nr_audit_hook(nr_audit *a, nr_hook_def *def);
 
 void nr_audit_stats_get(nr_audit *a, nr_audit_stats *out);
 
-/* Wait until every line queued so far is written, or the deadline passes
- * (NR_ETIMEDOUT). */
+/* Wait until every line queued so far is written (or failed to be: see
+ * write_errors), or the deadline passes (NR_ETIMEDOUT); an unset deadline
+ * waits as long as it takes. Any thread, not from the sink. */
 int nr_audit_flush(nr_audit *a, nr_deadline deadline, nr_error *err);
 
 /* Write what is queued, stop the thread, close the file. The hook must have
@@ -79,18 +89,35 @@ void nr_audit_destroy(nr_audit *a);
 /* ---- metrics ----------------------------------------------------------------------- */
 
 /*
- * Fill def: name "metrics", every operation, an after callback that records
- * into reg (borrowed, must outlive the hook):
+ * An after callback that records every operation into reg (borrowed, must
+ * outlive the object):
  *   nr_hook_op_duration_seconds{resource,op}  histogram  each operation's duration
  *   nr_hook_ops_total{resource,op,outcome}    counter    outcome "ok" or the error name
+ * The series of each (resource, op) are looked up in reg once and kept in
+ * the object, so an operation records without a lock (the first 1024 pairs;
+ * an operation of a pair past those looks its series up in reg, under reg's
+ * lock).
  */
-void nr_metrics_hook(nr_metrics *reg, nr_hook_def *def);
+typedef struct nr_hook_metrics nr_hook_metrics;
+
+/* Register the two families in reg. NR_EINVAL (out or reg NULL, metrics not
+ * built), NR_EEXIST (a family of one of those names exists with other
+ * labels), NR_ENOMEM. */
+int nr_hook_metrics_create(nr_hook_metrics **out, nr_metrics *reg, nr_error *err);
+
+/* Fill def: name "metrics", every operation, an after callback, ud = m. */
+void nr_metrics_hook(nr_hook_metrics *m, nr_hook_def *def);
+
+/* Free m (the hook must have been removed). The series stay in reg. NULL is
+ * a no-op. */
+void nr_hook_metrics_destroy(nr_hook_metrics *m);
 
 /* ---- slow acquire ------------------------------------------------------------------ */
 
 /*
- * An acquire that waited longer than threshold_ms is reported once, as
- * NR_EV_SLOW_ACQUIRE (wait_ns, count = waiters at that moment, text = the
+ * An acquire that waited longer than threshold_ms, whatever its outcome,
+ * is reported once, as NR_EV_SLOW_ACQUIRE (wait_ns, error_code = the
+ * acquire's code, count = waiters at that moment, text = the
  * pool's state and the acquire site when known: `waited 812 ms; 4 of 4 in
  * use, 3 waiting; at handler.c:88 (serve)`), a trace line at warn level and
  * nr_slow_acquires_total{resource} when a registry is given.

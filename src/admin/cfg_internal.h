@@ -5,7 +5,8 @@
  * docs/cli.md ("The config file").
  *
  *   config_file.c    loading and the rules across sections
- *   config_groups.c  the "groups" key (config_loader.h: what both share)
+ *   config_groups.c  the "groups" key (config_loader.h: what they share)
+ *   config_hooks.c   the "hooks" key
  *   config_read.c    reading the file's bytes (regular file, size limit)
  *   config_names.c   paths, id and ref rules, did-you-mean hints
  *   config_schema.c  the sections' schemas (the library's nr_field tables)
@@ -74,6 +75,18 @@ typedef struct cf_group {
     uint32_t max_quarantine_percent;
 } cf_group;
 
+typedef struct cf_hook {
+    int type;             /* nr_config_hook_type; 0 when it was not understood */
+    int32_t priority;     /* "priority" */
+    uint32_t ops;         /* NR_HOOK_OP_BIT()s of "ops"; 0 = the built-in's own */
+    char *resource;       /* "resource" filter, or NULL */
+    char *type_name;      /* "type_name" filter, or NULL */
+    char *path;           /* audit: "path" */
+    size_t queue_lines;   /* audit */
+    int64_t threshold_ms; /* slow_acquire */
+    int64_t window_ms;    /* credential_refresh */
+} cf_hook;
+
 typedef struct cf_config {
     nr_manager_options manager; /* credentials, events, metrics left NULL */
     char *listen;               /* http.listen */
@@ -87,6 +100,8 @@ typedef struct cf_config {
     size_t *order;    /* start order: indexes into res, by level, then file order */
     cf_group *groups; /* "groups", in file order */
     size_t ngroups;
+    cf_hook *hooks; /* "hooks", in file order */
+    size_t nhooks;
     const nr_health_stage_def *stages; /* the program's own health stages (borrowed) */
     size_t nstages;
 } cf_config;

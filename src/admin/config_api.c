@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cfg_internal.h"
+#include "config_loader.h"
 #include "nebula/credential_sources.h"
 
 struct nr_config_file {
@@ -199,6 +200,30 @@ int nr_config_file_group(const nr_config_file *cf, size_t i, nr_group_spec *spec
     spec->members = (const char *const *)g->members;
     spec->nmembers = g->nmembers;
     spec->max_quarantine_percent = g->max_quarantine_percent;
+    return NR_OK;
+}
+
+size_t nr_config_file_hook_count(const nr_config_file *cf)
+{
+    return cf && !cf->iss.n ? cf->cfg.nhooks : 0;
+}
+
+int nr_config_file_hook(const nr_config_file *cf, size_t i, nr_config_hook *out)
+{
+    if (i >= nr_config_file_hook_count(cf) || !out)
+        return NR_EINVAL;
+    const cf_hook *h = &cf->cfg.hooks[i];
+    memset(out, 0, sizeof(*out));
+    out->type = (nr_config_hook_type)h->type;
+    out->type_text = cf_hook_type_name(h->type);
+    out->priority = h->priority;
+    out->ops = h->ops;
+    out->resource = h->resource;
+    out->type_name = h->type_name;
+    out->path = h->path;
+    out->queue_lines = h->queue_lines;
+    out->threshold_ms = h->threshold_ms;
+    out->window_ms = h->window_ms;
     return NR_OK;
 }
 

@@ -29,7 +29,7 @@
 #include "nebula/health_pipeline.h"
 
 static const char *const top_keys[] = {"manager",   "http",   "shutdown", "credentials",
-                                       "resources", "groups", NULL};
+                                       "resources", "groups", "hooks",    NULL};
 
 /* ---- issues ---------------------------------------------------------------- */
 
@@ -716,7 +716,7 @@ int cf_config_load(const char *file, const nr_config_load_options *opts, cf_conf
                 cf_add_issue(
                     &ld, path, true, "",
                     "unknown key%s (known: manager, http, shutdown, credentials, resources, "
-                    "groups)",
+                    "groups, hooks)",
                     mean);
             }
         }
@@ -747,6 +747,7 @@ int cf_config_load(const char *file, const nr_config_load_options *opts, cf_conf
             }
         }
         cf_load_groups(&ld, json_object_get(root, "groups"));
+        cf_load_hooks(&ld, json_object_get(root, "hooks"));
     }
     json_decref(root);
     cf_pos_free(&ld.pos);

@@ -5,6 +5,7 @@
  *
  *   config_file.c    the loader, the sections, the resources and their graph
  *   config_groups.c  the "groups" key
+ *   config_hooks.c   the "hooks" key
  *
  * Thread safety: one loader per thread, for the duration of one load.
  */
@@ -13,6 +14,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "cfg_internal.h"
 #include "json_pos.h"
@@ -46,5 +48,16 @@ bool cf_section(cf_loader *ld, const nr_config_schema *s, const json_t *obj, con
 /* The "groups" key (config_groups.c): after the resources, whose ids the
  * members name. obj NULL: no groups. */
 void cf_load_groups(cf_loader *ld, const json_t *obj);
+
+/* The "hooks" key (config_hooks.c): after the resources, whose ids the
+ * filters name. obj NULL: no hooks. */
+void cf_load_hooks(cf_loader *ld, const json_t *obj);
+
+/* "audit", "metrics", "slow_acquire", "credential_refresh"; "unknown". */
+const char *cf_hook_type_name(int type);
+
+/* The hook as understood, defaults included, one key a line after a
+ * "hook TYPE" line (for cf_config_print). */
+void cf_hook_print(const cf_hook *h, FILE *out);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #define _DEFAULT_SOURCE
 #include "cfg_internal.h"
+#include "config_loader.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,12 @@ void cf_config_free(cf_config *cfg)
         free(cfg->groups[i].name);
     }
     free(cfg->groups);
+    for (size_t i = 0; i < cfg->nhooks; i++) {
+        free(cfg->hooks[i].resource);
+        free(cfg->hooks[i].type_name);
+        free(cfg->hooks[i].path);
+    }
+    free(cfg->hooks);
     free(cfg->listen);
     free(cfg->admin_token);
     memset(cfg, 0, sizeof(*cfg));
@@ -137,6 +144,8 @@ void cf_config_print(const cf_config *cfg, FILE *out)
             fprintf(out, "%s %s", k ? "," : "", g->members[k]);
         fprintf(out, "\n  max_quarantine_percent = %u\n", g->max_quarantine_percent);
     }
+    for (size_t i = 0; i < cfg->nhooks; i++)
+        cf_hook_print(&cfg->hooks[i], out);
 }
 
 static int by_position(const void *a, const void *b)

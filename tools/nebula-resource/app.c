@@ -46,9 +46,21 @@ int cli_app_create(cli_app *app, nr_config_file *cf, bool observe, nr_error *err
         mo.events = app->bus;
         mo.metrics = app->metrics;
     }
+    bool metrics_hook = false;
+    for (size_t i = 0; i < nr_config_file_hook_count(cf); i++) {
+        nr_config_hook h;
+        nr_config_file_hook(cf, i, &h);
+        metrics_hook = metrics_hook || h.type == NR_CONFIG_HOOK_METRICS;
+    }
+    if (metrics_hook && !app->metrics && (rc = nr_metrics_create(&app->metrics, err)) != NR_OK)
+        return rc;
+    if ((rc = cli_hooks_create(&app->hooks, cf, app->bus, err)) != NR_OK)
+        return rc;
+    mo.hooks = app->hooks.reg;
     if ((rc = nr_manager_create(&app->m, &mo, err)) != NR_OK)
         return rc;
-    return NR_OK;
+    /* before any resource is registered, so every operation sees them */
+    return cli_hooks_add(&app->hooks, cf, app->m, app->bus, app->metrics, err);
 }
 
 int cli_app_start(cli_app *app, FILE *out, bool (*stop)(void *ud), void *ud, nr_error *err)
@@ -110,6 +122,7 @@ void cli_app_destroy(cli_app *app)
             fprintf(stderr, "nebula-resource: %s\n", err.message);
         app->m = NULL;
     }
+    cli_hooks_destroy(&app->hooks); /* after the manager, which borrows the registry */
     nr_metrics_destroy(app->metrics);
     app->metrics = NULL;
     if (app->bus)

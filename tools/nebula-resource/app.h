@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "app_hooks.h"
 #include "nebula/config_file.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
@@ -25,6 +26,7 @@ typedef struct cli_app {
     nr_config_file *cf;
     nr_event_bus *bus;
     nr_metrics *metrics;
+    cli_hooks hooks; /* the file's "hooks"; the manager borrows hooks.reg */
     nr_manager *m;
 } cli_app;
 
@@ -34,7 +36,8 @@ nr_config_file *cli_config_load(const char *file, bool check_credentials, FILE *
                                 const char *suffix);
 
 /* Create the manager (and, with observe, an event bus and a metrics
- * registry for the admin server). */
+ * registry for the admin server), with the file's hooks (a metrics hook
+ * gets a registry of its own when there is none to serve). */
 int cli_app_create(cli_app *app, nr_config_file *cf, bool observe, nr_error *err);
 
 /* Start every resource, dependencies first, writing one line per resource

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "app.h"
+#include "nebula/hooks.h"
 
 int nr_cli_check(int argc, char **argv)
 {
@@ -59,6 +60,25 @@ int nr_cli_check(int argc, char **argv)
         for (size_t k = 0; k < g.nmembers; k++)
             printf("%s %s", k ? "," : "", g.members[k]);
         printf("; max_quarantine_percent %u\n", g.max_quarantine_percent);
+    }
+    for (size_t i = 0; i < nr_config_file_hook_count(cf); i++) {
+        nr_config_hook h;
+        nr_config_file_hook(cf, i, &h);
+        printf("hook %s: priority %d", h.type_text, (int)h.priority);
+        for (int op = 0, n = 0; op < NR_HOOK_OP_COUNT; op++)
+            if (h.ops & NR_HOOK_OP_BIT(op))
+                printf("%s%s", n++ ? ", " : "; ops ", nr_hook_op_name((nr_hook_op)op));
+        if (h.resource)
+            printf("; resource %s", h.resource);
+        if (h.type_name)
+            printf("; type_name %s", h.type_name);
+        if (h.type == NR_CONFIG_HOOK_AUDIT)
+            printf("; path %s, queue_lines %zu", h.path, h.queue_lines);
+        else if (h.type == NR_CONFIG_HOOK_SLOW_ACQUIRE)
+            printf("; threshold_ms %lld", (long long)h.threshold_ms);
+        else if (h.type == NR_CONFIG_HOOK_CREDENTIAL_REFRESH)
+            printf("; window_ms %lld", (long long)h.window_ms);
+        printf("\n");
     }
     if (print) {
         printf("\n");

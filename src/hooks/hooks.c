@@ -65,34 +65,52 @@ bool nr__hook_inside(const nr_hooks *h)
 
 /* ---- reader sections ------------------------------------------------------------------ */
 
+/* The calling thread's shard: threads are spread over the shards in the
+ * order they first enter any registry. */
+static _Thread_local unsigned tl_shard = ~0u;
+static _Atomic unsigned next_shard;
+
+static unsigned my_shard(void)
+{
+    if (__builtin_expect(tl_shard == ~0u, 0))
+        tl_shard =
+            atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % NR__HOOKS_SHARDS;
+    return tl_shard;
+}
+
 nr__hooks_snap *nr__hooks_enter(nr_hooks *h, unsigned *epoch)
 {
+    unsigned me = my_shard();
     for (;;) {
         unsigned e = atomic_load_explicit(&h->epoch, memory_order_seq_cst);
-        atomic_fetch_add_explicit(&h->readers[e & 1u], 1, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&h->readers[e & 1u][me].n, 1, memory_order_seq_cst);
         if (atomic_load_explicit(&h->epoch, memory_order_seq_cst) == e) {
             *epoch = e;
             return atomic_load_explicit(&h->snap, memory_order_seq_cst);
         }
         /* a writer flipped the epoch meanwhile: enter the new one */
-        atomic_fetch_sub_explicit(&h->readers[e & 1u], 1, memory_order_release);
+        atomic_fetch_sub_explicit(&h->readers[e & 1u][me].n, 1, memory_order_release);
     }
 }
 
 void nr__hooks_leave(nr_hooks *h, unsigned epoch)
 {
     /* release: the reader's use of the snapshot happens before the writer's
-     * acquire load that sees the counter drained */
-    atomic_fetch_sub_explicit(&h->readers[epoch & 1u], 1, memory_order_release);
+     * load that sees the counter drained. The same thread entered, so the
+     * same shard. */
+    atomic_fetch_sub_explicit(&h->readers[epoch & 1u][my_shard()].n, 1, memory_order_release);
 }
 
-/* [wmu] Flip the epoch and wait until no reader is left in the old one. */
+/* [wmu] Flip the epoch and wait until no reader is left in the old one:
+ * every shard of it at 0 (a shard seen at 0 stays so for the old epoch: a
+ * reader entering it now sees the new epoch and leaves again). */
 static void drain_epoch_locked(nr_hooks *h)
 {
     unsigned e = atomic_load_explicit(&h->epoch, memory_order_seq_cst);
     atomic_store_explicit(&h->epoch, e + 1u, memory_order_seq_cst);
-    while (atomic_load_explicit(&h->readers[e & 1u], memory_order_seq_cst) != 0)
-        nr_sleep_ns(DRAIN_SLEEP_NS);
+    for (unsigned k = 0; k < NR__HOOKS_SHARDS; k++)
+        while (atomic_load_explicit(&h->readers[e & 1u][k].n, memory_order_seq_cst) != 0)
+            nr_sleep_ns(DRAIN_SLEEP_NS);
 }
 
 /* [wmu] Free the snapshots retired before the last drain. */
@@ -176,8 +194,10 @@ int nr_hooks_create(nr_hooks **out, const nr_hooks_options *opts, nr_error *err)
     atomic_init(&h->before_mask, 0);
     atomic_init(&h->seq_limit, 1);
     atomic_init(&h->epoch, 0);
-    atomic_init(&h->readers[0], 0);
-    atomic_init(&h->readers[1], 0);
+    for (unsigned k = 0; k < NR__HOOKS_SHARDS; k++) {
+        atomic_init(&h->readers[0][k].n, 0);
+        atomic_init(&h->readers[1][k].n, 0);
+    }
     *out = h;
     return NR_OK;
 }

@@ -9,10 +9,10 @@
  *
  *     reader                                  writer (serialised by wmu)
  *     e = epoch                               build the new snapshot
- *     readers[e & 1]++                        snap = new
+ *     readers[e & 1][me]++                    snap = new
  *     epoch == e ? go on : undo, retry        e = epoch; epoch = e + 1
- *     s = snap; run s's callbacks             wait until readers[e & 1] == 0
- *     readers[e & 1]--                        free the old snapshot (and a
+ *     s = snap; run s's callbacks             wait until readers[e & 1][*] == 0
+ *     readers[e & 1][me]--                    free the old snapshot (and a
  *                                             removed hook's record)
  *
  * Every step is sequentially consistent, so a reader that loaded the old
@@ -65,6 +65,14 @@ typedef struct nr__hook {
     nr_scope scope;
 } nr__hook;
 
+/* Reader counters are spread over shards; a thread picks its shard once. */
+#define NR__HOOKS_SHARDS 16
+typedef struct nr__hooks_shard {
+    _Atomic long n;
+    char pad[64 - sizeof(long)]; /* 64 bytes apart: no two counters share a cache line
+                                    (padding, not _Alignas: the registry is malloc'd) */
+} nr__hooks_shard;
+
 /* The hooks in force, sorted: immutable once published. */
 typedef struct nr__hooks_snap {
     uint64_t seq_limit; /* hooks with seq below it are in it: the next seq to hand out */
@@ -82,15 +90,20 @@ struct nr_hooks {
     _Atomic uint64_t seq_limit;     /* the published snapshot's seq_limit (seq_cst, stored
                                        after the snapshot) */
     _Atomic(nr__hooks_snap *) snap; /* seq_cst, see the top of this file */
-    _Alignas(64) _Atomic unsigned epoch;
-    _Alignas(64) _Atomic long readers[2];
-    _Alignas(64) pthread_mutex_t wmu; /* writers: add, remove, destroy */
-    uint64_t next_id;                 /* [wmu] */
-    uint64_t next_seq;                /* [wmu] */
-    nr__hooks_snap *retired;          /* [wmu] replaced snapshots no drain freed yet (an add
-                                         from a callback cannot wait for its own section) */
-    size_t max_hooks;                 /* constant */
-    nr_event_bus *events;             /* constant, may be NULL */
+    char pad0[64];
+    _Atomic unsigned epoch;
+    char pad1[64];
+    nr__hooks_shard readers[2][NR__HOOKS_SHARDS]; /* per epoch, one counter per shard: a
+                                                     thread always counts in its own shard,
+                                                     so readers on many cores do not share
+                                                     a cache line; each shard is >= 0 */
+    pthread_mutex_t wmu;                          /* writers: add, remove, destroy */
+    uint64_t next_id;                             /* [wmu] */
+    uint64_t next_seq;                            /* [wmu] */
+    nr__hooks_snap *retired; /* [wmu] replaced snapshots no drain freed yet (an add
+                                from a callback cannot wait for its own section) */
+    size_t max_hooks;        /* constant */
+    nr_event_bus *events;    /* constant, may be NULL */
 };
 
 /* Whether any hook for op is in h (h non-NULL): one relaxed load. */

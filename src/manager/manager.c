@@ -124,6 +124,7 @@ void nr__entry_free(nr__entry *e)
     nr_secret_free(e->cred);
     /* nobody holds e any more, so no round runs on its pipeline */
     (void)nr_health_pipeline_destroy(e->pipeline, NULL);
+    pthread_mutex_destroy(&e->refresh_mu);
     pthread_mutex_destroy(&e->mu);
     nr_free(e);
 }
@@ -261,6 +262,7 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
     if (!e)
         return nr_error_set(err, NR_ENOMEM, id, "resource '%s': out of memory", id);
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->refresh_mu, NULL);
     snprintf(e->id, sizeof(e->id), "%s", id);
     e->type = spec->type;
     e->type_ud = spec->type_ud;

@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pool/pool_internal.h"
+#include "pool/pool_credential.h"
 #include "observe/span.h"
 
 #include "nebula/alloc.h"
@@ -249,6 +250,11 @@ void nr_pool_close(nr_pool *p)
 
 int nr_pool_set_credential(nr_pool *p, const nr_secret *credential, nr_error *err)
 {
+    return nr__pool_replace_credential(p, credential, true, err);
+}
+
+int nr__pool_replace_credential(nr_pool *p, const nr_secret *credential, bool retire, nr_error *err)
+{
     if (!p)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_set_credential: pool must not be NULL");
     struct nr__cred *c = NULL;
@@ -264,7 +270,10 @@ int nr_pool_set_credential(nr_pool *p, const nr_secret *credential, nr_error *er
     nr__pool_lock(p);
     struct nr__cred *old = p->cred;
     p->cred = c;
-    nr__new_generation_unlock(p, 1, &p->credential_retired);
+    if (retire)
+        nr__new_generation_unlock(p, 1, &p->credential_retired);
+    else
+        nr__pool_unlock(p);
     nr__cred_release(old);
     return NR_OK;
 }

@@ -67,6 +67,17 @@ void nr_credential_refresh_destroy(nr_credential_refresh *c)
     nr_free(c);
 }
 
+/* The cause without the "resource 'ID': credential 'REF': " that the
+ * manager puts first (the event names both already). */
+static const char *cause_text(const char *id, const nr__cred_info *ci, const char *message)
+{
+    char prefix[NR_ERROR_ID_MAX + NR__CRED_REF_TEXT + 32];
+    int n = snprintf(prefix, sizeof(prefix), "resource '%s': credential '%s': ", id, ci->ref);
+    if (n > 0 && (size_t)n < sizeof(prefix) && strncmp(message, prefix, (size_t)n) == 0)
+        return message + n;
+    return message;
+}
+
 /* NR_EV_ERROR: the refresh of id's credential failed, the old one stays.
  * Names the resource and the ref; the cause is the provider's message,
  * which never holds the value. */
@@ -80,9 +91,8 @@ static void publish_failure(nr_credential_refresh *c, const char *id, const nr__
     nr_event_init(&ev, NR_EV_ERROR, id);
     ev.error_code = cause->code;
     char text[512];
-    snprintf(text, sizeof(text),
-             "credential '%s': refresh failed, the old one stays (valid %lld s more): %s", ci->ref,
-             (long long)(left_ms / 1000), cause->message);
+    snprintf(text, sizeof(text), "credential '%s': refresh failed, old one valid %lld s more: %s",
+             ci->ref, (long long)(left_ms / 1000), cause_text(id, ci, cause->message));
     nr_event_set_text(&ev, text);
     nr_event_publish(bus, &ev);
 }
@@ -116,7 +126,7 @@ static int before_create(void *ud, const nr_hook_call *call, nr_error *err)
                               "resource '%s': credential '%s' expired %lld s ago and could not be "
                               "refreshed: %s",
                               call->resource_id, ci.ref, (long long)((now - ci.expires_ms) / 1000),
-                              fe.message);
+                              cause_text(call->resource_id, &ci, fe.message));
 }
 
 void nr_credential_refresh_hook(nr_credential_refresh *c, nr_hook_def *def)

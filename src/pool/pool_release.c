@@ -136,14 +136,40 @@ static int give_back(nr_guard *g, int taint)
     return NR_OK;
 }
 
+/* give_back inside a span of op. Out of line: only a traced give-back pays
+ * for the copies. The pool's id and scope are copied first, since the pool
+ * may be destroyed as soon as its last lease is back. */
+__attribute__((noinline)) static int give_back_traced(nr_guard *g, int taint, const char *op)
+{
+    char id[NR_ERROR_ID_MAX] = "";
+    nr_scope scope;
+    nr_scope_global(&scope);
+    bool known = g && g->inst;
+    if (known) {
+        memcpy(id, g->inst->pool->id, sizeof(id));
+        scope = g->inst->pool->scope;
+    }
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, op, known ? id : NULL, known ? &scope : NULL, NULL);
+    int rc = give_back(g, taint);
+    nr__span_end(&span, rc, NULL);
+    return rc;
+}
+
+/* The give-backs' span costs what nr_pool_acquire's does when nothing is
+ * traced: one relaxed load and a branch (nr__trace_enabled). */
 int nr_guard_release(nr_guard *g)
 {
-    return give_back(g, 0);
+    if (!nr__trace_enabled(NR_TRACE_LEVEL_DEBUG))
+        return give_back(g, 0);
+    return give_back_traced(g, 0, "release");
 }
 
 int nr_guard_taint(nr_guard *g)
 {
-    return give_back(g, 1);
+    if (!nr__trace_enabled(NR_TRACE_LEVEL_DEBUG))
+        return give_back(g, 1);
+    return give_back_traced(g, 1, "taint");
 }
 
 void *nr_guard_handle(const nr_guard *g)

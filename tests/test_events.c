@@ -132,7 +132,13 @@ static void test_type_names(void **state)
     assert_string_equal(nr_event_type_name(NR_EV_CASCADE_DETECTED), "cascade_detected");
     assert_string_equal(nr_event_type_name(NR_EV_QUARANTINE_RELEASED), "quarantine_released");
     assert_string_equal(nr_event_type_name(NR_EV_QUARANTINE_REFUSED), "quarantine_refused");
-    assert_string_equal(nr_event_type_name((nr_event_type)18), "unknown");
+    assert_string_equal(nr_event_type_name(NR_EV_HOOK_REFUSED), "hook_refused");
+    assert_string_equal(nr_event_type_name(NR_EV_HOOK_FAILED), "hook_failed");
+    assert_string_equal(nr_event_type_name(NR_EV_SLOW_ACQUIRE), "slow_acquire");
+    assert_int_equal(NR_EV_HOOK_REFUSED, 18);
+    assert_int_equal(NR_EV_HOOK_FAILED, 19);
+    assert_int_equal(NR_EV_SLOW_ACQUIRE, 20);
+    assert_string_equal(nr_event_type_name((nr_event_type)21), "unknown");
     assert_string_equal(nr_event_type_name((nr_event_type)-1), "unknown");
 }
 

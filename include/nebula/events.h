@@ -87,7 +87,15 @@ extern "C" {
                                                          says which */                              \
     X(QUARANTINE_REFUSED, 17, "quarantine_refused")   /* a group's max_quarantine_percent kept it   \
                                                          out of quarantine: count = members of that \
-                                                         group quarantined; text names the group */
+                                                         group quarantined; text names the group */ \
+    X(HOOK_REFUSED, 18, "hook_refused") /* a hook's before refused an operation (nebula/hooks.h):   \
+                                           error_code = its code, count = the nr_hook_op, text =    \
+                                           "hook 'NAME' refused OP of 'RESOURCE': MESSAGE" */       \
+    X(HOOK_FAILED, 19, "hook_failed")   /* a hook's after (or a release/destroy before) failed:     \
+                                           error_code, count = the nr_hook_op, text = "hook 'NAME'  \
+                                           failed after OP of 'RESOURCE': MESSAGE" */               \
+    X(SLOW_ACQUIRE, 20, "slow_acquire") /* the slow-acquire hook (hooks_builtin.h): wait_ns,        \
+                                           count = waiters then, text = the pool's state, site */
 
 typedef enum nr_event_type {
 #define NR__EV_ENUM(name, value, text) NR_EV_##name = value,

@@ -94,6 +94,9 @@ typedef struct nr_manager_options {
                           most its max_connecting at once); default 4; 1..64. They are
                           apart from the workers, so a background job waiting on an
                           acquire never waits on itself. */
+    nr_hooks *hooks;   /* borrowed, may be NULL: given to every pool the manager makes (tenant
+                          pools too), and run around a resource's quarantine and its release
+                          from quarantine (nebula/hooks.h); must outlive the manager */
 } nr_manager_options;
 
 void nr_manager_options_default(nr_manager_options *o);

@@ -52,6 +52,7 @@
 #include "nebula/metrics.h"
 #include "nebula/error.h"
 #include "nebula/health.h"
+#include "nebula/hooks.h"
 #include "nebula/lifecycle.h"
 #include "nebula/resource_type.h"
 #include "nebula/scope.h"
@@ -153,6 +154,9 @@ typedef struct nr_pool_options {
                                        give a fake one); called with no lock held, from the
                                        thread that runs nr_pool_check_health */
     void *clock_ud;
+    nr_hooks *hooks; /* borrowed, may be NULL: lifecycle hooks (nebula/hooks.h) run around
+                        this pool's creates, acquires, releases, destroys, health checks
+                        and instance quarantines; must outlive the pool */
 } nr_pool_options;
 
 /*

@@ -16,6 +16,7 @@
 #include "nebula/health.h"
 #include "nebula/resource_type.h"
 #include "nebula/pool.h"
+#include "nebula/hooks.h"
 #include "nebula/trace.h"
 
 #endif

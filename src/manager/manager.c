@@ -569,6 +569,7 @@ static nr_pool *pool_for(nr_manager *m, nr__entry *e, const nr_scope *s, int *rc
                          .scope = &ts,
                          .credential = e->cred,
                          .events = m->opts.events,
+                         .hooks = m->opts.hooks,
                          .executor = &m->creators};
     nr__entry_histograms(m, e, &ts, &o.wait_histogram, &o.health_histogram);
     nr_error pe;

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "base/strutil.h"
+#include "hooks/hooks_internal.h"
 #include "manager/manager_internal.h"
 
 const char *nr_quarantine_state_name(nr_quarantine_state q)
@@ -134,15 +135,97 @@ int nr__quarantine_skip(nr_manager *m, nr__entry *e)
     return skip;
 }
 
-/* One round's move (the table at the top), with its events. */
-static void after_round(nr_manager *m, nr__entry *e, int bad, const char *reason)
+/* ---- hooks ------------------------------------------------------------------------------ */
+
+/* The moves hooks see: into quarantine (NONE -> ON) and out of it (ON or
+ * HELD -> HALF_OPEN). A trial that fails (HALF_OPEN -> ON) and the end of
+ * half-open (-> NONE) are not hook operations. */
+enum { MOVE_NONE, MOVE_OUT, MOVE_RELEASE };
+
+/* A move's passage through the hooks. */
+typedef struct qhooks {
+    int move; /* the move the befores were run for; MOVE_NONE when none ran */
+    int refused;
+    nr__hook_run run;
+    nr_hook_call call;
+} qhooks;
+
+/* The move a round makes now. [e->mu] */
+static int round_move_locked(nr_manager *m, const nr__entry *e, int bad)
+{
+    int q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
+    if (q == NR_QUARANTINE_NONE && bad && e->fails >= m->opts.quarantine_after)
+        return MOVE_OUT;
+    if (q == NR_QUARANTINE_ON && !bad)
+        return MOVE_RELEASE;
+    return MOVE_NONE;
+}
+
+/* Run the befores of move with no lock held; refusal: qh->refused, err (may
+ * be NULL) filled. */
+static int hooks_before(nr_manager *m, nr__entry *e, int move, qhooks *qh, nr_error *err)
+{
+    memset(qh, 0, sizeof(*qh));
+    nr_hook_op op = move == MOVE_OUT ? NR_HOOK_QUARANTINE : NR_HOOK_QUARANTINE_RELEASE;
+    if (move == MOVE_NONE || !NR__HOOKS_WANT(m->opts.hooks, op))
+        return NR_OK;
+    qh->move = move;
+    nr__hook_call_init(&qh->call, op, e->id, e->type->name, &e->scope, NULL, 0);
+    int rc = nr__hooks_before(m->opts.hooks, &qh->run, &qh->call, err);
+    qh->refused = rc != NR_OK;
+    return rc;
+}
+
+/* The afters of a move whose befores passed, with no lock held: why is NULL
+ * when the move was made, else why not (code rc). */
+static void hooks_after(nr_manager *m, nr__entry *e, qhooks *qh, int rc, const char *why)
+{
+    if (!qh->run.active)
+        return;
+    nr_error er;
+    nr_error_clear(&er);
+    if (why)
+        nr_error_set(&er, rc, e->id, "resource '%s': %s", e->id, why);
+    qh->call.rc = why ? rc : NR_OK;
+    qh->call.error = why ? &er : NULL;
+    nr__hooks_after(m->opts.hooks, &qh->run, &qh->call);
+}
+
+static void round_hooks_after(nr_manager *m, nr__entry *e, qhooks *qh, int made)
+{
+    hooks_after(m, e, qh, NR_ESTATE, made ? NULL : "moved in or out of quarantine meanwhile");
+}
+
+/* The befores of the move a round of e would make. [no lock held] */
+static void round_hooks(nr_manager *m, nr__entry *e, int bad, qhooks *qh)
+{
+    memset(qh, 0, sizeof(*qh));
+    if (!m->opts.hooks)
+        return;
+    pthread_mutex_lock(&e->mu);
+    int move = round_move_locked(m, e, bad);
+    pthread_mutex_unlock(&e->mu);
+    hooks_before(m, e, move, qh, NULL);
+}
+
+/* One round's move (the table at the top), with its events. Returns whether
+ * the move qh's befores were run for was made. */
+static int after_round(nr_manager *m, nr__entry *e, int bad, const char *reason, qhooks *qh)
 {
     nr_event_type type = 0;
     uint32_t count = 0;
     char text[NR_EVENT_TEXT_MAX] = "";
     pthread_mutex_lock(&e->mu);
     int q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
-    if (q == NR_QUARANTINE_NONE && bad && e->fails >= m->opts.quarantine_after) {
+    int move = round_move_locked(m, e, bad);
+    int made = move != MOVE_NONE && move == qh->move;
+    if (move != MOVE_NONE && move == qh->move && qh->refused) {
+        /* a hook refused it: not quarantined this time, or quarantined until
+         * the next probe (the same attempt, due again after its delay) */
+        made = 0;
+        if (move == MOVE_RELEASE)
+            go_out(m, e, e->q_attempt, NULL);
+    } else if (q == NR_QUARANTINE_NONE && bad && e->fails >= m->opts.quarantine_after) {
         go_out(m, e, 1, reason);
         type = NR_EV_QUARANTINED;
     } else if ((q == NR_QUARANTINE_ON || q == NR_QUARANTINE_HALF_OPEN) && bad) {
@@ -169,6 +252,7 @@ static void after_round(nr_manager *m, nr__entry *e, int bad, const char *reason
     pthread_mutex_unlock(&e->mu);
     if (type)
         publish(m, e, type, count, text);
+    return made;
 }
 
 /*
@@ -181,8 +265,10 @@ void nr__quarantine_after_round(nr_manager *m, nr__entry *e, int bad, const char
 {
     if (!m->opts.quarantine_after)
         return;
+    qhooks qh; /* the hooks run first, with no lock held */
+    round_hooks(m, e, bad, &qh);
     if (!bad || atomic_load_explicit(&e->ngroups, memory_order_relaxed) == 0) {
-        after_round(m, e, bad, reason);
+        round_hooks_after(m, e, &qh, after_round(m, e, bad, reason, &qh));
         return;
     }
     pthread_mutex_lock(&m->group_q_mu);
@@ -197,10 +283,12 @@ void nr__quarantine_after_round(nr_manager *m, nr__entry *e, int bad, const char
         /* it stays unhealthy, and the next bad round asks again */
         atomic_fetch_add_explicit(&e->q_refused, 1, memory_order_relaxed);
         publish(m, e, NR_EV_QUARANTINE_REFUSED, count, why);
+        hooks_after(m, e, &qh, NR_EUNAVAIL, why);
         return;
     }
-    after_round(m, e, bad, reason);
+    int made = after_round(m, e, bad, reason, &qh);
     pthread_mutex_unlock(&m->group_q_mu);
+    round_hooks_after(m, e, &qh, made);
 }
 
 int nr__quarantine_peek(nr_manager *m, nr__entry *e, char *text, size_t len)
@@ -251,9 +339,18 @@ int nr_manager_release_quarantine(nr_manager *m, const char *id, nr_error *err)
     nr__entry *e = nr__entry_find_ref(m, id, err);
     if (!e)
         return NR_ENOTFOUND;
-    int rc = NR_OK;
-    pthread_mutex_lock(&e->mu);
+    /* the release's hooks first, with no lock held; a refusal is the answer */
+    qhooks qh;
     int q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
+    int rc = hooks_before(
+        m, e, q == NR_QUARANTINE_ON || q == NR_QUARANTINE_HELD ? MOVE_RELEASE : MOVE_NONE, &qh,
+        err);
+    if (rc != NR_OK) {
+        nr__entry_put(e);
+        return rc;
+    }
+    pthread_mutex_lock(&e->mu);
+    q = atomic_load_explicit(&e->q_state, memory_order_relaxed);
     if (q != NR_QUARANTINE_ON && q != NR_QUARANTINE_HELD) {
         rc = nr_error_set(err, NR_ESTATE, id, "resource '%s' is not quarantined (it is %s)", id,
                           nr_quarantine_state_name((nr_quarantine_state)q));
@@ -269,6 +366,7 @@ int nr_manager_release_quarantine(nr_manager *m, const char *id, nr_error *err)
                  trials);
         publish(m, e, NR_EV_QUARANTINE_RELEASED, trials, text);
     }
+    hooks_after(m, e, &qh, NR_ESTATE, rc == NR_OK ? NULL : "not quarantined any more");
     nr__entry_put(e);
     return rc;
 }

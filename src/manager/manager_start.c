@@ -86,6 +86,7 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
                              .scope = &e->scope,
                              .credential = e->cred,
                              .events = m->opts.events,
+                             .hooks = m->opts.hooks,
                              .executor = &m->creators};
         if (e->partition == NR_PARTITION_NONE)
             nr__entry_histograms(m, e, &e->scope, &o.wait_histogram, &o.health_histogram);

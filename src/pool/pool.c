@@ -228,8 +228,14 @@ static void destroy_one(void *arg)
     nr_pool *p = inst->pool;
     NR_PROBE_DESTROY(p->id, inst->id);
     uint64_t id = inst->id;
+    nr__hook_run run = {0};
+    nr_hook_call call;
+    if (NR__POOL_HOOKS(p, NR_HOOK_DESTROY))
+        nr__pool_hooks_before(p, NR_HOOK_DESTROY, id, &run, &call, NULL); /* cannot refuse */
     p->type->destroy(inst->handle, p->type_ud);
     nr__inst_transition(inst, NR_LC_TERMINATED);
+    if (run.active)
+        nr__pool_hooks_after(p, &run, &call, NR_OK, NULL);
     /* Told before the accounting: once destroying drops, the pool may be
      * destroyed by another thread. */
     nr__pool_event(p, NR_EV_DESTROYED, id, 0, 0, NR_OK, NULL);
@@ -378,6 +384,7 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
     p->clock = opts->clock;
     p->clock_ud = opts->clock_ud;
     p->events = opts->events;
+    p->hooks = opts->hooks;
     p->wait_hist = opts->wait_histogram;
     p->health_hist = opts->health_histogram;
     {
@@ -461,6 +468,9 @@ int nr_pool_destroy(nr_pool *p, nr_error *err)
     }
     nr__pool_unlock(p);
     nr__creator_join(p);
+    /* Give-backs whose instance is back may still be in their after hooks. */
+    while (atomic_load_explicit(&p->hook_busy, memory_order_acquire) != 0)
+        nr_sleep_ns(20 * NR_NS_PER_US);
     struct nr__instance *r = p->all_records;
     while (r) {
         struct nr__instance *next = r->all_next;

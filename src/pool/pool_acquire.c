@@ -457,13 +457,11 @@ static int check_args(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *er
     return NR_OK;
 }
 
-static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
+/* The acquire proper, after the arguments were checked. */
+static int acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
                         int64_t *waited, int *at_max, const char *file, int line, const char *func)
 {
-    *at_max = 0;
-    int rc = check_args(p, ctx, out, err);
-    if (rc != NR_OK)
-        return rc;
+    int rc = NR_OK;
     nr__waiter w;         /* set up only when the caller must wait */
     nr__cancel_waiter cw; /* filled only when it subscribes */
     acq a = {
@@ -507,6 +505,49 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
     *waited = a.waited;
     *at_max = a.at_max;
     return rc;
+}
+
+/* An acquire with hooks: the befores (a refusal leases nothing), the
+ * acquire, the afters with its outcome. */
+static int acquire_hooked(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
+                          int64_t *waited, int *at_max, const char *file, int line,
+                          const char *func)
+{
+    nr_error local; /* the afters are shown the failure even when the caller wants none */
+    if (!err) {
+        nr_error_clear(&local);
+        err = &local;
+    }
+    nr__hook_run run = {0};
+    nr_hook_call call;
+    nr__pool_hook_call(p, NR_HOOK_ACQUIRE, 0, &call);
+    if (ctx) {
+        call.caller_scope = ctx->scope;
+        call.caller = ctx->caller;
+    }
+    call.site_file = file;
+    call.site_line = line;
+    call.site_func = func;
+    int rc = nr__hooks_before(p->hooks, &run, &call, err);
+    if (rc != NR_OK)
+        return rc;
+    rc = acquire_loop(p, ctx, out, err, waited, at_max, file, line, func);
+    call.instance_id = rc == NR_OK ? out->inst->id : 0;
+    call.wait_ns = *waited > 0 ? *waited : 0;
+    nr__pool_hooks_after(p, &run, &call, rc, err);
+    return rc;
+}
+
+static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
+                        int64_t *waited, int *at_max, const char *file, int line, const char *func)
+{
+    *at_max = 0;
+    int rc = check_args(p, ctx, out, err);
+    if (rc != NR_OK)
+        return rc;
+    if (NR__POOL_HOOKS(p, NR_HOOK_ACQUIRE))
+        return acquire_hooked(p, ctx, out, err, waited, at_max, file, line, func);
+    return acquire_loop(p, ctx, out, err, waited, at_max, file, line, func);
 }
 
 /* max_size as it is now (a resize may change it under mu). */

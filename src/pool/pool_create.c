@@ -145,6 +145,8 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
     int rc;
     nr_error e;
     nr_error_clear(&e);
+    nr__hook_run run = {0}; /* active once the create hooks' befores passed */
+    nr_hook_call call;
     if (!rec) {
         rec = nr__record_alloc();
         if (!rec) {
@@ -159,6 +161,15 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
     }
     rec->state = NR_LC_CREATED;
     nr__inst_transition(rec, NR_LC_INITIALIZING);
+    if (NR__POOL_HOOKS(p, NR_HOOK_CREATE) &&
+        (rc = nr__pool_hooks_before(p, NR_HOOK_CREATE, 0, &run, &call, &e)) != NR_OK) {
+        /* refused: a failed create like any other, its message the cause */
+        nr__inst_transition(rec, NR_LC_FAILED);
+        nr__pool_lock(p);
+        nr__record_put_locked(p, rec);
+        nr__pool_unlock(p);
+        goto failed;
+    }
 
     /* The credential is read here, right before create() and after anything
      * that runs ahead of the create (its before hooks): one of them may give
@@ -206,6 +217,10 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
     rec->id = ++p->created_seq;
     NR_PROBE_CREATE(p->id, rec->id, NR_OK); /* a probe is one no-op instruction: fine under mu */
     nr__pool_unlock(p);
+    if (run.active) {
+        call.instance_id = rec->id;
+        nr__pool_hooks_after(p, &run, &call, NR_OK, NULL);
+    }
     if (closed_breaker) {
         nr__trace_log(NR_TRACE_LEVEL_INFO, "breaker", p->id, NR_OK,
                       "create succeeded: breaker closed");
@@ -239,6 +254,8 @@ failed : {
         nr__trace_log(NR_TRACE_LEVEL_WARN, "breaker", p->id, rc, why);
         nr__pool_event(p, NR_EV_BREAKER_OPENED, 0, 0, failures, rc, why);
     }
+    if (run.active) /* while the slot is still held: the pool cannot go meanwhile */
+        nr__pool_hooks_after(p, &run, &call, rc, &full);
     if (err)
         *err = full;
     nr__pool_lock(p);

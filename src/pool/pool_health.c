@@ -70,6 +70,32 @@ void nr__health_run(nr_pool *p, struct nr__instance *inst, int64_t timeout_ns, n
     }
 }
 
+int nr__health_check_one(nr_pool *p, struct nr__instance *inst, int64_t timeout_ns,
+                         nr_health_report *hr)
+{
+    if (!NR__POOL_HOOKS(p, NR_HOOK_HEALTH_CHECK)) {
+        nr__health_run(p, inst, timeout_ns, hr);
+        return 1;
+    }
+    nr__hook_run run = {0};
+    nr_hook_call call;
+    if (nr__pool_hooks_before(p, NR_HOOK_HEALTH_CHECK, inst->id, &run, &call, NULL) != NR_OK) {
+        memset(hr, 0, sizeof(*hr)); /* no verdict */
+        hr->state = NR_HEALTH_UNKNOWN;
+        return 0;
+    }
+    nr__health_run(p, inst, timeout_ns, hr);
+    call.health = hr->state;
+    nr_error e;
+    nr_error_clear(&e);
+    int rc = NR_OK;
+    if (hr->state == NR_HEALTH_UNHEALTHY)
+        rc = nr_error_set(&e, NR_EHEALTH, p->id, "pool '%s': instance %llu is unhealthy: %s", p->id,
+                          (unsigned long long)inst->id, hr->reason);
+    nr__pool_hooks_after(p, &run, &call, rc, &e);
+    return 1;
+}
+
 /* [mu] The next instance of this round to check, taken off its list: the
  * degraded ones first (so that a healed one rejoins soon), the longest idle
  * first within each list. NULL when every idle one was seen. */
@@ -128,11 +154,28 @@ static void settle_checked(nr_pool *p, struct nr__instance *inst, const nr_healt
         nr__pool_event(p, NR_EV_CLEANED_UP, gone, 0, 1, NR_EHEALTH, hr->reason);
         return;
     }
+    /* A quarantine's hooks run before the lock. health_fails is read without
+     * it: the instance is this thread's while it is checked (counted in
+     * maint), and nobody else writes it meanwhile. */
+    nr__hook_run qrun = {0};
+    nr_hook_call qcall;
+    int q_refused = 0;
+    if (hr->state == NR_HEALTH_UNHEALTHY && inst->health_fails + 1 >= (uint64_t)after &&
+        NR__POOL_HOOKS(p, NR_HOOK_QUARANTINE))
+        q_refused =
+            nr__pool_hooks_before(p, NR_HOOK_QUARANTINE, inst->id, &qrun, &qcall, NULL) != NR_OK;
     /* the clock is the caller's: read it before the lock */
     int64_t now = hr->state == NR_HEALTH_UNHEALTHY ? nr__pool_clock(p) : 0;
     nr__pool_lock(p);
     if (atomic_load_explicit(&p->closed, memory_order_relaxed)) {
         nr__pool_unlock(p);
+        if (qrun.active) {
+            nr_error e;
+            nr_error_clear(&e);
+            nr_error_set(&e, NR_ESHUTDOWN, p->id, "pool '%s' closed: instance %llu destroyed",
+                         p->id, (unsigned long long)inst->id);
+            nr__pool_hooks_after(p, &qrun, &qcall, NR_ESHUTDOWN, &e);
+        }
         nr__discard(p, inst, &p->maint, NR__DISCARD_CLOSED);
         return;
     }
@@ -148,7 +191,7 @@ static void settle_checked(nr_pool *p, struct nr__instance *inst, const nr_healt
     case NR_HEALTH_UNKNOWN:
         break; /* no verdict: nothing changes */
     case NR_HEALTH_UNHEALTHY:
-        if (++inst->health_fails >= (uint64_t)after) {
+        if (++inst->health_fails >= (uint64_t)after && !q_refused) {
             char text[NR_EVENT_TEXT_MAX * 2];
             uint64_t id = inst->id;
             nr__q_enter_locked(p, inst, now, hr->reason, text, sizeof(text));
@@ -157,9 +200,12 @@ static void settle_checked(nr_pool *p, struct nr__instance *inst, const nr_healt
             nr__pool_unlock(p);
             nr__trace_log(NR_TRACE_LEVEL_WARN, "quarantine", p->id, NR_EHEALTH, text);
             nr__pool_event(p, NR_EV_QUARANTINED, id, 0, 1, NR_EHEALTH, text);
+            if (qrun.active)
+                nr__pool_hooks_after(p, &qrun, &qcall, NR_OK, NULL);
             return;
         }
-        inst->degraded = 1; /* below the threshold: handed out last */
+        /* below the threshold, or a hook kept it out of quarantine: handed out last */
+        inst->degraded = 1;
         rep->kept++;
         break;
     }
@@ -218,8 +264,9 @@ static int check_health_impl(nr_pool *p, int64_t check_timeout_ns, nr_pool_healt
         nr__pool_unlock(p);
 
         nr_health_report hr;
-        nr__health_run(p, inst, check_timeout_ns, &hr);
-        tally(&rep, &worst_sev, &hr);
+        if (nr__health_check_one(p, inst, check_timeout_ns, &hr))
+            tally(&rep, &worst_sev, &hr);
+        /* (a check a hook refused: no verdict, back where it was, not counted) */
         settle_checked(p, inst, &hr, &rep);
     }
     nr__q_probe_round(p, round, check_timeout_ns, &rep);

@@ -59,6 +59,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "hooks/hooks_internal.h"
 #include "nebula/pool.h"
 
 #define NR_POOL_MAGIC 0x4E52504F4F4C2121ULL /* "NRPOOL!!" */
@@ -138,6 +139,10 @@ struct nr_pool {
     const void *config;
     struct nr__cred *cred;                 /* [mu] current credential, NULL = none */
     nr_event_bus *events;                  /* constant, may be NULL */
+    nr_hooks *hooks;                       /* constant, may be NULL (borrowed) */
+    _Atomic uint32_t hook_busy;            /* give-backs running hooks after their instance is back:
+                                              nr_pool_destroy waits for 0 (acquire load; the
+                                              release decrement is their last touch of the pool) */
     nr_histogram *wait_hist, *health_hist; /* constant, may be NULL */
     char scope_text[NR_EVENT_SCOPE_MAX];   /* constant: the scope as events show it */
     _Atomic uint64_t gen; /* written under mu; relaxed reads compare generations (NR__GEN_*) */
@@ -243,6 +248,22 @@ void nr__destroy_list_on(nr_pool *p, struct nr__instance *list, uint32_t n,
 
 void nr__cred_release(struct nr__cred *c);
 
+/* ---- hooks (pool_hooks.c) ---- */
+
+/* Whether p's registry has a hook for op: one branch on a NULL registry. */
+#define NR__POOL_HOOKS(p, op) NR__HOOKS_WANT((p)->hooks, (op))
+/* Fill a call about p (instance_id 0 when none). */
+void nr__pool_hook_call(nr_pool *p, nr_hook_op op, uint64_t instance_id, nr_hook_call *call);
+/* nr__pool_hook_call, then run the befores of op
+ * (NR__POOL_HOOKS said yes); no lock held. NR_OK (then call
+ * nr__pool_hooks_after with the outcome) or the refusal's code with err
+ * (may be NULL) filled. */
+int nr__pool_hooks_before(nr_pool *p, nr_hook_op op, uint64_t instance_id, nr__hook_run *run,
+                          nr_hook_call *call, nr_error *err);
+/* The afters, with the outcome rc (err: its detail, may be NULL). */
+void nr__pool_hooks_after(nr_pool *p, nr__hook_run *run, nr_hook_call *call, int rc,
+                          const nr_error *err);
+
 /* Publish an event about the pool when anyone listens (pool_observe.c).
  * Never blocks; call with or without mu (it takes no lock). */
 void nr__pool_event(nr_pool *p, nr_event_type type, uint64_t instance_id, int64_t wait_ns,
@@ -338,6 +359,10 @@ void nr__q_probe_round(nr_pool *p, uint64_t round, int64_t check_timeout_ns,
  * failed or took longer than timeout_ns is reported unhealthy with why. */
 void nr__health_run(nr_pool *p, struct nr__instance *inst, int64_t timeout_ns,
                     nr_health_report *hr);
+/* nr__health_run between the health check hooks: 1 when the check ran, 0
+ * when a hook's before refused it (then hr says Unknown, with no reason). */
+int nr__health_check_one(nr_pool *p, struct nr__instance *inst, int64_t timeout_ns,
+                         nr_health_report *hr);
 
 /* [mu] Give inst (now Idle or Ready or Maintenance) to the oldest waiter, or
  * put it on the idle list. Accounting for its previous bucket must already be

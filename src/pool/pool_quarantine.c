@@ -122,7 +122,16 @@ static void settle_probe(nr_pool *p, struct nr__instance *inst, uint32_t attempt
                          const nr_health_report *hr, nr_pool_health_report *rep)
 {
     int pass = hr->state == NR_HEALTH_HEALTHY || hr->state == NR_HEALTH_DEGRADED;
-    int64_t now = pass ? 0 : nr__pool_clock(p); /* the caller's clock: before the lock */
+    /* A release's hooks run before the lock; a refusal keeps it quarantined
+     * until its probe comes round again (the same attempt). */
+    nr__hook_run run = {0};
+    nr_hook_call call;
+    int refused = 0;
+    if (pass && NR__POOL_HOOKS(p, NR_HOOK_QUARANTINE_RELEASE))
+        refused = nr__pool_hooks_before(p, NR_HOOK_QUARANTINE_RELEASE, inst->id, &run, &call,
+                                        NULL) != NR_OK;
+    /* the caller's clock: before the lock */
+    int64_t now = pass && !refused ? 0 : nr__pool_clock(p);
     char text[NR_EVENT_TEXT_MAX * 2];
     uint64_t id = inst->id;
     nr__pool_lock(p);
@@ -138,6 +147,15 @@ static void settle_probe(nr_pool *p, struct nr__instance *inst, uint32_t attempt
         why = NR__DISCARD_QUARANTINE;
     if (why) {
         nr__pool_unlock(p);
+        if (run.active) { /* it passed but goes instead of coming back */
+            nr_error e;
+            nr_error_clear(&e);
+            int rc = why == NR__DISCARD_CLOSED ? NR_ESHUTDOWN : NR_ESTATE;
+            nr_error_set(&e, rc, p->id, "pool '%s': instance %llu is destroyed, not released (%s)",
+                         p->id, (unsigned long long)id,
+                         why == NR__DISCARD_CLOSED ? "the pool closed" : "retired meanwhile");
+            nr__pool_hooks_after(p, &run, &call, rc, &e);
+        }
         if (why == NR__DISCARD_QUARANTINE) {
             rep->probe_discarded++;
             snprintf(text, sizeof(text), "instance %llu: %u probes failed in quarantine: %s",
@@ -146,6 +164,12 @@ static void settle_probe(nr_pool *p, struct nr__instance *inst, uint32_t attempt
             nr__pool_event(p, NR_EV_CLEANED_UP, id, 0, 1, NR_EHEALTH, text);
         }
         nr__discard(p, inst, &p->quarantined, (nr__discard_reason)why);
+        return;
+    }
+    if (refused) {
+        schedule_locked(p, inst, attempt, now, "a hook kept it in quarantine", text, sizeof(text));
+        nr__pool_assert_locked_invariants(p);
+        nr__pool_unlock(p);
         return;
     }
     if (!pass) {
@@ -171,6 +195,26 @@ static void settle_probe(nr_pool *p, struct nr__instance *inst, uint32_t attempt
              (unsigned long long)id, attempt, hr->state == NR_HEALTH_DEGRADED ? ", degraded" : "");
     nr__trace_log(NR_TRACE_LEVEL_INFO, "quarantine", p->id, NR_OK, text);
     nr__pool_event(p, NR_EV_QUARANTINE_RELEASED, id, 0, attempt, NR_OK, text);
+    if (run.active)
+        nr__pool_hooks_after(p, &run, &call, NR_OK, NULL);
+}
+
+/* A probe a health check hook refused: back on the list, due as it was (or
+ * destroyed, when the pool closed or the instance's generation went
+ * meanwhile). */
+static void probe_refused(nr_pool *p, struct nr__instance *inst)
+{
+    nr__pool_lock(p);
+    int why = atomic_load_explicit(&p->closed, memory_order_relaxed) ? NR__DISCARD_CLOSED
+                                                                     : nr__stale(p, inst);
+    if (why) {
+        nr__pool_unlock(p);
+        nr__discard(p, inst, &p->quarantined, (nr__discard_reason)why);
+        return;
+    }
+    nr__q_push_tail(p, inst);
+    nr__pool_assert_locked_invariants(p);
+    nr__pool_unlock(p);
 }
 
 void nr__q_probe_round(nr_pool *p, uint64_t round, int64_t check_timeout_ns,
@@ -192,7 +236,10 @@ void nr__q_probe_round(nr_pool *p, uint64_t round, int64_t check_timeout_ns,
         nr__pool_unlock(p);
 
         nr_health_report hr;
-        nr__health_run(p, inst, check_timeout_ns, &hr);
+        if (!nr__health_check_one(p, inst, check_timeout_ns, &hr)) {
+            probe_refused(p, inst);
+            continue;
+        }
         rep->probed++;
         settle_probe(p, inst, attempt, &hr, rep);
     }

@@ -56,15 +56,10 @@ static int over_max(nr_pool *p, const struct nr__instance *inst, struct nr__inst
     return over;
 }
 
-static int give_back(nr_guard *g, int taint)
+/* Put back (or discard) inst, whose lease has just ended. Once it is back,
+ * the pool may be destroyed: nothing here touches p after that. */
+static void return_instance(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
 {
-    if (!g || !g->inst)
-        return NR_OK;
-    int in_bag;
-    struct nr__instance *inst = nr__lease_end(g, &in_bag);
-    if (!inst)
-        return NR_ESTATE; /* already given back: touch nothing */
-    nr_pool *p = inst->pool;
     NR_PROBE_RELEASE(p->id, inst->id);
     if (p->events)
         nr__pool_event(p, NR_EV_RELEASED, inst->id, 0, 0, NR_OK, taint ? "tainted" : NULL);
@@ -105,13 +100,13 @@ static int give_back(nr_guard *g, int taint)
     }
     if (drop) {
         nr__discard(p, inst, bucket, why);
-        return NR_OK;
+        return;
     }
 
     inst->last_used_ns = now;
     nr__inst_transition(inst, NR_LC_IDLE);
     if (in_bag && nr__bag_put(p, inst))
-        return NR_OK; /* the fast path: Free again, no lock taken */
+        return; /* the fast path: Free again, no lock taken */
     nr__pool_lock(p);
     if (in_bag)
         nr__bag_remove_locked(p, inst);
@@ -128,11 +123,40 @@ static int give_back(nr_guard *g, int taint)
         nr__lease_on_locked(p, inst);
         nr__pool_unlock(p);
         nr__discard(p, inst, &p->in_use, NR__DISCARD_CLOSED);
-        return NR_OK;
+        return;
     }
     nr__signal_returned_locked(p);
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
+}
+
+/* A give-back with hooks (which cannot refuse it). hook_busy keeps the pool
+ * alive for the afters once the instance is back. */
+static void return_hooked(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
+{
+    nr__hook_run run = {0};
+    nr_hook_call call;
+    nr__pool_hooks_before(p, NR_HOOK_RELEASE, inst->id, &run, &call, NULL);
+    atomic_fetch_add_explicit(&p->hook_busy, 1, memory_order_relaxed);
+    return_instance(p, inst, in_bag, taint);
+    nr__pool_hooks_after(p, &run, &call, NR_OK, NULL);
+    /* release: the afters' reads of the pool happen before destroy frees it */
+    atomic_fetch_sub_explicit(&p->hook_busy, 1, memory_order_release);
+}
+
+static int give_back(nr_guard *g, int taint)
+{
+    if (!g || !g->inst)
+        return NR_OK;
+    int in_bag;
+    struct nr__instance *inst = nr__lease_end(g, &in_bag);
+    if (!inst)
+        return NR_ESTATE; /* already given back: touch nothing */
+    nr_pool *p = inst->pool;
+    if (NR__POOL_HOOKS(p, NR_HOOK_RELEASE))
+        return_hooked(p, inst, in_bag, taint);
+    else
+        return_instance(p, inst, in_bag, taint);
     return NR_OK;
 }
 

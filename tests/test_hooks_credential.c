@@ -7,9 +7,11 @@
  * expiry far in the past or future of nr_wall_ms(), so nothing depends on
  * timing.
  *
- * The hook's before callback is called with a hand-made nr_hook_call (what a
- * pool passes before a create); what it gives the resource is seen through
- * the creates that follow.
+ * Most tests call the hook's before callback with a hand-made nr_hook_call
+ * (what a pool passes before a create) and see what it gave the resource
+ * through the creates that follow; the last ones add the hook to a manager's
+ * registry, so the create that finds the secret due is the one that uses the
+ * new secret.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -359,6 +361,97 @@ static void test_concurrent_failing_refresh_fetches_once(void **state)
     assert_int_equal(errors, fetches); /* one event per fetch that failed, not per create */
 }
 
+/* ---- through a manager's hook registry ------------------------------------------------- */
+
+/* A started manager whose pools run the hook from a registry. */
+static void start_hooked(fixture *f, nr_hooks **h, const char *value, int64_t ttl_ms)
+{
+    vault_set(&f->v, value, ttl_ms);
+    nr_hooks_options ho;
+    nr_hooks_options_default(&ho);
+    ho.events = f->bus;
+    assert_int_equal(nr_hooks_create(h, &ho, NULL), NR_OK);
+    nr_manager_options mo;
+    nr_manager_options_default(&mo);
+    mo.maintain_interval_ms = mo.health_interval_ms = 0;
+    mo.credentials = &f->cp;
+    mo.events = f->bus;
+    mo.hooks = *h;
+    assert_int_equal(nr_manager_create(&f->m, &mo, NULL), NR_OK);
+    nr_error err = {0};
+    assert_int_equal(nr_credential_refresh_create(&f->cr, f->m, NULL, &err), NR_OK);
+    nr_credential_refresh_hook(f->cr, &f->def);
+    uint64_t id = 0;
+    assert_int_equal(nr_hooks_add(*h, &f->def, &id, &err), NR_OK);
+    nr_resource_spec s = {.id = ID,
+                          .type = &nr_fake_type,
+                          .type_ud = &f->fake,
+                          .config = &f->cfg,
+                          .credential_ref = REF};
+    assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
+    assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
+    atomic_store(&f->v.fetches, 0);
+}
+
+static void stop_hooked(fixture *f, nr_hooks *h)
+{
+    assert_int_equal(nr_manager_shutdown(f->m, NULL, NULL, NULL), NR_OK);
+    assert_int_equal(nr_manager_destroy(f->m, NULL), NR_OK);
+    f->m = NULL;
+    assert_int_equal(nr_hooks_destroy(h, NULL), NR_OK);
+}
+
+static void test_hooked_create_uses_the_refreshed_secret(void **state)
+{
+    fixture *f = *state;
+    nr_hooks *h = NULL;
+    start_hooked(f, &h, "tok-old", 30 * 1000LL);
+    vault_set(&f->v, "tok-new", HOUR_MS);
+    /* the create that finds the secret due refreshes it and uses the new one */
+    want_create_with(f, "tok-new");
+    assert_int_equal(atomic_load(&f->v.fetches), 1);
+    /* now an hour away: the next create fetches nothing */
+    want_create_with(f, "tok-new");
+    assert_int_equal(atomic_load(&f->v.fetches), 1);
+    stop_hooked(f, h);
+}
+
+static void test_hooked_create_refused_once_expired(void **state)
+{
+    fixture *f = *state;
+    nr_hooks *h = NULL;
+    start_hooked(f, &h, "tok-Gone-Secret", 20);
+    nr__cred_info ci;
+    assert_int_equal(nr__credential_info(f->m, ID, &ci, NULL), NR_OK);
+    while (nr_wall_ms() < ci.expires_ms)
+        nr_sleep_ns(NR_NS_PER_MS);
+    atomic_store(&f->v.fail, 1);
+    nr_error err = {0};
+    assert_int_equal(nr_manager_evict_all(f->m, ID, NULL, &err), NR_OK);
+    long creates = atomic_load(&f->fake.creates);
+    nr_guard g = NR_GUARD_INIT;
+    nr_ctx brief = {.deadline = nr_deadline_in_ms(300)};
+    assert_int_not_equal(nr_manager_acquire(f->m, ID, &brief, &g, &err), NR_OK);
+    assert_null(strstr(err.message, "Gone-Secret"));
+    assert_int_equal(atomic_load(&f->fake.creates), creates); /* the driver was never asked */
+    int refused = 0;
+    nr_event ev;
+    while (nr_event_next(f->sub, &ev, NULL, nr_deadline_in_ms(0)) == NR_OK) {
+        assert_null(strstr(ev.text, "Gone-Secret"));
+        if (ev.type == NR_EV_HOOK_REFUSED && ev.error_code == NR_ECRED)
+            refused++;
+    }
+    assert_true(refused >= 1);
+    /* the vault is back: the next create refreshes and goes on */
+    atomic_store(&f->v.fail, 0);
+    vault_set(&f->v, "tok-back", HOUR_MS);
+    nr_ctx patient = {.deadline = nr_deadline_in_ms(10000)};
+    assert_int_equal(nr_manager_acquire(f->m, ID, &patient, &g, &err), NR_OK);
+    assert_string_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential, "tok-back");
+    assert_int_equal(nr_guard_release(&g), NR_OK);
+    stop_hooked(f, h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +466,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_creates_fetch_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_failing_refresh_fetches_once, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_hooked_create_uses_the_refreshed_secret, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_hooked_create_refused_once_expired, setup, teardown),
     };
     return cmocka_run_group_tests_name("hooks_credential", tests, NULL, NULL);
 }

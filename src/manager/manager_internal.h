@@ -11,12 +11,13 @@
  *   m->cascade_mu      one cascade update (manager_cascade.c) at a time.
  *   m->group_q_mu      a grouped resource's move into quarantine; group register.
  *   e->refresh_mu      one credential refresh of e at a time (manager_credential.c):
- *                      taken with no other lock held, held across the provider's
- *                      fetch (a user callback: the one exception below) and the
- *                      hand-over of the new secret to e and its pools.
- * Order: e->refresh_mu before m->mu before m->cascade_mu before m->group_q_mu
- * before m->lock before e->mu before any pool lock. No driver callback runs
- * under any of them, and no user callback but the provider's fetch under
+ *                      held across the provider's fetch (a user callback: the one
+ *                      exception below) and the hand-over of the new secret to e
+ *                      and its pools; never taken with m->lock or e->mu held.
+ * Order: m->mu before e->refresh_mu (a start's warm-up creates run their hooks
+ * on the starting thread) before m->cascade_mu before m->group_q_mu before
+ * m->lock before e->mu before any pool lock. No driver callback runs under
+ * any of them but m->mu, and no user callback but the provider's fetch under
  * e->refresh_mu (which serialises nothing but refreshes of e): pools are
  * created under e->mu (that calls no callback) but filled, probed and checked
  * outside it.

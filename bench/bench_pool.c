@@ -3,10 +3,16 @@
  * per-thread fairness of one pool, on an in-memory resource type.
  *
  *   bench_pool [--threads T] [--size M] [--seconds S] [--hold-us H]
+ *              [--hooks none|empty|after]
  *
  * T threads meet at a barrier, then loop acquire -> (spin H us) -> release for
  * S seconds. Every 64th acquire is timed (every one when H > 0). Prints one
  * line: ops/s, p50/p99/p99.9 acquire latency, fairness = min/max ops per thread.
+ *
+ * --hooks (bench/ab-hooks.sh compares them): none = the pool has no hook
+ * registry (the default); empty = a registry with no hooks; after = a
+ * registry with one after hook on acquire and release that counts the calls
+ * (per thread, so the count itself shares no cache line).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -19,6 +25,18 @@
 #include "nebula/resource.h"
 
 enum { MAX_SAMPLES = 1 << 20 };
+
+static _Thread_local uint64_t hook_calls_here;
+static atomic_ullong hook_calls;
+
+static int count_after(void *ud, const nr_hook_call *call, nr_error *err)
+{
+    (void)ud;
+    (void)call;
+    (void)err;
+    hook_calls_here++;
+    return NR_OK;
+}
 
 typedef struct thread_state {
     pthread_t t;
@@ -55,6 +73,7 @@ static void *run(void *arg)
         nr_guard_release(&g);
         ts->ops++;
     }
+    atomic_fetch_add(&hook_calls, hook_calls_here);
     return NULL;
 }
 
@@ -68,6 +87,7 @@ int main(int argc, char **argv)
 {
     int threads = 1, size = 8;
     double seconds = 3, hold_us = 0;
+    const char *hooks_mode = "none";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads"))
             threads = atoi(argv[i + 1]);
@@ -77,6 +97,8 @@ int main(int argc, char **argv)
             seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--hold-us"))
             hold_us = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--hooks"))
+            hooks_mode = argv[i + 1];
         else {
             fprintf(stderr, "bench_pool: unknown option %s\n", argv[i]);
             return 2;
@@ -86,12 +108,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_pool: threads, size and seconds must be positive\n");
         return 2;
     }
+    int with_hooks = strcmp(hooks_mode, "none") != 0;
+    if (with_hooks && strcmp(hooks_mode, "empty") != 0 && strcmp(hooks_mode, "after") != 0) {
+        fprintf(stderr, "bench_pool: --hooks must be none, empty or after (got %s)\n", hooks_mode);
+        return 2;
+    }
+    nr_hooks *hooks = NULL;
+    if (with_hooks) {
+        nr_error herr = {0};
+        nr_hook_def def = {.name = "count",
+                           .after = count_after,
+                           .ops =
+                               NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE) | NR_HOOK_OP_BIT(NR_HOOK_RELEASE)};
+        if (nr_hooks_create(&hooks, NULL, &herr) != NR_OK ||
+            (!strcmp(hooks_mode, "after") && nr_hooks_add(hooks, &def, NULL, &herr) != NR_OK)) {
+            fprintf(stderr, "bench_pool: %s\n", herr.message);
+            return 1;
+        }
+    }
     nr_bench_config cfg = {0};
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = pc.min_idle = size;
     pc.max_lifetime_ms = pc.idle_timeout_ms = 0;
-    nr_pool_options o = {.id = "bench", .type = &nr_bench_type, .config = &cfg, .pool = &pc};
+    nr_pool_options o = {
+        .id = "bench", .type = &nr_bench_type, .config = &cfg, .pool = &pc, .hooks = hooks};
     nr_pool *pool;
     nr_error err = {0};
     if (nr_pool_create(&pool, &o, &err) != NR_OK ||
@@ -133,11 +174,12 @@ int main(int argc, char **argv)
     }
     qsort(all, n, sizeof(int64_t), cmp64);
 #define PCT(q) (n ? all[(size_t)((double)(n - 1) * (q))] : 0)
-    printf("threads=%d size=%d hold_us=%g: %.2f M ops/s  p50 %lld ns  p99 %lld ns  p99.9 %lld ns  "
-           "fairness %.3f  errors %llu\n",
-           threads, size, hold_us, (double)ops / ((double)(t1 - t0) / 1e9) / 1e6,
+    printf("threads=%d size=%d hold_us=%g hooks=%s: %.2f M ops/s  p50 %lld ns  p99 %lld ns  "
+           "p99.9 %lld ns  fairness %.3f  errors %llu  hook_calls %llu\n",
+           threads, size, hold_us, hooks_mode, (double)ops / ((double)(t1 - t0) / 1e9) / 1e6,
            (long long)PCT(0.5), (long long)PCT(0.99), (long long)PCT(0.999),
-           mx ? (double)mn / (double)mx : 0.0, (unsigned long long)errors);
+           mx ? (double)mn / (double)mx : 0.0, (unsigned long long)errors,
+           (unsigned long long)atomic_load(&hook_calls));
     free(all);
     free(ts);
     pthread_barrier_destroy(&start);
@@ -145,5 +187,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_pool: %s\n", err.message);
         return 1;
     }
+    nr_hooks_destroy(hooks, NULL);
     return errors ? 1 : 0;
 }

@@ -21,7 +21,8 @@
  *
  * Refusal. A `before` callback that returns a code other than NR_OK (with err
  * filled) refuses the operation: no later `before` runs, the operation fails
- * with that code and a message naming the hook, the operation and the
+ * with that code (one that is not an NR_E* code becomes NR_EPERM) and a
+ * message naming the hook, the operation and the
  * resource (`hook 'tenant-policy' refused acquire of 'orders-db': tenant
  * globex is not allowed`), nothing is created or leased, and
  * NR_EV_HOOK_REFUSED is published. Which operations can be refused:
@@ -30,14 +31,19 @@
  *   acquire            the acquire fails at once with the hook's code;
  *   health check       the instance is not checked this round (no verdict);
  *   quarantine         the resource or instance is not quarantined this time;
- *   quarantine release it stays quarantined until the next probe.
+ *   quarantine release it stays quarantined until the next probe (the same
+ *                      attempt); nr_manager_release_quarantine returns the
+ *                      hook's code.
+ * For a resource, quarantine is its move into quarantine and quarantine
+ * release its move out (quarantined or held -> half-open).
  * release and destroy cannot be refused (an instance must come back and be
  * freed): a `before` error there is published as NR_EV_HOOK_FAILED and the
  * operation goes on.
  *
  * Outcome. An `after` callback runs once per operation whose `before`
  * callbacks (of any hook) all passed, also when the operation failed, with
- * call->rc, call->error and call->duration_ns set. An error it returns is
+ * call->rc, call->error and call->duration_ns set (a health check's rc is
+ * NR_EHEALTH when its verdict is unhealthy). An error it returns is
  * published as NR_EV_HOOK_FAILED, never raised. A refused operation gets no
  * `after` calls.
  *
@@ -56,8 +62,12 @@
  * none will start; the hook's ud may be freed then. Operations never wait for
  * add or remove: readers do not lock.
  *
- * Cost. With no registry, or a registry with no hook for an operation, the
- * operation pays one relaxed load and a branch.
+ * Cost. With no registry, the operation pays a branch; with a registry that
+ * has no hook for the operation, one relaxed load and a branch.
+ *
+ * Thread safety: every function may be called from any thread at once,
+ * except nr_hooks_destroy (last, once no pool or manager uses h).
+ * Callbacks run on the operation's thread with no library lock held.
  */
 #ifndef NEBULA_HOOKS_H
 #define NEBULA_HOOKS_H

@@ -108,10 +108,15 @@ static void free_retired_locked(nr_hooks *h)
 /* [wmu] Publish s as the hooks in force, with the mask of its ops. */
 static void publish_locked(nr_hooks *h, nr__hooks_snap *s)
 {
-    uint32_t mask = 0;
-    for (size_t i = 0; i < s->n; i++)
+    uint32_t mask = 0, before = 0;
+    for (size_t i = 0; i < s->n; i++) {
         mask |= s->hooks[i]->ops;
+        if (s->hooks[i]->before)
+            before |= s->hooks[i]->ops;
+    }
     atomic_store_explicit(&h->snap, s, memory_order_seq_cst);
+    atomic_store_explicit(&h->seq_limit, s->seq_limit, memory_order_seq_cst);
+    atomic_store_explicit(&h->before_mask, before, memory_order_relaxed);
     atomic_store_explicit(&h->ops_mask, mask, memory_order_relaxed);
 }
 
@@ -168,6 +173,8 @@ int nr_hooks_create(nr_hooks **out, const nr_hooks_options *opts, nr_error *err)
     s->seq_limit = 1;
     atomic_init(&h->snap, s);
     atomic_init(&h->ops_mask, 0);
+    atomic_init(&h->before_mask, 0);
+    atomic_init(&h->seq_limit, 1);
     atomic_init(&h->epoch, 0);
     atomic_init(&h->readers[0], 0);
     atomic_init(&h->readers[1], 0);

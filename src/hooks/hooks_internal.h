@@ -77,6 +77,10 @@ struct nr_hooks {
     uint64_t magic;
     _Atomic uint32_t ops_mask;      /* ops with at least one hook; written under wmu, read
                                        relaxed (a stale read only skips or tries a lookup) */
+    _Atomic uint32_t before_mask;   /* of those, ops with a before: without one, an
+                                       operation's before phase enters no reader section */
+    _Atomic uint64_t seq_limit;     /* the published snapshot's seq_limit (seq_cst, stored
+                                       after the snapshot) */
     _Atomic(nr__hooks_snap *) snap; /* seq_cst, see the top of this file */
     _Alignas(64) _Atomic unsigned epoch;
     _Alignas(64) _Atomic long readers[2];

@@ -98,6 +98,13 @@ static void failed(nr_hooks *h, const nr__hook *hk, const char *when, const nr_h
 
 int nr__hooks_before(nr_hooks *h, nr__hook_run *run, nr_hook_call *call, nr_error *err)
 {
+    if (!(atomic_load_explicit(&h->before_mask, memory_order_relaxed) & NR_HOOK_OP_BIT(call->op))) {
+        /* afters only: no section to enter, just the hooks that take part */
+        run->seq_limit = atomic_load_explicit(&h->seq_limit, memory_order_seq_cst);
+        run->active = true;
+        run->t0 = nr_now_ns();
+        return NR_OK;
+    }
     unsigned epoch;
     nr__hooks_snap *s = nr__hooks_enter(h, &epoch);
     run->seq_limit = s->seq_limit;

@@ -42,6 +42,8 @@ void nr_pool_fixture_make(nr_pool_fixture *f, const char *id)
                          .config = &f->cfg,
                          .pool = &f->pcfg,
                          .events = f->events,
+                         .hooks = f->hooks,
+                         .scope = f->scope,
                          .clock = f->fake_clock ? fixture_clock : NULL,
                          .clock_ud = f};
     nr_error err = {0};

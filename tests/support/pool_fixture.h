@@ -16,6 +16,8 @@ typedef struct nr_pool_fixture {
     /* set before make: */
     int fake_clock;        /* the pool's clock is clock_ns below (nr_pool_options.clock) */
     nr_event_bus *events;  /* borrowed; the pool publishes into it */
+    nr_hooks *hooks;       /* borrowed; the pool's hook registry (nr_pool_options.hooks) */
+    const nr_scope *scope; /* the pool's scope (NULL: Global) */
     atomic_llong clock_ns; /* the fake clock: tests move it */
 } nr_pool_fixture;
 

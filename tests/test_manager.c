@@ -419,7 +419,7 @@ static void test_credentials_and_rotation(void **state)
     fixture *f = *state;
     vault v = {0};
     atomic_store(&v.version, 1);
-    nr_credential_provider cp = {vault_fetch, &v};
+    nr_credential_provider cp = {.fetch = vault_fetch, .ud = &v};
     f->mo.credentials = &cp;
     make(f);
     nr_resource_spec s = {.id = "db",
@@ -460,7 +460,7 @@ static void test_credential_failure_at_start(void **state)
     fixture *f = *state;
     vault v = {0};
     atomic_store(&v.fail, 1);
-    nr_credential_provider cp = {vault_fetch, &v};
+    nr_credential_provider cp = {.fetch = vault_fetch, .ud = &v};
     f->mo.credentials = &cp;
     make(f);
     nr_resource_spec s = {.id = "db",

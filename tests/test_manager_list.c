@@ -36,7 +36,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     nr_fake_init(&f->fake);
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
-    f->vault = (nr_credential_provider){vault_fetch, NULL};
+    f->vault = (nr_credential_provider){.fetch = vault_fetch, .ud = NULL};
     nr_manager_options mo;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;

@@ -44,7 +44,7 @@ static void world_up(world *w, int64_t max_size)
     assert_int_equal(nr_metrics_create(&w->reg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&w->bus, 1024, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(w->bus, &w->sub, NULL), NR_OK);
-    static nr_credential_provider cp = {vault_fetch, NULL};
+    static nr_credential_provider cp = {.fetch = vault_fetch, .ud = NULL};
     nr_manager_options mo;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;

@@ -141,7 +141,7 @@ static void test_health_change_traced_and_secret_never_written(void **state)
     nr_fake_config cfg;
     nr_config_init(&nr_fake_config_schema, &cfg, NULL);
     assert_int_equal(nr_secret_from_str(&cfg.token, "S3CRET-correct-horse", NULL), NR_OK);
-    nr_credential_provider cp = {vault_fetch, NULL};
+    nr_credential_provider cp = {.fetch = vault_fetch, .ud = NULL};
     nr_manager_options mo;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;

@@ -12,8 +12,14 @@
  *     "credentials" section of a nebula-resource config file);
  *   - secret store: any store that hands out secrets with an expiry
  *     (Vault-style leases). A cache in front of it is the provider: it keeps
- *     each secret until it expires, and nr_secret_cache_refresh fetches the
- *     ones about to expire again and rotates them into a manager.
+ *     each secret until it is due (within refresh_before_ms of its expiry),
+ *     and nr_secret_cache_refresh fetches the ones due again and rotates them
+ *     into a manager.
+ *
+ * Expiry (nr_credential_provider.expiry): the environment, directory and
+ * table providers have none (their values never expire: a changed variable
+ * or file is picked up by the next fetch, e.g. on rotation); the secret
+ * cache's says when the cached value expires, as the store said.
  *
  * A file is read whole at each fetch (at most 64 KiB); one trailing "\n" or
  * "\r\n" is dropped. Values are read only by fetch; errors name the ref and
@@ -99,8 +105,11 @@ typedef struct nr_secret_cache nr_secret_cache;
 int nr_secret_cache_create(nr_secret_cache **out, const nr_secret_store *store,
                            int64_t refresh_before_ms, nr_error *err);
 
-/* The provider: a cached secret while it has not expired, else a fetch
- * from the store (an expired secret is never handed out). */
+/* The provider: the cached secret while it is not due; once due, a fetch
+ * from the store, falling back to the cached secret while it has not
+ * expired when the store fails; an expired secret is never handed out. Its
+ * expiry callback gives the cached secret's expiry (a ref not cached yet is
+ * fetched first). */
 nr_credential_provider nr_secret_cache_provider(nr_secret_cache *c);
 
 /*

@@ -141,15 +141,24 @@ void nr_slow_acquire_destroy(nr_slow_acquire *s);
 /* ---- credential refresh ------------------------------------------------------------ */
 
 /*
- * Before each create of a resource that has a credential, ask the
- * manager's provider when that credential expires
- * (nr_credential_provider.expiry); when it expires within window_ms (or
- * has expired), fetch it again and give the new one to the resource (as
- * nr_manager_rotate_credential does), so the create uses it. A failed
- * refresh keeps the old credential while it is still valid: the create goes
- * on with it and the failure is published (NR_EV_ERROR naming the resource
- * and the ref, never the value). Once the old one has expired, a failed
- * refresh refuses the create (NR_ECRED).
+ * Before each create of a resource that has a credential, look at when the
+ * secret it holds expires: the manager asks the provider
+ * (nr_credential_provider.expiry) right after each fetch and keeps the
+ * answer. When it expires within window_ms (or has expired), fetch it again
+ * and give the new one to the resource and all its pools, so that this
+ * create uses it. Unlike nr_manager_rotate_credential, instances made with
+ * the old secret are not retired (a connection outlives the token that
+ * opened it). A failed refresh keeps the old credential while it is still
+ * valid: the create goes on with it and the failure is published
+ * (NR_EV_ERROR naming the resource and the ref, never the value). Once the
+ * old one has expired, a failed refresh refuses the create (NR_ECRED).
+ * Creates of one resource that find it due together fetch once (the others
+ * wait for that fetch and take its outcome). Resources m does not know are
+ * let through.
+ *
+ * Thread safety: the hook runs on creating threads, many at once; the
+ * provider is called from there with no library lock held. Create and
+ * destroy from one thread; destroy only after the hook was removed.
  */
 typedef struct nr_credential_refresh_options {
     int64_t window_ms; /* default 60000; 0..86400000 */

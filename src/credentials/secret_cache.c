@@ -7,6 +7,7 @@
  */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -118,21 +119,73 @@ static int fetch_and_keep(nr_secret_cache *c, const char *ref, nr_secret **out, 
     return NR_OK;
 }
 
+/* [mu] Whether e's secret is due for a refresh at wall time now. */
+static bool due_locked(const nr_secret_cache *c, const cached *e, int64_t now)
+{
+    return e->expires_ms && now >= e->expires_ms - c->refresh_before_ms;
+}
+
+/*
+ * The cached secret while it is not due; once due (within refresh_before_ms
+ * of its expiry) a fetch from the store, or the cached one again when the
+ * store fails and it has not expired; once expired only a fetch from the
+ * store.
+ */
 static int fetch_cached(void *ud, const char *ref, nr_secret **out, nr_error *err)
 {
     nr_secret_cache *c = ud;
-    int rc = NR_ENOTFOUND;
+    int64_t now = nr_wall_ms();
     pthread_mutex_lock(&c->mu);
     cached *e = find_locked(c, ref);
+    bool valid = e && e->value && (e->expires_ms == 0 || now < e->expires_ms);
+    bool due = !valid || due_locked(c, e, now);
+    int rc = valid && !due ? nr_secret_dup(out, e->value, err) : NR_OK;
+    pthread_mutex_unlock(&c->mu);
+    if (!due)
+        return rc;
+    nr_error fe;
+    nr_error_clear(&fe);
+    rc = fetch_and_keep(c, ref, out, &fe);
+    if (rc == NR_OK || !valid) {
+        if (rc != NR_OK && err)
+            *err = fe;
+        return rc;
+    }
+    /* the store failed while the cached secret is still valid: that one */
+    pthread_mutex_lock(&c->mu);
+    e = find_locked(c, ref);
+    rc = NR_ENOTFOUND;
     if (e && e->value && (e->expires_ms == 0 || nr_wall_ms() < e->expires_ms))
         rc = nr_secret_dup(out, e->value, err);
     pthread_mutex_unlock(&c->mu);
-    return rc == NR_ENOTFOUND ? fetch_and_keep(c, ref, out, err) : rc;
+    if (rc == NR_ENOTFOUND && err)
+        *err = fe;
+    return rc == NR_ENOTFOUND ? fe.code : rc;
+}
+
+/* When ref's cached secret expires; a ref not cached yet is fetched first. */
+static int expiry_cached(void *ud, const char *ref, int64_t *expires_ms, nr_error *err)
+{
+    nr_secret_cache *c = ud;
+    for (int round = 0; round < 2; round++) {
+        pthread_mutex_lock(&c->mu);
+        cached *e = find_locked(c, ref);
+        bool found = e && e->value;
+        if (found)
+            *expires_ms = e->expires_ms;
+        pthread_mutex_unlock(&c->mu);
+        if (found)
+            return NR_OK;
+        int rc = round == 0 ? fetch_and_keep(c, ref, NULL, err) : NR_OK;
+        if (rc != NR_OK)
+            return rc;
+    }
+    return nr_error_set(err, NR_ENOMEM, NULL, "credential '%s': out of memory for the cache", ref);
 }
 
 nr_credential_provider nr_secret_cache_provider(nr_secret_cache *c)
 {
-    return (nr_credential_provider){.fetch = fetch_cached, .ud = c};
+    return (nr_credential_provider){.fetch = fetch_cached, .ud = c, .expiry = expiry_cached};
 }
 
 int64_t nr_secret_cache_next_refresh_ms(nr_secret_cache *c)
@@ -157,7 +210,7 @@ int nr_secret_cache_refresh(nr_secret_cache *c, nr_manager *m, uint32_t *rotated
     int64_t now = nr_wall_ms();
     pthread_mutex_lock(&c->mu);
     for (cached *e = c->list; e; e = e->next) {
-        if (!e->expires_ms || now < e->expires_ms - c->refresh_before_ms)
+        if (!due_locked(c, e, now))
             continue;
         if (n == cap) {
             char **v = realloc(due, (cap = cap ? cap * 2 : 4) * sizeof(*v));

@@ -124,6 +124,7 @@ void nr__entry_free(nr__entry *e)
     nr_secret_free(e->cred);
     /* nobody holds e any more, so no round runs on its pipeline */
     (void)nr_health_pipeline_destroy(e->pipeline, NULL);
+    pthread_mutex_destroy(&e->refresh_mu);
     pthread_mutex_destroy(&e->mu);
     nr_free(e);
 }
@@ -261,6 +262,7 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
     if (!e)
         return nr_error_set(err, NR_ENOMEM, id, "resource '%s': out of memory", id);
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->refresh_mu, NULL);
     snprintf(e->id, sizeof(e->id), "%s", id);
     e->type = spec->type;
     e->type_ud = spec->type_ud;
@@ -305,7 +307,19 @@ oom:
     return nr_error_set(err, NR_ENOMEM, id, "resource '%s': out of memory", id);
 }
 
+static int register_impl(nr_manager *m, const nr_resource_spec *spec, nr_error *err);
+
 int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "register", spec ? spec->id : NULL,
+                   spec ? spec->scope : NULL, NULL);
+    int rc = register_impl(m, spec, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int register_impl(nr_manager *m, const nr_resource_spec *spec, nr_error *err)
 {
     if (!m || !spec)
         return nr_error_set(err, NR_EINVAL, NULL,
@@ -581,8 +595,27 @@ static nr_pool *pool_for(nr_manager *m, nr__entry *e, const nr_scope *s, int *rc
     return p;
 }
 
+static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
+                        nr_error *err);
+
 int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
                        nr_error *err)
+{
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "manager_acquire", id, ctx ? ctx->scope : NULL,
+                   ctx);
+    if (!nr__span_active(&span))
+        return acquire_impl(m, id, ctx, out, err);
+    /* traced: the pool's acquire span is this one's child */
+    nr_ctx child = ctx ? *ctx : (nr_ctx){0};
+    nr__span_child_ctx(&span, &child);
+    int rc = acquire_impl(m, id, &child, out, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
+                        nr_error *err)
 {
     if (out) {
         out->inst = NULL;
@@ -669,58 +702,6 @@ nr_provider nr_manager_provider(nr_manager *m)
 {
     nr_provider p = {provider_acquire, m};
     return p;
-}
-
-/* ---- describing ----------------------------------------------------------------------- */
-
-int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err)
-{
-    if (!m || !id || !out)
-        return nr_error_set(err, NR_EINVAL, NULL,
-                            "nr_manager_resource_info: arguments must not be NULL");
-    nr__entry *e = nr__entry_find_ref(m, id, err);
-    if (!e)
-        return NR_ENOTFOUND;
-    memset(out, 0, sizeof(*out));
-    snprintf(out->id, sizeof(out->id), "%s", e->id);
-    snprintf(out->type, sizeof(out->type), "%s", e->type->name);
-    pthread_mutex_lock(&e->mu);
-    out->state = (nr_resource_state)atomic_load(&e->state);
-    out->own_health = (nr_health_state)atomic_load(&e->health);
-    out->health = nr__effective_health(e);
-    memcpy(out->health_reason, e->health_reason, sizeof(out->health_reason));
-    if (out->health != out->own_health) /* degraded by a cascade */
-        memcpy(out->health_reason, e->dep_reason, sizeof(out->health_reason));
-    memcpy(out->root_cause, e->dep_root, sizeof(out->root_cause));
-    out->on_dependency_failure = e->dep_policy;
-    out->quarantine = (nr_quarantine_state)atomic_load(&e->q_state);
-    if (out->quarantine != NR_QUARANTINE_NONE) {
-        out->quarantine_attempt = e->q_attempt;
-        out->quarantine_until_ms = out->quarantine == NR_QUARANTINE_ON ? e->q_due_wall_ms : 0;
-    }
-    out->consecutive_failures = e->fails;
-    out->consecutive_successes = e->succs;
-    out->last_error = e->last_error;
-    pthread_mutex_unlock(&e->mu);
-    size_t n;
-    nr_pool **pools = nr__entry_pools(e, &n);
-    out->pools = (uint32_t)n;
-    for (size_t i = 0; i < n; i++) {
-        nr_pool_stats s;
-        nr_pool_stats_get(pools[i], &s);
-        nr_pool_stats_add(&out->stats, &s);
-    }
-    nr_free(pools);
-    nr__entry_put(e);
-    return NR_OK;
-}
-
-size_t nr_manager_count(nr_manager *m)
-{
-    pthread_rwlock_rdlock(&m->lock);
-    size_t n = m->count;
-    pthread_rwlock_unlock(&m->lock);
-    return n;
 }
 
 /* ---- running jobs in parallel ------------------------------------------------------------ */

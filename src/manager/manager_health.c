@@ -1,6 +1,6 @@
 /*
  * manager_health.c - the background rounds: pool maintenance, health checks
- * with failure and recovery thresholds, and credential rotation.
+ * with failure and recovery thresholds.
  *
  * Health of a resource, one round at a time:
  *
@@ -442,79 +442,4 @@ void nr__manager_unschedule(nr_manager *m)
     if (m->health_task)
         nr__task_cancel(m->rt, m->health_task);
     m->maint_task = m->health_task = NULL;
-}
-
-/* ---- credentials ------------------------------------------------------------------------- */
-
-static int rotate_impl(nr_manager *m, const char *ref, nr_error *err);
-
-int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err)
-{
-    nr__span span;
-    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "rotate_credential", NULL, NULL, NULL);
-    int rc = rotate_impl(m, ref, err);
-    nr__span_end_err(&span, rc, err, NULL);
-    return rc;
-}
-
-static int rotate_impl(nr_manager *m, const char *ref, nr_error *err)
-{
-    if (!m || !ref)
-        return nr_error_set(err, NR_EINVAL, NULL,
-                            "nr_manager_rotate_credential: arguments must not be NULL");
-    if (!m->opts.credentials || !m->opts.credentials->fetch)
-        return nr_error_set(err, NR_ECRED, NULL,
-                            "credential '%s': the manager has no credential provider", ref);
-    nr_secret *s = NULL;
-    nr_error ce;
-    nr_error_clear(&ce);
-    int rc = m->opts.credentials->fetch(m->opts.credentials->ud, ref, &s, &ce);
-    if (rc != NR_OK || !s) {
-        nr_secret_free(s);
-        return nr_error_set_cause(err, rc != NR_OK ? rc : NR_ECRED, rc, ce.driver_code, NULL,
-                                  "credential '%s': %s", ref,
-                                  ce.message[0] ? ce.message : "the provider gave no secret");
-    }
-    /* Take the users under the registry lock; hand the secret to their pools
-     * outside every manager lock (that destroys idle instances). */
-    pthread_mutex_lock(&m->mu);
-    pthread_rwlock_rdlock(&m->lock);
-    nr__entry **users = m->count ? nr_calloc(m->count, sizeof(*users)) : NULL;
-    size_t nusers = 0;
-    for (size_t i = 0; users && i < m->count; i++) {
-        nr__entry *e = m->list[i];
-        if (e->cred_ref && strcmp(e->cred_ref, ref) == 0) {
-            atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-            users[nusers++] = e;
-        }
-    }
-    pthread_rwlock_unlock(&m->lock);
-    rc = m->count && !users
-             ? nr_error_set(err, NR_ENOMEM, NULL, "credential '%s': out of memory", ref)
-             : NR_OK;
-    for (size_t i = 0; i < nusers; i++) {
-        nr__entry *e = users[i];
-        nr_secret *copy = NULL;
-        if (rc == NR_OK && nr_secret_dup(&copy, s, NULL) != NR_OK)
-            rc = nr_error_set(err, NR_ENOMEM, e->id, "credential '%s': out of memory", ref);
-        if (rc == NR_OK) {
-            pthread_mutex_lock(&e->mu);
-            nr_secret_free(e->cred);
-            e->cred = copy;
-            pthread_mutex_unlock(&e->mu);
-            size_t np;
-            nr_pool **pools = nr__entry_pools(e, &np);
-            for (size_t k = 0; k < np; k++)
-                if (nr_pool_set_credential(pools[k], s, NULL) != NR_OK)
-                    rc = nr_error_set(err, NR_ENOMEM, e->id, "credential '%s': out of memory", ref);
-            nr_free(pools);
-        }
-        nr__entry_put(e);
-    }
-    nr_free(users);
-    pthread_mutex_unlock(&m->mu);
-    nr_secret_free(s);
-    if (rc == NR_OK && nusers == 0)
-        rc = nr_error_set(err, NR_ENOTFOUND, NULL, "credential '%s' is used by no resource", ref);
-    return rc;
 }

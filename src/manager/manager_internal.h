@@ -10,10 +10,17 @@
  *                      fields and last error.
  *   m->cascade_mu      one cascade update (manager_cascade.c) at a time.
  *   m->group_q_mu      a grouped resource's move into quarantine; group register.
- * Order: m->mu before m->cascade_mu before m->group_q_mu before m->lock before
- * e->mu before any pool lock. No driver
- * callback runs under any of them: pools are created under e->mu (that calls
- * no callback) but filled, probed and checked outside it.
+ *   e->refresh_mu      one credential refresh of e at a time (manager_credential.c):
+ *                      held across the provider's fetch (a user callback: the one
+ *                      exception below) and the hand-over of the new secret to e
+ *                      and its pools; never taken with m->lock or e->mu held.
+ * Order: m->mu before e->refresh_mu (a start's warm-up creates run their hooks
+ * on the starting thread) before m->cascade_mu before m->group_q_mu before
+ * m->lock before e->mu before any pool lock. No driver callback runs under
+ * any of them but m->mu, and no user callback but the provider's fetch under
+ * e->refresh_mu (which serialises nothing but refreshes of e): pools are
+ * created under e->mu (that calls no callback) but filled, probed and checked
+ * outside it.
  *
  * Entry lifetime: an entry is freed by unregister (after `refs` fell to 0)
  * or by nr_manager_destroy. Whoever uses an entry outside m->lock holds a
@@ -56,10 +63,15 @@ typedef struct nr__entry {
     _Atomic int health; /* nr_health_state; same */
 
     pthread_mutex_t mu;
-    nr_secret *cred;          /* [mu] current credential */
-    nr_pool *pool;            /* [mu] NR_PARTITION_NONE: the pool, NULL until started */
-    nr__tenant_pool *tenants; /* [mu] NR_PARTITION_TENANT */
-    uint32_t ntenants;        /* [mu] */
+    nr_secret *cred;            /* [mu] current credential */
+    int64_t cred_expires_ms;    /* [mu] when cred stops being valid (wall ms); 0: never */
+    uint64_t cred_attempts;     /* [mu] refreshes tried (manager_credential.c) */
+    int cred_refresh_rc;        /* [mu] the last refresh's outcome */
+    nr_error cred_refresh_err;  /* [mu] its error, when it failed */
+    pthread_mutex_t refresh_mu; /* one refresh of this entry at a time (see the top) */
+    nr_pool *pool;              /* [mu] NR_PARTITION_NONE: the pool, NULL until started */
+    nr__tenant_pool *tenants;   /* [mu] NR_PARTITION_TENANT */
+    uint32_t ntenants;          /* [mu] */
     char health_reason[NR_HEALTH_REASON_MAX]; /* [mu] */
     uint32_t fails, succs;                    /* [mu] consecutive rounds */
     int maint_failed;                         /* [mu] last maintenance could not create */
@@ -168,6 +180,15 @@ int nr__entry_destroy_pools(nr__entry *e);
  * memory ran out (then *n is 0 too and the caller does without). Pools stay
  * valid while the caller holds a reference on e. */
 nr_pool **nr__entry_pools(nr__entry *e, size_t *n);
+
+/* ---- credentials (manager_credential.c) ---- */
+/* Fetch ref from the manager's provider and ask when it expires: *out (the
+ * caller frees it) and *expires_ms (0: never). NR_ECRED (no provider, no
+ * secret, an expired one, the provider's expiry failed) or the provider's
+ * code, with a message naming id (may be NULL) and ref, never the value.
+ * [no lock held: calls the provider] */
+int nr__credential_fetch(nr_manager *m, const char *id, const char *ref, nr_secret **out,
+                         int64_t *expires_ms, nr_error *err);
 
 /* ---- health pipelines (manager_pipeline.c) ---- */
 /* Check spec->health (NULL: the default) against the built-in stages and the

@@ -14,8 +14,10 @@
  *              are read with no manager lock held, and the reference is given
  *              back before the first callback: the callback may even
  *              unregister the resource.
+ * And one resource's description (nr_manager_resource_info) and the count.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <string.h>
 
 #include "base/strutil.h"
@@ -176,4 +178,56 @@ int nr_manager_each_tenant(nr_manager *m, const char *id,
         rc = fn(ud, rows[i].tenant, &rows[i].st);
     nr_free(rows);
     return rc;
+}
+
+/* ---- describing ----------------------------------------------------------------------- */
+
+int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err)
+{
+    if (!m || !id || !out)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_manager_resource_info: arguments must not be NULL");
+    nr__entry *e = nr__entry_find_ref(m, id, err);
+    if (!e)
+        return NR_ENOTFOUND;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", e->id);
+    snprintf(out->type, sizeof(out->type), "%s", e->type->name);
+    pthread_mutex_lock(&e->mu);
+    out->state = (nr_resource_state)atomic_load(&e->state);
+    out->own_health = (nr_health_state)atomic_load(&e->health);
+    out->health = nr__effective_health(e);
+    memcpy(out->health_reason, e->health_reason, sizeof(out->health_reason));
+    if (out->health != out->own_health) /* degraded by a cascade */
+        memcpy(out->health_reason, e->dep_reason, sizeof(out->health_reason));
+    memcpy(out->root_cause, e->dep_root, sizeof(out->root_cause));
+    out->on_dependency_failure = e->dep_policy;
+    out->quarantine = (nr_quarantine_state)atomic_load(&e->q_state);
+    if (out->quarantine != NR_QUARANTINE_NONE) {
+        out->quarantine_attempt = e->q_attempt;
+        out->quarantine_until_ms = out->quarantine == NR_QUARANTINE_ON ? e->q_due_wall_ms : 0;
+    }
+    out->consecutive_failures = e->fails;
+    out->consecutive_successes = e->succs;
+    out->last_error = e->last_error;
+    pthread_mutex_unlock(&e->mu);
+    size_t n;
+    nr_pool **pools = nr__entry_pools(e, &n);
+    out->pools = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        nr_pool_stats s;
+        nr_pool_stats_get(pools[i], &s);
+        nr_pool_stats_add(&out->stats, &s);
+    }
+    nr_free(pools);
+    nr__entry_put(e);
+    return NR_OK;
+}
+
+size_t nr_manager_count(nr_manager *m)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    size_t n = m->count;
+    pthread_rwlock_unlock(&m->lock);
+    return n;
 }

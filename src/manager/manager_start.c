@@ -29,24 +29,15 @@ static int fetch_credential(nr_manager *m, nr__entry *e, nr_error *err)
 {
     if (!e->cred_ref)
         return NR_OK;
-    if (!m->opts.credentials || !m->opts.credentials->fetch)
-        return nr_error_set(err, NR_ECRED, e->id,
-                            "resource '%s' needs credential '%s' but the manager has no "
-                            "credential provider",
-                            e->id, e->cred_ref);
     nr_secret *s = NULL;
-    nr_error ce;
-    nr_error_clear(&ce);
-    int rc = m->opts.credentials->fetch(m->opts.credentials->ud, e->cred_ref, &s, &ce);
-    if (rc != NR_OK || !s) {
-        nr_secret_free(s);
-        return nr_error_set_cause(err, rc != NR_OK ? rc : NR_ECRED, rc, ce.driver_code, e->id,
-                                  "resource '%s': credential '%s': %s", e->id, e->cred_ref,
-                                  ce.message[0] ? ce.message : "the provider gave no secret");
-    }
+    int64_t expires = 0;
+    int rc = nr__credential_fetch(m, e->id, e->cred_ref, &s, &expires, err);
+    if (rc != NR_OK)
+        return rc;
     pthread_mutex_lock(&e->mu);
     nr_secret_free(e->cred);
     e->cred = s;
+    e->cred_expires_ms = expires;
     pthread_mutex_unlock(&e->mu);
     return NR_OK;
 }

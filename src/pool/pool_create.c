@@ -171,6 +171,9 @@ int nr__create_reserved(nr_pool *p, struct nr__instance *rec, nr_deadline deadli
         goto failed;
     }
 
+    /* The credential is read here, right before create() and after anything
+     * that runs ahead of the create (its before hooks): one of them may give
+     * the pool a new credential (a refresh), which this create then uses. */
     nr__pool_lock(p);
     struct nr__cred *cred = p->cred;
     if (cred)

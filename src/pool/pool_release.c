@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pool/pool_internal.h"
+#include "pool/pool_credential.h"
 #include "observe/span.h"
 
 #include "nebula/alloc.h"
@@ -159,14 +160,40 @@ static int give_back(nr_guard *g, int taint)
     return NR_OK;
 }
 
+/* give_back inside a span of op. Out of line: only a traced give-back pays
+ * for the copies. The pool's id and scope are copied first, since the pool
+ * may be destroyed as soon as its last lease is back. */
+__attribute__((noinline)) static int give_back_traced(nr_guard *g, int taint, const char *op)
+{
+    char id[NR_ERROR_ID_MAX] = "";
+    nr_scope scope;
+    nr_scope_global(&scope);
+    bool known = g && g->inst;
+    if (known) {
+        memcpy(id, g->inst->pool->id, sizeof(id));
+        scope = g->inst->pool->scope;
+    }
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, op, known ? id : NULL, known ? &scope : NULL, NULL);
+    int rc = give_back(g, taint);
+    nr__span_end(&span, rc, NULL);
+    return rc;
+}
+
+/* The give-backs' span costs what nr_pool_acquire's does when nothing is
+ * traced: one relaxed load and a branch (nr__trace_enabled). */
 int nr_guard_release(nr_guard *g)
 {
-    return give_back(g, 0);
+    if (!nr__trace_enabled(NR_TRACE_LEVEL_DEBUG))
+        return give_back(g, 0);
+    return give_back_traced(g, 0, "release");
 }
 
 int nr_guard_taint(nr_guard *g)
 {
-    return give_back(g, 1);
+    if (!nr__trace_enabled(NR_TRACE_LEVEL_DEBUG))
+        return give_back(g, 1);
+    return give_back_traced(g, 1, "taint");
 }
 
 void *nr_guard_handle(const nr_guard *g)
@@ -273,6 +300,11 @@ void nr_pool_close(nr_pool *p)
 
 int nr_pool_set_credential(nr_pool *p, const nr_secret *credential, nr_error *err)
 {
+    return nr__pool_replace_credential(p, credential, true, err);
+}
+
+int nr__pool_replace_credential(nr_pool *p, const nr_secret *credential, bool retire, nr_error *err)
+{
     if (!p)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_set_credential: pool must not be NULL");
     struct nr__cred *c = NULL;
@@ -288,7 +320,10 @@ int nr_pool_set_credential(nr_pool *p, const nr_secret *credential, nr_error *er
     nr__pool_lock(p);
     struct nr__cred *old = p->cred;
     p->cred = c;
-    nr__new_generation_unlock(p, 1, &p->credential_retired);
+    if (retire)
+        nr__new_generation_unlock(p, 1, &p->credential_retired);
+    else
+        nr__pool_unlock(p);
     nr__cred_release(old);
     return NR_OK;
 }

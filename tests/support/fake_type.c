@@ -2,6 +2,7 @@
 #include "fake_type.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,9 @@ static int fake_create(void **out, const void *config, const nr_create_ctx *ctx,
     h->magic = NR_FAKE_MAGIC;
     h->serial = (uint64_t)atomic_fetch_add(&f->creates, 1) + 1;
     h->credential_len = ctx->credential ? (int)nr_secret_len(ctx->credential) : -1;
+    if (ctx->credential)
+        snprintf(h->credential, sizeof(h->credential), "%s",
+                 nr_secret_reveal(ctx->credential, NULL));
     atomic_fetch_add(&f->live, 1);
     *out = h;
     return NR_OK;

@@ -19,11 +19,12 @@
 #define NR_FAKE_DEAD     0xDEADDEADDEADDEADULL
 
 typedef struct nr_fake_handle {
-    uint64_t magic;     /* NR_FAKE_MAGIC while alive, NR_FAKE_DEAD after destroy */
-    uint64_t serial;    /* 1-based creation number */
-    atomic_int holders; /* tests stamp +1 while they hold it */
-    atomic_int dirty;   /* set by a test; recycle clears it */
-    int credential_len; /* length of the credential create() saw */
+    uint64_t magic;      /* NR_FAKE_MAGIC while alive, NR_FAKE_DEAD after destroy */
+    uint64_t serial;     /* 1-based creation number */
+    atomic_int holders;  /* tests stamp +1 while they hold it */
+    atomic_int dirty;    /* set by a test; recycle clears it */
+    int credential_len;  /* length of the credential create() saw */
+    char credential[64]; /* its first 63 bytes, NUL-terminated ("" when none) */
 } nr_fake_handle;
 
 /* Shared by every instance of one fake type (passed as type_ud). */

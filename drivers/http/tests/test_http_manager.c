@@ -27,7 +27,7 @@ static int vault_fetch(void *ud, const char *ref, nr_secret **out, nr_error *err
 
 static nr_manager *start_manager(nr_http_config *c, int64_t min_idle)
 {
-    static const nr_credential_provider vault = {vault_fetch, NULL};
+    static const nr_credential_provider vault = {.fetch = vault_fetch, .ud = NULL};
     nr_manager_options mo;
     nr_manager_options_default(&mo);
     mo.workers = 2;

@@ -48,7 +48,7 @@ static int setup(void **state)
     pgt_config(&f->cfg);
     f->cfg.health_timeout_ms = 5000;
     f->v.value = pgt_env("NR_TEST_PG_PASSWORD");
-    f->cp = (nr_credential_provider){vault_fetch, &f->v};
+    f->cp = (nr_credential_provider){.fetch = vault_fetch, .ud = &f->v};
     nr_error err = {0};
     if (nr_event_bus_create(&f->bus, 4096, &err) != NR_OK ||
         nr_event_subscribe(f->bus, &f->sub, &err) != NR_OK)

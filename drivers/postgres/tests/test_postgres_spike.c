@@ -456,7 +456,7 @@ static void test_spike_manager(void **state)
 {
     fixture *f = *state;
     use_role(f, "spike_manager");
-    f->cp = (nr_credential_provider){vault_fetch, &f->role};
+    f->cp = (nr_credential_provider){.fetch = vault_fetch, .ud = &f->role};
     nr_error err = {0};
     nr_manager_options mo;
     nr_manager_options_default(&mo);

@@ -39,7 +39,6 @@ static const char *type_of_driver(const char *driver)
 static int build(cli_hook *out, const nr_config_hook *c, nr_manager *m, nr_event_bus *bus,
                  nr_metrics *metrics, nr_hook_def *def, nr_error *err)
 {
-    (void)m;
     out->type = c->type;
     switch (c->type) {
     case NR_CONFIG_HOOK_AUDIT: {
@@ -78,10 +77,18 @@ static int build(cli_hook *out, const nr_config_hook *c, nr_manager *m, nr_event
         nr_slow_acquire_hook(s, def);
         return NR_OK;
     }
-    case NR_CONFIG_HOOK_CREDENTIAL_REFRESH:
-        /* nr_credential_refresh_create (with m) is not in this build yet. */
-        return nr_error_set(err, NR_EINVAL, NULL,
-                            "credential_refresh hooks are not built into this program yet");
+    case NR_CONFIG_HOOK_CREDENTIAL_REFRESH: {
+        nr_credential_refresh_options o;
+        nr_credential_refresh_options_default(&o);
+        o.window_ms = c->window_ms;
+        nr_credential_refresh *cr = NULL;
+        int rc = nr_credential_refresh_create(&cr, m, &o, err);
+        if (rc != NR_OK)
+            return rc;
+        out->obj = cr;
+        nr_credential_refresh_hook(cr, def);
+        return NR_OK;
+    }
     }
     return nr_error_set(err, NR_EINVAL, NULL, "unknown hook type %d", (int)c->type);
 }
@@ -127,6 +134,9 @@ void cli_hooks_destroy(cli_hooks *h)
             break;
         case NR_CONFIG_HOOK_SLOW_ACQUIRE:
             nr_slow_acquire_destroy(h->v[i].obj);
+            break;
+        case NR_CONFIG_HOOK_CREDENTIAL_REFRESH:
+            nr_credential_refresh_destroy(h->v[i].obj);
             break;
         default:
             break;

@@ -21,7 +21,7 @@
 
 typedef struct cli_hook {
     nr_config_hook_type type;
-    void *obj; /* nr_audit, nr_hook_metrics or nr_slow_acquire */
+    void *obj; /* nr_audit, nr_hook_metrics, nr_slow_acquire or nr_credential_refresh */
 } cli_hook;
 
 typedef struct cli_hooks {

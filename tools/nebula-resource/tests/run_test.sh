@@ -3,8 +3,10 @@
 # SQLite config: /readyz becomes 200, /healthz answers, /metrics passes
 # `promtool check metrics`, /status is JSON with every resource running and
 # healthy and the dependency edges, the page is served; SIGTERM gives a
-# completed phased shutdown and exit status 0. The credential's secret
-# appears in no output.
+# completed phased shutdown and exit status 0. The file's hooks run: the
+# audit file (0600) gets a line per operation, /metrics carries the hook
+# metrics, and the credential refresh hook is built on the manager. The
+# credential's secret appears in no output, the audit file included.
 set -u
 bin=$1
 . "$(dirname "$0")/../../../scripts/lib/services.sh"
@@ -29,6 +31,12 @@ cat > "$SVC_DIR/config.json" <<JSON
     {"id": "orders-db", "driver": "sqlite", "config": {"path": "$SVC_DIR/orders.db"},
      "pool": {"max_size": 4, "min_idle": 2}},
     {"id": "tenant-cache", "driver": "sqlite", "partition": "tenant", "depends_on": ["orders-db"]}
+  ],
+  "hooks": [
+    {"type": "audit", "path": "$SVC_DIR/audit.jsonl"},
+    {"type": "metrics", "resource": "orders-*"},
+    {"type": "slow_acquire", "threshold_ms": 500},
+    {"type": "credential_refresh", "window_ms": 1000}
   ]
 }
 JSON
@@ -64,6 +72,11 @@ grep -qi '^content-type: text/plain; version=0.0.4' "$SVC_DIR/metrics.head" ||
 promtool check metrics < "$SVC_DIR/metrics.txt" > "$SVC_DIR/promtool.txt" 2>&1 ||
     { cat "$SVC_DIR/promtool.txt"; fail "promtool check metrics failed"; }
 grep -q 'resource="orders-db"' "$SVC_DIR/metrics.txt" || fail "no orders-db series"
+grep -q '^nr_hook_ops_total{resource="orders-db",op="create",outcome="ok"} [1-9]' \
+    "$SVC_DIR/metrics.txt" || fail "no hook metrics for orders-db's creates"
+if grep -q '^nr_hook_ops_total{resource="audit-log"' "$SVC_DIR/metrics.txt"; then
+    fail "the metrics hook's filter (orders-*) let audit-log through"
+fi
 
 curl -sf "$url/status" > "$SVC_DIR/status.json" || fail "no /status"
 /usr/bin/python3 -c '
@@ -102,7 +115,21 @@ for want in "starting 3 resources in dependency order" \
     "shutdown complete in"; do
     grep -qF -- "$want" "$out" || fail "missing in the output: $want"
 done
-if grep -q hunter2 "$out" "$SVC_DIR"/*.txt "$SVC_DIR/status.json" "$SVC_DIR/page.html"; then
+audit=$SVC_DIR/audit.jsonl
+[ "$(stat -c %a "$audit")" = 600 ] || fail "audit file mode $(stat -c %a "$audit")"
+/usr/bin/python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+ops = {(l["resource"], l["op"], l["outcome"]) for l in lines}
+for want in [("orders-db", "create", "ok"), ("audit-log", "create", "ok"),
+             ("orders-db", "destroy", "ok"), ("audit-log", "destroy", "ok")]:
+    assert want in ops, (want, sorted(ops))
+creates = sum(1 for l in lines if l["op"] == "create")
+destroys = sum(1 for l in lines if l["op"] == "destroy")
+assert creates == destroys, (creates, destroys)  # every connection closed at shutdown
+print("audit ok:", len(lines), "lines")
+' "$audit" || fail "the audit file is not as expected"
+if grep -q hunter2 "$out" "$SVC_DIR"/*.txt "$SVC_DIR/status.json" "$SVC_DIR/page.html" "$audit"; then
     fail "the secret appears in an output"
 fi
 echo "ok: run served, checked and shut down cleanly"

@@ -79,7 +79,7 @@ static int call_one(nr_hooks *h, nr_hook_before_fn fn, void *ud, const nr_hook_c
 {
     nr__hook_frame f;
     nr__hook_frame_push(&f, h);
-    nr_error_clear(e);
+    nr__error_reset(e);
     int rc = fn(ud, call, e);
     nr__hook_frame_pop(&f);
     return rc;

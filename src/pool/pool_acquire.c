@@ -457,9 +457,11 @@ static int check_args(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *er
     return NR_OK;
 }
 
-/* The acquire proper, after the arguments were checked. */
-static int acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
-                        int64_t *waited, int *at_max, const char *file, int line, const char *func)
+/* The acquire proper, after the arguments were checked. Inlined into the
+ * acquire without hooks, so that path is what it was before hooks existed. */
+__attribute__((always_inline)) static inline int
+acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, int64_t *waited,
+             int *at_max, const char *file, int line, const char *func)
 {
     int rc = NR_OK;
     nr__waiter w;         /* set up only when the caller must wait */
@@ -507,35 +509,35 @@ static int acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
     return rc;
 }
 
-/* An acquire with hooks: the befores (a refusal leases nothing), the
- * acquire, the afters with its outcome. */
-static int acquire_hooked(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
-                          int64_t *waited, int *at_max, const char *file, int line,
-                          const char *func)
+/* An acquire with hooks, before: build the call and run the befores (a
+ * refusal leases nothing). Out of line, so the acquire without hooks keeps
+ * one inlined copy of the loop. */
+__attribute__((noinline)) static int acquire_hooks_before(nr_pool *p, const nr_ctx *ctx,
+                                                          nr__hook_run *run, nr_hook_call *call,
+                                                          nr_error *err, const char *file, int line,
+                                                          const char *func)
 {
-    nr_error local; /* the afters are shown the failure even when the caller wants none */
-    if (!err) {
-        nr_error_clear(&local);
-        err = &local;
-    }
-    nr__hook_run run = {0};
-    nr_hook_call call;
-    nr__pool_hook_call(p, NR_HOOK_ACQUIRE, 0, &call);
+    *run = (nr__hook_run){0};
+    nr__pool_hook_call(p, NR_HOOK_ACQUIRE, 0, call);
     if (ctx) {
-        call.caller_scope = ctx->scope;
-        call.caller = ctx->caller;
+        call->caller_scope = ctx->scope;
+        call->caller = ctx->caller;
     }
-    call.site_file = file;
-    call.site_line = line;
-    call.site_func = func;
-    int rc = nr__hooks_before(p->hooks, &run, &call, err);
-    if (rc != NR_OK)
-        return rc;
-    rc = acquire_loop(p, ctx, out, err, waited, at_max, file, line, func);
-    call.instance_id = rc == NR_OK ? out->inst->id : 0;
-    call.wait_ns = *waited > 0 ? *waited : 0;
-    nr__pool_hooks_after(p, &run, &call, rc, err);
-    return rc;
+    call->site_file = file;
+    call->site_line = line;
+    call->site_func = func;
+    return nr__hooks_before(p->hooks, run, call, err);
+}
+
+/* And after: the afters with the outcome. */
+__attribute__((noinline)) static void acquire_hooks_after(nr_pool *p, nr__hook_run *run,
+                                                          nr_hook_call *call, int rc,
+                                                          const nr_guard *out, int64_t waited,
+                                                          nr_error *err)
+{
+    call->instance_id = rc == NR_OK ? out->inst->id : 0;
+    call->wait_ns = waited > 0 ? waited : 0;
+    nr__pool_hooks_after(p, run, call, rc, err);
 }
 
 static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
@@ -545,9 +547,24 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
     int rc = check_args(p, ctx, out, err);
     if (rc != NR_OK)
         return rc;
-    if (NR__POOL_HOOKS(p, NR_HOOK_ACQUIRE))
-        return acquire_hooked(p, ctx, out, err, waited, at_max, file, line, func);
-    return acquire_loop(p, ctx, out, err, waited, at_max, file, line, func);
+    /* one call of the loop, so it is inlined once, as it was before hooks */
+    const bool hooked = NR__POOL_HOOKS(p, NR_HOOK_ACQUIRE);
+    nr_error local; /* the afters are shown the failure even when the caller wants none */
+    nr__hook_run run;
+    nr_hook_call call;
+    if (__builtin_expect(hooked, 0)) {
+        if (!err) {
+            nr__error_reset(&local);
+            err = &local;
+        }
+        rc = acquire_hooks_before(p, ctx, &run, &call, err, file, line, func);
+        if (rc != NR_OK)
+            return rc;
+    }
+    rc = acquire_loop(p, ctx, out, err, waited, at_max, file, line, func);
+    if (__builtin_expect(hooked, 0))
+        acquire_hooks_after(p, &run, &call, rc, out, *waited, err);
+    return rc;
 }
 
 /* max_size as it is now (a resize may change it under mu). */

@@ -58,7 +58,8 @@ static int over_max(nr_pool *p, const struct nr__instance *inst, struct nr__inst
 
 /* Put back (or discard) inst, whose lease has just ended. Once it is back,
  * the pool may be destroyed: nothing here touches p after that. */
-static void return_instance(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
+__attribute__((always_inline)) static inline void
+return_instance(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
 {
     NR_PROBE_RELEASE(p->id, inst->id);
     if (p->events)
@@ -132,7 +133,8 @@ static void return_instance(nr_pool *p, struct nr__instance *inst, int in_bag, i
 
 /* A give-back with hooks (which cannot refuse it). hook_busy keeps the pool
  * alive for the afters once the instance is back. */
-static void return_hooked(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
+__attribute__((noinline)) static void return_hooked(nr_pool *p, struct nr__instance *inst,
+                                                    int in_bag, int taint)
 {
     nr__hook_run run = {0};
     nr_hook_call call;
@@ -144,7 +146,7 @@ static void return_hooked(nr_pool *p, struct nr__instance *inst, int in_bag, int
     atomic_fetch_sub_explicit(&p->hook_busy, 1, memory_order_release);
 }
 
-static int give_back(nr_guard *g, int taint)
+__attribute__((always_inline)) static inline int give_back(nr_guard *g, int taint)
 {
     if (!g || !g->inst)
         return NR_OK;

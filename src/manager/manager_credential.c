@@ -71,8 +71,13 @@ static int hand_over(nr__entry *e, const nr_secret *s, int64_t expires, bool ret
     nr_secret_free(e->cred);
     e->cred = copy;
     e->cred_expires_ms = expires;
+    /* a refresh from a warm-up create's hook: that pool is not e->pool yet,
+     * and it lives until the create that called here has returned */
+    nr_pool *warming = e->warming;
     pthread_mutex_unlock(&e->mu);
     int rc = NR_OK;
+    if (warming && nr__pool_replace_credential(warming, s, retire, NULL) != NR_OK)
+        rc = nr_error_set(err, NR_ENOMEM, e->id, "credential '%s': out of memory", ref);
     size_t np;
     nr_pool **pools = nr__entry_pools(e, &np);
     for (size_t k = 0; k < np; k++)

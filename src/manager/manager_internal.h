@@ -70,6 +70,8 @@ typedef struct nr__entry {
     nr_error cred_refresh_err;  /* [mu] its error, when it failed */
     pthread_mutex_t refresh_mu; /* one refresh of this entry at a time (see the top) */
     nr_pool *pool;              /* [mu] NR_PARTITION_NONE: the pool, NULL until started */
+    nr_pool *warming;           /* [mu] the pool a start is warming up (not yet `pool`):
+                                   a credential refresh during the warm-up reaches it */
     nr__tenant_pool *tenants;   /* [mu] NR_PARTITION_TENANT */
     uint32_t ntenants;          /* [mu] */
     char health_reason[NR_HEALTH_REASON_MAX]; /* [mu] */

@@ -91,6 +91,7 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
         if (e->partition == NR_PARTITION_NONE)
             nr__entry_histograms(m, e, &e->scope, &o.wait_histogram, &o.health_histogram);
         rc = nr_pool_create(&p, &o, &e2);
+        e->warming = rc == NR_OK ? p : NULL;
         /* a single pool is warmed to min_idle (<= max_size); tenant pools are
          * made on first use, so one instance proves the resource */
         if (e->partition == NR_PARTITION_NONE && e->pool_cfg.min_idle > 0)
@@ -99,6 +100,9 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
     }
     if (rc == NR_OK) {
         rc = warm_up(e, p, want, deadline, cancel, &e2);
+        pthread_mutex_lock(&e->mu);
+        e->warming = NULL;
+        pthread_mutex_unlock(&e->mu);
         if (rc != NR_OK) {
             nr_pool_close(p);
             nr_pool_drain(p, nr_deadline_never(), NULL);

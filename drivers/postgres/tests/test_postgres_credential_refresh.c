@@ -137,10 +137,19 @@ static void wait_steady(nr_manager *m, uint32_t size)
 
 /* Change the role's password on the server, then hand the new one out with
  * an expiry an hour away; evict every connection so that new ones are
- * made, and wait until none of the app's connections predates the change. */
+ * made, and wait until none of the app's connections predates the change.
+ * The change is made while the pool is suspended and no create runs, as an
+ * operator would: between the server's change and the provider's, a create
+ * would otherwise log in with a password the server no longer takes
+ * (instances retired by a rotation are replaced at any time). */
 static void change_password(nr_manager *m, vault *v, worker *w, const char *password)
 {
     wait_steady(m, SIZE);
+    nr_error serr = {0};
+    assert_int_equal(nr_manager_suspend(m, ID, &serr), NR_OK);
+    for (int i = 0; i < 3000 && stats(m).creating > 0; i++)
+        nr_sleep_ns(10 * NR_NS_PER_MS);
+    assert_int_equal(stats(m).creating, 0);
     char sql[256];
     PGconn *admin = pgt_admin();
     char before[64];
@@ -149,6 +158,7 @@ static void change_password(nr_manager *m, vault *v, worker *w, const char *pass
     snprintf(sql, sizeof(sql), "ALTER ROLE app PASSWORD '%s'", password);
     pgt_admin_exec(sql);
     vault_set(v, password, nr_wall_ms() + 3600 * 1000LL);
+    assert_int_equal(nr_manager_resume(m, ID, &serr), NR_OK);
     long creates = (long)stats(m).creates;
     uint32_t evicted = 0;
     nr_error err = {0};

@@ -120,6 +120,17 @@ static nr__waiter *waiter_pop_locked(nr_pool *p)
     return w;
 }
 
+void nr__place_checked_unlock(nr_pool *p, struct nr__instance *inst)
+{
+    NR__ASSERT_LOCKED(p);
+    nr__inst_transition(inst, NR_LC_IDLE);
+    int placed = nr__place_locked(p, inst); /* (open: the caller checked, under this lock) */
+    assert(placed);
+    (void)placed;
+    nr__pool_assert_locked_invariants(p);
+    nr__pool_unlock(p);
+}
+
 int nr__place_locked(nr_pool *p, struct nr__instance *inst)
 {
     NR__ASSERT_LOCKED(p);

@@ -16,11 +16,12 @@
  * probe is due (pool_quarantine.c).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <assert.h>
+
 #include "pool/pool_internal.h"
 #include "observe/span.h"
 #include "base/strutil.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -210,12 +211,7 @@ static void settle_checked(nr_pool *p, struct nr__instance *inst, const nr_healt
         break;
     }
     p->maint--;
-    nr__inst_transition(inst, NR_LC_IDLE);
-    int placed = nr__place_locked(p, inst); /* (open: checked above, under this lock) */
-    assert(placed);
-    (void)placed;
-    nr__pool_assert_locked_invariants(p);
-    nr__pool_unlock(p);
+    nr__place_checked_unlock(p, inst);
 }
 
 static int check_health_impl(nr_pool *p, int64_t check_timeout_ns, nr_pool_health_report *report,

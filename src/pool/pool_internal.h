@@ -370,6 +370,11 @@ int nr__health_check_one(nr_pool *p, struct nr__instance *inst, int64_t timeout_
  * leaves the instance to the caller to discard; otherwise 1. */
 int nr__place_locked(nr_pool *p, struct nr__instance *inst);
 
+/* [mu, released here] Make inst (back from a check or a probe, the pool
+ * known open under this hold of mu) Idle, place it (nr__place_locked), and
+ * unlock. */
+void nr__place_checked_unlock(nr_pool *p, struct nr__instance *inst);
+
 /* [mu] Flush the bag and hand idle instances to waiters while both exist
  * (after a caller joined the queue). */
 void nr__settle_locked(nr_pool *p);

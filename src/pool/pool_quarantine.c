@@ -185,12 +185,7 @@ static void settle_probe(nr_pool *p, struct nr__instance *inst, uint32_t attempt
     inst->q_attempt = 0;
     inst->health_fails = 0;
     inst->degraded = hr->state == NR_HEALTH_DEGRADED;
-    nr__inst_transition(inst, NR_LC_IDLE);
-    int placed = nr__place_locked(p, inst); /* (open: checked above, under this lock) */
-    assert(placed);
-    (void)placed;
-    nr__pool_assert_locked_invariants(p);
-    nr__pool_unlock(p);
+    nr__place_checked_unlock(p, inst);
     snprintf(text, sizeof(text), "instance %llu: probe %u passed; back in the pool%s",
              (unsigned long long)id, attempt, hr->state == NR_HEALTH_DEGRADED ? ", degraded" : "");
     nr__trace_log(NR_TRACE_LEVEL_INFO, "quarantine", p->id, NR_OK, text);

@@ -16,12 +16,11 @@
  * probe is due (pool_quarantine.c).
  */
 #define _POSIX_C_SOURCE 200809L
-#include <assert.h>
-
 #include "pool/pool_internal.h"
 #include "observe/span.h"
 #include "base/strutil.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -55,6 +55,7 @@
 #ifndef NR_POOL_INTERNAL_H
 #define NR_POOL_INTERNAL_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>

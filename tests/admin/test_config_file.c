@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_text.h"
 #include "fake_type.h"
 #include "nebula/config_file.h"
 #include "testutil.h"
@@ -21,27 +22,9 @@ static nr_fake fake;
 static const nr_config_driver drivers[] = {{"fake", &nr_fake_type, &fake},
                                            {"postgres", NULL, NULL}};
 
-static char *write_tmp(const char *text)
-{
-    char *path = strdup("/tmp/nr-cfgfile.XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    return path;
-}
-
 static int load(const char *text, nr_config_file **cf, nr_error *err)
 {
-    char *path = write_tmp(text);
-    nr_config_load_options o;
-    nr_config_load_options_default(&o);
-    o.drivers = drivers;
-    o.ndrivers = 2;
-    int rc = nr_config_file_load(cf, path, &o, err);
-    unlink(path);
-    free(path);
-    return rc;
+    return cfg_text_load(text, drivers, 2, cf, err);
 }
 
 static void test_valid_file_into_a_manager(void **state)
@@ -239,7 +222,7 @@ static void test_program_stage_named_by_a_file(void **state)
 
     /* with it: the spec carries the stage and the manager runs it */
     const nr_health_stage_def stages[] = {{"disk", disk_stage, NULL}};
-    char *path = write_tmp(text);
+    char *path = cfg_text_write(text);
     nr_config_load_options o;
     nr_config_load_options_default(&o);
     o.drivers = drivers;

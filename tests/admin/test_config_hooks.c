@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "config_text.h"
 #include "fake_type.h"
 #include "nebula/config_file.h"
 #include "nebula/hooks.h"
@@ -20,18 +20,7 @@ static const nr_config_driver drivers[] = {{"fake", &nr_fake_type, &fake}};
 
 static int load(const char *text, nr_config_file **cf, nr_error *err)
 {
-    char path[] = "/tmp/nr-cfghooks.XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    nr_config_load_options o;
-    nr_config_load_options_default(&o);
-    o.drivers = drivers;
-    o.ndrivers = 1;
-    int rc = nr_config_file_load(cf, path, &o, err);
-    unlink(path);
-    return rc;
+    return cfg_text_load(text, drivers, 1, cf, err);
 }
 
 #define RESOURCES                                                                                  \

@@ -542,14 +542,17 @@ static void test_max_lifetime(void **state)
     nr_test_sleep_past_ms(1);
     /* retired when given back */
     assert_int_equal(nr_guard_release(&a), NR_OK);
-    /* the idle one is retired on acquire, and a fresh one comes out */
+    /* the idle one is retired on acquire, and a fresh one comes out (on a
+     * slow machine the fresh one may itself outlive 1 ms before it is handed
+     * out and be replaced again, so only "neither of the first two" holds) */
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
     nr_fake_handle *h = nr_guard_handle(&a);
-    assert_int_equal(h->serial, 3);
+    uint64_t serial = h->serial;
     assert_int_equal(nr_guard_release(&a), NR_OK);
+    assert_true(serial >= 3);
     nr_pool_stats s = stats(f);
     assert_true(s.evicted_lifetime >= 2);
-    assert_int_equal(atomic_load(&f->fake.destroys), 3 - s.total);
+    assert_int_equal(atomic_load(&f->fake.destroys), atomic_load(&f->fake.creates) - s.total);
 }
 
 static void test_maintain_evicts_idle_and_fills(void **state)

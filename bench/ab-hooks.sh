@@ -13,7 +13,11 @@
 #   none        the current tree, no hook registry
 #   empty       the current tree, a registry with no hooks
 #   after       the current tree, one after hook on acquire and release
-# and prints the median ops/s of each side and its ratio to base.
+# and prints the median ops/s of each side and its ratio to base, then the
+# paired ratios: in each round, each side over the base run next to it in
+# time, with the median and the spread (lowest, highest) over the rounds.
+# The paired median cancels the machine's slow drift, which the ratio of
+# medians does not.
 # Defaults: 5 rounds of 2 s. Nothing else should run on the machine meanwhile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -112,4 +116,25 @@ for sc in "${scenarios[@]}"; do
     printf '%-10s %10s %10s %10s %10s %8s %8s %8s\n' "$name T=$threads M=$size" "${med[base]}" \
         "${med[none]}" "${med[empty]}" "${med[after]}" "$(ratio "${med[none]}" "${med[base]}")" \
         "$(ratio "${med[empty]}" "${med[base]}")" "$(ratio "${med[after]}" "${med[base]}")"
+done
+
+# paired: round by round, side / base of the same round
+paired() { # base values, side values -> "median (low-high)"
+    awk -v b="$1" -v s="$2" 'BEGIN {
+        nb = split(b, bv, " "); ns = split(s, sv, " "); n = 0
+        for (i = 1; i <= nb && i <= ns; i++) if (bv[i] > 0) r[++n] = sv[i] / bv[i]
+        if (n == 0) { print "-"; exit }
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+        med = (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+        printf "%.3f (%.2f-%.2f)", med, r[1], r[n] }'
+}
+echo
+echo "paired ratios to base, median (lowest-highest) of $rounds rounds"
+printf '%-14s %20s %20s %20s\n' scenario none/base empty/base after/base
+for sc in "${scenarios[@]}"; do
+    IFS=: read -r name threads size <<<"$sc"
+    printf '%-14s %20s %20s %20s\n' "$name T=$threads M=$size" \
+        "$(paired "${results[$name:base]}" "${results[$name:none]}")" \
+        "$(paired "${results[$name:base]}" "${results[$name:empty]}")" \
+        "$(paired "${results[$name:base]}" "${results[$name:after]}")"
 done

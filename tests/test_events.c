@@ -138,7 +138,13 @@ static void test_type_names(void **state)
     assert_int_equal(NR_EV_HOOK_REFUSED, 18);
     assert_int_equal(NR_EV_HOOK_FAILED, 19);
     assert_int_equal(NR_EV_SLOW_ACQUIRE, 20);
-    assert_string_equal(nr_event_type_name((nr_event_type)21), "unknown");
+    assert_string_equal(nr_event_type_name(NR_EV_REGISTERED), "registered");
+    assert_string_equal(nr_event_type_name(NR_EV_UNREGISTERED), "unregistered");
+    assert_string_equal(nr_event_type_name(NR_EV_SHUTDOWN_PHASE), "shutdown_phase");
+    assert_int_equal(NR_EV_REGISTERED, 21);
+    assert_int_equal(NR_EV_UNREGISTERED, 22);
+    assert_int_equal(NR_EV_SHUTDOWN_PHASE, 23);
+    assert_string_equal(nr_event_type_name((nr_event_type)24), "unknown");
     assert_string_equal(nr_event_type_name((nr_event_type)-1), "unknown");
 }
 

@@ -180,7 +180,12 @@ static void test_events_in_order_with_fields(void **state)
     world w;
     world_up(&w, 2);
     nr_event ev;
-    /* the start: one instance created (the probe leases nothing) */
+    /* the registration, then the start: one instance created (the probe
+     * leases nothing) */
+    assert_int_equal(next_event(&w, &ev), NR_OK);
+    assert_int_equal(ev.type, NR_EV_REGISTERED);
+    assert_string_equal(ev.resource_id, "db");
+    assert_string_equal(ev.scope, "global");
     assert_int_equal(next_event(&w, &ev), NR_OK);
     assert_int_equal(ev.type, NR_EV_CREATED);
     assert_string_equal(ev.resource_id, "db");

@@ -95,7 +95,14 @@ extern "C" {
                                            error_code, count = the nr_hook_op, text = "hook 'NAME'  \
                                            failed after OP of 'RESOURCE': MESSAGE" */               \
     X(SLOW_ACQUIRE, 20, "slow_acquire") /* the slow-acquire hook (hooks_builtin.h): wait_ns,        \
-                                           count = waiters then, text = the pool's state, site */
+                                           count = waiters then, text = the pool's state, site */   \
+    X(REGISTERED, 21, "registered") /* the manager registered resource_id (scope = its scope) */    \
+    X(UNREGISTERED, 22, "unregistered") /* the manager removed resource_id; count = leases still    \
+                                           out (its pools are freed once they are back) */          \
+    X(SHUTDOWN_PHASE, 23, "shutdown_phase") /* the manager's shutdown entered a phase: text =       \
+                                               "drain", "cleanup", "terminate", then "stopped";     \
+                                               count = resources (at "stopped": those with leases   \
+                                               out); wait_ns = time since the shutdown began */
 
 typedef enum nr_event_type {
 #define NR__EV_ENUM(name, value, text) NR_EV_##name = value,

@@ -53,13 +53,14 @@
  * on many threads at once, and never while a pool or registry lock is held.
  * They must not block for long: an acquire waits for its `before` hooks. A
  * callback may call any library function except nr_hooks_remove and
- * nr_hooks_destroy on the registry that called it (NR_EBUSY). One
- * exception to the locks: the creates a manager's start makes to bring its
- * resources to min_idle run while that manager's start is in progress, and
- * a start holds the manager's serialising mutex; a create hook that calls
- * nr_manager_register, nr_manager_unregister, nr_manager_rotate_credential
- * or nr_manager_shutdown of the same manager during its start would wait
- * for the start, which waits for the create: do not.
+ * nr_hooks_destroy on the registry that called it (NR_EBUSY). No lock is
+ * held, but some calls wait for a start to end: the creates a manager's
+ * start makes to bring its resources to min_idle run inside that start, and
+ * nr_manager_register and nr_manager_unregister wait for a running
+ * nr_manager_start, nr_manager_shutdown for every running start; a create
+ * hook that calls one of those three on the same manager during a start
+ * would wait for the start, which waits for the create: do not.
+ * nr_manager_rotate_credential, acquires and the rest are fine.
  *
  * Adding and removing. nr_hooks_add and nr_hooks_remove may be called from
  * any thread at any time, also while pools run operations through the

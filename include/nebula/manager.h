@@ -24,7 +24,8 @@
  *   - shuts down in phases: drain (new acquires fail with NR_ESHUTDOWN,
  *     leases are waited for), cleanup (idle instances destroyed, dependents
  *     before their dependencies, in parallel), terminate (what is still out
- *     is reported with its resource id and how long it has been held).
+ *     is reported with its resource id and how long it has been held),
+ *     publishing NR_EV_SHUTDOWN_PHASE as it enters each.
  *
  * Ownership: the manager copies every spec field it keeps (ids, config via
  * the type's schema, pool config, scope, dependency ids, credential ref).
@@ -34,7 +35,9 @@
  * Thread safety: every function may be called from any thread between
  * nr_manager_create and nr_manager_destroy; nr_manager_destroy must be the
  * last call. Driver callbacks run on the manager's workers or on callers'
- * threads, never under a manager or pool lock.
+ * threads, never under a manager or pool lock: a slow create, destroy or
+ * check holds up only the call it runs in (a start, a register, a rotation,
+ * a round), never another manager function.
  */
 #ifndef NEBULA_MANAGER_H
 #define NEBULA_MANAGER_H
@@ -154,7 +157,12 @@ typedef struct nr_resource_spec {
 
 /*
  * Register a resource. Before nr_manager_start it is only recorded;
- * afterwards it is started at once (its dependencies must be running).
+ * afterwards it is started at once (its dependencies must be running), on
+ * the calling thread, with no manager lock held: other registers,
+ * unregisters, acquires and a shutdown go on meanwhile. A shutdown that
+ * begins meanwhile stops it before its next create (NR_ESHUTDOWN; the
+ * resource stays registered, not started). While nr_manager_start runs, a
+ * register waits for it to end. Publishes NR_EV_REGISTERED.
  * NR_EEXIST (duplicate id), NR_EINVAL (bad id, type, missing dependency
  * id, partition without scope room), NR_ECONFIG (the config or pool config
  * breaks a rule: err names the resource, the field and the rule),
@@ -165,9 +173,13 @@ int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *e
 
 /*
  * Unregister: refuse new acquires, wait for its leases until deadline, then
- * destroy its pools. NR_ENOTFOUND; NR_EBUSY (other resources depend on it,
- * named in err); NR_ETIMEDOUT (leases still out: it stays unregistered and
- * its pools are freed by nr_manager_destroy).
+ * destroy its pools and remove its metric series. NR_ENOTFOUND; NR_EBUSY
+ * (other resources depend on it, named in err); NR_ETIMEDOUT (leases still
+ * out: it stays unregistered, each instance is destroyed as it comes back,
+ * and the first maintenance round after the last one is back (or
+ * nr_manager_destroy) frees the rest, series included). While
+ * nr_manager_start runs, an unregister waits for it to end. Publishes
+ * NR_EV_UNREGISTERED (count = leases still out).
  */
 int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, nr_error *err);
 
@@ -177,9 +189,16 @@ int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, n
  * instance (or min_idle of them). On failure nothing stays started: the
  * error names the first resource that failed and why (NR_ECYCLE,
  * NR_EINVAL for a missing dependency, NR_EDEPFAIL, or the driver's code),
- * and nr_manager_resource_info tells each resource's outcome. Also
- * NR_ESTATE (already started), NR_ESHUTDOWN, NR_ENOMEM. The same as
- * nr_manager_start_ctx with ctx = {.deadline = deadline}.
+ * and nr_manager_resource_info tells each resource's outcome. Stopping what
+ * had started does not wait for callers: an instance a caller leased
+ * meanwhile stays the caller's and is destroyed when given back. A failed
+ * start may be called again. Also NR_ESTATE (already started, or starting),
+ * NR_ESHUTDOWN (shut down, or a shutdown began while it ran: it stops at
+ * its next step), NR_ENOMEM. The same as nr_manager_start_ctx with
+ * ctx = {.deadline = deadline}.
+ *
+ * It runs with no manager lock held: acquires of the resources already up,
+ * rotation and shutdown go on meanwhile; register and unregister wait for it.
  */
 int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err);
 
@@ -192,7 +211,8 @@ int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err);
  * each resource's start and before each create that brings a resource to
  * min_idle. Once it is seen set, the start stops as a failed one does:
  * every resource that had started is stopped again (NR_RS_STOPPED) and each
- * instance created is destroyed before this returns; the resources whose
+ * idle instance is destroyed before this returns (a leased one when it is
+ * given back); the resources whose
  * start was cut short, and those never reached, stay NR_RS_REGISTERED (the
  * former with last_error NR_ECANCELED); and NR_ECANCELED comes back, unless
  * a resource failed meanwhile (then its error, as above). A create that is
@@ -529,7 +549,10 @@ typedef struct nr_shutdown_report {
  * be NULL. Returns NR_OK when everything was given back and destroyed,
  * NR_ETIMEDOUT when a phase ran out of time (err and the report name what is
  * still out). A second call returns NR_OK at once. Leases given back after
- * shutdown destroy their instance.
+ * shutdown destroy their instance. Called while a start (nr_manager_start,
+ * or a register after it) runs, it makes that start stop before its next
+ * create and waits for it to put back what it started (at most the create
+ * running then), then shuts down as usual.
  */
 int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts, nr_shutdown_report *report,
                         nr_error *err);

@@ -176,6 +176,17 @@ typedef struct nr_histogram_values {
 /* Fill out (all zero for a NULL h; nothing for a NULL out). */
 void nr_histogram_snapshot(const nr_histogram *h, nr_histogram_values *out);
 
+/*
+ * Remove every series of family whose label `label` has the value `value`
+ * (a resource that is gone, say); *removed (may be NULL) gets how many. The
+ * handles of a removed series must not be used afterwards: remove a series
+ * only once nothing holds its handle, and a later look-up with the same
+ * labels makes a new one, starting at 0. NR_EINVAL (a NULL argument),
+ * NR_ENOTFOUND (no such family, or it has no label of that name).
+ */
+int nr_metrics_remove_series(nr_metrics *reg, const char *family, const char *label,
+                             const char *value, size_t *removed, nr_error *err);
+
 /* ---- collectors ------------------------------------------------------------ */
 
 /* Called at exposition time (see the top of this file). Return NR_OK, or an

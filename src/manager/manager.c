@@ -65,6 +65,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
     m->creators.submit = runtime_submit;
     m->creators.ud = m->crt;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->start_cv, NULL);
     pthread_mutex_init(&m->cascade_mu, NULL);
     pthread_mutex_init(&m->group_q_mu, NULL);
     pthread_rwlock_init(&m->lock, NULL);
@@ -78,6 +79,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         pthread_rwlock_destroy(&m->lock);
         pthread_mutex_destroy(&m->cascade_mu);
         pthread_mutex_destroy(&m->group_q_mu);
+        pthread_cond_destroy(&m->start_cv);
         pthread_mutex_destroy(&m->mu);
         nr_free(m);
         return rc;
@@ -110,6 +112,10 @@ void nr__entry_free(nr__entry *e)
     if (!e)
         return;
     for (nr__tenant_pool *t = e->tenants, *next; t; t = next) {
+        next = t->next;
+        nr_free(t);
+    }
+    for (nr__tenant_pool *t = e->draining, *next; t; t = next) {
         next = t->next;
         nr_free(t);
     }
@@ -329,6 +335,7 @@ static int register_impl(nr_manager *m, const nr_resource_spec *spec, nr_error *
     if (rc)
         return rc;
     pthread_mutex_lock(&m->mu);
+    nr__wait_not_starting(m); /* the manager's start sees every entry or none */
     int phase = atomic_load_explicit(&m->phase, memory_order_acquire);
     if (phase >= NR__PHASE_STOPPING) {
         pthread_mutex_unlock(&m->mu);
@@ -374,19 +381,28 @@ static int register_impl(nr_manager *m, const nr_resource_spec *spec, nr_error *
     if (phase == NR__PHASE_STARTED)
         atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     pthread_rwlock_unlock(&m->lock);
-    if (phase == NR__PHASE_STARTED) {
-        nr_deadline dl = nr_deadline_in_ms(
-            e->pool_cfg.acquire_timeout_ms ? e->pool_cfg.acquire_timeout_ms : 30000);
-        rc = nr__entry_start(m, e, dl, NULL, err);
-        nr__entry_put(e);
-        if (rc != NR_OK) {
-            /* stays registered, failed; unregister removes it */
-            pthread_mutex_unlock(&m->mu);
-            return rc;
-        }
+    char id[NR_ERROR_ID_MAX];
+    memcpy(id, e->id, sizeof(id)); /* e may be unregistered and freed once put */
+    nr_scope scope = e->scope;
+    if (phase != NR__PHASE_STARTED) {
+        pthread_mutex_unlock(&m->mu);
+        nr__manager_event(m, NR_EV_REGISTERED, id, &scope, 0, 0, NULL);
+        return NR_OK;
     }
+    /* Started managers start new resources at once, without m->mu; a
+     * shutdown waits for this start (m->starts) after it set m->closing. */
+    m->starts++;
     pthread_mutex_unlock(&m->mu);
-    return NR_OK;
+    nr__manager_event(m, NR_EV_REGISTERED, id, &scope, 0, 0, NULL);
+    nr_deadline dl =
+        nr_deadline_in_ms(e->pool_cfg.acquire_timeout_ms ? e->pool_cfg.acquire_timeout_ms : 30000);
+    rc = nr__entry_start(m, e, dl, NULL, err); /* failed: stays registered; unregister removes it */
+    nr__entry_put(e);
+    pthread_mutex_lock(&m->mu);
+    m->starts--;
+    pthread_cond_broadcast(&m->start_cv);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
 }
 
 /* Names of registered resources that depend on e, into buf. [lock] */
@@ -429,6 +445,7 @@ static int unregister_impl(nr_manager *m, const char *id, nr_deadline deadline, 
         return nr_error_set(err, NR_EINVAL, NULL,
                             "nr_manager_unregister: arguments must not be NULL");
     pthread_mutex_lock(&m->mu);
+    nr__wait_not_starting(m); /* the manager's start uses the entries it listed */
     pthread_rwlock_wrlock(&m->lock);
     nr__entry *e = nr__reg_find(m, id);
     if (!e) {
@@ -471,34 +488,55 @@ static int unregister_impl(nr_manager *m, const char *id, nr_deadline deadline, 
     while (atomic_load_explicit(&e->refs, memory_order_acquire) > 0)
         nr_sleep_ns(NR_NS_PER_MS);
     int rc = NR_OK;
-    nr__tenant_pool *t = e->tenants;
-    for (nr_pool *p = e->pool ? e->pool : (t ? t->pool : NULL); p;) {
-        nr_pool_quiesce(p);
-        if (rc == NR_OK && nr_pool_wait_returned(p, deadline, err) != NR_OK)
+    pools = nr__entry_pools(e, &np); /* nobody else changes them now */
+    for (size_t i = 0; i < np; i++) {
+        nr_pool_quiesce(pools[i]);
+        if (rc == NR_OK && nr_pool_wait_returned(pools[i], deadline, err) != NR_OK)
             rc = NR_ETIMEDOUT;
-        if (p == e->pool)
-            p = t ? t->pool : NULL;
-        else
-            p = (t = t->next) ? t->pool : NULL;
     }
-    if (rc != NR_OK) {
-        /* Leases still out: nr_manager_destroy frees it once they are back. */
-        atomic_store_explicit(&e->state, NR_RS_STOPPED, memory_order_relaxed);
+    uint32_t out = 0;
+    for (size_t i = 0; rc != NR_OK && i < np; i++) {
+        nr_pool_stats st;
+        nr_pool_stats_get(pools[i], &st);
+        out += st.in_use;
+    }
+    nr_free(pools);
+    atomic_store_explicit(&e->state, NR_RS_STOPPED, memory_order_relaxed);
+    char text[NR_EVENT_TEXT_MAX];
+    if (rc != NR_OK || nr__entry_destroy_pools(e) != NR_OK) {
+        /* Leases still out: the next maintenance round (or nr_manager_destroy)
+         * frees it once they are back. */
         pthread_mutex_lock(&m->mu);
+        e->retired_leases = out;
         e->retired_next = m->retired;
         m->retired = e;
         pthread_mutex_unlock(&m->mu);
+        snprintf(text, sizeof(text), "%u lease(s) still out: freed when they are back", out);
+        nr__manager_event(m, NR_EV_UNREGISTERED, id, NULL, out, 0, text);
         return rc;
     }
-    nr__entry_destroy_pools(e);
+    char eid[NR_ERROR_ID_MAX];
+    memcpy(eid, e->id, sizeof(eid));
     nr__entry_free(e);
+    nr__metrics_forget(m, eid);
+    nr__manager_event(m, NR_EV_UNREGISTERED, eid, NULL, 0, 0, NULL);
     return NR_OK;
 }
 
 int nr__entry_destroy_pools(nr__entry *e)
 {
     int rc = NR_OK;
-    while (e->pool || e->tenants) {
+    for (nr__tenant_pool **at = &e->draining; *at;) {
+        nr__tenant_pool *t = *at;
+        if (nr_pool_destroy(t->pool, NULL) != NR_OK) {
+            rc = NR_EBUSY;
+            at = &t->next;
+            continue;
+        }
+        *at = t->next;
+        nr_free(t);
+    }
+    while (rc == NR_OK && (e->pool || e->tenants)) {
         nr_pool *p;
         if (e->pool) {
             p = e->pool;

@@ -110,30 +110,20 @@ static int rotate_impl(nr_manager *m, const char *ref, nr_error *err)
     int rc = nr__credential_fetch(m, NULL, ref, &s, &expires, err);
     if (rc != NR_OK)
         return rc;
-    /* Take the users under the registry lock; hand the secret to their pools
-     * outside every manager lock (that destroys idle instances). */
-    pthread_mutex_lock(&m->mu);
-    pthread_rwlock_rdlock(&m->lock);
-    nr__entry **users = m->count ? nr_calloc(m->count, sizeof(*users)) : NULL;
-    size_t nusers = 0;
-    for (size_t i = 0; users && i < m->count; i++) {
-        nr__entry *e = m->list[i];
-        if (e->cred_ref && strcmp(e->cred_ref, ref) == 0) {
-            atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-            users[nusers++] = e;
-        }
-    }
-    pthread_rwlock_unlock(&m->lock);
-    rc = m->count && !users
-             ? nr_error_set(err, NR_ENOMEM, NULL, "credential '%s': out of memory", ref)
-             : NR_OK;
-    for (size_t i = 0; i < nusers; i++) {
+    /* Hand the secret to the pools of its users outside every manager lock
+     * (that destroys idle instances); each is held by a reference. */
+    nr__entry **list;
+    size_t n = nr__entries_snapshot(m, 0, &list, NULL), nusers = 0;
+    rc = NR_OK;
+    for (size_t i = 0; i < n; i++) {
+        nr__entry *e = list[i];
+        if (!e->cred_ref || strcmp(e->cred_ref, ref) != 0) /* [const] after register */
+            continue;
+        nusers++;
         if (rc == NR_OK)
-            rc = hand_over(users[i], s, expires, true, ref, err);
-        nr__entry_put(users[i]);
+            rc = hand_over(e, s, expires, true, ref, err);
     }
-    nr_free(users);
-    pthread_mutex_unlock(&m->mu);
+    nr__entries_put(list, n);
     nr_secret_free(s);
     if (rc == NR_OK && nusers == 0)
         rc = nr_error_set(err, NR_ENOTFOUND, NULL, "credential '%s' is used by no resource", ref);

@@ -402,6 +402,7 @@ static void round_all(nr_manager *m, void (*fn)(void *))
 static void maintain_tick(void *arg)
 {
     round_all(arg, maintain_job);
+    nr__reap(arg);
 }
 
 static void health_tick(void *arg)
@@ -415,6 +416,7 @@ void nr_manager_tick(nr_manager *m)
     if (!m)
         return;
     round_all(m, maintain_job);
+    nr__reap(m);
     round_all(m, health_job);
     nr__cascade_update(m);
 }

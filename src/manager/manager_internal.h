@@ -4,8 +4,17 @@
  * Locking:
  *   m->lock (rwlock)   the registry: the id map, the entry list, entry->level.
  *                      Look-ups take it for reading; register/unregister for writing.
- *   m->mu              serialises start, shutdown, tick rounds and rotation
- *                      against each other (never held while waiting for leases).
+ *   m->mu              the phase, the count of starts running, the retired
+ *                      list and the background tasks. Held only for those
+ *                      fields: never across a driver callback or a wait for a
+ *                      lease. A start (the manager's, or a resource's
+ *                      registered after it) counts itself in m->starts under
+ *                      it, runs with it released, and signals m->start_cv
+ *                      when done; register and unregister wait out the
+ *                      manager's start (phase STARTING) on that condition,
+ *                      and shutdown waits for every start to end after it has
+ *                      set m->closing, which the starts look at before each
+ *                      create.
  *   e->mu              an entry's pools, tenant list, credential, health
  *                      fields and last error.
  *   m->cascade_mu      one cascade update (manager_cascade.c) at a time.
@@ -14,13 +23,12 @@
  *                      held across the provider's fetch (a user callback: the one
  *                      exception below) and the hand-over of the new secret to e
  *                      and its pools; never taken with m->lock or e->mu held.
- * Order: m->mu before e->refresh_mu (a start's warm-up creates run their hooks
- * on the starting thread) before m->cascade_mu before m->group_q_mu before
- * m->lock before e->mu before any pool lock. No driver callback runs under
- * any of them but m->mu, and no user callback but the provider's fetch under
+ * Order: m->mu before e->refresh_mu before m->cascade_mu before m->group_q_mu
+ * before m->lock before e->mu before any pool lock. No driver callback runs
+ * under any of them, and no user callback but the provider's fetch under
  * e->refresh_mu (which serialises nothing but refreshes of e): pools are
- * created under e->mu (that calls no callback) but filled, probed and checked
- * outside it.
+ * created under e->mu (that calls no callback) but filled, probed, checked,
+ * closed and destroyed outside it.
  *
  * Entry lifetime: an entry is freed by unregister (after `refs` fell to 0)
  * or by nr_manager_destroy. Whoever uses an entry outside m->lock holds a
@@ -73,6 +81,9 @@ typedef struct nr__entry {
     nr_pool *warming;           /* [mu] the pool a start is warming up (not yet `pool`):
                                    a credential refresh during the warm-up reaches it */
     nr__tenant_pool *tenants;   /* [mu] NR_PARTITION_TENANT */
+    nr__tenant_pool *draining;  /* [mu] closed pools with leases still out (a start
+                                   that failed stopped them): destroyed once
+                                   those are back (nr__reap, nr_manager_destroy) */
     uint32_t ntenants;          /* [mu] */
     char health_reason[NR_HEALTH_REASON_MAX]; /* [mu] */
     uint32_t fails, succs;                    /* [mu] consecutive rounds */
@@ -97,6 +108,7 @@ typedef struct nr__entry {
     char q_reason[NR_HEALTH_REASON_MAX]; /* [mu] why it was quarantined */
     uint64_t q_rng;                      /* [mu] the jitter's state */
     struct nr__entry *retired_next;      /* [m->mu] on m->retired */
+    uint32_t retired_leases;             /* [m->mu] leases out when it was retired */
     /* groups (manager_group.c) */
     _Atomic uint32_t ngroups;   /* groups it is in; written under m->lock (write) and
                                    m->group_q_mu, read anywhere (relaxed) */
@@ -113,7 +125,14 @@ typedef struct nr__group {
     _Atomic uint64_t *served; /* per member: group acquires it served (relaxed counters) */
 } nr__group;
 
-enum { NR__PHASE_CREATED, NR__PHASE_STARTED, NR__PHASE_STOPPING, NR__PHASE_STOPPED };
+/* In this order: "phase >= NR__PHASE_STOPPING" means shutting down. */
+enum {
+    NR__PHASE_CREATED,  /* not started (or a start failed) */
+    NR__PHASE_STARTING, /* nr_manager_start runs (without m->mu) */
+    NR__PHASE_STARTED,
+    NR__PHASE_STOPPING,
+    NR__PHASE_STOPPED
+};
 
 struct nr_manager {
     nr_manager_options opts;
@@ -122,6 +141,8 @@ struct nr_manager {
     nr__runtime *crt;     /* the creators: runs every pool's creates, and nothing else */
     nr_executor creators; /* crt, as pools see it */
     pthread_mutex_t mu;
+    pthread_cond_t start_cv; /* [mu] signalled when a start ends */
+    uint32_t starts;         /* [mu] starts running without mu (see the top) */
     pthread_rwlock_t lock;
     _Atomic int phase;  /* NR__PHASE_*; written under mu, read anywhere (acquire) */
     nr_cancel *closing; /* constant; set by shutdown just before phase becomes STOPPING, so
@@ -137,7 +158,8 @@ struct nr_manager {
     size_t count, cap;
 
     nr__task *maint_task, *health_task; /* [mu] */
-    nr__entry *retired;                 /* [mu] unregistered with leases still out */
+    nr__entry *retired;                 /* [mu] unregistered with leases still out:
+                                           freed by nr__reap once they are back */
     pthread_mutex_t cascade_mu;         /* one cascade update at a time; taken with no other
                                            lock held, then m->lock and e->mu inside it */
     /* [lock] groups in registration order */
@@ -174,9 +196,16 @@ void nr__entry_set_error(nr__entry *e, const nr_error *err);
  * out). Give them back with nr__entries_put. */
 size_t nr__entries_snapshot(nr_manager *m, int only_running, nr__entry ***out, uint32_t *max_level);
 void nr__entries_put(nr__entry **list, size_t n);
-/* Close and destroy e's pools; NR_EBUSY (and e keeps the rest) when one still
- * has leases out. Only when nobody else uses e. */
+/* Close and destroy e's pools, the draining ones too; NR_EBUSY (and e keeps
+ * the rest) when one still has leases out. Only when nobody else uses e. */
 int nr__entry_destroy_pools(nr__entry *e);
+/* Destroy what waited for its leases and has them back: the draining pools
+ * of registered entries, and the entries unregister gave up waiting for
+ * (their metric series go with them). Run by every maintenance round.
+ * [no lock held; takes m->mu and m->lock briefly] */
+void nr__reap(nr_manager *m);
+/* Wait until no manager start runs (phase not STARTING). [m->mu held] */
+void nr__wait_not_starting(nr_manager *m);
 /* Every pool of e, taken under e->mu, as an nr_malloc'd array (free it with
  * nr_free) with *n entries; NULL with *n = 0 when e has no pool, or when
  * memory ran out (then *n is 0 too and the caller does without). Pools stay
@@ -202,15 +231,20 @@ int nr__entry_pipeline_make(const nr_resource_spec *spec, nr__entry *e, nr_error
 
 /* ---- start (manager_start.c) ---- */
 /* Bring one entry up: credential, pool(s), verification. cancel (may be
- * NULL) is looked at before it begins and before each create; when it cuts
- * the start short, NR_ECANCELED comes back, nothing of e is left and e is
- * registered again (not failed). [no locks held] */
+ * NULL) and m->closing are looked at before it begins and before each
+ * create; when one cuts the start short, NR_ECANCELED (the token) or
+ * NR_ESHUTDOWN (shutdown) comes back, nothing of e is left and e is
+ * registered again (not failed). When e was unregistered meanwhile (its
+ * state is stopping), its pool is left on it for the unregister and
+ * NR_ESHUTDOWN comes back. [no locks held] */
 int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_cancel *cancel,
                     nr_error *err);
-/* Stop e again after a start that failed or was canceled: close and drain
- * its pools, wait for the callers that hold a reference on e, destroy the
- * pools. e is stopped, with no pool left (a later start begins afresh).
- * [m->mu held by the start; no other lock] */
+/* Stop e again after a start that failed or was canceled: close its pools
+ * (new acquires fail, idle instances go), wait for the callers inside an
+ * acquire of e, destroy the pools. A pool with leases out is not waited for:
+ * it moves to e->draining, its instances are destroyed as they come back and
+ * nr__reap frees it. e is stopped, with no pool in use (a later start begins
+ * afresh). [no lock held] */
 void nr__entry_stop_now(nr_manager *m, nr__entry *e);
 
 /* ---- background (manager_health.c) ---- */
@@ -272,6 +306,14 @@ void nr__metrics_teardown(nr_manager *m);
 /* The histogram series of e for a pool in scope (both NULL when metrics are off). */
 void nr__entry_histograms(nr_manager *m, nr__entry *e, const nr_scope *scope, nr_histogram **wait,
                           nr_histogram **health);
+/* Remove the series of every family of the manager labelled resource=id,
+ * when no registered entry has that id (a new one would share them).
+ * [no pool of a former id still holds its histograms; takes m->lock] */
+void nr__metrics_forget(nr_manager *m, const char *id);
+/* Publish one of the manager's own events (REGISTERED, UNREGISTERED,
+ * SHUTDOWN_PHASE): id may be NULL, text may be NULL. [no locks] */
+void nr__manager_event(nr_manager *m, nr_event_type type, const char *id, const nr_scope *scope,
+                       int64_t count, int64_t wait_ns, const char *text);
 /* Publish a HealthChanged event for e. [no locks] */
 void nr__health_event(nr_manager *m, nr__entry *e, nr_health_state old, nr_health_state now,
                       const char *reason);

@@ -238,6 +238,41 @@ void nr__entry_histograms(nr_manager *m, nr__entry *e, const nr_scope *scope, nr
         *health = NULL;
 }
 
+void nr__metrics_forget(nr_manager *m, const char *id)
+{
+    nr_metrics *reg = m->opts.metrics;
+    if (!reg)
+        return;
+    static const char *const others[] = {"nr_pool_acquire_wait_seconds", "nr_health_check_seconds",
+                                         "nr_resource_health"};
+    /* Under the registry lock, so that no entry of that id registers (and
+     * takes the histograms of those labels) between the look and the removal. */
+    pthread_rwlock_rdlock(&m->lock);
+    if (!nr__reg_find(m, id)) {
+        for (size_t i = 0; i < NFAM; i++)
+            nr_metrics_remove_series(reg, pool_counters[i].name, "resource", id, NULL, NULL);
+        for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+            nr_metrics_remove_series(reg, others[i], "resource", id, NULL, NULL);
+    }
+    pthread_rwlock_unlock(&m->lock);
+}
+
+void nr__manager_event(nr_manager *m, nr_event_type type, const char *id, const nr_scope *scope,
+                       int64_t count, int64_t wait_ns, const char *text)
+{
+    if (!m->opts.events)
+        return;
+    nr_event ev;
+    nr_event_init(&ev, type, id);
+    if (scope)
+        nr_event_set_scope(&ev, scope);
+    ev.count = count;
+    ev.wait_ns = wait_ns;
+    if (text)
+        nr_event_set_text(&ev, text);
+    nr_event_publish(m->opts.events, &ev);
+}
+
 void nr__health_event(nr_manager *m, nr__entry *e, nr_health_state old, nr_health_state now,
                       const char *reason)
 {

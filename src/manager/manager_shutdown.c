@@ -63,6 +63,11 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     nr_cancel_trigger(m->closing);
     atomic_store_explicit(&m->phase, NR__PHASE_STOPPING, memory_order_release);
     nr__manager_unschedule(m);
+    /* A start running now stops at its next step (it looks at m->closing
+     * before each create) and puts back what it started; waited for here so
+     * that the snapshot below sees every pool. */
+    while (m->starts)
+        pthread_cond_wait(&m->start_cv, &m->mu);
     pthread_mutex_unlock(&m->mu);
 
     int64_t t0 = nr_now_ns();
@@ -92,6 +97,7 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     }
 
     /* ---- drain ---- */
+    nr__manager_event(m, NR_EV_SHUTDOWN_PHASE, NULL, NULL, (int64_t)n, nr_now_ns() - t0, "drain");
     nr_deadline drain_dl = nr_deadline_in_ms(o.drain_timeout_ms);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < enp[i]; k++)
@@ -104,6 +110,8 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
 
     /* ---- cleanup: from the highest level down ---- */
     int64_t t1 = nr_now_ns();
+    nr__manager_event(m, NR_EV_SHUTDOWN_PHASE, NULL, NULL, (int64_t)n, t1 - t0,
+                      rep.drain_timed_out ? "cleanup (the drain timed out)" : "cleanup");
     nr_deadline clean_dl = nr_deadline_in_ms(o.cleanup_timeout_ms);
     for (uint32_t lv = max_level + 1; lv-- > 0;) {
         uint64_t before = 0, after = 0;
@@ -141,6 +149,8 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     rep.cleanup_ns = nr_now_ns() - t1;
 
     /* ---- terminate ---- */
+    nr__manager_event(m, NR_EV_SHUTDOWN_PHASE, NULL, NULL, (int64_t)n, nr_now_ns() - t0,
+                      rep.cleanup_timed_out ? "terminate (the cleanup timed out)" : "terminate");
     char first[NR_ERROR_MESSAGE_MAX] = "";
     for (size_t i = 0; i < n; i++) {
         nr__entry *e = list[i];
@@ -177,6 +187,10 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     nr__runtime_stop(m->crt, nr_deadline_in_ms(o.cleanup_timeout_ms), NULL);
     atomic_store_explicit(&m->phase, NR__PHASE_STOPPED, memory_order_release);
     rep.total_ns = nr_now_ns() - t0;
+    char done[NR_EVENT_TEXT_MAX];
+    snprintf(done, sizeof(done), "stopped: %zu resource(s) with leases out", rep.nleftovers);
+    nr__manager_event(m, NR_EV_SHUTDOWN_PHASE, NULL, NULL, (int64_t)rep.nleftovers, rep.total_ns,
+                      rep.nleftovers ? done : "stopped");
     if (report)
         *report = rep;
     if (rep.nleftovers)
@@ -227,6 +241,7 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
     pthread_rwlock_destroy(&m->lock);
     pthread_mutex_destroy(&m->cascade_mu);
     pthread_mutex_destroy(&m->group_q_mu);
+    pthread_cond_destroy(&m->start_cv);
     pthread_mutex_destroy(&m->mu);
     nr_free(m);
     return NR_OK;

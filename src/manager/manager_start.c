@@ -14,7 +14,13 @@
  * (what started is stopped again), the resources whose own start it cut
  * short go back to registered, and NR_ECANCELED comes back. A create already
  * running is not interrupted: nr_pool_prime gives it the deadline and no
- * token, so it is waited for and its instance destroyed.
+ * token, so it is waited for and its instance destroyed. A shutdown called
+ * meanwhile cuts the start short the same way (NR_ESHUTDOWN).
+ *
+ * The start runs without the manager's lock (phase STARTING): a slow create
+ * holds up nobody but the start. Stopping what started never waits for a
+ * caller's lease: a pool with leases out is closed and set aside, to be
+ * freed once they are back (nr__reap).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -42,18 +48,30 @@ static int fetch_credential(nr_manager *m, nr__entry *e, nr_error *err)
     return NR_OK;
 }
 
+/* What cuts a start short: NR_ECANCELED (the caller's token), NR_ESHUTDOWN
+ * (a shutdown began) or NR_OK. */
+static int start_cut(const nr_manager *m, const nr_cancel *cancel)
+{
+    if (nr_cancel_is_set(cancel))
+        return NR_ECANCELED;
+    return nr__manager_closing(m) ? NR_ESHUTDOWN : NR_OK;
+}
+
 /* Prove the resource is reachable by creating `want` instances on this
  * thread, one at a time, so that a failure is the create's own error at
- * once; cancel is looked at before each create. */
-static int warm_up(nr__entry *e, nr_pool *p, uint32_t want, nr_deadline deadline,
+ * once; the token and shutdown are looked at before each create. */
+static int warm_up(nr_manager *m, nr__entry *e, nr_pool *p, uint32_t want, nr_deadline deadline,
                    const nr_cancel *cancel, nr_error *err)
 {
     for (uint32_t k = 1; k <= want; k++) {
-        if (nr_cancel_is_set(cancel))
-            return nr_error_set(err, NR_ECANCELED, e->id,
-                                "resource '%s': start canceled (%u of %u instance(s) created, "
-                                "destroyed again)",
-                                e->id, k - 1, want);
+        int cut = start_cut(m, cancel);
+        if (cut != NR_OK)
+            return nr_error_set(
+                err, cut, e->id,
+                "resource '%s': start %s (%u of %u instance(s) created, "
+                "destroyed again)",
+                e->id, cut == NR_ECANCELED ? "canceled" : "stopped: the manager is shutting down",
+                k - 1, want);
         int rc = nr_pool_prime(p, k, deadline, err); /* up to k idle: one create */
         if (rc != NR_OK)
             return rc;
@@ -66,12 +84,19 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
 {
     nr_error e2;
     nr_error_clear(&e2);
-    int rc = NR_OK;
-    if (nr_cancel_is_set(cancel))
-        rc = nr_error_set(&e2, NR_ECANCELED, e->id, "resource '%s': start canceled before it began",
-                          e->id);
-    else
-        atomic_store_explicit(&e->state, NR_RS_STARTING, memory_order_relaxed);
+    int rc = start_cut(m, cancel);
+    if (rc != NR_OK) {
+        nr_error_set(&e2, rc, e->id, "resource '%s': start %s before it began", e->id,
+                     rc == NR_ECANCELED ? "canceled" : "stopped: the manager is shutting down");
+    } else {
+        pthread_mutex_lock(&e->mu);
+        if (atomic_load_explicit(&e->state, memory_order_relaxed) == NR_RS_STOPPING)
+            rc = nr_error_set(&e2, NR_ESHUTDOWN, e->id,
+                              "resource '%s' was unregistered before it started", e->id);
+        else
+            atomic_store_explicit(&e->state, NR_RS_STARTING, memory_order_relaxed);
+        pthread_mutex_unlock(&e->mu);
+    }
     if (rc == NR_OK)
         rc = fetch_credential(m, e, &e2);
     nr_pool *p = NULL;
@@ -99,17 +124,14 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
         pthread_mutex_unlock(&e->mu);
     }
     if (rc == NR_OK) {
-        rc = warm_up(e, p, want, deadline, cancel, &e2);
+        rc = warm_up(m, e, p, want, deadline, cancel, &e2);
         pthread_mutex_lock(&e->mu);
         e->warming = NULL;
         pthread_mutex_unlock(&e->mu);
-        if (rc != NR_OK) {
-            nr_pool_close(p);
-            nr_pool_drain(p, nr_deadline_never(), NULL);
-            nr_pool_destroy(p, NULL);
-            p = NULL;
-        } else if (e->partition == NR_PARTITION_TENANT) {
-            /* tenant pools are made on first use; the probe pool goes */
+        if (rc != NR_OK || e->partition == NR_PARTITION_TENANT) {
+            /* failed, or a tenant resource (its pools are made on first
+             * use): the pool goes. Nobody but this thread has leased from
+             * it, so nothing is out and the drain is immediate. */
             nr_pool_close(p);
             nr_pool_drain(p, nr_deadline_never(), NULL);
             nr_pool_destroy(p, NULL);
@@ -117,7 +139,14 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
         }
     }
     pthread_mutex_lock(&e->mu);
-    if (rc == NR_OK) {
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) == NR_RS_STOPPING) {
+        /* unregistered while it started: the unregister, which waits for
+         * this start's reference, takes the pool */
+        e->pool = p;
+        if (rc == NR_OK)
+            rc = nr_error_set(&e2, NR_ESHUTDOWN, e->id,
+                              "resource '%s' was unregistered while it started", e->id);
+    } else if (rc == NR_OK) {
         e->pool = p;
         e->fails = e->succs = 0;
         e->maint_failed = 0;
@@ -125,7 +154,7 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
         nr_error_clear(&e->last_error);
         atomic_store_explicit(&e->health, NR_HEALTH_HEALTHY, memory_order_relaxed);
         atomic_store_explicit(&e->state, NR_RS_RUNNING, memory_order_relaxed);
-    } else if (rc == NR_ECANCELED && nr_cancel_is_set(cancel)) {
+    } else if ((rc == NR_ECANCELED || rc == NR_ESHUTDOWN) && start_cut(m, cancel) == rc) {
         /* not started, and not failed either: registered, as before */
         e->last_error = e2;
         e->health_reason[0] = '\0';
@@ -145,15 +174,21 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
     return rc;
 }
 
-/* Destroy the pools taken off an entry; what cannot be destroyed yet (a
- * lease still out, which a drain without deadline rules out) goes back on
- * it, for nr_manager_destroy. */
+/* Destroy the pools taken off an entry; one that cannot be destroyed yet (a
+ * lease still out) is set aside on e->draining, closed, for nr__reap. */
 static void destroy_taken(nr__entry *e, nr_pool *own, nr__tenant_pool *tenants)
 {
-    if (own && nr_pool_destroy(own, NULL) == NR_OK)
-        own = NULL;
     nr__tenant_pool *keep = NULL;
-    uint32_t nkeep = 0;
+    if (own && nr_pool_destroy(own, NULL) != NR_OK) {
+        keep = nr_calloc(1, sizeof(*keep));
+        if (keep) {
+            keep->pool = own;
+        } else {
+            /* no memory to set it aside: wait for its leases instead */
+            nr_pool_drain(own, nr_deadline_never(), NULL);
+            nr_pool_destroy(own, NULL);
+        }
+    }
     for (nr__tenant_pool *t = tenants, *next; t; t = next) {
         next = t->next;
         if (nr_pool_destroy(t->pool, NULL) == NR_OK) {
@@ -162,14 +197,15 @@ static void destroy_taken(nr__entry *e, nr_pool *own, nr__tenant_pool *tenants)
         }
         t->next = keep;
         keep = t;
-        nkeep++;
     }
-    if (!own && !keep)
+    if (!keep)
         return;
     pthread_mutex_lock(&e->mu);
-    e->pool = own; /* nothing made a pool meanwhile: e is not running */
-    e->tenants = keep;
-    e->ntenants = nkeep;
+    nr__tenant_pool *last = keep;
+    while (last->next)
+        last = last->next;
+    last->next = e->draining;
+    e->draining = keep;
     pthread_mutex_unlock(&e->mu);
 }
 
@@ -187,16 +223,13 @@ void nr__entry_stop_now(nr_manager *m, nr__entry *e)
     e->tenants = NULL;
     e->ntenants = 0;
     pthread_mutex_unlock(&e->mu);
-    if (own) {
+    /* Closed: waiters wake with NR_ESHUTDOWN and idle instances go; a lease
+     * still out is destroyed when it comes back. */
+    if (own)
         nr_pool_close(own);
-        nr_pool_drain(own, nr_deadline_never(), NULL);
-    }
-    for (nr__tenant_pool *t = tenants; t; t = t->next) {
+    for (nr__tenant_pool *t = tenants; t; t = t->next)
         nr_pool_close(t->pool);
-        nr_pool_drain(t->pool, nr_deadline_never(), NULL);
-    }
-    /* Freed now, not by nr_manager_destroy: a later start makes new pools
-     * and must find nothing left of this one. */
+    /* The callers inside an acquire of e leave at once now. */
     while (atomic_load_explicit(&e->refs, memory_order_acquire) > 0)
         nr_sleep_ns(NR_NS_PER_MS);
     destroy_taken(e, own, tenants);
@@ -373,6 +406,90 @@ int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err)
     return nr_manager_start_ctx(m, &ctx, err);
 }
 
+void nr__wait_not_starting(nr_manager *m)
+{
+    while (atomic_load_explicit(&m->phase, memory_order_relaxed) == NR__PHASE_STARTING)
+        pthread_cond_wait(&m->start_cv, &m->mu);
+}
+
+/* The levels, one after the other, with no manager lock held. Returns the
+ * start's outcome; *scheduled tells whether the background tasks run. */
+static int run_levels(nr_manager *m, graph_build *g, const uint32_t *order, const uint32_t *level,
+                      nr__entry **ents, nr_deadline deadline, const nr_cancel *cancel,
+                      nr_error *err)
+{
+    uint32_t n = g->view.n;
+    start_job *jobs = n ? nr_calloc(n, sizeof(*jobs)) : NULL;
+    void **args = n ? nr_calloc(n, sizeof(*args)) : NULL;
+    if (n && (!jobs || !args)) {
+        nr_free(jobs);
+        nr_free(args);
+        return nr_error_set(err, NR_ENOMEM, NULL, "manager start: out of memory");
+    }
+    for (uint32_t i = 0; i < n; i++)
+        jobs[i] = (start_job){m, ents[order[i]], deadline, cancel, NR_OK, 0};
+    uint32_t done = 0, failed_at = UINT32_MAX;
+    int cut = start_cut(m, cancel);
+    while (done < n && failed_at == UINT32_MAX && cut == NR_OK) {
+        uint32_t lv = level[order[done]], k = 0;
+        while (done + k < n && level[order[done + k]] == lv) {
+            args[k] = &jobs[done + k];
+            k++;
+        }
+        nr__run_all(m, start_one, args, k);
+        for (uint32_t i = done; i < done + k; i++)
+            if (jobs[i].rc != NR_OK && !jobs[i].canceled && failed_at == UINT32_MAX)
+                failed_at = i;
+        done += k;
+        /* also after the last level: a token set while its creates ran */
+        cut = start_cut(m, cancel);
+    }
+    int rc = NR_OK;
+    if (failed_at != UINT32_MAX || cut != NR_OK) {
+        size_t ndep = mark_dependents(&g->view, jobs, order, ents, n, done);
+        size_t nstop = stop_started(jobs, args, done);
+        if (failed_at != UINT32_MAX)
+            rc = start_failed(jobs[failed_at].e, ndep, nstop, err);
+        else
+            rc = nr_error_set(err, cut, NULL,
+                              "manager start %s: %zu started resource(s) stopped again, "
+                              "%zu not started",
+                              cut == NR_ECANCELED ? "canceled"
+                                                  : "stopped: the manager is shutting down",
+                              nstop, (size_t)n - nstop);
+    }
+    nr_free(jobs);
+    nr_free(args);
+    return rc;
+}
+
+/* After the levels, under m->mu: the background tasks and the phase, or
+ * (shut down meanwhile, or out of memory) everything stopped again. */
+static int finish_start(nr_manager *m, nr__entry **ents, uint32_t n, int rc, nr_error *err)
+{
+    int phase = atomic_load_explicit(&m->phase, memory_order_relaxed);
+    if (rc == NR_OK && phase != NR__PHASE_STARTING)
+        rc = nr_error_set(err, NR_ESHUTDOWN, NULL,
+                          "manager start: the manager began shutting down as the start ended");
+    else if (rc == NR_OK)
+        rc = nr__manager_schedule(m, err);
+    if (rc == NR_OK) {
+        atomic_store_explicit(&m->phase, NR__PHASE_STARTED, memory_order_release);
+        return NR_OK;
+    }
+    if (phase == NR__PHASE_STARTING) {
+        /* not shutting down: stop what runs (a shutdown would stop it) */
+        pthread_mutex_unlock(&m->mu);
+        for (uint32_t i = n; i-- > 0;)
+            if (atomic_load_explicit(&ents[i]->state, memory_order_relaxed) == NR_RS_RUNNING)
+                nr__entry_stop_now(m, ents[i]);
+        pthread_mutex_lock(&m->mu);
+        if (atomic_load_explicit(&m->phase, memory_order_relaxed) == NR__PHASE_STARTING)
+            atomic_store_explicit(&m->phase, NR__PHASE_CREATED, memory_order_release);
+    }
+    return rc;
+}
+
 static int start_impl(nr_manager *m, nr_deadline deadline, const nr_cancel *cancel, nr_error *err)
 {
     if (!m)
@@ -381,9 +498,11 @@ static int start_impl(nr_manager *m, nr_deadline deadline, const nr_cancel *canc
     int phase = atomic_load_explicit(&m->phase, memory_order_acquire);
     if (phase != NR__PHASE_CREATED) {
         pthread_mutex_unlock(&m->mu);
-        return nr_error_set(err, phase == NR__PHASE_STARTED ? NR_ESTATE : NR_ESHUTDOWN, NULL,
+        return nr_error_set(err, phase <= NR__PHASE_STARTED ? NR_ESTATE : NR_ESHUTDOWN, NULL,
                             "manager start: the manager is already %s",
-                            phase == NR__PHASE_STARTED ? "started" : "shut down");
+                            phase == NR__PHASE_STARTING  ? "starting"
+                            : phase == NR__PHASE_STARTED ? "started"
+                                                         : "shut down");
     }
     pthread_rwlock_wrlock(&m->lock);
     graph_build g;
@@ -417,51 +536,17 @@ static int start_impl(nr_manager *m, nr_deadline deadline, const nr_cancel *canc
         pthread_rwlock_unlock(&m->lock);
         goto out;
     }
-
-    /* Level by level; order[] is sorted by level. */
-    start_job *jobs = n ? nr_calloc(n, sizeof(*jobs)) : NULL;
-    void **args = n ? nr_calloc(n, sizeof(*args)) : NULL;
-    if (n && (!jobs || !args)) {
-        nr_free(jobs);
-        nr_free(args);
-        rc = nr_error_set(err, NR_ENOMEM, NULL, "manager start: out of memory");
-        goto out;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        jobs[i] = (start_job){m, ents[order[i]], deadline, cancel, NR_OK, 0};
-    uint32_t done = 0, failed_at = UINT32_MAX;
-    int canceled = nr_cancel_is_set(cancel);
-    while (done < n && failed_at == UINT32_MAX && !canceled) {
-        uint32_t lv = level[order[done]], k = 0;
-        while (done + k < n && level[order[done + k]] == lv) {
-            args[k] = &jobs[done + k];
-            k++;
-        }
-        nr__run_all(m, start_one, args, k);
-        for (uint32_t i = done; i < done + k; i++)
-            if (jobs[i].rc != NR_OK && !jobs[i].canceled && failed_at == UINT32_MAX)
-                failed_at = i;
-        done += k;
-        /* also after the last level: a token set while its creates ran */
-        canceled = nr_cancel_is_set(cancel);
-    }
-    if (failed_at != UINT32_MAX || canceled) {
-        size_t ndep = mark_dependents(&g.view, jobs, order, ents, n, done);
-        size_t nstop = stop_started(jobs, args, done);
-        if (failed_at != UINT32_MAX)
-            rc = start_failed(jobs[failed_at].e, ndep, nstop, err);
-        else
-            rc = nr_error_set(err, NR_ECANCELED, NULL,
-                              "manager start canceled: %zu started resource(s) stopped again, "
-                              "%zu not started",
-                              nstop, (size_t)n - nstop);
-    } else {
-        rc = nr__manager_schedule(m, err);
-        if (rc == NR_OK)
-            atomic_store_explicit(&m->phase, NR__PHASE_STARTED, memory_order_release);
-    }
-    nr_free(jobs);
-    nr_free(args);
+    /* The levels run without m->mu. Register and unregister wait for them
+     * (nr__wait_not_starting), so the entries stay; a shutdown sets
+     * m->closing and waits for m->starts to reach 0. */
+    atomic_store_explicit(&m->phase, NR__PHASE_STARTING, memory_order_release);
+    m->starts++;
+    pthread_mutex_unlock(&m->mu);
+    rc = run_levels(m, &g, order, level, ents, deadline, cancel, err);
+    pthread_mutex_lock(&m->mu);
+    rc = finish_start(m, ents, n, rc, err);
+    m->starts--;
+    pthread_cond_broadcast(&m->start_cv);
 out:
     graph_free(&g);
     nr_free(order);

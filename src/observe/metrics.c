@@ -589,6 +589,62 @@ static int series_get(nr_metrics *reg, const char *family, const char *const *la
     return NR_OK;
 }
 
+/* Unlink n from the table (it is in it). */
+static void table_remove(nr__metric_table *t, nr__metric_node *n)
+{
+    for (nr__metric_node **at = &t->buckets[n->hash & (t->cap - 1)]; *at; at = &(*at)->hnext) {
+        if (*at == n) {
+            *at = n->hnext;
+            t->count--;
+            return;
+        }
+    }
+}
+
+int nr_metrics_remove_series(nr_metrics *reg, const char *family, const char *label,
+                             const char *value, size_t *removed, nr_error *err)
+{
+    if (removed)
+        *removed = 0;
+    if (!reg || !family || !label || !value)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_metrics_remove_series: arguments must not be NULL");
+    pthread_mutex_lock(&reg->lock);
+    nr__metric_family *f = find_family(reg, family, strlen(family), "");
+    size_t li = f ? f->label_count : 0;
+    for (size_t i = 0; f && i < f->label_count; i++)
+        if (strcmp(f->labels[i], label) == 0)
+            li = i;
+    if (!f || li == f->label_count) {
+        pthread_mutex_unlock(&reg->lock);
+        return f ? nr_error_set(err, NR_ENOTFOUND, NULL, "metrics: family %s has no label %s",
+                                family, label)
+                 : nr_error_set(err, NR_ENOTFOUND, NULL, "metrics: no family named %s", family);
+    }
+    size_t n = 0;
+    nr__metric_series *prev = NULL;
+    for (nr__metric_series *s = f->first, *next; s; s = next) {
+        next = s->next;
+        if (strcmp(s->values[li], value) != 0) {
+            prev = s;
+            continue;
+        }
+        if (prev)
+            prev->next = next;
+        else
+            f->first = next;
+        if (f->last == s)
+            f->last = prev;
+        table_remove(&reg->series, &s->node);
+        nr_free(s);
+        n++;
+    }
+    pthread_mutex_unlock(&reg->lock);
+    if (removed)
+        *removed = n;
+    return NR_OK;
+}
+
 int nr_metrics_counter(nr_metrics *reg, const char *family, const char *const *labels,
                        size_t label_count, nr_counter **out, nr_error *err)
 {

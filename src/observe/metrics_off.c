@@ -146,4 +146,16 @@ int nr_metrics_write(nr_metrics *reg, FILE *f, nr_error *err)
     return nr_error_set(err, NR_EINVAL, NULL, "metrics: " NOT_BUILT);
 }
 
+int nr_metrics_remove_series(nr_metrics *reg, const char *family, const char *label,
+                             const char *value, size_t *removed, nr_error *err)
+{
+    (void)reg;
+    (void)family;
+    (void)label;
+    (void)value;
+    if (removed)
+        *removed = 0;
+    return nr_error_set(err, NR_EINVAL, NULL, "metrics: " NOT_BUILT);
+}
+
 #endif /* !NR_HAVE_METRICS */

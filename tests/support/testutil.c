@@ -82,6 +82,7 @@ int nr_test_iterations(int default_count)
 
 static atomic_long alloc_count;
 static atomic_long alloc_fail_at = -1;
+static atomic_long alloc_live; /* blocks allocated and not yet freed */
 
 static int should_fail(void)
 {
@@ -93,18 +94,26 @@ static int should_fail(void)
 static void *t_malloc(size_t size, void *ud)
 {
     (void)ud;
-    return should_fail() ? NULL : malloc(size);
+    void *p = should_fail() ? NULL : malloc(size);
+    if (p)
+        atomic_fetch_add(&alloc_live, 1);
+    return p;
 }
 
 static void *t_realloc(void *p, size_t size, void *ud)
 {
     (void)ud;
-    return should_fail() ? NULL : realloc(p, size);
+    void *q = should_fail() ? NULL : realloc(p, size);
+    if (q && !p)
+        atomic_fetch_add(&alloc_live, 1);
+    return q;
 }
 
 static void t_free(void *p, void *ud)
 {
     (void)ud;
+    if (p)
+        atomic_fetch_sub(&alloc_live, 1);
     free(p);
 }
 
@@ -130,6 +139,11 @@ void nr_test_alloc_reset(void)
 long nr_test_alloc_count(void)
 {
     return atomic_load(&alloc_count);
+}
+
+long nr_test_alloc_live(void)
+{
+    return atomic_load(&alloc_live);
 }
 
 void nr_test_sleep_past_ms(int64_t ms)

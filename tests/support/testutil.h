@@ -53,6 +53,9 @@ void nr_test_alloc_install(void);
 void nr_test_alloc_fail_after(long k);
 void nr_test_alloc_reset(void);
 long nr_test_alloc_count(void);
+/* Blocks allocated through the installed allocator and not yet freed (a
+ * block allocated before nr_test_alloc_install and freed after it counts -1). */
+long nr_test_alloc_live(void);
 
 /* Whether an error message contains needle (NULL needle: always). */
 static inline int nr_test_msg_has(const char *message, const char *needle)

@@ -1,0 +1,94 @@
+/*
+ * manager_reap.c - freeing what waited for its leases.
+ *
+ * Two things outlive the call that stopped them while a caller still holds a
+ * lease: the pools a failed start set aside (e->draining, closed) and the
+ * entries an unregister gave up waiting for (m->retired). Each maintenance
+ * round (background or nr_manager_tick) destroys those whose leases are
+ * back; nr_manager_destroy takes the rest. Neither list grows without bound:
+ * an entry stays only while one of its leases is out.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+
+#include "manager/manager_internal.h"
+#include "nebula/alloc.h"
+
+/* Destroy the pools of list that can be; returns the rest. [no lock held] */
+static nr__tenant_pool *destroy_done(nr__tenant_pool *list)
+{
+    nr__tenant_pool *keep = NULL;
+    for (nr__tenant_pool *t = list, *next; t; t = next) {
+        next = t->next;
+        if (nr_pool_destroy(t->pool, NULL) == NR_OK) {
+            nr_free(t);
+            continue;
+        }
+        t->next = keep;
+        keep = t;
+    }
+    return keep;
+}
+
+static void reap_draining(nr_manager *m)
+{
+    nr__entry **list;
+    size_t n = nr__entries_snapshot(m, 0, &list, NULL);
+    for (size_t i = 0; i < n; i++) {
+        nr__entry *e = list[i];
+        pthread_mutex_lock(&e->mu);
+        nr__tenant_pool *d = e->draining;
+        e->draining = NULL;
+        pthread_mutex_unlock(&e->mu);
+        if (!d)
+            continue;
+        d = destroy_done(d);
+        if (!d)
+            continue;
+        pthread_mutex_lock(&e->mu);
+        nr__tenant_pool *last = d;
+        while (last->next)
+            last = last->next;
+        last->next = e->draining;
+        e->draining = d;
+        pthread_mutex_unlock(&e->mu);
+    }
+    nr__entries_put(list, n);
+}
+
+static void reap_retired(nr_manager *m)
+{
+    pthread_mutex_lock(&m->mu);
+    nr__entry *list = m->retired;
+    m->retired = NULL;
+    pthread_mutex_unlock(&m->mu);
+    nr__entry *keep = NULL;
+    for (nr__entry *e = list, *next; e; e = next) {
+        next = e->retired_next;
+        /* out of the registry, and nobody holds a reference any more */
+        if (nr__entry_destroy_pools(e) != NR_OK) {
+            e->retired_next = keep;
+            keep = e;
+            continue;
+        }
+        char id[NR_ERROR_ID_MAX];
+        memcpy(id, e->id, sizeof(id));
+        nr__entry_free(e);
+        nr__metrics_forget(m, id);
+    }
+    if (!keep)
+        return;
+    pthread_mutex_lock(&m->mu);
+    nr__entry *last = keep;
+    while (last->retired_next)
+        last = last->retired_next;
+    last->retired_next = m->retired;
+    m->retired = keep;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void nr__reap(nr_manager *m)
+{
+    reap_draining(m);
+    reap_retired(m);
+}

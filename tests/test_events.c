@@ -144,7 +144,9 @@ static void test_type_names(void **state)
     assert_int_equal(NR_EV_REGISTERED, 21);
     assert_int_equal(NR_EV_UNREGISTERED, 22);
     assert_int_equal(NR_EV_SHUTDOWN_PHASE, 23);
-    assert_string_equal(nr_event_type_name((nr_event_type)24), "unknown");
+    assert_string_equal(nr_event_type_name(NR_EV_RELOADED), "reloaded");
+    assert_int_equal(NR_EV_RELOADED, 24);
+    assert_string_equal(nr_event_type_name((nr_event_type)25), "unknown");
     assert_string_equal(nr_event_type_name((nr_event_type)-1), "unknown");
 }
 

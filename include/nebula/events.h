@@ -102,7 +102,9 @@ extern "C" {
     X(SHUTDOWN_PHASE, 23, "shutdown_phase") /* the manager's shutdown entered a phase: text =       \
                                                "drain", "cleanup", "terminate", then "stopped";     \
                                                count = resources (at "stopped": those with leases   \
-                                               out); wait_ns = time since the shutdown began */
+                                               out); wait_ns = time since the shutdown began */     \
+    X(RELOADED, 24, "reloaded")             /* nr_manager_reload changed resource_id: count = the   \
+                                               nr_reload_kind, text = "new pool: config" (what changed) */
 
 typedef enum nr_event_type {
 #define NR__EV_ENUM(name, value, text) NR_EV_##name = value,

@@ -183,6 +183,58 @@ int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *e
  */
 int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, nr_error *err);
 
+/* What nr_manager_reload did. */
+typedef enum nr_reload_kind {
+    NR_RELOAD_UNCHANGED = 0, /* the spec is the one the resource has: nothing done */
+    NR_RELOAD_RECORDED,      /* not running: the spec replaces the one recorded, for its start */
+    NR_RELOAD_IN_PLACE,      /* running: applied to its pools (min_idle, max_size,
+                                on_dependency_failure), no instance made or lost */
+    NR_RELOAD_NEW_POOL,      /* running: a new pool with the new config took over; the old
+                                one drains (its leases finish on the old instances, each
+                                destroyed as it comes back) and is then freed */
+} nr_reload_kind;
+
+const char *nr_reload_kind_name(nr_reload_kind k); /* "unchanged", "recorded", ... */
+
+typedef struct nr_reload_report {
+    nr_reload_kind kind;
+    /* what changed, e.g. "pool.max_size 4 -> 8" or "config, pool.idle_timeout_ms": the
+       names of the fields, never their values for the config (it may hold secrets);
+       cut with "..." when longer */
+    char changes[NR_ERROR_MESSAGE_MAX];
+    uint32_t drained_pools; /* NR_RELOAD_NEW_POOL: old pools set aside to drain */
+} nr_reload_report;
+
+/*
+ * Reload one registered resource from spec (same id). What may change: the
+ * driver config, the pool config, on_dependency_failure. What may not (an
+ * NR_EINVAL naming the field: unregister and register again instead): the
+ * type, type_ud, the scope, the partition, the dependencies, the credential
+ * reference (rotate the credential instead), the health pipeline.
+ *
+ * A running resource whose change touches only min_idle, max_size or
+ * on_dependency_failure is changed in place (NR_RELOAD_IN_PLACE, as
+ * nr_manager_resize does). Any other change builds a new pool with the new
+ * config and warms it as a start does (min_idle instances, at least one) on
+ * the calling thread, with no manager lock held; when that fails, the old
+ * pool stays, nothing changed, and the error says why (the create's own
+ * error). Otherwise new acquires go to the new pool at once: an acquire
+ * that had reached the old one is served by the new one, so none fails for
+ * the reload; the old pool is closed (idle instances destroyed now, leased
+ * ones when given back) and the first maintenance round that finds no
+ * other call inside the resource frees it. For a tenant-partitioned
+ * resource every tenant pool drains and new ones are made on first use. A
+ * resource that is not running (registered, failed, stopped) only has its
+ * recorded spec replaced (NR_RELOAD_RECORDED).
+ *
+ * Validation is that of nr_manager_register (NR_ECONFIG naming the
+ * resource, the field and the rule). Also NR_ENOTFOUND, NR_ESHUTDOWN,
+ * NR_ENOMEM. report may be NULL. Publishes NR_EV_RELOADED with the kind and
+ * the changes. Reloads of one resource run one at a time.
+ */
+int nr_manager_reload(nr_manager *m, const nr_resource_spec *spec, nr_reload_report *report,
+                      nr_error *err);
+
 /*
  * Validate the graph and start every registered resource, dependencies
  * first, independent ones in parallel, each verified by creating an

@@ -130,6 +130,13 @@ void nr__entry_free(nr__entry *e)
     nr_secret_free(e->cred);
     /* nobody holds e any more, so no round runs on its pipeline */
     (void)nr_health_pipeline_destroy(e->pipeline, NULL);
+    for (nr__old_config *c = e->old_configs, *next; c; c = next) {
+        next = c->next;
+        nr_config_free(e->type->config_schema, c->config);
+        nr_free(c->config);
+        nr_free(c);
+    }
+    pthread_mutex_destroy(&e->reload_mu);
     pthread_mutex_destroy(&e->refresh_mu);
     pthread_mutex_destroy(&e->mu);
     nr_free(e);
@@ -208,8 +215,7 @@ int nr__check_id(const char *id, nr_error *err)
     return NR_OK;
 }
 
-/* Check a spec and build its entry (not yet registered). */
-static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error *err)
+int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error *err)
 {
     int rc = nr__check_id(spec->id, err);
     if (rc)
@@ -269,6 +275,12 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
         return nr_error_set(err, NR_ENOMEM, id, "resource '%s': out of memory", id);
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->refresh_mu, NULL);
+    pthread_mutex_init(&e->reload_mu, NULL);
+    if (spec->health)
+        e->health_cfg = *spec->health;
+    else
+        nr_health_config_default(&e->health_cfg);
+    e->nhealth_stages = spec->nhealth_stages;
     snprintf(e->id, sizeof(e->id), "%s", id);
     e->type = spec->type;
     e->type_ud = spec->type_ud;
@@ -278,7 +290,7 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
     else
         nr_scope_global(&e->scope);
     e->partition = spec->partition;
-    e->dep_policy = spec->on_dependency_failure;
+    atomic_init(&e->dep_policy, (int)spec->on_dependency_failure);
     atomic_init(&e->state, NR_RS_REGISTERED);
     atomic_init(&e->health, NR_HEALTH_UNKNOWN);
     e->config = nr_calloc(1, spec->type->config_schema->struct_size);
@@ -331,7 +343,7 @@ static int register_impl(nr_manager *m, const nr_resource_spec *spec, nr_error *
         return nr_error_set(err, NR_EINVAL, NULL,
                             "nr_manager_register: arguments must not be NULL");
     nr__entry *e = NULL;
-    int rc = entry_from_spec(spec, &e, err);
+    int rc = nr__entry_from_spec(spec, &e, err);
     if (rc)
         return rc;
     pthread_mutex_lock(&m->mu);
@@ -712,7 +724,7 @@ static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_gua
         rc = nr_error_set(err, NR_EUNAVAIL, id, "resource '%s' is unhealthy: %s", id, reason);
         goto out;
     }
-    if (e->dep_policy == NR_DEP_FAIL &&
+    if (atomic_load_explicit(&e->dep_policy, memory_order_relaxed) == NR_DEP_FAIL &&
         atomic_load_explicit(&e->dep_degraded, memory_order_relaxed)) {
         pthread_mutex_lock(&e->mu);
         char reason[NR_HEALTH_REASON_MAX];
@@ -721,10 +733,19 @@ static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_gua
         rc = nr_error_set(err, NR_EDEPFAIL, id, "resource '%s' %s", id, reason);
         goto out;
     }
-    nr_pool *p = pool_for(m, e, caller, &rc, err);
-    if (!p)
-        goto out;
-    rc = nr_pool_acquire(p, ctx, out, err);
+    for (int again = 0;; again++) {
+        uint64_t gen = atomic_load_explicit(&e->generation, memory_order_acquire);
+        nr_pool *p = pool_for(m, e, caller, &rc, err);
+        if (!p)
+            break;
+        rc = nr_pool_acquire(p, ctx, out, err);
+        /* A reload closed the pool this acquire had reached: the entry's
+         * pool now is the new one (a reload bumps the generation before it
+         * closes the old pool). */
+        if (rc != NR_ESHUTDOWN || again >= 8 ||
+            atomic_load_explicit(&e->generation, memory_order_acquire) == gen)
+            break;
+    }
 out:
     nr__entry_put(e);
     return rc;

@@ -280,7 +280,7 @@ static void judge(nr_manager *m, nr__entry *e, size_t idx, judged *j, char *reas
         pthread_mutex_unlock(&e->mu);
         return;
     }
-    if (e->dep_policy == NR_DEP_FAIL &&
+    if (atomic_load_explicit(&e->dep_policy, memory_order_relaxed) == NR_DEP_FAIL &&
         atomic_load_explicit(&e->dep_degraded, memory_order_relaxed)) {
         pthread_mutex_lock(&e->mu);
         snprintf(reason, len, "%s", e->dep_reason);
@@ -377,8 +377,14 @@ int nr_manager_acquire_group(nr_manager *m, const char *group, const nr_ctx *ctx
     nr_ctx c = {0};
     if (ctx)
         c = *ctx;
-    if (nc && !nr_deadline_is_set(c.deadline) && g->members[j[0].idx]->pool_cfg.acquire_timeout_ms)
-        c.deadline = nr_deadline_in_ms(g->members[j[0].idx]->pool_cfg.acquire_timeout_ms);
+    if (nc && !nr_deadline_is_set(c.deadline)) {
+        nr__entry *first = g->members[j[0].idx];
+        pthread_mutex_lock(&first->mu); /* a resize or reload changes it under mu */
+        int64_t ms = first->pool_cfg.acquire_timeout_ms;
+        pthread_mutex_unlock(&first->mu);
+        if (ms)
+            c.deadline = nr_deadline_in_ms(ms);
+    }
     int last = NR_OK;
     for (size_t i = 0; i < nc; i++) {
         nr__entry *e = g->members[j[i].idx];

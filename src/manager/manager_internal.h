@@ -50,6 +50,13 @@ typedef struct nr__tenant_pool {
     struct nr__tenant_pool *next;
 } nr__tenant_pool;
 
+/* A config a reload replaced, kept while the pools made with it drain. */
+typedef struct nr__old_config {
+    void *config;               /* owned: freed with the type's schema */
+    nr__tenant_pool *pool_node; /* scratch for the reload that makes it */
+    struct nr__old_config *next;
+} nr__old_config;
+
 typedef struct nr__entry {
     char id[NR_ERROR_ID_MAX];
     const nr_resource_type *type;
@@ -65,6 +72,11 @@ typedef struct nr__entry {
     nr_health_pipeline *pipeline; /* [const] made at register, freed with the entry; its
                                      rounds run with no manager lock held, one at a time
                                      (a second one at once is skipped) */
+    nr_health_config health_cfg;  /* [const] the pipeline's config, for reload to compare */
+    size_t nhealth_stages;        /* [const] the program's own stages it was given */
+    pthread_mutex_t reload_mu;    /* one nr_manager_reload of e at a time */
+    _Atomic uint64_t generation;  /* bumped (under mu) when a reload swaps its pools */
+    nr__old_config *old_configs;  /* [mu] configs the draining pools still borrow */
 
     _Atomic long refs;  /* users outside m->lock */
     _Atomic int state;  /* nr_resource_state; written under e->mu, read anywhere (relaxed) */
@@ -82,8 +94,10 @@ typedef struct nr__entry {
                                    a credential refresh during the warm-up reaches it */
     nr__tenant_pool *tenants;   /* [mu] NR_PARTITION_TENANT */
     nr__tenant_pool *draining;  /* [mu] closed pools with leases still out (a start
-                                   that failed stopped them): destroyed once
-                                   those are back (nr__reap, nr_manager_destroy) */
+                                   that failed stopped them, a reload replaced
+                                   them): destroyed once those are back and no
+                                   call that could see them is inside e (nr__reap,
+                                   nr_manager_destroy) */
     uint32_t ntenants;          /* [mu] */
     char health_reason[NR_HEALTH_REASON_MAX]; /* [mu] */
     uint32_t fails, succs;                    /* [mu] consecutive rounds */
@@ -92,7 +106,9 @@ typedef struct nr__entry {
     nr_error last_error;                      /* [mu] */
     int suspended;                            /* [mu] nr_manager_suspend: new tenant
                                                  pools start suspended too */
-    nr_dep_policy dep_policy;                 /* what acquires do in a cascade */
+    _Atomic int dep_policy;                   /* nr_dep_policy: what acquires do in a cascade;
+                                                 written under mu (reload), read anywhere
+                                                 (relaxed) */
     _Atomic int dep_degraded;                 /* degraded by an unhealthy dependency; written
                                                  under mu, read anywhere (relaxed) */
     char dep_root[NR_ERROR_ID_MAX];           /* [mu] that dependency */
@@ -185,6 +201,8 @@ void nr__reg_remove(nr_manager *m, nr__entry *e);
 void nr__reg_free(nr_manager *m);
 
 /* ---- entries (manager.c) ---- */
+/* Check a spec as register does and build its entry (not registered). */
+int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error *err);
 /* The rule of a resource id (also a group's name): NR_EINVAL saying which. */
 int nr__check_id(const char *id, nr_error *err);
 void nr__entry_put(nr__entry *e);

@@ -201,7 +201,8 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
     if (out->health != out->own_health) /* degraded by a cascade */
         memcpy(out->health_reason, e->dep_reason, sizeof(out->health_reason));
     memcpy(out->root_cause, e->dep_root, sizeof(out->root_cause));
-    out->on_dependency_failure = e->dep_policy;
+    out->on_dependency_failure =
+        (nr_dep_policy)atomic_load_explicit(&e->dep_policy, memory_order_relaxed);
     out->quarantine = (nr_quarantine_state)atomic_load(&e->q_state);
     if (out->quarantine != NR_QUARANTINE_NONE) {
         out->quarantine_attempt = e->q_attempt;

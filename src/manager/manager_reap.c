@@ -36,22 +36,39 @@ static void reap_draining(nr_manager *m)
     size_t n = nr__entries_snapshot(m, 0, &list, NULL);
     for (size_t i = 0; i < n; i++) {
         nr__entry *e = list[i];
+        /* A draining pool is out of e's reach, but a call that found e
+         * before it was set aside (an acquire, a round, a control) may still
+         * hold it: only when this snapshot's reference is the only one has
+         * every such call left (acquire: the reference was taken before the
+         * pool was set aside, and is given back after its last use). */
+        if (atomic_load_explicit(&e->refs, memory_order_acquire) != 1)
+            continue;
         pthread_mutex_lock(&e->mu);
         nr__tenant_pool *d = e->draining;
         e->draining = NULL;
         pthread_mutex_unlock(&e->mu);
-        if (!d)
-            continue;
-        d = destroy_done(d);
-        if (!d)
-            continue;
+        if (d)
+            d = destroy_done(d);
+        nr__old_config *free_list = NULL;
         pthread_mutex_lock(&e->mu);
-        nr__tenant_pool *last = d;
-        while (last->next)
-            last = last->next;
-        last->next = e->draining;
-        e->draining = d;
+        if (d) {
+            nr__tenant_pool *last = d;
+            while (last->next)
+                last = last->next;
+            last->next = e->draining;
+            e->draining = d;
+        }
+        if (!e->draining) { /* no pool borrows an old config any more */
+            free_list = e->old_configs;
+            e->old_configs = NULL;
+        }
         pthread_mutex_unlock(&e->mu);
+        for (nr__old_config *c = free_list, *next; c; c = next) {
+            next = c->next;
+            nr_config_free(e->type->config_schema, c->config);
+            nr_free(c->config);
+            nr_free(c);
+        }
     }
     nr__entries_put(list, n);
 }

@@ -74,6 +74,7 @@ static int fake_create(void **out, const void *config, const nr_create_ctx *ctx,
     if (!h)
         return nr_error_set(err, NR_ENOMEM, ctx->resource_id, "fake handle");
     h->magic = NR_FAKE_MAGIC;
+    h->weight = ((const nr_fake_config *)config)->weight;
     h->serial = (uint64_t)atomic_fetch_add(&f->creates, 1) + 1;
     h->credential_len = ctx->credential ? (int)nr_secret_len(ctx->credential) : -1;
     if (ctx->credential)

@@ -21,6 +21,7 @@
 typedef struct nr_fake_handle {
     uint64_t magic;      /* NR_FAKE_MAGIC while alive, NR_FAKE_DEAD after destroy */
     uint64_t serial;     /* 1-based creation number */
+    int64_t weight;      /* the config's weight when it was created */
     atomic_int holders;  /* tests stamp +1 while they hold it */
     atomic_int dirty;    /* set by a test; recycle clears it */
     int credential_len;  /* length of the credential create() saw */

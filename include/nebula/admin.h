@@ -18,6 +18,8 @@
  *   POST /actions/resume   ?id=ID                            nr_manager_resume
  *   POST /actions/evict    ?id=ID                            nr_manager_evict_all
  *   POST /actions/release  ?id=ID                            nr_manager_release_quarantine
+ *   POST /actions/reload                                     opts.reload (the program's own,
+ *                                                            e.g. re-reading its config file)
  *
  * GET and HEAD never change anything. Actions are POST only and need the
  * admin token in an "Authorization: Bearer TOKEN" header; the token is
@@ -90,6 +92,12 @@ typedef struct nr_admin_options {
                                         256 resources have one (/status counts the others). */
     nr_admin_status_fn status_extra; /* optional */
     void *status_extra_ud;
+    /* Optional: what POST /actions/reload does (NULL: that action answers 404). Runs on a
+     * server thread with no library lock held; writes what it did (lines of text) into
+     * summary (len bytes, NUL-terminated) and returns NR_OK or an NR_E* code with err
+     * filled. The answer carries the summary either way. */
+    int (*reload)(void *ud, char *summary, size_t len, nr_error *err);
+    void *reload_ud;
 } nr_admin_options;
 
 void nr_admin_options_default(nr_admin_options *o);

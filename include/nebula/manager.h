@@ -557,6 +557,17 @@ void nr_manager_tick(nr_manager *m);
 int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err);
 
 /*
+ * Fetch credential ref again and rotate it only into the resources whose
+ * secret differs from the one fetched (as nr_manager_rotate_credential
+ * does for them); the others keep their instances. *changed (may be NULL)
+ * gets how many resources got the new secret. Codes as
+ * nr_manager_rotate_credential. For a program that re-reads its
+ * credentials (nebula-resource run, on reload) without churning the
+ * connections of those that did not change.
+ */
+int nr_manager_reread_credential(nr_manager *m, const char *ref, uint32_t *changed, nr_error *err);
+
+/*
  * Operator controls by resource id, applied to the resource's pool, or to
  * every tenant pool of a partitioned one (and, for resize and suspend, to
  * tenant pools made later). See nebula/pool.h for what each does.

@@ -108,21 +108,37 @@ void admin_action(nr_admin *a, const char *path, const char *authorization,
 {
     const char *action = path + strlen("/actions/");
     char msg[NR_ERROR_MESSAGE_MAX + 64];
+    bool reload = !strcmp(action, "reload") && a->o.reload;
     bool known = !strcmp(action, "resize") || !strcmp(action, "suspend") ||
                  !strcmp(action, "resume") || !strcmp(action, "evict") ||
-                 !strcmp(action, "release");
+                 !strcmp(action, "release") || reload;
     if (!known) {
         *status = 404;
         snprintf(msg, sizeof(msg),
-                 "no admin action '%.40s'; there are resize, suspend, resume, evict "
-                 "and release",
-                 action);
+                 "no admin action '%.40s'; there are resize, suspend, resume, evict, "
+                 "release%s",
+                 action, a->o.reload ? " and reload" : " (and reload, when the program offers it)");
         *body = failure(action, NR_ENOTFOUND, msg);
         return;
     }
     int rc = check_token(a, authorization, status, msg, sizeof(msg));
     if (rc != NR_OK) {
         *body = failure(action, rc, msg);
+        return;
+    }
+    if (reload) {
+        char *summary = calloc(1, 4096);
+        nr_error err = {0};
+        rc = summary ? a->o.reload(a->o.reload_ud, summary, 4096, &err)
+                     : nr_error_set(&err, NR_ENOMEM, NULL, "reload: out of memory");
+        json_t *o = rc == NR_OK ? json_pack("{s:b,s:s}", "ok", 1, "action", action)
+                                : json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "action", action, "error",
+                                            nr_err_name(rc), "message", err.message);
+        if (o && summary)
+            json_object_set_new(o, "summary", json_string(summary));
+        free(summary);
+        *status = rc == NR_OK ? 200 : http_status_of(rc);
+        *body = dump(o);
         return;
     }
     const char *id = arg(cls, "id");

@@ -65,6 +65,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
     m->creators.submit = runtime_submit;
     m->creators.ud = m->crt;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->retired_mu, NULL);
     pthread_cond_init(&m->start_cv, NULL);
     pthread_mutex_init(&m->cascade_mu, NULL);
     pthread_mutex_init(&m->group_q_mu, NULL);
@@ -80,6 +81,7 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
         pthread_mutex_destroy(&m->cascade_mu);
         pthread_mutex_destroy(&m->group_q_mu);
         pthread_cond_destroy(&m->start_cv);
+        pthread_mutex_destroy(&m->retired_mu);
         pthread_mutex_destroy(&m->mu);
         nr_free(m);
         return rc;
@@ -518,11 +520,11 @@ static int unregister_impl(nr_manager *m, const char *id, nr_deadline deadline, 
     if (rc != NR_OK || nr__entry_destroy_pools(e) != NR_OK) {
         /* Leases still out: the next maintenance round (or nr_manager_destroy)
          * frees it once they are back. */
-        pthread_mutex_lock(&m->mu);
+        pthread_mutex_lock(&m->retired_mu);
         e->retired_leases = out;
         e->retired_next = m->retired;
         m->retired = e;
-        pthread_mutex_unlock(&m->mu);
+        pthread_mutex_unlock(&m->retired_mu);
         snprintf(text, sizeof(text), "%u lease(s) still out: freed when they are back", out);
         nr__manager_event(m, NR_EV_UNREGISTERED, id, NULL, out, 0, text);
         return rc;

@@ -89,18 +89,40 @@ static int hand_over(nr__entry *e, const nr_secret *s, int64_t expires, bool ret
 
 /* ---- rotation ------------------------------------------------------------------------------ */
 
-static int rotate_impl(nr_manager *m, const char *ref, nr_error *err);
+static int rotate_impl(nr_manager *m, const char *ref, bool only_changed, uint32_t *changed,
+                       nr_error *err);
 
 int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err)
 {
     nr__span span;
     nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "rotate_credential", NULL, NULL, NULL);
-    int rc = rotate_impl(m, ref, err);
+    int rc = rotate_impl(m, ref, false, NULL, err);
     nr__span_end_err(&span, rc, err, NULL);
     return rc;
 }
 
-static int rotate_impl(nr_manager *m, const char *ref, nr_error *err)
+int nr_manager_reread_credential(nr_manager *m, const char *ref, uint32_t *changed, nr_error *err)
+{
+    if (changed)
+        *changed = 0;
+    nr__span span;
+    nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "rotate_credential", NULL, NULL, NULL);
+    int rc = rotate_impl(m, ref, true, changed, err);
+    nr__span_end_err(&span, rc, err, NULL);
+    return rc;
+}
+
+/* Whether e's secret is s already. */
+static bool holds(nr__entry *e, const nr_secret *s)
+{
+    pthread_mutex_lock(&e->mu);
+    bool same = e->cred && nr_secret_equal(e->cred, s);
+    pthread_mutex_unlock(&e->mu);
+    return same;
+}
+
+static int rotate_impl(nr_manager *m, const char *ref, bool only_changed, uint32_t *changed,
+                       nr_error *err)
 {
     if (!m || !ref)
         return nr_error_set(err, NR_EINVAL, NULL,
@@ -120,8 +142,11 @@ static int rotate_impl(nr_manager *m, const char *ref, nr_error *err)
         if (!e->cred_ref || strcmp(e->cred_ref, ref) != 0) /* [const] after register */
             continue;
         nusers++;
-        if (rc == NR_OK)
-            rc = hand_over(e, s, expires, true, ref, err);
+        if (rc != NR_OK || (only_changed && holds(e, s)))
+            continue;
+        rc = hand_over(e, s, expires, true, ref, err);
+        if (rc == NR_OK && changed)
+            (*changed)++;
     }
     nr__entries_put(list, n);
     nr_secret_free(s);

@@ -4,8 +4,8 @@
  * Locking:
  *   m->lock (rwlock)   the registry: the id map, the entry list, entry->level.
  *                      Look-ups take it for reading; register/unregister for writing.
- *   m->mu              the phase, the count of starts running, the retired
- *                      list and the background tasks. Held only for those
+ *   m->mu              the phase, the count of starts running and the
+ *                      background tasks. Held only for those
  *                      fields: never across a driver callback or a wait for a
  *                      lease. A start (the manager's, or a resource's
  *                      registered after it) counts itself in m->starts under
@@ -123,8 +123,8 @@ typedef struct nr__entry {
     int64_t q_due_wall_ms;               /* [mu] the same on the wall clock */
     char q_reason[NR_HEALTH_REASON_MAX]; /* [mu] why it was quarantined */
     uint64_t q_rng;                      /* [mu] the jitter's state */
-    struct nr__entry *retired_next;      /* [m->mu] on m->retired */
-    uint32_t retired_leases;             /* [m->mu] leases out when it was retired */
+    struct nr__entry *retired_next;      /* [m->retired_mu] on m->retired */
+    uint32_t retired_leases;             /* [m->retired_mu] leases out when it was retired */
     /* groups (manager_group.c) */
     _Atomic uint32_t ngroups;   /* groups it is in; written under m->lock (write) and
                                    m->group_q_mu, read anywhere (relaxed) */
@@ -174,8 +174,11 @@ struct nr_manager {
     size_t count, cap;
 
     nr__task *maint_task, *health_task; /* [mu] */
-    nr__entry *retired;                 /* [mu] unregistered with leases still out:
-                                           freed by nr__reap once they are back */
+    nr__entry *retired;                 /* [retired_mu] unregistered with leases still
+                                           out: freed by nr__reap once they are back */
+    pthread_mutex_t retired_mu;         /* m->retired only; taken with no other lock held
+                                           (a maintenance round takes it, and shutdown
+                                           waits for a round while it holds mu) */
     pthread_mutex_t cascade_mu;         /* one cascade update at a time; taken with no other
                                            lock held, then m->lock and e->mu inside it */
     /* [lock] groups in registration order */
@@ -220,7 +223,7 @@ int nr__entry_destroy_pools(nr__entry *e);
 /* Destroy what waited for its leases and has them back: the draining pools
  * of registered entries, and the entries unregister gave up waiting for
  * (their metric series go with them). Run by every maintenance round.
- * [no lock held; takes m->mu and m->lock briefly] */
+ * [no lock held; takes m->retired_mu and m->lock briefly] */
 void nr__reap(nr_manager *m);
 /* Wait until no manager start runs (phase not STARTING). [m->mu held] */
 void nr__wait_not_starting(nr_manager *m);

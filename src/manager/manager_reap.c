@@ -75,10 +75,10 @@ static void reap_draining(nr_manager *m)
 
 static void reap_retired(nr_manager *m)
 {
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->retired_mu);
     nr__entry *list = m->retired;
     m->retired = NULL;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->retired_mu);
     nr__entry *keep = NULL;
     for (nr__entry *e = list, *next; e; e = next) {
         next = e->retired_next;
@@ -95,13 +95,13 @@ static void reap_retired(nr_manager *m)
     }
     if (!keep)
         return;
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->retired_mu);
     nr__entry *last = keep;
     while (last->retired_next)
         last = last->retired_next;
     last->retired_next = m->retired;
     m->retired = keep;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->retired_mu);
 }
 
 void nr__reap(nr_manager *m)

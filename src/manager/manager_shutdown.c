@@ -242,6 +242,7 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
     pthread_mutex_destroy(&m->cascade_mu);
     pthread_mutex_destroy(&m->group_q_mu);
     pthread_cond_destroy(&m->start_cv);
+    pthread_mutex_destroy(&m->retired_mu);
     pthread_mutex_destroy(&m->mu);
     nr_free(m);
     return NR_OK;

@@ -32,12 +32,47 @@ nr_config_file *cli_config_load(const char *file, bool check_credentials, FILE *
     return NULL;
 }
 
+/* The manager's provider: the credentials of the file loaded last. */
+static int app_fetch(void *ud, const char *ref, nr_secret **out, nr_error *err)
+{
+    cli_app *app = ud;
+    pthread_mutex_lock(&app->cred_mu);
+    nr_credential_provider p = nr_config_file_credentials(app->cur);
+    int rc = p.fetch ? p.fetch(p.ud, ref, out, err)
+                     : nr_error_set(err, NR_ECRED, NULL,
+                                    "credential '%s': the config file has no \"credentials\" "
+                                    "section",
+                                    ref);
+    pthread_mutex_unlock(&app->cred_mu);
+    return rc;
+}
+
+static int app_expiry(void *ud, const char *ref, int64_t *expires_ms, nr_error *err)
+{
+    cli_app *app = ud;
+    pthread_mutex_lock(&app->cred_mu);
+    nr_credential_provider p = nr_config_file_credentials(app->cur);
+    int rc = NR_OK;
+    *expires_ms = 0;
+    if (p.expiry)
+        rc = p.expiry(p.ud, ref, expires_ms, err);
+    pthread_mutex_unlock(&app->cred_mu);
+    return rc;
+}
+
 int cli_app_create(cli_app *app, nr_config_file *cf, bool observe, nr_error *err)
 {
     memset(app, 0, sizeof(*app));
     app->cf = cf;
+    app->cur = cf;
+    pthread_mutex_init(&app->cred_mu, NULL);
+    pthread_mutex_init(&app->reload_mu, NULL);
     nr_manager_options mo;
     nr_config_file_manager_options(cf, &mo);
+    if (mo.credentials) {
+        app->creds = (nr_credential_provider){.fetch = app_fetch, .ud = app, .expiry = app_expiry};
+        mo.credentials = &app->creds;
+    }
     int rc;
     if (observe) {
         if ((rc = nr_event_bus_create(&app->bus, 1024, err)) != NR_OK ||
@@ -128,4 +163,11 @@ void cli_app_destroy(cli_app *app)
     if (app->bus)
         nr_event_bus_destroy(app->bus);
     app->bus = NULL;
+    if (app->cur && app->cur != app->cf)
+        nr_config_file_free(app->cur);
+    app->cur = NULL;
+    if (app->cf) { /* made by cli_app_create */
+        pthread_mutex_destroy(&app->cred_mu);
+        pthread_mutex_destroy(&app->reload_mu);
+    }
 }

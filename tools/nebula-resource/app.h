@@ -13,6 +13,7 @@
 #ifndef NR_CLI_APP_H
 #define NR_CLI_APP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -23,11 +24,17 @@
 #include "nebula/metrics.h"
 
 typedef struct cli_app {
-    nr_config_file *cf;
+    nr_config_file *cf; /* the file the app was made from (hooks, admin, shutdown) */
     nr_event_bus *bus;
     nr_metrics *metrics;
     cli_hooks hooks; /* the file's "hooks"; the manager borrows hooks.reg */
     nr_manager *m;
+    /* The manager's credential provider: the "credentials" section of the
+     * file loaded last (cf, or the one a reload loaded), under cred_mu. */
+    nr_credential_provider creds;
+    pthread_mutex_t cred_mu;
+    nr_config_file *cur;       /* [cred_mu] the file loaded last; owned when not cf */
+    pthread_mutex_t reload_mu; /* one reload at a time (app_reload.c) */
 } cli_app;
 
 /* Load file with the program's drivers. On problems, write each and then
@@ -49,5 +56,26 @@ int cli_app_start(cli_app *app, FILE *out, bool (*stop)(void *ud), void *ud, nr_
 /* Shut the manager down and free everything (an admin server serving it
  * must be stopped first). */
 void cli_app_destroy(cli_app *app);
+
+/* What a reload did (app_reload.c). */
+typedef struct cli_reload_summary {
+    size_t added, removed, reloaded, unchanged, failed, credentials_rotated;
+    char text[2048]; /* one line per step, then the totals; cut with "..." */
+} cli_reload_summary;
+
+/*
+ * Reload the app from file (the path it was started with): load and check
+ * it (a file with problems changes nothing: NR_ECONFIG, the problems in
+ * sum->text); refuse (NR_EINVAL, nothing changed) changes to what cannot
+ * change while running: the "manager", "http", "shutdown", "hooks" and
+ * "groups" sections. Otherwise remove the resources no longer in the file
+ * (dependents first, each drained for the shutdown section's drain time),
+ * add the new ones (started at once), nr_manager_reload the others (each
+ * says unchanged, in place or new pool), switch to the file's credentials
+ * and rotate every credential whose value changed. NR_OK when every step
+ * worked; else the first failure's code, with the other steps done. Any
+ * thread; one reload at a time.
+ */
+int cli_app_reload(cli_app *app, const char *file, cli_reload_summary *sum, nr_error *err);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * cmd_run.c - `nebula-resource run CONFIG`: start the resources of a config
- * file, serve their status over HTTP, and shut down in phases on SIGINT or
+ * file, serve their status over HTTP, reload the file on SIGHUP or on the
+ * admin server's reload action, and shut down in phases on SIGINT or
  * SIGTERM.
  *
  *   starting -> running -> shutting down: lame duck -> drain -> cleanup ->
@@ -73,6 +74,37 @@ static int parse(int argc, char **argv, run_opts *o)
 static bool signalled(void *ud)
 {
     return cli_signals_count(ud) > 0;
+}
+
+typedef struct run_ctx {
+    cli_app *app;
+    const char *file;
+} run_ctx;
+
+/* Reload the file and print what it did; from the main thread (SIGHUP) or
+ * the admin server's (its reload action). */
+static int reload_now(run_ctx *rc_, const char *why, char *summary, size_t len, nr_error *err)
+{
+    cli_reload_summary *sum = malloc(sizeof(*sum));
+    if (!sum)
+        return nr_error_set(err, NR_ENOMEM, NULL, "reload: out of memory");
+    printf("reload: %s: re-reading %s\n", why, rc_->file);
+    int rc = cli_app_reload(rc_->app, rc_->file, sum, err);
+    fputs(sum->text, stdout);
+    if (rc != NR_OK)
+        printf("reload: %s: %s\n", nr_err_name(rc), err->message);
+    else
+        printf("reload: done\n");
+    fflush(stdout);
+    if (summary && len)
+        snprintf(summary, len, "%s", sum->text);
+    free(sum);
+    return rc;
+}
+
+static int admin_reload(void *ud, char *summary, size_t len, nr_error *err)
+{
+    return reload_now(ud, "admin action", summary, len, err);
 }
 
 static void print_report(const nr_shutdown_report *rep, int rc, const nr_error *err)
@@ -201,6 +233,9 @@ int nr_cli_run(int argc, char **argv)
     ao.phase = NR_ADMIN_STARTING;
     ao.metrics = app.metrics;
     ao.events = app.bus;
+    run_ctx rctx = {.app = &app, .file = o.file};
+    ao.reload = admin_reload;
+    ao.reload_ud = &rctx;
     if (nr_admin_start(&admin, app.m, &ao, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource run: %s\n", err.message);
         goto out;
@@ -222,10 +257,14 @@ int nr_cli_run(int argc, char **argv)
         goto out;
     }
     nr_admin_set_phase(admin, NR_ADMIN_RUNNING);
-    printf("ready: %zu resource%s running; SIGINT or SIGTERM to stop\n", nres,
-           nres == 1 ? "" : "s");
+    printf("ready: %zu resource%s running; SIGHUP to reload %s, SIGINT or SIGTERM to stop\n", nres,
+           nres == 1 ? "" : "s", o.file);
     fflush(stdout);
-    cli_signals_wait(&sig, 1, -1);
+    int reloads = 0;
+    while (!cli_signals_wait_stop_or_reload(&sig, &reloads)) {
+        nr_error rerr = {0};
+        reload_now(&rctx, "SIGHUP", NULL, 0, &rerr);
+    }
     printf("shutdown: %s received; shutting down in phases (send another signal to force)\n",
            cli_signals_last_name(&sig));
     fflush(stdout);

@@ -1,6 +1,6 @@
 /*
- * signals.c - SIGINT and SIGTERM taken by sigtimedwait() on their own
- * thread. See signals.h.
+ * signals.c - SIGINT, SIGTERM and SIGHUP taken by sigtimedwait() on their
+ * own thread. See signals.h.
  */
 #define _DEFAULT_SOURCE
 #include "signals.h"
@@ -17,6 +17,7 @@ static void wanted(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
 }
 
 void cli_signals_block(void)
@@ -29,6 +30,7 @@ void cli_signals_block(void)
      * default action never runs). */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -47,6 +49,10 @@ static void *sig_main(void *arg)
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig < 0)
             continue; /* EAGAIN (timeout) or EINTR */
+        if (sig == SIGHUP) {
+            cli_signals_request_reload(s);
+            continue;
+        }
         atomic_store(&s->last, sig);
         int n = atomic_fetch_add(&s->count, 1) + 1;
         if (n >= 2 && atomic_load(&s->armed)) {
@@ -76,6 +82,7 @@ int cli_signals_start(cli_signals *s, const char *prog)
     atomic_init(&s->count, 0);
     atomic_init(&s->last, 0);
     atomic_init(&s->armed, false);
+    atomic_init(&s->reloads, 0);
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -141,4 +148,28 @@ const char *cli_signals_last_name(cli_signals *s)
 void cli_signals_arm_force(cli_signals *s, bool on)
 {
     atomic_store(&s->armed, on);
+}
+
+void cli_signals_request_reload(cli_signals *s)
+{
+    pthread_mutex_lock(&s->mu);
+    atomic_fetch_add(&s->reloads, 1);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int cli_signals_wait_stop_or_reload(cli_signals *s, int *reloads_seen)
+{
+    pthread_mutex_lock(&s->mu);
+    while (atomic_load(&s->count) < 1 && atomic_load(&s->reloads) == *reloads_seen) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_sec += 1;
+        pthread_cond_timedwait(&s->cv, &s->mu, &t);
+    }
+    int stop = atomic_load(&s->count) >= 1;
+    if (!stop)
+        *reloads_seen = atomic_load(&s->reloads);
+    pthread_mutex_unlock(&s->mu);
+    return stop;
 }

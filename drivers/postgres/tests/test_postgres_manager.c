@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nebula/alloc.h"
 #include "nebula/manager.h"
 #include "pg_testlib.h"
 
@@ -251,12 +252,111 @@ static void test_rotation_to_the_right_password(void **state)
     pgt_admin_exec(sql);
 }
 
+static int backend_pid(nr_guard *g)
+{
+    return (int)pgt_query_long(nr_postgres_conn(nr_guard_handle(g)), "SELECT pg_backend_pid()");
+}
+
+static long backends_with(int pid)
+{
+    char sql[120];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+    return pgt_admin_long(sql);
+}
+
+/* A running resource reloaded three ways against the real server: a larger
+ * pool in place (the connections stay), a changed driver config (a new
+ * pool: new connections carry the new application_name, a connection
+ * leased across the reload keeps working and is closed when given back),
+ * and a new password (the role's password changes on the server and in
+ * the vault; re-reading the credential gives the new pool's next
+ * connections the new one and retires the old ones). */
+static void test_reload_size_config_and_password(void **state)
+{
+    fixture *f = *state;
+    nr_error err = {0};
+    make_manager(f);
+    assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(30000), &err), NR_OK);
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = 3;
+    pc.min_idle = 1;
+    pc.acquire_timeout_ms = 5000;
+    nr_resource_spec spec = {
+        .id = ID, .type = &nr_postgres_type, .config = &f->cfg, .pool = &pc, .credential_ref = REF};
+    nr_guard held = NR_GUARD_INIT, g = NR_GUARD_INIT;
+    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    assert_int_equal(nr_manager_acquire(f->m, ID, &ctx, &held, &err), NR_OK);
+    int held_pid = backend_pid(&held);
+
+    /* 1. the size, in place */
+    pc.max_size = 6;
+    nr_reload_report rep;
+    assert_int_equal(nr_manager_reload(f->m, &spec, &rep, &err), NR_OK);
+    assert_int_equal(rep.kind, NR_RELOAD_IN_PLACE);
+    nr_resource_info info;
+    assert_int_equal(nr_manager_resource_info(f->m, ID, &info, &err), NR_OK);
+    assert_int_equal(info.stats.max_size, 6);
+    assert_int_equal(backend_pid(&held), held_pid); /* the same connection */
+
+    /* 2. the driver config: a new pool */
+    nr_postgres_config next;
+    assert_int_equal(nr_config_copy(&nr_postgres_config_schema, &next, &f->cfg, &err), NR_OK);
+    nr_free(next.application_name);
+    next.application_name = nr_strdup("ledger-after-reload");
+    spec.config = &next;
+    assert_int_equal(nr_manager_reload(f->m, &spec, &rep, &err), NR_OK);
+    assert_int_equal(rep.kind, NR_RELOAD_NEW_POOL);
+    assert_string_equal(rep.changes, "config");
+    assert_int_equal(nr_manager_acquire(f->m, ID, &ctx, &g, &err), NR_OK);
+    char app_name[80];
+    pgt_query_text(nr_postgres_conn(nr_guard_handle(&g)), "SHOW application_name", app_name,
+                   sizeof(app_name));
+    assert_string_equal(app_name, "ledger-after-reload");
+    int new_pid = backend_pid(&g);
+    assert_int_not_equal(new_pid, held_pid);
+    nr_guard_release(&g);
+    assert_int_equal(pgt_query_long(nr_postgres_conn(nr_guard_handle(&held)), "SELECT 7"), 7);
+    nr_guard_release(&held); /* its pool is closed: the connection goes */
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; i++) {
+        gone = backends_with(held_pid) == 0;
+        if (!gone)
+            nr_sleep_ns(50 * NR_NS_PER_MS);
+    }
+    assert_true(gone);
+
+    /* 3. the password */
+    pgt_admin_exec("ALTER ROLE app PASSWORD 'Reloaded-Pw-789'");
+    f->v.value = "Reloaded-Pw-789";
+    uint32_t changed = 0;
+    assert_int_equal(nr_manager_reread_credential(f->m, REF, &changed, &err), NR_OK);
+    assert_int_equal(changed, 1);
+    /* again: the same value now, nothing to rotate */
+    assert_int_equal(nr_manager_reread_credential(f->m, REF, &changed, &err), NR_OK);
+    assert_int_equal(changed, 0);
+    for (int i = 0; i < 4; i++) { /* more than the idle ones: a fresh login is needed */
+        nr_guard gs[4] = {NR_GUARD_INIT, NR_GUARD_INIT, NR_GUARD_INIT, NR_GUARD_INIT};
+        for (int k = 0; k <= i; k++)
+            assert_int_equal(nr_manager_acquire(f->m, ID, &ctx, &gs[k], &err), NR_OK);
+        for (int k = 0; k <= i; k++)
+            nr_guard_release(&gs[k]);
+    }
+    assert_int_equal(nr_manager_resource_info(f->m, ID, &info, &err), NR_OK);
+    assert_true(info.stats.credential_retired >= 1); /* the old password's connections */
+    nr_config_free(&nr_postgres_config_schema, &next);
+    char sql[200];
+    snprintf(sql, sizeof(sql), "ALTER ROLE app PASSWORD '%s'", pgt_env("NR_TEST_PG_PASSWORD"));
+    pgt_admin_exec(sql);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_server_killed_and_restarted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_password_at_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_to_the_right_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_size_config_and_password, setup, teardown),
     };
     return cmocka_run_group_tests_name("postgres_manager", tests, NULL, NULL);
 }

@@ -146,7 +146,11 @@ static void test_type_names(void **state)
     assert_int_equal(NR_EV_SHUTDOWN_PHASE, 23);
     assert_string_equal(nr_event_type_name(NR_EV_RELOADED), "reloaded");
     assert_int_equal(NR_EV_RELOADED, 24);
-    assert_string_equal(nr_event_type_name((nr_event_type)25), "unknown");
+    assert_string_equal(nr_event_type_name(NR_EV_SCALED_UP), "scaled_up");
+    assert_string_equal(nr_event_type_name(NR_EV_SCALED_DOWN), "scaled_down");
+    assert_int_equal(NR_EV_SCALED_UP, 25);
+    assert_int_equal(NR_EV_SCALED_DOWN, 26);
+    assert_string_equal(nr_event_type_name((nr_event_type)27), "unknown");
     assert_string_equal(nr_event_type_name((nr_event_type)-1), "unknown");
 }
 

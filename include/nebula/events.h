@@ -61,50 +61,54 @@ extern "C" {
 
 /* X(NAME, value, name text) - written once; generates the enum and
  * nr_event_type_name(). Values never change meaning; new ones are appended. */
-#define NR_EVENT_TYPE_MAP(X)                                                                        \
-    X(CREATED, 1, "created")                    /* an instance was created */                       \
-    X(DESTROYED, 2, "destroyed")                /* an instance was destroyed */                     \
-    X(ACQUIRED, 3, "acquired")                  /* handed out; wait_ns = time waited */             \
-    X(RELEASED, 4, "released")                  /* given back */                                    \
-    X(TIMEOUT, 5, "timeout")                    /* an acquire ran out of time; wait_ns */           \
-    X(POOL_EXHAUSTED, 6, "pool_exhausted")      /* no instance and at max size; count = max */      \
-    X(HEALTH_CHANGED, 7, "health_changed")      /* health_old -> health_new, text = reason */       \
-    X(QUARANTINED, 8, "quarantined")            /* out of service; count = attempt; text = until    \
-                                                   when and why */                                  \
-    X(CLEANED_UP, 9, "cleaned_up")              /* maintenance discarded; count = how many */       \
-    X(ERROR, 10, "error")                       /* error_code + text = message */                   \
-    X(BREAKER_OPENED, 11, "breaker_opened")     /* creates failing: count = failures in a row,      \
-                                                   error_code = the last one's code */              \
-    X(BREAKER_CLOSED, 12, "breaker_closed")     /* a create succeeded again */                      \
-    X(LEAK_SUSPECTED, 13, "leak_suspected")     /* a lease held past leak_threshold_ms: wait_ns =   \
-                                                   held so far, text = where it was acquired */     \
-    X(LEAK_CLOSED, 14, "leak_closed")           /* that lease came back; wait_ns = held in all */   \
-    X(CASCADE_DETECTED, 15, "cascade_detected") /* resource_id = the unhealthy root; count =        \
-                                                   resources it degrades; text = "degrades a, b;    \
-                                                   unhealthy: REASON" */                            \
-    X(QUARANTINE_RELEASED, 16, "quarantine_released") /* half-open (a probe passed, or an           \
-                                                         operator), or back in service; text        \
-                                                         says which */                              \
-    X(QUARANTINE_REFUSED, 17, "quarantine_refused")   /* a group's max_quarantine_percent kept it   \
-                                                         out of quarantine: count = members of that \
-                                                         group quarantined; text names the group */ \
-    X(HOOK_REFUSED, 18, "hook_refused") /* a hook's before refused an operation (nebula/hooks.h):   \
-                                           error_code = its code, count = the nr_hook_op, text =    \
-                                           "hook 'NAME' refused OP of 'RESOURCE': MESSAGE" */       \
-    X(HOOK_FAILED, 19, "hook_failed")   /* a hook's after (or a release/destroy before) failed:     \
-                                           error_code, count = the nr_hook_op, text = "hook 'NAME'  \
-                                           failed after OP of 'RESOURCE': MESSAGE" */               \
-    X(SLOW_ACQUIRE, 20, "slow_acquire") /* the slow-acquire hook (hooks_builtin.h): wait_ns,        \
-                                           count = waiters then, text = the pool's state, site */   \
-    X(REGISTERED, 21, "registered") /* the manager registered resource_id (scope = its scope) */    \
-    X(UNREGISTERED, 22, "unregistered") /* the manager removed resource_id; count = leases still    \
-                                           out (its pools are freed once they are back) */          \
-    X(SHUTDOWN_PHASE, 23, "shutdown_phase") /* the manager's shutdown entered a phase: text =       \
-                                               "drain", "cleanup", "terminate", then "stopped";     \
-                                               count = resources (at "stopped": those with leases   \
-                                               out); wait_ns = time since the shutdown began */     \
-    X(RELOADED, 24, "reloaded")             /* nr_manager_reload changed resource_id: count = the   \
-                                               nr_reload_kind, text = "new pool: config" (what changed) */
+#define NR_EVENT_TYPE_MAP(X)                                                                               \
+    X(CREATED, 1, "created")                    /* an instance was created */                              \
+    X(DESTROYED, 2, "destroyed")                /* an instance was destroyed */                            \
+    X(ACQUIRED, 3, "acquired")                  /* handed out; wait_ns = time waited */                    \
+    X(RELEASED, 4, "released")                  /* given back */                                           \
+    X(TIMEOUT, 5, "timeout")                    /* an acquire ran out of time; wait_ns */                  \
+    X(POOL_EXHAUSTED, 6, "pool_exhausted")      /* no instance and at max size; count = max */             \
+    X(HEALTH_CHANGED, 7, "health_changed")      /* health_old -> health_new, text = reason */              \
+    X(QUARANTINED, 8, "quarantined")            /* out of service; count = attempt; text = until           \
+                                                   when and why */                                         \
+    X(CLEANED_UP, 9, "cleaned_up")              /* maintenance discarded; count = how many */              \
+    X(ERROR, 10, "error")                       /* error_code + text = message */                          \
+    X(BREAKER_OPENED, 11, "breaker_opened")     /* creates failing: count = failures in a row,             \
+                                                   error_code = the last one's code */                     \
+    X(BREAKER_CLOSED, 12, "breaker_closed")     /* a create succeeded again */                             \
+    X(LEAK_SUSPECTED, 13, "leak_suspected")     /* a lease held past leak_threshold_ms: wait_ns =          \
+                                                   held so far, text = where it was acquired */            \
+    X(LEAK_CLOSED, 14, "leak_closed")           /* that lease came back; wait_ns = held in all */          \
+    X(CASCADE_DETECTED, 15, "cascade_detected") /* resource_id = the unhealthy root; count =               \
+                                                   resources it degrades; text = "degrades a, b;           \
+                                                   unhealthy: REASON" */                                   \
+    X(QUARANTINE_RELEASED, 16, "quarantine_released") /* half-open (a probe passed, or an                  \
+                                                         operator), or back in service; text               \
+                                                         says which */                                     \
+    X(QUARANTINE_REFUSED, 17, "quarantine_refused")   /* a group's max_quarantine_percent kept it          \
+                                                         out of quarantine: count = members of that        \
+                                                         group quarantined; text names the group */        \
+    X(HOOK_REFUSED, 18, "hook_refused") /* a hook's before refused an operation (nebula/hooks.h):          \
+                                           error_code = its code, count = the nr_hook_op, text =           \
+                                           "hook 'NAME' refused OP of 'RESOURCE': MESSAGE" */              \
+    X(HOOK_FAILED, 19, "hook_failed")   /* a hook's after (or a release/destroy before) failed:            \
+                                           error_code, count = the nr_hook_op, text = "hook 'NAME'         \
+                                           failed after OP of 'RESOURCE': MESSAGE" */                      \
+    X(SLOW_ACQUIRE, 20, "slow_acquire") /* the slow-acquire hook (hooks_builtin.h): wait_ns,               \
+                                           count = waiters then, text = the pool's state, site */          \
+    X(REGISTERED, 21, "registered") /* the manager registered resource_id (scope = its scope) */           \
+    X(UNREGISTERED, 22, "unregistered") /* the manager removed resource_id; count = leases still           \
+                                           out (its pools are freed once they are back) */                 \
+    X(SHUTDOWN_PHASE, 23, "shutdown_phase") /* the manager's shutdown entered a phase: text =              \
+                                               "drain", "cleanup", "terminate", then "stopped";            \
+                                               count = resources (at "stopped": those with leases          \
+                                               out); wait_ns = time since the shutdown began */            \
+    X(RELOADED, 24, "reloaded")             /* nr_manager_reload changed resource_id: count = the          \
+                                               nr_reload_kind, text = "new pool: config" (what changed) */ \
+    X(SCALED_UP, 25, "scaled_up")     /* autoscaling raised max_size: count = the new one, text            \
+                                         = "utilization 0.95 >= 0.80 for 10000 ms: max_size 4              \
+                                         -> 6" */                                                          \
+    X(SCALED_DOWN, 26, "scaled_down") /* autoscaling lowered it: the same fields */
 
 typedef enum nr_event_type {
 #define NR__EV_ENUM(name, value, text) NR_EV_##name = value,

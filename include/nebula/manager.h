@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nebula/autoscale.h"
 #include "nebula/credential.h"
 #include "nebula/ctx.h"
 #include "nebula/error.h"
@@ -100,6 +101,10 @@ typedef struct nr_manager_options {
     nr_hooks *hooks;   /* borrowed, may be NULL: given to every pool the manager makes (tenant
                           pools too), and run around a resource's quarantine and its release
                           from quarantine (nebula/hooks.h); must outlive the manager */
+    int64_t (*clock)(void *ud); /* may be NULL (= nr_now_ns): monotonic nanoseconds by which
+                                   autoscaling windows and cooldowns are measured (tests give
+                                   a fake one); called on the maintenance round's thread */
+    void *clock_ud;
 } nr_manager_options;
 
 void nr_manager_options_default(nr_manager_options *o);
@@ -153,6 +158,9 @@ typedef struct nr_resource_spec {
      * without fn, or with a bad or built-in name, is NR_EINVAL. */
     const nr_health_stage_def *health_stages;
     size_t nhealth_stages;
+    /* Autoscaling (nebula/autoscale.h); copied. NULL = off. Checked against
+     * nr_autoscale_schema (NR_ECONFIG naming "$.autoscale.FIELD"). */
+    const nr_autoscale_policy *autoscale;
 } nr_resource_spec;
 
 /*
@@ -210,7 +218,8 @@ typedef struct nr_reload_report {
  * driver config, the pool config, on_dependency_failure. What may not (an
  * NR_EINVAL naming the field: unregister and register again instead): the
  * type, type_ud, the scope, the partition, the dependencies, the credential
- * reference (rotate the credential instead), the health pipeline.
+ * reference (rotate the credential instead), the health pipeline. The
+ * autoscale policy changes in place.
  *
  * A running resource whose change touches only min_idle, max_size or
  * on_dependency_failure is changed in place (NR_RELOAD_IN_PLACE, as
@@ -327,9 +336,10 @@ typedef struct nr_resource_info {
     uint32_t quarantine_attempt; /* the probe it waits for (1-based); 0 when in service */
     int64_t quarantine_until_ms; /* wall-clock ms of that probe; 0 when none is due */
     uint32_t consecutive_failures, consecutive_successes;
-    nr_error last_error; /* why it failed to start (code NR_OK otherwise) */
-    uint32_t pools;      /* 1, or the number of tenant pools */
-    nr_pool_stats stats; /* summed over its pools */
+    nr_error last_error;          /* why it failed to start (code NR_OK otherwise) */
+    uint32_t pools;               /* 1, or the number of tenant pools */
+    nr_pool_stats stats;          /* summed over its pools */
+    nr_autoscale_state autoscale; /* its policy's last decision (enabled false: none) */
 } nr_resource_info;
 
 /* Describe one resource. NR_ENOTFOUND. */

@@ -223,6 +223,14 @@ static json_t *resource_json(nr_admin *a, const admin_res *r)
         json_object_set_new(
             o, "on_dependency_failure",
             json_string(ri.on_dependency_failure == NR_DEP_FAIL ? "fail" : "serve"));
+        if (ri.autoscale.enabled)
+            json_object_set_new(o, "autoscale",
+                                json_pack("{s:f,s:I,s:I,s:I,s:s}", "utilization",
+                                          ri.autoscale.utilization, "scale_ups",
+                                          (json_int_t)ri.autoscale.scale_ups, "scale_downs",
+                                          (json_int_t)ri.autoscale.scale_downs, "last_decision_ms",
+                                          (json_int_t)ri.autoscale.last_decision_ms,
+                                          "last_decision", ri.autoscale.last_decision));
         json_object_set_new(o, "quarantine",
                             json_pack("{s:s,s:I,s:I}", "state",
                                       nr_quarantine_state_name(ri.quarantine), "attempt",

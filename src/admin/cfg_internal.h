@@ -62,9 +62,10 @@ typedef struct cf_resource {
     nr_dep_policy dep_policy; /* on_dependency_failure */
     char **deps;              /* ids this one depends on */
     size_t ndeps;
-    char *credential;        /* credential ref, or NULL */
-    nr_health_config health; /* "health"; the default when absent */
-    bool has_health;         /* the file gave a "health" section */
+    char *credential;              /* credential ref, or NULL */
+    nr_health_config health;       /* "health"; the default when absent */
+    bool has_health;               /* the file gave a "health" section */
+    nr_autoscale_policy autoscale; /* "autoscale"; disabled when absent */
     int level; /* 0 without dependencies, else 1 + the highest level of its dependencies */
 } cf_resource;
 

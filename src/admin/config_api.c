@@ -179,7 +179,8 @@ int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec
                                .on_dependency_failure = r->dep_policy,
                                .health = r->has_health ? &r->health : NULL,
                                .health_stages = cf->cfg.stages,
-                               .nhealth_stages = cf->cfg.nstages};
+                               .nhealth_stages = cf->cfg.nstages,
+                               .autoscale = &r->autoscale};
     if (driver)
         *driver = r->driver_name;
     return NR_OK;

@@ -332,7 +332,8 @@ static const char *scalar(const json_t *obj, const char *key, size_t max)
     return n >= 1 && n <= max && strlen(s) == n ? s : NULL;
 }
 
-static const char *const res_extra[] = {"config", "pool", "depends_on", "health", NULL};
+static const char *const res_extra[] = {"config", "pool",      "depends_on",
+                                        "health", "autoscale", NULL};
 
 /* A resource's "health" section, by the pipeline's own reader: each issue
  * keeps its path (under prefix), so json_pos locates it like the others. */
@@ -395,7 +396,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     json_object_foreach((json_t *)obj, key, v)
     {
         if (strcmp(key, "config") && strcmp(key, "pool") && strcmp(key, "depends_on") &&
-            strcmp(key, "health"))
+            strcmp(key, "health") && strcmp(key, "autoscale"))
             json_object_set(scalars, key, v);
     }
     res_cfg rcfg;
@@ -489,6 +490,13 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     if (cf_section(ld, &nr_pool_config_schema, json_object_get(obj, "pool"), path, &pc, NULL))
         r->pool = pc;
     nr_config_free(&nr_pool_config_schema, &pc);
+
+    snprintf(path, sizeof(path), "%s.autoscale", prefix);
+    nr_autoscale_policy_default(&r->autoscale);
+    nr_autoscale_policy as;
+    if (cf_section(ld, &nr_autoscale_schema, json_object_get(obj, "autoscale"), path, &as, NULL))
+        r->autoscale = as;
+    nr_config_free(&nr_autoscale_schema, &as);
 
     if (r->driver) {
         const nr_config_schema *s = r->driver->type->config_schema;

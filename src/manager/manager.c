@@ -271,6 +271,15 @@ int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error 
     rc = nr__health_spec_check(spec, &rep, err);
     if (rc)
         return rc;
+    nr_autoscale_policy as;
+    if (spec->autoscale)
+        as = *spec->autoscale;
+    else
+        nr_autoscale_policy_default(&as);
+    nr_config_report_clear(&rep);
+    if (nr_config_validate(&nr_autoscale_schema, &as, "$.autoscale", &rep, NULL) != NR_OK)
+        return nr_error_set(err, NR_ECONFIG, id, "resource '%s': %s: %s (got %s)", id,
+                            rep.items[0].path, rep.items[0].rule, rep.items[0].value);
 
     nr__entry *e = nr_calloc(1, sizeof(*e));
     if (!e)
@@ -283,6 +292,8 @@ int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error 
     else
         nr_health_config_default(&e->health_cfg);
     e->nhealth_stages = spec->nhealth_stages;
+    e->as_policy = as;
+    e->as_state.enabled = as.enabled;
     snprintf(e->id, sizeof(e->id), "%s", id);
     e->type = spec->type;
     e->type_ud = spec->type_ud;

@@ -77,6 +77,11 @@ typedef struct nr__entry {
     pthread_mutex_t reload_mu;    /* one nr_manager_reload of e at a time */
     _Atomic uint64_t generation;  /* bumped (under mu) when a reload swaps its pools */
     nr__old_config *old_configs;  /* [mu] configs the draining pools still borrow */
+    /* autoscaling (manager_autoscale.c), all [mu] */
+    nr_autoscale_policy as_policy;
+    int64_t as_above_ns, as_below_ns; /* since when past a watermark; 0: not */
+    int64_t as_last_ns;               /* the last decision (manager clock); 0: none */
+    nr_autoscale_state as_state;
 
     _Atomic long refs;  /* users outside m->lock */
     _Atomic int state;  /* nr_resource_state; written under e->mu, read anywhere (relaxed) */
@@ -267,6 +272,12 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
  * nr__reap frees it. e is stopped, with no pool in use (a later start begins
  * afresh). [no lock held] */
 void nr__entry_stop_now(nr_manager *m, nr__entry *e);
+
+/* ---- autoscaling (manager_autoscale.c) ---- */
+/* One evaluation of e's policy, after its maintenance. [no lock held] */
+void nr__autoscale_round(nr_manager *m, nr__entry *e);
+/* The manager's clock (nr_manager_options.clock, or nr_now_ns). */
+int64_t nr__manager_now(const nr_manager *m);
 
 /* ---- background (manager_health.c) ---- */
 /* Whether shutdown has begun: rounds stop at the next step. [any thread] */

@@ -211,6 +211,7 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
     out->consecutive_failures = e->fails;
     out->consecutive_successes = e->succs;
     out->last_error = e->last_error;
+    out->autoscale = e->as_state;
     pthread_mutex_unlock(&e->mu);
     size_t n;
     nr_pool **pools = nr__entry_pools(e, &n);

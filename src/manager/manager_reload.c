@@ -337,7 +337,22 @@ static int reload_impl(nr_manager *m, const nr_resource_spec *spec, nr_reload_re
         diff_add(&d, "on_dependency_failure");
         d.inplace = 1;
     }
+    nr_autoscale_policy as;
+    if (spec->autoscale)
+        as = *spec->autoscale;
+    else
+        nr_autoscale_policy_default(&as);
+    int as_changed = !nr_config_equal(&nr_autoscale_schema, &e->as_policy, &as);
+    if (as_changed) {
+        diff_add(&d, "autoscale");
+        d.inplace = 1;
+    }
     int running = atomic_load_explicit(&e->state, memory_order_relaxed) == NR_RS_RUNNING;
+    if (as_changed) { /* a policy applies in place whatever else changes */
+        e->as_policy = as;
+        e->as_state.enabled = as.enabled;
+        e->as_above_ns = e->as_below_ns = 0;
+    }
     nr_pool_config before = e->pool_cfg;
     if (!d.fresh && !d.inplace) {
         rep->kind = NR_RELOAD_UNCHANGED;

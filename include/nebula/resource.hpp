@@ -655,7 +655,7 @@ class Guard
     /* Take the instance out of the pool for good: the driver's handle is the
      * caller's now (nr_guard_detach). errc::invalid_argument for an empty
      * Guard. */
-    Result<void *> detach() noexcept
+    Result<void *> detach()
     {
         void *handle = nullptr;
         int rc = nr_guard_detach(&g_, &handle);
@@ -860,7 +860,7 @@ class Config
         } else if constexpr (std::is_same_v<V, std::nullptr_t>) {
             return set_str(field, nullptr);
         } else if constexpr (std::is_convertible_v<const V &, std::string_view>) {
-            std::string text(std::string_view(value));
+            std::string text{std::string_view(value)};
             const nr_field *f = nr_config_field(schema_, field.c_str());
             if (f && f->type == NR_FT_ENUM)
                 return set_enum(field, text.c_str());

@@ -349,31 +349,45 @@ void test_deadlines()
     CHECK(unset.remaining() == nanoseconds::max());
     CHECK(unset.time_point() == nebula::Clock::time_point::max());
 
+    /* a duration: from now, bracketed by the library's clock read around it */
+    int64_t before = nr_now_ns();
     nebula::Deadline d = 250ms;
+    int64_t after = nr_now_ns();
     CHECK(d.is_set());
-    CHECK(!d.expired());
+    CHECK(d.c().at_ns >= before + 250 * NR_NS_PER_MS);
+    CHECK(d.c().at_ns <= after + 250 * NR_NS_PER_MS);
     CHECK(d.remaining() <= 250ms);
-    CHECK(d.remaining() > 100ms); /* generous: a loaded machine may stall */
-    int64_t want = nr_now_ns() + 250 * NR_NS_PER_MS;
-    CHECK(std::llabs(d.c().at_ns - want) < 50 * NR_NS_PER_MS);
 
-    /* a steady_clock point converts to the same instant on the library's clock */
-    auto tp = nebula::Clock::now() + 1500ms;
-    nebula::Deadline at = tp;
-    CHECK(at.remaining() <= 1500ms);
-    CHECK(at.remaining() > 1000ms);
-    auto back = at.time_point();
-    CHECK(back - tp < 5ms);
-    CHECK(tp - back < 5ms);
-
-    /* other units and representations */
+    /* other units and representations, the same way */
+    before = nr_now_ns();
     nebula::Deadline frac = std::chrono::duration<double>(0.5);
-    CHECK(frac.remaining() > 300ms && frac.remaining() <= 500ms);
     nebula::Deadline mins = std::chrono::minutes(2);
-    CHECK(mins.remaining() > 110s && mins.remaining() <= 120s);
-    nebula::Deadline coarse =
-        std::chrono::time_point_cast<std::chrono::seconds>(nebula::Clock::now() + 10s);
-    CHECK(coarse.remaining() > 8s && coarse.remaining() <= 10s);
+    nebula::Deadline micro = std::chrono::microseconds(1500);
+    after = nr_now_ns();
+    CHECK(frac.c().at_ns >= before + 500 * NR_NS_PER_MS &&
+          frac.c().at_ns <= after + 500 * NR_NS_PER_MS);
+    CHECK(mins.c().at_ns >= before + 120 * NR_NS_PER_S &&
+          mins.c().at_ns <= after + 120 * NR_NS_PER_S);
+    CHECK(micro.c().at_ns >= before + 1500 * NR_NS_PER_US &&
+          micro.c().at_ns <= after + 1500 * NR_NS_PER_US);
+
+    /* a steady_clock point lands on the same instant of the library's clock
+     * (both are CLOCK_MONOTONIC here): never before it, and only by the time
+     * between two clock reads after it */
+    auto tp = nebula::Clock::now() + 1500ms;
+    int64_t tp_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
+    nebula::Deadline at = tp;
+    CHECK(at.c().at_ns >= tp_ns);
+    CHECK(at.c().at_ns - tp_ns < NR_NS_PER_S);
+    CHECK(at.remaining() <= 1500ms);
+    auto back = at.time_point(); /* and back */
+    CHECK(back >= tp);
+    CHECK(back - tp < 1s);
+    auto coarse_tp = std::chrono::time_point_cast<std::chrono::seconds>(nebula::Clock::now() + 10s);
+    nebula::Deadline coarse = coarse_tp;
+    int64_t coarse_ns = static_cast<int64_t>(coarse_tp.time_since_epoch().count()) * NR_NS_PER_S;
+    CHECK(coarse.c().at_ns >= coarse_ns && coarse.c().at_ns - coarse_ns < NR_NS_PER_S);
 
     /* zero, negative and past: expired */
     CHECK(nebula::Deadline(0ms).expired());
@@ -403,8 +417,7 @@ void test_deadlines()
     nebula::Result<nebula::Guard> r = pool.acquire(nebula::Clock::now() + 100ms);
     auto waited = nebula::Clock::now() - t0;
     CHECK(r.code() == nebula::errc::timed_out);
-    CHECK(waited >= 80ms);
-    CHECK(waited < 2s);
+    CHECK(waited >= 100ms); /* not before the deadline */
 }
 
 /* ---- Guard ------------------------------------------------------------------------------------
@@ -879,12 +892,10 @@ void test_threads()
         std::this_thread::sleep_for(50ms);
         cancel.trigger();
     });
-    auto t0 = nebula::Clock::now();
     nebula::Result<nebula::Guard> r = pool.acquire(nebula::Ctx(10s).with(cancel).tag("test"));
     trigger.join();
-    CHECK(r.code() == nebula::errc::canceled);
+    CHECK(r.code() == nebula::errc::canceled); /* not timed out: woken by the token */
     CHECK(r.code() == std::errc::operation_canceled);
-    CHECK(nebula::Clock::now() - t0 < 5s);
     CHECK(cancel.is_set());
 }
 

@@ -26,4 +26,8 @@ LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-admin-consumer"
 cmake -S examples/cpp/sqlite -B "$tmp/cpp" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/cpp" >/dev/null
 "$tmp/cpp/sqlite_app" >/dev/null
+# shellcheck disable=SC2046
+c++ -std=c++17 examples/cpp/sqlite/main.cpp -o "$tmp/pc-cpp-app" \
+    $(pkg-config --cflags --libs --static nebula-resource-sqlite)
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-cpp-app" >/dev/null
 echo "install check: find_package and pkg-config consumers (C and C++) built and ran"

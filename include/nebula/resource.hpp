@@ -859,12 +859,11 @@ class Config
             return set_double(field, static_cast<double>(value));
         } else if constexpr (std::is_same_v<V, std::nullptr_t>) {
             return set_str(field, nullptr);
+        } else if constexpr (std::is_convertible_v<const V &, const char *>) {
+            return set_text(field, value); /* a literal, a char pointer (null: unset) */
         } else if constexpr (std::is_convertible_v<const V &, std::string_view>) {
-            std::string text{std::string_view(value)};
-            const nr_field *f = nr_config_field(schema_, field.c_str());
-            if (f && f->type == NR_FT_ENUM)
-                return set_enum(field, text.c_str());
-            return set_str(field, text.c_str());
+            std::string text{std::string_view(value)}; /* std::string and the like */
+            return set_text(field, text.c_str());
         } else {
             static_assert(std::is_same_v<V, bool>, "Config::set takes bool, integers, "
                                                    "floating-point numbers and text");
@@ -891,6 +890,14 @@ class Config
     }
 
   private:
+    /* Text for a string field, or for an enum field by name. */
+    Result<void> set_text(CStr field, const char *text)
+    {
+        const nr_field *f = nr_config_field(schema_, field.c_str());
+        if (f && f->type == NR_FT_ENUM)
+            return set_enum(field, text);
+        return set_str(field, text);
+    }
     struct free_storage {
         void operator()(void *p) const noexcept
         {

@@ -30,7 +30,7 @@ using namespace std::chrono_literals;
 namespace
 {
 
-int checks = 0;
+std::atomic<int> checks{0}; /* CHECKs passed (some run on other threads) */
 
 template <class A, class B>
 void check_eq(const A &got, const B &want, const char *got_text, const char *want_text,
@@ -82,7 +82,7 @@ void check_has(const std::string &text, const std::string &needle, const char *w
         }                                                                                          \
     } while (0)
 
-/* ---- a resource type written in C++ --------------------------------------------------- */
+/* ---- a resource type written in C++ ------------------------------------------------------ */
 
 struct Conn {
     uint64_t serial;
@@ -220,7 +220,7 @@ nebula::Pool make_pool(Counters &counters, const char *id, int64_t max_size,
     return std::move(p).value();
 }
 
-/* ---- errors ----------------------------------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------------------------ */
 
 void test_error_category()
 {
@@ -338,7 +338,7 @@ void test_result_and_exception()
     CHECK_EQ(*taken, 3);
 }
 
-/* ---- deadlines ------------------------------------------------------------------------------ */
+/* ---- deadlines --------------------------------------------------------------------------- */
 
 void test_deadlines()
 {
@@ -409,7 +409,7 @@ void test_deadlines()
     nr_deadline c = nr_deadline_in_ms(300);
     CHECK_EQ(nebula::Deadline::from_c(c).c().at_ns, c.at_ns);
 
-    /* an expired one passed to an acquire fails at once */
+    /* a point in time as an acquire's deadline: it times out then, not before */
     Counters counters;
     nebula::Pool pool = make_pool(counters, "cpp-deadline", 1);
     nebula::Guard held = pool.acquire(2s).value();
@@ -420,8 +420,7 @@ void test_deadlines()
     CHECK(waited >= 100ms); /* not before the deadline */
 }
 
-/* ---- Guard ------------------------------------------------------------------------------------
- */
+/* ---- Guard ------------------------------------------------------------------------------- */
 
 static_assert(!std::is_copy_constructible_v<nebula::Guard>, "a Guard is never copied");
 static_assert(!std::is_copy_assignable_v<nebula::Guard>, "a Guard is never copied");
@@ -546,8 +545,7 @@ void test_guard_taint_and_detach()
     CHECK(next.info().code() == nebula::errc::invalid_argument);
 }
 
-/* ---- Pool
- * ---------------------------------------------------------------------------------------- */
+/* ---- Pool -------------------------------------------------------------------------------- */
 
 void test_pool_owner()
 {
@@ -632,8 +630,7 @@ void test_pool_create_failure()
     CHECK_OK(ok);
 }
 
-/* ---- Config
- * ------------------------------------------------------------------------------------------ */
+/* ---- Config ------------------------------------------------------------------------------ */
 
 void test_config_owner()
 {
@@ -704,8 +701,7 @@ void test_config_owner()
     CHECK(thrown);
 }
 
-/* ---- Manager
- * --------------------------------------------------------------------------------------- */
+/* ---- Manager ----------------------------------------------------------------------------- */
 
 void test_manager_owner()
 {
@@ -793,8 +789,7 @@ void test_manager_owner()
     CHECK_OK(m3.acquire("second", 1s));
 }
 
-/* ---- the exception layer
- * ---------------------------------------------------------------------------- */
+/* ---- the exception layer ----------------------------------------------------------------- */
 
 void test_or_throw()
 {
@@ -844,8 +839,7 @@ void test_or_throw()
     CHECK(m.acquire_or_throw("present", 1s).held());
 }
 
-/* ---- threads
- * ------------------------------------------------------------------------------------------ */
+/* ---- threads ----------------------------------------------------------------------------- */
 
 void test_threads()
 {
@@ -958,6 +952,6 @@ int main()
 #ifdef NR_CPP_WITH_SQLITE
     test_sqlite();
 #endif
-    std::printf("test_cpp: %d checks passed\n", checks);
+    std::printf("test_cpp: %d checks passed\n", checks.load());
     return 0;
 }

@@ -1,9 +1,18 @@
 # Cxx.cmake - include() it in a directory whose targets are C++ (the C++
 # layer's tests and examples): enables the language there only, C++17 without
 # extensions, and keeps assertions on in RelWithDebInfo as the C build does.
+# Sets NR_CXX_FOUND; without a C++ compiler it says so and the caller returns.
 # The sanitizer flags (cmake/Sanitizers.cmake) are directory-wide compile and
 # link options, so they reach these targets too.
+include(CheckLanguage)
+check_language(CXX)
+if(NOT CMAKE_CXX_COMPILER)
+  message(STATUS "no C++ compiler: ${CMAKE_CURRENT_SOURCE_DIR} not built")
+  set(NR_CXX_FOUND FALSE)
+  return()
+endif()
 enable_language(CXX)
+set(NR_CXX_FOUND TRUE)
 set(CMAKE_CXX_STANDARD 17)
 set(CMAKE_CXX_STANDARD_REQUIRED ON)
 set(CMAKE_CXX_EXTENSIONS OFF)

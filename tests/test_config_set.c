@@ -152,7 +152,7 @@ static void test_every_type(void **state)
     assert_int_equal(nr_config_set_secret(&s_schema, &c, "password", "s3cond", &err), NR_OK);
     assert_string_equal(nr_secret_reveal(c.password, NULL), "s3cond");
     /* the same struct as the JSON text would give */
-    const char *json = "{\"port\": 6379, \"delta\": -42, \"ratio\": 1,"
+    const char *json = "{\"required\": \"set\", \"port\": 6379, \"delta\": -42, \"ratio\": 1,"
                        " \"keepalive\": false, \"level\": \"low\", \"password\": \"s3cond\"}";
     scfg p;
     assert_int_equal(nr_config_parse(&s_schema, json, strlen(json), &p, NULL, &err), NR_OK);

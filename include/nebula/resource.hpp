@@ -1412,8 +1412,12 @@ class Manager
     {
         return acquire(id, Ctx(deadline));
     }
+    /* Lease from the healthiest member of a group (nr_manager_acquire_group);
+     * choice (may be null) says which member served. */
     Result<Guard> acquire_group(CStr group, const Ctx &ctx = {}, nr_group_choice *choice = nullptr)
     {
+        if (!m_)
+            return Error(errc::invalid_argument, "acquire_group: the Manager is empty");
         nr_ctx c = ctx.c();
         nr_guard g{nullptr, 0};
         nr_error err{};
@@ -1421,6 +1425,10 @@ class Manager
         if (rc != NR_OK)
             return Error::from(rc, err);
         return Guard(std::move(g));
+    }
+    Result<Guard> acquire_group(CStr group, Deadline deadline, nr_group_choice *choice = nullptr)
+    {
+        return acquire_group(group, Ctx(deadline), choice);
     }
 #if NEBULA_RESOURCE_HAS_EXCEPTIONS
     Guard acquire_or_throw(CStr id, const Ctx &ctx = {})

@@ -87,6 +87,7 @@ void check_has(const std::string &text, const std::string &needle, const char *w
 struct Conn {
     uint64_t serial;
     std::string label;
+    size_t credential_len; /* of the credential create() was given; 0 for none */
 };
 
 struct Counters {
@@ -108,6 +109,7 @@ struct TestConfig {
     double ratio;
     bool loud;
     int mode;
+    nr_secret *token;
 };
 
 const char *const mode_names[] = {"fast", "safe", nullptr};
@@ -123,7 +125,7 @@ nr_field field(const char *name, nr_field_type type, size_t offset)
 
 const nr_field *test_fields()
 {
-    static nr_field fields[5];
+    static nr_field fields[6];
     static bool made = false;
     if (!made) {
         fields[0] = field("label", NR_FT_STRING, offsetof(TestConfig, label));
@@ -140,6 +142,8 @@ const nr_field *test_fields()
         fields[3] = field("loud", NR_FT_BOOL, offsetof(TestConfig, loud));
         fields[4] = field("mode", NR_FT_ENUM, offsetof(TestConfig, mode));
         fields[4].enum_names = mode_names;
+        fields[5] = field("token", NR_FT_SECRET, offsetof(TestConfig, token));
+        fields[5].max = 8;
         made = true;
     }
     return fields;
@@ -151,7 +155,7 @@ nr_config_schema make_schema()
     s.name = "cpptest";
     s.struct_size = sizeof(TestConfig);
     s.fields = test_fields();
-    s.nfields = 5;
+    s.nfields = 6;
     return s;
 }
 const nr_config_schema test_schema = make_schema();
@@ -164,7 +168,8 @@ int t_create(void **handle, const void *config, const nr_create_ctx *ctx, void *
                             ctx->resource_id);
     const auto *cfg = static_cast<const TestConfig *>(config);
     try { /* no exception may cross the C frames */
-        *handle = new Conn{++c->serial, cfg->label ? cfg->label : ""};
+        *handle = new Conn{++c->serial, cfg->label ? cfg->label : "",
+                           ctx->credential ? nr_secret_len(ctx->credential) : 0};
     } catch (...) {
         return nr_error_set(err, NR_ENOMEM, ctx->resource_id, "cpptest: out of memory");
     }
@@ -604,6 +609,22 @@ void test_pool_owner()
         CHECK_EQ(og.handle<Conn>()->label, "owned");
     }
 
+    /* a credential: a Secret the pool copies, given to every create */
+    nebula::Secret secret = nebula::Secret::from_str("s3cret").value();
+    CHECK_EQ(secret.size(), 6u);
+    nebula::Secret moved_secret = std::move(secret);
+    CHECK(secret.get() == nullptr); // NOLINT(bugprone-use-after-move): tested on purpose
+    nebula::Pool with_cred =
+        nebula::Pool::create("cpp-cred", test_type, nebula::Config::make(test_schema).value(),
+                             nullptr, &moved_secret)
+            .value();
+    {
+        nebula::Guard cg = with_cred.acquire(1s).value();
+        CHECK_EQ(cg.handle<Conn>()->credential_len, 6u);
+    }
+    nebula::Secret bytes = nebula::Secret::from_bytes("a\0b", 3).value();
+    CHECK_EQ(bytes.size(), 3u);
+
     /* bad options: the error names the field */
     nr_pool_options o{};
     o.id = "bad id with spaces";
@@ -655,7 +676,8 @@ void test_config_owner()
     CHECK_EQ(tc.mode, 1);
     CHECK_OK(cfg.validate());
     CHECK_EQ(cfg.to_json().value(),
-             "{\"label\":\"db2\",\"weight\":42,\"ratio\":1.0,\"loud\":true,\"mode\":\"safe\"}");
+             "{\"label\":\"db2\",\"weight\":42,\"ratio\":1.0,\"loud\":true,\"mode\":\"safe\","
+             "\"token\":null}");
 
     nebula::Result<void> r = cfg.set("wieght", 3);
     CHECK(r.code() == nebula::errc::config);
@@ -670,6 +692,16 @@ void test_config_owner()
     CHECK_HAS(r.error().message(), "mode: must be one of: fast, safe (got \"slow\")");
     r = cfg.set("weight", uint64_t(1) << 63);
     CHECK(r.code() == nebula::errc::config);
+    r = cfg.set("token", "abc"); /* a secret field takes set_secret only */
+    CHECK_HAS(r.error().message(),
+              "token is a secret field, not a string (use nr_config_set_secret)");
+    CHECK_OK(cfg.set_secret("token", "abc"));
+    CHECK_EQ(std::string(nr_secret_reveal(tc.token, nullptr)), "abc");
+    r = cfg.set_secret("token", "much-too-long-token");
+    CHECK_HAS(r.error().message(), "token: must be at most 8 bytes (got <redacted>)");
+    CHECK(r.error().message().find("much-too-long") == std::string::npos);
+    CHECK_HAS(cfg.to_json().value(), "\"token\":\"<redacted>\"");
+    CHECK_OK(cfg.set_secret("token", nullptr));
     r = cfg.set("label", nullptr); /* unset an optional string */
     CHECK_OK(r);
     CHECK(tc.label == nullptr);
@@ -782,6 +814,22 @@ void test_manager_owner()
     nebula::Guard g = m2.acquire("second", 1s).value();
     CHECK_EQ(g.handle<Conn>()->label, "plain");
     CHECK(!g.release());
+    /* a group of the two: the healthiest member serves */
+    const char *members[] = {"first", "second"};
+    nr_group_spec gs;
+    nr_group_spec_default(&gs);
+    gs.name = "pair";
+    gs.members = members;
+    gs.nmembers = 2;
+    nr_error gerr{};
+    CHECK_EQ(nr_manager_register_group(m2.get(), &gs, &gerr), NR_OK);
+    nr_group_choice choice;
+    nebula::Result<nebula::Guard> member = m2.acquire_group("pair", 1s, &choice);
+    CHECK_OK(member);
+    CHECK(std::string(choice.member) == "first" || std::string(choice.member) == "second");
+    CHECK(m2.acquire_group("nope", 100ms).code() == nebula::errc::not_found);
+    CHECK(!member->release());
+
     /* moves */
     nebula::Manager m3(std::move(m2));
     CHECK(!m2); // NOLINT(bugprone-use-after-move): tested on purpose

@@ -4,6 +4,14 @@
 # Sets NR_CXX_FOUND; without a C++ compiler it says so and the caller returns.
 # The sanitizer flags (cmake/Sanitizers.cmake) are directory-wide compile and
 # link options, so they reach these targets too.
+# A build whose C compiler is clang (the fuzz build) gets clang++ as well,
+# so that sanitizer runtimes are not mixed.
+if(NOT CMAKE_CXX_COMPILER AND NOT DEFINED ENV{CXX} AND CMAKE_C_COMPILER_ID STREQUAL "Clang")
+  find_program(NR_CLANG_CXX NAMES clang++ clang++-14)
+  if(NR_CLANG_CXX)
+    set(CMAKE_CXX_COMPILER ${NR_CLANG_CXX} CACHE FILEPATH "C++ compiler")
+  endif()
+endif()
 include(CheckLanguage)
 check_language(CXX)
 if(NOT CMAKE_CXX_COMPILER)

@@ -3,8 +3,9 @@
 #
 # Build the C++ layer's test program (tests/cpp) with clang++ at the
 # project's warning level, warnings as errors, against the libraries the
-# build made, and run it; then compile every C++ example the same way
-# (compile only: ctest runs the examples of the main build). DRIVER is
+# build made, and run it; compile each public C++ header on its own and
+# every C++ example the same way (compile only: ctest runs the examples of
+# the main build). DRIVER is
 # sqlite, postgres or redis, LIB its static library.
 set -euo pipefail
 cxx=$1
@@ -19,6 +20,7 @@ flags=(-std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wno-unused-parameter -Werro
 libs=()
 modules=(jansson)
 examples=()
+hpps=()
 for arg in "$@"; do
     drv=${arg%%=*}
     lib=${arg#*=}
@@ -34,6 +36,7 @@ for arg in "$@"; do
     flags+=(-I"$src/drivers/$drv/include" "-DNR_CPP_WITH_${drv^^}=1")
     libs+=("$lib")
     examples+=("$src/examples/cpp/$drv/main.cpp")
+    hpps+=("$src/drivers/$drv/include/nebula/$drv.hpp")
 done
 read -r -a cflags <<<"$(pkg-config --cflags "${modules[@]}")"
 read -r -a ldflags <<<"$(pkg-config --libs "${modules[@]}")"
@@ -41,6 +44,15 @@ read -r -a ldflags <<<"$(pkg-config --libs "${modules[@]}")"
 echo "== $("$cxx" --version | head -1)"
 "$cxx" "${flags[@]}" "${cflags[@]}" "$src/tests/cpp/test_cpp.cpp" "$src/tests/cpp/headers.cpp" \
     "${libs[@]}" "$core" "${ldflags[@]}" -pthread -lm -o "$out/test_cpp"
+# each public C++ header compiles on its own, first in its file
+for h in "$src"/include/nebula/*.hpp "${hpps[@]}"; do
+    echo "#include \"nebula/$(basename "$h")\"" |
+        "$cxx" "${flags[@]}" "${cflags[@]}" -fsyntax-only -x c++ - || {
+        echo "clang-check.sh: $h does not compile on its own" >&2
+        exit 1
+    }
+done
+echo "== every public .hpp compiles on its own"
 for ex in "${examples[@]}"; do
     echo "== compile $ex"
     "$cxx" "${flags[@]}" "${cflags[@]}" -fsyntax-only "$ex"

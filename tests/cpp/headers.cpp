@@ -32,7 +32,12 @@
 #include "nebula/trace.h"
 #include "nebula/version.h"
 
+#include "nebula/config.hpp"
+#include "nebula/error.hpp"
+#include "nebula/manager.hpp"
+#include "nebula/pool.hpp"
 #include "nebula/resource.hpp"
+#include "nebula/time.hpp"
 #ifdef NR_CPP_WITH_SQLITE
 #include "nebula/sqlite.hpp"
 #endif

@@ -14,9 +14,8 @@ static int sqlite_config(nr_sqlite_config *cfg, const char *uri)
 {
     if (nr_config_init(&nr_sqlite_config_schema, cfg, NULL) != NR_OK)
         return -1;
-    nr_free(cfg->path);
-    cfg->path = nr_strdup(uri);
-    return cfg->path ? 0 : -1;
+    /* copied into the struct, which frees it (never assign cfg->path yourself) */
+    return nr_config_set_str(&nr_sqlite_config_schema, cfg, "path", uri, NULL) == NR_OK ? 0 : -1;
 }
 
 int main(void)

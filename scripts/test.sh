@@ -37,7 +37,7 @@ run_suite() { # name, extra cmake args...
 }
 
 step "format check"
-mapfile -t sources < <(git ls-files '*.c' '*.h')
+mapfile -t sources < <(git ls-files '*.c' '*.h' '*.cpp' '*.hpp')
 if ! clang-format --dry-run --Werror "${sources[@]}"; then
     failed+=("format")
 fi

@@ -9,6 +9,8 @@
  *   - JSON serialize (round-trip)  nr_config_serialize() / nr_config_to_json()
  *   - a printer that redacts       nr_config_print()
  *   - copy, compare, free          nr_config_copy(), nr_config_equal(), nr_config_free()
+ *   - typed setters, one field     nr_config_set_str() / _int / _bool / _double / _enum /
+ *                                  _secret
  *
  * Field storage (the C type at `offset` inside the struct):
  *   NR_FT_BOOL    bool
@@ -27,7 +29,10 @@
  * Ownership: a config struct filled by nr_config_init / parse / copy owns
  * its strings and secrets; nr_config_free releases them (the struct itself
  * belongs to the caller). On failure, parse leaves the struct freed and
- * re-initialised to defaults, so it is always safe to free.
+ * re-initialised to defaults, so it is always safe to free. Never store a
+ * pointer of your own in a string or secret field (`cfg.host = "db";` makes
+ * nr_config_free free a literal): set them with nr_config_set_str and
+ * nr_config_set_secret, which copy.
  *
  * Thread safety: schemas are immutable and shared; a config struct is
  * owned by one thread at a time.
@@ -164,6 +169,64 @@ bool nr_config_equal(const nr_config_schema *schema, const void *a, const void *
 
 /* The field named name, or NULL. */
 const nr_field *nr_config_field(const nr_config_schema *schema, const char *name);
+
+/*
+ * Typed setters: set one field of cfg by its schema name, checked.
+ *
+ *     nr_sqlite_config cfg;
+ *     nr_config_init(&nr_sqlite_config_schema, &cfg, &err);
+ *     nr_config_set_str(&nr_sqlite_config_schema, &cfg, "path", "app.db", &err);
+ *     nr_config_set_int(&nr_sqlite_config_schema, &cfg, "busy_timeout_ms", 2000, &err);
+ *     ...
+ *     nr_config_free(&nr_sqlite_config_schema, &cfg);   // frees the copy of "app.db"
+ *
+ * cfg must be a struct of the schema filled by nr_config_init, parse or copy
+ * (or all zero bytes): it owns its strings and secrets. Each setter checks
+ * that the field exists and has the setter's type, then the field's own rules
+ * (range, length, UTF-8, enum names, required), stores the value and returns
+ * NR_OK. The schema's cross-field check (e.g. min_idle <= max_size) is not
+ * run here, since fields are set one at a time: nr_config_validate, pool
+ * creation and register run it.
+ *
+ * Types: nr_config_set_str is for NR_FT_STRING fields, _int for NR_FT_INT
+ * (and for NR_FT_DOUBLE, as JSON integers are: the value is converted),
+ * _bool for NR_FT_BOOL, _double for NR_FT_DOUBLE, _enum for NR_FT_ENUM (by
+ * one of the field's enum_names, exact and case-sensitive), _secret for
+ * NR_FT_SECRET.
+ *
+ * Ownership: a string or secret value is copied (nr_malloc'd, a secret into an
+ * nr_secret); the caller keeps its own. The value the field held before is
+ * freed (a secret zeroed first) once the new one is stored. A NULL value
+ * leaves a string or secret field unset (NULL), which a required field
+ * refuses.
+ *
+ * Errors (the field keeps its old value on any of them):
+ *   NR_EINVAL   schema, cfg or field NULL, or a malformed schema
+ *   NR_ECONFIG  no field of that name: "sqlite config: no field "pth"; did
+ *               you mean "path"?"; a field of another type: "sqlite config:
+ *               busy_timeout_ms is an integer field, not a string (use
+ *               nr_config_set_int)"; a value that breaks the field's rule:
+ *               "sqlite config: busy_timeout_ms: must be between 0 and
+ *               3600000 (got -1)"
+ *   NR_ENOMEM   copying a string or secret
+ * Messages name the schema, the field and the rule; a secret's value is never
+ * in them ("(got <redacted>)"), nor the value given for an unknown field.
+ *
+ * Thread safety: as every config function: cfg is owned by one thread at a
+ * time; schemas may be shared.
+ */
+int nr_config_set_str(const nr_config_schema *schema, void *cfg, const char *field,
+                      const char *value, nr_error *err);
+int nr_config_set_int(const nr_config_schema *schema, void *cfg, const char *field, int64_t value,
+                      nr_error *err);
+int nr_config_set_bool(const nr_config_schema *schema, void *cfg, const char *field, bool value,
+                       nr_error *err);
+int nr_config_set_double(const nr_config_schema *schema, void *cfg, const char *field, double value,
+                         nr_error *err);
+int nr_config_set_enum(const nr_config_schema *schema, void *cfg, const char *field,
+                       const char *name, nr_error *err);
+int nr_config_set_secret(const nr_config_schema *schema, void *cfg, const char *field,
+                         const char *value, nr_error *err);
 
 /* For a "did you mean" hint: the entry of names[0..count) closest to word,
  * when one is close. Close means at most max(1, len / 3) edits away and

@@ -8,7 +8,8 @@
  *
  *     nr_postgres_config cfg;
  *     nr_config_init(&nr_postgres_config_schema, &cfg, &err);   // defaults
- *     ... set cfg.host, cfg.port, cfg.dbname, cfg.user (nr_malloc'd strings) ...
+ *     nr_config_set_str(&nr_postgres_config_schema, &cfg, "host", "db", &err);  // copied
+ *     ... and "port", "dbname", "user" (nr_config_set_int for the port) ...
  *     nr_secret *pw;  nr_secret_from_str(&pw, password, &err);
  *     nr_pool_options o = {.id = "orders-db", .type = &nr_postgres_type,
  *                          .config = &cfg, .credential = pw};

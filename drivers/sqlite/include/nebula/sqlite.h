@@ -6,7 +6,8 @@
  *
  *     nr_sqlite_config cfg;
  *     nr_config_init(&nr_sqlite_config_schema, &cfg, &err);   // defaults
- *     ... set cfg.path (an nr_malloc'd string), cfg.wal, ...
+ *     nr_config_set_str(&nr_sqlite_config_schema, &cfg, "path", "app.db", &err);  // copied
+ *     cfg.wal = true;                 // numbers and bools may be assigned, strings never
  *     nr_pool_options o = {.id = "app-db", .type = &nr_sqlite_type, .config = &cfg};
  *     nr_pool_create(&pool, &o, &err);
  *     ... nr_pool_acquire(pool, NULL, &g, &err);

@@ -230,6 +230,8 @@ int nr__entry_destroy_pools(nr__entry *e);
  * (their metric series go with them). Run by every maintenance round.
  * [no lock held; takes m->retired_mu and m->lock briefly] */
 void nr__reap(nr_manager *m);
+/* Put a list of closed pools on e->draining. [e->mu] */
+void nr__draining_add_locked(nr__entry *e, nr__tenant_pool *list);
 /* Wait until no manager start runs (phase not STARTING). [m->mu held] */
 void nr__wait_not_starting(nr_manager *m);
 /* Every pool of e, taken under e->mu, as an nr_malloc'd array (free it with

@@ -51,13 +51,8 @@ static void reap_draining(nr_manager *m)
             d = destroy_done(d);
         nr__old_config *free_list = NULL;
         pthread_mutex_lock(&e->mu);
-        if (d) {
-            nr__tenant_pool *last = d;
-            while (last->next)
-                last = last->next;
-            last->next = e->draining;
-            e->draining = d;
-        }
+        if (d)
+            nr__draining_add_locked(e, d);
         if (!e->draining) { /* no pool borrows an old config any more */
             free_list = e->old_configs;
             e->old_configs = NULL;
@@ -102,6 +97,15 @@ static void reap_retired(nr_manager *m)
     last->retired_next = m->retired;
     m->retired = keep;
     pthread_mutex_unlock(&m->retired_mu);
+}
+
+void nr__draining_add_locked(nr__entry *e, nr__tenant_pool *list)
+{
+    nr__tenant_pool *last = list;
+    while (last->next)
+        last = last->next;
+    last->next = e->draining;
+    e->draining = list;
 }
 
 void nr__reap(nr_manager *m)

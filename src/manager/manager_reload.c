@@ -217,11 +217,8 @@ static long swap_in(nr__entry *e, nr_pool *p, void *config, nr__old_config *keep
         keep->pool_node = NULL;
     }
     long n = 0;
-    nr__tenant_pool *last = NULL;
-    for (nr__tenant_pool *t = old; t; t = t->next) {
-        last = t;
+    for (nr__tenant_pool *t = old; t; t = t->next)
         n++;
-    }
     nr_pool **closing = n ? nr_calloc((size_t)n, sizeof(*closing)) : NULL;
     long k = 0;
     for (nr__tenant_pool *t = old; t && closing; t = t->next)
@@ -229,10 +226,8 @@ static long swap_in(nr__entry *e, nr_pool *p, void *config, nr__old_config *keep
     e->pool = p;
     e->tenants = NULL;
     e->ntenants = 0;
-    if (last) {
-        last->next = e->draining;
-        e->draining = old;
-    }
+    if (old)
+        nr__draining_add_locked(e, old);
     keep->config = e->config;
     keep->next = e->old_configs;
     e->old_configs = keep;

@@ -201,11 +201,7 @@ static void destroy_taken(nr__entry *e, nr_pool *own, nr__tenant_pool *tenants)
     if (!keep)
         return;
     pthread_mutex_lock(&e->mu);
-    nr__tenant_pool *last = keep;
-    while (last->next)
-        last = last->next;
-    last->next = e->draining;
-    e->draining = keep;
+    nr__draining_add_locked(e, keep);
     pthread_mutex_unlock(&e->mu);
 }
 

@@ -1,9 +1,5 @@
 # Helpers shared by the drivers under drivers/<name>/.
 #
-# nr_driver_export_dep(<cmake code>)
-#   Adds a line to the installed NebulaResourceConfig.cmake, for what a
-#   driver's exported target links (e.g. a pkg_check_modules call).
-#
 # nr_driver_testsupport()
 #   Makes the target nr_driver_testsupport (tests/support: testutil, the fake
 #   type, cmocka) once; drivers' tests link it.
@@ -14,10 +10,6 @@
 #   `<script> <executable>`: the script starts the server the test needs on a
 #   free loopback port, exports where it is, runs the executable and stops the
 #   server even when the test fails (see scripts/lib/services.sh).
-function(nr_driver_export_dep code)
-  set_property(GLOBAL APPEND_STRING PROPERTY NR_EXPORT_DEPS "${code}\n")
-endfunction()
-
 function(nr_driver_testsupport)
   if(TARGET nr_driver_testsupport)
     return()
@@ -51,15 +43,21 @@ function(nr_driver_test)
 endfunction()
 
 # nr_add_driver(NAME <name> TITLE <Title> PKG <VAR> MODULE <pkg-config module>
-#               [LIBRARY <what the message calls the client library>])
-#   The driver library every drivers/<name>/ builds: nebula_resource_<name>
-#   (nebula::<name>, libnebula-resource-<name>) from src/*.c with include/
-#   public, on the core and on the client library found by pkg-config, with
-#   its install rules and its line in the installed package config. Sets
+#               DEB <Debian -dev package> [LIBRARY <what the message calls the client library>]
+#               [PRIVATE_DEPS <target>...] [PC_LIBS_PRIVATE <flag>...] [CMAKE_DEPS <line>...])
+#   The driver libraries every drivers/<name>/ builds from src/*.c with
+#   include/ public, on the core and on the client library found by
+#   pkg-config (the public header includes the client's, so it is a public
+#   dependency): the static nebula_resource_<name> that the tree's tests,
+#   examples and benchmarks link (tests reach into the driver's src/), and the
+#   shared nebula_resource_<name>_shared; installed they are
+#   nebula::<name>_static and nebula::<name>, the component <name>, with the
+#   pkg-config file nebula-resource-<name> (cmake/Library.cmake). Sets
 #   NR_DRIVER_BUILT in the caller's scope: FALSE (with a status message) when
 #   the client library is missing, so the caller can return().
 function(nr_add_driver)
-  cmake_parse_arguments(D "" "NAME;TITLE;PKG;MODULE;LIBRARY" "" ${ARGN})
+  cmake_parse_arguments(D "" "NAME;TITLE;PKG;MODULE;LIBRARY;DEB"
+    "PRIVATE_DEPS;PC_LIBS_PRIVATE;CMAKE_DEPS" ${ARGN})
   if(NOT D_LIBRARY)
     set(D_LIBRARY ${D_MODULE})
   endif()
@@ -72,20 +70,22 @@ function(nr_add_driver)
   endif()
   set(t nebula_resource_${D_NAME})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.c)
-  add_library(${t} STATIC ${srcs})
-  target_include_directories(${t} PUBLIC
-    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
-    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-  target_link_libraries(${t} PUBLIC nebula_resource_static PkgConfig::${D_PKG})
-  set_target_properties(${t} PROPERTIES OUTPUT_NAME nebula-resource-${D_NAME}
-    EXPORT_NAME ${D_NAME})
-  nr_target_warnings(${t})
-  add_library(nebula::${D_NAME} ALIAS ${t})
-  nr_driver_export_dep("pkg_check_modules(${D_PKG} REQUIRED IMPORTED_TARGET ${D_MODULE})")
-  install(TARGETS ${t} EXPORT NebulaResourceTargets
-    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-  install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/include/nebula/${D_NAME}.h
-    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nebula)
+  add_library(nr_${D_NAME}_objs OBJECT ${srcs})
+  target_include_directories(nr_${D_NAME}_objs PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_link_libraries(nr_${D_NAME}_objs PUBLIC nebula_resource_static PkgConfig::${D_PKG}
+    ${D_PRIVATE_DEPS})
+  nr_target_warnings(nr_${D_NAME}_objs)
+  string(REPLACE "|" ";" deb_first "${D_DEB}")
+  list(GET deb_first 0 deb_first)
+  string(STRIP "${deb_first}" deb_first)
+  nr_add_library(${D_NAME} OBJECTS nr_${D_NAME}_objs SHARED ${t}_shared STATIC ${t}
+    OUTPUT nebula-resource-${D_NAME} EXPORT_NAME ${D_NAME}
+    INCLUDES ${CMAKE_CURRENT_SOURCE_DIR}/include
+    PUBLIC_DEPS PkgConfig::${D_PKG} PRIVATE_DEPS ${D_PRIVATE_DEPS}
+    CMAKE_DEPS "_nr_dep_pkg(${D_PKG} ${D_MODULE} ${deb_first})" ${D_CMAKE_DEPS}
+    PC_DESCRIPTION "${D_TITLE} driver for Nebula Resource"
+    PC_REQUIRES ${D_MODULE} PC_LIBS_PRIVATE ${D_PC_LIBS_PRIVATE}
+    DEB_DEPENDS "${D_DEB}"
+    HEADERS ${CMAKE_CURRENT_SOURCE_DIR}/include/nebula/${D_NAME}.h)
   set(NR_DRIVER_BUILT TRUE PARENT_SCOPE)
 endfunction()

@@ -1,63 +1,37 @@
-# Install rules: headers, libraries, exported nebula:: targets, a CMake
-# package config and a pkg-config file, so that find_package(NebulaResource)
-# and `pkg-config --cflags --libs nebula-resource` both work.
+# Install rules beyond each library's own (cmake/Library.cmake): the core's
+# headers, the CMake package config that loads components on demand, and the
+# man page, so that find_package(NebulaResource COMPONENTS ...) and
+# `pkg-config --cflags --libs nebula-resource-<library>` both work from an
+# installed tree wherever it is unpacked (docs/packaging.md).
 include(CMakePackageConfigHelpers)
 
-# Drivers built in this tree add what their exported targets need, and each
-# gets a pkg-config file (nebula-resource-<driver>).
-set(NR_CONFIG_EXTRA_DEPS "")
-foreach(entry "sqlite|SQLite|sqlite3" "postgres|PostgreSQL|libpq" "redis|Redis|hiredis"
-    "http|HTTP|libcurl" "kafka|Kafka|rdkafka" "mongo|MongoDB|libmongoc-1.0")
-  string(REPLACE "|" ";" parts "${entry}")
-  list(GET parts 0 NR_PC_DRIVER)
-  list(GET parts 1 NR_PC_TITLE)
-  list(GET parts 2 NR_PC_REQUIRES)
-  if(TARGET nebula_resource_${NR_PC_DRIVER})
-    configure_file(${PROJECT_SOURCE_DIR}/cmake/nebula-resource-driver.pc.in
-      ${PROJECT_BINARY_DIR}/nebula-resource-${NR_PC_DRIVER}.pc @ONLY)
-    install(FILES ${PROJECT_BINARY_DIR}/nebula-resource-${NR_PC_DRIVER}.pc
-      DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
-  endif()
-endforeach()
+set(NR_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/NebulaResource)
 
-get_property(nr_driver_deps GLOBAL PROPERTY NR_EXPORT_DEPS)
-if(nr_driver_deps)
-  string(APPEND NR_CONFIG_EXTRA_DEPS "${nr_driver_deps}")
-endif()
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/nebula DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  COMPONENT dev)
 
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/nebula DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS nebula_resource nebula_resource_static
-  EXPORT NebulaResourceTargets
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(EXPORT NebulaResourceTargets NAMESPACE nebula::
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/NebulaResource)
-
-file(WRITE ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake.in
-  "@PACKAGE_INIT@\ninclude(CMakeFindDependencyMacro)\nfind_dependency(Threads)\n"
-  "find_dependency(PkgConfig)\npkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)\n"
-  "${NR_CONFIG_EXTRA_DEPS}"
-  "include(\"\${CMAKE_CURRENT_LIST_DIR}/NebulaResourceTargets.cmake\")\n"
-  "# components: admin and the drivers, each found when its target was installed\n"
-  "foreach(comp \${NebulaResource_FIND_COMPONENTS})\n"
-  "  if(TARGET nebula::\${comp})\n"
-  "    set(NebulaResource_\${comp}_FOUND TRUE)\n"
-  "  else()\n"
-  "    set(NebulaResource_\${comp}_FOUND FALSE)\n"
-  "  endif()\n"
-  "endforeach()\n"
-  "check_required_components(NebulaResource)\n")
-configure_package_config_file(${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake.in
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/NebulaResourceConfig.cmake.in
   ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake
-  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/NebulaResource)
+  INSTALL_DESTINATION ${NR_CMAKE_INSTALL_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/NebulaResourceConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/NebulaResourceConfig.cmake
   ${PROJECT_BINARY_DIR}/NebulaResourceConfigVersion.cmake
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/NebulaResource)
+  DESTINATION ${NR_CMAKE_INSTALL_DIR} COMPONENT dev)
 
-configure_file(${PROJECT_SOURCE_DIR}/cmake/nebula-resource.pc.in
-  ${PROJECT_BINARY_DIR}/nebula-resource.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/nebula-resource.pc
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# The program's man page, compressed as Debian installs man pages.
+if(TARGET nebula-resource)
+  set(nr_man ${PROJECT_SOURCE_DIR}/docs/nebula-resource.1)
+  find_program(NR_GZIP gzip)
+  if(NR_GZIP)
+    add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/man/nebula-resource.1.gz
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+      COMMAND ${NR_GZIP} -9 -n -c ${nr_man} > ${PROJECT_BINARY_DIR}/man/nebula-resource.1.gz
+      DEPENDS ${nr_man} COMMENT "Compressing the man page")
+    add_custom_target(nr_man_page ALL DEPENDS ${PROJECT_BINARY_DIR}/man/nebula-resource.1.gz)
+    install(FILES ${PROJECT_BINARY_DIR}/man/nebula-resource.1.gz
+      DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
+  else()
+    install(FILES ${nr_man} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
+  endif()
+endif()

@@ -12,8 +12,10 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config libjansson-dev libsqlite3-dev
     libmicrohttpd-dev)
 # The other drivers' client libraries, the servers their tests start, the
-# test tools and the browser the status page is checked in.
+# test tools (dpkg-dev and file for the package checks) and the browser the
+# status page is checked in.
 TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev clang-format systemtap-sdt-dev binutils
+    dpkg-dev file
     prometheus curl
     postgresql libpq-dev redis-server libhiredis-dev libcurl4-openssl-dev python3-httpbin nginx
     librdkafka-dev libmongoc-dev chromium chromium-driver)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - build everything and run every test, three times over:
-#   1. the default build, warnings as errors, plus the format check;
+#   1. the default build, warnings as errors, plus the format check, the
+#      exports check, the install check and the Debian package check;
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. ThreadSanitizer;
 # then a bounded libFuzzer run of the config parser.
@@ -43,9 +44,17 @@ if ! clang-format --dry-run --Werror "${sources[@]}"; then
 fi
 
 run_suite default
+step "exports check"
+if ! scripts/check-exports.sh "$root/build/test-default"; then
+    failed+=("exports")
+fi
 step "install check"
 if ! scripts/check-install.sh "$root/build/test-default"; then
     failed+=("install")
+fi
+step "deb check"
+if ! scripts/check-deb.sh "$root/build/test-default"; then
+    failed+=("deb")
 fi
 if [ "${NR_SKIP_SANITIZERS:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

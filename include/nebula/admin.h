@@ -53,6 +53,7 @@
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "nebula/metrics.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,7 +69,7 @@ typedef enum nr_admin_phase {
     NR_ADMIN_STOPPED,
 } nr_admin_phase;
 
-const char *nr_admin_phase_name(nr_admin_phase p);
+NR_API const char *nr_admin_phase_name(nr_admin_phase p);
 
 /* Adds fields to the /status document: obj is a jansson json_t object. Runs
  * on a server thread with no library lock held. */
@@ -100,30 +101,31 @@ typedef struct nr_admin_options {
     void *reload_ud;
 } nr_admin_options;
 
-void nr_admin_options_default(nr_admin_options *o);
+NR_API void nr_admin_options_default(nr_admin_options *o);
 
 /*
  * Start serving m. NR_EINVAL naming the bad option; NR_EUNAVAIL when it
  * cannot listen (the port is taken: the message says so); NR_ENOMEM;
  * NR_EINIT (threads). On failure nothing runs and *out is NULL.
  */
-int nr_admin_start(nr_admin **out, nr_manager *m, const nr_admin_options *opts, nr_error *err);
+NR_API int nr_admin_start(nr_admin **out, nr_manager *m, const nr_admin_options *opts,
+                          nr_error *err);
 
 /* The port it listens on (the one the kernel picked when opts.port was 0). */
-int nr_admin_port(const nr_admin *a);
+NR_API int nr_admin_port(const nr_admin *a);
 
-void nr_admin_set_phase(nr_admin *a, nr_admin_phase p);
+NR_API void nr_admin_set_phase(nr_admin *a, nr_admin_phase p);
 
 /* A line the page shows under the graph (e.g. a program's progress); copied,
  * cut at 159 bytes on a UTF-8 boundary. NULL clears it. */
-void nr_admin_set_note(nr_admin *a, const char *note);
+NR_API void nr_admin_set_note(nr_admin *a, const char *note);
 
 /*
  * Stop gracefully: stop listening, let requests in progress finish (each is
  * bounded by request_timeout_ms), stop the server's threads, free. NULL is
  * a no-op.
  */
-void nr_admin_stop(nr_admin *a);
+NR_API void nr_admin_stop(nr_admin *a);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #define NEBULA_ALLOC_H
 
 #include <stddef.h>
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,13 +27,13 @@ typedef struct nr_allocator {
 } nr_allocator;
 
 /* Install a; NULL restores the C library's malloc/realloc/free. */
-void nr_set_allocator(const nr_allocator *a);
+NR_API void nr_set_allocator(const nr_allocator *a);
 
-void *nr_malloc(size_t size);
-void *nr_calloc(size_t n, size_t size); /* NULL on overflow */
-void *nr_realloc(void *ptr, size_t size);
-void nr_free(void *ptr);
-char *nr_strdup(const char *s);
+NR_API void *nr_malloc(size_t size);
+NR_API void *nr_calloc(size_t n, size_t size); /* NULL on overflow */
+NR_API void *nr_realloc(void *ptr, size_t size);
+NR_API void nr_free(void *ptr);
+NR_API char *nr_strdup(const char *s);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "nebula/error.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,16 +29,16 @@ typedef struct nr_cancel nr_cancel;
 
 /* Create a token; parent may be NULL. Returns NR_OK, NR_ENOMEM, or NR_EINVAL
  * when out is NULL. */
-int nr_cancel_create(nr_cancel **out, nr_cancel *parent, nr_error *err);
+NR_API int nr_cancel_create(nr_cancel **out, nr_cancel *parent, nr_error *err);
 
 /* Detach from the parent and children and free. NULL is a no-op. */
-void nr_cancel_destroy(nr_cancel *token);
+NR_API void nr_cancel_destroy(nr_cancel *token);
 
 /* Set the token and every descendant; wakes every waiter. Idempotent. */
-void nr_cancel_trigger(nr_cancel *token);
+NR_API void nr_cancel_trigger(nr_cancel *token);
 
 /* Whether the token is set (acquire ordering). NULL is never set. */
-bool nr_cancel_is_set(const nr_cancel *token);
+NR_API bool nr_cancel_is_set(const nr_cancel *token);
 
 #ifdef __cplusplus
 }

@@ -47,6 +47,7 @@
 
 #include "nebula/error.h"
 #include "nebula/secret.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,26 +108,26 @@ struct nr_config_report {
     nr_config_issue items[NR_CONFIG_MAX_ISSUES];
 };
 
-void nr_config_report_clear(nr_config_report *r);
+NR_API void nr_config_report_clear(nr_config_report *r);
 
 /* Append an issue (value may be NULL). Counts into `dropped` when full. */
-void nr_config_report_add(nr_config_report *r, const char *path, const char *value, int line,
-                          int column, const char *rule_fmt, ...)
+NR_API void nr_config_report_add(nr_config_report *r, const char *path, const char *value, int line,
+                                 int column, const char *rule_fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 /* Write every issue, one per line: "<path>: <rule> (got <value>) [line L, column C]". */
-void nr_config_report_print(const nr_config_report *r, FILE *out);
+NR_API void nr_config_report_print(const nr_config_report *r, FILE *out);
 
 /* Zero the struct and apply every default. NR_ENOMEM possible (strings). */
-int nr_config_init(const nr_config_schema *schema, void *cfg, nr_error *err);
+NR_API int nr_config_init(const nr_config_schema *schema, void *cfg, nr_error *err);
 
 /* Free owned strings and secrets, then zero the struct. */
-void nr_config_free(const nr_config_schema *schema, void *cfg);
+NR_API void nr_config_free(const nr_config_schema *schema, void *cfg);
 
 /* Check every field's rule and the schema's check. NR_OK or NR_ECONFIG;
  * issues (paths under path_prefix, e.g. "$") go to report (may be NULL). */
-int nr_config_validate(const nr_config_schema *schema, const void *cfg, const char *path_prefix,
-                       nr_config_report *report, nr_error *err);
+NR_API int nr_config_validate(const nr_config_schema *schema, const void *cfg,
+                              const char *path_prefix, nr_config_report *report, nr_error *err);
 
 /* Parse JSON text into cfg (defaults first, then the keys present), then
  * validate. cfg is treated as uninitialised memory and overwritten without
@@ -134,15 +135,15 @@ int nr_config_validate(const nr_config_schema *schema, const void *cfg, const ch
  * it first). The report is cleared first. A field whose range bounds are
  * both 0 has no range. Secrets in JSON are text: NUL bytes are refused. NR_OK or NR_ECONFIG with
  * every issue in report (may be NULL). */
-int nr_config_parse(const nr_config_schema *schema, const char *text, size_t len, void *cfg,
-                    nr_config_report *report, nr_error *err);
+NR_API int nr_config_parse(const nr_config_schema *schema, const char *text, size_t len, void *cfg,
+                           nr_config_report *report, nr_error *err);
 
 /* The same from a jansson object (json_t *) already parsed, e.g. a member of
  * a larger file; path_prefix names it in issues (e.g. "$.resources[2].config").
  * Positions are unknown (0) here. */
-int nr_config_from_json(const nr_config_schema *schema, const void *json_object,
-                        const char *path_prefix, void *cfg, nr_config_report *report,
-                        nr_error *err);
+NR_API int nr_config_from_json(const nr_config_schema *schema, const void *json_object,
+                               const char *path_prefix, void *cfg, nr_config_report *report,
+                               nr_error *err);
 
 typedef enum nr_config_secrets {
     NR_CONFIG_SECRETS_REDACT = 0, /* secrets written as "<redacted>" */
@@ -151,24 +152,25 @@ typedef enum nr_config_secrets {
 } nr_config_secrets;
 
 /* Build a jansson object (json_t *, caller owns a reference) with every field. */
-void *nr_config_to_json(const nr_config_schema *schema, const void *cfg, nr_config_secrets secrets,
-                        nr_error *err);
+NR_API void *nr_config_to_json(const nr_config_schema *schema, const void *cfg,
+                               nr_config_secrets secrets, nr_error *err);
 
 /* Serialize to compact JSON text, keys in schema order; caller frees with nr_free(). */
-char *nr_config_serialize(const nr_config_schema *schema, const void *cfg,
-                          nr_config_secrets secrets, nr_error *err);
+NR_API char *nr_config_serialize(const nr_config_schema *schema, const void *cfg,
+                                 nr_config_secrets secrets, nr_error *err);
 
 /* Print "name.field = value" lines with secrets redacted. */
-void nr_config_print(const nr_config_schema *schema, const void *cfg, FILE *out);
+NR_API void nr_config_print(const nr_config_schema *schema, const void *cfg, FILE *out);
 
 /* Deep copy src into dst (dst is overwritten, not freed first). */
-int nr_config_copy(const nr_config_schema *schema, void *dst, const void *src, nr_error *err);
+NR_API int nr_config_copy(const nr_config_schema *schema, void *dst, const void *src,
+                          nr_error *err);
 
 /* Field-by-field equality, secrets included (in constant time). */
-bool nr_config_equal(const nr_config_schema *schema, const void *a, const void *b);
+NR_API bool nr_config_equal(const nr_config_schema *schema, const void *a, const void *b);
 
 /* The field named name, or NULL. */
-const nr_field *nr_config_field(const nr_config_schema *schema, const char *name);
+NR_API const nr_field *nr_config_field(const nr_config_schema *schema, const char *name);
 
 /*
  * Typed setters: set one field of cfg by its schema name, checked.
@@ -239,7 +241,7 @@ int nr_config_set_secret(const nr_config_schema *schema, void *cfg, const char *
  * unknown key in a schema gets this hint from the parser itself:
  * "unknown field; did you mean \"port\"?".
  * Thread safety: any thread. */
-const char *nr_config_suggest(const char *word, const char *const *names, size_t count);
+NR_API const char *nr_config_suggest(const char *word, const char *const *names, size_t count);
 
 #ifdef __cplusplus
 }

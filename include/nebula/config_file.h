@@ -41,6 +41,7 @@
 #include "nebula/credential.h"
 #include "nebula/error.h"
 #include "nebula/manager.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,7 +70,7 @@ typedef struct nr_config_load_options {
     size_t nhealth_stages;
 } nr_config_load_options;
 
-void nr_config_load_options_default(nr_config_load_options *o);
+NR_API void nr_config_load_options_default(nr_config_load_options *o);
 
 typedef struct nr_config_problem {
     const char *path;  /* "resources[2].pool.max_size"; "$" for the whole file */
@@ -86,50 +87,50 @@ typedef struct nr_config_file nr_config_file;
  * the first and the count. NR_EINVAL (no drivers table), NR_ENOMEM: *out
  * is NULL. Free *out in every case it is set.
  */
-int nr_config_file_load(nr_config_file **out, const char *file, const nr_config_load_options *opts,
-                        nr_error *err);
+NR_API int nr_config_file_load(nr_config_file **out, const char *file,
+                               const nr_config_load_options *opts, nr_error *err);
 
-void nr_config_file_free(nr_config_file *cf);
+NR_API void nr_config_file_free(nr_config_file *cf);
 
 /* The problems found, sorted by position; valid while cf lives. */
-size_t nr_config_file_problems(const nr_config_file *cf, const nr_config_problem **out);
+NR_API size_t nr_config_file_problems(const nr_config_file *cf, const nr_config_problem **out);
 
 /* Write each problem as FILE:LINE:COL: PATH: RULE (got VALUE). */
-void nr_config_file_write_problems(const nr_config_file *cf, FILE *out);
+NR_API void nr_config_file_write_problems(const nr_config_file *cf, FILE *out);
 
 /* The whole config as understood, defaults included, secrets redacted. */
-void nr_config_file_print(const nr_config_file *cf, FILE *out);
+NR_API void nr_config_file_print(const nr_config_file *cf, FILE *out);
 
 /* The "manager" section, with credentials = the "credentials" section's
  * provider (valid while cf lives); events and metrics left NULL. */
-void nr_config_file_manager_options(nr_config_file *cf, nr_manager_options *out);
+NR_API void nr_config_file_manager_options(nr_config_file *cf, nr_manager_options *out);
 
 /* The "credentials" section as a provider (valid while cf lives). */
-nr_credential_provider nr_config_file_credentials(nr_config_file *cf);
+NR_API nr_credential_provider nr_config_file_credentials(nr_config_file *cf);
 
 /* The "http" section into an admin server's options: listen, port, and
  * when admin_token names a credential, token_ref and credentials. */
-void nr_config_file_admin_options(nr_config_file *cf, nr_admin_options *out);
+NR_API void nr_config_file_admin_options(nr_config_file *cf, nr_admin_options *out);
 
 /* The "shutdown" section; *grace_ms (may be NULL) gets the lame-duck time. */
-void nr_config_file_shutdown_options(const nr_config_file *cf, nr_shutdown_options *out,
-                                     int64_t *grace_ms);
+NR_API void nr_config_file_shutdown_options(const nr_config_file *cf, nr_shutdown_options *out,
+                                            int64_t *grace_ms);
 
 /* Resources in start order: by dependency level, then file order. */
-size_t nr_config_file_resource_count(const nr_config_file *cf);
+NR_API size_t nr_config_file_resource_count(const nr_config_file *cf);
 
 /* The i-th resource as a spec for nr_manager_register (its pointers valid
  * while cf lives); *driver (may be NULL) gets its driver name. NR_EINVAL
  * when i is out of range. */
-int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec *spec,
-                            const char **driver);
+NR_API int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec *spec,
+                                   const char **driver);
 
 /* The file's "groups", in file order (0 when the file had problems). */
-size_t nr_config_file_group_count(const nr_config_file *cf);
+NR_API size_t nr_config_file_group_count(const nr_config_file *cf);
 
 /* The i-th group as a spec for nr_manager_register_group (its pointers valid
  * while cf lives). NR_EINVAL when i is out of range. */
-int nr_config_file_group(const nr_config_file *cf, size_t i, nr_group_spec *spec);
+NR_API int nr_config_file_group(const nr_config_file *cf, size_t i, nr_group_spec *spec);
 
 /* The kinds of hook a file's "hooks" may hold (nebula/hooks_builtin.h). */
 typedef enum nr_config_hook_type {
@@ -159,16 +160,16 @@ typedef struct nr_config_hook {
 } nr_config_hook;
 
 /* The file's "hooks", in file order (0 when the file had problems). */
-size_t nr_config_file_hook_count(const nr_config_file *cf);
+NR_API size_t nr_config_file_hook_count(const nr_config_file *cf);
 
 /* The i-th hook (its strings valid while cf lives). NR_EINVAL when i is out
  * of range. */
-int nr_config_file_hook(const nr_config_file *cf, size_t i, nr_config_hook *out);
+NR_API int nr_config_file_hook(const nr_config_file *cf, size_t i, nr_config_hook *out);
 
 /* Register every resource of cf into m, in start order, then every group.
  * NR_OK, or the first failure of nr_manager_register (err names the
  * resource) or nr_manager_register_group (err names the group). */
-int nr_manager_load_config(nr_manager *m, const nr_config_file *cf, nr_error *err);
+NR_API int nr_manager_load_config(nr_manager *m, const nr_config_file *cf, nr_error *err);
 
 #ifdef __cplusplus
 }

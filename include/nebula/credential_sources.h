@@ -41,6 +41,7 @@
 #include "nebula/error.h"
 #include "nebula/manager.h"
 #include "nebula/secret.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,19 +50,20 @@ extern "C" {
 #define NR_CREDENTIAL_FILE_MAX (64 * 1024)
 
 /* From the environment; prefix (may be NULL or "") is borrowed. */
-nr_credential_provider nr_credential_env_provider(const char *prefix);
+NR_API nr_credential_provider nr_credential_env_provider(const char *prefix);
 
 /* The environment variable a ref is read from, into buf. NR_EINVAL when
  * the name does not fit (len) or ref is empty. */
-int nr_credential_env_name(const char *prefix, const char *ref, char *buf, size_t len,
-                           nr_error *err);
+NR_API int nr_credential_env_name(const char *prefix, const char *ref, char *buf, size_t len,
+                                  nr_error *err);
 
 /* From files under dir (borrowed). */
-nr_credential_provider nr_credential_dir_provider(const char *dir);
+NR_API nr_credential_provider nr_credential_dir_provider(const char *dir);
 
 /* Read one secret from a file (the rules above); what names it in errors
  * is ref. NR_ECRED naming the file and why. */
-int nr_credential_read_file(const char *ref, const char *path, nr_secret **out, nr_error *err);
+NR_API int nr_credential_read_file(const char *ref, const char *path, nr_secret **out,
+                                   nr_error *err);
 
 /* ---- a table of refs -------------------------------------------------------------- */
 
@@ -75,16 +77,16 @@ typedef struct nr_credential_table nr_credential_table;
 
 /* Copy n sources. NR_EINVAL naming the entry (no ref, a ref twice, not
  * exactly one of env and file), NR_ENOMEM. */
-int nr_credential_table_create(nr_credential_table **out, const nr_credential_source *src, size_t n,
-                               nr_error *err);
+NR_API int nr_credential_table_create(nr_credential_table **out, const nr_credential_source *src,
+                                      size_t n, nr_error *err);
 
-nr_credential_provider nr_credential_table_provider(nr_credential_table *t);
+NR_API nr_credential_provider nr_credential_table_provider(nr_credential_table *t);
 
 /* Whether ref's source is there now (the variable set, the file readable),
  * without reading the value. NR_ENOTFOUND (no such ref), NR_ECRED. */
-int nr_credential_table_check(const nr_credential_table *t, const char *ref, nr_error *err);
+NR_API int nr_credential_table_check(const nr_credential_table *t, const char *ref, nr_error *err);
 
-void nr_credential_table_destroy(nr_credential_table *t);
+NR_API void nr_credential_table_destroy(nr_credential_table *t);
 
 /* ---- a secret store with expiry ------------------------------------------------------ */
 
@@ -102,15 +104,15 @@ typedef struct nr_secret_cache nr_secret_cache;
 /* A cache over store (borrowed). A secret is refreshed by
  * nr_secret_cache_refresh once it is within refresh_before_ms of its expiry
  * (0..86400000; 60000 is a good start). NR_EINVAL, NR_ENOMEM. */
-int nr_secret_cache_create(nr_secret_cache **out, const nr_secret_store *store,
-                           int64_t refresh_before_ms, nr_error *err);
+NR_API int nr_secret_cache_create(nr_secret_cache **out, const nr_secret_store *store,
+                                  int64_t refresh_before_ms, nr_error *err);
 
 /* The provider: the cached secret while it is not due; once due, a fetch
  * from the store, falling back to the cached secret while it has not
  * expired when the store fails; an expired secret is never handed out. Its
  * expiry callback gives the cached secret's expiry (a ref not cached yet is
  * fetched first). */
-nr_credential_provider nr_secret_cache_provider(nr_secret_cache *c);
+NR_API nr_credential_provider nr_secret_cache_provider(nr_secret_cache *c);
 
 /*
  * Fetch again every cached ref within refresh_before_ms of its expiry and,
@@ -121,13 +123,14 @@ nr_credential_provider nr_secret_cache_provider(nr_secret_cache *c);
  * tried; the first failure is returned (a ref no resource uses is not a
  * failure).
  */
-int nr_secret_cache_refresh(nr_secret_cache *c, nr_manager *m, uint32_t *rotated, nr_error *err);
+NR_API int nr_secret_cache_refresh(nr_secret_cache *c, nr_manager *m, uint32_t *rotated,
+                                   nr_error *err);
 
 /* When the next refresh is due (wall-clock ms since the epoch); 0 when no
  * cached secret expires. */
-int64_t nr_secret_cache_next_refresh_ms(nr_secret_cache *c);
+NR_API int64_t nr_secret_cache_next_refresh_ms(nr_secret_cache *c);
 
-void nr_secret_cache_destroy(nr_secret_cache *c);
+NR_API void nr_secret_cache_destroy(nr_secret_cache *c);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,13 +75,13 @@ typedef struct nr_error {
 } nr_error;
 
 /* Static description of a code, e.g. "timed out"; "unknown error" otherwise. */
-const char *nr_strerror(int code);
+NR_API const char *nr_strerror(int code);
 
 /* Symbolic name of a code, e.g. "NR_ETIMEDOUT"; "NR_E?" for unknown codes. */
-const char *nr_err_name(int code);
+NR_API const char *nr_err_name(int code);
 
 /* Reset err to NR_OK with empty strings. NULL is a no-op. */
-void nr_error_clear(nr_error *err);
+NR_API void nr_error_clear(nr_error *err);
 
 /*
  * Fill err (which may be NULL) and return code, so that callers can write
@@ -88,17 +89,19 @@ void nr_error_clear(nr_error *err);
  * resource_id may be NULL. A message or id too long for its buffer is cut
  * and ends in "...", and err->truncated is set: nothing is cut silently.
  */
-int nr_error_set(nr_error *err, int code, const char *resource_id, const char *fmt, ...)
+NR_API int nr_error_set(nr_error *err, int code, const char *resource_id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int nr_error_setv(nr_error *err, int code, const char *resource_id, const char *fmt, va_list ap);
+NR_API int nr_error_setv(nr_error *err, int code, const char *resource_id, const char *fmt,
+                         va_list ap);
 
 /* Like nr_error_set, and records the underlying cause code and backend code. */
-int nr_error_set_cause(nr_error *err, int code, int cause, long driver_code,
-                       const char *resource_id, const char *fmt, ...)
+NR_API int nr_error_set_cause(nr_error *err, int code, int cause, long driver_code,
+                              const char *resource_id, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 /* Prefix err->message with "<prefix>: " (keeping code and cause). NULL is a no-op. */
-void nr_error_prefix(nr_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+NR_API void nr_error_prefix(nr_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * The text of the errno value errnum (what strerror says) into buf (size n,
@@ -114,7 +117,7 @@ void nr_error_prefix(nr_error *err, const char *fmt, ...) __attribute__((format(
  * Returns buf.
  * Thread safety: any thread.
  */
-const char *nr_errno_text(int errnum, char *buf, size_t n);
+NR_API const char *nr_errno_text(int errnum, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,7 @@
 #include "nebula/health.h"
 #include "nebula/scope.h"
 #include "nebula/time.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -117,7 +118,7 @@ typedef enum nr_event_type {
 } nr_event_type;
 
 /* "created", "acquired", "health_changed", ...; "unknown" otherwise. */
-const char *nr_event_type_name(nr_event_type type);
+NR_API const char *nr_event_type_name(nr_event_type type);
 
 #define NR_EVENT_ID_MAX    64  /* resource_id, including the NUL */
 #define NR_EVENT_SCOPE_MAX 128 /* scope text, including the NUL */
@@ -156,15 +157,15 @@ typedef struct nr_event {
 
 /* Zero *ev, set its type and copy resource_id (NULL = ""), cut with "..." and
  * NR_EVENT_F_ID_CUT when longer than 63 bytes. */
-void nr_event_init(nr_event *ev, nr_event_type type, const char *resource_id);
+NR_API void nr_event_init(nr_event *ev, nr_event_type type, const char *resource_id);
 
 /* ev->scope = nr_scope_format(scope) (NULL = ""), cut with "..." and
  * NR_EVENT_F_SCOPE_CUT when longer than 127 bytes. */
-void nr_event_set_scope(nr_event *ev, const nr_scope *scope);
+NR_API void nr_event_set_scope(nr_event *ev, const nr_scope *scope);
 
 /* ev->text = text (NULL = ""), cut with "..." and NR_EVENT_F_TEXT_CUT when
  * longer than 127 bytes. Never pass a secret. */
-void nr_event_set_text(nr_event *ev, const char *text);
+NR_API void nr_event_set_text(nr_event *ev, const char *text);
 
 /* ---- the bus ------------------------------------------------------------ */
 
@@ -181,11 +182,11 @@ typedef struct nr_event_sub nr_event_sub;
  * power of two, or events were not built; NR_ENOMEM. *out is set only on
  * success.
  */
-int nr_event_bus_create(nr_event_bus **out, uint32_t capacity, nr_error *err);
+NR_API int nr_event_bus_create(nr_event_bus **out, uint32_t capacity, nr_error *err);
 
 /* Free the bus. NR_OK (also for NULL); NR_EBUSY when subscribers remain, and
  * then nothing is freed. */
-int nr_event_bus_destroy(nr_event_bus *bus);
+NR_API int nr_event_bus_destroy(nr_event_bus *bus);
 
 /*
  * Publish a copy of *ev (its seq is ignored and assigned here; ts_ns is set
@@ -198,18 +199,18 @@ int nr_event_bus_destroy(nr_event_bus *bus);
  * dropped instead of waiting; subscribers count it as missed and the bus
  * counts it in its stats (collisions).
  */
-void nr_event_publish(nr_event_bus *bus, const nr_event *ev);
+NR_API void nr_event_publish(nr_event_bus *bus, const nr_event *ev);
 
 /* Whether the bus has a subscriber now: one relaxed load, touching nothing a
  * publish writes. Publishers use it to skip building an event nobody reads.
  * NULL: false. */
-bool nr_event_bus_wanted(const nr_event_bus *bus);
+NR_API bool nr_event_bus_wanted(const nr_event_bus *bus);
 
 /*
  * Subscribe: the subscriber sees the events published after this call.
  * NR_OK; NR_EINVAL when bus or out is NULL; NR_ENOMEM.
  */
-int nr_event_subscribe(nr_event_bus *bus, nr_event_sub **out, nr_error *err);
+NR_API int nr_event_subscribe(nr_event_bus *bus, nr_event_sub **out, nr_error *err);
 
 /*
  * The subscriber's next event, in publish order.
@@ -238,10 +239,10 @@ int nr_event_subscribe(nr_event_bus *bus, nr_event_sub **out, nr_error *err);
  * 0.6 ms of being published at worst (plus scheduling delay on a loaded
  * machine), within microseconds while events keep coming.
  */
-int nr_event_next(nr_event_sub *sub, nr_event *out, uint64_t *missed, nr_deadline deadline);
+NR_API int nr_event_next(nr_event_sub *sub, nr_event *out, uint64_t *missed, nr_deadline deadline);
 
 /* Unsubscribe and free the subscriber. NULL is a no-op. */
-void nr_event_unsubscribe(nr_event_sub *sub);
+NR_API void nr_event_unsubscribe(nr_event_sub *sub);
 
 typedef struct nr_event_bus_stats {
     uint64_t published;   /* sequence numbers handed out so far (publishes while subscribed) */
@@ -251,7 +252,7 @@ typedef struct nr_event_bus_stats {
 } nr_event_bus_stats;
 
 /* A snapshot of the counters (all 0 for a NULL bus). */
-void nr_event_bus_get_stats(const nr_event_bus *bus, nr_event_bus_stats *out);
+NR_API void nr_event_bus_get_stats(const nr_event_bus *bus, nr_event_bus_stats *out);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #define NEBULA_HEALTH_H
 
 #include <stdint.h>
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,7 +29,7 @@ typedef struct nr_health_report {
 } nr_health_report;
 
 /* "unknown", "healthy", "degraded", "unhealthy". */
-const char *nr_health_name(nr_health_state s);
+NR_API const char *nr_health_name(nr_health_state s);
 
 #ifdef __cplusplus
 }

@@ -64,6 +64,7 @@
 #include "nebula/health.h"
 #include "nebula/pool_stats.h"
 #include "nebula/time.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -114,11 +115,11 @@ typedef struct nr_health_config {
  * rules (with the cross-field ones: degraded below unhealthy, min_samples
  * at most window), JSON, printing. Named "health.performance" and
  * "health.utilization". */
-extern const nr_config_schema nr_health_performance_schema;
-extern const nr_config_schema nr_health_utilization_schema;
+NR_API extern const nr_config_schema nr_health_performance_schema;
+NR_API extern const nr_config_schema nr_health_utilization_schema;
 
 /* Every default: stages = ["connectivity"], both sections at their defaults. */
-void nr_health_config_default(nr_health_config *cfg);
+NR_API void nr_health_config_default(nr_health_config *cfg);
 
 /*
  * Check cfg: the stage list (1..NR_HEALTH_STAGES_MAX names, each a built-in
@@ -127,9 +128,9 @@ void nr_health_config_default(nr_health_config *cfg);
  * "$.stages[1]" or "$.performance.window". NR_OK, NR_ECONFIG (err names the
  * first issue, report has them all; report may be NULL), NR_EINVAL (cfg NULL).
  */
-int nr_health_config_validate(const nr_health_config *cfg, const char *path_prefix,
-                              const char *const *custom, size_t ncustom, nr_config_report *report,
-                              nr_error *err);
+NR_API int nr_health_config_validate(const nr_health_config *cfg, const char *path_prefix,
+                                     const char *const *custom, size_t ncustom,
+                                     nr_config_report *report, nr_error *err);
 
 /*
  * Fill cfg from a resource's "health" object, a jansson object (json_t *):
@@ -143,14 +144,16 @@ int nr_health_config_validate(const nr_health_config *cfg, const char *path_pref
  * "$.resources[2].health"). NR_OK; NR_ECONFIG with every issue in report
  * (may be NULL) and cfg back at its defaults; NR_EINVAL; NR_ENOMEM.
  */
-int nr_health_config_from_json(const void *json_object, const char *path_prefix,
-                               const char *const *custom, size_t ncustom, nr_health_config *cfg,
-                               nr_config_report *report, nr_error *err);
+NR_API int nr_health_config_from_json(const void *json_object, const char *path_prefix,
+                                      const char *const *custom, size_t ncustom,
+                                      nr_health_config *cfg, nr_config_report *report,
+                                      nr_error *err);
 
 /* The same from JSON text (len bytes); a syntax error is one issue at "$"
  * with its line and column. */
-int nr_health_config_parse(const char *text, size_t len, const char *const *custom, size_t ncustom,
-                           nr_health_config *cfg, nr_config_report *report, nr_error *err);
+NR_API int nr_health_config_parse(const char *text, size_t len, const char *const *custom,
+                                  size_t ncustom, nr_health_config *cfg, nr_config_report *report,
+                                  nr_error *err);
 
 /*
  * cfg as compact JSON text that nr_health_config_parse reads back: the stage
@@ -159,11 +162,11 @@ int nr_health_config_parse(const char *text, size_t len, const char *const *cust
  * Caller frees with nr_free(). NULL on failure: NR_EINVAL (cfg NULL, or a
  * stage list that cannot be written: err says which entry), NR_ENOMEM.
  */
-char *nr_health_config_serialize(const nr_health_config *cfg, nr_error *err);
+NR_API char *nr_health_config_serialize(const nr_health_config *cfg, nr_error *err);
 
 /* "health.stages = a, b" then "health.performance.x = v" lines for the
  * sections of the listed stages. */
-void nr_health_config_print(const nr_health_config *cfg, FILE *out);
+NR_API void nr_health_config_print(const nr_health_config *cfg, FILE *out);
 
 /* ---- stages and rounds ---------------------------------------------------------------- */
 
@@ -249,7 +252,7 @@ typedef struct nr_health_pipeline_options {
     void *clock_ud;
 } nr_health_pipeline_options;
 
-void nr_health_pipeline_options_default(nr_health_pipeline_options *o);
+NR_API void nr_health_pipeline_options_default(nr_health_pipeline_options *o);
 
 /*
  * Make a pipeline from cfg (NULL = nr_health_config_default) and opts (NULL =
@@ -259,14 +262,14 @@ void nr_health_pipeline_options_default(nr_health_pipeline_options *o);
  * breaks a rule: err names the resource, the field and the rule),
  * NR_ENOMEM. *out is set on success only.
  */
-int nr_health_pipeline_create(nr_health_pipeline **out, const nr_health_config *cfg,
-                              const nr_health_pipeline_options *opts, nr_error *err);
+NR_API int nr_health_pipeline_create(nr_health_pipeline **out, const nr_health_config *cfg,
+                                     const nr_health_pipeline_options *opts, nr_error *err);
 
 /*
  * Free p. NR_EBUSY while a round runs on another thread (nothing is freed:
  * call again after it ended). NULL is a no-op (NR_OK).
  */
-int nr_health_pipeline_destroy(nr_health_pipeline *p, nr_error *err);
+NR_API int nr_health_pipeline_destroy(nr_health_pipeline *p, nr_error *err);
 
 /*
  * Run one round now, on the calling thread: the stages in order as the top of
@@ -276,15 +279,16 @@ int nr_health_pipeline_destroy(nr_health_pipeline *p, nr_error *err);
  * what nr_health_pipeline_last returns. NR_OK when the round ran (whatever it
  * found); NR_EINVAL (p or in NULL); NR_EBUSY (a round is running on p).
  */
-int nr_health_pipeline_run(nr_health_pipeline *p, const nr_health_round *in,
-                           nr_health_round_result *out, nr_error *err);
+NR_API int nr_health_pipeline_run(nr_health_pipeline *p, const nr_health_round *in,
+                                  nr_health_round_result *out, nr_error *err);
 
 /*
  * Copy the last round's result into out (a consistent copy, also while a
  * round runs). Before the first round: round 0, state UNKNOWN, the stage
  * names with ran false. NR_EINVAL (p or out NULL). Any thread.
  */
-int nr_health_pipeline_last(nr_health_pipeline *p, nr_health_round_result *out, nr_error *err);
+NR_API int nr_health_pipeline_last(nr_health_pipeline *p, nr_health_round_result *out,
+                                   nr_error *err);
 
 #ifdef __cplusplus
 }

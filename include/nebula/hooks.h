@@ -87,6 +87,7 @@
 #include "nebula/events.h"
 #include "nebula/health.h"
 #include "nebula/scope.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,7 +109,7 @@ typedef enum nr_hook_op {
 
 /* "create", "acquire", "release", "destroy", "health_check", "quarantine",
  * "quarantine_release"; "unknown" otherwise. */
-const char *nr_hook_op_name(nr_hook_op op);
+NR_API const char *nr_hook_op_name(nr_hook_op op);
 
 /*
  * What a callback is told. Valid during the call only; every pointer is
@@ -172,18 +173,18 @@ typedef struct nr_hooks_options {
     size_t max_hooks;     /* at most this many at once; default 64, 1..4096 */
 } nr_hooks_options;
 
-void nr_hooks_options_default(nr_hooks_options *o);
+NR_API void nr_hooks_options_default(nr_hooks_options *o);
 
 /* Make an empty registry. NR_EINVAL (out NULL, bad options: err names the
  * field), NR_ENOMEM. */
-int nr_hooks_create(nr_hooks **out, const nr_hooks_options *opts, nr_error *err);
+NR_API int nr_hooks_create(nr_hooks **out, const nr_hooks_options *opts, nr_error *err);
 
 /*
  * Free h. Every pool and manager given h must have been destroyed first
  * (they borrow it). NR_EBUSY from inside one of h's callbacks. NULL is a
  * no-op. Hooks still in h are dropped (their ud is not touched).
  */
-int nr_hooks_destroy(nr_hooks *h, nr_error *err);
+NR_API int nr_hooks_destroy(nr_hooks *h, nr_error *err);
 
 /*
  * Add a hook; *id (may be NULL) gets its id, for nr_hooks_remove (never 0).
@@ -191,17 +192,17 @@ int nr_hooks_destroy(nr_hooks *h, nr_error *err);
  * unknown op bit, a filter that is not a valid id or scope: err names the
  * field and the rule), NR_EEXHAUSTED (max_hooks reached), NR_ENOMEM.
  */
-int nr_hooks_add(nr_hooks *h, const nr_hook_def *def, uint64_t *id, nr_error *err);
+NR_API int nr_hooks_add(nr_hooks *h, const nr_hook_def *def, uint64_t *id, nr_error *err);
 
 /*
  * Remove hook id and wait until none of its callbacks runs. NR_ENOTFOUND
  * (no such hook, or removed already), NR_EBUSY (called from one of h's
  * callbacks: it would wait for itself).
  */
-int nr_hooks_remove(nr_hooks *h, uint64_t id, nr_error *err);
+NR_API int nr_hooks_remove(nr_hooks *h, uint64_t id, nr_error *err);
 
 /* Hooks in h now. */
-size_t nr_hooks_count(nr_hooks *h);
+NR_API size_t nr_hooks_count(nr_hooks *h);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@
 #include "nebula/hooks.h"
 #include "nebula/metrics.h"
 #include "nebula/time.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,26 +66,26 @@ typedef struct nr_audit_stats {
     uint64_t queued, written, dropped, write_errors;
 } nr_audit_stats;
 
-void nr_audit_options_default(nr_audit_options *o);
+NR_API void nr_audit_options_default(nr_audit_options *o);
 
 /* Open the file (or take the sink) and start the writer thread. NR_EINVAL
  * (neither or both of path and sink, a bad queue size), NR_EINIT (the file
  * cannot be opened: err names it and why), NR_ENOMEM. */
-int nr_audit_create(nr_audit **out, const nr_audit_options *opts, nr_error *err);
+NR_API int nr_audit_create(nr_audit **out, const nr_audit_options *opts, nr_error *err);
 
 /* Fill def: name "audit", every operation, an after callback, ud = a. */
-void nr_audit_hook(nr_audit *a, nr_hook_def *def);
+NR_API void nr_audit_hook(nr_audit *a, nr_hook_def *def);
 
-void nr_audit_stats_get(nr_audit *a, nr_audit_stats *out);
+NR_API void nr_audit_stats_get(nr_audit *a, nr_audit_stats *out);
 
 /* Wait until every line queued so far is written (or failed to be: see
  * write_errors), or the deadline passes (NR_ETIMEDOUT); an unset deadline
  * waits as long as it takes. Any thread, not from the sink. */
-int nr_audit_flush(nr_audit *a, nr_deadline deadline, nr_error *err);
+NR_API int nr_audit_flush(nr_audit *a, nr_deadline deadline, nr_error *err);
 
 /* Write what is queued, stop the thread, close the file. The hook must have
  * been removed. NULL is a no-op. */
-void nr_audit_destroy(nr_audit *a);
+NR_API void nr_audit_destroy(nr_audit *a);
 
 /* ---- metrics ----------------------------------------------------------------------- */
 
@@ -103,14 +104,14 @@ typedef struct nr_hook_metrics nr_hook_metrics;
 /* Register the two families in reg. NR_EINVAL (out or reg NULL, metrics not
  * built), NR_EEXIST (a family of one of those names exists with other
  * labels), NR_ENOMEM. */
-int nr_hook_metrics_create(nr_hook_metrics **out, nr_metrics *reg, nr_error *err);
+NR_API int nr_hook_metrics_create(nr_hook_metrics **out, nr_metrics *reg, nr_error *err);
 
 /* Fill def: name "metrics", every operation, an after callback, ud = m. */
-void nr_metrics_hook(nr_hook_metrics *m, nr_hook_def *def);
+NR_API void nr_metrics_hook(nr_hook_metrics *m, nr_hook_def *def);
 
 /* Free m (the hook must have been removed). The series stay in reg. NULL is
  * a no-op. */
-void nr_hook_metrics_destroy(nr_hook_metrics *m);
+NR_API void nr_hook_metrics_destroy(nr_hook_metrics *m);
 
 /* ---- slow acquire ------------------------------------------------------------------ */
 
@@ -130,13 +131,13 @@ typedef struct nr_slow_acquire_options {
 
 typedef struct nr_slow_acquire nr_slow_acquire;
 
-void nr_slow_acquire_options_default(nr_slow_acquire_options *o);
-int nr_slow_acquire_create(nr_slow_acquire **out, const nr_slow_acquire_options *opts,
-                           nr_error *err);
+NR_API void nr_slow_acquire_options_default(nr_slow_acquire_options *o);
+NR_API int nr_slow_acquire_create(nr_slow_acquire **out, const nr_slow_acquire_options *opts,
+                                  nr_error *err);
 /* Fill def: name "slow-acquire", NR_HOOK_ACQUIRE, an after callback. */
-void nr_slow_acquire_hook(nr_slow_acquire *s, nr_hook_def *def);
-uint64_t nr_slow_acquire_count(nr_slow_acquire *s); /* acquires reported so far */
-void nr_slow_acquire_destroy(nr_slow_acquire *s);
+NR_API void nr_slow_acquire_hook(nr_slow_acquire *s, nr_hook_def *def);
+NR_API uint64_t nr_slow_acquire_count(nr_slow_acquire *s); /* acquires reported so far */
+NR_API void nr_slow_acquire_destroy(nr_slow_acquire *s);
 
 /* ---- credential refresh ------------------------------------------------------------ */
 
@@ -166,13 +167,13 @@ typedef struct nr_credential_refresh_options {
 
 typedef struct nr_credential_refresh nr_credential_refresh;
 
-void nr_credential_refresh_options_default(nr_credential_refresh_options *o);
+NR_API void nr_credential_refresh_options_default(nr_credential_refresh_options *o);
 /* m is borrowed and must outlive the object. */
-int nr_credential_refresh_create(nr_credential_refresh **out, struct nr_manager *m,
-                                 const nr_credential_refresh_options *opts, nr_error *err);
+NR_API int nr_credential_refresh_create(nr_credential_refresh **out, struct nr_manager *m,
+                                        const nr_credential_refresh_options *opts, nr_error *err);
 /* Fill def: name "credential-refresh", NR_HOOK_CREATE, a before callback. */
-void nr_credential_refresh_hook(nr_credential_refresh *c, nr_hook_def *def);
-void nr_credential_refresh_destroy(nr_credential_refresh *c);
+NR_API void nr_credential_refresh_hook(nr_credential_refresh *c, nr_hook_def *def);
+NR_API void nr_credential_refresh_destroy(nr_credential_refresh *c);
 
 #ifdef __cplusplus
 }

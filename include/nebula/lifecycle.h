@@ -21,6 +21,7 @@
 #include <stdbool.h>
 
 #include "nebula/error.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,16 +43,16 @@ typedef enum nr_lifecycle {
 #define NR_LC_COUNT 10
 
 /* "Created", "Initializing", ... ; "Invalid" for out-of-range values. */
-const char *nr_lifecycle_name(nr_lifecycle s);
+NR_API const char *nr_lifecycle_name(nr_lifecycle s);
 
 /* Whether the table allows from -> to (false for out-of-range values). */
-bool nr_lifecycle_can(nr_lifecycle from, nr_lifecycle to);
+NR_API bool nr_lifecycle_can(nr_lifecycle from, nr_lifecycle to);
 
 /* Whether nothing leaves s (Terminated, Failed). */
-bool nr_lifecycle_is_terminal(nr_lifecycle s);
+NR_API bool nr_lifecycle_is_terminal(nr_lifecycle s);
 
 /* Whether an instance in state s can serve an acquire (Ready, Idle). */
-bool nr_lifecycle_is_available(nr_lifecycle s);
+NR_API bool nr_lifecycle_is_available(nr_lifecycle s);
 
 /*
  * Move *state to `to` if the table allows it (NR_EINVAL when state is NULL).
@@ -60,8 +61,8 @@ bool nr_lifecycle_is_available(nr_lifecycle s);
  * "invalid state transition: Terminated -> Ready".
  * resource_id (may be NULL) goes into err.
  */
-int nr_lifecycle_transition(nr_lifecycle *state, nr_lifecycle to, const char *resource_id,
-                            nr_error *err);
+NR_API int nr_lifecycle_transition(nr_lifecycle *state, nr_lifecycle to, const char *resource_id,
+                                   nr_error *err);
 
 #ifdef __cplusplus
 }

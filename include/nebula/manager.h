@@ -56,6 +56,7 @@
 #include "nebula/provider.h"
 #include "nebula/resource_type.h"
 #include "nebula/scope.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,17 +108,17 @@ typedef struct nr_manager_options {
     void *clock_ud;
 } nr_manager_options;
 
-void nr_manager_options_default(nr_manager_options *o);
+NR_API void nr_manager_options_default(nr_manager_options *o);
 
 /* NR_EINVAL naming the bad option, NR_ENOMEM, NR_EINIT (threads). */
-int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error *err);
+NR_API int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error *err);
 
 /*
  * Shut down (with default phase timeouts) if that was not done, then free.
  * NR_EBUSY when leases are still out: nothing is freed; give them back and
  * call again. NULL is a no-op.
  */
-int nr_manager_destroy(nr_manager *m, nr_error *err);
+NR_API int nr_manager_destroy(nr_manager *m, nr_error *err);
 
 typedef enum nr_partition {
     NR_PARTITION_NONE = 0, /* one pool for every caller inside the scope */
@@ -177,7 +178,7 @@ typedef struct nr_resource_spec {
  * NR_ESHUTDOWN, NR_ENOMEM. Missing dependencies are reported at start when
  * registered before it (they may be registered in any order).
  */
-int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *err);
+NR_API int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *err);
 
 /*
  * Unregister: refuse new acquires, wait for its leases until deadline, then
@@ -189,7 +190,8 @@ int nr_manager_register(nr_manager *m, const nr_resource_spec *spec, nr_error *e
  * nr_manager_start runs, an unregister waits for it to end. Publishes
  * NR_EV_UNREGISTERED (count = leases still out).
  */
-int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline, nr_error *err);
+NR_API int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline deadline,
+                                 nr_error *err);
 
 /* What nr_manager_reload did. */
 typedef enum nr_reload_kind {
@@ -261,7 +263,7 @@ int nr_manager_reload(nr_manager *m, const nr_resource_spec *spec, nr_reload_rep
  * It runs with no manager lock held: acquires of the resources already up,
  * rotation and shutdown go on meanwhile; register and unregister wait for it.
  */
-int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err);
+NR_API int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err);
 
 /*
  * nr_manager_start with a context: ctx->deadline is the start's deadline
@@ -284,7 +286,7 @@ int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err);
  * Thread safety: as every manager function; the token may be set from any
  * thread while this runs, and must outlive the call.
  */
-int nr_manager_start_ctx(nr_manager *m, const nr_ctx *ctx, nr_error *err);
+NR_API int nr_manager_start_ctx(nr_manager *m, const nr_ctx *ctx, nr_error *err);
 
 /*
  * Lease an instance of resource id for a caller in ctx (NULL = Global
@@ -294,11 +296,11 @@ int nr_manager_start_ctx(nr_manager *m, const nr_ctx *ctx, nr_error *err);
  * any tenant), NR_EUNAVAIL (not started, failed, or unhealthy: err says
  * which and why), NR_EDEPFAIL, NR_ESHUTDOWN.
  */
-int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
-                       nr_error *err);
+NR_API int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
+                              nr_error *err);
 
 /* The provider port backed by this manager (valid while m lives). */
-nr_provider nr_manager_provider(nr_manager *m);
+NR_API nr_provider nr_manager_provider(nr_manager *m);
 
 typedef enum nr_resource_state {
     NR_RS_REGISTERED = 0, /* not started yet */
@@ -310,7 +312,7 @@ typedef enum nr_resource_state {
     NR_RS_STOPPED,
 } nr_resource_state;
 
-const char *nr_resource_state_name(nr_resource_state s);
+NR_API const char *nr_resource_state_name(nr_resource_state s);
 
 typedef enum nr_quarantine_state {
     NR_QUARANTINE_NONE = 0,  /* in service */
@@ -319,7 +321,7 @@ typedef enum nr_quarantine_state {
     NR_QUARANTINE_HELD,      /* every probe failed: out until an operator releases it */
 } nr_quarantine_state;
 
-const char *nr_quarantine_state_name(nr_quarantine_state q);
+NR_API const char *nr_quarantine_state_name(nr_quarantine_state q);
 
 typedef struct nr_resource_info {
     char id[NR_ERROR_ID_MAX];
@@ -343,7 +345,8 @@ typedef struct nr_resource_info {
 } nr_resource_info;
 
 /* Describe one resource. NR_ENOTFOUND. */
-int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err);
+NR_API int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out,
+                                    nr_error *err);
 
 /*
  * The stage results of the resource's last health round (its pipeline's,
@@ -354,11 +357,11 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
  * NR_EINVAL (an argument NULL), NR_ENOTFOUND.
  * Thread safety: any thread, also while a round runs (a consistent copy).
  */
-int nr_manager_health_stages(nr_manager *m, const char *id, nr_health_round_result *out,
-                             nr_error *err);
+NR_API int nr_manager_health_stages(nr_manager *m, const char *id, nr_health_round_result *out,
+                                    nr_error *err);
 
 /* Number of registered resources. */
-size_t nr_manager_count(nr_manager *m);
+NR_API size_t nr_manager_count(nr_manager *m);
 
 /*
  * What a resource was registered with, as nr_manager_each_resource shows
@@ -396,8 +399,8 @@ typedef struct nr_resource_desc {
  * nr_manager_destroy. fn runs on the calling thread with no manager lock
  * held; it may call any manager function but nr_manager_destroy.
  */
-int nr_manager_each_resource(nr_manager *m, int (*fn)(void *ud, const nr_resource_desc *d),
-                             void *ud, nr_error *err);
+NR_API int nr_manager_each_resource(nr_manager *m, int (*fn)(void *ud, const nr_resource_desc *d),
+                                    void *ud, nr_error *err);
 
 /*
  * Call fn once per tenant pool of the tenant-partitioned resource id, in the
@@ -416,9 +419,9 @@ int nr_manager_each_resource(nr_manager *m, int (*fn)(void *ud, const nr_resourc
  * with no manager or pool lock held and may call any manager function but
  * nr_manager_destroy, nr_manager_unregister of id included.
  */
-int nr_manager_each_tenant(nr_manager *m, const char *id,
-                           int (*fn)(void *ud, const char *tenant, const nr_pool_stats *st),
-                           void *ud, nr_error *err);
+NR_API int nr_manager_each_tenant(nr_manager *m, const char *id,
+                                  int (*fn)(void *ud, const char *tenant, const nr_pool_stats *st),
+                                  void *ud, nr_error *err);
 
 /* ---- resource groups ------------------------------------------------------------------
  *
@@ -471,7 +474,7 @@ typedef struct nr_group_spec {
 } nr_group_spec;
 
 /* name and members NULL, max_quarantine_percent = 10. */
-void nr_group_spec_default(nr_group_spec *s);
+NR_API void nr_group_spec_default(nr_group_spec *s);
 
 /*
  * Register a group (everything copied). NR_EINVAL (bad name, no or too many
@@ -480,7 +483,7 @@ void nr_group_spec_default(nr_group_spec *s);
  * group or a resource already has the name), NR_ESHUTDOWN, NR_ENOMEM.
  * Thread safety: any thread, any time before shutdown.
  */
-int nr_manager_register_group(nr_manager *m, const nr_group_spec *spec, nr_error *err);
+NR_API int nr_manager_register_group(nr_manager *m, const nr_group_spec *spec, nr_error *err);
 
 /* Which member served a group acquire. */
 typedef struct nr_group_choice {
@@ -503,8 +506,8 @@ typedef struct nr_group_choice {
  * err names the group and the member); NR_ESHUTDOWN.
  * Thread safety: any thread.
  */
-int nr_manager_acquire_group(nr_manager *m, const char *group, const nr_ctx *ctx, nr_guard *out,
-                             nr_group_choice *choice, nr_error *err);
+NR_API int nr_manager_acquire_group(nr_manager *m, const char *group, const nr_ctx *ctx,
+                                    nr_guard *out, nr_group_choice *choice, nr_error *err);
 
 typedef struct nr_group_member_info {
     char id[NR_ERROR_ID_MAX];
@@ -527,10 +530,11 @@ typedef struct nr_group_info {
 
 /* Describe group `name` now (a snapshot). NR_EINVAL (an argument NULL),
  * NR_ENOTFOUND. Thread safety: any thread. */
-int nr_manager_group_info(nr_manager *m, const char *name, nr_group_info *out, nr_error *err);
+NR_API int nr_manager_group_info(nr_manager *m, const char *name, nr_group_info *out,
+                                 nr_error *err);
 
 /* Number of registered groups. */
-size_t nr_manager_group_count(nr_manager *m);
+NR_API size_t nr_manager_group_count(nr_manager *m);
 
 /*
  * Call fn once per group, in registration order, with its description (as
@@ -539,8 +543,8 @@ size_t nr_manager_group_count(nr_manager *m);
  * Thread safety: any thread; fn runs with no manager lock held and may call
  * any manager function but nr_manager_destroy.
  */
-int nr_manager_each_group(nr_manager *m, int (*fn)(void *ud, const nr_group_info *g), void *ud,
-                          nr_error *err);
+NR_API int nr_manager_each_group(nr_manager *m, int (*fn)(void *ud, const nr_group_info *g),
+                                 void *ud, nr_error *err);
 
 /*
  * Run one maintenance round and one health round now, on the calling thread
@@ -556,7 +560,7 @@ int nr_manager_each_group(nr_manager *m, int (*fn)(void *ud, const nr_group_info
  * deadline, health_timeout_ms), so shutdown waits for a running round at most
  * as long as that one callback takes.
  */
-void nr_manager_tick(nr_manager *m);
+NR_API void nr_manager_tick(nr_manager *m);
 
 /*
  * Fetch credential ref again and give it to every resource that uses it:
@@ -564,7 +568,7 @@ void nr_manager_tick(nr_manager *m);
  * one are retired once given back. NR_ENOTFOUND when no resource uses ref;
  * the provider's code when the fetch fails (nothing changes then).
  */
-int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err);
+NR_API int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error *err);
 
 /*
  * Fetch credential ref again and rotate it only into the resources whose
@@ -584,22 +588,22 @@ int nr_manager_reread_credential(nr_manager *m, const char *ref, uint32_t *chang
  * NR_ENOTFOUND for an unknown id; resize: NR_ECONFIG naming the field.
  * Thread safety: any thread, any time between start and shutdown.
  */
-int nr_manager_resize(nr_manager *m, const char *id, int64_t min_idle, int64_t max_size,
-                      nr_error *err);
-int nr_manager_suspend(nr_manager *m, const char *id, nr_error *err);
+NR_API int nr_manager_resize(nr_manager *m, const char *id, int64_t min_idle, int64_t max_size,
+                             nr_error *err);
+NR_API int nr_manager_suspend(nr_manager *m, const char *id, nr_error *err);
 /* Release a quarantined resource into half-open (its trial acquires; the next
  * health round decides). NR_ENOTFOUND; NR_ESTATE when it is not quarantined. */
-int nr_manager_release_quarantine(nr_manager *m, const char *id, nr_error *err);
-int nr_manager_resume(nr_manager *m, const char *id, nr_error *err);
+NR_API int nr_manager_release_quarantine(nr_manager *m, const char *id, nr_error *err);
+NR_API int nr_manager_resume(nr_manager *m, const char *id, nr_error *err);
 /* *evicted (may be NULL) gets how many idle instances went at once. */
-int nr_manager_evict_all(nr_manager *m, const char *id, uint32_t *evicted, nr_error *err);
+NR_API int nr_manager_evict_all(nr_manager *m, const char *id, uint32_t *evicted, nr_error *err);
 
 typedef struct nr_shutdown_options {
     int64_t drain_timeout_ms;   /* wait for leases; default 30000 */
     int64_t cleanup_timeout_ms; /* destroy idle instances; default 10000 */
 } nr_shutdown_options;
 
-void nr_shutdown_options_default(nr_shutdown_options *o);
+NR_API void nr_shutdown_options_default(nr_shutdown_options *o);
 
 #define NR_SHUTDOWN_LEFTOVERS_MAX 32
 
@@ -627,8 +631,8 @@ typedef struct nr_shutdown_report {
  * create and waits for it to put back what it started (at most the create
  * running then), then shuts down as usual.
  */
-int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts, nr_shutdown_report *report,
-                        nr_error *err);
+NR_API int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts,
+                               nr_shutdown_report *report, nr_error *err);
 
 #ifdef __cplusplus
 }

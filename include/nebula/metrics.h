@@ -62,6 +62,7 @@
 #include <stdio.h>
 
 #include "nebula/error.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -103,11 +104,11 @@ typedef struct nr_metric_desc {
 /* Create an empty registry. NR_EINVAL when out is NULL or metrics were not
  * built; NR_ENOMEM; NR_EINTERNAL when a mutex cannot be initialised.
  * On failure *out is NULL. */
-int nr_metrics_create(nr_metrics **out, nr_error *err);
+NR_API int nr_metrics_create(nr_metrics **out, nr_error *err);
 
 /* Free the registry, its families, series and collector entries; every
  * handle becomes invalid. NULL is a no-op. */
-void nr_metrics_destroy(nr_metrics *reg);
+NR_API void nr_metrics_destroy(nr_metrics *reg);
 
 /*
  * Register a family. Families are exposed in the order they were first
@@ -121,7 +122,7 @@ void nr_metrics_destroy(nr_metrics *reg);
  *              _sum or _count series (err names both)
  *   NR_ENOMEM
  */
-int nr_metrics_register(nr_metrics *reg, const nr_metric_desc *desc, nr_error *err);
+NR_API int nr_metrics_register(nr_metrics *reg, const nr_metric_desc *desc, nr_error *err);
 
 /*
  * Look up the series of family `family` with the given label values (one per
@@ -137,29 +138,29 @@ int nr_metrics_register(nr_metrics *reg, const nr_metric_desc *desc, nr_error *e
  *   NR_ENOMEM
  * On failure *out is NULL.
  */
-int nr_metrics_counter(nr_metrics *reg, const char *family, const char *const *labels,
-                       size_t label_count, nr_counter **out, nr_error *err);
-int nr_metrics_gauge(nr_metrics *reg, const char *family, const char *const *labels,
-                     size_t label_count, nr_gauge **out, nr_error *err);
-int nr_metrics_histogram(nr_metrics *reg, const char *family, const char *const *labels,
-                         size_t label_count, nr_histogram **out, nr_error *err);
+NR_API int nr_metrics_counter(nr_metrics *reg, const char *family, const char *const *labels,
+                              size_t label_count, nr_counter **out, nr_error *err);
+NR_API int nr_metrics_gauge(nr_metrics *reg, const char *family, const char *const *labels,
+                            size_t label_count, nr_gauge **out, nr_error *err);
+NR_API int nr_metrics_histogram(nr_metrics *reg, const char *family, const char *const *labels,
+                                size_t label_count, nr_histogram **out, nr_error *err);
 
 /* ---- hot path: handles (a NULL handle is a no-op and reads as zero) ------- */
 
 /* Add n to the counter (wraps past UINT64_MAX). */
-void nr_counter_add(nr_counter *c, uint64_t n);
+NR_API void nr_counter_add(nr_counter *c, uint64_t n);
 /* Store v: for collectors that mirror a counter kept elsewhere (the caller
  * keeps it monotonic, as Prometheus expects of a counter). */
-void nr_counter_set(nr_counter *c, uint64_t v);
-uint64_t nr_counter_value(const nr_counter *c);
+NR_API void nr_counter_set(nr_counter *c, uint64_t v);
+NR_API uint64_t nr_counter_value(const nr_counter *c);
 
-void nr_gauge_set(nr_gauge *g, double v);
-void nr_gauge_add(nr_gauge *g, double d); /* d may be negative */
-double nr_gauge_value(const nr_gauge *g);
+NR_API void nr_gauge_set(nr_gauge *g, double v);
+NR_API void nr_gauge_add(nr_gauge *g, double d); /* d may be negative */
+NR_API double nr_gauge_value(const nr_gauge *g);
 
 /* Count value in the first bucket whose bound is >= value (the +Inf bucket
  * when none is) and add it to the sum. A NaN is ignored. */
-void nr_histogram_observe(nr_histogram *h, double value);
+NR_API void nr_histogram_observe(nr_histogram *h, double value);
 
 /* A histogram read at one moment. counts[] are per bucket, not cumulative:
  * counts[i] holds observations v with bounds[i-1] < v <= bounds[i], and
@@ -174,7 +175,7 @@ typedef struct nr_histogram_values {
 } nr_histogram_values;
 
 /* Fill out (all zero for a NULL h; nothing for a NULL out). */
-void nr_histogram_snapshot(const nr_histogram *h, nr_histogram_values *out);
+NR_API void nr_histogram_snapshot(const nr_histogram *h, nr_histogram_values *out);
 
 /*
  * Remove every series of family whose label `label` has the value `value`
@@ -196,12 +197,14 @@ typedef int (*nr_metrics_collect_fn)(nr_metrics *reg, void *ud, nr_error *err);
 /* Add a collector; collectors run in the order they were added. The same
  * (fn, ud) may be added more than once and then runs that often.
  * NR_EINVAL (NULL reg or fn), NR_ENOMEM. */
-int nr_metrics_add_collector(nr_metrics *reg, nr_metrics_collect_fn fn, void *ud, nr_error *err);
+NR_API int nr_metrics_add_collector(nr_metrics *reg, nr_metrics_collect_fn fn, void *ud,
+                                    nr_error *err);
 
 /* Remove the earliest-added collector equal to (fn, ud). When it returns, fn
  * is not running and will not be called again for that entry, so ud may be
  * freed. NR_EINVAL (NULL reg or fn), NR_ENOTFOUND. */
-int nr_metrics_remove_collector(nr_metrics *reg, nr_metrics_collect_fn fn, void *ud, nr_error *err);
+NR_API int nr_metrics_remove_collector(nr_metrics *reg, nr_metrics_collect_fn fn, void *ud,
+                                       nr_error *err);
 
 /* ---- exposition ------------------------------------------------------------ */
 
@@ -225,11 +228,11 @@ int nr_metrics_remove_collector(nr_metrics *reg, nr_metrics_collect_fn fn, void 
  * other than an NR_E* code gives NR_EINTERNAL). On failure *out is NULL and
  * *len 0.
  */
-int nr_metrics_format(nr_metrics *reg, char **out, size_t *len, nr_error *err);
+NR_API int nr_metrics_format(nr_metrics *reg, char **out, size_t *len, nr_error *err);
 
 /* nr_metrics_format, then write the text to f and flush it. NR_EINVAL,
  * NR_ENOMEM, a collector's code, or NR_EUNAVAIL when writing fails. */
-int nr_metrics_write(nr_metrics *reg, FILE *f, nr_error *err);
+NR_API int nr_metrics_write(nr_metrics *reg, FILE *f, nr_error *err);
 
 #ifdef __cplusplus
 }

@@ -58,6 +58,7 @@
 #include "nebula/scope.h"
 #include "nebula/secret.h"
 #include "nebula/time.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -110,10 +111,10 @@ typedef struct nr_pool_config {
 } nr_pool_config;
 
 /* The schema of nr_pool_config (keys as the member names above). */
-extern const nr_config_schema nr_pool_config_schema;
+NR_API extern const nr_config_schema nr_pool_config_schema;
 
 /* Fill c with the defaults above. */
-void nr_pool_config_default(nr_pool_config *c);
+NR_API void nr_pool_config_default(nr_pool_config *c);
 
 /* ---- creation ------------------------------------------------------------ */
 
@@ -164,7 +165,7 @@ typedef struct nr_pool_options {
  * warm it, or let acquires create on demand). NR_EINVAL / NR_ECONFIG name the
  * bad option or field; NR_ENOMEM.
  */
-int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err);
+NR_API int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err);
 
 /*
  * Destroy the pool and every idle instance, and join its own creator
@@ -177,10 +178,10 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err);
  * are destroyed when given back. Give them back (nr_pool_drain waits for
  * that) and call again. NULL is a no-op.
  */
-int nr_pool_destroy(nr_pool *pool, nr_error *err);
+NR_API int nr_pool_destroy(nr_pool *pool, nr_error *err);
 
-const char *nr_pool_id(const nr_pool *pool);
-const nr_scope *nr_pool_scope(const nr_pool *pool);
+NR_API const char *nr_pool_id(const nr_pool *pool);
+NR_API const nr_scope *nr_pool_scope(const nr_pool *pool);
 
 /* ---- acquire and release ------------------------------------------------- */
 
@@ -217,18 +218,18 @@ typedef struct nr_guard {
  *   NR_ENOMEM
  * An acquire never runs create() itself. On failure *out is NR_GUARD_INIT.
  */
-int nr_pool_acquire(nr_pool *pool, const nr_ctx *ctx, nr_guard *out, nr_error *err);
+NR_API int nr_pool_acquire(nr_pool *pool, const nr_ctx *ctx, nr_guard *out, nr_error *err);
 
 /* nr_pool_acquire that records where it was called from (file, line and
  * function must be string literals or otherwise outlive the lease), for
  * the leak report of leak_threshold_ms. NR_POOL_ACQUIRE fills them in. */
-int nr_pool_acquire_at(nr_pool *pool, const nr_ctx *ctx, nr_guard *out, nr_error *err,
-                       const char *file, int line, const char *func);
+NR_API int nr_pool_acquire_at(nr_pool *pool, const nr_ctx *ctx, nr_guard *out, nr_error *err,
+                              const char *file, int line, const char *func);
 #define NR_POOL_ACQUIRE(pool, ctx, out, err)                                                       \
     nr_pool_acquire_at((pool), (ctx), (out), (err), __FILE__, __LINE__, __func__)
 
 /* The driver's handle (e.g. a sqlite3 *); NULL for an empty guard. */
-void *nr_guard_handle(const nr_guard *g);
+NR_API void *nr_guard_handle(const nr_guard *g);
 
 /* Whether the guard holds a lease. */
 static inline bool nr_guard_held(const nr_guard *g)
@@ -241,10 +242,10 @@ static inline bool nr_guard_held(const nr_guard *g)
  * emptied. An empty guard is a no-op (NR_OK); a guard whose lease was
  * already given back gives NR_ESTATE and touches nothing.
  */
-int nr_guard_release(nr_guard *g);
+NR_API int nr_guard_release(nr_guard *g);
 
 /* Give the instance back to be destroyed (it is broken). Same rules. */
-int nr_guard_taint(nr_guard *g);
+NR_API int nr_guard_taint(nr_guard *g);
 
 /*
  * Take the leased instance out of the pool for good: *handle receives the
@@ -253,7 +254,7 @@ int nr_guard_taint(nr_guard *g);
  * and may create a replacement. The guard is emptied. NR_EINVAL for a NULL
  * handle pointer or an empty guard, NR_ESTATE for a lease already given back.
  */
-int nr_guard_detach(nr_guard *g, void **handle);
+NR_API int nr_guard_detach(nr_guard *g, void **handle);
 
 typedef struct nr_instance_info {
     uint64_t id; /* 1-based creation number within the pool */
@@ -264,7 +265,7 @@ typedef struct nr_instance_info {
 } nr_instance_info;
 
 /* Describe the leased instance. NR_EINVAL for an empty or stale guard. */
-int nr_guard_info(const nr_guard *g, nr_instance_info *out);
+NR_API int nr_guard_info(const nr_guard *g, nr_instance_info *out);
 
 /* RAII for GCC and Clang: the lease is released when the variable leaves
  * its block.    NR_GUARD_SCOPED g = NR_GUARD_INIT;                          */
@@ -299,16 +300,16 @@ typedef struct nr_pool_maintain_report {
  * Returns NR_OK, or the first create error (the step still finishes
  * everything else).
  */
-int nr_pool_maintain(nr_pool *pool, nr_pool_maintain_report *report, nr_error *err);
+NR_API int nr_pool_maintain(nr_pool *pool, nr_pool_maintain_report *report, nr_error *err);
 
 /* Create instances until min_idle are idle (or max_size is reached), giving
  * up at deadline. The creates run on the calling thread, one at a time.
  * Returns NR_OK or the first create error. */
-int nr_pool_fill(nr_pool *pool, nr_deadline deadline, nr_error *err);
+NR_API int nr_pool_fill(nr_pool *pool, nr_deadline deadline, nr_error *err);
 
 /* nr_pool_fill to n idle instances instead of min_idle (n = 1 proves that
  * the resource can be reached: its error is the create's own). */
-int nr_pool_prime(nr_pool *pool, uint32_t n, nr_deadline deadline, nr_error *err);
+NR_API int nr_pool_prime(nr_pool *pool, uint32_t n, nr_deadline deadline, nr_error *err);
 
 typedef struct nr_pool_health_report {
     /* the instances idle at the call, checked: unhealthy == discarded + quarantined + kept */
@@ -355,8 +356,8 @@ typedef struct nr_pool_health_report {
  * nr_pool_destroy destroy quarantined instances as they do idle ones; a
  * shrinking nr_pool_resize retires them first.
  */
-int nr_pool_check_health(nr_pool *pool, int64_t check_timeout_ns, nr_pool_health_report *report,
-                         nr_error *err);
+NR_API int nr_pool_check_health(nr_pool *pool, int64_t check_timeout_ns,
+                                nr_pool_health_report *report, nr_error *err);
 
 /*
  * Stop handing out instances: new acquires fail with NR_ESHUTDOWN and every
@@ -365,12 +366,12 @@ int nr_pool_check_health(nr_pool *pool, int64_t check_timeout_ns, nr_pool_health
  * destroyed later, in an order the caller chooses (nr_pool_close).
  * Idempotent; nr_pool_close implies it.
  */
-void nr_pool_quiesce(nr_pool *pool);
+NR_API void nr_pool_quiesce(nr_pool *pool);
 
 /* Wait until no instance is leased or being created, or the deadline passes
  * (NR_ETIMEDOUT; err says how many are out and how long the oldest lease
  * has been held). Quiesce first, or new leases may keep it waiting. */
-int nr_pool_wait_returned(nr_pool *pool, nr_deadline deadline, nr_error *err);
+NR_API int nr_pool_wait_returned(nr_pool *pool, nr_deadline deadline, nr_error *err);
 
 /*
  * Close the pool: new acquires fail with NR_ESHUTDOWN, every waiter wakes
@@ -378,12 +379,12 @@ int nr_pool_wait_returned(nr_pool *pool, nr_deadline deadline, nr_error *err);
  * cancelled (the instance of one that still succeeds is destroyed), and
  * instances still out are destroyed when given back. Idempotent.
  */
-void nr_pool_close(nr_pool *pool);
+NR_API void nr_pool_close(nr_pool *pool);
 
 /* nr_pool_close, destroying each idle instance as its own job on ex (so
  * slow destroys run in parallel); a job ex refuses runs on the caller.
  * nr_pool_drain waits for the jobs. */
-void nr_pool_close_on(nr_pool *pool, const nr_executor *ex);
+NR_API void nr_pool_close_on(nr_pool *pool, const nr_executor *ex);
 
 /*
  * Replace the credential given to create() (copied; NULL = none). Idle
@@ -391,11 +392,11 @@ void nr_pool_close_on(nr_pool *pool, const nr_executor *ex);
  * are given back; new instances get the new one. NR_ENOMEM leaves the old
  * credential in place.
  */
-int nr_pool_set_credential(nr_pool *pool, const nr_secret *credential, nr_error *err);
+NR_API int nr_pool_set_credential(nr_pool *pool, const nr_secret *credential, nr_error *err);
 
 /* Close, then wait until every instance is given back and destroyed or the
  * deadline passes (NR_ETIMEDOUT; err says how many are still out). */
-int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
+NR_API int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
 
 /* ---- operator controls ------------------------------------------------------- */
 
@@ -408,7 +409,7 @@ int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
  * holds more than max_size, an instance given back (or, in its place, a
  * quarantined or degraded idle one); leases are never taken away.
  */
-int nr_pool_resize(nr_pool *pool, int64_t min_idle, int64_t max_size, nr_error *err);
+NR_API int nr_pool_resize(nr_pool *pool, int64_t min_idle, int64_t max_size, nr_error *err);
 
 /*
  * Suspend: acquires wait (up to their deadline) even when instances are
@@ -416,8 +417,8 @@ int nr_pool_resize(nr_pool *pool, int64_t min_idle, int64_t max_size, nr_error *
  * hands idle instances to the waiters in order and starts the creates they
  * need. Both idempotent.
  */
-void nr_pool_suspend(nr_pool *pool);
-void nr_pool_resume(nr_pool *pool);
+NR_API void nr_pool_suspend(nr_pool *pool);
+NR_API void nr_pool_resume(nr_pool *pool);
 
 /*
  * Start a new generation (for a database failover): idle instances are
@@ -426,12 +427,12 @@ void nr_pool_resume(nr_pool *pool);
  * instances (degraded and quarantined ones included) were destroyed; one
  * being probed at the time is destroyed when its probe ends.
  */
-uint32_t nr_pool_evict_all(nr_pool *pool);
+NR_API uint32_t nr_pool_evict_all(nr_pool *pool);
 
 /* ---- statistics ------------------------------------------------------------ */
 
 /* Snapshot taken under the pool lock. */
-void nr_pool_stats_get(nr_pool *pool, nr_pool_stats *out);
+NR_API void nr_pool_stats_get(nr_pool *pool, nr_pool_stats *out);
 
 #ifdef __cplusplus
 }

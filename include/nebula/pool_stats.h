@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,7 +79,7 @@ typedef struct nr_pool_stats {
  * consecutive_failures take the larger value; closed, breaker_open and
  * suspended are true when either is. Start from a zeroed sum.
  */
-void nr_pool_stats_add(nr_pool_stats *sum, const nr_pool_stats *s);
+NR_API void nr_pool_stats_add(nr_pool_stats *sum, const nr_pool_stats *s);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@
 #include "nebula/scope.h"
 #include "nebula/secret.h"
 #include "nebula/time.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,7 +66,7 @@ typedef struct nr_resource_type {
 
 /* Check that a type is usable (version, name, create, destroy, schema).
  * NR_EINVAL naming the missing part. */
-int nr_resource_type_check(const nr_resource_type *type, nr_error *err);
+NR_API int nr_resource_type_check(const nr_resource_type *type, nr_error *err);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "nebula/error.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,39 +49,39 @@ typedef struct nr_scope {
 } nr_scope;
 
 /* The Global scope. */
-void nr_scope_global(nr_scope *out);
+NR_API void nr_scope_global(nr_scope *out);
 
 /* out = the child of parent one level down with the given id.
  * NR_EINVAL (naming the rule) when parent is an Action scope or id is bad. */
-int nr_scope_child(nr_scope *out, const nr_scope *parent, const char *id, nr_error *err);
+NR_API int nr_scope_child(nr_scope *out, const nr_scope *parent, const char *id, nr_error *err);
 
 /* Convenience: a full chain. Pass NULL for the levels below the one wanted,
  * e.g. nr_scope_make(&s, "acme", "billing", NULL, NULL, err) is a Workflow. */
-int nr_scope_make(nr_scope *out, const char *tenant, const char *workflow, const char *execution,
-                  const char *action, nr_error *err);
+NR_API int nr_scope_make(nr_scope *out, const char *tenant, const char *workflow,
+                         const char *execution, const char *action, nr_error *err);
 
 /* out = the parent of s. NR_EINVAL for Global, which has no parent. */
-int nr_scope_parent(nr_scope *out, const nr_scope *s, nr_error *err);
+NR_API int nr_scope_parent(nr_scope *out, const nr_scope *s, nr_error *err);
 
 /* The id of s at its own level ("" for Global). */
-const char *nr_scope_id(const nr_scope *s);
+NR_API const char *nr_scope_id(const nr_scope *s);
 
 /* Whether outer contains inner (see above). */
-bool nr_scope_contains(const nr_scope *outer, const nr_scope *inner);
+NR_API bool nr_scope_contains(const nr_scope *outer, const nr_scope *inner);
 
 /* Whether a and b are the same scope. */
-bool nr_scope_equal(const nr_scope *a, const nr_scope *b);
+NR_API bool nr_scope_equal(const nr_scope *a, const nr_scope *b);
 
 /* "global", "tenant", "workflow", "execution", "action"; "invalid" otherwise. */
-const char *nr_scope_level_name(nr_scope_level level);
+NR_API const char *nr_scope_level_name(nr_scope_level level);
 
 /* Write "global" or "tenant:acme/workflow:billing/..." into buf.
  * Returns the length it needs (like snprintf); the text is cut only when
  * len is too small, which the return value shows. */
-size_t nr_scope_format(const nr_scope *s, char *buf, size_t len);
+NR_API size_t nr_scope_format(const nr_scope *s, char *buf, size_t len);
 
 /* Parse the text nr_scope_format writes. NR_EINVAL naming the problem. */
-int nr_scope_parse(nr_scope *out, const char *text, nr_error *err);
+NR_API int nr_scope_parse(nr_scope *out, const char *text, nr_error *err);
 
 #ifdef __cplusplus
 }

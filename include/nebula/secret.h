@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "nebula/error.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -30,25 +31,25 @@ typedef struct nr_secret nr_secret;
 #define NR_SECRET_REDACTED "<redacted>"
 
 /* Copy len bytes (may contain NULs). NR_ENOMEM or NR_EINVAL (data NULL with len > 0). */
-int nr_secret_create(nr_secret **out, const void *data, size_t len, nr_error *err);
+NR_API int nr_secret_create(nr_secret **out, const void *data, size_t len, nr_error *err);
 
 /* Copy a NUL-terminated string. */
-int nr_secret_from_str(nr_secret **out, const char *str, nr_error *err);
+NR_API int nr_secret_from_str(nr_secret **out, const char *str, nr_error *err);
 
 /* A new secret with the same bytes; src NULL gives *out NULL and NR_OK. */
-int nr_secret_dup(nr_secret **out, const nr_secret *src, nr_error *err);
+NR_API int nr_secret_dup(nr_secret **out, const nr_secret *src, nr_error *err);
 
 /* Zero and free. NULL is a no-op. */
-void nr_secret_free(nr_secret *s);
+NR_API void nr_secret_free(nr_secret *s);
 
 /* The bytes, NUL-terminated (a NUL is kept after them); *len_out (may be
  * NULL) gets the length. Valid until nr_secret_free. */
-const char *nr_secret_reveal(const nr_secret *s, size_t *len_out);
+NR_API const char *nr_secret_reveal(const nr_secret *s, size_t *len_out);
 
-size_t nr_secret_len(const nr_secret *s);
+NR_API size_t nr_secret_len(const nr_secret *s);
 
 /* Constant-time comparison of contents (NULL equals only NULL). */
-bool nr_secret_equal(const nr_secret *a, const nr_secret *b);
+NR_API bool nr_secret_equal(const nr_secret *a, const nr_secret *b);
 
 #ifdef __cplusplus
 }

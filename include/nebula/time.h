@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,37 +30,37 @@ typedef struct nr_deadline {
 #define NR_DEADLINE_NEVER INT64_MAX
 
 /* Current CLOCK_MONOTONIC time in nanoseconds. */
-int64_t nr_now_ns(void);
+NR_API int64_t nr_now_ns(void);
 
 /* CLOCK_MONOTONIC_COARSE: the same clock, read cheaply, lagging by at most
  * a scheduler tick (a few ms). The pool stamps instances with it. */
-int64_t nr_now_coarse_ns(void);
+NR_API int64_t nr_now_coarse_ns(void);
 
 /* Wall-clock (CLOCK_REALTIME) milliseconds since the epoch: for times shown
  * to people and secrets' expiry, never for deadlines. */
-int64_t nr_wall_ms(void);
+NR_API int64_t nr_wall_ms(void);
 
 /* A deadline rel_ns from now; rel_ns <= 0 gives an already expired one;
  * a sum that would overflow saturates to NR_DEADLINE_NEVER. */
-nr_deadline nr_deadline_in_ns(int64_t rel_ns);
-nr_deadline nr_deadline_in_ms(int64_t rel_ms);
-nr_deadline nr_deadline_never(void);
+NR_API nr_deadline nr_deadline_in_ns(int64_t rel_ns);
+NR_API nr_deadline nr_deadline_in_ms(int64_t rel_ms);
+NR_API nr_deadline nr_deadline_never(void);
 static inline bool nr_deadline_is_set(nr_deadline d)
 {
     return d.at_ns != 0;
 }
 
 /* true when now >= the deadline (an unset deadline never expires). */
-bool nr_deadline_expired(nr_deadline d);
+NR_API bool nr_deadline_expired(nr_deadline d);
 
 /* Nanoseconds left (0 when expired, INT64_MAX for never/unset). */
-int64_t nr_deadline_remaining_ns(nr_deadline d);
+NR_API int64_t nr_deadline_remaining_ns(nr_deadline d);
 
 /* The earlier of two deadlines (unset counts as never). */
-nr_deadline nr_deadline_min(nr_deadline a, nr_deadline b);
+NR_API nr_deadline nr_deadline_min(nr_deadline a, nr_deadline b);
 
 /* Sleep for rel_ns nanoseconds (restarts on EINTR). */
-void nr_sleep_ns(int64_t rel_ns);
+NR_API void nr_sleep_ns(int64_t rel_ns);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,7 @@
 #include "nebula/error.h"
 #include "nebula/ctx.h"
 #include "nebula/pool_stats.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,7 +48,7 @@ typedef enum nr_trace_level {
 } nr_trace_level;
 
 /* "trace", "debug", "info", "warn", "error"; "invalid" otherwise. */
-const char *nr_trace_level_name(nr_trace_level level);
+NR_API const char *nr_trace_level_name(nr_trace_level level);
 
 /*
  * One record. Every pointer in it (strings and stats) is valid only during
@@ -96,7 +97,7 @@ typedef struct nr_trace_sink {
  * library was built with NR_WITH_TRACING=OFF (removing, s == NULL, is then
  * NR_OK).
  */
-int nr_trace_set_sink(const nr_trace_sink *s, nr_trace_level min_level);
+NR_API int nr_trace_set_sink(const nr_trace_sink *s, nr_trace_level min_level);
 
 /*
  * Hand r to the installed sink when its level passes the sink's min_level
@@ -105,7 +106,7 @@ int nr_trace_set_sink(const nr_trace_sink *s, nr_trace_level min_level);
  * library uses this for its own records; a driver may use it too, with the
  * same rule: no secret in any field. r == NULL or an invalid level: no-op.
  */
-void nr_trace_emit(const nr_trace_record *r);
+NR_API void nr_trace_emit(const nr_trace_record *r);
 
 /* ---- JSON lines ---------------------------------------------------------- */
 
@@ -131,7 +132,7 @@ void nr_trace_emit(const nr_trace_record *r);
  * character, DEL too); bytes that are not valid UTF-8 become U+FFFD, so the
  * output is always valid UTF-8 JSON.
  */
-size_t nr_trace_format_json(const nr_trace_record *r, char *buf, size_t len);
+NR_API size_t nr_trace_format_json(const nr_trace_record *r, char *buf, size_t len);
 
 /* A sink writing one JSON object per line to a FILE. */
 typedef struct nr_trace_jsonl nr_trace_jsonl;
@@ -146,10 +147,10 @@ typedef struct nr_trace_jsonl nr_trace_jsonl;
  * not with other stdio writes to fp from this process. flags: 0 or
  * NR_TRACE_JSONL_FLUSH. NR_EINVAL (out or fp NULL, unknown flag), NR_ENOMEM.
  */
-int nr_trace_jsonl_create(nr_trace_jsonl **out, FILE *fp, unsigned flags, nr_error *err);
+NR_API int nr_trace_jsonl_create(nr_trace_jsonl **out, FILE *fp, unsigned flags, nr_error *err);
 
 /* Fill *out_sink with the sink that writes to j, ready for nr_trace_set_sink. */
-void nr_trace_jsonl_sink(nr_trace_jsonl *j, nr_trace_sink *out_sink);
+NR_API void nr_trace_jsonl_sink(nr_trace_jsonl *j, nr_trace_sink *out_sink);
 
 typedef struct nr_trace_jsonl_stats {
     uint64_t lines;        /* lines written */
@@ -157,13 +158,13 @@ typedef struct nr_trace_jsonl_stats {
     uint64_t write_errors; /* records whose fwrite (or fflush) failed */
 } nr_trace_jsonl_stats;
 
-void nr_trace_jsonl_stats_get(const nr_trace_jsonl *j, nr_trace_jsonl_stats *out);
+NR_API void nr_trace_jsonl_stats_get(const nr_trace_jsonl *j, nr_trace_jsonl_stats *out);
 
 /*
  * Destroy j. NR_EBUSY, freeing nothing, while j is the installed sink:
  * remove or replace it first. fp is not closed. NULL is a no-op (NR_OK).
  */
-int nr_trace_jsonl_destroy(nr_trace_jsonl *j);
+NR_API int nr_trace_jsonl_destroy(nr_trace_jsonl *j);
 
 #ifdef __cplusplus
 }

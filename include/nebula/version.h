@@ -4,6 +4,8 @@
 #ifndef NEBULA_VERSION_H
 #define NEBULA_VERSION_H
 
+#include "nebula/export.h"
+
 #define NR_VERSION_MAJOR  0
 #define NR_VERSION_MINOR  1
 #define NR_VERSION_PATCH  0
@@ -14,7 +16,7 @@ extern "C" {
 #endif
 
 /* The version of the library actually linked, e.g. "0.1.0". */
-const char *nr_version(void);
+NR_API const char *nr_version(void);
 
 #ifdef __cplusplus
 }

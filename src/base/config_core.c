@@ -5,7 +5,7 @@
 #include "base/config_internal.h"
 #include "nebula/alloc.h"
 
-int nrc_schema_check(const nr_config_schema *schema, nr_error *err)
+int nr__config_schema_check(const nr_config_schema *schema, nr_error *err)
 {
     if (!schema || (!schema->fields && schema->nfields > 0))
         return nr_error_set(err, NR_EINVAL, NULL, "config: no schema");
@@ -13,7 +13,7 @@ int nrc_schema_check(const nr_config_schema *schema, nr_error *err)
         const nr_field *f = &schema->fields[i];
         bool ok = f->name && f->type >= NR_FT_BOOL && f->type <= NR_FT_SECRET;
         if (ok && f->type == NR_FT_ENUM)
-            ok = nrc_enum_count(f) > 0;
+            ok = nr__config_enum_count(f) > 0;
         if (!ok)
             return nr_error_set(err, NR_EINVAL, NULL, "%s config: field %zu is malformed",
                                 schema->name ? schema->name : "unnamed", i);
@@ -23,7 +23,7 @@ int nrc_schema_check(const nr_config_schema *schema, nr_error *err)
 
 int nr_config_init(const nr_config_schema *schema, void *cfg, nr_error *err)
 {
-    int rc = nrc_schema_check(schema, err);
+    int rc = nr__config_schema_check(schema, err);
     if (rc != NR_OK)
         return rc;
     if (!cfg)
@@ -33,19 +33,19 @@ int nr_config_init(const nr_config_schema *schema, void *cfg, nr_error *err)
         const nr_field *f = &schema->fields[i];
         switch (f->type) {
         case NR_FT_BOOL:
-            *NRC_AT(cfg, f, bool) = f->def_int != 0;
+            *NR__CONFIG_AT(cfg, f, bool) = f->def_int != 0;
             break;
         case NR_FT_INT:
-            *NRC_AT(cfg, f, int64_t) = f->def_int;
+            *NR__CONFIG_AT(cfg, f, int64_t) = f->def_int;
             break;
         case NR_FT_DOUBLE:
-            *NRC_AT(cfg, f, double) = f->def_double;
+            *NR__CONFIG_AT(cfg, f, double) = f->def_double;
             break;
         case NR_FT_ENUM:
-            *NRC_AT(cfg, f, int) = (int)f->def_int;
+            *NR__CONFIG_AT(cfg, f, int) = (int)f->def_int;
             break;
         case NR_FT_STRING:
-            if (f->def_str && !(*NRC_AT(cfg, f, char *) = nr_strdup(f->def_str))) {
+            if (f->def_str && !(*NR__CONFIG_AT(cfg, f, char *) = nr_strdup(f->def_str))) {
                 nr_config_free(schema, cfg);
                 return nr_error_set(err, NR_ENOMEM, NULL, "%s config: out of memory",
                                     schema->name ? schema->name : "unnamed");
@@ -65,16 +65,16 @@ void nr_config_free(const nr_config_schema *schema, void *cfg)
     for (size_t i = 0; i < schema->nfields; i++) {
         const nr_field *f = &schema->fields[i];
         if (f->type == NR_FT_STRING)
-            nr_free(*NRC_AT(cfg, f, char *));
+            nr_free(*NR__CONFIG_AT(cfg, f, char *));
         else if (f->type == NR_FT_SECRET)
-            nr_secret_free(*NRC_AT(cfg, f, nr_secret *));
+            nr_secret_free(*NR__CONFIG_AT(cfg, f, nr_secret *));
     }
     memset(cfg, 0, schema->struct_size);
 }
 
 int nr_config_copy(const nr_config_schema *schema, void *dst, const void *src, nr_error *err)
 {
-    int rc = nrc_schema_check(schema, err);
+    int rc = nr__config_schema_check(schema, err);
     if (rc != NR_OK)
         return rc;
     if (!dst || !src)
@@ -86,18 +86,19 @@ int nr_config_copy(const nr_config_schema *schema, void *dst, const void *src, n
     for (size_t i = 0; i < schema->nfields; i++) {
         const nr_field *f = &schema->fields[i];
         if (f->type == NR_FT_STRING)
-            *NRC_AT(dst, f, char *) = NULL;
+            *NR__CONFIG_AT(dst, f, char *) = NULL;
         else if (f->type == NR_FT_SECRET)
-            *NRC_AT(dst, f, nr_secret *) = NULL;
+            *NR__CONFIG_AT(dst, f, nr_secret *) = NULL;
     }
     for (size_t i = 0; i < schema->nfields && rc == NR_OK; i++) {
         const nr_field *f = &schema->fields[i];
         if (f->type == NR_FT_STRING) {
-            const char *s = *NRC_CAT(src, f, char *);
-            if (s && !(*NRC_AT(dst, f, char *) = nr_strdup(s)))
+            const char *s = *NR__CONFIG_CAT(src, f, char *);
+            if (s && !(*NR__CONFIG_AT(dst, f, char *) = nr_strdup(s)))
                 rc = NR_ENOMEM;
         } else if (f->type == NR_FT_SECRET) {
-            rc = nr_secret_dup(NRC_AT(dst, f, nr_secret *), *NRC_CAT(src, f, nr_secret *), NULL);
+            rc = nr_secret_dup(NR__CONFIG_AT(dst, f, nr_secret *),
+                               *NR__CONFIG_CAT(src, f, nr_secret *), NULL);
         }
     }
     if (rc != NR_OK) {
@@ -112,21 +113,22 @@ static bool field_equal(const nr_field *f, const void *a, const void *b)
 {
     switch (f->type) {
     case NR_FT_BOOL:
-        return *NRC_CAT(a, f, bool) == *NRC_CAT(b, f, bool);
+        return *NR__CONFIG_CAT(a, f, bool) == *NR__CONFIG_CAT(b, f, bool);
     case NR_FT_INT:
-        return *NRC_CAT(a, f, int64_t) == *NRC_CAT(b, f, int64_t);
+        return *NR__CONFIG_CAT(a, f, int64_t) == *NR__CONFIG_CAT(b, f, int64_t);
     case NR_FT_DOUBLE: {
-        double x = *NRC_CAT(a, f, double), y = *NRC_CAT(b, f, double);
+        double x = *NR__CONFIG_CAT(a, f, double), y = *NR__CONFIG_CAT(b, f, double);
         return x == y || (isnan(x) && isnan(y));
     }
     case NR_FT_ENUM:
-        return *NRC_CAT(a, f, int) == *NRC_CAT(b, f, int);
+        return *NR__CONFIG_CAT(a, f, int) == *NR__CONFIG_CAT(b, f, int);
     case NR_FT_STRING: {
-        const char *x = *NRC_CAT(a, f, char *), *y = *NRC_CAT(b, f, char *);
+        const char *x = *NR__CONFIG_CAT(a, f, char *), *y = *NR__CONFIG_CAT(b, f, char *);
         return (!x || !y) ? x == y : strcmp(x, y) == 0;
     }
     case NR_FT_SECRET:
-        return nr_secret_equal(*NRC_CAT(a, f, nr_secret *), *NRC_CAT(b, f, nr_secret *));
+        return nr_secret_equal(*NR__CONFIG_CAT(a, f, nr_secret *),
+                               *NR__CONFIG_CAT(b, f, nr_secret *));
     }
     return true;
 }

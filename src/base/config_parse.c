@@ -16,14 +16,14 @@ static void value_text(char *out, size_t cap, const nr_field *f, const json_t *v
     }
     switch (json_typeof(v)) {
     case JSON_STRING:
-        nrc_quote(out, cap, json_string_value(v), json_string_length(v));
+        nr__config_quote(out, cap, json_string_value(v), json_string_length(v));
         return;
     case JSON_INTEGER:
         snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return;
     case JSON_REAL:
         /* a real stays one: 1.0 is "1.0", not the integer "1" */
-        nrc_double_text(out, cap, json_real_value(v));
+        nr__config_double_text(out, cap, json_real_value(v));
         if (!strpbrk(out, ".eEn") && strlen(out) + 2 < cap)
             strcat(out, ".0");
         return;
@@ -50,15 +50,15 @@ static void value_text(char *out, size_t cap, const nr_field *f, const json_t *v
 static void type_issue(nr_config_report *r, const char *path, const nr_field *f, const json_t *v,
                        const char *rule)
 {
-    char value[NRC_TEXT_MAX];
+    char value[NR__CONFIG_TEXT_MAX];
     value_text(value, sizeof(value), f, v);
     nr_config_report_add(r, path, value, 0, 0, "%s", rule);
 }
 
 static void enum_issue(nr_config_report *r, const char *path, const nr_field *f, const json_t *v)
 {
-    char names[NR_CONFIG_RULE_MAX], value[NRC_TEXT_MAX];
-    nrc_enum_list(names, sizeof(names), f);
+    char names[NR_CONFIG_RULE_MAX], value[NR__CONFIG_TEXT_MAX];
+    nr__config_enum_list(names, sizeof(names), f);
     value_text(value, sizeof(value), f, v);
     nr_config_report_add(r, path, value, 0, 0, "must be one of: %s", names);
 }
@@ -85,8 +85,8 @@ static int set_text(const nr_field *f, const json_t *v, void *cfg)
         nr_secret *sec = NULL;
         if (s && nr_secret_create(&sec, s, len, NULL) != NR_OK)
             return NR_ENOMEM;
-        nr_secret_free(*NRC_AT(cfg, f, nr_secret *));
-        *NRC_AT(cfg, f, nr_secret *) = sec;
+        nr_secret_free(*NR__CONFIG_AT(cfg, f, nr_secret *));
+        *NR__CONFIG_AT(cfg, f, nr_secret *) = sec;
         return NR_OK;
     }
     char *copy = NULL;
@@ -95,8 +95,8 @@ static int set_text(const nr_field *f, const json_t *v, void *cfg)
             return NR_ENOMEM;
         memcpy(copy, s, len + 1);
     }
-    nr_free(*NRC_AT(cfg, f, char *));
-    *NRC_AT(cfg, f, char *) = copy;
+    nr_free(*NR__CONFIG_AT(cfg, f, char *));
+    *NR__CONFIG_AT(cfg, f, char *) = copy;
     return NR_OK;
 }
 
@@ -111,21 +111,21 @@ static int set_field(const nr_config_schema *schema, const nr_field *f, const js
             type_issue(r, path, f, v, "must be true or false");
             return NR_OK;
         }
-        *NRC_AT(cfg, f, bool) = json_is_true(v);
+        *NR__CONFIG_AT(cfg, f, bool) = json_is_true(v);
         break;
     case NR_FT_INT:
         if (!json_is_integer(v)) {
             type_issue(r, path, f, v, "must be an integer");
             return NR_OK;
         }
-        *NRC_AT(cfg, f, int64_t) = (int64_t)json_integer_value(v);
+        *NR__CONFIG_AT(cfg, f, int64_t) = (int64_t)json_integer_value(v);
         break;
     case NR_FT_DOUBLE:
         if (!json_is_number(v)) {
             type_issue(r, path, f, v, "must be a number");
             return NR_OK;
         }
-        *NRC_AT(cfg, f, double) = json_number_value(v);
+        *NR__CONFIG_AT(cfg, f, double) = json_number_value(v);
         break;
     case NR_FT_ENUM: {
         int idx = enum_index(f, v);
@@ -133,7 +133,7 @@ static int set_field(const nr_config_schema *schema, const nr_field *f, const js
             enum_issue(r, path, f, v);
             return NR_OK;
         }
-        *NRC_AT(cfg, f, int) = idx;
+        *NR__CONFIG_AT(cfg, f, int) = idx;
         break;
     }
     case NR_FT_STRING:
@@ -150,7 +150,7 @@ static int set_field(const nr_config_schema *schema, const nr_field *f, const js
             return NR_ENOMEM;
         break;
     }
-    nrc_check_field(schema, f, cfg, prefix, r);
+    nr__config_check_field(schema, f, cfg, prefix, r);
     return NR_OK;
 }
 
@@ -171,9 +171,9 @@ static const char *field_hint(const nr_config_schema *schema, const char *key, s
 static int fill(const nr_config_schema *schema, const json_t *obj, const char *prefix, void *cfg,
                 nr_config_report *r)
 {
-    char path[NRC_PATH_BUF];
+    char path[NR__CONFIG_PATH_BUF];
     if (!json_is_object(obj)) {
-        char value[NRC_TEXT_MAX];
+        char value[NR__CONFIG_TEXT_MAX];
         value_text(value, sizeof(value), NULL, obj);
         nr_config_report_add(r, prefix, value, 0, 0, "must be a JSON object");
         return NR_OK;
@@ -181,11 +181,11 @@ static int fill(const nr_config_schema *schema, const json_t *obj, const char *p
     for (size_t i = 0; i < schema->nfields; i++) {
         const nr_field *f = &schema->fields[i];
         const json_t *v = json_object_get(obj, f->name);
-        nrc_path(path, sizeof(path), prefix, f->name, strlen(f->name));
+        nr__config_path(path, sizeof(path), prefix, f->name, strlen(f->name));
         if (!v && f->required)
             nr_config_report_add(r, path, NULL, 0, 0, "is required");
         else if (!v)
-            nrc_check_field(schema, f, cfg, prefix, r); /* the default */
+            nr__config_check_field(schema, f, cfg, prefix, r); /* the default */
         else if (set_field(schema, f, v, cfg, prefix, path, r) != NR_OK)
             return NR_ENOMEM;
     }
@@ -195,7 +195,7 @@ static int fill(const nr_config_schema *schema, const json_t *obj, const char *p
     json_object_keylen_foreach((json_t *)obj, key, klen, v)
     {
         if (klen != strlen(key) || !nr_config_field(schema, key)) {
-            nrc_path(path, sizeof(path), prefix, key, klen);
+            nr__config_path(path, sizeof(path), prefix, key, klen);
             const char *hint = field_hint(schema, key, klen);
             if (hint)
                 nr_config_report_add(r, path, NULL, 0, 0, "unknown field; did you mean \"%s\"?",
@@ -204,7 +204,7 @@ static int fill(const nr_config_schema *schema, const json_t *obj, const char *p
                 nr_config_report_add(r, path, NULL, 0, 0, "unknown field");
         }
     }
-    nrc_run_check(schema, cfg, prefix, r, 0);
+    nr__config_run_check(schema, cfg, prefix, r, 0);
     return NR_OK;
 }
 
@@ -212,19 +212,19 @@ static int fill(const nr_config_schema *schema, const json_t *obj, const char *p
 static int finish(const nr_config_schema *schema, void *cfg, int rc, nr_config_report *r,
                   nr_error *err)
 {
-    if (rc == NR_OK && nrc_report_total(r) == 0)
+    if (rc == NR_OK && nr__config_report_total(r) == 0)
         return NR_OK;
     nr_config_free(schema, cfg);
     if (nr_config_init(schema, cfg, err) != NR_OK || rc == NR_ENOMEM)
         return nr_error_set(err, NR_ENOMEM, NULL, "%s config: out of memory",
                             schema->name ? schema->name : "unnamed");
-    return nrc_report_fail(schema, r, err);
+    return nr__config_report_fail(schema, r, err);
 }
 
 int nr_config_from_json(const nr_config_schema *schema, const void *json_object,
                         const char *path_prefix, void *cfg, nr_config_report *report, nr_error *err)
 {
-    int rc = nrc_schema_check(schema, err);
+    int rc = nr__config_schema_check(schema, err);
     if (rc != NR_OK)
         return rc;
     if (!cfg || !json_object)
@@ -234,7 +234,7 @@ int nr_config_from_json(const nr_config_schema *schema, const void *json_object,
     nr_config_report_clear(r);
     if ((rc = nr_config_init(schema, cfg, err)) != NR_OK)
         return rc;
-    rc = fill(schema, json_object, nrc_prefix(path_prefix), cfg, r);
+    rc = fill(schema, json_object, nr__config_prefix(path_prefix), cfg, r);
     return finish(schema, cfg, rc, r, err);
 }
 
@@ -255,7 +255,7 @@ static void scrub_secrets(const nr_config_schema *schema, json_t *root)
 int nr_config_parse(const nr_config_schema *schema, const char *text, size_t len, void *cfg,
                     nr_config_report *report, nr_error *err)
 {
-    int rc = nrc_schema_check(schema, err);
+    int rc = nr__config_schema_check(schema, err);
     if (rc != NR_OK)
         return rc;
     if (!cfg || (!text && len > 0))

@@ -77,14 +77,14 @@ void nr_config_report_print(const nr_config_report *r, FILE *out)
         fprintf(out, "(%zu more not shown)\n", r->dropped);
 }
 
-size_t nrc_report_total(const nr_config_report *r)
+size_t nr__config_report_total(const nr_config_report *r)
 {
     return r->count + r->dropped;
 }
 
-int nrc_report_fail(const nr_config_schema *schema, const nr_config_report *r, nr_error *err)
+int nr__config_report_fail(const nr_config_schema *schema, const nr_config_report *r, nr_error *err)
 {
-    size_t total = nrc_report_total(r);
+    size_t total = nr__config_report_total(r);
     const char *name = schema->name ? schema->name : "unnamed";
     if (r->count == 0)
         return nr_error_set(err, NR_ECONFIG, NULL, "%s config: %zu problem%s", name, total,

@@ -20,7 +20,7 @@ static void check_int(const nr_field *f, int64_t v, const char *path, nr_config_
 static void check_double(const nr_field *f, double v, const char *path, nr_config_report *r)
 {
     char value[40];
-    nrc_double_text(value, sizeof(value), v);
+    nr__config_double_text(value, sizeof(value), v);
     if (!isfinite(v)) {
         nr_config_report_add(r, path, value, 0, 0, "must be a finite number");
         return;
@@ -28,18 +28,18 @@ static void check_double(const nr_field *f, double v, const char *path, nr_confi
     bool ranged = f->dmin != 0 || f->dmax != 0;
     if (ranged && (v < f->dmin || v > f->dmax)) {
         char lo[40], hi[40];
-        nrc_double_text(lo, sizeof(lo), f->dmin);
-        nrc_double_text(hi, sizeof(hi), f->dmax);
+        nr__config_double_text(lo, sizeof(lo), f->dmin);
+        nr__config_double_text(hi, sizeof(hi), f->dmax);
         nr_config_report_add(r, path, value, 0, 0, "must be between %s and %s", lo, hi);
     }
 }
 
 static void check_enum(const nr_field *f, int v, const char *path, nr_config_report *r)
 {
-    if (v < 0 || v >= nrc_enum_count(f)) {
+    if (v < 0 || v >= nr__config_enum_count(f)) {
         char value[16], names[NR_CONFIG_RULE_MAX];
         snprintf(value, sizeof(value), "%d", v);
-        nrc_enum_list(names, sizeof(names), f);
+        nr__config_enum_list(names, sizeof(names), f);
         nr_config_report_add(r, path, value, 0, 0, "must be one of: %s", names);
     }
 }
@@ -50,7 +50,7 @@ static void check_text(const nr_field *f, const char *s, size_t len, const char 
 {
     if (memchr(s, '\0', len))
         nr_config_report_add(r, path, value, 0, 0, "must not contain NUL bytes");
-    else if (!nrc_utf8_valid(s, len))
+    else if (!nr__config_utf8_valid(s, len))
         nr_config_report_add(r, path, f->type == NR_FT_SECRET ? value : "", 0, 0,
                              "must be valid UTF-8");
     else if (f->min > 0 && len < (uint64_t)f->min)
@@ -59,38 +59,38 @@ static void check_text(const nr_field *f, const char *s, size_t len, const char 
         nr_config_report_add(r, path, value, 0, 0, "must be at most %" PRId64 " bytes", f->max);
 }
 
-void nrc_check_field(const nr_config_schema *schema, const nr_field *f, const void *cfg,
-                     const char *prefix, nr_config_report *report)
+void nr__config_check_field(const nr_config_schema *schema, const nr_field *f, const void *cfg,
+                            const char *prefix, nr_config_report *report)
 {
     (void)schema;
-    char path[NRC_PATH_BUF];
-    nrc_path(path, sizeof(path), prefix, f->name, strlen(f->name));
+    char path[NR__CONFIG_PATH_BUF];
+    nr__config_path(path, sizeof(path), prefix, f->name, strlen(f->name));
     switch (f->type) {
     case NR_FT_BOOL:
         break;
     case NR_FT_INT:
-        check_int(f, *NRC_CAT(cfg, f, int64_t), path, report);
+        check_int(f, *NR__CONFIG_CAT(cfg, f, int64_t), path, report);
         break;
     case NR_FT_DOUBLE:
-        check_double(f, *NRC_CAT(cfg, f, double), path, report);
+        check_double(f, *NR__CONFIG_CAT(cfg, f, double), path, report);
         break;
     case NR_FT_ENUM:
-        check_enum(f, *NRC_CAT(cfg, f, int), path, report);
+        check_enum(f, *NR__CONFIG_CAT(cfg, f, int), path, report);
         break;
     case NR_FT_STRING: {
-        const char *s = *NRC_CAT(cfg, f, char *);
+        const char *s = *NR__CONFIG_CAT(cfg, f, char *);
         if (!s) {
             if (f->required)
                 nr_config_report_add(report, path, NULL, 0, 0, "is required");
             break;
         }
-        char value[NRC_TEXT_MAX];
-        nrc_quote(value, sizeof(value), s, strlen(s));
+        char value[NR__CONFIG_TEXT_MAX];
+        nr__config_quote(value, sizeof(value), s, strlen(s));
         check_text(f, s, strlen(s), value, path, report);
         break;
     }
     case NR_FT_SECRET: {
-        const nr_secret *sec = *NRC_CAT(cfg, f, nr_secret *);
+        const nr_secret *sec = *NR__CONFIG_CAT(cfg, f, nr_secret *);
         if (!sec) {
             if (f->required)
                 nr_config_report_add(report, path, NULL, 0, 0, "is required");
@@ -104,17 +104,17 @@ void nrc_check_field(const nr_config_schema *schema, const nr_field *f, const vo
     }
 }
 
-void nrc_run_check(const nr_config_schema *schema, const void *cfg, const char *prefix,
-                   nr_config_report *report, size_t before)
+void nr__config_run_check(const nr_config_schema *schema, const void *cfg, const char *prefix,
+                          nr_config_report *report, size_t before)
 {
-    if (schema->check && nrc_report_total(report) == before)
-        schema->check(cfg, nrc_prefix(prefix), report);
+    if (schema->check && nr__config_report_total(report) == before)
+        schema->check(cfg, nr__config_prefix(prefix), report);
 }
 
 int nr_config_validate(const nr_config_schema *schema, const void *cfg, const char *path_prefix,
                        nr_config_report *report, nr_error *err)
 {
-    int rc = nrc_schema_check(schema, err);
+    int rc = nr__config_schema_check(schema, err);
     if (rc != NR_OK)
         return rc;
     if (!cfg)
@@ -123,9 +123,9 @@ int nr_config_validate(const nr_config_schema *schema, const void *cfg, const ch
     nr_config_report *r = report ? report : &local;
     nr_config_report_clear(r);
     for (size_t i = 0; i < schema->nfields; i++)
-        nrc_check_field(schema, &schema->fields[i], cfg, path_prefix, r);
-    nrc_run_check(schema, cfg, path_prefix, r, 0);
-    if (nrc_report_total(r) > 0)
-        return nrc_report_fail(schema, r, err);
+        nr__config_check_field(schema, &schema->fields[i], cfg, path_prefix, r);
+    nr__config_run_check(schema, cfg, path_prefix, r, 0);
+    if (nr__config_report_total(r) > 0)
+        return nr__config_report_fail(schema, r, err);
     return NR_OK;
 }

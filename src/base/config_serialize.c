@@ -15,7 +15,7 @@ static const char *sname(const nr_config_schema *schema)
 /* A JSON string of s (len bytes), or NR_EINVAL when it is not valid UTF-8. */
 static int text_value(json_t **out, const char *s, size_t len)
 {
-    if (!nrc_utf8_valid(s, len))
+    if (!nr__config_utf8_valid(s, len))
         return NR_EINVAL;
     *out = json_stringn(s, len);
     return NR_OK;
@@ -28,13 +28,13 @@ static int field_value(const nr_config_schema *schema, const nr_field *f, const 
     *out = NULL;
     switch (f->type) {
     case NR_FT_BOOL:
-        *out = json_boolean(*NRC_CAT(cfg, f, bool));
+        *out = json_boolean(*NR__CONFIG_CAT(cfg, f, bool));
         return NR_OK;
     case NR_FT_INT:
-        *out = json_integer((json_int_t)*NRC_CAT(cfg, f, int64_t));
+        *out = json_integer((json_int_t)*NR__CONFIG_CAT(cfg, f, int64_t));
         break;
     case NR_FT_DOUBLE: {
-        double d = *NRC_CAT(cfg, f, double);
+        double d = *NR__CONFIG_CAT(cfg, f, double);
         if (!isfinite(d))
             return nr_error_set(err, NR_EINVAL, NULL, "%s config: %s must be a finite number",
                                 sname(schema), f->name);
@@ -42,15 +42,15 @@ static int field_value(const nr_config_schema *schema, const nr_field *f, const 
         break;
     }
     case NR_FT_ENUM: {
-        int idx = *NRC_CAT(cfg, f, int);
-        if (idx < 0 || idx >= nrc_enum_count(f))
+        int idx = *NR__CONFIG_CAT(cfg, f, int);
+        if (idx < 0 || idx >= nr__config_enum_count(f))
             return nr_error_set(err, NR_EINVAL, NULL, "%s config: %s holds no valid name (%d)",
                                 sname(schema), f->name, idx);
         *out = json_string(f->enum_names[idx]);
         break;
     }
     case NR_FT_STRING: {
-        const char *s = *NRC_CAT(cfg, f, char *);
+        const char *s = *NR__CONFIG_CAT(cfg, f, char *);
         if (!s) {
             *out = json_null();
             return NR_OK;
@@ -61,7 +61,7 @@ static int field_value(const nr_config_schema *schema, const nr_field *f, const 
         break;
     }
     case NR_FT_SECRET: {
-        const nr_secret *sec = *NRC_CAT(cfg, f, nr_secret *);
+        const nr_secret *sec = *NR__CONFIG_CAT(cfg, f, nr_secret *);
         if (secrets == NR_CONFIG_SECRETS_OMIT)
             return NR_OK;
         if (!sec) {
@@ -100,7 +100,7 @@ static void scrub_secrets(const nr_config_schema *schema, json_t *obj)
 void *nr_config_to_json(const nr_config_schema *schema, const void *cfg, nr_config_secrets secrets,
                         nr_error *err)
 {
-    if (nrc_schema_check(schema, err) != NR_OK)
+    if (nr__config_schema_check(schema, err) != NR_OK)
         return NULL;
     if (!cfg) {
         nr_error_set(err, NR_EINVAL, NULL, "config: no struct");
@@ -141,7 +141,7 @@ static int real_precision(const nr_config_schema *schema, const void *cfg)
     for (size_t i = 0; i < schema->nfields; i++) {
         const nr_field *f = &schema->fields[i];
         if (f->type == NR_FT_DOUBLE) {
-            int q = nrc_double_precision(*NRC_CAT(cfg, f, double));
+            int q = nr__config_double_precision(*NR__CONFIG_CAT(cfg, f, double));
             p = q > p ? q : p;
         }
     }

@@ -5,7 +5,7 @@
 
 #include "base/config_internal.h"
 
-const char *nrc_prefix(const char *prefix)
+const char *nr__config_prefix(const char *prefix)
 {
     return prefix && *prefix ? prefix : "$";
 }
@@ -24,9 +24,9 @@ static bool plain_word(const char *s, size_t len)
     return true;
 }
 
-void nrc_path(char *out, size_t cap, const char *prefix, const char *name, size_t name_len)
+void nr__config_path(char *out, size_t cap, const char *prefix, const char *name, size_t name_len)
 {
-    prefix = nrc_prefix(prefix);
+    prefix = nr__config_prefix(prefix);
     if (plain_word(name, name_len)) {
         snprintf(out, cap, "%s.%.*s", prefix, (int)name_len, name);
         return;
@@ -34,7 +34,7 @@ void nrc_path(char *out, size_t cap, const char *prefix, const char *name, size_
     int n = snprintf(out, cap, "%s[", prefix);
     if (n < 0 || (size_t)n >= cap)
         return;
-    nrc_quote(out + n, cap - (size_t)n, name, name_len);
+    nr__config_quote(out + n, cap - (size_t)n, name, name_len);
     size_t used = strlen(out);
     if (used + 1 < cap)
         memcpy(out + used, "]", 2);
@@ -75,7 +75,7 @@ static void escape_byte(unsigned char c, char buf[8])
     }
 }
 
-void nrc_quote(char *out, size_t cap, const char *s, size_t len)
+void nr__config_quote(char *out, size_t cap, const char *s, size_t len)
 {
     if (cap == 0)
         return;
@@ -99,7 +99,7 @@ void nrc_quote(char *out, size_t cap, const char *s, size_t len)
     out[n] = '\0';
 }
 
-void nrc_quote_file(FILE *out, const char *s, size_t len)
+void nr__config_quote_file(FILE *out, const char *s, size_t len)
 {
     char buf[8];
     fputc('"', out);
@@ -110,7 +110,7 @@ void nrc_quote_file(FILE *out, const char *s, size_t len)
     fputc('"', out);
 }
 
-int nrc_double_precision(double d)
+int nr__config_double_precision(double d)
 {
     char buf[40];
     int p = 1;
@@ -132,9 +132,9 @@ int nrc_double_precision(double d)
     return p;
 }
 
-void nrc_double_text(char *out, size_t cap, double d)
+void nr__config_double_text(char *out, size_t cap, double d)
 {
-    snprintf(out, cap, "%.*g", nrc_double_precision(d), d);
+    snprintf(out, cap, "%.*g", nr__config_double_precision(d), d);
 }
 
 /* Length of the UTF-8 sequence starting at s[0..avail), 0 when invalid. */
@@ -170,7 +170,7 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
     return n;
 }
 
-bool nrc_utf8_valid(const char *s, size_t len)
+bool nr__config_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
@@ -183,7 +183,7 @@ bool nrc_utf8_valid(const char *s, size_t len)
     return true;
 }
 
-int64_t nrc_enum_count(const nr_field *f)
+int64_t nr__config_enum_count(const nr_field *f)
 {
     int64_t n = 0;
     if (f->enum_names)
@@ -192,7 +192,7 @@ int64_t nrc_enum_count(const nr_field *f)
     return n;
 }
 
-void nrc_enum_list(char *out, size_t cap, const nr_field *f)
+void nr__config_enum_list(char *out, size_t cap, const nr_field *f)
 {
     size_t n = 0;
     out[0] = '\0';

@@ -180,8 +180,8 @@ static void pair_check(const char *path, const char *dname, double d, const char
         return;
     char at[NR_CONFIG_PATH_MAX], value[40], other[40];
     snprintf(at, sizeof(at), "%s.%s", path && *path ? path : "$", dname);
-    nrc_double_text(value, sizeof(value), d);
-    nrc_double_text(other, sizeof(other), u);
+    nr__config_double_text(value, sizeof(value), d);
+    nr__config_double_text(other, sizeof(other), u);
     nr_config_report_add(report, at, value, 0, 0, "must be less than %s (%s)", uname, other);
 }
 

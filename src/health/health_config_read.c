@@ -17,7 +17,7 @@
 #include "base/suggest.h"
 #include "health/health_internal.h"
 
-/* For nrc_report_fail's "health config: N problems; first: ..." */
+/* For nr__config_report_fail's "health config: N problems; first: ..." */
 static const nr_config_schema health_named = {.name = "health"};
 
 static const char *const section_keys[] = {"stages", NR_HEALTH_STAGE_PERFORMANCE,
@@ -71,12 +71,12 @@ static bool is_known(const char *name, const char *const *custom, size_t ncustom
 static void check_names(const char *const *names, const size_t *lens, size_t n, const char *prefix,
                         const char *const *custom, size_t ncustom, nr_config_report *r)
 {
-    char path[NRC_PATH_BUF], value[NRC_TEXT_MAX];
+    char path[NR__CONFIG_PATH_BUF], value[NR__CONFIG_TEXT_MAX];
     for (size_t i = 0; i < n; i++) {
         if (!names[i])
             continue;
-        snprintf(path, sizeof(path), "%s.stages[%zu]", nrc_prefix(prefix), i);
-        nrc_quote(value, sizeof(value), names[i], lens[i]);
+        snprintf(path, sizeof(path), "%s.stages[%zu]", nr__config_prefix(prefix), i);
+        nr__config_quote(value, sizeof(value), names[i], lens[i]);
         const char *rule = nr__health_name_rule(names[i], lens[i]);
         if (rule) {
             nr_config_report_add(r, path, value, 0, 0, "%s", rule);
@@ -111,8 +111,8 @@ static void check_names(const char *const *names, const size_t *lens, size_t n, 
 
 static void count_issue(const char *prefix, const char *value, nr_config_report *r)
 {
-    char path[NRC_PATH_BUF];
-    snprintf(path, sizeof(path), "%s.stages", nrc_prefix(prefix));
+    char path[NR__CONFIG_PATH_BUF];
+    snprintf(path, sizeof(path), "%s.stages", nr__config_prefix(prefix));
     nr_config_report_add(r, path, value, 0, 0, "must hold between 1 and %d stages",
                          NR_HEALTH_STAGES_MAX);
 }
@@ -134,15 +134,15 @@ static void check_config(const nr_health_config *cfg, const char *prefix, const 
         }
         check_names(names, lens, cfg->nstages, prefix, custom, ncustom, r);
     }
-    char path[NRC_PATH_BUF];
+    char path[NR__CONFIG_PATH_BUF];
     nr_config_report sub;
-    nrc_path(path, sizeof(path), prefix, NR_HEALTH_STAGE_PERFORMANCE,
-             strlen(NR_HEALTH_STAGE_PERFORMANCE));
+    nr__config_path(path, sizeof(path), prefix, NR_HEALTH_STAGE_PERFORMANCE,
+                    strlen(NR_HEALTH_STAGE_PERFORMANCE));
     if (nr_config_validate(&nr_health_performance_schema, &cfg->performance, path, &sub, NULL) !=
         NR_OK)
         merge(r, &sub);
-    nrc_path(path, sizeof(path), prefix, NR_HEALTH_STAGE_UTILIZATION,
-             strlen(NR_HEALTH_STAGE_UTILIZATION));
+    nr__config_path(path, sizeof(path), prefix, NR_HEALTH_STAGE_UTILIZATION,
+                    strlen(NR_HEALTH_STAGE_UTILIZATION));
     if (nr_config_validate(&nr_health_utilization_schema, &cfg->utilization, path, &sub, NULL) !=
         NR_OK)
         merge(r, &sub);
@@ -158,8 +158,8 @@ int nr_health_config_validate(const nr_health_config *cfg, const char *path_pref
     nr_config_report *r = report ? report : &local;
     nr_config_report_clear(r);
     check_config(cfg, path_prefix, custom, ncustom, r);
-    if (nrc_report_total(r) > 0)
-        return nrc_report_fail(&health_named, r, err);
+    if (nr__config_report_total(r) > 0)
+        return nr__config_report_fail(&health_named, r, err);
     return NR_OK;
 }
 
@@ -180,11 +180,11 @@ static void json_text(char *out, size_t cap, const json_t *v)
 static void read_stages(const json_t *v, const char *prefix, const char *const *custom,
                         size_t ncustom, nr_health_config *cfg, nr_config_report *r)
 {
-    char value[NRC_TEXT_MAX], path[NRC_PATH_BUF];
+    char value[NR__CONFIG_TEXT_MAX], path[NR__CONFIG_PATH_BUF];
     size_t n = json_is_array(v) ? json_array_size(v) : 0;
     if (!json_is_array(v)) {
         json_text(value, sizeof(value), v);
-        snprintf(path, sizeof(path), "%s.stages", nrc_prefix(prefix));
+        snprintf(path, sizeof(path), "%s.stages", nr__config_prefix(prefix));
         nr_config_report_add(r, path, value, 0, 0, "must be an array of stage names");
         return;
     }
@@ -195,19 +195,19 @@ static void read_stages(const json_t *v, const char *prefix, const char *const *
     }
     const char *names[NR_HEALTH_STAGES_MAX];
     size_t lens[NR_HEALTH_STAGES_MAX];
-    size_t before = nrc_report_total(r);
+    size_t before = nr__config_report_total(r);
     for (size_t i = 0; i < n; i++) {
         const json_t *e = json_array_get(v, i);
         names[i] = json_is_string(e) ? json_string_value(e) : NULL;
         lens[i] = names[i] ? json_string_length(e) : 0;
         if (!names[i]) {
             json_text(value, sizeof(value), e);
-            snprintf(path, sizeof(path), "%s.stages[%zu]", nrc_prefix(prefix), i);
+            snprintf(path, sizeof(path), "%s.stages[%zu]", nr__config_prefix(prefix), i);
             nr_config_report_add(r, path, value, 0, 0, "must be a string");
         }
     }
     check_names(names, lens, n, prefix, custom, ncustom, r);
-    if (nrc_report_total(r) != before)
+    if (nr__config_report_total(r) != before)
         return;
     cfg->nstages = n;
     for (size_t i = 0; i < n; i++)
@@ -230,8 +230,8 @@ static int read_section(const json_t *obj, const char *prefix, const char *key,
     const json_t *v = json_object_get(obj, key);
     if (!v)
         return NR_OK;
-    char path[NRC_PATH_BUF];
-    nrc_path(path, sizeof(path), prefix, key, strlen(key));
+    char path[NR__CONFIG_PATH_BUF];
+    nr__config_path(path, sizeof(path), prefix, key, strlen(key));
     if (stages_ok && !listed(cfg, key)) {
         char list[NR_CONFIG_RULE_MAX] = "";
         size_t used = 0;
@@ -257,11 +257,11 @@ static int read_section(const json_t *obj, const char *prefix, const char *key,
 static int fill(const json_t *obj, const char *prefix, const char *const *custom, size_t ncustom,
                 nr_health_config *cfg, nr_config_report *r)
 {
-    char path[NRC_PATH_BUF];
+    char path[NR__CONFIG_PATH_BUF];
     if (!json_is_object(obj)) {
-        char value[NRC_TEXT_MAX];
+        char value[NR__CONFIG_TEXT_MAX];
         json_text(value, sizeof(value), obj);
-        nr_config_report_add(r, nrc_prefix(prefix), value, 0, 0, "must be a JSON object");
+        nr_config_report_add(r, nr__config_prefix(prefix), value, 0, 0, "must be a JSON object");
         return NR_OK;
     }
     const char *key;
@@ -274,18 +274,18 @@ static int fill(const json_t *obj, const char *prefix, const char *const *custom
             known |= klen == strlen(section_keys[k]) && memcmp(key, section_keys[k], klen) == 0;
         if (known)
             continue;
-        nrc_path(path, sizeof(path), prefix, key, klen);
+        nr__config_path(path, sizeof(path), prefix, key, klen);
         const char *hint = klen == strlen(key) ? nr_config_suggest(key, section_keys, 3) : NULL;
         if (hint)
             nr_config_report_add(r, path, NULL, 0, 0, "unknown field; did you mean \"%s\"?", hint);
         else
             nr_config_report_add(r, path, NULL, 0, 0, "unknown field");
     }
-    size_t before = nrc_report_total(r);
+    size_t before = nr__config_report_total(r);
     const json_t *stages = json_object_get(obj, "stages");
     if (stages)
         read_stages(stages, prefix, custom, ncustom, cfg, r);
-    bool stages_ok = nrc_report_total(r) == before;
+    bool stages_ok = nr__config_report_total(r) == before;
     if (read_section(obj, prefix, NR_HEALTH_STAGE_PERFORMANCE, &nr_health_performance_schema,
                      &cfg->performance, cfg, stages_ok, r) != NR_OK ||
         read_section(obj, prefix, NR_HEALTH_STAGE_UTILIZATION, &nr_health_utilization_schema,
@@ -297,12 +297,12 @@ static int fill(const json_t *obj, const char *prefix, const char *const *custom
 /* On any failure cfg ends at its defaults. */
 static int finish(nr_health_config *cfg, int rc, const nr_config_report *r, nr_error *err)
 {
-    if (rc == NR_OK && nrc_report_total(r) == 0)
+    if (rc == NR_OK && nr__config_report_total(r) == 0)
         return NR_OK;
     nr_health_config_default(cfg);
     if (rc == NR_ENOMEM)
         return nr_error_set(err, NR_ENOMEM, NULL, "health config: out of memory");
-    return nrc_report_fail(&health_named, r, err);
+    return nr__config_report_fail(&health_named, r, err);
 }
 
 int nr_health_config_from_json(const void *json_object, const char *path_prefix,

@@ -63,7 +63,8 @@ static int real_precision(const nr_health_config *cfg)
             const nr_field *f = &sc->fields[i];
             if (f->type != NR_FT_DOUBLE)
                 continue;
-            int q = nrc_double_precision(*NRC_CAT(section_of(cfg, &sections[k]), f, double));
+            int q = nr__config_double_precision(
+                *NR__CONFIG_CAT(section_of(cfg, &sections[k]), f, double));
             p = q > p ? q : p;
         }
     }

@@ -93,6 +93,7 @@
 #include "nebula/resource_type.h"
 #include "nebula/secret.h"
 #include "nebula/time.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -187,10 +188,10 @@ typedef enum nr_http_tls_version {
 
 /* The schema of nr_http_config (name "http"). Its check parses base_url and
  * every list, and refuses a secret header given in plain headers. */
-extern const nr_config_schema nr_http_config_schema;
+NR_API extern const nr_config_schema nr_http_config_schema;
 
 /* The resource type (name "http"); instances are nr_http_client *. */
-extern const nr_resource_type nr_http_type;
+NR_API extern const nr_resource_type nr_http_type;
 
 /* One client: the handle nr_guard_handle() returns. Opaque. */
 typedef struct nr_http_client nr_http_client;
@@ -228,17 +229,19 @@ typedef struct nr_http_response {
  * error (NR_EINVAL), never cut. On failure resp is left empty (nothing to
  * free). Codes: see the top of this file.
  */
-int nr_http_request(void *handle, const nr_http_req *req, nr_http_response *resp, nr_error *err);
+NR_API int nr_http_request(void *handle, const nr_http_req *req, nr_http_response *resp,
+                           nr_error *err);
 
 /* Free what resp holds and zero it. NULL is a no-op. */
-void nr_http_response_free(nr_http_response *resp);
+NR_API void nr_http_response_free(nr_http_response *resp);
 
 /*
  * Copy the value of response header name (case-insensitive; the last one when
  * repeated) into buf (n bytes, cut to fit). Returns its full length, or -1
  * when absent.
  */
-long nr_http_response_header(const nr_http_response *resp, const char *name, char *buf, size_t n);
+NR_API long nr_http_response_header(const nr_http_response *resp, const char *name, char *buf,
+                                    size_t n);
 
 /*
  * The CURL easy handle of a client, for options this API lacks; NULL for a
@@ -247,14 +250,14 @@ long nr_http_response_header(const nr_http_response *resp, const char *name, cha
  * not change the socket, protocol or proxy options, which SSRF protection
  * relies on.
  */
-CURL *nr_http_curl(void *handle);
+NR_API CURL *nr_http_curl(void *handle);
 
 /*
  * Write a one-line description of the client into buf (n bytes): its base
  * URL (without user info or query) and its default header lines, each secret
  * header's value written as "<redacted>". Returns the length it needed.
  */
-size_t nr_http_describe(void *handle, char *buf, size_t n);
+NR_API size_t nr_http_describe(void *handle, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

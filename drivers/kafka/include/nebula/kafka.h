@@ -109,6 +109,7 @@
 #include "nebula/resource_type.h"
 #include "nebula/secret.h"
 #include "nebula/time.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -213,12 +214,12 @@ typedef struct nr_kafka_consumer_config {
     int64_t close_timeout_ms;
 } nr_kafka_consumer_config;
 
-extern const nr_config_schema nr_kafka_producer_config_schema;
-extern const nr_config_schema nr_kafka_consumer_config_schema;
+NR_API extern const nr_config_schema nr_kafka_producer_config_schema;
+NR_API extern const nr_config_schema nr_kafka_consumer_config_schema;
 
 /* The resource types; instances are nr_kafka_client *. */
-extern const nr_resource_type nr_kafka_producer_type;
-extern const nr_resource_type nr_kafka_consumer_type;
+NR_API extern const nr_resource_type nr_kafka_producer_type;
+NR_API extern const nr_resource_type nr_kafka_consumer_type;
 
 /* One producer or consumer: the handle nr_guard_handle() returns. Opaque. */
 typedef struct nr_kafka_client nr_kafka_client;
@@ -232,7 +233,7 @@ typedef struct nr_kafka_client nr_kafka_client;
  * opaque) are counted as asynchronous ones: their failures come back from
  * nr_kafka_flush. Do not replace the instance's callbacks or opaque.
  */
-rd_kafka_t *nr_kafka_handle(void *handle);
+NR_API rd_kafka_t *nr_kafka_handle(void *handle);
 
 /*
  * Produce one message to topic (any partition; the key picks it) and wait
@@ -246,16 +247,17 @@ rd_kafka_t *nr_kafka_handle(void *handle);
  * NR_ETIMEDOUT for the deadline (the outcome is then counted later),
  * NR_EINVAL for NULL arguments or a consumer handle.
  */
-int nr_kafka_produce(void *handle, const char *topic, const void *key, size_t keylen,
-                     const void *value, size_t len, nr_deadline deadline, nr_error *err);
+NR_API int nr_kafka_produce(void *handle, const char *topic, const void *key, size_t keylen,
+                            const void *value, size_t len, nr_deadline deadline, nr_error *err);
 
 /*
  * Queue one message without waiting for its delivery; a full local queue is
  * waited on (serving delivery reports) until the deadline. NR_OK when
  * queued. Failures of queued messages are returned by nr_kafka_flush.
  */
-int nr_kafka_produce_async(void *handle, const char *topic, const void *key, size_t keylen,
-                           const void *value, size_t len, nr_deadline deadline, nr_error *err);
+NR_API int nr_kafka_produce_async(void *handle, const char *topic, const void *key, size_t keylen,
+                                  const void *value, size_t len, nr_deadline deadline,
+                                  nr_error *err);
 
 /*
  * Wait until every queued message has its delivery report, or the deadline
@@ -265,7 +267,7 @@ int nr_kafka_produce_async(void *handle, const char *topic, const void *key, siz
  * failure's topic and librdkafka error; the count starts again from zero.
  * NR_OK when everything was delivered.
  */
-int nr_kafka_flush(void *handle, nr_deadline deadline, nr_error *err);
+NR_API int nr_kafka_flush(void *handle, nr_deadline deadline, nr_error *err);
 
 /* A producer's delivery counters since the instance was created. */
 typedef struct nr_kafka_delivery_stats {
@@ -277,7 +279,7 @@ typedef struct nr_kafka_delivery_stats {
 } nr_kafka_delivery_stats;
 
 /* NR_EINVAL for NULL or a consumer handle. */
-int nr_kafka_delivery_stats_get(void *handle, nr_kafka_delivery_stats *out, nr_error *err);
+NR_API int nr_kafka_delivery_stats_get(void *handle, nr_kafka_delivery_stats *out, nr_error *err);
 
 /* One consumed message (nr_kafka_poll fills it). Pointers are valid until
  * nr_kafka_message_free. */
@@ -302,10 +304,10 @@ typedef struct nr_kafka_message {
  * enable.partition.eof=true in properties) is NR_ENOTFOUND. NR_EINVAL for
  * NULL or a producer handle. *out is zeroed on every failure.
  */
-int nr_kafka_poll(void *handle, int timeout_ms, nr_kafka_message *out, nr_error *err);
+NR_API int nr_kafka_poll(void *handle, int timeout_ms, nr_kafka_message *out, nr_error *err);
 
 /* Free a message from nr_kafka_poll and zero *m. NULL or empty: no-op. */
-void nr_kafka_message_free(nr_kafka_message *m);
+NR_API void nr_kafka_message_free(nr_kafka_message *m);
 
 #ifdef __cplusplus
 }

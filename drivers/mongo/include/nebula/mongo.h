@@ -116,6 +116,7 @@
 #include "nebula/config.h"
 #include "nebula/error.h"
 #include "nebula/resource_type.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -187,10 +188,10 @@ typedef struct nr_mongo_config {
  * one of hosts/uri, the host list syntax, a URI without credentials (the
  * issue shows the URI redacted), the database and auth_source name rules and
  * tls_ca_file only with tls. */
-extern const nr_config_schema nr_mongo_config_schema;
+NR_API extern const nr_config_schema nr_mongo_config_schema;
 
 /* The resource type (name "mongo"); instances are nr_mongo_conn *. */
-extern const nr_resource_type nr_mongo_type;
+NR_API extern const nr_resource_type nr_mongo_type;
 
 /* One client: the handle nr_guard_handle() returns. Opaque. */
 typedef struct nr_mongo_conn nr_mongo_conn;
@@ -201,12 +202,12 @@ typedef struct nr_mongo_conn nr_mongo_conn;
  * stays owned by the instance: never destroy it; use it only while holding
  * the lease, from the thread holding it.
  */
-mongoc_client_t *nr_mongo_client(void *handle);
+NR_API mongoc_client_t *nr_mongo_client(void *handle);
 
 /* The configured database name of an instance (config.database), or NULL
  * when none was configured or the handle is not an instance. Valid while
  * the instance lives. */
-const char *nr_mongo_database(void *handle);
+NR_API const char *nr_mongo_database(void *handle);
 
 /*
  * Write the printable form of a MongoDB URI into out (n bytes, always
@@ -216,7 +217,7 @@ const char *nr_mongo_database(void *handle);
  * Text that is not a URI is copied as it is. A result cut to fit ends in
  * "...". Returns out (or "" when out is NULL or n is 0).
  */
-const char *nr_mongo_redact_uri(const char *uri, char *out, size_t n);
+NR_API const char *nr_mongo_redact_uri(const char *uri, char *out, size_t n);
 
 /*
  * Write the printable form of the target a config connects to into out:
@@ -225,7 +226,7 @@ const char *nr_mongo_redact_uri(const char *uri, char *out, size_t n);
  * password. Same conventions as nr_mongo_redact_uri; a NULL cfg gives
  * "(no config)".
  */
-const char *nr_mongo_describe(const nr_mongo_config *cfg, char *out, size_t n);
+NR_API const char *nr_mongo_describe(const nr_mongo_config *cfg, char *out, size_t n);
 
 #ifdef __cplusplus
 }

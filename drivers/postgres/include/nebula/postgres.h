@@ -94,6 +94,7 @@
 #include "nebula/config.h"
 #include "nebula/error.h"
 #include "nebula/resource_type.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -200,10 +201,10 @@ typedef struct nr_postgres_config {
 
 /* The schema of nr_postgres_config (name "postgres"); its check requires
  * sslcert and sslkey together. */
-extern const nr_config_schema nr_postgres_config_schema;
+NR_API extern const nr_config_schema nr_postgres_config_schema;
 
 /* The resource type (name "postgres"); instances are nr_postgres_handle *. */
-extern const nr_resource_type nr_postgres_type;
+NR_API extern const nr_resource_type nr_postgres_type;
 
 /* One open connection: the handle nr_guard_handle() returns. Opaque. */
 typedef struct nr_postgres_handle nr_postgres_handle;
@@ -214,7 +215,7 @@ typedef struct nr_postgres_handle nr_postgres_handle;
  * handle. The connection stays owned by the instance: never PQfinish it;
  * use it only while holding the lease.
  */
-PGconn *nr_postgres_conn(void *handle);
+NR_API PGconn *nr_postgres_conn(void *handle);
 
 /*
  * Run one or more SQL commands whose rows the caller does not need (PQexec;
@@ -233,11 +234,11 @@ PGconn *nr_postgres_conn(void *handle);
  * The server's message may quote the statement: bind secrets as parameters
  * (PQexecParams) instead of writing them into SQL text.
  */
-int nr_postgres_exec(void *handle, const char *sql, nr_error *err);
+NR_API int nr_postgres_exec(void *handle, const char *sql, nr_error *err);
 
 /* The 5-character SQLSTATE of an err->driver_code set by this driver
  * ("" for 0) into buf (at least 6 bytes); returns buf. */
-char *nr_postgres_sqlstate(long driver_code, char buf[6]);
+NR_API char *nr_postgres_sqlstate(long driver_code, char buf[6]);
 
 #ifdef __cplusplus
 }

@@ -104,6 +104,7 @@
 #include "nebula/config.h"
 #include "nebula/error.h"
 #include "nebula/resource_type.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -161,10 +162,10 @@ typedef struct nr_redis_config {
 
 /* The schema of nr_redis_config (name "redis"); its check rejects spaces
  * and control characters in user and client_name. */
-extern const nr_config_schema nr_redis_config_schema;
+NR_API extern const nr_config_schema nr_redis_config_schema;
 
 /* The resource type (name "redis"); instances are nr_redis_conn *. */
-extern const nr_resource_type nr_redis_type;
+NR_API extern const nr_resource_type nr_redis_type;
 
 /* One connection: the handle nr_guard_handle() returns. Opaque. */
 typedef struct nr_redis_conn nr_redis_conn;
@@ -177,7 +178,7 @@ typedef struct nr_redis_conn nr_redis_conn;
  * SIGPIPE: see nr_redis_sigpipe_block. Leave it in blocking mode; changes
  * made with redisSetTimeout are undone at release.
  */
-redisContext *nr_redis_context(void *handle);
+NR_API redisContext *nr_redis_context(void *handle);
 
 /*
  * Send one command (hiredis format, e.g. "SET %s %b", key, val, len) and
@@ -199,7 +200,7 @@ redisContext *nr_redis_context(void *handle);
  * commands sent through here, or clear err before logging it. Error
  * elements inside an array reply (EXEC) are not looked at.
  */
-int nr_redis_command(void *handle, redisReply **out, nr_error *err, const char *fmt, ...);
+NR_API int nr_redis_command(void *handle, redisReply **out, nr_error *err, const char *fmt, ...);
 
 /*
  * SIGPIPE guard for code that writes through the raw context:
@@ -219,8 +220,8 @@ typedef struct nr_redis_sigpipe_guard {
     unsigned long long opaque_[20];
 } nr_redis_sigpipe_guard;
 
-void nr_redis_sigpipe_block(nr_redis_sigpipe_guard *g);
-void nr_redis_sigpipe_restore(nr_redis_sigpipe_guard *g);
+NR_API void nr_redis_sigpipe_block(nr_redis_sigpipe_guard *g);
+NR_API void nr_redis_sigpipe_restore(nr_redis_sigpipe_guard *g);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,7 @@
 #include "nebula/config.h"
 #include "nebula/error.h"
 #include "nebula/resource_type.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -122,10 +123,10 @@ typedef enum nr_sqlite_health_mode {
 
 /* The schema of nr_sqlite_config (name "sqlite"); its check rejects wal,
  * and health_check "write", together with read_only. */
-extern const nr_config_schema nr_sqlite_config_schema;
+NR_API extern const nr_config_schema nr_sqlite_config_schema;
 
 /* The resource type (name "sqlite"); instances are nr_sqlite_conn *. */
-extern const nr_resource_type nr_sqlite_type;
+NR_API extern const nr_resource_type nr_sqlite_type;
 
 /* One open connection: the handle nr_guard_handle() returns. Opaque. */
 typedef struct nr_sqlite_conn nr_sqlite_conn;
@@ -135,7 +136,7 @@ typedef struct nr_sqlite_conn nr_sqlite_conn;
  * for a pool of nr_sqlite_type). NULL for a NULL handle. The connection stays
  * owned by the instance: never close it; use it only while holding the lease.
  */
-sqlite3 *nr_sqlite_db(void *handle);
+NR_API sqlite3 *nr_sqlite_db(void *handle);
 
 /*
  * Run one or more SQL statements that return no rows needed by the caller
@@ -151,7 +152,7 @@ sqlite3 *nr_sqlite_db(void *handle);
  * statement near a syntax error: keep secrets out of statement text (bind
  * them with sqlite3_bind_* instead).
  */
-int nr_sqlite_exec(void *handle, const char *sql, nr_error *err);
+NR_API int nr_sqlite_exec(void *handle, const char *sql, nr_error *err);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "nebula/config.h"
+#include "nebula/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,10 +42,10 @@ typedef struct nr_autoscale_policy {
 
 /* The policy as a config schema ("autoscale"): defaults, ranges, the rule
  * low_watermark < high_watermark and min_size <= max_size, JSON. */
-extern const nr_config_schema nr_autoscale_schema;
+NR_API extern const nr_config_schema nr_autoscale_schema;
 
 /* Every default (disabled). */
-void nr_autoscale_policy_default(nr_autoscale_policy *p);
+NR_API void nr_autoscale_policy_default(nr_autoscale_policy *p);
 
 /* The last decision of a resource's policy. */
 typedef struct nr_autoscale_state {

@@ -217,18 +217,18 @@ NR_API const nr_field *nr_config_field(const nr_config_schema *schema, const cha
  * Thread safety: as every config function: cfg is owned by one thread at a
  * time; schemas may be shared.
  */
-int nr_config_set_str(const nr_config_schema *schema, void *cfg, const char *field,
-                      const char *value, nr_error *err);
-int nr_config_set_int(const nr_config_schema *schema, void *cfg, const char *field, int64_t value,
-                      nr_error *err);
-int nr_config_set_bool(const nr_config_schema *schema, void *cfg, const char *field, bool value,
-                       nr_error *err);
-int nr_config_set_double(const nr_config_schema *schema, void *cfg, const char *field, double value,
-                         nr_error *err);
-int nr_config_set_enum(const nr_config_schema *schema, void *cfg, const char *field,
-                       const char *name, nr_error *err);
-int nr_config_set_secret(const nr_config_schema *schema, void *cfg, const char *field,
-                         const char *value, nr_error *err);
+NR_API int nr_config_set_str(const nr_config_schema *schema, void *cfg, const char *field,
+                             const char *value, nr_error *err);
+NR_API int nr_config_set_int(const nr_config_schema *schema, void *cfg, const char *field,
+                             int64_t value, nr_error *err);
+NR_API int nr_config_set_bool(const nr_config_schema *schema, void *cfg, const char *field,
+                              bool value, nr_error *err);
+NR_API int nr_config_set_double(const nr_config_schema *schema, void *cfg, const char *field,
+                                double value, nr_error *err);
+NR_API int nr_config_set_enum(const nr_config_schema *schema, void *cfg, const char *field,
+                              const char *name, nr_error *err);
+NR_API int nr_config_set_secret(const nr_config_schema *schema, void *cfg, const char *field,
+                                const char *value, nr_error *err);
 
 /* For a "did you mean" hint: the entry of names[0..count) closest to word,
  * when one is close. Close means at most max(1, len / 3) edits away and

@@ -204,7 +204,7 @@ typedef enum nr_reload_kind {
                                 destroyed as it comes back) and is then freed */
 } nr_reload_kind;
 
-const char *nr_reload_kind_name(nr_reload_kind k); /* "unchanged", "recorded", ... */
+NR_API const char *nr_reload_kind_name(nr_reload_kind k); /* "unchanged", "recorded", ... */
 
 typedef struct nr_reload_report {
     nr_reload_kind kind;
@@ -243,8 +243,8 @@ typedef struct nr_reload_report {
  * NR_ENOMEM. report may be NULL. Publishes NR_EV_RELOADED with the kind and
  * the changes. Reloads of one resource run one at a time.
  */
-int nr_manager_reload(nr_manager *m, const nr_resource_spec *spec, nr_reload_report *report,
-                      nr_error *err);
+NR_API int nr_manager_reload(nr_manager *m, const nr_resource_spec *spec, nr_reload_report *report,
+                             nr_error *err);
 
 /*
  * Validate the graph and start every registered resource, dependencies
@@ -579,7 +579,8 @@ NR_API int nr_manager_rotate_credential(nr_manager *m, const char *ref, nr_error
  * credentials (nebula-resource run, on reload) without churning the
  * connections of those that did not change.
  */
-int nr_manager_reread_credential(nr_manager *m, const char *ref, uint32_t *changed, nr_error *err);
+NR_API int nr_manager_reread_credential(nr_manager *m, const char *ref, uint32_t *changed,
+                                        nr_error *err);
 
 /*
  * Operator controls by resource id, applied to the resource's pool, or to

@@ -185,8 +185,8 @@ NR_API void nr_histogram_snapshot(const nr_histogram *h, nr_histogram_values *ou
  * labels makes a new one, starting at 0. NR_EINVAL (a NULL argument),
  * NR_ENOTFOUND (no such family, or it has no label of that name).
  */
-int nr_metrics_remove_series(nr_metrics *reg, const char *family, const char *label,
-                             const char *value, size_t *removed, nr_error *err);
+NR_API int nr_metrics_remove_series(nr_metrics *reg, const char *family, const char *label,
+                                    const char *value, size_t *removed, nr_error *err);
 
 /* ---- collectors ------------------------------------------------------------ */
 

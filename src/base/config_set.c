@@ -52,8 +52,8 @@ static const char *sname(const nr_config_schema *schema)
 /* name as a JSON string literal in out (cap bytes), cut with "..." when long. */
 static void quote_short(char *out, size_t cap, const char *name)
 {
-    char full[NRC_TEXT_MAX];
-    nrc_quote(full, sizeof(full), name, strlen(name));
+    char full[NR__CONFIG_TEXT_MAX];
+    nr__config_quote(full, sizeof(full), name, strlen(name));
     size_t len = strlen(full);
     if (len < cap) {
         memcpy(out, full, len + 1);
@@ -72,7 +72,7 @@ static int find(const nr_config_schema *schema, const void *cfg, const char *nam
                 nr_field_type want, const nr_field **out, nr_error *err)
 {
     *out = NULL;
-    int rc = nrc_schema_check(schema, err);
+    int rc = nr__config_schema_check(schema, err);
     if (rc != NR_OK)
         return rc;
     if (!cfg || !name)
@@ -109,7 +109,7 @@ static int check(const nr_config_schema *schema, const nr_field *f, const void *
     at_zero.offset = 0;
     nr_config_report r;
     nr_config_report_clear(&r);
-    nrc_check_field(schema, &at_zero, value, "$", &r);
+    nr__config_check_field(schema, &at_zero, value, "$", &r);
     if (r.count == 0)
         return NR_OK;
     const nr_config_issue *i = &r.items[0];
@@ -133,8 +133,8 @@ int nr_config_set_str(const nr_config_schema *schema, void *cfg, const char *fie
     if (value && !(copy = nr_strdup(value)))
         return nr_error_set(err, NR_ENOMEM, NULL, "%s config: %s: out of memory", sname(schema),
                             f->name);
-    nr_free(*NRC_AT(cfg, f, char *));
-    *NRC_AT(cfg, f, char *) = copy;
+    nr_free(*NR__CONFIG_AT(cfg, f, char *));
+    *NR__CONFIG_AT(cfg, f, char *) = copy;
     return NR_OK;
 }
 
@@ -154,8 +154,8 @@ int nr_config_set_secret(const nr_config_schema *schema, void *cfg, const char *
         nr_secret_free(sec);
         return rc;
     }
-    nr_secret_free(*NRC_AT(cfg, f, nr_secret *));
-    *NRC_AT(cfg, f, nr_secret *) = sec;
+    nr_secret_free(*NR__CONFIG_AT(cfg, f, nr_secret *));
+    *NR__CONFIG_AT(cfg, f, nr_secret *) = sec;
     return NR_OK;
 }
 
@@ -170,7 +170,7 @@ int nr_config_set_int(const nr_config_schema *schema, void *cfg, const char *fie
         return nr_config_set_double(schema, cfg, field, (double)value, err);
     rc = check(schema, f, &value, err);
     if (rc == NR_OK)
-        *NRC_AT(cfg, f, int64_t) = value;
+        *NR__CONFIG_AT(cfg, f, int64_t) = value;
     return rc;
 }
 
@@ -181,7 +181,7 @@ int nr_config_set_bool(const nr_config_schema *schema, void *cfg, const char *fi
     int rc = find(schema, cfg, field, NR_FT_BOOL, &f, err);
     if (rc != NR_OK)
         return rc;
-    *NRC_AT(cfg, f, bool) = value;
+    *NR__CONFIG_AT(cfg, f, bool) = value;
     return NR_OK;
 }
 
@@ -194,7 +194,7 @@ int nr_config_set_double(const nr_config_schema *schema, void *cfg, const char *
         return rc;
     rc = check(schema, f, &value, err);
     if (rc == NR_OK)
-        *NRC_AT(cfg, f, double) = value;
+        *NR__CONFIG_AT(cfg, f, double) = value;
     return rc;
 }
 
@@ -207,12 +207,12 @@ int nr_config_set_enum(const nr_config_schema *schema, void *cfg, const char *fi
         return rc;
     for (int i = 0; name && f->enum_names[i]; i++) {
         if (strcmp(f->enum_names[i], name) == 0) {
-            *NRC_AT(cfg, f, int) = i;
+            *NR__CONFIG_AT(cfg, f, int) = i;
             return NR_OK;
         }
     }
     char names[NR_CONFIG_RULE_MAX], value[72];
-    nrc_enum_list(names, sizeof(names), f);
+    nr__config_enum_list(names, sizeof(names), f);
     if (!name)
         return nr_error_set(err, NR_ECONFIG, NULL, "%s config: %s: must be one of: %s",
                             sname(schema), f->name, names);

@@ -3,7 +3,7 @@
  *
  * Built in the tree as example_cpp_sqlite; as a project of its own, against
  * the installed library, with this directory's CMakeLists.txt:
- *     find_package(NebulaResource REQUIRED)
+ *     find_package(NebulaResource REQUIRED COMPONENTS sqlite)
  *     target_link_libraries(sqlite_app PRIVATE nebula::sqlite)
  */
 #include <nebula/sqlite.hpp>

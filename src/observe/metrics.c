@@ -1,5 +1,6 @@
-/* metrics.c - the metrics registry: families, series look-up, handles and
- * collectors. The exposition is in metrics_format.c; the stand-ins used when
+/* metrics.c - the metrics registry: families, series look-up and removal,
+ * handles. The collectors are in metrics_collect.c, the exposition in
+ * metrics_format.c; the stand-ins used when
  * metrics are switched off are in metrics_off.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "nebula/metrics.h"
@@ -766,81 +767,6 @@ void nr_histogram_snapshot(const nr_histogram *h, nr_histogram_values *out)
     memset(out, 0, sizeof(*out));
     if (h)
         nr__histogram_read(h, out);
-}
-
-/* ---- collectors ------------------------------------------------------------------ */
-
-int nr_metrics_add_collector(nr_metrics *reg, nr_metrics_collect_fn fn, void *ud, nr_error *err)
-{
-    if (!reg)
-        return nr_error_set(err, NR_EINVAL, NULL, "metrics: no registry");
-    if (!fn)
-        return nr_error_set(err, NR_EINVAL, NULL, "metrics: no collector function");
-    nr__metric_collector *c = nr_malloc(sizeof(*c));
-    if (!c)
-        return nr_error_set(err, NR_ENOMEM, NULL, "metrics: out of memory adding a collector");
-    c->next = NULL;
-    c->fn = fn;
-    c->ud = ud;
-    pthread_mutex_lock(&reg->collect_lock);
-    nr__metric_collector **tail = &reg->collectors;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = c;
-    pthread_mutex_unlock(&reg->collect_lock);
-    return NR_OK;
-}
-
-int nr_metrics_remove_collector(nr_metrics *reg, nr_metrics_collect_fn fn, void *ud, nr_error *err)
-{
-    if (!reg)
-        return nr_error_set(err, NR_EINVAL, NULL, "metrics: no registry");
-    if (!fn)
-        return nr_error_set(err, NR_EINVAL, NULL, "metrics: no collector function");
-    /* Taking collect_lock waits for a collection in progress to end. */
-    pthread_mutex_lock(&reg->collect_lock);
-    nr__metric_collector *found = NULL;
-    for (nr__metric_collector **p = &reg->collectors; *p; p = &(*p)->next) {
-        if ((*p)->fn == fn && (*p)->ud == ud) {
-            found = *p;
-            *p = found->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&reg->collect_lock);
-    if (!found)
-        return nr_error_set(err, NR_ENOTFOUND, NULL,
-                            "metrics: no such collector (function and user data) was added");
-    nr_free(found);
-    return NR_OK;
-}
-
-int nr__metrics_collect(nr_metrics *reg, nr_error *err)
-{
-    int rc = NR_OK;
-    size_t i = 0;
-    pthread_mutex_lock(&reg->collect_lock);
-    for (nr__metric_collector *c = reg->collectors; c; c = c->next) {
-        i++;
-        nr_error cerr = {0};
-        rc = c->fn(reg, c->ud, &cerr);
-        if (rc == NR_OK)
-            continue;
-        if (rc > 0 || rc < NR_ERR_MIN) {
-            rc = nr_error_set(err, NR_EINTERNAL, NULL,
-                              "metrics: collector %zu returned %d, which is not an NR_E* code", i,
-                              rc);
-        } else if (cerr.code == NR_OK || cerr.message[0] == '\0') {
-            nr_error_set(err, rc, NULL, "metrics: collector %zu failed: %s", i, nr_strerror(rc));
-        } else if (err) {
-            *err = cerr;
-            err->code = rc;
-            nr_error_prefix(err, "metrics: collector %zu", i);
-        }
-        break;
-    }
-    pthread_mutex_unlock(&reg->collect_lock);
-    return rc;
 }
 
 #endif /* NR_HAVE_METRICS */

@@ -26,7 +26,20 @@ url=http://127.0.0.1:$port
 svc_wait_for "the demo's /readyz" curl -sf "$url/readyz" || fail "never ready"
 grep -qF "status page: $url/" "$SVC_DIR/out.txt" || fail "the URL is not printed"
 curl -sf "$url/status" > "$SVC_DIR/s1.json" || fail "no /status"
-sleep 2
+# until every resource's history holds two samples (one a second; bounded,
+# since a sanitizer build on a busy machine may take its samples late)
+two_samples() {
+    curl -sf "$url/status" > "$SVC_DIR/s2.json" &&
+        /usr/bin/python3 -c '
+import json, sys
+h = json.load(open(sys.argv[1]))["history"]["resources"]
+sys.exit(0 if len(h) == 3 and all(len(r["t_ms"]) >= 2 for r in h.values()) else 1)' \
+            "$SVC_DIR/s2.json"
+}
+for _ in $(seq 1 100); do
+    two_samples && break
+    sleep 0.2
+done
 curl -sf "$url/status" > "$SVC_DIR/s2.json" || fail "no /status"
 curl -sf "$url/status?history=1" > "$SVC_DIR/h1.json" || fail "no /status?history=1"
 curl -sf "$url/status?history=0" > "$SVC_DIR/h0.json" || fail "no /status?history=0"

@@ -150,7 +150,9 @@ static void test_type_names(void **state)
     assert_string_equal(nr_event_type_name(NR_EV_SCALED_DOWN), "scaled_down");
     assert_int_equal(NR_EV_SCALED_UP, 25);
     assert_int_equal(NR_EV_SCALED_DOWN, 26);
-    assert_string_equal(nr_event_type_name((nr_event_type)27), "unknown");
+    assert_string_equal(nr_event_type_name(NR_EV_TENANT_EVICTED), "tenant_evicted");
+    assert_int_equal(NR_EV_TENANT_EVICTED, 27);
+    assert_string_equal(nr_event_type_name((nr_event_type)28), "unknown");
     assert_string_equal(nr_event_type_name((nr_event_type)-1), "unknown");
 }
 

@@ -109,7 +109,11 @@ extern "C" {
     X(SCALED_UP, 25, "scaled_up")     /* autoscaling raised max_size: count = the new one, text            \
                                          = "utilization 0.95 >= 0.80 for 10000 ms: max_size 4              \
                                          -> 6" */                                                          \
-    X(SCALED_DOWN, 26, "scaled_down") /* autoscaling lowered it: the same fields */
+    X(SCALED_DOWN, 26, "scaled_down") /* autoscaling lowered it: the same fields */                        \
+    X(TENANT_EVICTED, 27, "tenant_evicted") /* a tenant pool went unused for the tenants'                  \
+                                               idle_timeout_ms and was removed: scope = the                \
+                                               tenant, count = tenant pools left, text =                   \
+                                               "unused for 600000 ms" */
 
 typedef enum nr_event_type {
 #define NR__EV_ENUM(name, value, text) NR_EV_##name = value,

@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "nebula/autoscale.h"
+#include "nebula/tenants.h"
 #include "nebula/credential.h"
 #include "nebula/ctx.h"
 #include "nebula/error.h"
@@ -162,6 +163,12 @@ typedef struct nr_resource_spec {
     /* Autoscaling (nebula/autoscale.h); copied. NULL = off. Checked against
      * nr_autoscale_schema (NR_ECONFIG naming "$.autoscale.FIELD"). */
     const nr_autoscale_policy *autoscale;
+    /* A tenant-partitioned resource's policy (nebula/tenants.h): idle
+     * eviction, max_tenants, max_total; copied. NULL = the defaults. Checked
+     * against nr_tenant_schema (NR_ECONFIG naming "$.tenants.FIELD"); for a
+     * resource that is not partitioned by tenant it must be NULL or the
+     * defaults (NR_ECONFIG otherwise). */
+    const nr_tenant_policy *tenants;
 } nr_resource_spec;
 
 /*
@@ -342,6 +349,12 @@ typedef struct nr_resource_info {
     uint32_t pools;               /* 1, or the number of tenant pools */
     nr_pool_stats stats;          /* summed over its pools */
     nr_autoscale_state autoscale; /* its policy's last decision (enabled false: none) */
+    /* tenant-partitioned only (all 0 otherwise) */
+    nr_tenant_policy tenant_policy;
+    uint64_t tenants_evicted; /* tenant pools removed for being unused */
+    uint64_t tenants_refused; /* acquires of a new tenant refused by max_tenants */
+    uint32_t total_held;      /* instances counted against max_total (0 without a cap) */
+    uint32_t total_waiting;   /* tenant pools queued for a place under max_total */
 } nr_resource_info;
 
 /* Describe one resource. NR_ENOTFOUND. */

@@ -187,6 +187,12 @@ NR_API void nr_histogram_snapshot(const nr_histogram *h, nr_histogram_values *ou
  */
 NR_API int nr_metrics_remove_series(nr_metrics *reg, const char *family, const char *label,
                                     const char *value, size_t *removed, nr_error *err);
+/* The same, for the series whose labels labels[i] all have the values
+ * values[i] (n of them, at least 1): one tenant's pool of a resource, say
+ * ("resource" = id and "scope" = the tenant). The same errors. */
+NR_API int nr_metrics_remove_series_where(nr_metrics *reg, const char *family,
+                                          const char *const *labels, const char *const *values,
+                                          size_t n, size_t *removed, nr_error *err);
 
 /* ---- collectors ------------------------------------------------------------ */
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "manager/manager_internal.h"
+#include "pool/pool_budget.h"
 #include "observe/span.h"
 #include "nebula/alloc.h"
 
@@ -121,6 +122,8 @@ void nr__entry_free(nr__entry *e)
         next = t->next;
         nr_free(t);
     }
+    nr__tenants_free_index(e);
+    nr__budget_free(e->budget); /* its pools are gone */
     if (e->config) {
         nr_config_free(e->type->config_schema, e->config);
         nr_free(e->config);
@@ -280,6 +283,10 @@ int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error 
     if (nr_config_validate(&nr_autoscale_schema, &as, "$.autoscale", &rep, NULL) != NR_OK)
         return nr_error_set(err, NR_ECONFIG, id, "resource '%s': %s: %s (got %s)", id,
                             rep.items[0].path, rep.items[0].rule, rep.items[0].value);
+    nr_tenant_policy tp;
+    rc = nr__tenant_policy_check(spec, &tp, &rep, err);
+    if (rc)
+        return rc;
 
     nr__entry *e = nr_calloc(1, sizeof(*e));
     if (!e)
@@ -294,6 +301,7 @@ int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error 
     e->nhealth_stages = spec->nhealth_stages;
     e->as_policy = as;
     e->as_state.enabled = as.enabled;
+    e->tn_policy = tp;
     snprintf(e->id, sizeof(e->id), "%s", id);
     e->type = spec->type;
     e->type_ud = spec->type_ud;
@@ -309,6 +317,9 @@ int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error 
     e->config = nr_calloc(1, spec->type->config_schema->struct_size);
     e->deps = spec->ndepends ? nr_calloc(spec->ndepends, sizeof(char *)) : NULL;
     if (!e->config || (spec->ndepends && !e->deps))
+        goto oom;
+    if (e->partition == NR_PARTITION_TENANT &&
+        !(e->budget = nr__budget_new((uint32_t)tp.max_total)))
         goto oom;
     if (nr_config_copy(spec->type->config_schema, e->config, spec->config, NULL) != NR_OK) {
         nr_free(e->config);
@@ -577,7 +588,7 @@ int nr__entry_destroy_pools(nr__entry *e)
             e->pool = NULL;
         } else {
             nr__tenant_pool *t = e->tenants;
-            e->tenants = t->next;
+            nr__tenant_unlink_locked(e, t); /* (nobody else uses e: no lock needed) */
             nr_free(t);
         }
     }
@@ -605,57 +616,7 @@ static nr_pool *pool_for(nr_manager *m, nr__entry *e, const nr_scope *s, int *rc
                            e->id);
         return NULL;
     }
-    const char *tenant = s->ids[NR_SCOPE_TENANT];
-    pthread_mutex_lock(&e->mu);
-    /* Shutdown and unregister change the state under e->mu before they list
-     * the pools: a pool created after that would escape them. */
-    if (atomic_load_explicit(&e->state, memory_order_relaxed) != NR_RS_RUNNING) {
-        pthread_mutex_unlock(&e->mu);
-        *rc = nr_error_set(err, NR_ESHUTDOWN, e->id, "resource '%s' is stopping", e->id);
-        return NULL;
-    }
-    for (nr__tenant_pool *t = e->tenants; t; t = t->next) {
-        if (strcmp(t->tenant, tenant) == 0) {
-            nr_pool *p = t->pool;
-            pthread_mutex_unlock(&e->mu);
-            return p;
-        }
-    }
-    nr__tenant_pool *t = nr_calloc(1, sizeof(*t));
-    nr_scope ts;
-    nr_scope_make(&ts, tenant, NULL, NULL, NULL, NULL);
-    nr_pool_options o = {.id = e->id,
-                         .type = e->type,
-                         .type_ud = e->type_ud,
-                         .config = e->config,
-                         .pool = &e->pool_cfg,
-                         .scope = &ts,
-                         .credential = e->cred,
-                         .events = m->opts.events,
-                         .hooks = m->opts.hooks,
-                         .executor = &m->creators};
-    nr__entry_histograms(m, e, &ts, &o.wait_histogram, &o.health_histogram);
-    nr_error pe;
-    nr_error_clear(&pe);
-    if (!t || nr_pool_create(&t->pool, &o, &pe) != NR_OK) {
-        pthread_mutex_unlock(&e->mu);
-        nr_free(t);
-        if (!t)
-            nr_error_set(&pe, NR_ENOMEM, e->id, "resource '%s': out of memory", e->id);
-        if (err)
-            *err = pe;
-        *rc = pe.code;
-        return NULL;
-    }
-    if (e->suspended)
-        nr_pool_suspend(t->pool);
-    snprintf(t->tenant, sizeof(t->tenant), "%s", tenant);
-    t->next = e->tenants;
-    e->tenants = t;
-    e->ntenants++;
-    nr_pool *p = t->pool;
-    pthread_mutex_unlock(&e->mu);
-    return p;
+    return nr__tenant_pool_for(m, e, s->ids[NR_SCOPE_TENANT], rc, err);
 }
 
 static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,

@@ -374,6 +374,7 @@ static void maintain_job(void *arg)
     round_job *j = arg;
     nr__entry_maintain(j->m, j->e);
     nr__autoscale_round(j->m, j->e);
+    nr__tenants_evict_round(j->m, j->e);
 }
 
 static void health_job(void *arg)

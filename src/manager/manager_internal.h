@@ -44,10 +44,21 @@
 #include "manager/runtime.h"
 #include "nebula/manager.h"
 
+/* A tenant's pool (on e->tenants and in e's tenant index), or a pool set
+ * aside (on e->draining: only tenant, pool, next and evicted are used). */
 typedef struct nr__tenant_pool {
     char tenant[NR_SCOPE_ID_MAX];
     nr_pool *pool;
-    struct nr__tenant_pool *next;
+    struct nr__tenant_pool *next;  /* e->tenants (newest first) or e->draining */
+    struct nr__tenant_pool *prev;  /* e->tenants */
+    struct nr__tenant_pool *hnext; /* the index bucket's chain */
+    uint64_t hash;
+    uint64_t uses;      /* [e->mu] acquires that found it */
+    uint64_t seen_uses; /* [e->mu] uses at the last eviction round */
+    int64_t active_ns;  /* [e->mu] manager clock when a round last saw uses change */
+    bool evicted;       /* on e->draining: removed for being unused; its metric
+                           series go when it is freed (unless the tenant has a
+                           pool again by then) */
 } nr__tenant_pool;
 
 /* A config a reload replaced, kept while the pools made with it drain. */
@@ -88,22 +99,28 @@ typedef struct nr__entry {
     _Atomic int health; /* nr_health_state; same */
 
     pthread_mutex_t mu;
-    nr_secret *cred;            /* [mu] current credential */
-    int64_t cred_expires_ms;    /* [mu] when cred stops being valid (wall ms); 0: never */
-    uint64_t cred_attempts;     /* [mu] refreshes tried (manager_credential.c) */
-    int cred_refresh_rc;        /* [mu] the last refresh's outcome */
-    nr_error cred_refresh_err;  /* [mu] its error, when it failed */
-    pthread_mutex_t refresh_mu; /* one refresh of this entry at a time (see the top) */
-    nr_pool *pool;              /* [mu] NR_PARTITION_NONE: the pool, NULL until started */
-    nr_pool *warming;           /* [mu] the pool a start is warming up (not yet `pool`):
-                                   a credential refresh during the warm-up reaches it */
-    nr__tenant_pool *tenants;   /* [mu] NR_PARTITION_TENANT */
-    nr__tenant_pool *draining;  /* [mu] closed pools with leases still out (a start
-                                   that failed stopped them, a reload replaced
-                                   them): destroyed once those are back and no
-                                   call that could see them is inside e (nr__reap,
-                                   nr_manager_destroy) */
-    uint32_t ntenants;          /* [mu] */
+    nr_secret *cred;                 /* [mu] current credential */
+    int64_t cred_expires_ms;         /* [mu] when cred stops being valid (wall ms); 0: never */
+    uint64_t cred_attempts;          /* [mu] refreshes tried (manager_credential.c) */
+    int cred_refresh_rc;             /* [mu] the last refresh's outcome */
+    nr_error cred_refresh_err;       /* [mu] its error, when it failed */
+    pthread_mutex_t refresh_mu;      /* one refresh of this entry at a time (see the top) */
+    nr_pool *pool;                   /* [mu] NR_PARTITION_NONE: the pool, NULL until started */
+    nr_pool *warming;                /* [mu] the pool a start is warming up (not yet `pool`):
+                                        a credential refresh during the warm-up reaches it */
+    nr__tenant_pool *tenants;        /* [mu] NR_PARTITION_TENANT (manager_tenants.c) */
+    nr__tenant_pool **tslots;        /* [mu] the tenant index: chained buckets by hash */
+    uint32_t tnslots;                /* [mu] a power of two, or 0 before the first tenant */
+    nr_tenant_policy tn_policy;      /* [mu] */
+    uint64_t tn_evicted, tn_refused; /* [mu] */
+    struct nr__budget *budget;       /* [const after register] max_total's shared places
+                                        (src/pool/pool_budget.c); NULL when not partitioned */
+    nr__tenant_pool *draining;       /* [mu] closed pools with leases still out (a start
+                                        that failed stopped them, a reload replaced
+                                        them): destroyed once those are back and no
+                                        call that could see them is inside e (nr__reap,
+                                        nr_manager_destroy) */
+    uint32_t ntenants;               /* [mu] */
     char health_reason[NR_HEALTH_REASON_MAX]; /* [mu] */
     uint32_t fails, succs;                    /* [mu] consecutive rounds */
     int maint_failed;                         /* [mu] last maintenance could not create */
@@ -275,6 +292,33 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
  * afresh). [no lock held] */
 void nr__entry_stop_now(nr_manager *m, nr__entry *e);
 
+/* ---- tenants (manager_tenants.c) ---- */
+/* The pool of tenant in e (a tenant-partitioned resource), made on the
+ * tenant's first acquire; NULL with *rc and err filled (NR_ESHUTDOWN when
+ * e is stopping, NR_EEXHAUSTED past max_tenants, the pool's error).
+ * [e->refs held, no lock held] */
+nr_pool *nr__tenant_pool_for(nr_manager *m, nr__entry *e, const char *tenant, int *rc,
+                             nr_error *err);
+/* Take every tenant pool out of e's list and index, oldest last, for the
+ * caller to close or destroy. [e->mu] */
+nr__tenant_pool *nr__tenants_take_all_locked(nr__entry *e);
+/* Take t out of e's list and index. [e->mu] */
+void nr__tenant_unlink_locked(nr__entry *e, nr__tenant_pool *t);
+/* After a maintenance round: close the tenant pools unused for the idle
+ * timeout (no lease out) and set them aside for nr__reap. [no lock held] */
+void nr__tenants_evict_round(nr_manager *m, nr__entry *e);
+/* nr__reap freed an evicted pool of tenant: remove its metric series unless
+ * the tenant has a pool again. [no lock held] */
+void nr__tenant_forget(nr_manager *m, nr__entry *e, const char *tenant);
+/* spec's tenant policy (NULL: the defaults) into *out, checked against
+ * nr_tenant_schema; a resource not partitioned by tenant may only have the
+ * defaults. NR_ECONFIG naming the resource, "$.tenants.FIELD" and the rule.
+ * rep is scratch. */
+int nr__tenant_policy_check(const nr_resource_spec *spec, nr_tenant_policy *out,
+                            nr_config_report *rep, nr_error *err);
+/* Free e's tenant index. [nobody else uses e] */
+void nr__tenants_free_index(nr__entry *e);
+
 /* ---- autoscaling (manager_autoscale.c) ---- */
 /* One evaluation of e's policy, after its maintenance. [no lock held] */
 void nr__autoscale_round(nr_manager *m, nr__entry *e);
@@ -344,6 +388,9 @@ void nr__entry_histograms(nr_manager *m, nr__entry *e, const nr_scope *scope, nr
  * when no registered entry has that id (a new one would share them).
  * [no pool of a former id still holds its histograms; takes m->lock] */
 void nr__metrics_forget(nr_manager *m, const char *id);
+/* Remove the series labelled resource=id and scope=scope's text (a tenant
+ * pool that is gone). [no pool of that tenant holds its histograms] */
+void nr__metrics_forget_scope(nr_manager *m, const char *id, const nr_scope *scope);
 /* Publish one of the manager's own events (REGISTERED, UNREGISTERED,
  * SHUTDOWN_PHASE): id may be NULL, text may be NULL. [no locks] */
 void nr__manager_event(nr_manager *m, nr_event_type type, const char *id, const nr_scope *scope,

@@ -22,6 +22,7 @@
 
 #include "base/strutil.h"
 #include "manager/manager_internal.h"
+#include "pool/pool_budget.h"
 #include "nebula/alloc.h"
 
 /* ---- resources ---------------------------------------------------------------------------- */
@@ -212,7 +213,14 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
     out->consecutive_successes = e->succs;
     out->last_error = e->last_error;
     out->autoscale = e->as_state;
+    if (e->partition == NR_PARTITION_TENANT) {
+        out->tenant_policy = e->tn_policy;
+        out->tenants_evicted = e->tn_evicted;
+        out->tenants_refused = e->tn_refused;
+    }
     pthread_mutex_unlock(&e->mu);
+    if (e->budget && out->tenant_policy.max_total > 0)
+        nr__budget_counts(e->budget, &out->total_held, &out->total_waiting);
     size_t n;
     nr_pool **pools = nr__entry_pools(e, &n);
     out->pools = (uint32_t)n;

@@ -257,6 +257,21 @@ void nr__metrics_forget(nr_manager *m, const char *id)
     pthread_rwlock_unlock(&m->lock);
 }
 
+void nr__metrics_forget_scope(nr_manager *m, const char *id, const nr_scope *scope)
+{
+    nr_metrics *reg = m->opts.metrics;
+    if (!reg)
+        return;
+    char text[NR_SCOPE_TEXT_MAX];
+    scope_label(scope, text, sizeof(text));
+    const char *names[] = {"resource", "scope"}, *values[] = {id, text};
+    static const char *const hists[] = {"nr_pool_acquire_wait_seconds", "nr_health_check_seconds"};
+    for (size_t i = 0; i < NFAM; i++)
+        nr_metrics_remove_series_where(reg, pool_counters[i].name, names, values, 2, NULL, NULL);
+    for (size_t i = 0; i < sizeof(hists) / sizeof(hists[0]); i++)
+        nr_metrics_remove_series_where(reg, hists[i], names, values, 2, NULL, NULL);
+}
+
 void nr__manager_event(nr_manager *m, nr_event_type type, const char *id, const nr_scope *scope,
                        int64_t count, int64_t wait_ns, const char *text)
 {

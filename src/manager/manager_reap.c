@@ -14,13 +14,16 @@
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
 
-/* Destroy the pools of list that can be; returns the rest. [no lock held] */
-static nr__tenant_pool *destroy_done(nr__tenant_pool *list)
+/* Destroy the pools of list that can be; returns the rest. An evicted
+ * tenant's metric series go with its pool. [no lock held] */
+static nr__tenant_pool *destroy_done(nr_manager *m, nr__entry *e, nr__tenant_pool *list)
 {
     nr__tenant_pool *keep = NULL;
     for (nr__tenant_pool *t = list, *next; t; t = next) {
         next = t->next;
         if (nr_pool_destroy(t->pool, NULL) == NR_OK) {
+            if (t->evicted)
+                nr__tenant_forget(m, e, t->tenant);
             nr_free(t);
             continue;
         }
@@ -48,7 +51,7 @@ static void reap_draining(nr_manager *m)
         e->draining = NULL;
         pthread_mutex_unlock(&e->mu);
         if (d)
-            d = destroy_done(d);
+            d = destroy_done(m, e, d);
         nr__old_config *free_list = NULL;
         pthread_mutex_lock(&e->mu);
         if (d)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "manager/manager_internal.h"
+#include "pool/pool_budget.h"
 #include "nebula/alloc.h"
 #include "observe/span.h"
 
@@ -205,7 +206,7 @@ static long swap_in(nr__entry *e, nr_pool *p, void *config, nr__old_config *keep
         pthread_mutex_unlock(&e->mu);
         return -1;
     }
-    nr__tenant_pool *old = e->tenants;
+    nr__tenant_pool *old = nr__tenants_take_all_locked(e);
     if (e->pool) {
         nr__tenant_pool *own = keep->pool_node;
         keep->pool_node = NULL;
@@ -224,8 +225,6 @@ static long swap_in(nr__entry *e, nr_pool *p, void *config, nr__old_config *keep
     for (nr__tenant_pool *t = old; t && closing; t = t->next)
         closing[k++] = t->pool;
     e->pool = p;
-    e->tenants = NULL;
-    e->ntenants = 0;
     if (old)
         nr__draining_add_locked(e, old);
     keep->config = e->config;
@@ -313,6 +312,10 @@ static int reload_impl(nr_manager *m, const nr_resource_spec *spec, nr_reload_re
     int rc = new_config(spec, &config, &pc, err);
     if (rc == NR_OK)
         rc = refuse_fixed(e, spec, err);
+    nr_tenant_policy tp;
+    nr_config_report trep;
+    if (rc == NR_OK)
+        rc = nr__tenant_policy_check(spec, &tp, &trep, err);
     if (rc != NR_OK) {
         free_config(e, config);
         nr__entry_put(e);
@@ -341,6 +344,14 @@ static int reload_impl(nr_manager *m, const nr_resource_spec *spec, nr_reload_re
     if (as_changed) {
         diff_add(&d, "autoscale");
         d.inplace = 1;
+    }
+    int tn_changed = !nr_config_equal(&nr_tenant_schema, &e->tn_policy, &tp);
+    if (tn_changed) { /* in place too, whatever else changes */
+        diff_add(&d, "tenants");
+        d.inplace = 1;
+        e->tn_policy = tp;
+        if (e->budget)
+            nr__budget_set_limit(e->budget, (uint32_t)tp.max_total);
     }
     int running = atomic_load_explicit(&e->state, memory_order_relaxed) == NR_RS_RUNNING;
     if (as_changed) { /* a policy applies in place whatever else changes */

@@ -605,28 +605,55 @@ static void table_remove(nr__metric_table *t, nr__metric_node *n)
 int nr_metrics_remove_series(nr_metrics *reg, const char *family, const char *label,
                              const char *value, size_t *removed, nr_error *err)
 {
+    const char *labels[] = {label}, *values[] = {value};
+    return nr_metrics_remove_series_where(reg, family, labels, values, 1, removed, err);
+}
+
+#define REMOVE_WHERE_MAX 8 /* labels one removal may match */
+
+int nr_metrics_remove_series_where(nr_metrics *reg, const char *family, const char *const *labels,
+                                   const char *const *values, size_t n, size_t *removed,
+                                   nr_error *err)
+{
     if (removed)
         *removed = 0;
-    if (!reg || !family || !label || !value)
+    if (!reg || !family || !labels || !values || n == 0)
         return nr_error_set(err, NR_EINVAL, NULL,
                             "nr_metrics_remove_series: arguments must not be NULL");
+    if (n > REMOVE_WHERE_MAX)
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_metrics_remove_series_where: %zu labels; at most %d", n,
+                            REMOVE_WHERE_MAX);
+    for (size_t k = 0; k < n; k++)
+        if (!labels[k] || !values[k])
+            return nr_error_set(err, NR_EINVAL, NULL,
+                                "nr_metrics_remove_series: arguments must not be NULL");
     pthread_mutex_lock(&reg->lock);
     nr__metric_family *f = find_family(reg, family, strlen(family), "");
-    size_t li = f ? f->label_count : 0;
-    for (size_t i = 0; f && i < f->label_count; i++)
-        if (strcmp(f->labels[i], label) == 0)
-            li = i;
-    if (!f || li == f->label_count) {
+    if (!f) {
         pthread_mutex_unlock(&reg->lock);
-        return f ? nr_error_set(err, NR_ENOTFOUND, NULL, "metrics: family %s has no label %s",
-                                family, label)
-                 : nr_error_set(err, NR_ENOTFOUND, NULL, "metrics: no family named %s", family);
+        return nr_error_set(err, NR_ENOTFOUND, NULL, "metrics: no family named %s", family);
     }
-    size_t n = 0;
+    size_t li[REMOVE_WHERE_MAX];
+    for (size_t k = 0; k < n; k++) {
+        li[k] = f->label_count;
+        for (size_t i = 0; i < f->label_count; i++)
+            if (strcmp(f->labels[i], labels[k]) == 0)
+                li[k] = i;
+        if (li[k] == f->label_count) {
+            pthread_mutex_unlock(&reg->lock);
+            return nr_error_set(err, NR_ENOTFOUND, NULL, "metrics: family %s has no label %s",
+                                family, labels[k]);
+        }
+    }
+    size_t count = 0;
     nr__metric_series *prev = NULL;
     for (nr__metric_series *s = f->first, *next; s; s = next) {
         next = s->next;
-        if (strcmp(s->values[li], value) != 0) {
+        size_t k = 0;
+        while (k < n && strcmp(s->values[li[k]], values[k]) == 0)
+            k++;
+        if (k < n) {
             prev = s;
             continue;
         }
@@ -638,11 +665,11 @@ int nr_metrics_remove_series(nr_metrics *reg, const char *family, const char *la
             f->last = prev;
         table_remove(&reg->series, &s->node);
         nr_free(s);
-        n++;
+        count++;
     }
     pthread_mutex_unlock(&reg->lock);
     if (removed)
-        *removed = n;
+        *removed = count;
     return NR_OK;
 }
 

@@ -146,6 +146,20 @@ int nr_metrics_write(nr_metrics *reg, FILE *f, nr_error *err)
     return nr_error_set(err, NR_EINVAL, NULL, "metrics: " NOT_BUILT);
 }
 
+int nr_metrics_remove_series_where(nr_metrics *reg, const char *family, const char *const *labels,
+                                   const char *const *values, size_t n, size_t *removed,
+                                   nr_error *err)
+{
+    (void)reg;
+    (void)family;
+    (void)labels;
+    (void)values;
+    (void)n;
+    if (removed)
+        *removed = 0;
+    return nr_error_set(err, NR_EINVAL, NULL, "metrics: " NOT_BUILT);
+}
+
 int nr_metrics_remove_series(nr_metrics *reg, const char *family, const char *label,
                              const char *value, size_t *removed, nr_error *err)
 {

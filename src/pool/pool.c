@@ -6,6 +6,7 @@
  * the lock-free fast path in pool_bag.c.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "pool/pool_budget.h"
 #include "pool/pool_internal.h"
 
 #include <assert.h>
@@ -479,6 +480,7 @@ int nr_pool_destroy(nr_pool *p, nr_error *err)
     }
     nr__pool_unlock(p);
     nr__creator_join(p);
+    nr__budget_leave(p); /* after the pool's last job: none of the budget's is left either */
     /* Give-backs whose instance is back may still be in their after hooks. */
     while (atomic_load_explicit(&p->hook_busy, memory_order_acquire) != 0)
         nr_sleep_ns(20 * NR_NS_PER_US);

@@ -30,6 +30,7 @@
  * and then plan again, so no timer is needed.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "pool/pool_budget.h"
 #include "pool/pool_internal.h"
 
 #include <assert.h>
@@ -80,6 +81,7 @@ static int64_t backoff_ns(const nr_pool *p, uint32_t failures)
 void nr__slot_released_locked(nr_pool *p)
 {
     NR__ASSERT_LOCKED(p);
+    nr__budget_sync_locked(p);
     /* drain and destroy wait for this; total == 0 implies creating == 0 */
     if (p->creating == 0 && p->destroying == 0)
         pthread_cond_broadcast(&p->drained);
@@ -314,6 +316,7 @@ uint32_t nr__creator_plan_locked(nr_pool *p, uint32_t extra)
         n = max_conn - p->creating;
     if (n > (uint64_t)p->cfg.max_size - p->total)
         n = (uint64_t)p->cfg.max_size - p->total;
+    n = nr__budget_take_locked(p, (uint32_t)n, 1); /* shared places (max_total) */
     p->total += (uint32_t)n;
     p->creating += (uint32_t)n;
     p->creating_async += (uint32_t)n;

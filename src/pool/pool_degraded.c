@@ -18,6 +18,7 @@
  * idle by then (leased, or healed meanwhile), the new one simply stays.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "pool/pool_budget.h"
 #include "pool/pool_internal.h"
 
 #include <assert.h>
@@ -107,7 +108,7 @@ uint32_t nr__replace_degraded(nr_pool *p, uint32_t *failed, int *first_rc, nr_er
     uint32_t replaced = 0;
     while (budget--) {
         nr__pool_lock(p);
-        if (!replace_room_locked(p)) {
+        if (!replace_room_locked(p) || !nr__budget_take_locked(p, 1, 0)) {
             nr__pool_unlock(p);
             break;
         }

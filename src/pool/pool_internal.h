@@ -175,7 +175,10 @@ struct nr_pool {
                                  give-backs then check under mu (relaxed reads) */
     nr_error last_create_err; /* the last failed create's error (no secret in it) */
     uint64_t breaker_opens, detached, evicted_generation, evicted_resize, leaks, leaks_open;
-    uint32_t watchers; /* [mu] callers of nr_pool_wait_returned (they close the gate) */
+    uint32_t watchers;            /* [mu] callers of nr_pool_wait_returned (they close the gate) */
+    struct nr__budget_member *bm; /* constant once joined (before first use): the places
+                                     it shares with other pools (pool_budget.c); NULL =
+                                     none */
 
     /* the bag: slots written under mu, read by anyone (see pool_bag.c) */
     _Atomic(struct nr__instance *) *bag_slots; /* max_size slots */

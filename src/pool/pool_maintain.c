@@ -4,6 +4,7 @@
  * calling thread with no lock held.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "pool/pool_budget.h"
 #include "pool/pool_internal.h"
 #include "observe/span.h"
 
@@ -158,6 +159,7 @@ static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *
     p->destroying += n;
     uint32_t more = nr__creator_plan_locked(p, 0);
     uint32_t need = fill_need_locked(p, 1) ? 1 : 0; /* one at a time: see create_placed below */
+    need = nr__budget_take_locked(p, need, 0);
     p->total += need;
     p->creating += need;
     /* Short of min_idle and held back by the create backoff: the step
@@ -189,7 +191,7 @@ static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *
         if (one != NR_OK || nr_deadline_expired(dl))
             break;
         nr__pool_lock(p);
-        need = fill_need_locked(p, 1) ? 1 : 0;
+        need = nr__budget_take_locked(p, fill_need_locked(p, 1) ? 1 : 0, 0);
         p->total += need;
         p->creating += need;
         nr__pool_unlock(p);
@@ -249,6 +251,11 @@ static int fill_impl(nr_pool *p, int64_t want, nr_deadline deadline, nr_error *e
         uint32_t need = want < 0 ? fill_need_locked(p, 0) : need_locked(p, (uint64_t)want, 0);
         if (need) {
             need = 1; /* one at a time, so the deadline is checked between creates */
+            if (!nr__budget_take_locked(p, 1, 0)) {
+                /* the places shared with other pools are taken: as full as it may be */
+                nr__pool_unlock(p);
+                return NR_OK;
+            }
             p->total++;
             p->creating++;
         }

@@ -2,6 +2,7 @@
  * pool_release.c - giving leases back, closing and draining a pool, statistics.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "pool/pool_budget.h"
 #include "pool/pool_internal.h"
 #include "pool/pool_credential.h"
 #include "observe/span.h"
@@ -45,12 +46,12 @@ static int over_max(nr_pool *p, const struct nr__instance *inst, struct nr__inst
 {
     *victim = NULL;
     nr__pool_lock(p);
-    int over = p->total > (uint64_t)p->cfg.max_size;
+    int over = p->total > (uint64_t)p->cfg.max_size || nr__budget_shed_locked(p);
     if (over && (p->q_head || (p->deg_head && !inst->degraded))) {
         *victim = nr__retire_one_locked(p);
         over = 0;
     }
-    if (p->total <= (uint64_t)p->cfg.max_size)
+    if (p->total <= (uint64_t)p->cfg.max_size && !nr__budget_shedding_locked(p))
         atomic_store_explicit(&p->shrinking, 0, memory_order_relaxed);
     nr__pool_unlock(p);
     return over;

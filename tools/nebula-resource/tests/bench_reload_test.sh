@@ -47,7 +47,7 @@ JSON
     mv "$SVC_DIR/bench.json.new" "$SVC_DIR/bench.json"
 }
 
-# has TEXT: the output has the line (fixed text), polled for at most 60 s
+# wait_line TEXT: until the output has the line (fixed text), polled for at most 60 s
 # (sanitizer builds are slow; a reload normally takes milliseconds)
 wait_line() {
     local _

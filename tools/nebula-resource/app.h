@@ -60,6 +60,8 @@ void cli_app_destroy(cli_app *app);
 /* What a reload did (app_reload.c). */
 typedef struct cli_reload_summary {
     size_t added, removed, reloaded, unchanged, failed, credentials_rotated;
+    size_t recorded, in_place, new_pool; /* the kinds of the reloaded ones */
+    bool refused;    /* the file had problems or a fixed section changed: nothing changed */
     char text[2048]; /* one line per step, then the totals; cut with "..." */
 } cli_reload_summary;
 
@@ -77,5 +79,26 @@ typedef struct cli_reload_summary {
  * thread; one reload at a time.
  */
 int cli_app_reload(cli_app *app, const char *file, cli_reload_summary *sum, nr_error *err);
+
+/*
+ * cli_app_reload, printed to out as `run` prints it: "reload: WHY:
+ * re-reading FILE", the summary's lines, then "reload: done" or "reload:
+ * CODE: message". sum (caller-owned) receives the summary. Returns what
+ * cli_app_reload returned.
+ */
+int cli_app_reload_print(cli_app *app, const char *file, const char *why, FILE *out,
+                         cli_reload_summary *sum, nr_error *err);
+
+/* Reloads added up (bench's final report). */
+typedef struct cli_reload_tally {
+    size_t reloads, refused, with_failures; /* refused: the file or a fixed section */
+    size_t added, removed, unchanged, recorded, in_place, new_pool, failed, credentials_rotated;
+} cli_reload_tally;
+
+/* Add one reload's summary to t. */
+void cli_reload_tally_add(cli_reload_tally *t, const cli_reload_summary *sum);
+
+/* "N (A applied, R refused): I in place, P new pool, ..." into buf. */
+void cli_reload_tally_format(const cli_reload_tally *t, char *buf, size_t len);
 
 #endif

@@ -198,6 +198,9 @@ static void add_and_reload(cli_app *app, const nr_config_file *old, const nr_con
             sum->unchanged++;
         } else {
             sum->reloaded++;
+            sum->recorded += rep.kind == NR_RELOAD_RECORDED;
+            sum->in_place += rep.kind == NR_RELOAD_IN_PLACE;
+            sum->new_pool += rep.kind == NR_RELOAD_NEW_POOL;
             say(sum, "  reloaded %s: %s: %s\n", s.id, nr_reload_kind_name(rep.kind), rep.changes);
         }
     }
@@ -258,6 +261,7 @@ int cli_app_reload(cli_app *app, const char *file, cli_reload_summary *sum, nr_e
     if (!cf) {
         say(sum, "%s", buf ? buf : "the file cannot be read\n");
         free(buf);
+        sum->refused = true;
         pthread_mutex_unlock(&app->reload_mu);
         return nr_error_set(err, NR_ECONFIG, NULL,
                             "reload of %s: the file has problems; nothing "
@@ -280,6 +284,7 @@ int cli_app_reload(cli_app *app, const char *file, cli_reload_summary *sum, nr_e
             "change it); nothing changed\n",
             file, fixed);
         nr_config_file_free(cf);
+        sum->refused = true;
         pthread_mutex_unlock(&app->reload_mu);
         return nr_error_set(err, NR_EINVAL, NULL,
                             "reload of %s: the \"%s\" section cannot change while running; "
@@ -310,4 +315,50 @@ int cli_app_reload(cli_app *app, const char *file, cli_reload_summary *sum, nr_e
     }
     pthread_mutex_unlock(&app->reload_mu);
     return first;
+}
+
+/* ---- printed, and added up ---- */
+
+int cli_app_reload_print(cli_app *app, const char *file, const char *why, FILE *out,
+                         cli_reload_summary *sum, nr_error *err)
+{
+    fprintf(out, "reload: %s: re-reading %s\n", why, file);
+    fflush(out);
+    int rc = cli_app_reload(app, file, sum, err);
+    fputs(sum->text, out);
+    if (rc != NR_OK)
+        fprintf(out, "reload: %s: %s\n", nr_err_name(rc), err->message);
+    else
+        fprintf(out, "reload: done\n");
+    fflush(out);
+    return rc;
+}
+
+void cli_reload_tally_add(cli_reload_tally *t, const cli_reload_summary *sum)
+{
+    t->reloads++;
+    if (sum->refused) { /* nothing changed, no step counted */
+        t->refused++;
+        return;
+    }
+    t->with_failures += sum->failed > 0;
+    t->added += sum->added;
+    t->removed += sum->removed;
+    t->unchanged += sum->unchanged;
+    t->recorded += sum->recorded;
+    t->in_place += sum->in_place;
+    t->new_pool += sum->new_pool;
+    t->failed += sum->failed;
+    t->credentials_rotated += sum->credentials_rotated;
+}
+
+void cli_reload_tally_format(const cli_reload_tally *t, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "%zu (%zu applied, %zu refused, %zu with failed steps): %zu in place, %zu new pool, "
+             "%zu recorded, %zu unchanged, %zu added, %zu removed, %zu credential(s) rotated, "
+             "%zu failed",
+             t->reloads, t->reloads - t->refused, t->refused, t->with_failures, t->in_place,
+             t->new_pool, t->recorded, t->unchanged, t->added, t->removed, t->credentials_rotated,
+             t->failed);
 }

@@ -11,6 +11,11 @@
  * percentile is within about 3% of the true value), one for the acquires
  * that succeeded and one for those that failed (how long a caller waited to
  * be refused); the maxima are exact.
+ *
+ * While the threads run, the main thread reloads the file on SIGHUP (and
+ * every --reload-every ms) with the code `run` uses (cli_app_reload_print),
+ * then prints how many acquires succeeded and failed so far; the report
+ * adds the reloads up by kind.
  */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
@@ -30,6 +35,7 @@
 typedef struct bench_opts {
     const char *file, *id;
     int64_t threads, seconds, hold_us;
+    int64_t reload_every_ms; /* 0: only on SIGHUP */
 } bench_opts;
 
 typedef struct bench {
@@ -40,6 +46,10 @@ typedef struct bench {
     atomic_bool stop;
     atomic_bool go;        /* threads start together */
     nr_cancel *stop_token; /* set at the end: wakes the acquires still waiting */
+    /* the reloads (main thread only) */
+    cli_reload_tally tally;
+    uint64_t ok_at_reload, failed_at_reload; /* the counts when the last one ended */
+    int64_t last_reload_ns;                  /* since the start */
 } bench;
 
 /* The latencies of one kind of acquire (succeeded or failed). */
@@ -55,6 +65,10 @@ typedef struct bthread {
     uint64_t errors[32]; /* errors by -code */
     nr_error first;
     lat ok, failed;
+    /* ok.n and failed.n again, for the main thread to read while this one
+     * runs: written by this thread only, relaxed (a count, nothing else is
+     * published through them) */
+    atomic_uint_fast64_t nok, nfailed;
 } bthread;
 
 static int bucket_of(uint64_t ns)
@@ -106,10 +120,12 @@ static void *bench_main(void *arg)
                 t->first = err;
             t->errors[k]++;
             lat_add(&t->failed, dt);
+            atomic_fetch_add_explicit(&t->nfailed, 1, memory_order_relaxed);
             nr_sleep_ns(NR_NS_PER_MS); /* do not spin on a failing resource */
             continue;
         }
         lat_add(&t->ok, dt);
+        atomic_fetch_add_explicit(&t->nok, 1, memory_order_relaxed);
         if (b->o.hold_us)
             nr_sleep_ns(b->o.hold_us * NR_NS_PER_US);
         nr_guard_release(&g);
@@ -149,6 +165,8 @@ static int parse(int argc, char **argv, bench_opts *o)
             ok = nr_cli_parse_int("--seconds", v, 1, 3600, &o->seconds);
         else if (!strcmp(a, "--hold-us"))
             ok = nr_cli_parse_int("--hold-us", v, 0, 10000000, &o->hold_us);
+        else if (!strcmp(a, "--reload-every"))
+            ok = nr_cli_parse_int("--reload-every", v, 1, 3600000, &o->reload_every_ms);
         else {
             fprintf(stderr, "nebula-resource bench: unknown option '%s'\n", a);
             ok = false;
@@ -160,7 +178,7 @@ static int parse(int argc, char **argv, bench_opts *o)
         fprintf(stderr,
                 "nebula-resource bench: %s is missing\n"
                 "Usage: nebula-resource bench CONFIG --resource ID [--threads N] "
-                "[--seconds S] [--hold-us H]\n",
+                "[--seconds S] [--hold-us H] [--reload-every MS]\n",
                 o->file ? "--resource ID" : "CONFIG");
         return -1;
     }
@@ -238,6 +256,13 @@ static int report(bench *b, bthread *ts, double secs)
         lat_print("error latency", failed);
     if (first)
         printf("  first error    %s\n", first->message);
+    char tally[400];
+    cli_reload_tally_format(&b->tally, tally, sizeof(tally));
+    printf("  reloads        %s\n", tally);
+    if (b->tally.reloads)
+        printf("  after reloads  %llu acquires, %llu failed since the last reload (at %.2f s)\n",
+               (unsigned long long)(ok->n - b->ok_at_reload),
+               (unsigned long long)(nerr - b->failed_at_reload), (double)b->last_reload_ns / 1e9);
     nr_resource_info ri;
     if (nr_manager_resource_info(b->m, b->o.id, &ri, NULL) == NR_OK)
         printf("  pool           max %u, created %llu, waits %llu, handoffs %llu, timeouts "
@@ -248,6 +273,67 @@ static int report(bench *b, bthread *ts, double secs)
     free(ok);
     free(failed);
     return nerr ? 1 : 0;
+}
+
+/* The acquires that succeeded and failed so far, while the threads run. */
+static void counts_so_far(const bthread *ts, int n, uint64_t *ok, uint64_t *failed)
+{
+    *ok = *failed = 0;
+    for (int i = 0; i < n; i++) {
+        *ok += atomic_load_explicit(&ts[i].nok, memory_order_relaxed);
+        *failed += atomic_load_explicit(&ts[i].nfailed, memory_order_relaxed);
+    }
+}
+
+/* One reload of the file, printed as `run` prints it, then a line with the
+ * acquires so far. */
+static void reload_once(bench *b, cli_app *app, const bthread *ts, int n, const char *why,
+                        int64_t t0)
+{
+    cli_reload_summary *sum = malloc(sizeof(*sum));
+    if (!sum) {
+        printf("reload: %s: out of memory; nothing changed\n", why);
+        return;
+    }
+    nr_error err = {0};
+    cli_app_reload_print(app, b->o.file, why, stdout, sum, &err);
+    cli_reload_tally_add(&b->tally, sum);
+    free(sum);
+    b->last_reload_ns = nr_now_ns() - t0;
+    counts_so_far(ts, n, &b->ok_at_reload, &b->failed_at_reload);
+    printf("bench: reload %zu at %.2f s: %llu acquires, %llu failed so far\n", b->tally.reloads,
+           (double)b->last_reload_ns / 1e9, (unsigned long long)b->ok_at_reload,
+           (unsigned long long)b->failed_at_reload);
+    fflush(stdout);
+}
+
+/* Until the time is up or a stop signal: reload on SIGHUP and every
+ * --reload-every ms. Returns true when stopped early. */
+static bool run_and_reload(bench *b, cli_app *app, cli_signals *sig, const bthread *ts, int n,
+                           int64_t t0)
+{
+    int64_t end = t0 + b->o.seconds * NR_NS_PER_S;
+    int64_t every = b->o.reload_every_ms * NR_NS_PER_MS;
+    int64_t next = every ? t0 + every : end;
+    char why[64];
+    snprintf(why, sizeof(why), "every %lld ms", (long long)b->o.reload_every_ms);
+    int seen = 0;
+    for (;;) {
+        int64_t now = nr_now_ns();
+        if (now >= end)
+            return false;
+        int64_t until = next < end ? next : end;
+        int64_t wait_ms = (until - now + NR_NS_PER_MS - 1) / NR_NS_PER_MS;
+        int w = cli_signals_wait_stop_or_reload(sig, &seen, wait_ms);
+        if (w == 1)
+            return true;
+        if (w == 0) {
+            reload_once(b, app, ts, n, "SIGHUP", t0);
+        } else if (every && nr_now_ns() >= next && next < end) {
+            reload_once(b, app, ts, n, why, t0);
+            next = nr_now_ns() + every; /* from the end of this one: never back to back */
+        }
+    }
 }
 
 int nr_cli_bench(int argc, char **argv)
@@ -304,10 +390,17 @@ int nr_cli_bench(int argc, char **argv)
            b.o.id, (long long)b.o.threads, (long long)b.o.seconds, (long long)b.o.hold_us,
            (long long)r->pool->acquire_timeout_ms,
            r->pool->acquire_timeout_ms == 0 ? ": never wait" : "");
+    if (b.o.reload_every_ms)
+        printf("reloading %s on SIGHUP and every %lld ms\n", b.o.file,
+               (long long)b.o.reload_every_ms);
+    else
+        printf("SIGHUP to reload %s\n", b.o.file);
     fflush(stdout);
     int started = 0;
     for (int i = 0; i < b.o.threads; i++) {
         ts[i].b = &b;
+        atomic_init(&ts[i].nok, 0);
+        atomic_init(&ts[i].nfailed, 0);
         if (pthread_create(&ts[i].th, NULL, bench_main, &ts[i]) != 0)
             break;
         started++;
@@ -318,7 +411,7 @@ int nr_cli_bench(int argc, char **argv)
     }
     atomic_store(&b.go, true);
     int64_t t0 = nr_now_ns();
-    if (cli_signals_wait(&sig, 1, b.o.seconds * 1000) > 0)
+    if (run_and_reload(&b, &app, &sig, ts, started, t0))
         printf("stopped early by %s\n", cli_signals_last_name(&sig));
     atomic_store(&b.stop, true);
     nr_cancel_trigger(b.stop_token);

@@ -88,14 +88,7 @@ static int reload_now(run_ctx *rc_, const char *why, char *summary, size_t len, 
     cli_reload_summary *sum = malloc(sizeof(*sum));
     if (!sum)
         return nr_error_set(err, NR_ENOMEM, NULL, "reload: out of memory");
-    printf("reload: %s: re-reading %s\n", why, rc_->file);
-    int rc = cli_app_reload(rc_->app, rc_->file, sum, err);
-    fputs(sum->text, stdout);
-    if (rc != NR_OK)
-        printf("reload: %s: %s\n", nr_err_name(rc), err->message);
-    else
-        printf("reload: done\n");
-    fflush(stdout);
+    int rc = cli_app_reload_print(rc_->app, rc_->file, why, stdout, sum, err);
     if (summary && len)
         snprintf(summary, len, "%s", sum->text);
     free(sum);
@@ -261,7 +254,7 @@ int nr_cli_run(int argc, char **argv)
            nres == 1 ? "" : "s", o.file);
     fflush(stdout);
     int reloads = 0;
-    while (!cli_signals_wait_stop_or_reload(&sig, &reloads)) {
+    while (!cli_signals_wait_stop_or_reload(&sig, &reloads, -1)) {
         nr_error rerr = {0};
         reload_now(&rctx, "SIGHUP", NULL, 0, &rerr);
     }

@@ -82,7 +82,7 @@ static const char run_text[] =
 
 static const char bench_text[] =
     "Usage: nebula-resource bench CONFIG --resource ID [--threads N] [--seconds S]\n"
-    "                             [--hold-us H]\n"
+    "                             [--hold-us H] [--reload-every MS]\n"
     "\n"
     "Starts the resources of CONFIG (as 'run' does, without the HTTP server), then\n"
     "N threads acquire and release resource ID as fast as they can for S seconds,\n"
@@ -93,10 +93,17 @@ static const char bench_text[] =
     "and the pool's statistics. A tenant-partitioned resource is acquired as\n"
     "tenant \"bench\".\n"
     "\n"
+    "SIGHUP reloads CONFIG while the threads run, as it does for 'run' (the same\n"
+    "report, then the acquires so far); the results add the reloads up by kind\n"
+    "and count the acquires after the last one. SIGINT or SIGTERM ends it early.\n"
+    "\n"
     "  --resource ID  the resource to load (required)\n"
     "  --threads N    threads, 1..1024 (default 4)\n"
     "  --seconds S    duration, 1..3600 (default 5)\n"
     "  --hold-us H    how long each lease is held, 0..10000000 us (default 0)\n"
+    "  --reload-every MS\n"
+    "                 also reload CONFIG every MS ms, 1..3600000 (default: only\n"
+    "                 on SIGHUP)\n"
     "\n"
     "Exit status: 0 when every acquire succeeded, 1 otherwise, 2 usage error.\n";
 

@@ -111,26 +111,29 @@ int cli_signals_count(cli_signals *s)
     return atomic_load(&s->count);
 }
 
+/* now + ms on the monotonic clock (the condition variable's) */
+static struct timespec after_ms(int64_t ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 int cli_signals_wait(cli_signals *s, int want, int64_t timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    if (timeout_ms >= 0) {
-        until.tv_sec += (time_t)(timeout_ms / 1000);
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-    }
+    struct timespec until = after_ms(timeout_ms >= 0 ? timeout_ms : 0);
     pthread_mutex_lock(&s->mu);
     while (atomic_load(&s->count) < want) {
         if (timeout_ms < 0) {
             /* wake now and then: the signal thread broadcasts, but a
              * bounded wait keeps this robust */
-            struct timespec t;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            t.tv_sec += 1;
+            struct timespec t = after_ms(1000);
             pthread_cond_timedwait(&s->cv, &s->mu, &t);
         } else if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
             break;
@@ -158,18 +161,22 @@ void cli_signals_request_reload(cli_signals *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-int cli_signals_wait_stop_or_reload(cli_signals *s, int *reloads_seen)
+int cli_signals_wait_stop_or_reload(cli_signals *s, int *reloads_seen, int64_t timeout_ms)
 {
+    struct timespec until = after_ms(timeout_ms >= 0 ? timeout_ms : 0);
+    int timed_out = 0;
     pthread_mutex_lock(&s->mu);
-    while (atomic_load(&s->count) < 1 && atomic_load(&s->reloads) == *reloads_seen) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        t.tv_sec += 1;
-        pthread_cond_timedwait(&s->cv, &s->mu, &t);
+    while (!timed_out && atomic_load(&s->count) < 1 && atomic_load(&s->reloads) == *reloads_seen) {
+        if (timeout_ms < 0) {
+            struct timespec t = after_ms(1000); /* bounded, as above */
+            pthread_cond_timedwait(&s->cv, &s->mu, &t);
+        } else {
+            timed_out = pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT;
+        }
     }
-    int stop = atomic_load(&s->count) >= 1;
-    if (!stop)
+    int r = atomic_load(&s->count) >= 1 ? 1 : atomic_load(&s->reloads) != *reloads_seen ? 0 : -1;
+    if (r == 0)
         *reloads_seen = atomic_load(&s->reloads);
     pthread_mutex_unlock(&s->mu);
-    return stop;
+    return r;
 }

@@ -62,8 +62,9 @@ void cli_signals_arm_force(cli_signals *s, bool on);
 /* Count a reload request and wake the waiter. Any thread. */
 void cli_signals_request_reload(cli_signals *s);
 
-/* Wait for a stop signal (returns 1) or a reload request newer than
- * *reloads_seen (returns 0 and updates *reloads_seen). */
-int cli_signals_wait_stop_or_reload(cli_signals *s, int *reloads_seen);
+/* Wait for a stop signal (returns 1), a reload request newer than
+ * *reloads_seen (returns 0 and updates *reloads_seen) or timeout_ms to pass
+ * (returns -1; timeout_ms < 0: no timeout). A stop wins over a reload. */
+int cli_signals_wait_stop_or_reload(cli_signals *s, int *reloads_seen, int64_t timeout_ms);
 
 #endif

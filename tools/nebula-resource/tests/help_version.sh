@@ -26,6 +26,7 @@ for cmd in check run bench demo drivers; do
 done
 grep -qF -- "--port N" <("$bin" help run) || fail "help run lacks --port"
 grep -qF -- "--hold-us H" <("$bin" help bench) || fail "help bench lacks --hold-us"
+grep -qF -- "--reload-every MS" <("$bin" help bench) || fail "help bench lacks --reload-every"
 grep -qF -- "--print" <("$bin" help check) || fail "help check lacks --print"
 grep -qF -- "--no-credentials" <("$bin" help check) || fail "help check lacks --no-credentials"
 "$bin" help nope > /dev/null 2>&1

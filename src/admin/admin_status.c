@@ -231,6 +231,16 @@ static json_t *resource_json(nr_admin *a, const admin_res *r)
                                           (json_int_t)ri.autoscale.scale_downs, "last_decision_ms",
                                           (json_int_t)ri.autoscale.last_decision_ms,
                                           "last_decision", ri.autoscale.last_decision));
+        if (r->partition == NR_PARTITION_TENANT)
+            json_object_set_new(o, "tenants",
+                                json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "idle_timeout_ms",
+                                          (json_int_t)ri.tenant_policy.idle_timeout_ms,
+                                          "max_tenants", (json_int_t)ri.tenant_policy.max_tenants,
+                                          "max_total", (json_int_t)ri.tenant_policy.max_total,
+                                          "evicted", (json_int_t)ri.tenants_evicted, "refused",
+                                          (json_int_t)ri.tenants_refused, "total_held",
+                                          (json_int_t)ri.total_held, "total_waiting",
+                                          (json_int_t)ri.total_waiting));
         json_object_set_new(o, "quarantine",
                             json_pack("{s:s,s:I,s:I}", "state",
                                       nr_quarantine_state_name(ri.quarantine), "attempt",

@@ -66,6 +66,7 @@ typedef struct cf_resource {
     nr_health_config health;       /* "health"; the default when absent */
     bool has_health;               /* the file gave a "health" section */
     nr_autoscale_policy autoscale; /* "autoscale"; disabled when absent */
+    nr_tenant_policy tenants;      /* "tenants"; the defaults when absent */
     int level; /* 0 without dependencies, else 1 + the highest level of its dependencies */
 } cf_resource;
 

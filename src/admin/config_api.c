@@ -180,7 +180,8 @@ int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec
                                .health = r->has_health ? &r->health : NULL,
                                .health_stages = cf->cfg.stages,
                                .nhealth_stages = cf->cfg.nstages,
-                               .autoscale = &r->autoscale};
+                               .autoscale = &r->autoscale,
+                               .tenants = r->partition == NR_PARTITION_TENANT ? &r->tenants : NULL};
     if (driver)
         *driver = r->driver_name;
     return NR_OK;

@@ -332,8 +332,8 @@ static const char *scalar(const json_t *obj, const char *key, size_t max)
     return n >= 1 && n <= max && strlen(s) == n ? s : NULL;
 }
 
-static const char *const res_extra[] = {"config", "pool",      "depends_on",
-                                        "health", "autoscale", NULL};
+static const char *const res_extra[] = {"config",    "pool",    "depends_on", "health",
+                                        "autoscale", "tenants", NULL};
 
 /* A resource's "health" section, by the pipeline's own reader: each issue
  * keeps its path (under prefix), so json_pos locates it like the others. */
@@ -396,7 +396,7 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     json_object_foreach((json_t *)obj, key, v)
     {
         if (strcmp(key, "config") && strcmp(key, "pool") && strcmp(key, "depends_on") &&
-            strcmp(key, "health") && strcmp(key, "autoscale"))
+            strcmp(key, "health") && strcmp(key, "autoscale") && strcmp(key, "tenants"))
             json_object_set(scalars, key, v);
     }
     res_cfg rcfg;
@@ -497,6 +497,18 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     if (cf_section(ld, &nr_autoscale_schema, json_object_get(obj, "autoscale"), path, &as, NULL))
         r->autoscale = as;
     nr_config_free(&nr_autoscale_schema, &as);
+
+    snprintf(path, sizeof(path), "%s.tenants", prefix);
+    nr_tenant_policy_default(&r->tenants);
+    const json_t *tenants = json_object_get(obj, "tenants");
+    nr_tenant_policy tp;
+    if (cf_section(ld, &nr_tenant_schema, tenants, path, &tp, NULL))
+        r->tenants = tp;
+    nr_config_free(&nr_tenant_schema, &tp);
+    if (tenants && r->partition != NR_PARTITION_TENANT)
+        cf_add_issue(ld, path, false, "{...}",
+                     "only a tenant-partitioned resource (\"partition\": \"tenant\") has a "
+                     "tenants section");
 
     if (r->driver) {
         const nr_config_schema *s = r->driver->type->config_schema;

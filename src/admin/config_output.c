@@ -136,6 +136,10 @@ void cf_config_print(const cf_config *cfg, FILE *out)
             print_indented(r->driver->type->config_schema, r->config, NULL, out);
         print_indented(&nr_pool_config_schema, &r->pool, NULL, out);
         print_indented(NULL, NULL, &r->health, out);
+        if (r->autoscale.enabled)
+            print_indented(&nr_autoscale_schema, &r->autoscale, NULL, out);
+        if (r->partition == NR_PARTITION_TENANT)
+            print_indented(&nr_tenant_schema, &r->tenants, NULL, out);
     }
     for (size_t i = 0; i < cfg->ngroups; i++) {
         const cf_group *g = &cfg->groups[i];

@@ -198,7 +198,9 @@ struct nr_manager {
     nr__task *maint_task, *health_task; /* [mu] */
     nr__entry *retired;                 /* [retired_mu] unregistered with leases still
                                            out: freed by nr__reap once they are back */
-    pthread_mutex_t retired_mu;         /* m->retired only; taken with no other lock held
+    struct nr__kept_pool *kept;         /* [retired_mu] pools the reaper destroyed whose memory
+                                           it keeps for NR__POOL_KEEP_NS (pool_kept.h) */
+    pthread_mutex_t retired_mu;         /* m->retired and m->kept; taken with no other lock held
                                            (a maintenance round takes it, and shutdown
                                            waits for a round while it holds mu) */
     pthread_mutex_t cascade_mu;         /* one cascade update at a time; taken with no other
@@ -247,6 +249,9 @@ int nr__entry_destroy_pools(nr__entry *e);
  * (their metric series go with them). Run by every maintenance round.
  * [no lock held; takes m->retired_mu and m->lock briefly] */
 void nr__reap(nr_manager *m);
+/* Free every kept pool (nr_manager_destroy: nobody gives anything back any
+ * more). */
+void nr__kept_free_all(nr_manager *m);
 /* Put a list of closed pools on e->draining. [e->mu] */
 void nr__draining_add_locked(nr__entry *e, nr__tenant_pool *list);
 /* Wait until no manager start runs (phase not STARTING). [m->mu held] */

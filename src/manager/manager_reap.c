@@ -13,6 +13,62 @@
 
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
+#include "pool/pool_kept.h"
+
+typedef struct nr__kept_pool {
+    nr_pool *pool;
+    int64_t since_ns;
+    struct nr__kept_pool *next;
+} nr__kept_pool;
+
+/* Destroy p, keeping its memory on m->kept; a NULL node (no memory for
+ * it) frees it at once, as nr_pool_destroy would. */
+static int destroy_kept(nr_manager *m, nr_pool *p)
+{
+    nr__kept_pool *k = nr_malloc(sizeof(*k));
+    if (!k)
+        return nr_pool_destroy(p, NULL);
+    if (nr__pool_destroy_keep(p, NULL) != NR_OK) {
+        nr_free(k);
+        return NR_EBUSY;
+    }
+    k->pool = p;
+    k->since_ns = nr_now_ns();
+    pthread_mutex_lock(&m->retired_mu);
+    k->next = m->kept;
+    m->kept = k;
+    pthread_mutex_unlock(&m->retired_mu);
+    return NR_OK;
+}
+
+/* Free the kept pools destroyed at least NR__POOL_KEEP_NS ago. */
+static void free_kept(nr_manager *m, int all)
+{
+    int64_t now = nr_now_ns();
+    nr__kept_pool *done = NULL;
+    pthread_mutex_lock(&m->retired_mu);
+    for (nr__kept_pool **at = &m->kept; *at;) {
+        nr__kept_pool *k = *at;
+        if (all || now - k->since_ns >= NR__POOL_KEEP_NS) {
+            *at = k->next;
+            k->next = done;
+            done = k;
+        } else {
+            at = &k->next;
+        }
+    }
+    pthread_mutex_unlock(&m->retired_mu);
+    for (nr__kept_pool *k = done, *next; k; k = next) {
+        next = k->next;
+        nr__pool_free_kept(k->pool);
+        nr_free(k);
+    }
+}
+
+void nr__kept_free_all(nr_manager *m)
+{
+    free_kept(m, 1);
+}
 
 /* Destroy the pools of list that can be; returns the rest. An evicted
  * tenant's metric series go with its pool. [no lock held] */
@@ -21,7 +77,7 @@ static nr__tenant_pool *destroy_done(nr_manager *m, nr__entry *e, nr__tenant_poo
     nr__tenant_pool *keep = NULL;
     for (nr__tenant_pool *t = list, *next; t; t = next) {
         next = t->next;
-        if (nr_pool_destroy(t->pool, NULL) == NR_OK) {
+        if (destroy_kept(m, t->pool) == NR_OK) {
             if (t->evicted)
                 nr__tenant_forget(m, e, t->tenant);
             nr_free(t);
@@ -115,4 +171,5 @@ void nr__reap(nr_manager *m)
 {
     reap_draining(m);
     reap_retired(m);
+    free_kept(m, 0);
 }

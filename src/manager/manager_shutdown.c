@@ -236,6 +236,7 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
         next = e->retired_next;
         nr__entry_free(e);
     }
+    nr__kept_free_all(m);
     nr__groups_free(m);
     nr__reg_free(m);
     pthread_rwlock_destroy(&m->lock);

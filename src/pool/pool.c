@@ -452,7 +452,33 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
     return NR_OK;
 }
 
+static int destroy_impl(nr_pool *p, int keep_memory, nr_error *err);
+
 int nr_pool_destroy(nr_pool *p, nr_error *err)
+{
+    return destroy_impl(p, 0, err);
+}
+
+int nr__pool_destroy_keep(nr_pool *p, nr_error *err)
+{
+    return destroy_impl(p, 1, err);
+}
+
+void nr__pool_free_kept(nr_pool *p)
+{
+    if (!p)
+        return;
+    struct nr__instance *r = p->all_records;
+    while (r) {
+        struct nr__instance *next = r->all_next;
+        nr_free(r->raw);
+        r = next;
+    }
+    nr__bag_fini(p);
+    nr_free(p);
+}
+
+static int destroy_impl(nr_pool *p, int keep_memory, nr_error *err)
 {
     if (!p)
         return NR_OK;
@@ -484,21 +510,16 @@ int nr_pool_destroy(nr_pool *p, nr_error *err)
     /* Give-backs whose instance is back may still be in their after hooks. */
     while (atomic_load_explicit(&p->hook_busy, memory_order_acquire) != 0)
         nr_sleep_ns(20 * NR_NS_PER_US);
-    struct nr__instance *r = p->all_records;
-    while (r) {
-        struct nr__instance *next = r->all_next;
-        nr_free(r->raw);
-        r = next;
-    }
     pthread_cond_destroy(&p->drained);
     pthread_cond_destroy(&p->own_cv);
     pthread_mutex_destroy(&p->mu);
     nr_cancel_destroy(p->close_cancel);
     nr_free(p->own_tids);
-    nr__bag_fini(p);
     nr__cred_release(p->cred);
+    p->cred = NULL;
     p->magic = 0;
-    nr_free(p);
+    if (!keep_memory)
+        nr__pool_free_kept(p);
     return NR_OK;
 }
 

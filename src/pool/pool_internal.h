@@ -61,6 +61,7 @@
 #include <stdint.h>
 
 #include "hooks/hooks_internal.h"
+#include "pool/pool_kept.h"
 #include "nebula/pool.h"
 
 #define NR_POOL_MAGIC 0x4E52504F4F4C2121ULL /* "NRPOOL!!" */

@@ -79,6 +79,10 @@ grep -qF "1 added, 1 removed, 2 reloaded, 0 unchanged, 1 credential(s) rotated, 
 [ "$(has tenant-cache)" = False ] || fail "/status still lists tenant-cache"
 [ "$(has report-db)" = True ] || fail "/status lacks report-db"
 svc_wait_for "/readyz after the reload" curl -sf "$url/readyz" || fail "not ready after the reload"
+# the status page's events show the reloads, with what changed
+reloaded_text() { status | python3 -c "import json,sys; d=json.load(sys.stdin); print([e.get('text','') for e in d['events']['recent'] if e['type']=='reloaded' and e.get('resource')=='$1'])"; }
+case "$(reloaded_text audit-log)" in *"in place: pool.max_size 4 -> 6"*) ;; *) fail "/status events lack audit-log's reload: $(reloaded_text audit-log)" ;; esac
+case "$(reloaded_text orders-db)" in *"new pool: config"*) ;; *) fail "/status events lack orders-db's reload: $(reloaded_text orders-db)" ;; esac
 
 # 2. the admin action, with the token: nothing changed this time
 code() { curl -s -o "$SVC_DIR/action.json" -w '%{http_code}' "$@"; }

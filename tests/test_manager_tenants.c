@@ -22,17 +22,15 @@ static void test_shutdown_many_tenant_pools(void **state)
     nr_fake_init(&fake);
     nr_fake_config cfg;
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
-    nr_manager_options o;
+    nr_manager_options o = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&o);
     o.maintain_interval_ms = 0;
     o.health_interval_ms = 0;
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &o, NULL), NR_OK);
-    nr_resource_spec s = {.id = "per-tenant",
-                          .type = &nr_fake_type,
-                          .type_ud = &fake,
-                          .config = &cfg,
-                          .partition = NR_PARTITION_TENANT};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "per-tenant", .type = &nr_fake_type, .type_ud = &fake,
+                         .config = &cfg, .partition = NR_PARTITION_TENANT);
     assert_int_equal(nr_manager_register(m, &s, NULL), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), NULL), NR_OK);
 
@@ -43,7 +41,7 @@ static void test_shutdown_many_tenant_pools(void **state)
         snprintf(id, sizeof(id), "t%d", t);
         nr_scope sc;
         assert_int_equal(nr_scope_make(&sc, id, NULL, NULL, NULL, NULL), NR_OK);
-        nr_ctx ctx = {.scope = &sc};
+        nr_ctx ctx = NR_CTX(.scope = &sc);
         nr_guard g = NR_GUARD_INIT;
         assert_int_equal(nr_manager_acquire(m, "per-tenant", &ctx, &g, NULL), NR_OK);
         if (t == 0)
@@ -51,7 +49,7 @@ static void test_shutdown_many_tenant_pools(void **state)
         else
             assert_int_equal(nr_guard_release(&g), NR_OK);
     }
-    nr_shutdown_options so;
+    nr_shutdown_options so = NR_SHUTDOWN_OPTIONS_INIT;
     nr_shutdown_options_default(&so);
     so.drain_timeout_ms = 20;
     nr_shutdown_report rep;
@@ -100,7 +98,7 @@ static void *run(void *p)
         snprintf(id, sizeof(id), "t%dx%d", a->i, k);
         nr_scope sc;
         nr_scope_make(&sc, id, NULL, NULL, NULL, NULL);
-        nr_ctx ctx = {.scope = &sc};
+        nr_ctx ctx = NR_CTX(.scope = &sc);
         nr_guard g = NR_GUARD_INIT;
         int before = atomic_load(&s->done);
         int rc = nr_manager_acquire(s->m, "pt", &ctx, &g, NULL);
@@ -132,7 +130,7 @@ static void test_no_tenant_pool_escapes_shutdown(void **state)
     for (int c = 0; c < cycles; c++) {
         nr_fake fake;
         nr_fake_init(&fake);
-        nr_manager_options o;
+        nr_manager_options o = NR_MANAGER_OPTIONS_INIT;
         nr_manager_options_default(&o);
         o.maintain_interval_ms = 0;
         o.health_interval_ms = 0;
@@ -140,11 +138,8 @@ static void test_no_tenant_pool_escapes_shutdown(void **state)
         sh s;
         memset(&s, 0, sizeof(s));
         assert_int_equal(nr_manager_create(&s.m, &o, NULL), NR_OK);
-        nr_resource_spec sp = {.id = "pt",
-                               .type = &nr_fake_type,
-                               .type_ud = &fake,
-                               .config = &cfg,
-                               .partition = NR_PARTITION_TENANT};
+        nr_resource_spec sp = NR_RESOURCE_SPEC(.id = "pt", .type = &nr_fake_type, .type_ud = &fake,
+                                               .config = &cfg, .partition = NR_PARTITION_TENANT);
         assert_int_equal(nr_manager_register(s.m, &sp, NULL), NR_OK);
         assert_int_equal(nr_manager_start(s.m, nr_deadline_in_ms(5000), NULL), NR_OK);
         pthread_barrier_init(&s.go, NULL, TH + 1);

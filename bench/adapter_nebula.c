@@ -67,7 +67,8 @@ static void *nb_create(int max_size, int64_t acquire_timeout_ns, const char *opt
     pc.acquire_timeout_ms = acquire_timeout_ns / NR_NS_PER_MS;
     pc.max_lifetime_ms = 0;
     pc.idle_timeout_ms = 0;
-    nr_pool_options o = {.id = "bench", .type = &bench_type, .config = &config, .pool = &pc};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = "bench", .type = &bench_type, .config = &config, .pool = &pc);
     nr_pool *p = NULL;
     nr_error err = {0};
     if (nr_pool_create(&p, &o, &err) != NR_OK ||

@@ -131,8 +131,8 @@ int main(int argc, char **argv)
     nr_pool_config_default(&pc);
     pc.max_size = pc.min_idle = size;
     pc.max_lifetime_ms = pc.idle_timeout_ms = 0;
-    nr_pool_options o = {
-        .id = "bench", .type = &nr_bench_type, .config = &cfg, .pool = &pc, .hooks = hooks};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "bench", .type = &nr_bench_type, .config = &cfg,
+                                        .pool = &pc, .hooks = hooks);
     nr_pool *pool;
     nr_error err = {0};
     if (nr_pool_create(&pool, &o, &err) != NR_OK ||

@@ -40,7 +40,8 @@ static int pool_case(long n)
     nr_pool_config_default(&pc);
     pc.max_size = pc.min_idle = n;
     pc.max_lifetime_ms = pc.idle_timeout_ms = 0;
-    nr_pool_options o = {.id = "scale", .type = &nr_bench_type, .config = &cfg, .pool = &pc};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = "scale", .type = &nr_bench_type, .config = &cfg, .pool = &pc);
     nr_pool *p;
     nr_error err = {0};
     size_t before = heap_used();
@@ -77,7 +78,7 @@ static int pool_case(long n)
 
 static int manager_case(long n)
 {
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
     nr_manager *m;
@@ -95,7 +96,8 @@ static int manager_case(long n)
     int64_t t0 = nr_now_ns();
     for (long i = 0; i < n; i++) {
         snprintf(id, sizeof(id), "resource-%ld", i);
-        nr_resource_spec s = {.id = id, .type = &nr_bench_type, .config = &cfg, .pool = &pc};
+        nr_resource_spec s =
+            NR_RESOURCE_SPEC(.id = id, .type = &nr_bench_type, .config = &cfg, .pool = &pc);
         if (nr_manager_register(m, &s, &err) != NR_OK) {
             fprintf(stderr, "bench_scale: %s\n", err.message);
             return 1;
@@ -135,7 +137,8 @@ static int manager_case(long n)
     int64_t add_total = 0;
     for (int i = 0; i < EXTRA; i++) {
         snprintf(id, sizeof(id), "extra-%d", i);
-        nr_resource_spec s = {.id = id, .type = &nr_bench_type, .config = &cfg, .pool = &pc};
+        nr_resource_spec s =
+            NR_RESOURCE_SPEC(.id = id, .type = &nr_bench_type, .config = &cfg, .pool = &pc);
         int64_t a0 = nr_now_ns();
         if (nr_manager_register(m, &s, &err) != NR_OK) {
             fprintf(stderr, "bench_scale: %s\n", err.message);

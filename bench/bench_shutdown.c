@@ -36,7 +36,7 @@ int main(int argc, char **argv)
         return 2;
     }
     nr_bench_opts bo = {.destroy_ns = (int64_t)(destroy_us * 1e3)};
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.workers = (uint32_t)workers;
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
@@ -46,8 +46,8 @@ int main(int argc, char **argv)
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = pc.min_idle = n;
-    nr_resource_spec s = {
-        .id = "bench", .type = &nr_bench_type, .type_ud = &bo, .config = &cfg, .pool = &pc};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "bench", .type = &nr_bench_type, .type_ud = &bo,
+                                          .config = &cfg, .pool = &pc);
     if (nr_manager_create(&m, &mo, &err) != NR_OK || nr_manager_register(m, &s, &err) != NR_OK ||
         nr_manager_start(m, nr_deadline_in_ms(600000), &err) != NR_OK) {
         fprintf(stderr, "bench_shutdown: %s\n", err.message);

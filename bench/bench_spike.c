@@ -93,7 +93,7 @@ static void *caller(void *arg)
 {
     spike_run *r = arg;
     pthread_barrier_wait(&r->start);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(r->timeout_ms)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(r->timeout_ms));
     nr_guard g;
     nr_error err = {0};
     int64_t a0 = nr_now_ns();
@@ -121,7 +121,7 @@ static void read_stats(spike_run *r, nr_pool_stats *out)
         nr_pool_stats_get(r->pool, out);
         return;
     }
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     if (nr_manager_resource_info(r->mgr, SPIKE_ID, &info, NULL) == NR_OK)
         *out = info.stats;
     else
@@ -193,18 +193,18 @@ int main(int argc, char **argv)
     static spike_run r;
     nr_error err = {0};
     if (!manager) {
-        nr_pool_options o = {
-            .id = SPIKE_ID, .type = &spike_type, .type_ud = &tud, .config = &cfg, .pool = &pc};
+        nr_pool_options o = NR_POOL_OPTIONS(.id = SPIKE_ID, .type = &spike_type, .type_ud = &tud,
+                                            .config = &cfg, .pool = &pc);
         if (nr_pool_create(&r.pool, &o, &err) != NR_OK ||
             nr_pool_fill(r.pool, warm_by, &err) != NR_OK) {
             fprintf(stderr, "bench_spike: warm-up: %s\n", err.message);
             return 1;
         }
     } else {
-        nr_manager_options mo;
+        nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
         nr_manager_options_default(&mo);
-        nr_resource_spec s = {
-            .id = SPIKE_ID, .type = &spike_type, .type_ud = &tud, .config = &cfg, .pool = &pc};
+        nr_resource_spec s = NR_RESOURCE_SPEC(.id = SPIKE_ID, .type = &spike_type, .type_ud = &tud,
+                                              .config = &cfg, .pool = &pc);
         if (nr_manager_create(&r.mgr, &mo, &err) != NR_OK ||
             nr_manager_register(r.mgr, &s, &err) != NR_OK ||
             nr_manager_start(r.mgr, warm_by, &err) != NR_OK) {
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
         }
     }
     for (;;) {
-        nr_pool_stats st;
+        nr_pool_stats st = NR_POOL_STATS_INIT;
         read_stats(&r, &st);
         if (st.idle >= (uint32_t)min_idle)
             break;
@@ -245,7 +245,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < threads; i++)
         pthread_join(th[i], NULL);
     nr_sleep_ns(NR_NS_PER_S);
-    nr_pool_stats after;
+    nr_pool_stats after = NR_POOL_STATS_INIT;
     read_stats(&r, &after);
     uint64_t creates = atomic_load(&tud.creates);
     unsigned failed = atomic_load(&r.failed);

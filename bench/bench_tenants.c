@@ -44,7 +44,7 @@ static int acquire_release(nr_manager *m, long tenant, nr_error *err)
     snprintf(id, sizeof(id), "t%ld", tenant);
     nr_scope s;
     nr_scope_make(&s, id, NULL, NULL, NULL, NULL);
-    nr_ctx ctx = {.scope = &s, .deadline = nr_deadline_in_ms(10000)};
+    nr_ctx ctx = NR_CTX(.scope = &s, .deadline = nr_deadline_in_ms(10000));
     nr_guard g = NR_GUARD_INIT;
     int rc = nr_manager_acquire(m, "cache", &ctx, &g, err);
     if (rc == NR_OK)
@@ -102,12 +102,9 @@ int main(int argc, char **argv)
     nr_tenant_policy tp;
     nr_tenant_policy_default(&tp);
     tp.idle_timeout_ms = idle_ms;
-    nr_resource_spec spec = {.id = "cache",
-                             .type = &nr_bench_type,
-                             .config = &cfg,
-                             .pool = &pc,
-                             .partition = NR_PARTITION_TENANT,
-                             .tenants = &tp};
+    nr_resource_spec spec =
+        NR_RESOURCE_SPEC(.id = "cache", .type = &nr_bench_type, .config = &cfg, .pool = &pc,
+                         .partition = NR_PARTITION_TENANT, .tenants = &tp);
     if (nr_manager_create(&m, &mo, &err) != NR_OK || nr_manager_register(m, &spec, &err) != NR_OK ||
         nr_manager_start(m, nr_deadline_in_ms(10000), &err) != NR_OK) {
         fprintf(stderr, "bench_tenants: %s\n", err.message);
@@ -146,7 +143,7 @@ int main(int argc, char **argv)
         if ((i + 1) % 100 == 0)
             nr_manager_tick(m);
         if (i + 1 == next_mark || i + 1 == tenants) {
-            nr_resource_info ri;
+            nr_resource_info ri = NR_RESOURCE_INFO_INIT;
             nr_manager_resource_info(m, "cache", &ri, NULL);
             size_t heap = heap_used();
             printf("| %ld | %u | %.1f MiB | %zu | %lld | %lld |\n", i + 1, ri.pools,

@@ -32,8 +32,9 @@
 # loads only when the component is asked for; and its own pkg-config file.
 #
 # Install components (Debian packages, cmake/Package.cmake): the versioned
-# shared library goes to "runtime"; headers, the static library, the .so
-# link, the pkg-config file and the CMake files to "dev".
+# shared library goes to "runtime" (the core) or to the component of the
+# library's own name (admin, each driver); headers, the static library, the
+# .so link, the pkg-config file and the CMake files to "dev".
 
 option(NR_INSTALL_RPATH "Give installed programs and shared libraries an rpath relative to \
 their own location ($ORIGIN), so that an installed tree works wherever it is unpacked" ON)
@@ -130,9 +131,20 @@ function(nr_add_library comp)
   set_property(GLOBAL APPEND PROPERTY NR_DEB_DEV_DEPENDS ${L_DEB_DEPENDS})
 
   # ---- install: libraries, their export set and dependency file --------------
+  # The core's shared library is the install component "runtime", each other
+  # library's the component of its own name (one Debian package each,
+  # cmake/Package.cmake).
   set(cmakedir ${CMAKE_INSTALL_LIBDIR}/cmake/NebulaResource)
+  if(comp STREQUAL "core")
+    set(runtime_comp runtime)
+  else()
+    set(runtime_comp ${comp})
+  endif()
+  set_property(GLOBAL APPEND PROPERTY NR_RUNTIME_COMPONENTS ${runtime_comp})
+  # where the shared library is built, for dpkg-shlibdeps (cmake/Package.cmake)
+  set_property(GLOBAL APPEND PROPERTY NR_SHARED_LIBRARY_DIRS ${CMAKE_CURRENT_BINARY_DIR})
   install(TARGETS ${L_SHARED} ${L_STATIC} EXPORT NebulaResource-${comp}-targets
-    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT dev
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT ${runtime_comp} NAMELINK_COMPONENT dev
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
   install(EXPORT NebulaResource-${comp}-targets NAMESPACE nebula::
     FILE NebulaResource-${comp}-targets.cmake DESTINATION ${cmakedir} COMPONENT dev)

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
     if (nr_event_bus_create(&bus, 1024, &err) != NR_OK ||
         nr_metrics_create(&metrics, &err) != NR_OK)
         return fail("observability", &err);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_config_file_manager_options(cf,
                                    &mo); /* [admin] the file's manager section and credentials */
     mo.events = bus;
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         return fail("start", &err);
 
     /* [admin] 3. the admin server, where the file's http section says */
-    nr_admin_options ao;
+    nr_admin_options ao = NR_ADMIN_OPTIONS_INIT;
     nr_admin_options_default(&ao);
     nr_config_file_admin_options(cf, &ao);
     ao.metrics = metrics;

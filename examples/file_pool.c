@@ -103,7 +103,7 @@ static int write_line(nr_pool *pool, const char *text)
 {
     nr_error err = {0};
     NR_GUARD_SCOPED g = NR_GUARD_INIT; /* released when this function returns */
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(1000));
     if (nr_pool_acquire(pool, &ctx, &g, &err) != NR_OK) {
         fprintf(stderr, "acquire: %s\n", err.message);
         return -1;
@@ -140,8 +140,8 @@ int main(int argc, char **argv)
     pc.max_size = 2;
     pc.min_idle = 1;
     nr_pool *pool = NULL;
-    nr_pool_options o = {
-        .id = "app-log", .type = &log_type, .type_ud = &cfg, .config = &cfg, .pool = &pc};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "app-log", .type = &log_type, .type_ud = &cfg,
+                                        .config = &cfg, .pool = &pc);
     if (nr_pool_create(&pool, &o, &err) != NR_OK) {
         fprintf(stderr, "pool: %s\n", err.message);
         return 1;
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     }
     nr_pool_health_report hr;
     nr_pool_check_health(pool, NR_NS_PER_S, &hr, NULL);
-    nr_pool_stats s;
+    nr_pool_stats s = NR_POOL_STATS_INIT;
     nr_pool_stats_get(pool, &s);
     printf("wrote 10 lines through %llu open file(s); health %s\n", (unsigned long long)s.creates,
            nr_health_name(hr.worst));

@@ -37,7 +37,7 @@ int main(void)
     if (nr_hooks_add(hooks, &def, NULL, &err) != NR_OK)
         goto fail;
 
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.hooks = hooks;
     nr_manager *m = NULL;
@@ -45,7 +45,8 @@ int main(void)
     nr_config_init(&nr_sqlite_config_schema, &cfg, NULL);
     nr_free(cfg.path);
     cfg.path = nr_strdup("file:hook_audit?mode=memory&cache=shared");
-    nr_resource_spec spec = {.id = "orders-db", .type = &nr_sqlite_type, .config = &cfg};
+    nr_resource_spec spec =
+        NR_RESOURCE_SPEC(.id = "orders-db", .type = &nr_sqlite_type, .config = &cfg);
     if (nr_manager_create(&m, &mo, &err) != NR_OK || nr_manager_register(m, &spec, &err) != NR_OK ||
         nr_manager_start(m, nr_deadline_in_ms(10000), &err) != NR_OK)
         goto fail;
@@ -53,7 +54,7 @@ int main(void)
 
     nr_scope acme;
     nr_scope_make(&acme, "acme", NULL, NULL, NULL, NULL);
-    nr_ctx ctx = {.scope = &acme, .deadline = nr_deadline_in_ms(5000), .caller = "checkout"};
+    nr_ctx ctx = NR_CTX(.scope = &acme, .deadline = nr_deadline_in_ms(5000), .caller = "checkout");
     nr_guard g = NR_GUARD_INIT;
     if (nr_manager_acquire(m, "orders-db", &ctx, &g, &err) != NR_OK)
         goto fail;

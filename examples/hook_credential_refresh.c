@@ -127,7 +127,7 @@ int main(void)
     if (nr_hooks_create(&hooks, NULL, &err) != NR_OK ||
         nr_config_init(&api_schema, &cfg, &err) != NR_OK)
         goto fail;
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.credentials = &provider;
     mo.hooks = hooks;
@@ -149,12 +149,9 @@ int main(void)
     nr_pool_config pool;
     nr_pool_config_default(&pool);
     pool.min_idle = 1;
-    nr_resource_spec spec = {.id = "billing-api",
-                             .type = &api_type,
-                             .type_ud = &svc,
-                             .config = &cfg,
-                             .pool = &pool,
-                             .credential_ref = "api-token"};
+    nr_resource_spec spec =
+        NR_RESOURCE_SPEC(.id = "billing-api", .type = &api_type, .type_ud = &svc, .config = &cfg,
+                         .pool = &pool, .credential_ref = "api-token");
     if (nr_manager_register(m, &spec, &err) != NR_OK ||
         nr_manager_start(m, nr_deadline_in_ms(10000), &err) != NR_OK)
         goto fail;

@@ -28,7 +28,7 @@ int main(void)
     if (nr_hooks_add(hooks, &def, NULL, &err) != NR_OK)
         goto fail;
 
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.hooks = hooks;
     nr_manager *m = NULL;
@@ -36,14 +36,15 @@ int main(void)
     nr_config_init(&nr_sqlite_config_schema, &cfg, NULL);
     nr_free(cfg.path);
     cfg.path = nr_strdup("file:hook_metrics?mode=memory&cache=shared");
-    nr_resource_spec spec = {.id = "orders-db", .type = &nr_sqlite_type, .config = &cfg};
+    nr_resource_spec spec =
+        NR_RESOURCE_SPEC(.id = "orders-db", .type = &nr_sqlite_type, .config = &cfg);
     if (nr_manager_create(&m, &mo, &err) != NR_OK || nr_manager_register(m, &spec, &err) != NR_OK ||
         nr_manager_start(m, nr_deadline_in_ms(10000), &err) != NR_OK)
         goto fail;
     nr_config_free(&nr_sqlite_config_schema, &cfg);
 
     for (int i = 0; i < 3; i++) {
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
         nr_guard g = NR_GUARD_INIT;
         if (nr_manager_acquire(m, "orders-db", &ctx, &g, &err) != NR_OK)
             goto fail;

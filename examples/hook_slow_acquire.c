@@ -19,8 +19,7 @@
 
 static nr_pool_stats stats_of(nr_manager *m)
 {
-    nr_resource_info info;
-    memset(&info, 0, sizeof(info));
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     nr_manager_resource_info(m, "orders-db", &info, NULL);
     return info.stats;
 }
@@ -30,7 +29,7 @@ static nr_pool_stats stats_of(nr_manager *m)
 static void *holder(void *arg)
 {
     nr_manager *m = arg;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
     nr_guard g = NR_GUARD_INIT;
     if (nr_manager_acquire(m, "orders-db", &ctx, &g, NULL) != NR_OK)
         return NULL;
@@ -65,7 +64,7 @@ int main(void)
     if (nr_hooks_add(hooks, &def, NULL, &err) != NR_OK)
         goto fail;
 
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.hooks = hooks;
     nr_manager *m = NULL;
@@ -77,15 +76,15 @@ int main(void)
     nr_pool_config_default(&pool);
     pool.max_size = 1;
     pool.min_idle = 0;
-    nr_resource_spec spec = {
-        .id = "orders-db", .type = &nr_sqlite_type, .config = &cfg, .pool = &pool};
+    nr_resource_spec spec =
+        NR_RESOURCE_SPEC(.id = "orders-db", .type = &nr_sqlite_type, .config = &cfg, .pool = &pool);
     if (nr_manager_create(&m, &mo, &err) != NR_OK || nr_manager_register(m, &spec, &err) != NR_OK ||
         nr_manager_start(m, nr_deadline_in_ms(10000), &err) != NR_OK)
         goto fail;
     nr_config_free(&nr_sqlite_config_schema, &cfg);
 
     /* a fast acquire: below the threshold, nothing reported */
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
     nr_guard g = NR_GUARD_INIT;
     if (nr_manager_acquire(m, "orders-db", &ctx, &g, &err) != NR_OK)
         goto fail;

@@ -34,7 +34,7 @@ static int acquire_as(nr_manager *m, const char *tenant, nr_error *err)
 {
     nr_scope s;
     nr_scope_make(&s, tenant, NULL, NULL, NULL, NULL);
-    nr_ctx ctx = {.scope = &s, .deadline = nr_deadline_in_ms(5000), .caller = "example"};
+    nr_ctx ctx = NR_CTX(.scope = &s, .deadline = nr_deadline_in_ms(5000), .caller = "example");
     nr_guard g = NR_GUARD_INIT;
     int rc = nr_manager_acquire(m, "orders-db", &ctx, &g, err);
     if (rc == NR_OK) {
@@ -66,7 +66,7 @@ int main(void)
         return 1;
     }
 
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.hooks = hooks;
     nr_manager *m = NULL;
@@ -74,7 +74,8 @@ int main(void)
     nr_config_init(&nr_sqlite_config_schema, &cfg, NULL);
     nr_free(cfg.path);
     cfg.path = nr_strdup("file:tenant_policy?mode=memory&cache=shared");
-    nr_resource_spec spec = {.id = "orders-db", .type = &nr_sqlite_type, .config = &cfg};
+    nr_resource_spec spec =
+        NR_RESOURCE_SPEC(.id = "orders-db", .type = &nr_sqlite_type, .config = &cfg);
     if (nr_manager_create(&m, &mo, &err) != NR_OK || nr_manager_register(m, &spec, &err) != NR_OK ||
         nr_manager_start(m, nr_deadline_in_ms(10000), &err) != NR_OK) {
         fprintf(stderr, "start: %s\n", err.message);
@@ -87,7 +88,7 @@ int main(void)
         status = 1;
     if (acquire_as(m, "globex", &err) != NR_EPERM)
         status = 1; /* the policy must refuse it */
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     if (nr_manager_resource_info(m, "orders-db", &info, &err) == NR_OK) {
         printf("orders-db: %llu acquire(s)\n", (unsigned long long)info.stats.acquires);
         if (info.stats.acquires != 1)

@@ -32,12 +32,11 @@ int main(void)
         return 1;
     }
     const char *needs_orders[] = {"orders-db"};
-    nr_resource_spec orders = {.id = "orders-db", .type = &nr_sqlite_type, .config = &orders_cfg};
-    nr_resource_spec audit = {.id = "audit-db",
-                              .type = &nr_sqlite_type,
-                              .config = &audit_cfg,
-                              .depends_on = needs_orders,
-                              .ndepends = 1};
+    nr_resource_spec orders =
+        NR_RESOURCE_SPEC(.id = "orders-db", .type = &nr_sqlite_type, .config = &orders_cfg);
+    nr_resource_spec audit =
+        NR_RESOURCE_SPEC(.id = "audit-db", .type = &nr_sqlite_type, .config = &audit_cfg,
+                         .depends_on = needs_orders, .ndepends = 1);
     int status = 0;
     if (nr_manager_register(m, &audit, &err) != NR_OK || /* any order */
         nr_manager_register(m, &orders, &err) != NR_OK ||
@@ -51,7 +50,7 @@ int main(void)
 
     nr_scope execution;
     nr_scope_make(&execution, "acme", "billing", "run-1", NULL, NULL);
-    nr_ctx ctx = {.scope = &execution, .deadline = nr_deadline_in_ms(1000)};
+    nr_ctx ctx = NR_CTX(.scope = &execution, .deadline = nr_deadline_in_ms(1000));
     nr_guard g = NR_GUARD_INIT;
     if (status == 0 && nr_manager_acquire(m, "audit-db", &ctx, &g, &err) == NR_OK) {
         if (nr_sqlite_exec(nr_guard_handle(&g), "CREATE TABLE IF NOT EXISTS log(x)", &err) != NR_OK)
@@ -62,12 +61,13 @@ int main(void)
         status = 1;
     }
 
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     if (nr_manager_resource_info(m, "audit-db", &info, &err) == NR_OK)
         printf("audit-db: %s, %s, %llu acquire(s)\n", nr_resource_state_name(info.state),
                nr_health_name(info.health), (unsigned long long)info.stats.acquires);
 
-    nr_shutdown_options so = {.drain_timeout_ms = 5000, .cleanup_timeout_ms = 2000};
+    nr_shutdown_options so =
+        NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = 5000, .cleanup_timeout_ms = 2000);
     nr_shutdown_report rep;
     if (nr_manager_shutdown(m, &so, &rep, &err) != NR_OK) {
         fprintf(stderr, "shutdown: %s\n", err.message);

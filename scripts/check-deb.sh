@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # check-deb.sh BUILD_DIR - build the Debian packages of a built BUILD_DIR with
 # CPack (`cpack -G DEB`, cmake/Package.cmake), check what each holds and what
-# it depends on, unpack both into a temporary root with `dpkg -x` (nothing is
-# installed on the system, so it runs as root or not, any number of times),
-# then check the unpacked tree and build and run the consumers against it as
-# check-install.sh does for an installed prefix (scripts/lib/consumers.sh).
+# it depends on (a driver's package its own client library and no other
+# driver's), then unpack them with `dpkg -x` into temporary roots (nothing is
+# installed on the system, so it runs as root or not, any number of times):
+# only the core, the PostgreSQL driver and -dev, where a PostgreSQL consumer
+# is built and run; and all of them, where the tree is checked and the
+# consumers built and run as check-install.sh does for an installed prefix
+# (scripts/lib/consumers.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=$(cd "${1:?usage: check-deb.sh BUILD_DIR}" && pwd)
@@ -22,11 +25,28 @@ if ! (cd "$tmp" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/out
     cat "$tmp/cpack.log" >&2
     nr_fail "cpack -G DEB"
 fi
-runtime=$(echo "$tmp"/out/nebula-resource_*.deb)
-dev=$(echo "$tmp"/out/nebula-resource-dev_*.deb)
-[ -f "$runtime" ] && [ -f "$dev" ] || nr_fail "cpack made: $(ls "$tmp/out")"
+pkg() { echo "$tmp/out/$1_"*.deb; }
+runtime=$(pkg nebula-resource)
+dev=$(pkg nebula-resource-dev)
+tools=$(pkg nebula-resource-tools)
+postgres=$(pkg nebula-resource-postgres)
+for deb in "$runtime" "$dev" "$tools" "$postgres"; do
+    [ -f "$deb" ] || nr_fail "cpack made: $(ls "$tmp/out")"
+done
 version=$(dpkg-deb -f "$runtime" Version)
-echo "packages: $(basename "$runtime") $(basename "$dev")"
+echo "packages: $(cd "$tmp/out" && echo *.deb)"
+
+# The library packages built, and the client library each one's Depends must
+# name (dpkg-shlibdeps finds it); a package must name no other's.
+declare -A client=([sqlite]=libsqlite3-0 [postgres]=libpq5 [redis]=libhiredis [http]=libcurl
+    [kafka]=librdkafka [mongo]=libmongoc [admin]=libmicrohttpd)
+libs=()
+for name in "${!client[@]}"; do
+    [ -f "$(pkg "nebula-resource-$name")" ] && libs+=("$name")
+done
+for name in sqlite postgres admin; do
+    [ -f "$(pkg "nebula-resource-$name")" ] || nr_fail "no package nebula-resource-$name"
+done
 
 # ---- what each package holds --------------------------------------------------------
 # has PACKAGE PATTERN... : each extended regular expression matches a path in it
@@ -46,13 +66,24 @@ lacks() {
         fi
     done
 }
-for deb in "$runtime" "$dev"; do
+for deb in "$tmp"/out/*.deb; do
     dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/$(basename "$deb").list"
 done
-has "$runtime" '^/usr/lib/libnebula-resource\.so\.0$' '^/usr/lib/libnebula-resource\.so\.0\.' \
-    '^/usr/lib/libnebula-resource-admin\.so\.0$' '^/usr/lib/libnebula-resource-sqlite\.so\.0$' \
-    '^/usr/bin/nebula-resource$' '^/usr/share/man/man1/nebula-resource\.1\.gz$'
-lacks "$runtime" '^/usr/include/' '\.a$' '\.so$' '\.pc$' '\.cmake$'
+has "$runtime" '^/usr/lib/libnebula-resource\.so\.0$' '^/usr/lib/libnebula-resource\.so\.0\.'
+lacks "$runtime" '^/usr/lib/libnebula-resource-' '^/usr/bin/' '^/usr/share/man/' '^/usr/include/' \
+    '\.a$' '\.so$' '\.pc$' '\.cmake$'
+for name in "${libs[@]}"; do
+    deb=$(pkg "nebula-resource-$name")
+    has "$deb" "^/usr/lib/libnebula-resource-$name\\.so\\.0\$" \
+        "^/usr/lib/libnebula-resource-$name\\.so\\.0\\."
+    # only its own library
+    others=$(grep -E '^/usr/lib/libnebula-resource' "$tmp/$(basename "$deb").list" |
+        grep -vE "^/usr/lib/libnebula-resource-$name\\.so\\.0" || true)
+    [ -z "$others" ] || nr_fail "$(basename "$deb") holds $others"
+    lacks "$deb" '^/usr/bin/' '^/usr/include/' '\.a$' '\.so$' '\.pc$' '\.cmake$'
+done
+has "$tools" '^/usr/bin/nebula-resource$' '^/usr/share/man/man1/nebula-resource\.1\.gz$'
+lacks "$tools" '^/usr/lib/lib' '^/usr/include/'
 has "$dev" '^/usr/include/nebula/resource\.h$' '^/usr/include/nebula/export\.h$' \
     '^/usr/include/nebula/sqlite\.h$' '^/usr/lib/libnebula-resource\.a$' \
     '^/usr/lib/libnebula-resource\.so$' '^/usr/lib/libnebula-resource-sqlite\.a$' \
@@ -65,10 +96,45 @@ lacks "$dev" '\.so\.[0-9]' '^/usr/bin/' '^/usr/share/man/'
 # ---- what each package depends on ----------------------------------------------------
 # Every dependency must be met on this machine (the packages the build used),
 # except the -dev package's own runtime package, which must be this one.
+# names DEPENDS WANT...: each WANT is a package named in DEPENDS
+names() {
+    local deps=$1 want
+    shift
+    for want in "$@"; do
+        grep -qE "(^|, |\| )$want[^,]*" <<<"$deps" || return 1
+    done
+}
+all_deps=()
 runtime_deps=$(dpkg-deb -f "$runtime" Depends)
 dev_deps=$(dpkg-deb -f "$dev" Depends)
-for want in libc6 libjansson4 libsqlite3-0 libmicrohttpd; do
-    grep -q "$want" <<<"$runtime_deps" || nr_fail "nebula-resource does not depend on $want: $runtime_deps"
+tools_deps=$(dpkg-deb -f "$tools" Depends)
+names "$runtime_deps" libc6 libjansson4 ||
+    nr_fail "nebula-resource does not depend on libc6 and libjansson4: $runtime_deps"
+for name in "${!client[@]}"; do
+    names "$runtime_deps" "${client[$name]}" &&
+        nr_fail "nebula-resource depends on ${client[$name]}: $runtime_deps"
+done
+for name in "${libs[@]}"; do
+    deps=$(dpkg-deb -f "$(pkg "nebula-resource-$name")" Depends)
+    names "$deps" "${client[$name]}" ||
+        nr_fail "nebula-resource-$name does not depend on ${client[$name]}: $deps"
+    grep -qF "nebula-resource (= $version)" <<<"$deps" ||
+        nr_fail "nebula-resource-$name does not depend on nebula-resource (= $version): $deps"
+    for other in "${!client[@]}"; do
+        [ "$other" = "$name" ] && continue
+        names "$deps" "${client[$other]}" &&
+            nr_fail "nebula-resource-$name depends on ${client[$other]} (the $other library's): $deps"
+        grep -qF "nebula-resource-$other " <<<"$deps" &&
+            nr_fail "nebula-resource-$name depends on nebula-resource-$other: $deps"
+    done
+    echo "nebula-resource-$name depends on: $deps"
+    all_deps+=("$deps")
+done
+for pkgdeps in "$dev_deps" "$tools_deps"; do
+    for name in "${libs[@]}"; do
+        grep -qF "nebula-resource-$name (= $version)" <<<"$pkgdeps" ||
+            nr_fail "a package does not depend on nebula-resource-$name (= $version): $pkgdeps"
+    done
 done
 grep -qF "nebula-resource (= $version)" <<<"$dev_deps" ||
     nr_fail "nebula-resource-dev does not depend on nebula-resource (= $version): $dev_deps"
@@ -81,7 +147,7 @@ met() { # one Depends entry: "name (op version) | name ..."
     for alt in "${alts[@]}"; do
         read -r name op ver <<<"$(sed -E 's/[(),]/ /g' <<<"$alt")"
         name=${name%%:*}
-        if [ "$name" = nebula-resource ]; then
+        if [[ $name == nebula-resource || $name == nebula-resource-* ]]; then
             have=$version
         else
             have=$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null) || continue
@@ -93,7 +159,7 @@ met() { # one Depends entry: "name (op version) | name ..."
     done
     return 1
 }
-for deps in "$runtime_deps" "$dev_deps"; do
+for deps in "$runtime_deps" "$dev_deps" "$tools_deps" "${all_deps[@]}"; do
     IFS=',' read -ra entries <<<"$deps"
     for entry in "${entries[@]}"; do
         met "$entry" || nr_fail "dependency not met here: $entry"
@@ -101,18 +167,51 @@ for deps in "$runtime_deps" "$dev_deps"; do
 done
 echo "nebula-resource depends on: $runtime_deps"
 echo "nebula-resource-dev depends on: $dev_deps"
+echo "nebula-resource-tools depends on: $tools_deps"
 
 # The runtime package tells packages built against it what to depend on.
 dpkg-deb -e "$runtime" "$tmp/control"
 grep -qF "libnebula-resource 0 nebula-resource (>= $version)" "$tmp/control/shlibs" ||
     nr_fail "no shlibs entry for libnebula-resource in nebula-resource"
+dpkg-deb -e "$postgres" "$tmp/control-pg"
+grep -qF "libnebula-resource-postgres 0 nebula-resource-postgres (>= $version)" \
+    "$tmp/control-pg/shlibs" || nr_fail "no shlibs entry in nebula-resource-postgres"
 { cat "$tmp/control/triggers" "$tmp/control/postinst" 2>/dev/null || true; } | grep -q ldconfig ||
     nr_fail "nebula-resource does not run ldconfig"
 
+# ---- the core, one driver and -dev: a PostgreSQL program ------------------------------
+dpkg -x "$runtime" "$tmp/pg"
+dpkg -x "$postgres" "$tmp/pg"
+dpkg -x "$dev" "$tmp/pg"
+if ls "$tmp/pg/usr/lib" | grep -E '^libnebula-resource-[a-z]+\.so\.0$' | grep -vq postgres; then
+    nr_fail "the PostgreSQL root holds another driver: $(ls "$tmp/pg/usr/lib")"
+fi
+mkdir -p "$tmp/pgwork"
+(
+    unset LD_LIBRARY_PATH
+    nr_quiet "$tmp/pgwork" cmake -S tests/install/postgres -B "$tmp/pgwork/cmake" -G Ninja \
+        -DCMAKE_PREFIX_PATH="$tmp/pg/usr"
+    nr_quiet "$tmp/pgwork" cmake --build "$tmp/pgwork/cmake"
+    "$tmp/pgwork/cmake/pg_consumer"
+    nr_resolved_from "$tmp/pgwork/cmake/pg_consumer" libnebula-resource-postgres.so.0 "$tmp/pg/usr/lib"
+    nr_resolved_from "$tmp/pgwork/cmake/pg_consumer" libnebula-resource.so.0 "$tmp/pg/usr/lib"
+    export PKG_CONFIG_PATH="$tmp/pg/usr/lib/pkgconfig"
+    # shellcheck disable=SC2046
+    cc tests/install/postgres/pg_consumer.c -o "$tmp/pgwork/pg_consumer_pc" \
+        $(pkg-config --cflags --libs nebula-resource-postgres) \
+        -Wl,-rpath,"$tmp/pg/usr/lib"
+    "$tmp/pgwork/pg_consumer_pc"
+    if ldd "$tmp/pgwork/cmake/pg_consumer" | grep -E 'librdkafka|libmongoc|libhiredis|libsqlite3'; then
+        nr_fail "the PostgreSQL consumer loads another driver's client library"
+    fi
+)
+echo "core + postgres + dev: a PostgreSQL consumer built (CMake, pkg-config) and ran"
+
 # ---- unpacked: the tree, its program, the consumers ----------------------------------
-dpkg -x "$runtime" "$tmp/root"
-dpkg -x "$dev" "$tmp/root"
+for deb in "$tmp"/out/*.deb; do
+    dpkg -x "$deb" "$tmp/root"
+done
 nr_check_tree "$tmp/root/usr"
 mkdir -p "$tmp/work"
 nr_run_consumers "$tmp/root/usr" "$tmp/work"
-echo "deb check: both packages built, unpacked, and their consumers built and ran"
+echo "deb check: the packages built, unpacked (core + postgres + dev, and all), and their consumers built and ran"

@@ -251,7 +251,7 @@ static void test_sampler_on_a_manager(void **state)
     nr_fake_init(&fake);
     nr_fake_config cfg;
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
@@ -259,12 +259,12 @@ static void test_sampler_on_a_manager(void **state)
     assert_int_equal(nr_manager_create(&m, &mo, NULL), NR_OK);
     const char *ids[] = {"first", "second"};
     for (int i = 0; i < 2; i++) {
-        nr_resource_spec s = {
-            .id = ids[i], .type = &nr_fake_type, .type_ud = &fake, .config = &cfg};
+        nr_resource_spec s =
+            NR_RESOURCE_SPEC(.id = ids[i], .type = &nr_fake_type, .type_ud = &fake, .config = &cfg);
         assert_int_equal(nr_manager_register(m, &s, NULL), NR_OK);
     }
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), NULL), NR_OK);
-    nr_admin_options ao;
+    nr_admin_options ao = NR_ADMIN_OPTIONS_INIT;
     nr_admin_options_default(&ao);
     ao.sample_interval_ms = 100;
     ao.history = 5;

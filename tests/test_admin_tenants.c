@@ -15,8 +15,7 @@
 
 static nr_pool_stats stats_of(uint32_t in_use, uint64_t acquires, int64_t wait_ns_max)
 {
-    nr_pool_stats s;
-    memset(&s, 0, sizeof(s));
+    nr_pool_stats s = NR_POOL_STATS_INIT;
     s.in_use = in_use;
     s.total = in_use + 1;
     s.max_size = 4;
@@ -91,20 +90,18 @@ static void test_status_of_a_partitioned_resource(void **state)
     nr_fake_init(&fake);
     nr_fake_config cfg;
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &mo, NULL), NR_OK);
-    nr_resource_spec s = {.id = "per-tenant",
-                          .type = &nr_fake_type,
-                          .type_ud = &fake,
-                          .config = &cfg,
-                          .partition = NR_PARTITION_TENANT};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "per-tenant", .type = &nr_fake_type, .type_ud = &fake,
+                         .config = &cfg, .partition = NR_PARTITION_TENANT);
     assert_int_equal(nr_manager_register(m, &s, NULL), NR_OK);
-    nr_resource_spec plain = {
-        .id = "plain", .type = &nr_fake_type, .type_ud = &fake, .config = &cfg};
+    nr_resource_spec plain =
+        NR_RESOURCE_SPEC(.id = "plain", .type = &nr_fake_type, .type_ud = &fake, .config = &cfg);
     assert_int_equal(nr_manager_register(m, &plain, NULL), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), NULL), NR_OK);
     nr_admin *a = NULL;
@@ -118,7 +115,7 @@ static void test_status_of_a_partitioned_resource(void **state)
         snprintf(id, sizeof(id), "t%d", k);
         nr_scope sc;
         assert_int_equal(nr_scope_make(&sc, id, NULL, NULL, NULL, NULL), NR_OK);
-        nr_ctx ctx = {.scope = &sc};
+        nr_ctx ctx = NR_CTX(.scope = &sc);
         for (int n = 0; n <= k; n++) {
             nr_guard g = NR_GUARD_INIT;
             assert_int_equal(nr_manager_acquire(m, "per-tenant", &ctx, &g, NULL), NR_OK);

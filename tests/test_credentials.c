@@ -269,18 +269,15 @@ static void test_secret_cache_rotates_into_a_manager(void **state)
     nr_fake_init(&fake);
     nr_fake_config cfg;
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
     mo.credentials = &p;
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &mo, NULL), NR_OK);
-    nr_resource_spec spec = {.id = "db",
-                             .type = &nr_fake_type,
-                             .type_ud = &fake,
-                             .config = &cfg,
-                             .credential_ref = "db/password"};
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &fake,
+                                             .config = &cfg, .credential_ref = "db/password");
     nr_error err = {0};
     assert_int_equal(nr_manager_register(m, &spec, &err), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK);
@@ -296,7 +293,7 @@ static void test_secret_cache_rotates_into_a_manager(void **state)
     assert_int_equal(nr_manager_acquire(m, "db", NULL, &g, &err), NR_OK);
     assert_int_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential_len, 3);
     assert_int_equal(nr_guard_release(&g), NR_OK);
-    nr_resource_info ri;
+    nr_resource_info ri = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(m, "db", &ri, NULL), NR_OK);
     assert_int_equal(ri.stats.credential_retired, 1); /* the instance made with "v1" */
     assert_int_equal(nr_manager_destroy(m, NULL), NR_OK);

@@ -47,7 +47,7 @@ static void test_default_config_is_connectivity(void **state)
     (void)state;
     nr_hf_clock clk = {.now = 5 * NR_NS_PER_S};
     nr_hf_checker chk = {.clk = &clk, .state = NR_HEALTH_HEALTHY, .latency_ms = 12};
-    nr_health_pipeline_options o;
+    nr_health_pipeline_options o = NR_HEALTH_PIPELINE_OPTIONS_INIT;
     nr_health_pipeline_options_default(&o);
     o.clock = nr_hf_clock_fn;
     o.clock_ud = &clk;
@@ -236,7 +236,7 @@ static void test_custom_stage_context(void **state)
     f.opts.ncustom = 1;
     nr_hf_create(&f);
 
-    nr_pool_stats st = {.in_use = 1, .max_size = 4};
+    nr_pool_stats st = NR_POOL_STATS(.in_use = 1, .max_size = 4);
     f.chk.state = NR_HEALTH_DEGRADED;
     f.chk.reason = "slow";
     nr_health_round_result r = nr_hf_round(&f, &st, 1000);
@@ -300,11 +300,11 @@ static void test_create_errors(void **state)
     assert_string_equal(err.message,
                         "resource 'db': nr_health_pipeline_create: out must not be NULL");
 
-    f.opts.version = 0;
+    f.opts.size = 0;
     assert_int_equal(create_err(&f, &err), NR_EINVAL);
-    assert_string_equal(err.message,
-                        "resource 'db': health pipeline: options version 0 (this library knows 1)");
-    f.opts.version = NR_HEALTH_PIPELINE_OPTIONS_VERSION;
+    assert_non_null(strstr(err.message, "nr_health_pipeline_options: size 0 is not a size this "
+                                        "library knows"));
+    f.opts.size = sizeof(f.opts);
 
     defs[1].name = "performance";
     assert_int_equal(create_err(&f, &err), NR_EINVAL);

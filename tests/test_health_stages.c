@@ -208,7 +208,7 @@ static void test_utilization_in_use_both_ways(void **state)
     f.cfg.utilization.degraded_in_use = 0.5;
     f.cfg.utilization.unhealthy_in_use = 0.9;
     nr_hf_create(&f);
-    nr_pool_stats st = {.max_size = 10, .in_use = 5};
+    nr_pool_stats st = NR_POOL_STATS(.max_size = 10, .in_use = 5);
     expect_util(&f, &st, NR_HEALTH_UNKNOWN, "1 of 2 rounds needed before judging");
     expect_util(&f, &st, NR_HEALTH_DEGRADED,
                 "in use 50% of max_size over 2 rounds (degraded at 50%)");
@@ -231,7 +231,7 @@ static void test_utilization_in_use_both_ways(void **state)
     util_cfg(&f, 1, 1);
     f.cfg.utilization.degraded_in_use = 0.5;
     nr_hf_create(&f);
-    st = (nr_pool_stats){.closed = true};
+    st = (nr_pool_stats)NR_POOL_STATS(.closed = true);
     expect_util(&f, &st, NR_HEALTH_HEALTHY,
                 "in use 0%, waiters 0, 0% of acquires waited, over 1 round");
     nr_hf_destroy(&f);
@@ -246,7 +246,7 @@ static void test_utilization_waiters(void **state)
     f.cfg.utilization.degraded_waiters = 2;
     f.cfg.utilization.unhealthy_waiters = 5;
     nr_hf_create(&f);
-    nr_pool_stats st = {.max_size = 10, .waiters = 1};
+    nr_pool_stats st = NR_POOL_STATS(.max_size = 10, .waiters = 1);
     expect_util(&f, &st, NR_HEALTH_HEALTHY,
                 "in use 0%, waiters 1, 0% of acquires waited, over 1 round");
     st.waiters = 3;
@@ -272,7 +272,7 @@ static void test_utilization_wait_deltas_and_reset(void **state)
     f.cfg.utilization.unhealthy_wait_ratio = 0.9;
     nr_hf_create(&f);
     /* the counters' history before the first round does not count: only growth */
-    nr_pool_stats st = {.max_size = 10, .acquires = 1000, .waits = 900};
+    nr_pool_stats st = NR_POOL_STATS(.max_size = 10, .acquires = 1000, .waits = 900);
     expect_util(&f, &st, NR_HEALTH_HEALTHY,
                 "in use 0%, waiters 0, 0% of acquires waited, over 1 round");
     st.acquires = 1100, st.waits = 910; /* +100, +10 */
@@ -316,7 +316,7 @@ static void test_utilization_window_ms_and_min_samples(void **state)
     f.cfg.utilization.window_ms = 15000;
     f.cfg.utilization.degraded_in_use = 0.5;
     nr_hf_create(&f);
-    nr_pool_stats st = {.max_size = 4, .in_use = 4};
+    nr_pool_stats st = NR_POOL_STATS(.max_size = 4, .in_use = 4);
     expect_util(&f, NULL, NR_HEALTH_UNKNOWN, "0 of 2 rounds needed before judging");
     f.clk.now += 9000 * MS; /* rounds every 10 s from here */
     expect_util(&f, &st, NR_HEALTH_UNKNOWN, "1 of 2 rounds needed before judging");
@@ -343,7 +343,7 @@ static void test_three_stages_together(void **state)
     f.cfg.utilization.min_samples = 1;
     f.cfg.utilization.window = 1;
     nr_hf_create(&f); /* otherwise the defaults */
-    nr_pool_stats st = {.max_size = 10, .in_use = 2};
+    nr_pool_stats st = NR_POOL_STATS(.max_size = 10, .in_use = 2);
     nr_health_round_result r = nr_hf_round(&f, &st, 10000);
     assert_int_equal(r.state, NR_HEALTH_HEALTHY);
     assert_string_equal(r.stages[0].reason, "");

@@ -31,7 +31,7 @@ static int setup(void **state)
     x->f = fs;
     assert_int_equal(nr_event_bus_create(&x->bus, 1024, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(x->bus, &x->sub, NULL), NR_OK);
-    nr_hooks_options o;
+    nr_hooks_options o = NR_HOOKS_OPTIONS_INIT;
     nr_hooks_options_default(&o);
     o.events = x->bus;
     nr_error err = {0};
@@ -119,13 +119,9 @@ static void test_order_by_priority_then_insertion(void **state)
 
 static nr_pool *extra_pool(nr_pool_fixture *f, const char *id, const nr_scope *scope)
 {
-    nr_pool_options o = {.id = id,
-                         .type = &nr_fake_type,
-                         .type_ud = &f->fake,
-                         .config = &f->cfg,
-                         .pool = &f->pcfg,
-                         .scope = scope,
-                         .hooks = f->hooks};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = id, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg,
+                        .pool = &f->pcfg, .scope = scope, .hooks = f->hooks);
     nr_pool *p = NULL;
     nr_error err = {0};
     if (nr_pool_create(&p, &o, &err) != NR_OK)
@@ -219,7 +215,7 @@ static void test_filter_scope_pool_and_caller(void **state)
     assert_int_equal(acquires_seen(&in_globex), 0);
     assert_int_equal(acquires_seen(&in_billing), 0);
     /* a caller's scope is the call's */
-    nr_ctx ctx = {.scope = &caller_billing, .caller = "checkout"};
+    nr_ctx ctx = NR_CTX(.scope = &caller_billing, .caller = "checkout");
     acquire_release(x->f->pool, &ctx);
     assert_int_equal(acquires_seen(&in_acme), 2);
     assert_int_equal(acquires_seen(&in_billing), 1);
@@ -315,7 +311,7 @@ static void test_refused_create(void **state)
     assert_non_null(strstr(err.message, "hook 'quota' refused create of 'p': refused by quota"));
     /* an acquire that waited gets the refusal as the cause */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(50)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(50));
     nr_error_clear(&err);
     assert_int_equal(nr_pool_acquire(x->f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     assert_int_equal(err.cause, NR_EUNAVAIL);
@@ -697,7 +693,7 @@ static void test_add_checks_the_def(void **state)
 
     /* max_hooks */
     nr_hooks *small;
-    nr_hooks_options o;
+    nr_hooks_options o = NR_HOOKS_OPTIONS_INIT;
     nr_hooks_options_default(&o);
     o.max_hooks = 2;
     assert_int_equal(nr_hooks_create(&small, &o, NULL), NR_OK);
@@ -710,9 +706,9 @@ static void test_add_checks_the_def(void **state)
     assert_int_equal(nr_hooks_create(&small, &o, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "max_hooks must be 1..4096");
     o.max_hooks = 2;
-    o.version = 0;
+    o.size = 0;
     assert_int_equal(nr_hooks_create(&small, &o, &err), NR_EINVAL);
-    NR_ASSERT_ERR(err, NR_EINVAL, "version");
+    NR_ASSERT_ERR(err, NR_EINVAL, "nr_hooks_options: size 0");
     assert_int_equal(nr_hooks_create(NULL, NULL, NULL), NR_EINVAL);
     assert_int_equal(nr_hooks_destroy(NULL, NULL), NR_OK);
     assert_int_equal(nr_hooks_count(NULL), 0);

@@ -93,22 +93,23 @@ static void test_audit_through_manager(void **state)
     nr_pool_config pcfg;
     nr_pool_config_default(&pcfg);
     pcfg.max_size = 1;
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
     mo.hooks = hooks;
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);
-    nr_resource_spec spec = {
-        .id = "orders-db", .type = &nr_fake_type, .type_ud = &fake, .config = &cfg, .pool = &pcfg};
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = "orders-db", .type = &nr_fake_type,
+                                             .type_ud = &fake, .config = &cfg, .pool = &pcfg);
     assert_int_equal(nr_manager_register(m, &spec, &err), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(10000), &err), NR_OK);
 
     nr_scope acme;
     assert_int_equal(nr_scope_make(&acme, "acme", NULL, NULL, NULL, NULL), NR_OK);
     for (int i = 0; i < 2; i++) {
-        nr_ctx ctx = {.scope = &acme, .deadline = nr_deadline_in_ms(10000), .caller = "checkout"};
+        nr_ctx ctx =
+            NR_CTX(.scope = &acme, .deadline = nr_deadline_in_ms(10000), .caller = "checkout");
         nr_guard g = NR_GUARD_INIT;
         assert_int_equal(nr_manager_acquire(m, "orders-db", &ctx, &g, &err), NR_OK);
         nr_guard_release(&g);
@@ -186,12 +187,9 @@ static void world_make(world *w, size_t max_size)
 
 static void world_pool(world *w)
 {
-    nr_pool_options o = {.id = "orders-db",
-                         .type = &nr_fake_type,
-                         .type_ud = &w->fake,
-                         .config = &w->cfg,
-                         .pool = &w->pcfg,
-                         .hooks = w->hooks};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = "orders-db", .type = &nr_fake_type, .type_ud = &w->fake,
+                        .config = &w->cfg, .pool = &w->pcfg, .hooks = w->hooks);
     nr_error err = {0};
     if (nr_pool_create(&w->pool, &o, &err) != NR_OK)
         fail_msg("nr_pool_create: %s", err.message);
@@ -208,7 +206,7 @@ static void world_free(world *w)
 static void acquire_release(nr_pool *p, int times)
 {
     for (int i = 0; i < times; i++) {
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
         nr_guard g = NR_GUARD_INIT;
         nr_error err = {0};
         if (nr_pool_acquire(p, &ctx, &g, &err) != NR_OK)
@@ -258,7 +256,7 @@ static void test_metrics_through_pool(void **state)
 static void *waiter(void *arg)
 {
     nr_pool *p = arg;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
     nr_guard g = NR_GUARD_INIT;
     int rc = NR_POOL_ACQUIRE(p, &ctx, &g, NULL); /* the site: this file, this function */
     if (rc == NR_OK)
@@ -294,12 +292,12 @@ static void test_slow_acquire_held_pool(void **state)
     assert_int_equal(nr_slow_acquire_count(slow), 0);
 
     /* hold the only instance while another acquire waits */
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     nr_guard held = NR_GUARD_INIT;
     assert_int_equal(nr_pool_acquire(w.pool, &ctx, &held, NULL), NR_OK);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, waiter, w.pool), 0);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     do {
         nr_sleep_ns(NR_NS_PER_MS);
         nr_pool_stats_get(w.pool, &st);

@@ -121,17 +121,14 @@ static int teardown(void **state)
 static void start(fixture *f, const char *value, int64_t ttl_ms)
 {
     vault_set(&f->v, value, ttl_ms);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
     mo.credentials = &f->cp;
     mo.events = f->bus;
     assert_int_equal(nr_manager_create(&f->m, &mo, NULL), NR_OK);
-    nr_resource_spec s = {.id = ID,
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake,
-                          .config = &f->cfg,
-                          .credential_ref = REF};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = ID, .type = &nr_fake_type, .type_ud = &f->fake,
+                                          .config = &f->cfg, .credential_ref = REF);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
@@ -203,7 +200,7 @@ static void test_due_secret_refreshed_before_the_create(void **state)
     assert_int_equal(nr_guard_release(&g), NR_OK);
     /* ... and the old instance was not retired: a refresh is not a rotation */
     assert_int_equal(nr_guard_release(&held), NR_OK);
-    nr_resource_info ri;
+    nr_resource_info ri = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, ID, &ri, NULL), NR_OK);
     assert_int_equal(ri.stats.credential_retired, 0);
     assert_int_equal(ri.stats.total, 2);
@@ -367,11 +364,11 @@ static void test_concurrent_failing_refresh_fetches_once(void **state)
 static void start_hooked(fixture *f, nr_hooks **h, const char *value, int64_t ttl_ms)
 {
     vault_set(&f->v, value, ttl_ms);
-    nr_hooks_options ho;
+    nr_hooks_options ho = NR_HOOKS_OPTIONS_INIT;
     nr_hooks_options_default(&ho);
     ho.events = f->bus;
     assert_int_equal(nr_hooks_create(h, &ho, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
     mo.credentials = &f->cp;
@@ -383,11 +380,8 @@ static void start_hooked(fixture *f, nr_hooks **h, const char *value, int64_t tt
     nr_credential_refresh_hook(f->cr, &f->def);
     uint64_t id = 0;
     assert_int_equal(nr_hooks_add(*h, &f->def, &id, &err), NR_OK);
-    nr_resource_spec s = {.id = ID,
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake,
-                          .config = &f->cfg,
-                          .credential_ref = REF};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = ID, .type = &nr_fake_type, .type_ud = &f->fake,
+                                          .config = &f->cfg, .credential_ref = REF);
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
     atomic_store(&f->v.fetches, 0);
@@ -430,7 +424,7 @@ static void test_hooked_create_refused_once_expired(void **state)
     assert_int_equal(nr_manager_evict_all(f->m, ID, NULL, &err), NR_OK);
     long creates = atomic_load(&f->fake.creates);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx brief = {.deadline = nr_deadline_in_ms(300)};
+    nr_ctx brief = NR_CTX(.deadline = nr_deadline_in_ms(300));
     assert_int_not_equal(nr_manager_acquire(f->m, ID, &brief, &g, &err), NR_OK);
     assert_null(strstr(err.message, "Gone-Secret"));
     assert_int_equal(atomic_load(&f->fake.creates), creates); /* the driver was never asked */
@@ -445,7 +439,7 @@ static void test_hooked_create_refused_once_expired(void **state)
     /* the vault is back: the next create refreshes and goes on */
     atomic_store(&f->v.fail, 0);
     vault_set(&f->v, "tok-back", HOUR_MS);
-    nr_ctx patient = {.deadline = nr_deadline_in_ms(10000)};
+    nr_ctx patient = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     assert_int_equal(nr_manager_acquire(f->m, ID, &patient, &g, &err), NR_OK);
     assert_string_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential, "tok-back");
     assert_int_equal(nr_guard_release(&g), NR_OK);

@@ -31,11 +31,11 @@ static fixture *make(nr_partition partition)
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 256, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(f->bus, &f->sub, NULL), NR_OK);
-    nr_hooks_options ho;
+    nr_hooks_options ho = NR_HOOKS_OPTIONS_INIT;
     nr_hooks_options_default(&ho);
     ho.events = f->bus;
     assert_int_equal(nr_hooks_create(&f->h, &ho, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
@@ -60,12 +60,8 @@ static fixture *make(nr_partition partition)
     pc.create_backoff_ms = 1;
     pc.create_backoff_max_ms = 1;
     pc.breaker_failures = 0;
-    nr_resource_spec s = {.id = "db",
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake,
-                          .config = &f->cfg,
-                          .pool = &pc,
-                          .partition = partition};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                          .config = &f->cfg, .pool = &pc, .partition = partition);
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
     return f;
@@ -92,7 +88,7 @@ static void backend(fixture *f, bool up)
 
 static nr_quarantine_state quarantine(fixture *f)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, "db", &i, NULL), NR_OK);
     return i.quarantine;
 }
@@ -175,7 +171,7 @@ static void test_release_refused_by_probe_and_operator(void **state)
     later_tick(f, 2);
     assert_int_equal(quarantine(f), NR_QUARANTINE_ON);
     assert_int_equal(atomic_load(&hold.befores[NR_HOOK_QUARANTINE_RELEASE]), 1);
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, "db", &i, NULL), NR_OK);
     assert_int_equal(i.quarantine_attempt, 1); /* a refusal is not a failed probe */
     /* an operator is refused too, with the hook's code */
@@ -235,7 +231,7 @@ static void test_tenant_pools_run_hooks_with_their_scope(void **state)
     nr_hook_probe_add(f->h, &every, "every", NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE), 0);
     long creates0 = atomic_load(&f->fake.create_calls);
 
-    nr_ctx ctx = {.scope = &acme};
+    nr_ctx ctx = NR_CTX(.scope = &acme);
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(f->m, "db", &ctx, &g, NULL), NR_OK);
     assert_int_equal(nr_guard_release(&g), NR_OK);

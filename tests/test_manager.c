@@ -59,19 +59,15 @@ static void make(fixture *f)
 static int reg(fixture *f, const char *id, int fake, const char *const *deps, size_t ndeps,
                nr_error *err)
 {
-    nr_resource_spec s = {.id = id,
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake[fake],
-                          .config = &f->cfg,
-                          .pool = &f->pcfg,
-                          .depends_on = deps,
-                          .ndepends = ndeps};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type,
+                                          .type_ud = &f->fake[fake], .config = &f->cfg,
+                                          .pool = &f->pcfg, .depends_on = deps, .ndepends = ndeps);
     return nr_manager_register(f->m, &s, err);
 }
 
 static nr_resource_info info(fixture *f, const char *id)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(f->m, id, &i, &err) != NR_OK)
         fail_msg("info %s: %s", id, err.message);
@@ -117,7 +113,7 @@ static void test_register_errors(void **state)
     assert_int_equal(reg(f, "empty", 0, NULL, 0, &err), NR_ECONFIG);
     NR_ASSERT_ERR(err, NR_ECONFIG, "$.pool.max_size");
     f->pcfg.max_size = 3;
-    nr_resource_spec s = {.id = "notype", .config = &f->cfg};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "notype", .config = &f->cfg);
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "resource 'notype'");
     assert_int_equal(nr_manager_count(f->m), 1);
@@ -252,18 +248,15 @@ static void test_scope_isolation(void **state)
     nr_scope_make(&acme, "acme", NULL, NULL, NULL, NULL);
     nr_scope_make(&globex, "globex", NULL, NULL, NULL, NULL);
     nr_scope_make(&acme_run, "acme", "billing", "run-7", NULL, NULL);
-    nr_resource_spec s = {.id = "acme-db",
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake[0],
-                          .config = &f->cfg,
-                          .pool = &f->pcfg,
-                          .scope = &acme};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "acme-db", .type = &nr_fake_type, .type_ud = &f->fake[0],
+                         .config = &f->cfg, .pool = &f->pcfg, .scope = &acme);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
     long creates = atomic_load(&f->fake[0].create_calls);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.scope = &globex};
+    nr_ctx ctx = NR_CTX(.scope = &globex);
     assert_int_equal(nr_manager_acquire(f->m, "acme-db", &ctx, &g, &err), NR_ESCOPE);
     NR_ASSERT_ERR(err, NR_ESCOPE, "caller's scope tenant:globex is not inside it");
     assert_int_equal(nr_manager_acquire(f->m, "acme-db", NULL, &g, &err), NR_ESCOPE);
@@ -278,19 +271,16 @@ static void test_tenant_partition(void **state)
     fixture *f = *state;
     make(f);
     f->pcfg.max_size = 1;
-    nr_resource_spec s = {.id = "shared",
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake[0],
-                          .config = &f->cfg,
-                          .pool = &f->pcfg,
-                          .partition = NR_PARTITION_TENANT};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "shared", .type = &nr_fake_type, .type_ud = &f->fake[0],
+                         .config = &f->cfg, .pool = &f->pcfg, .partition = NR_PARTITION_TENANT);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
     nr_scope acme, globex;
     nr_scope_make(&acme, "acme", "wf", NULL, NULL, NULL);
     nr_scope_make(&globex, "globex", NULL, NULL, NULL, NULL);
-    nr_ctx ca = {.scope = &acme}, cg = {.scope = &globex};
+    nr_ctx ca = NR_CTX(.scope = &acme), cg = NR_CTX(.scope = &globex);
     nr_guard a = NR_GUARD_INIT, a2 = NR_GUARD_INIT, g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(f->m, "shared", &ca, &a, &err), NR_OK);
     /* acme's pool is full; globex still gets its own */
@@ -422,12 +412,9 @@ static void test_credentials_and_rotation(void **state)
     nr_credential_provider cp = {.fetch = vault_fetch, .ud = &v};
     f->mo.credentials = &cp;
     make(f);
-    nr_resource_spec s = {.id = "db",
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake[0],
-                          .config = &f->cfg,
-                          .pool = &f->pcfg,
-                          .credential_ref = "db/password"};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake[0],
+                         .config = &f->cfg, .pool = &f->pcfg, .credential_ref = "db/password");
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
@@ -463,12 +450,9 @@ static void test_credential_failure_at_start(void **state)
     nr_credential_provider cp = {.fetch = vault_fetch, .ud = &v};
     f->mo.credentials = &cp;
     make(f);
-    nr_resource_spec s = {.id = "db",
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake[0],
-                          .config = &f->cfg,
-                          .pool = &f->pcfg,
-                          .credential_ref = "db/password"};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake[0],
+                         .config = &f->cfg, .pool = &f->pcfg, .credential_ref = "db/password");
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_ECRED);
@@ -481,7 +465,7 @@ static void test_credential_failure_at_start(void **state)
 /* An "action" written against the port alone. */
 static int count_action(const nr_provider *p, const nr_scope *execution, int *out)
 {
-    nr_ctx ctx = {.scope = execution, .deadline = nr_deadline_in_ms(1000)};
+    nr_ctx ctx = NR_CTX(.scope = execution, .deadline = nr_deadline_in_ms(1000));
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
     int rc = nr_provider_acquire(p, "db", &ctx, &g, &err);
@@ -515,8 +499,8 @@ static void test_provider_port(void **state)
     assert_true(serial >= 1);
 
     nr_pool *pool = NULL;
-    nr_pool_options o = {
-        .id = "fake-db", .type = &nr_fake_type, .type_ud = &f->fake[1], .config = &f->cfg};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "fake-db", .type = &nr_fake_type,
+                                        .type_ud = &f->fake[1], .config = &f->cfg);
     assert_int_equal(nr_pool_create(&pool, &o, &err), NR_OK);
     nr_provider fake = {fake_provider_acquire, pool};
     serial = 0;
@@ -578,7 +562,7 @@ static void test_many_resources(void **state)
     }
     for (int i = 0; i < 2000; i++) {
         snprintf(id, sizeof(id), "res-%d", i);
-        nr_resource_info ri;
+        nr_resource_info ri = NR_RESOURCE_INFO_INIT;
         int rc = nr_manager_resource_info(f->m, id, &ri, &err);
         assert_int_equal(rc, i % 3 == 0 ? NR_ENOTFOUND : NR_OK);
     }

@@ -88,12 +88,8 @@ static int teardown(void **state)
 
 static nr_resource_spec spec_of(fixture *f)
 {
-    nr_resource_spec s = {.id = "db",
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake,
-                          .config = &f->cfg,
-                          .pool = &f->pcfg,
-                          .autoscale = &f->as};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                          .config = &f->cfg, .pool = &f->pcfg, .autoscale = &f->as);
     return s;
 }
 
@@ -112,7 +108,7 @@ static void hold(fixture *f, int n)
 {
     nr_error err = {0};
     while (f->nheld < n) {
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
         if (nr_manager_acquire(f->m, "db", &ctx, &f->held[f->nheld], &err) != NR_OK)
             fail_msg("acquire %d: %s", f->nheld + 1, err.message);
         f->nheld++;
@@ -130,7 +126,7 @@ static void at(fixture *f, int64_t t_ms)
 
 static int64_t max_size(fixture *f)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, "db", &i, NULL), NR_OK);
     return i.stats.max_size;
 }
@@ -205,7 +201,7 @@ static void test_scripted_load_gives_the_decisions(void **state)
     decisions(f, got, sizeof(got));
     assert_string_equal(got, "down 5 down 4 down 3 down 2");
 
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, "db", &i, NULL), NR_OK);
     assert_true(i.autoscale.enabled);
     assert_int_equal(i.autoscale.scale_ups, 2);
@@ -224,7 +220,7 @@ typedef struct waiter {
 static void *wait_main(void *arg)
 {
     waiter *w = arg;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     w->rc = nr_manager_acquire(w->f->m, "db", &ctx, &w->g, NULL);
     return NULL;
 }
@@ -245,7 +241,7 @@ static void test_waiters_count(void **state)
     waiter w = {.f = f, .g = NR_GUARD_INIT};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, wait_main, &w), 0);
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     for (int k = 0; k < 10000; k++) {
         assert_int_equal(nr_manager_resource_info(f->m, "db", &i, NULL), NR_OK);
         if (i.stats.waiters == 1)

@@ -109,12 +109,9 @@ static int teardown(void **state)
 static void start_partitioned(world *w)
 {
     assert_int_equal(nr_manager_create(&w->m, &w->mo, NULL), NR_OK);
-    nr_resource_spec s = {.id = "cache",
-                          .type = &nr_fake_type,
-                          .type_ud = &w->fake,
-                          .config = &w->cfg,
-                          .pool = &w->pcfg,
-                          .partition = NR_PARTITION_TENANT};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "cache", .type = &nr_fake_type, .type_ud = &w->fake,
+                         .config = &w->cfg, .pool = &w->pcfg, .partition = NR_PARTITION_TENANT);
     nr_error err = {0};
     if (nr_manager_register(w->m, &s, &err) != NR_OK ||
         nr_manager_start(w->m, nr_deadline_in_ms(5000), &err) != NR_OK)
@@ -126,7 +123,7 @@ static void lease(world *w, const char *tenant, nr_guard *g)
 {
     nr_scope s;
     nr_scope_make(&s, tenant, NULL, NULL, NULL, NULL);
-    nr_ctx ctx = {.scope = &s, .deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.scope = &s, .deadline = nr_deadline_in_ms(5000));
     nr_error err = {0};
     if (nr_manager_acquire(w->m, "cache", &ctx, g, &err) != NR_OK)
         fail_msg("acquire as %s: %s", tenant, err.message);
@@ -188,7 +185,7 @@ static void *tick_thread(void *arg)
 
 static nr_resource_info info(world *w, const char *id)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(w->m, id, &i, &err) != NR_OK)
         fail_msg("info %s: %s", id, err.message);
@@ -203,18 +200,12 @@ static void register_db_and_app(world *w, int64_t min_idle)
     db_pool.max_size = 3;
     db_pool.min_idle = min_idle;
     const char *needs_db[] = {"db"};
-    nr_resource_spec db = {.id = "db",
-                           .type = &nr_fake_type,
-                           .type_ud = &w->fake,
-                           .config = &w->cfg,
-                           .pool = &db_pool};
-    nr_resource_spec app = {.id = "app",
-                            .type = &nr_fake_type,
-                            .type_ud = &w->other,
-                            .config = &w->cfg,
-                            .pool = &w->pcfg,
-                            .depends_on = needs_db,
-                            .ndepends = 1};
+    nr_resource_spec db = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake,
+                                           .config = &w->cfg, .pool = &db_pool);
+    nr_resource_spec app =
+        NR_RESOURCE_SPEC(.id = "app", .type = &nr_fake_type, .type_ud = &w->other,
+                         .config = &w->cfg, .pool = &w->pcfg, .depends_on = needs_db,
+                         .ndepends = 1);
     assert_int_equal(nr_manager_register(w->m, &db, NULL), NR_OK);
     assert_int_equal(nr_manager_register(w->m, &app, NULL), NR_OK);
 }
@@ -239,7 +230,7 @@ static void start_canceled_in_first_create(world *w, nr_cancel *tok, start_call 
 {
     atomic_store(&w->hold_create, 1);
     c->w = w;
-    c->ctx = (nr_ctx){.deadline = nr_deadline_in_ms(30000), .cancel = tok};
+    c->ctx = (nr_ctx)NR_CTX(.deadline = nr_deadline_in_ms(30000), .cancel = tok);
     assert_int_equal(pthread_create(&c->th, NULL, start_thread, c), 0);
     wait_flag(&w->create_held);
     nr_cancel_trigger(tok);
@@ -333,7 +324,7 @@ static void test_start_with_token_already_set(void **state)
     nr_cancel *tok;
     assert_int_equal(nr_cancel_create(&tok, NULL, NULL), NR_OK);
     nr_cancel_trigger(tok);
-    nr_ctx ctx = {.cancel = tok};
+    nr_ctx ctx = NR_CTX(.cancel = tok);
     nr_error err = {0};
     assert_int_equal(nr_manager_start_ctx(w->m, &ctx, &err), NR_ECANCELED);
     NR_ASSERT_ERR(err, NR_ECANCELED, "0 started resource(s) stopped again, 2 not started");
@@ -341,12 +332,10 @@ static void test_start_with_token_already_set(void **state)
     assert_int_equal(atomic_load(&w->other.create_calls), 0);
     assert_int_equal(info(w, "db").state, NR_RS_REGISTERED);
     /* a graph error is still found first */
-    nr_resource_spec ghost = {.id = "ghost-user",
-                              .type = &nr_fake_type,
-                              .type_ud = &w->other,
-                              .config = &w->cfg,
-                              .depends_on = (const char *const[]){"ghost"},
-                              .ndepends = 1};
+    nr_resource_spec ghost =
+        NR_RESOURCE_SPEC(.id = "ghost-user", .type = &nr_fake_type, .type_ud = &w->other,
+                         .config = &w->cfg, .depends_on = (const char *const[]){"ghost"},
+                         .ndepends = 1);
     assert_int_equal(nr_manager_register(w->m, &ghost, NULL), NR_OK);
     assert_int_equal(nr_manager_start_ctx(w->m, &ctx, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "'ghost', which is not registered");
@@ -379,7 +368,7 @@ static void test_tick_stops_at_shutdown(void **state)
      * were not checked, and the cut round was not judged */
     assert_int_equal(atomic_load(&w->after), 0);
     assert_int_equal(atomic_load(&w->fake.health_checks), checks + 1);
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(w->m, "cache", &i, NULL), NR_OK);
     assert_int_equal(i.consecutive_successes, 0);
     assert_int_equal(i.health, NR_HEALTH_HEALTHY);

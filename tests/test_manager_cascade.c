@@ -35,7 +35,7 @@ static int setup(void **state)
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 256, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(f->bus, &f->sub, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
@@ -52,14 +52,11 @@ static int setup(void **state)
     pc.create_backoff_max_ms = 1;
     pc.breaker_failures = 0;
     for (int i = 0; i < N; i++) {
-        nr_resource_spec s = {.id = ids[i],
-                              .type = &nr_fake_type,
-                              .type_ud = &f->fake[i],
-                              .config = &f->cfg,
-                              .pool = &pc,
-                              .depends_on = deps[i],
-                              .ndepends = deps[i] ? 1 : 0,
-                              .on_dependency_failure = i == REPORTS ? NR_DEP_FAIL : NR_DEP_SERVE};
+        nr_resource_spec s =
+            NR_RESOURCE_SPEC(.id = ids[i], .type = &nr_fake_type, .type_ud = &f->fake[i],
+                             .config = &f->cfg, .pool = &pc, .depends_on = deps[i],
+                             .ndepends = deps[i] ? 1 : 0,
+                             .on_dependency_failure = i == REPORTS ? NR_DEP_FAIL : NR_DEP_SERVE);
         nr_error err = {0};
         if (nr_manager_register(f->m, &s, &err) != NR_OK)
             fail_msg("register %s: %s", ids[i], err.message);
@@ -87,7 +84,7 @@ static int teardown(void **state)
 
 static nr_resource_info info(fixture *f, const char *id)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, id, &i, NULL), NR_OK);
     return i;
 }
@@ -223,11 +220,9 @@ static void test_nearest_root_and_own_health_first(void **state)
 static void test_bad_policy_refused(void **state)
 {
     fixture *f = *state;
-    nr_resource_spec s = {.id = "odd",
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake[0],
-                          .config = &f->cfg,
-                          .on_dependency_failure = (nr_dep_policy)7};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "odd", .type = &nr_fake_type, .type_ud = &f->fake[0],
+                         .config = &f->cfg, .on_dependency_failure = (nr_dep_policy)7);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "resource 'odd': on_dependency_failure 7 is not known");

@@ -24,7 +24,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     nr_fake_init(&f->fake);
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
@@ -51,12 +51,8 @@ static void start(fixture *f, nr_partition partition, int64_t min_idle)
     nr_pool_config_default(&pc);
     pc.max_size = 2;
     pc.min_idle = min_idle;
-    nr_resource_spec s = {.id = "db",
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake,
-                          .config = &f->cfg,
-                          .pool = &pc,
-                          .partition = partition};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                          .config = &f->cfg, .pool = &pc, .partition = partition);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
@@ -64,7 +60,7 @@ static void start(fixture *f, nr_partition partition, int64_t min_idle)
 
 static nr_pool_stats stats(fixture *f)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, "db", &i, NULL), NR_OK);
     return i.stats;
 }
@@ -94,7 +90,7 @@ static void test_resize_suspend_evict_by_id(void **state)
     nr_guard a = NR_GUARD_INIT, b = NR_GUARD_INIT, c = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(f->m, "db", NULL, &a, &err), NR_OK);
     assert_int_equal(nr_manager_acquire(f->m, "db", NULL, &b, &err), NR_OK);
-    nr_ctx zero = {.deadline = nr_deadline_in_ns(0)};
+    nr_ctx zero = NR_CTX(.deadline = nr_deadline_in_ns(0));
     assert_int_equal(nr_manager_acquire(f->m, "db", &zero, &c, &err), NR_EEXHAUSTED);
     assert_int_equal(nr_manager_resize(f->m, "db", 0, 3, &err), NR_OK);
     assert_int_equal(stats(f).max_size, 3);
@@ -105,7 +101,7 @@ static void test_resize_suspend_evict_by_id(void **state)
     /* suspended: an idle instance is not handed out */
     assert_int_equal(nr_manager_suspend(f->m, "db", &err), NR_OK);
     assert_true(stats(f).suspended);
-    nr_ctx brief = {.deadline = nr_deadline_in_ms(30)};
+    nr_ctx brief = NR_CTX(.deadline = nr_deadline_in_ms(30));
     assert_int_equal(nr_manager_acquire(f->m, "db", &brief, &a, &err), NR_ETIMEDOUT);
     assert_int_equal(nr_manager_resume(f->m, "db", &err), NR_OK);
     assert_false(stats(f).suspended);
@@ -129,15 +125,15 @@ static void test_tenant_pools_inherit_controls(void **state)
     nr_scope_make(&t1, "t1", NULL, NULL, NULL, NULL);
     nr_scope_make(&t2, "t2", NULL, NULL, NULL, NULL);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx c1 = {.scope = &t1};
+    nr_ctx c1 = NR_CTX(.scope = &t1);
     assert_int_equal(nr_manager_acquire(f->m, "db", &c1, &g, &err), NR_OK);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     assert_int_equal(nr_manager_resize(f->m, "db", 0, 5, &err), NR_OK);
     assert_int_equal(nr_manager_suspend(f->m, "db", &err), NR_OK);
     /* a tenant pool made now starts resized and suspended */
-    nr_ctx c2 = {.scope = &t2, .deadline = nr_deadline_in_ms(30)};
+    nr_ctx c2 = NR_CTX(.scope = &t2, .deadline = nr_deadline_in_ms(30));
     assert_int_equal(nr_manager_acquire(f->m, "db", &c2, &g, &err), NR_ETIMEDOUT);
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, "db", &i, NULL), NR_OK);
     assert_int_equal(i.pools, 2);
     assert_int_equal(i.stats.max_size, 5 + 5); /* summed over both tenants' pools */

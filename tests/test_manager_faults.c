@@ -29,7 +29,7 @@ static void world_start(world *w, int64_t interval_ms)
     nr_fake_init(&w->app);
     w->seed = nr_test_seed("manager_faults");
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &w->cfg, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.workers = 3;
     mo.maintain_interval_ms = interval_ms;
@@ -43,16 +43,12 @@ static void world_start(world *w, int64_t interval_ms)
     pc.max_size = 3;
     pc.min_idle = 2;
     pc.acquire_timeout_ms = 200;
-    nr_resource_spec db = {
-        .id = "db", .type = &nr_fake_type, .type_ud = &w->db, .config = &w->cfg, .pool = &pc};
+    nr_resource_spec db = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->db,
+                                           .config = &w->cfg, .pool = &pc);
     const char *deps[] = {"db"};
-    nr_resource_spec app = {.id = "app",
-                            .type = &nr_fake_type,
-                            .type_ud = &w->app,
-                            .config = &w->cfg,
-                            .pool = &pc,
-                            .depends_on = deps,
-                            .ndepends = 1};
+    nr_resource_spec app =
+        NR_RESOURCE_SPEC(.id = "app", .type = &nr_fake_type, .type_ud = &w->app, .config = &w->cfg,
+                         .pool = &pc, .depends_on = deps, .ndepends = 1);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(w->m, &app, &err), NR_OK);
     assert_int_equal(nr_manager_register(w->m, &db, &err), NR_OK);
@@ -88,7 +84,7 @@ static void *client_main(void *arg)
         const char *id = nr_rng_chance(&rng, 1, 2) ? "db" : "app";
         nr_guard g = NR_GUARD_INIT;
         nr_error err = {0};
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(50)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(50));
         int rc = nr_manager_acquire(w->m, id, &ctx, &g, &err);
         if (rc == NR_OK) {
             nr_fake_handle *h = nr_guard_handle(&g);
@@ -133,7 +129,7 @@ static void stop_clients(world *w, pthread_t *t)
 
 static nr_health_state health_of(world *w, const char *id)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(w->m, id, &i, NULL), NR_OK);
     return i.health;
 }
@@ -185,7 +181,7 @@ static void test_dependency_dies_and_comes_back(void **state)
     atomic_store(&w.db.fail_create, 0);
     atomic_store(&w.db.health, NR_HEALTH_HEALTHY);
     wait_health(&w, "db", NR_HEALTH_HEALTHY);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(2000));
     assert_int_equal(nr_manager_acquire(w.m, "db", &ctx, &g, &err), NR_OK);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     stop_clients(&w, t);
@@ -214,7 +210,7 @@ static void test_health_flapping(void **state)
     wait_health(&w, "app", NR_HEALTH_HEALTHY);
     stop_clients(&w, t);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(2000));
     assert_int_equal(nr_manager_acquire(w.m, "db", &ctx, &g, NULL), NR_OK);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     world_end(&w);
@@ -228,7 +224,7 @@ static void test_creates_failing_always_then_recovering(void **state)
     atomic_store(&w.app.fail_create, 1);
     atomic_store(&w.app.health, NR_HEALTH_UNHEALTHY);
     wait_health(&w, "app", NR_HEALTH_UNHEALTHY);
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(w.m, "app", &i, NULL), NR_OK);
     assert_int_equal(i.stats.total, 0); /* every instance went away */
     atomic_store(&w.app.fail_create, 0);

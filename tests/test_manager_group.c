@@ -37,7 +37,7 @@ static fixture *make(uint32_t quarantine_after, int64_t breaker)
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 1024, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(f->bus, &f->sub, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
@@ -63,11 +63,9 @@ static fixture *make(uint32_t quarantine_after, int64_t breaker)
     pc.validate_bypass_ms = 0;
     for (int i = 0; i < NMEM; i++) {
         nr_fake_init(&f->fake[i]);
-        nr_resource_spec s = {.id = ids[i],
-                              .type = &nr_fake_type,
-                              .type_ud = &f->fake[i],
-                              .config = &f->cfg,
-                              .pool = &pc};
+        nr_resource_spec s =
+            NR_RESOURCE_SPEC(.id = ids[i], .type = &nr_fake_type, .type_ud = &f->fake[i],
+                             .config = &f->cfg, .pool = &pc);
         assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     }
     return f;
@@ -82,7 +80,7 @@ static void start(fixture *f)
 
 static void group(fixture *f, const char *name, uint32_t pct, const char *const *members, size_t n)
 {
-    nr_group_spec gs;
+    nr_group_spec gs = NR_GROUP_SPEC_INIT;
     nr_group_spec_default(&gs);
     gs.name = name;
     gs.members = members;
@@ -115,7 +113,7 @@ static void backend(fixture *f, int i, nr_health_state h)
 
 static nr_resource_info info(fixture *f, const char *id)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, id, &i, NULL), NR_OK);
     return i;
 }
@@ -201,7 +199,7 @@ static void test_fallback_on_immediate_failure(void **state)
     /* open a's breaker: its idle instance evicted, the next create fails */
     assert_int_equal(nr_manager_evict_all(f->m, "a", NULL, NULL), NR_OK);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(100)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(100));
     assert_int_not_equal(nr_manager_acquire(f->m, "a", &ctx, &g, NULL), NR_OK);
     for (int i = 0; i < 5000 && !info(f, "a").stats.breaker_open; i++)
         nr_sleep_ns(NR_NS_PER_MS);
@@ -251,11 +249,8 @@ static void test_tenant_scoped_members(void **state)
     fixture *f = make(0, 1);
     nr_fake tf;
     nr_fake_init(&tf);
-    nr_resource_spec s = {.id = "per-tenant",
-                          .type = &nr_fake_type,
-                          .type_ud = &tf,
-                          .config = &f->cfg,
-                          .partition = NR_PARTITION_TENANT};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "per-tenant", .type = &nr_fake_type, .type_ud = &tf,
+                                          .config = &f->cfg, .partition = NR_PARTITION_TENANT);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     start(f);
@@ -263,7 +258,7 @@ static void test_tenant_scoped_members(void **state)
     group(f, "g", 100, members, 2);
     nr_scope acme;
     assert_int_equal(nr_scope_make(&acme, "acme", NULL, NULL, NULL, NULL), NR_OK);
-    nr_ctx ctx = {.scope = &acme};
+    nr_ctx ctx = NR_CTX(.scope = &acme);
     nr_guard g = NR_GUARD_INIT;
     nr_group_choice c;
     assert_int_equal(nr_manager_acquire_group(f->m, "g", &ctx, &g, &c, &err), NR_OK);
@@ -387,7 +382,7 @@ static void test_register_rules(void **state)
     (void)state;
     fixture *f = make(0, 1);
     nr_error err = {0};
-    nr_group_spec gs;
+    nr_group_spec gs = NR_GROUP_SPEC_INIT;
     nr_group_spec_default(&gs);
     assert_int_equal(gs.max_quarantine_percent, 50);
     const char *const good[] = {"a", "b"};

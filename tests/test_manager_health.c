@@ -76,12 +76,9 @@ static int teardown(void **state)
 static void start(world *w, const char *id, nr_partition partition)
 {
     assert_int_equal(nr_manager_create(&w->m, &w->mo, NULL), NR_OK);
-    nr_resource_spec s = {.id = id,
-                          .type = &nr_fake_type,
-                          .type_ud = &w->fake,
-                          .config = &w->cfg,
-                          .pool = &w->pcfg,
-                          .partition = partition};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &w->fake, .config = &w->cfg,
+                         .pool = &w->pcfg, .partition = partition);
     nr_error err = {0};
     if (nr_manager_register(w->m, &s, &err) != NR_OK ||
         nr_manager_start(w->m, nr_deadline_in_ms(5000), &err) != NR_OK)
@@ -90,7 +87,7 @@ static void start(world *w, const char *id, nr_partition partition)
 
 static nr_resource_info info(world *w, const char *id)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(w->m, id, &i, &err) != NR_OK)
         fail_msg("info %s: %s", id, err.message);
@@ -101,7 +98,7 @@ static nr_resource_info info(world *w, const char *id)
 static int use(world *w, const char *id, const char *tenant, nr_error *err)
 {
     nr_scope s;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
     if (tenant) {
         nr_scope_make(&s, tenant, NULL, NULL, NULL, NULL);
         ctx.scope = &s;
@@ -172,7 +169,7 @@ static void test_partitioned_healthy_is_not_probed(void **state)
      * for a healthy resource */
     nr_scope s;
     nr_scope_make(&s, "acme", NULL, NULL, NULL, NULL);
-    nr_ctx ctx = {.scope = &s};
+    nr_ctx ctx = NR_CTX(.scope = &s);
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(w->m, "cache", &ctx, &g, &err), NR_OK);
     long calls = atomic_load(&w->fake.create_calls);

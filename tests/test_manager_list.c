@@ -37,7 +37,7 @@ static int setup(void **state)
     nr_fake_init(&f->fake);
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
     f->vault = (nr_credential_provider){.fetch = vault_fetch, .ud = NULL};
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
@@ -62,15 +62,10 @@ static int teardown(void **state)
 static void reg(fixture *f, const char *id, const nr_scope *scope, nr_partition partition,
                 const char *const *deps, size_t ndeps, const char *cred)
 {
-    nr_resource_spec s = {.id = id,
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake,
-                          .config = &f->cfg,
-                          .scope = scope,
-                          .partition = partition,
-                          .depends_on = deps,
-                          .ndepends = ndeps,
-                          .credential_ref = cred};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg,
+                         .scope = scope, .partition = partition, .depends_on = deps,
+                         .ndepends = ndeps, .credential_ref = cred);
     nr_error err = {0};
     if (nr_manager_register(f->m, &s, &err) != NR_OK)
         fail_msg("register %s: %s", id, err.message);
@@ -79,7 +74,7 @@ static void reg(fixture *f, const char *id, const nr_scope *scope, nr_partition 
 static nr_ctx tenant_ctx(nr_scope *sc, const char *tenant)
 {
     assert_int_equal(nr_scope_make(sc, tenant, NULL, NULL, NULL, NULL), NR_OK);
-    return (nr_ctx){.scope = sc};
+    return (nr_ctx)NR_CTX(.scope = sc);
 }
 
 /* ---- what a walk saw, copied out of the callbacks ---- */
@@ -230,7 +225,7 @@ static int reenter_res(void *ud, const nr_resource_desc *d)
 {
     reentry *r = ud;
     r->calls++;
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(r->f->m, d->id, &info, &err) != NR_OK)
         fail_msg("resource_info %s: %s", d->id, err.message);
@@ -292,12 +287,9 @@ static void test_each_tenant_rows(void **state)
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = 3;
-    nr_resource_spec sp = {.id = "pt",
-                           .type = &nr_fake_type,
-                           .type_ud = &f->fake,
-                           .config = &f->cfg,
-                           .pool = &pc,
-                           .partition = NR_PARTITION_TENANT};
+    nr_resource_spec sp =
+        NR_RESOURCE_SPEC(.id = "pt", .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg,
+                         .pool = &pc, .partition = NR_PARTITION_TENANT);
     assert_int_equal(nr_manager_register(f->m, &sp, NULL), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), NULL), NR_OK);
 
@@ -334,7 +326,7 @@ static void test_each_tenant_rows(void **state)
         assert_int_equal(s.rows[i].st.max_size, 3); /* each with the full limits */
         acquires += s.rows[i].st.acquires;
     }
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, "pt", &info, NULL), NR_OK);
     assert_int_equal(info.pools, 3);
     assert_int_equal(info.stats.acquires, acquires);
@@ -383,7 +375,7 @@ static int reenter_tenant(void *ud, const char *tenant, const nr_pool_stats *st)
     tenant_reentry *r = ud;
     (void)st;
     r->calls++;
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(r->m, "pt", &info, &err) != NR_OK)
         fail_msg("resource_info: %s", err.message);
@@ -470,7 +462,7 @@ static int check_desc(void *ud, const nr_resource_desc *d)
     if (dyn && (d->ndeps != 1 || strcmp(d->deps[0], "base") != 0 ||
                 d->partition != NR_PARTITION_TENANT || strcmp(d->scope_text, "global") != 0))
         bad(r, "dynamic resource fields", d->id);
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     int rc = nr_manager_resource_info(r->f->m, d->id, &info, NULL);
     if (rc != NR_OK && rc != NR_ENOTFOUND)
         bad(r, "resource_info", d->id);
@@ -522,13 +514,10 @@ static void *churner(void *p)
     for (int k = 0; k < r->rounds; k++) {
         char id[32];
         snprintf(id, sizeof(id), "dyn%d", k);
-        nr_resource_spec s = {.id = id,
-                              .type = &nr_fake_type,
-                              .type_ud = &r->f->fake,
-                              .config = &r->f->cfg,
-                              .partition = NR_PARTITION_TENANT,
-                              .depends_on = deps,
-                              .ndepends = 1};
+        nr_resource_spec s =
+            NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &r->f->fake,
+                             .config = &r->f->cfg, .partition = NR_PARTITION_TENANT,
+                             .depends_on = deps, .ndepends = 1);
         nr_error err = {0};
         if (nr_manager_register(r->f->m, &s, &err) != NR_OK) {
             print_message("register %s: %s\n", id, err.message);

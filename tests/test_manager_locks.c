@@ -198,14 +198,10 @@ static void make(fixture *f)
 static int reg_in(fixture *f, nr_manager *m, const char *id, int fake, const char *const *deps,
                   size_t ndeps, const char *cred, nr_error *err)
 {
-    nr_resource_spec s = {.id = id,
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake[fake],
-                          .config = &f->cfg,
-                          .pool = &f->pcfg,
-                          .depends_on = deps,
-                          .ndepends = ndeps,
-                          .credential_ref = cred};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &f->fake[fake],
+                         .config = &f->cfg, .pool = &f->pcfg, .depends_on = deps, .ndepends = ndeps,
+                         .credential_ref = cred);
     return nr_manager_register(m, &s, err);
 }
 
@@ -220,7 +216,7 @@ static int reg(fixture *f, const char *id, int fake, const char *const *deps, si
 
 static nr_resource_state state_of(fixture *f, const char *id)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(f->m, id, &i, &err) != NR_OK)
         fail_msg("info %s: %s", id, err.message);
@@ -234,7 +230,7 @@ static int do_start(call *c)
 
 static int do_shutdown(call *c)
 {
-    nr_shutdown_options o;
+    nr_shutdown_options o = NR_SHUTDOWN_OPTIONS_INIT;
     nr_shutdown_options_default(&o);
     o.drain_timeout_ms = 1000;
     o.cleanup_timeout_ms = 1000;

@@ -88,14 +88,9 @@ static int do_register(world *w, const nr_health_config *hc, nr_error *err)
     if (!w->m)
         assert_int_equal(nr_manager_create(&w->m, &w->mo, NULL), NR_OK);
     nr_health_stage_def lag = {.name = "lag", .fn = lag_stage, .ud = w};
-    nr_resource_spec s = {.id = "db",
-                          .type = &nr_fake_type,
-                          .type_ud = &w->fake,
-                          .config = &w->cfg,
-                          .pool = &w->pcfg,
-                          .health = hc,
-                          .health_stages = &lag,
-                          .nhealth_stages = 1};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake,
+                                          .config = &w->cfg, .pool = &w->pcfg, .health = hc,
+                                          .health_stages = &lag, .nhealth_stages = 1);
     return nr_manager_register(w->m, &s, err);
 }
 
@@ -109,7 +104,7 @@ static void start(world *w, const nr_health_config *hc)
 
 static nr_resource_info info(world *w)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(w->m, "db", &i, &err) != NR_OK)
         fail_msg("info: %s", err.message);
@@ -222,7 +217,7 @@ static void test_saturated_pool_degrades(void **state)
     nr_guard g[2] = {NR_GUARD_INIT, NR_GUARD_INIT};
     nr_error err = {0};
     for (int k = 0; k < 2; k++) {
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
         if (nr_manager_acquire(w->m, "db", &ctx, &g[k], &err) != NR_OK)
             fail_msg("acquire: %s", err.message);
     }
@@ -267,7 +262,7 @@ static void test_custom_stage_unhealthy_after_threshold(void **state)
 
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
     assert_int_equal(nr_manager_acquire(w->m, "db", &ctx, &g, &err), NR_EUNAVAIL);
 
     atomic_store(&w->lag_state, NR_HEALTH_HEALTHY);
@@ -308,12 +303,8 @@ static void test_bad_health_config_refused(void **state)
 
     /* the program's own stages: a NULL array, one without a callback */
     nr_health_config_default(&w->hc);
-    nr_resource_spec s = {.id = "db",
-                          .type = &nr_fake_type,
-                          .type_ud = &w->fake,
-                          .config = &w->cfg,
-                          .pool = &w->pcfg,
-                          .nhealth_stages = 1};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake,
+                                          .config = &w->cfg, .pool = &w->pcfg, .nhealth_stages = 1);
     assert_int_equal(nr_manager_register(w->m, &s, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "resource 'db': health_stages is NULL");
     nr_health_stage_def nofn = {.name = "lag"};

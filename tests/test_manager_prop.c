@@ -144,7 +144,7 @@ static void finish_deps(world *w, nr_rng *r)
 
 static void manager_make(world *w, nr_rng *r)
 {
-    nr_manager_options o;
+    nr_manager_options o = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&o);
     o.workers = 1 + (uint32_t)nr_rng_below(r, 4);
     o.maintain_interval_ms = 0;
@@ -162,13 +162,10 @@ static void register_all(world *w, nr_rng *r)
     shuffle(r, order, w->n);
     for (int k = 0; k < w->n; k++) {
         node *nd = &w->nodes[order[k]];
-        nr_resource_spec s = {.id = nd->id,
-                              .type = &nr_fake_type,
-                              .type_ud = &nd->fake,
-                              .config = &w->cfg,
-                              .pool = &nd->pcfg,
-                              .depends_on = nd->dep_ids,
-                              .ndepends = nd->ndeps};
+        nr_resource_spec s =
+            NR_RESOURCE_SPEC(.id = nd->id, .type = &nr_fake_type, .type_ud = &nd->fake,
+                             .config = &w->cfg, .pool = &nd->pcfg, .depends_on = nd->dep_ids,
+                             .ndepends = nd->ndeps);
         nr_error err;
         nr_error_clear(&err);
         if (nr_manager_register(w->m, &s, &err) != NR_OK)
@@ -178,7 +175,7 @@ static void register_all(world *w, nr_rng *r)
 
 static nr_resource_info info_of(world *w, int i)
 {
-    nr_resource_info in;
+    nr_resource_info in = NR_RESOURCE_INFO_INIT;
     nr_error err;
     nr_error_clear(&err);
     if (nr_manager_resource_info(w->m, w->nodes[i].id, &in, &err) != NR_OK)
@@ -560,7 +557,7 @@ static void test_tenant_isolation(void **state)
     nr_pool_config_default(&pcfg);
     pcfg.max_size = HOLD_MAX + 1;
     pcfg.acquire_timeout_ms = 5000;
-    nr_manager_options o;
+    nr_manager_options o = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&o);
     o.workers = 2;
     o.maintain_interval_ms = 0;
@@ -581,13 +578,10 @@ static void test_tenant_isolation(void **state)
                        0, 0);
             x->partition = level <= NR_SCOPE_TENANT && nr_rng_chance(&r, 1, 2) ? NR_PARTITION_TENANT
                                                                                : NR_PARTITION_NONE;
-            nr_resource_spec s = {.id = x->id,
-                                  .type = &traced_type,
-                                  .type_ud = &x->fake,
-                                  .config = &cfg,
-                                  .pool = &pcfg,
-                                  .scope = &x->scope,
-                                  .partition = x->partition};
+            nr_resource_spec s =
+                NR_RESOURCE_SPEC(.id = x->id, .type = &traced_type, .type_ud = &x->fake,
+                                 .config = &cfg, .pool = &pcfg, .scope = &x->scope,
+                                 .partition = x->partition);
             nr_error err;
             nr_error_clear(&err);
             if (nr_manager_register(m, &s, &err) != NR_OK)
@@ -619,7 +613,7 @@ static void test_tenant_isolation(void **state)
                            (x->partition == NR_PARTITION_NONE || caller.level >= NR_SCOPE_TENANT);
             char where[NR_SCOPE_TEXT_MAX];
             nr_scope_format(&caller, where, sizeof(where));
-            nr_ctx ctx = {.scope = &caller};
+            nr_ctx ctx = NR_CTX(.scope = &caller);
             nr_guard g = NR_GUARD_INIT;
             nr_error_clear(&err);
             int rc = nr_manager_acquire(m, x->id, &ctx, &g, &err);
@@ -671,7 +665,7 @@ static void test_tenant_isolation(void **state)
         for (int i = 0; i < n; i++) {
             if (res[i].partition != NR_PARTITION_TENANT)
                 continue;
-            nr_resource_info in;
+            nr_resource_info in = NR_RESOURCE_INFO_INIT;
             assert_int_equal(nr_manager_resource_info(m, res[i].id, &in, NULL), NR_OK);
             assert_int_equal(in.pools, (uint32_t)__builtin_popcount(res[i].tenants_granted));
         }

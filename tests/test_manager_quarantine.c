@@ -30,7 +30,7 @@ static fixture *make(int64_t base_ms)
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 256, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(f->bus, &f->sub, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
@@ -53,8 +53,8 @@ static fixture *make(int64_t base_ms)
     pc.create_backoff_ms = 1;
     pc.create_backoff_max_ms = 1;
     pc.breaker_failures = 0;
-    nr_resource_spec s = {
-        .id = "db", .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg, .pool = &pc};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                          .config = &f->cfg, .pool = &pc);
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
     nr_manager_tick(f->m);
@@ -81,7 +81,7 @@ static void backend(fixture *f, bool up)
 
 static nr_resource_info info(fixture *f)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, "db", &i, NULL), NR_OK);
     return i;
 }
@@ -245,7 +245,7 @@ static void test_probe_not_due_is_skipped(void **state)
 static void test_bad_options(void **state)
 {
     (void)state;
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager *m = NULL;
     nr_error err = {0};
     nr_manager_options_default(&mo);

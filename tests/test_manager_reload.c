@@ -59,11 +59,9 @@ static int teardown(void **state)
 
 static nr_resource_spec spec_of(fixture *f, const char *id, int fake)
 {
-    nr_resource_spec s = {.id = id,
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake[fake],
-                          .config = &f->cfg,
-                          .pool = &f->pcfg};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &f->fake[fake],
+                         .config = &f->cfg, .pool = &f->pcfg);
     return s;
 }
 
@@ -87,7 +85,7 @@ static int reload(fixture *f, const char *id, nr_reload_report *rep, nr_error *e
 
 static nr_resource_info info(fixture *f, const char *id)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(f->m, id, &i, &err) != NR_OK)
         fail_msg("info %s: %s", id, err.message);
@@ -264,7 +262,7 @@ static void *worker(void *arg)
     while (!atomic_load(&l->stop)) {
         nr_guard g = NR_GUARD_INIT;
         nr_error err = {0};
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
         if (nr_manager_acquire(l->f->m, "db", &ctx, &g, &err) != NR_OK) {
             pthread_mutex_lock(&l->mu);
             if (!l->first_error[0])

@@ -63,13 +63,9 @@ static void make(fixture *f)
 static int reg(fixture *f, const char *id, int fake, const char *const *deps, size_t ndeps,
                nr_error *err)
 {
-    nr_resource_spec s = {.id = id,
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake[fake],
-                          .config = &f->cfg,
-                          .pool = &f->pcfg,
-                          .depends_on = deps,
-                          .ndepends = ndeps};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type,
+                                          .type_ud = &f->fake[fake], .config = &f->cfg,
+                                          .pool = &f->pcfg, .depends_on = deps, .ndepends = ndeps);
     return nr_manager_register(f->m, &s, err);
 }
 
@@ -82,7 +78,7 @@ static void start(fixture *f)
 
 static nr_resource_info info(fixture *f, const char *id)
 {
-    nr_resource_info i;
+    nr_resource_info i = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(f->m, id, &i, &err) != NR_OK)
         fail_msg("info %s: %s", id, err.message);
@@ -139,7 +135,7 @@ static void test_lease_out_at_shutdown(void **state)
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(f->m, "kept", NULL, &g, &err), NR_OK);
 
-    nr_shutdown_options so;
+    nr_shutdown_options so = NR_SHUTDOWN_OPTIONS_INIT;
     nr_shutdown_options_default(&so);
     so.drain_timeout_ms = 20;
     nr_shutdown_report rep;
@@ -318,8 +314,8 @@ static void test_calls_after_shutdown(void **state)
     NR_ASSERT_ERR(err, NR_ESHUTDOWN, "'db'");
     assert_false(nr_guard_held(&g));
 
-    nr_resource_spec s = {
-        .id = "late", .type = &nr_fake_type, .type_ud = &f->fake[1], .config = &f->cfg};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "late", .type = &nr_fake_type,
+                                          .type_ud = &f->fake[1], .config = &f->cfg);
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_ESHUTDOWN);
     NR_ASSERT_ERR(err, NR_ESHUTDOWN, "'late'");
     assert_int_equal(nr_manager_count(f->m), 1);

@@ -45,7 +45,7 @@ static void world_up(world *w, int64_t max_size)
     assert_int_equal(nr_event_bus_create(&w->bus, 1024, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(w->bus, &w->sub, NULL), NR_OK);
     static nr_credential_provider cp = {.fetch = vault_fetch, .ud = NULL};
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
     mo.failure_threshold = 1;
@@ -56,12 +56,9 @@ static void world_up(world *w, int64_t max_size)
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = max_size;
-    nr_resource_spec s = {.id = "db",
-                          .type = &nr_fake_type,
-                          .type_ud = &w->fake,
-                          .config = &w->cfg,
-                          .pool = &pc,
-                          .credential_ref = "db/pw"};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake, .config = &w->cfg,
+                         .pool = &pc, .credential_ref = "db/pw");
     assert_int_equal(nr_manager_register(w->m, &s, NULL), NR_OK);
     assert_int_equal(nr_manager_start(w->m, nr_deadline_in_ms(5000), NULL), NR_OK);
 }
@@ -113,12 +110,12 @@ static void test_metrics_match_workload_exactly(void **state)
     /* fill the pool and time out once */
     assert_int_equal(nr_manager_acquire(w.m, "db", NULL, &a, &err), NR_OK);
     assert_int_equal(nr_manager_acquire(w.m, "db", NULL, &b, &err), NR_OK);
-    nr_ctx quick = {.deadline = nr_deadline_in_ms(5)};
+    nr_ctx quick = NR_CTX(.deadline = nr_deadline_in_ms(5));
     assert_int_equal(nr_manager_acquire(w.m, "db", &quick, &c, &err), NR_ETIMEDOUT);
     /* one tainted, and its replacement fails once */
     assert_int_equal(nr_guard_taint(&b), NR_OK);
     atomic_store(&w.fake.fail_create, 1);
-    nr_ctx brief = {.deadline = nr_deadline_in_ms(40)}; /* shorter than the first backoff */
+    nr_ctx brief = NR_CTX(.deadline = nr_deadline_in_ms(40)); /* shorter than the first backoff */
     assert_int_equal(nr_manager_acquire(w.m, "db", &brief, &b, &err), NR_ETIMEDOUT);
     assert_int_equal(err.cause, NR_EUNAVAIL); /* the failed create is the cause */
     atomic_store(&w.fake.fail_create, 0);
@@ -265,7 +262,7 @@ static void test_secret_never_observable(void **state)
         assert_null(memmem(&ev, sizeof(ev), SECRET, strlen(SECRET)));
     }
     assert_true(events > 20);
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(w.m, "db", &info, NULL), NR_OK);
     assert_null(memmem(&info, sizeof(info), SECRET, strlen(SECRET)));
     atomic_store(&w.fake.fail_create, 0);

@@ -32,7 +32,8 @@ static void test_create_rejects_bad_options(void **state)
     assert_int_equal(nr_pool_create(&p, NULL, &err), NR_EINVAL);
     assert_null(p);
 
-    nr_pool_options o = {.id = NULL, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = NULL, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg);
     NR_ASSERT_ERR(err, NR_EINVAL, NULL);
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "id is required");
@@ -71,11 +72,8 @@ static void test_create_rejects_bad_pool_config(void **state)
     fixture *f = *state;
     nr_pool *p = NULL;
     nr_error err = {0};
-    nr_pool_options o = {.id = "db",
-                         .type = &nr_fake_type,
-                         .type_ud = &f->fake,
-                         .config = &f->cfg,
-                         .pool = &f->pcfg};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                        .config = &f->cfg, .pool = &f->pcfg);
     f->pcfg.max_size = 0;
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_ECONFIG);
     NR_ASSERT_ERR(err, NR_ECONFIG, "$.pool.max_size");
@@ -99,12 +97,8 @@ static void test_create_out_of_memory_at_every_point(void **state)
     nr_test_alloc_install();
     nr_secret *cred = NULL;
     assert_int_equal(nr_secret_from_str(&cred, "s3cret", NULL), NR_OK);
-    nr_pool_options o = {.id = "db",
-                         .type = &nr_fake_type,
-                         .type_ud = &f->fake,
-                         .config = &f->cfg,
-                         .pool = &f->pcfg,
-                         .credential = cred};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                        .config = &f->cfg, .pool = &f->pcfg, .credential = cred);
     int ok = 0;
     for (long k = 0; k < 64 && !ok; k++) {
         nr_pool *p = NULL;
@@ -126,7 +120,7 @@ static void test_create_out_of_memory_at_every_point(void **state)
     make_pool(f);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(300)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(300));
     nr_test_alloc_fail_after(0);
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     nr_test_alloc_reset();
@@ -296,7 +290,7 @@ static void test_create_failure_reaches_acquirer(void **state)
     nr_error err = {0};
     /* The caller waits on the pool, not on the create: it runs out of time,
      * and the failed create is the cause, with the driver's code. */
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(250)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(250));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     NR_ASSERT_ERR(err, NR_ETIMEDOUT,
                   "no instance became free in time (max_size 4, 0 in use, 0 waiting); the last "
@@ -322,12 +316,8 @@ static void test_credential_reaches_create(void **state)
     fixture *f = *state;
     nr_secret *cred = NULL;
     assert_int_equal(nr_secret_from_str(&cred, "hunter22", NULL), NR_OK);
-    nr_pool_options o = {.id = "db",
-                         .type = &nr_fake_type,
-                         .type_ud = &f->fake,
-                         .config = &f->cfg,
-                         .pool = &f->pcfg,
-                         .credential = cred};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                        .config = &f->cfg, .pool = &f->pcfg, .credential = cred);
     assert_int_equal(nr_pool_create(&f->pool, &o, NULL), NR_OK);
     nr_secret_free(cred); /* the pool keeps its own copy */
     nr_guard g = NR_GUARD_INIT;
@@ -370,7 +360,7 @@ static void test_timeout(void **state)
     nr_guard a = NR_GUARD_INIT, b = NR_GUARD_INIT;
     nr_error err = {0};
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, &err), NR_OK);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(20));
     int64_t t0 = nr_now_ns();
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &b, &err), NR_ETIMEDOUT);
     assert_true(nr_now_ns() - t0 >= 20 * NR_NS_PER_MS); /* it did wait until the deadline */
@@ -423,7 +413,7 @@ static void test_cancel_wakes_waiter(void **state)
     nr_guard a = NR_GUARD_INIT;
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
 
-    waiter_arg w = {.f = f, .ctx = {.cancel = child, .deadline = nr_deadline_never()}};
+    waiter_arg w = {.f = f, .ctx = NR_CTX(.cancel = child, .deadline = nr_deadline_never())};
     pthread_t t;
     pthread_create(&t, NULL, waiter_thread, &w);
     wait_for_waiters(f, 1);
@@ -437,7 +427,7 @@ static void test_cancel_wakes_waiter(void **state)
 
     /* an already-set token fails at once, even with an idle instance free */
     assert_int_equal(nr_guard_release(&a), NR_OK);
-    nr_ctx ctx = {.cancel = child};
+    nr_ctx ctx = NR_CTX(.cancel = child);
     nr_error err = {0};
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &a, &err), NR_ECANCELED);
     nr_cancel_destroy(child);
@@ -456,7 +446,7 @@ static void test_fifo_handoff(void **state)
     waiter_arg w[N];
     pthread_t t[N];
     for (int i = 0; i < N; i++) {
-        w[i] = (waiter_arg){.f = f};
+        w[i] = (waiter_arg){.f = f, .ctx = NR_CTX_INIT};
         pthread_create(&t[i], NULL, waiter_thread, &w[i]);
         wait_for_waiters(f, (uint32_t)i + 1); /* arrival order is known */
     }
@@ -484,7 +474,7 @@ static void test_close_wakes_waiters_and_destroys_late_returns(void **state)
     assert_int_equal(nr_guard_release(&b), NR_OK); /* one idle, one out */
     /* fill the pool so a waiter queues */
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &b, NULL), NR_OK);
-    waiter_arg w = {.f = f, .ctx = {.deadline = nr_deadline_never()}};
+    waiter_arg w = {.f = f, .ctx = NR_CTX(.deadline = nr_deadline_never())};
     pthread_t t;
     pthread_create(&t, NULL, waiter_thread, &w);
     wait_for_waiters(f, 1);
@@ -492,7 +482,7 @@ static void test_close_wakes_waiters_and_destroys_late_returns(void **state)
     pthread_join(t, NULL);
     assert_int_equal(w.rc, NR_OK);
 
-    w = (waiter_arg){.f = f, .ctx = {.deadline = nr_deadline_never()}};
+    w = (waiter_arg){.f = f, .ctx = NR_CTX(.deadline = nr_deadline_never())};
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &b, NULL), NR_OK);
     pthread_create(&t, NULL, waiter_thread, &w);
     wait_for_waiters(f, 1);
@@ -663,16 +653,12 @@ static void test_scope_isolation(void **state)
     assert_int_equal(nr_scope_make(&acme, "acme", NULL, NULL, NULL, NULL), NR_OK);
     assert_int_equal(nr_scope_make(&globex, "globex", NULL, NULL, NULL, NULL), NR_OK);
     assert_int_equal(nr_scope_make(&acme_wf, "acme", "billing", NULL, NULL, NULL), NR_OK);
-    nr_pool_options o = {.id = "db",
-                         .type = &nr_fake_type,
-                         .type_ud = &f->fake,
-                         .config = &f->cfg,
-                         .pool = &f->pcfg,
-                         .scope = &acme};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                        .config = &f->cfg, .pool = &f->pcfg, .scope = &acme);
     assert_int_equal(nr_pool_create(&f->pool, &o, NULL), NR_OK);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.scope = &globex};
+    nr_ctx ctx = NR_CTX(.scope = &globex);
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ESCOPE);
     NR_ASSERT_ERR(err, NR_ESCOPE, "tenant:globex is not inside it");
     assert_int_equal(atomic_load(&f->fake.create_calls), 0);
@@ -790,14 +776,14 @@ static void test_quiesce_then_wait_returned(void **state)
     nr_guard a = NR_GUARD_INIT, b = NR_GUARD_INIT;
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &b, NULL), NR_OK);
-    waiter_arg w = {.f = f, .ctx = {.deadline = nr_deadline_never()}};
+    waiter_arg w = {.f = f, .ctx = NR_CTX(.deadline = nr_deadline_never())};
     pthread_t t;
     pthread_create(&t, NULL, waiter_thread, &w);
     wait_for_waiters(f, 1);
     assert_int_equal(nr_guard_release(&b), NR_OK); /* handed to the waiter, which releases */
     pthread_join(t, NULL);
     assert_int_equal(w.rc, NR_OK);
-    w = (waiter_arg){.f = f, .ctx = {.deadline = nr_deadline_never()}};
+    w = (waiter_arg){.f = f, .ctx = NR_CTX(.deadline = nr_deadline_never())};
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &b, NULL), NR_OK);
     pthread_create(&t, NULL, waiter_thread, &w);
     wait_for_waiters(f, 1);
@@ -890,12 +876,8 @@ static void test_credential_rotation(void **state)
     nr_secret *old = NULL, *newer = NULL;
     assert_int_equal(nr_secret_from_str(&old, "old", NULL), NR_OK);
     assert_int_equal(nr_secret_from_str(&newer, "newer-secret", NULL), NR_OK);
-    nr_pool_options o = {.id = "db",
-                         .type = &nr_fake_type,
-                         .type_ud = &f->fake,
-                         .config = &f->cfg,
-                         .pool = &f->pcfg,
-                         .credential = old};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                        .config = &f->cfg, .pool = &f->pcfg, .credential = old);
     assert_int_equal(nr_pool_create(&f->pool, &o, NULL), NR_OK);
     nr_guard a = NR_GUARD_INIT, b = NR_GUARD_INIT;
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);

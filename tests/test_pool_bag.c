@@ -159,7 +159,7 @@ static void *wait_for_one(void *arg)
 {
     waiter *w = arg;
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(20000));
     w->rc = nr_pool_acquire(w->f->pool, &ctx, &g, NULL);
     if (w->rc == NR_OK) {
         w->got_order = atomic_fetch_add(w->next_order, 1);
@@ -192,7 +192,7 @@ static void test_queue_served_in_order_after_bag_use(void **state)
     }
     assert_int_equal(nr_guard_release(&g), NR_OK);
     /* this thread comes back at once: it must queue behind the four */
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(20000));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, NULL), NR_OK);
     int mine = atomic_fetch_add(&next, 1);
     assert_int_equal(nr_guard_release(&g), NR_OK);

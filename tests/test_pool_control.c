@@ -76,7 +76,7 @@ static void *spike_caller(void *arg)
     spike_arg *a = arg;
     pthread_barrier_wait(a->bar);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(30000));
     a->rc = nr_pool_acquire(a->f->pool, &ctx, &g, NULL);
     if (a->rc == NR_OK) {
         nr_sleep_ns(2 * NR_NS_PER_MS);
@@ -120,7 +120,7 @@ static void test_spike_creates_near_demand(void **state)
         assert_int_equal(a[i].rc, NR_OK);
     }
     /* the creates the spike caused finish and land in the pool */
-    nr_pool_stats s;
+    nr_pool_stats s = NR_POOL_STATS_INIT;
     for (int i = 0; i < 5000 && (s = stats(f)).creating > 0; i++)
         nr_sleep_ns(NR_NS_PER_MS);
     atomic_store(&smp.stop, 1);
@@ -149,7 +149,7 @@ static void test_breaker_opens_then_trial_closes_it(void **state)
     atomic_store(&f->fake.fail_create, 1);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(2000));
     /* the wait retries with backoff until the breaker opens: then it fails */
     int rc;
     for (int i = 0; i < 100 && (rc = nr_pool_acquire(f->pool, &ctx, &g, &err)) != NR_EUNAVAIL; i++)
@@ -187,7 +187,7 @@ static void test_backoff_spaces_retries(void **state)
     atomic_store(&f->fake.fail_create, 1);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(300)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(300));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     assert_int_equal(err.cause, NR_EUNAVAIL);
     /* 300 ms with a 50..100 ms delay between tries: a handful, not a storm */
@@ -214,7 +214,7 @@ static void test_resize_grows_and_shrinks(void **state)
     nr_guard g[4] = {NR_GUARD_INIT, NR_GUARD_INIT, NR_GUARD_INIT, NR_GUARD_INIT};
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g[0], NULL), NR_OK);
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g[1], NULL), NR_OK);
-    nr_ctx zero = {.deadline = nr_deadline_in_ns(0)};
+    nr_ctx zero = NR_CTX(.deadline = nr_deadline_in_ns(0));
     assert_int_equal(nr_pool_acquire(f->pool, &zero, &g[2], NULL), NR_EEXHAUSTED);
     /* grow: a caller gets a new instance */
     assert_int_equal(nr_pool_resize(f->pool, 0, 4, &err), NR_OK);
@@ -250,7 +250,7 @@ static void *acquire_one(void *arg)
 {
     waiter *w = arg;
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     w->rc = nr_pool_acquire(w->f->pool, &ctx, &g, NULL);
     if (w->rc == NR_OK)
         nr_guard_release(&g);
@@ -269,7 +269,7 @@ static void test_suspend_holds_callers_until_resume(void **state)
     nr_pool_suspend(f->pool);
     assert_true(stats(f).suspended);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx brief = {.deadline = nr_deadline_in_ms(30)};
+    nr_ctx brief = NR_CTX(.deadline = nr_deadline_in_ms(30));
     /* idle instances are not handed out, and nothing is created */
     assert_int_equal(nr_pool_acquire(f->pool, &brief, &g, NULL), NR_ETIMEDOUT);
     assert_int_equal(stats(f).creates, 1);
@@ -363,12 +363,8 @@ static void test_leak_reported_once_and_closed(void **state)
     assert_int_equal(nr_event_bus_create(&bus, 64, NULL), NR_OK);
     nr_event_sub *sub = NULL;
     assert_int_equal(nr_event_subscribe(bus, &sub, NULL), NR_OK);
-    nr_pool_options o = {.id = "db",
-                         .type = &nr_fake_type,
-                         .type_ud = &f->fake,
-                         .config = &f->cfg,
-                         .pool = &f->pcfg,
-                         .events = bus};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                        .config = &f->cfg, .pool = &f->pcfg, .events = bus);
     assert_int_equal(nr_pool_create(&f->pool, &o, NULL), NR_OK);
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(NR_POOL_ACQUIRE(f->pool, NULL, &g, NULL), NR_OK);
@@ -462,7 +458,7 @@ static void test_retries_go_on_past_a_slow_failure(void **state)
     nr_trace_sink sink = {slow_sink, NULL};
     assert_int_equal(nr_trace_set_sink(&sink, NR_TRACE_LEVEL_WARN), NR_OK);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(1000));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, NULL), NR_ETIMEDOUT);
     assert_int_equal(nr_pool_drain(f->pool, nr_deadline_in_ms(5000), NULL), NR_OK);
     assert_int_equal(nr_trace_set_sink(NULL, NR_TRACE_LEVEL_WARN), NR_OK);
@@ -480,7 +476,7 @@ static void *acquire_briefly(void *arg)
 {
     brief_caller *b = arg;
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(20));
     b->rc = nr_pool_acquire(b->f->pool, &ctx, &g, NULL);
     return NULL;
 }
@@ -517,7 +513,7 @@ static void test_destroy_cancels_and_waits_for_creates(void **state)
     nr_pool_fixture_make(f, "db");
     atomic_store(&f->fake.create_delay_ns, 10 * NR_NS_PER_S);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(20));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, NULL), NR_ETIMEDOUT);
     assert_int_equal(stats(f).creating, 1); /* the create it caused still runs */
     nr_error err = {0};

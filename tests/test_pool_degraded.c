@@ -45,7 +45,7 @@ static nr_pool_health_report check(fixture *f)
 static nr_guard take(fixture *f)
 {
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
     nr_error err = {0};
     if (nr_pool_acquire(f->pool, &ctx, &g, &err) != NR_OK)
         fail_msg("acquire: %s", err.message);
@@ -114,7 +114,7 @@ static void *waiter_main(void *arg)
 {
     waiter_arg *w = arg;
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     w->rc = nr_pool_acquire(w->f->pool, &ctx, &g, NULL);
     if (w->rc == NR_OK) {
         w->serial = serial_of(&g);
@@ -388,8 +388,7 @@ static void test_degraded_in_stats_sum_and_close(void **state)
     nr_fake_script(&f->fake, 1, NR_HEALTH_DEGRADED);
     nr_fake_script(&f->fake, 3, NR_HEALTH_DEGRADED);
     check(f);
-    nr_pool_stats s = stats(f), sum;
-    memset(&sum, 0, sizeof(sum));
+    nr_pool_stats s = stats(f), sum = NR_POOL_STATS_INIT;
     nr_pool_stats_add(&sum, &s);
     nr_pool_stats_add(&sum, &s);
     assert_int_equal(sum.degraded_idle, 4);

@@ -66,13 +66,9 @@ static void make_pool(world *w)
 {
     nr_scope acme;
     nr_scope_make(&acme, "acme", NULL, NULL, NULL, NULL);
-    nr_pool_options o = {.id = "db",
-                         .type = &nr_fake_type,
-                         .type_ud = &w->fake,
-                         .config = &w->cfg,
-                         .pool = &w->pcfg,
-                         .scope = &acme,
-                         .events = w->bus};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake, .config = &w->cfg,
+                        .pool = &w->pcfg, .scope = &acme, .events = w->bus);
     nr_error err = {0};
     if (nr_pool_create(&w->pool, &o, &err) != NR_OK)
         fail_msg("nr_pool_create: %s", err.message);
@@ -118,7 +114,7 @@ static void assert_pool_fields(const nr_event *ev, nr_event_type type)
 static nr_guard lease(world *w)
 {
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
     nr_error err = {0};
     if (nr_pool_acquire(w->pool, &ctx, &g, &err) != NR_OK)
         fail_msg("acquire: %s", err.message);
@@ -145,7 +141,7 @@ static void test_not_exhausted_below_max(void **state)
     make_pool(w);
     nr_guard a = lease(w); /* waited for the creator */
     nr_guard b = NR_GUARD_INIT;
-    nr_ctx now = {.deadline = nr_deadline_in_ns(0)};
+    nr_ctx now = NR_CTX(.deadline = nr_deadline_in_ns(0));
     nr_error err = {0};
     int rc = nr_pool_acquire(w->pool, &now, &b, &err); /* nothing idle, room for one */
     if (rc == NR_OK)
@@ -192,7 +188,7 @@ static void test_exhausted_at_max_without_waiting(void **state)
     assert_int_equal(w->got.n - from, 1);
     assert_pool_fields(&w->got.ev[from], NR_EV_POOL_EXHAUSTED);
     assert_int_equal(w->got.ev[from].count, 2);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(w->pool, &st);
     assert_int_equal(st.exhausted, 2);
     assert_int_equal(nr_guard_release(&a), NR_OK);
@@ -213,7 +209,7 @@ static void test_timeout_after_waiting_at_max(void **state)
 
     nr_guard b = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(20));
     int64_t t0 = nr_now_ns();
     assert_int_equal(nr_pool_acquire(w->pool, &ctx, &b, &err), NR_ETIMEDOUT);
     int64_t took = nr_now_ns() - t0;
@@ -229,7 +225,7 @@ static void test_timeout_after_waiting_at_max(void **state)
     assert_int_equal(to->error_code, NR_ETIMEDOUT);
     assert_true(to->wait_ns > 0);
     assert_true(to->wait_ns <= took);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(w->pool, &st);
     assert_int_equal(st.timeouts, 1);
     assert_int_equal(st.waits, 1);
@@ -330,7 +326,7 @@ static void test_destroyed_for_every_way_out(void **state)
     }
     assert_int_equal(created, 5);
     assert_int_equal(count_of(w, 0, NR_EV_DESTROYED, NULL), 5);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(w->pool, &st);
     assert_int_equal(st.destroys + st.detached, 5);
 }
@@ -340,25 +336,22 @@ static void test_destroyed_for_every_way_out(void **state)
 static void test_manager_tenant_pool_events(void **state)
 {
     world *w = *state;
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
     mo.events = w->bus;
     nr_manager *m;
     assert_int_equal(nr_manager_create(&m, &mo, NULL), NR_OK);
     w->pcfg.max_size = 1;
-    nr_resource_spec s = {.id = "db",
-                          .type = &nr_fake_type,
-                          .type_ud = &w->fake,
-                          .config = &w->cfg,
-                          .pool = &w->pcfg,
-                          .partition = NR_PARTITION_TENANT};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake, .config = &w->cfg,
+                         .pool = &w->pcfg, .partition = NR_PARTITION_TENANT);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK);
     nr_scope acme_run;
     nr_scope_make(&acme_run, "acme", "billing", NULL, NULL, NULL);
-    nr_ctx ctx = {.scope = &acme_run, .deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.scope = &acme_run, .deadline = nr_deadline_in_ms(5000));
     nr_guard a = NR_GUARD_INIT, b = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(m, "db", &ctx, &a, &err), NR_OK);
     uint64_t held = instance_of(&a);

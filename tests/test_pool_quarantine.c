@@ -157,16 +157,16 @@ static void test_quarantined_never_handed_out(void **state)
 
     /* an acquire gets a new instance, not the quarantined one */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
     nr_error err = {0};
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_OK);
     assert_int_equal(serial_of(&g), 2);
     /* the quarantined one counts in total: the pool is full */
     nr_guard g2 = NR_GUARD_INIT;
-    nr_ctx none = {.deadline = nr_deadline_in_ns(0)};
+    nr_ctx none = NR_CTX(.deadline = nr_deadline_in_ns(0));
     assert_int_equal(nr_pool_acquire(f->pool, &none, &g2, &err), NR_EEXHAUSTED);
     NR_ASSERT_ERR(err, NR_EEXHAUSTED, "all 2 instance(s) taken");
-    nr_ctx brief = {.deadline = nr_deadline_in_ms(20)};
+    nr_ctx brief = NR_CTX(.deadline = nr_deadline_in_ms(20));
     assert_int_equal(nr_pool_acquire(f->pool, &brief, &g2, &err), NR_ETIMEDOUT);
     nr_pool_stats s = stats(f);
     assert_int_equal(s.total, 2);
@@ -306,7 +306,7 @@ static void test_release_when_a_probe_passes(void **state)
     assert_string_equal(ev.text, "instance 1: probe 1 passed; back in the pool");
     /* it is handed out again */
     nr_guard g1 = NR_GUARD_INIT, g2 = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g1, NULL), NR_OK);
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g2, NULL), NR_OK);
     assert_int_equal(serial_of(&g1) + serial_of(&g2), 3);
@@ -416,7 +416,7 @@ static void test_shrink_retires_quarantined_first(void **state)
     assert_int_equal(s.idle, 2);
     assert_int_equal(s.evicted_resize, 1);
     nr_guard g1 = NR_GUARD_INIT, g2 = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g1, NULL), NR_OK);
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g2, NULL), NR_OK);
     assert_int_equal(serial_of(&g1) + serial_of(&g2), 3); /* 1 and 2 */
@@ -488,8 +488,8 @@ static void test_evict_all_while_probing(void **state)
 static void test_quarantine_config_rules(void **state)
 {
     fixture *f = *state;
-    nr_pool_options o = {
-        .id = "q", .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg, .pool = &f->pcfg};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "q", .type = &nr_fake_type, .type_ud = &f->fake,
+                                        .config = &f->cfg, .pool = &f->pcfg);
     nr_pool *p = NULL;
     nr_error err = {0};
     nr_pool_config good = f->pcfg;

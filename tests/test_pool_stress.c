@@ -53,7 +53,7 @@ static void *worker_main(void *arg)
     nr_rng_seed(&rng, sh->seed + (uint64_t)w->index * 7919);
     pthread_barrier_wait(&sh->start);
     for (int i = 0; i < sh->iterations; i++) {
-        nr_ctx ctx = {0};
+        nr_ctx ctx = NR_CTX_INIT;
         uint64_t r = nr_rng_below(&rng, 100);
         if (r < 10)
             ctx.deadline = nr_deadline_in_ns(0); /* no wait at all */
@@ -73,7 +73,7 @@ static void *worker_main(void *arg)
             nr_fake_handle *h = nr_guard_handle(&g);
             if (atomic_fetch_add(&h->holders, 1) != 0)
                 atomic_fetch_add(&sh->double_handouts, 1);
-            nr_pool_stats s;
+            nr_pool_stats s = NR_POOL_STATS_INIT;
             if (nr_rng_chance(&rng, 1, 16)) {
                 nr_pool_stats_get(sh->pool, &s);
                 if (s.total > sh->max_size)
@@ -242,8 +242,8 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
         pc.instance_quarantine_max_ms = 4;
         pc.instance_quarantine_max_attempts = 3;
     }
-    nr_pool_options o = {
-        .id = "stress", .type = &nr_fake_type, .type_ud = &sh->fake, .config = &cfg, .pool = &pc};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "stress", .type = &nr_fake_type, .type_ud = &sh->fake,
+                                        .config = &cfg, .pool = &pc);
     nr_error err = {0};
     assert_int_equal(nr_pool_create(&sh->pool, &o, &err), NR_OK);
 
@@ -270,7 +270,7 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     if (health)
         pthread_join(t[THREADS + 2], NULL);
 
-    nr_pool_stats s;
+    nr_pool_stats s = NR_POOL_STATS_INIT;
     nr_pool_stats_get(sh->pool, &s);
     long attempts = (long)THREADS * sh->iterations;
     long outcomes = atomic_load(&sh->ok) + atomic_load(&sh->timeouts) + atomic_load(&sh->cancels) +
@@ -324,7 +324,7 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     atomic_store(&sh->fake.create_fail_every, 0);
     nr_guard all[64];
     assert_true(s.idle <= 64);
-    nr_ctx quick = {.deadline = nr_deadline_in_ms(1000)};
+    nr_ctx quick = NR_CTX(.deadline = nr_deadline_in_ms(1000));
     for (uint32_t i = 0; i < s.idle; i++) {
         assert_int_equal(nr_pool_acquire(sh->pool, &quick, &all[i], NULL), NR_OK);
         nr_fake_handle *h = nr_guard_handle(&all[i]);

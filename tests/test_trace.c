@@ -167,7 +167,7 @@ static void test_record_reaches_sink_with_every_field(void **state)
     capture *c = capture_new();
     install_capture(c, NR_TRACE_LEVEL_TRACE);
 
-    nr_pool_stats st = {0};
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     st.total = 3;
     st.idle = 1;
     st.in_use = 2;
@@ -266,7 +266,7 @@ static void test_no_sink_never_calls(void **state)
     install_capture(c, NR_TRACE_LEVEL_TRACE);
     assert_int_equal(nr_trace_set_sink(NULL, NR_TRACE_LEVEL_TRACE), NR_OK);
 
-    nr_pool_stats st = {0};
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_error err;
     nr_error_set(&err, NR_EUNAVAIL, "db", "down");
     for (int l = NR_TRACE_LEVEL_TRACE; l <= NR_TRACE_LEVEL_ERROR; l++) {
@@ -425,7 +425,7 @@ static void test_span_records_ids_duration_and_stats(void **state)
 
     nr_scope sc;
     assert_int_equal(nr_scope_make(&sc, "acme", "billing", NULL, NULL, NULL), NR_OK);
-    nr_ctx ctx = {0};
+    nr_ctx ctx = NR_CTX_INIT;
     ctx.trace_id_hi = 0xAAAAULL;
     ctx.trace_id_lo = 0xBBBBULL;
     ctx.span_id = 0xCCCCULL;
@@ -439,7 +439,7 @@ static void test_span_records_ids_duration_and_stats(void **state)
     assert_true(sp.parent_span_id == 0xCCCCULL);
     nr_sleep_ns(2 * NR_NS_PER_MS);
 
-    nr_pool_stats st = {0};
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     st.total = 5;
     st.waiters = 2;
     nr__span_end(&sp, NR_ETIMEDOUT, &st);
@@ -481,7 +481,7 @@ static void test_span_root_child_and_error_message(void **state)
     assert_true(root.parent_span_id == 0);
 
     /* A child through the context helper keeps the trace and names the parent. */
-    nr_ctx child_ctx = {0};
+    nr_ctx child_ctx = NR_CTX_INIT;
     child_ctx.caller = "kept";
     nr__span_child_ctx(&root, &child_ctx);
     assert_string_equal(child_ctx.caller, "kept");
@@ -511,7 +511,7 @@ static void test_span_root_child_and_error_message(void **state)
     assert_true(gr->duration_ns >= gc->duration_ns);
 
     /* A context with a trace id and no span: same trace, root of it. */
-    nr_ctx only_trace = {0};
+    nr_ctx only_trace = NR_CTX_INIT;
     only_trace.trace_id_lo = 7;
     nr__span t;
     assert_true(nr__span_begin(&t, NR_TRACE_LEVEL_TRACE, "x", NULL, NULL, &only_trace) != 0);
@@ -679,7 +679,7 @@ static char *slurp(FILE *fp)
 static void test_format_json_fields(void **state)
 {
     (void)state;
-    nr_pool_stats st = {0};
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     st.total = 4;
     st.idle = 1;
     st.in_use = 3;
@@ -851,13 +851,13 @@ static void test_jsonl_writes_one_line_per_record(void **state)
 
     nr_scope sc;
     assert_int_equal(nr_scope_make(&sc, "acme", NULL, NULL, NULL, NULL), NR_OK);
-    nr_ctx ctx = {0};
+    nr_ctx ctx = NR_CTX_INIT;
     ctx.trace_id_hi = 1;
     ctx.trace_id_lo = 2;
     ctx.span_id = 3;
     nr__span sp;
     uint64_t id = nr__span_begin(&sp, NR_TRACE_LEVEL_DEBUG, "acquire", "db", &sc, &ctx);
-    nr_pool_stats st = {0};
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     st.in_use = 1;
     nr__span_end(&sp, NR_OK, &st);
     nr__trace_log(NR_TRACE_LEVEL_TRACE, "filtered", NULL, 0, NULL);

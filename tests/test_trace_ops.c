@@ -90,8 +90,8 @@ static void pool_workload(nr_fake *fake, nr_fake_config *cfg)
     pc.leak_threshold_ms = 1;
     pc.breaker_failures = 1;
     pc.instance_quarantine_after = 1;
-    nr_pool_options o = {
-        .id = "ops", .type = &nr_fake_type, .type_ud = fake, .config = cfg, .pool = &pc};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "ops", .type = &nr_fake_type, .type_ud = fake,
+                                        .config = cfg, .pool = &pc);
     nr_pool *p = NULL;
     nr_error err = {0};
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_OK);
@@ -101,7 +101,7 @@ static void pool_workload(nr_fake *fake, nr_fake_config *cfg)
     assert_int_equal(nr_pool_acquire(p, NULL, &g, &err), NR_OK); /* acquire */
     /* past leak_threshold_ms on the pool's coarse clock (its tick may be
      * 10 ms): maintain until the lease is reported, at most 2 s */
-    nr_pool_stats st = {0};
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     for (int i = 0; i < 200 && st.leaks == 0; i++) {
         nr_sleep_ns(10 * NR_NS_PER_MS);
         assert_int_equal(nr_pool_maintain(p, NULL, &err), NR_OK); /* maintain; leak (suspected) */
@@ -119,7 +119,7 @@ static void pool_workload(nr_fake *fake, nr_fake_config *cfg)
     assert_int_equal(hr.quarantined, 1); /* quarantine */
     atomic_store(&fake->health, NR_HEALTH_HEALTHY);
     atomic_store(&fake->fail_create, 1);
-    nr_ctx brief = {.deadline = nr_deadline_in_ms(100)};
+    nr_ctx brief = NR_CTX(.deadline = nr_deadline_in_ms(100));
     assert_int_not_equal(nr_pool_acquire(p, &brief, &g, &err), NR_OK); /* create; breaker */
     atomic_store(&fake->fail_create, 0);
     assert_int_equal(nr_pool_wait_returned(p, nr_deadline_in_ms(5000), &err), NR_OK);
@@ -131,7 +131,7 @@ static void pool_workload(nr_fake *fake, nr_fake_config *cfg)
 static void manager_workload(nr_fake *fake, nr_fake_config *cfg)
 {
     nr_credential_provider cp = {.fetch = vault_fetch};
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
     mo.failure_threshold = 1;
@@ -139,11 +139,8 @@ static void manager_workload(nr_fake *fake, nr_fake_config *cfg)
     nr_manager *m = NULL;
     nr_error err = {0};
     assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);
-    nr_resource_spec s = {.id = "ops-db",
-                          .type = &nr_fake_type,
-                          .type_ud = fake,
-                          .config = cfg,
-                          .credential_ref = "pw"};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "ops-db", .type = &nr_fake_type, .type_ud = fake,
+                                          .config = cfg, .credential_ref = "pw");
     assert_int_equal(nr_manager_register(m, &s, &err), NR_OK);                   /* register */
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK); /* start */
     nr_guard g = NR_GUARD_INIT;
@@ -154,7 +151,7 @@ static void manager_workload(nr_fake *fake, nr_fake_config *cfg)
     nr_manager_tick(m); /* health */
     atomic_store(&fake->fail_create, 0);
     atomic_store(&fake->health, NR_HEALTH_HEALTHY);
-    nr_resource_info ri;
+    nr_resource_info ri = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(m, "ops-db", &ri, &err), NR_OK);
     assert_int_equal(ri.health, NR_HEALTH_UNHEALTHY);
     assert_int_equal(nr_manager_rotate_credential(m, "pw", &err), NR_OK); /* rotate_credential */
@@ -239,19 +236,20 @@ static void test_register_acquire_release_spans(void **state)
     nr_fake_init(&fake);
     nr_fake_config cfg;
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &mo, NULL), NR_OK);
     nr_trace_sink sink = {capture_spans, NULL};
     assert_int_equal(nr_trace_set_sink(&sink, NR_TRACE_LEVEL_DEBUG), NR_OK);
-    nr_resource_spec s = {.id = "spanned", .type = &nr_fake_type, .type_ud = &fake, .config = &cfg};
+    nr_resource_spec s =
+        NR_RESOURCE_SPEC(.id = "spanned", .type = &nr_fake_type, .type_ud = &fake, .config = &cfg);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_register(m, &s, &err), NR_EEXIST);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK);
-    nr_ctx ctx = {.trace_id_hi = 7, .trace_id_lo = 99, .span_id = 5};
+    nr_ctx ctx = NR_CTX(.trace_id_hi = 7, .trace_id_lo = 99, .span_id = 5);
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(m, "spanned", &ctx, &g, &err), NR_OK);
     assert_int_equal(nr_guard_release(&g), NR_OK);

@@ -71,10 +71,11 @@ static void test_acquire_span_and_create_warning(void **state)
     nr_fake_config cfg;
     nr_config_init(&nr_fake_config_schema, &cfg, NULL);
     nr_pool *p = NULL;
-    nr_pool_options o = {.id = "traced", .type = &nr_fake_type, .type_ud = &fake, .config = &cfg};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = "traced", .type = &nr_fake_type, .type_ud = &fake, .config = &cfg);
     assert_int_equal(nr_pool_create(&p, &o, NULL), NR_OK);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.trace_id_hi = 7, .trace_id_lo = 99, .span_id = 5};
+    nr_ctx ctx = NR_CTX(.trace_id_hi = 7, .trace_id_lo = 99, .span_id = 5);
     assert_int_equal(nr_pool_acquire(p, &ctx, &g, NULL), NR_OK);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     atomic_store(&fake.fail_create, 1);
@@ -83,7 +84,7 @@ static void test_acquire_span_and_create_warning(void **state)
     assert_int_equal(nr_pool_acquire(p, NULL, &g2, NULL), NR_OK); /* the idle one */
     nr_guard g3 = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx brief = {.deadline = nr_deadline_in_ms(200)};
+    nr_ctx brief = NR_CTX(.deadline = nr_deadline_in_ms(200));
     /* needs a create, which fails: the wait runs out with that as the cause */
     assert_int_equal(nr_pool_acquire(p, &brief, &g3, &err), NR_ETIMEDOUT);
     assert_int_equal(nr_guard_release(&g2), NR_OK);
@@ -142,18 +143,15 @@ static void test_health_change_traced_and_secret_never_written(void **state)
     nr_config_init(&nr_fake_config_schema, &cfg, NULL);
     assert_int_equal(nr_secret_from_str(&cfg.token, "S3CRET-correct-horse", NULL), NR_OK);
     nr_credential_provider cp = {.fetch = vault_fetch, .ud = NULL};
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
     mo.failure_threshold = 1;
     mo.credentials = &cp;
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &mo, NULL), NR_OK);
-    nr_resource_spec s = {.id = "vaulted",
-                          .type = &nr_fake_type,
-                          .type_ud = &fake,
-                          .config = &cfg,
-                          .credential_ref = "vaulted/pw"};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "vaulted", .type = &nr_fake_type, .type_ud = &fake,
+                                          .config = &cfg, .credential_ref = "vaulted/pw");
     assert_int_equal(nr_manager_register(m, &s, NULL), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), NULL), NR_OK);
     nr_guard g = NR_GUARD_INIT;

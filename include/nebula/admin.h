@@ -46,6 +46,7 @@
 #ifndef NEBULA_ADMIN_H
 #define NEBULA_ADMIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nebula/credential.h"
@@ -76,6 +77,8 @@ NR_API const char *nr_admin_phase_name(nr_admin_phase p);
 typedef void (*nr_admin_status_fn)(void *ud, void *obj);
 
 typedef struct nr_admin_options {
+    size_t size;          /* sizeof(nr_admin_options) as the caller was built: the caller sets it
+                             (NR_ADMIN_OPTIONS_INIT, docs/ABI.md) */
     const char *listen;   /* IPv4 or IPv6 literal; default "127.0.0.1" */
     int port;             /* 0..65535; default 0: the kernel picks (nr_admin_port) */
     const char *program;  /* shown on the page and in /status; default "nebula-resource" */
@@ -100,6 +103,14 @@ typedef struct nr_admin_options {
     int (*reload)(void *ud, char *summary, size_t len, nr_error *err);
     void *reload_ud;
 } nr_admin_options;
+
+/* Initialisers that set size: `nr_admin_options o = NR_ADMIN_OPTIONS_INIT;`, or with fields:
+ * `nr_admin_options o = NR_ADMIN_OPTIONS(.field = value, ...);` (C only: C++ sets o.size). */
+#define NR_ADMIN_OPTIONS(...)                                                                      \
+    {                                                                                              \
+        .size = sizeof(nr_admin_options), __VA_ARGS__                                              \
+    }
+#define NR_ADMIN_OPTIONS_INIT NR_ADMIN_OPTIONS()
 
 NR_API void nr_admin_options_default(nr_admin_options *o);
 

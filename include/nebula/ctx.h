@@ -9,6 +9,7 @@
 #ifndef NEBULA_CTX_H
 #define NEBULA_CTX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nebula/cancel.h"
@@ -21,12 +22,22 @@ extern "C" {
 
 /* What an acquire carries. All fields optional; a NULL ctx means defaults. */
 typedef struct nr_ctx {
+    size_t size; /* sizeof(nr_ctx) as the caller was built: the caller sets it (NR_CTX_INIT,
+                    docs/ABI.md) */
     nr_deadline deadline;    /* unset (0) = now + acquire_timeout_ms */
     const nr_cancel *cancel; /* wakes the wait with NR_ECANCELED */
     const nr_scope *scope;   /* the caller's scope; must be inside the pool's (NR_ESCOPE) */
     uint64_t trace_id_hi, trace_id_lo, span_id; /* carried to traces */
     const char *caller;                         /* free-form tag for traces */
 } nr_ctx;
+
+/* Initialisers that set size: `nr_ctx o = NR_CTX_INIT;`, or with fields:
+ * `nr_ctx o = NR_CTX(.field = value, ...);` (C only: C++ sets o.size). */
+#define NR_CTX(...)                                                                                \
+    {                                                                                              \
+        .size = sizeof(nr_ctx), __VA_ARGS__                                                        \
+    }
+#define NR_CTX_INIT NR_CTX()
 
 #ifdef __cplusplus
 }

@@ -121,6 +121,16 @@ inline std::error_code to_error_code(int code) noexcept
     return std::error_code(code, error_category());
 }
 
+/* A sized struct of the C API (its leading size field, docs/ABI.md) zeroed
+ * with its size set, as the C macros NR_*_INIT do (their designated
+ * initialisers are C++20): `auto o = nebula::sized<nr_pool_options>();`. */
+template <class T> inline T sized() noexcept
+{
+    T v{};
+    v.size = sizeof(T);
+    return v;
+}
+
 } // namespace nebula
 
 namespace std

@@ -240,10 +240,9 @@ typedef struct nr_health_round {
 
 typedef struct nr_health_pipeline nr_health_pipeline;
 
-#define NR_HEALTH_PIPELINE_OPTIONS_VERSION 1
-
 typedef struct nr_health_pipeline_options {
-    int version;             /* NR_HEALTH_PIPELINE_OPTIONS_VERSION */
+    size_t size; /* sizeof(nr_health_pipeline_options) as the caller was built: the caller sets it
+                    (NR_HEALTH_PIPELINE_OPTIONS_INIT, docs/ABI.md) */
     const char *resource_id; /* names the pipeline in errors and for stages; copied; NULL = "" */
     const nr_health_stage_def *custom; /* the stages the config may name besides the built-in
                                           ones; the array is read during create only */
@@ -251,6 +250,15 @@ typedef struct nr_health_pipeline_options {
     int64_t (*clock)(void *ud); /* monotonic nanoseconds; NULL = nr_now_ns */
     void *clock_ud;
 } nr_health_pipeline_options;
+
+/* Initialisers that set size: `nr_health_pipeline_options o = NR_HEALTH_PIPELINE_OPTIONS_INIT;`, or
+ * with fields: `nr_health_pipeline_options o = NR_HEALTH_PIPELINE_OPTIONS(.field = value, ...);` (C
+ * only: C++ sets o.size). */
+#define NR_HEALTH_PIPELINE_OPTIONS(...)                                                            \
+    {                                                                                              \
+        .size = sizeof(nr_health_pipeline_options), __VA_ARGS__                                    \
+    }
+#define NR_HEALTH_PIPELINE_OPTIONS_INIT NR_HEALTH_PIPELINE_OPTIONS()
 
 NR_API void nr_health_pipeline_options_default(nr_health_pipeline_options *o);
 

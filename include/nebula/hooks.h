@@ -165,13 +165,20 @@ typedef struct nr_hook_def {
 
 typedef struct nr_hooks nr_hooks;
 
-#define NR_HOOKS_OPTIONS_VERSION 1
-
 typedef struct nr_hooks_options {
-    int version;          /* NR_HOOKS_OPTIONS_VERSION */
+    size_t size;          /* sizeof(nr_hooks_options) as the caller was built: the caller sets it
+                             (NR_HOOKS_OPTIONS_INIT, docs/ABI.md) */
     nr_event_bus *events; /* borrowed, may be NULL: HOOK_REFUSED and HOOK_FAILED go here */
     size_t max_hooks;     /* at most this many at once; default 64, 1..4096 */
 } nr_hooks_options;
+
+/* Initialisers that set size: `nr_hooks_options o = NR_HOOKS_OPTIONS_INIT;`, or with fields:
+ * `nr_hooks_options o = NR_HOOKS_OPTIONS(.field = value, ...);` (C only: C++ sets o.size). */
+#define NR_HOOKS_OPTIONS(...)                                                                      \
+    {                                                                                              \
+        .size = sizeof(nr_hooks_options), __VA_ARGS__                                              \
+    }
+#define NR_HOOKS_OPTIONS_INIT NR_HOOKS_OPTIONS()
 
 NR_API void nr_hooks_options_default(nr_hooks_options *o);
 

@@ -66,7 +66,9 @@ extern "C" {
 typedef struct nr_manager nr_manager;
 
 typedef struct nr_manager_options {
-    uint32_t workers;             /* background worker threads; default 4; 1..64 */
+    size_t size;      /* sizeof(nr_manager_options) as the caller was built: the caller sets it
+                         (NR_MANAGER_OPTIONS_INIT, docs/ABI.md) */
+    uint32_t workers; /* background worker threads; default 4; 1..64 */
     int64_t maintain_interval_ms; /* pool maintenance period; default 1000; 0 = none */
     int64_t health_interval_ms;   /* health check period; default 10000; 0 = none */
     int64_t health_timeout_ms;    /* per instance check; default 5000 */
@@ -109,6 +111,14 @@ typedef struct nr_manager_options {
     void *clock_ud;
 } nr_manager_options;
 
+/* Initialisers that set size: `nr_manager_options o = NR_MANAGER_OPTIONS_INIT;`, or with fields:
+ * `nr_manager_options o = NR_MANAGER_OPTIONS(.field = value, ...);` (C only: C++ sets o.size). */
+#define NR_MANAGER_OPTIONS(...)                                                                    \
+    {                                                                                              \
+        .size = sizeof(nr_manager_options), __VA_ARGS__                                            \
+    }
+#define NR_MANAGER_OPTIONS_INIT NR_MANAGER_OPTIONS()
+
 NR_API void nr_manager_options_default(nr_manager_options *o);
 
 /* NR_EINVAL naming the bad option, NR_ENOMEM, NR_EINIT (threads). */
@@ -137,7 +147,9 @@ typedef enum nr_dep_policy {
 #define NR_RESOURCE_HEALTH_STAGES_MAX 32 /* custom stages one resource may define */
 
 typedef struct nr_resource_spec {
-    const char *id;               /* 1..63 bytes of [A-Za-z0-9_.:@-]; unique */
+    size_t size;    /* sizeof(nr_resource_spec) as the caller was built: the caller sets it
+                       (NR_RESOURCE_SPEC_INIT, docs/ABI.md) */
+    const char *id; /* 1..63 bytes of [A-Za-z0-9_.:@-]; unique */
     const nr_resource_type *type; /* borrowed */
     void *type_ud;                /* borrowed */
     const void *config;           /* the driver's config; copied with type->config_schema */
@@ -170,6 +182,14 @@ typedef struct nr_resource_spec {
      * defaults (NR_ECONFIG otherwise). */
     const nr_tenant_policy *tenants;
 } nr_resource_spec;
+
+/* Initialisers that set size: `nr_resource_spec o = NR_RESOURCE_SPEC_INIT;`, or with fields:
+ * `nr_resource_spec o = NR_RESOURCE_SPEC(.field = value, ...);` (C only: C++ sets o.size). */
+#define NR_RESOURCE_SPEC(...)                                                                      \
+    {                                                                                              \
+        .size = sizeof(nr_resource_spec), __VA_ARGS__                                              \
+    }
+#define NR_RESOURCE_SPEC_INIT NR_RESOURCE_SPEC()
 
 /*
  * Register a resource. Before nr_manager_start it is only recorded;
@@ -331,6 +351,8 @@ typedef enum nr_quarantine_state {
 NR_API const char *nr_quarantine_state_name(nr_quarantine_state q);
 
 typedef struct nr_resource_info {
+    size_t size; /* sizeof(nr_resource_info) as the caller was built: the caller sets it; the
+                    library writes up to it (NR_RESOURCE_INFO_INIT, docs/ABI.md) */
     char id[NR_ERROR_ID_MAX];
     char type[32];
     nr_resource_state state;
@@ -347,7 +369,6 @@ typedef struct nr_resource_info {
     uint32_t consecutive_failures, consecutive_successes;
     nr_error last_error;          /* why it failed to start (code NR_OK otherwise) */
     uint32_t pools;               /* 1, or the number of tenant pools */
-    nr_pool_stats stats;          /* summed over its pools */
     nr_autoscale_state autoscale; /* its policy's last decision (enabled false: none) */
     /* tenant-partitioned only (all 0 otherwise) */
     nr_tenant_policy tenant_policy;
@@ -355,7 +376,18 @@ typedef struct nr_resource_info {
     uint64_t tenants_refused; /* acquires of a new tenant refused by max_tenants */
     uint32_t total_held;      /* instances counted against max_total (0 without a cap) */
     uint32_t total_waiting;   /* tenant pools queued for a place under max_total */
+    /* Last, so that fields nr_pool_stats gains grow this struct at its end: stats.size
+     * says how much of it the library wrote. */
+    nr_pool_stats stats; /* summed over its pools */
 } nr_resource_info;
+
+/* Initialisers that set size: `nr_resource_info o = NR_RESOURCE_INFO_INIT;` (C; C++ sets o.size).
+ */
+#define NR_RESOURCE_INFO(...)                                                                      \
+    {                                                                                              \
+        .size = sizeof(nr_resource_info), __VA_ARGS__                                              \
+    }
+#define NR_RESOURCE_INFO_INIT NR_RESOURCE_INFO()
 
 /* Describe one resource. NR_ENOTFOUND. */
 NR_API int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out,
@@ -478,13 +510,23 @@ NR_API int nr_manager_each_tenant(nr_manager *m, const char *id,
 #define NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT 50 /* at most half of a group out */
 
 typedef struct nr_group_spec {
-    const char *name;                /* a resource id's rules; must not be a resource's id */
-    const char *const *members;      /* ids of registered resources, each once; read during
-                                        the call only */
-    size_t nmembers;                 /* 1..NR_GROUP_MEMBERS_MAX */
+    size_t size;                /* sizeof(nr_group_spec) as the caller was built: the caller sets it
+                                   (NR_GROUP_SPEC_INIT, docs/ABI.md) */
+    const char *name;           /* a resource id's rules; must not be a resource's id */
+    const char *const *members; /* ids of registered resources, each once; read during
+                                   the call only */
+    size_t nmembers;            /* 1..NR_GROUP_MEMBERS_MAX */
     uint32_t max_quarantine_percent; /* 0..100; 100 = no limit, 0 = none quarantined;
                                         nr_group_spec_default sets 50 */
 } nr_group_spec;
+
+/* Initialisers that set size: `nr_group_spec o = NR_GROUP_SPEC_INIT;`, or with fields:
+ * `nr_group_spec o = NR_GROUP_SPEC(.field = value, ...);` (C only: C++ sets o.size). */
+#define NR_GROUP_SPEC(...)                                                                         \
+    {                                                                                              \
+        .size = sizeof(nr_group_spec), __VA_ARGS__                                                 \
+    }
+#define NR_GROUP_SPEC_INIT NR_GROUP_SPEC()
 
 /* name and members NULL, max_quarantine_percent = 10. */
 NR_API void nr_group_spec_default(nr_group_spec *s);
@@ -613,9 +655,19 @@ NR_API int nr_manager_resume(nr_manager *m, const char *id, nr_error *err);
 NR_API int nr_manager_evict_all(nr_manager *m, const char *id, uint32_t *evicted, nr_error *err);
 
 typedef struct nr_shutdown_options {
+    size_t size; /* sizeof(nr_shutdown_options) as the caller was built: the caller sets it
+                    (NR_SHUTDOWN_OPTIONS_INIT, docs/ABI.md) */
     int64_t drain_timeout_ms;   /* wait for leases; default 30000 */
     int64_t cleanup_timeout_ms; /* destroy idle instances; default 10000 */
 } nr_shutdown_options;
+
+/* Initialisers that set size: `nr_shutdown_options o = NR_SHUTDOWN_OPTIONS_INIT;`, or with fields:
+ * `nr_shutdown_options o = NR_SHUTDOWN_OPTIONS(.field = value, ...);` (C only: C++ sets o.size). */
+#define NR_SHUTDOWN_OPTIONS(...)                                                                   \
+    {                                                                                              \
+        .size = sizeof(nr_shutdown_options), __VA_ARGS__                                           \
+    }
+#define NR_SHUTDOWN_OPTIONS_INIT NR_SHUTDOWN_OPTIONS()
 
 NR_API void nr_shutdown_options_default(nr_shutdown_options *o);
 

@@ -97,7 +97,7 @@ class Manager
                                    const nr_pool_config *pool_config = nullptr)
     {
         std::vector<const char *> deps(depends_on);
-        nr_resource_spec spec{};
+        nr_resource_spec spec = sized<nr_resource_spec>();
         spec.id = id.c_str();
         spec.type = &type;
         spec.config = config.get();
@@ -183,7 +183,7 @@ class Manager
     /* One resource's state, health and statistics. */
     Result<nr_resource_info> info(CStr id) const
     {
-        nr_resource_info out;
+        nr_resource_info out = sized<nr_resource_info>();
         nr_error err{};
         int rc = nr_manager_resource_info(m_, id.c_str(), &out, &err);
         if (rc != NR_OK)
@@ -208,7 +208,7 @@ class Manager
                           std::chrono::milliseconds cleanup = std::chrono::seconds(10),
                           nr_shutdown_report *report = nullptr)
     {
-        nr_shutdown_options so;
+        nr_shutdown_options so = sized<nr_shutdown_options>();
         nr_shutdown_options_default(&so);
         so.drain_timeout_ms = drain.count();
         so.cleanup_timeout_ms = cleanup.count();

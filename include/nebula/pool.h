@@ -41,6 +41,7 @@
 #ifndef NEBULA_POOL_H
 #define NEBULA_POOL_H
 
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -130,7 +131,9 @@ typedef struct nr_executor {
 } nr_executor;
 
 typedef struct nr_pool_options {
-    const char *id;                 /* required; copied; 1..63 bytes, see nebula/scope.h */
+    size_t size;    /* sizeof(nr_pool_options) as the caller was built: the caller sets it
+                       (NR_POOL_OPTIONS_INIT, docs/ABI.md) */
+    const char *id; /* required; copied; 1..63 bytes, see nebula/scope.h */
     const nr_resource_type *type;   /* required; borrowed, must outlive the pool */
     void *type_ud;                  /* passed to every callback */
     const void *config;             /* the driver's config struct; borrowed, must outlive the
@@ -159,6 +162,14 @@ typedef struct nr_pool_options {
                         this pool's creates, acquires, releases, destroys, health checks
                         and instance quarantines; must outlive the pool */
 } nr_pool_options;
+
+/* Initialisers that set size: `nr_pool_options o = NR_POOL_OPTIONS_INIT;`, or with fields:
+ * `nr_pool_options o = NR_POOL_OPTIONS(.field = value, ...);` (C only: C++ sets o.size). */
+#define NR_POOL_OPTIONS(...)                                                                       \
+    {                                                                                              \
+        .size = sizeof(nr_pool_options), __VA_ARGS__                                               \
+    }
+#define NR_POOL_OPTIONS_INIT NR_POOL_OPTIONS()
 
 /*
  * Create an empty pool (no instance is created here: call nr_pool_fill to
@@ -431,8 +442,14 @@ NR_API uint32_t nr_pool_evict_all(nr_pool *pool);
 
 /* ---- statistics ------------------------------------------------------------ */
 
-/* Snapshot taken under the pool lock. */
-NR_API void nr_pool_stats_get(nr_pool *pool, nr_pool_stats *out);
+/*
+ * Snapshot taken under the pool lock, written into out up to out->size
+ * (NR_POOL_STATS_INIT sets it; docs/ABI.md). NR_OK; NR_EINVAL when
+ * out->size is 0 or larger than this library's nr_pool_stats (nothing is
+ * written then).
+ * Thread safety: any thread.
+ */
+NR_API int nr_pool_stats_get(nr_pool *pool, nr_pool_stats *out);
 
 #ifdef __cplusplus
 }

@@ -238,7 +238,7 @@ struct Ctx {
     }
     nr_ctx c() const noexcept
     {
-        nr_ctx out{};
+        nr_ctx out = sized<nr_ctx>();
         out.deadline = deadline.c();
         out.cancel = cancel;
         out.scope = scope;
@@ -303,7 +303,7 @@ class Pool
                                const nr_pool_config *pool_config = nullptr,
                                const Secret *credential = nullptr)
     {
-        nr_pool_options o{};
+        nr_pool_options o = sized<nr_pool_options>();
         o.id = id.c_str();
         o.type = &type;
         o.pool = pool_config;
@@ -445,8 +445,7 @@ class Pool
     /* A snapshot of the statistics (all zero for an empty Pool). */
     nr_pool_stats stats() const noexcept
     {
-        nr_pool_stats out;
-        std::memset(&out, 0, sizeof(out));
+        nr_pool_stats out = sized<nr_pool_stats>();
         if (p_)
             nr_pool_stats_get(p_, &out);
         return out;

@@ -8,6 +8,7 @@
 #ifndef NEBULA_POOL_STATS_H
 #define NEBULA_POOL_STATS_H
 
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "nebula/export.h"
@@ -17,6 +18,8 @@ extern "C" {
 #endif
 
 typedef struct nr_pool_stats {
+    size_t size; /* sizeof(nr_pool_stats) as the caller was built: the caller sets it; the library
+                    writes up to it (NR_POOL_STATS_INIT, docs/ABI.md) */
     /* gauges, consistent with each other at the moment of the snapshot */
     uint32_t total; /* instances alive: idle + in_use + creating + quarantined + being
                        checked */
@@ -73,11 +76,21 @@ typedef struct nr_pool_stats {
                                      counted in health_discards) */
 } nr_pool_stats;
 
+/* Initialisers that set size: `nr_pool_stats o = NR_POOL_STATS_INIT;` (C; C++ sets o.size). */
+#define NR_POOL_STATS(...)                                                                         \
+    {                                                                                              \
+        .size = sizeof(nr_pool_stats), __VA_ARGS__                                                 \
+    }
+#define NR_POOL_STATS_INIT NR_POOL_STATS()
+
 /*
  * Add s into sum, as nr_manager_resource_info sums a resource's tenant pools:
  * gauges, limits and counters are added; wait_ns_max, oldest_lease_ns and
  * consecutive_failures take the larger value; closed, breaker_open and
- * suspended are true when either is. Start from a zeroed sum.
+ * suspended are true when either is. Start from sum = NR_POOL_STATS_INIT.
+ * Each is read up to its own size and sum written up to its own (fields one
+ * does not have count as 0); a sum or s whose size is 0 or larger than this
+ * library's leaves sum unchanged.
  */
 NR_API void nr_pool_stats_add(nr_pool_stats *sum, const nr_pool_stats *s);
 

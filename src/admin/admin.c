@@ -25,9 +25,39 @@ const char *nr_admin_phase_name(nr_admin_phase p)
     return "unknown";
 }
 
+/* The size rule of docs/ABI.md, as the core's src/base/abi.h has it (this
+ * library links the core's public symbols only). */
+static int options_in(nr_admin_options *local, const nr_admin_options *in, nr_error *err)
+{
+    if (in->size < sizeof(size_t) || in->size > sizeof(*local))
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_admin_options: size %zu is not a size this library knows (this "
+                            "library's is %zu): initialise it with NR_ADMIN_OPTIONS_INIT",
+                            in->size, sizeof(*local));
+    memset(local, 0, sizeof(*local));
+    memcpy(local, in, in->size);
+    local->size = sizeof(*local);
+    return NR_OK;
+}
+
+static void defaults(nr_admin_options *o);
+
 void nr_admin_options_default(nr_admin_options *o)
 {
+    nr_admin_options d;
+    defaults(&d);
+    size_t n = o->size;
+    if (n == 0 || n > sizeof(d)) {
+        *o = d;
+    } else if (n > sizeof(size_t)) {
+        memcpy((char *)o + sizeof(size_t), (const char *)&d + sizeof(size_t), n - sizeof(size_t));
+    }
+}
+
+static void defaults(nr_admin_options *o)
+{
     memset(o, 0, sizeof(*o));
+    o->size = sizeof(*o);
     o->listen = "127.0.0.1";
     o->program = "nebula-resource";
     o->mode = "embedded";
@@ -88,11 +118,15 @@ static void admin_free(nr_admin *a)
 int nr_admin_start(nr_admin **out, nr_manager *m, const nr_admin_options *opts, nr_error *err)
 {
     *out = NULL;
-    nr_admin_options def;
+    nr_admin_options def = NR_ADMIN_OPTIONS_INIT;
     if (!opts) {
         nr_admin_options_default(&def);
-        opts = &def;
+    } else {
+        int rc = options_in(&def, opts, err);
+        if (rc != NR_OK)
+            return rc;
     }
+    opts = &def;
     if (!m)
         return nr_error_set(err, NR_EINVAL, NULL, "admin: no manager");
     int rc = check_options(opts, err);

@@ -168,7 +168,7 @@ void admin_action(nr_admin *a, const char *path, const char *authorization,
             return;
         }
         if (min_idle < 0) { /* keep it, as far as the new max_size allows */
-            nr_resource_info ri;
+            nr_resource_info ri = NR_RESOURCE_INFO_INIT;
             rc = nr_manager_resource_info(a->m, id, &ri, &err);
             min_idle = rc == NR_OK ? ri.stats.min_idle : 0;
             if (min_idle > max_size)

@@ -222,7 +222,7 @@ static void sample(nr_admin *a)
         return; /* out of memory: try again at the next sample */
     size_t n = 0;
     for (size_t k = 0; k < c.n; k++) {
-        nr_resource_info ri;
+        nr_resource_info ri = NR_RESOURCE_INFO_INIT;
         if (nr_manager_resource_info(a->m, c.obs[k].id, &ri, NULL) != NR_OK)
             continue; /* unregistered since the walk */
         admin_obs *o = &c.obs[n++];

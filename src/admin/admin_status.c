@@ -104,7 +104,7 @@ static bool ready_of(nr_admin *a, const admin_snapshot *s, char *why, size_t len
         return false;
     }
     for (size_t i = 0; i < s->n; i++) {
-        nr_resource_info ri;
+        nr_resource_info ri = NR_RESOURCE_INFO_INIT;
         if (nr_manager_resource_info(a->m, s->v[i].id, &ri, NULL) != NR_OK)
             continue; /* unregistered since the snapshot */
         if (ri.state != NR_RS_RUNNING) {
@@ -204,8 +204,7 @@ static json_t *stages_json(nr_admin *a, const char *id)
 
 static json_t *resource_json(nr_admin *a, const admin_res *r)
 {
-    nr_resource_info ri;
-    memset(&ri, 0, sizeof(ri));
+    nr_resource_info ri = NR_RESOURCE_INFO_INIT;
     bool known = nr_manager_resource_info(a->m, r->id, &ri, NULL) == NR_OK;
     json_t *deps = json_array();
     for (size_t k = 0; deps && k < r->ndeps; k++)

@@ -21,6 +21,8 @@ bool admin_tenant_before(const nr_pool_stats *x, const nr_pool_stats *y)
 
 void admin_tenants_add(admin_tenants *t, const char *tenant, const nr_pool_stats *st)
 {
+    if (t->rest.size == 0) /* a zeroed t: its sum starts empty */
+        t->rest.size = sizeof(t->rest);
     size_t pos = t->ntop;
     while (pos > 0 && admin_tenant_before(st, &t->top[pos - 1].st))
         pos--;

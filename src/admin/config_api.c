@@ -166,22 +166,14 @@ int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec
     if (i >= nr_config_file_resource_count(cf))
         return NR_EINVAL;
     const cf_resource *r = &cf->cfg.res[cf->cfg.order[i]];
-    *spec = (nr_resource_spec){.id = r->id,
-                               .type = r->driver->type,
-                               .type_ud = r->driver->type_ud,
-                               .config = r->config,
-                               .pool = &r->pool,
-                               .scope = &r->scope,
-                               .partition = r->partition,
-                               .depends_on = (const char *const *)r->deps,
-                               .ndepends = r->ndeps,
-                               .credential_ref = r->credential,
-                               .on_dependency_failure = r->dep_policy,
-                               .health = r->has_health ? &r->health : NULL,
-                               .health_stages = cf->cfg.stages,
-                               .nhealth_stages = cf->cfg.nstages,
-                               .autoscale = &r->autoscale,
-                               .tenants = r->partition == NR_PARTITION_TENANT ? &r->tenants : NULL};
+    *spec = (nr_resource_spec)NR_RESOURCE_SPEC(
+            .id = r->id, .type = r->driver->type, .type_ud = r->driver->type_ud,
+            .config = r->config, .pool = &r->pool, .scope = &r->scope, .partition = r->partition,
+            .depends_on = (const char *const *)r->deps, .ndepends = r->ndeps,
+            .credential_ref = r->credential, .on_dependency_failure = r->dep_policy,
+            .health = r->has_health ? &r->health : NULL, .health_stages = cf->cfg.stages,
+            .nhealth_stages = cf->cfg.nstages, .autoscale = &r->autoscale,
+            .tenants = r->partition == NR_PARTITION_TENANT ? &r->tenants : NULL);
     if (driver)
         *driver = r->driver_name;
     return NR_OK;
@@ -235,14 +227,14 @@ int nr_manager_load_config(nr_manager *m, const nr_config_file *cf, nr_error *er
         return nr_error_set(err, NR_EINVAL, NULL,
                             "config: the file was not loaded without problems");
     for (size_t i = 0; i < nr_config_file_resource_count(cf); i++) {
-        nr_resource_spec spec;
+        nr_resource_spec spec = NR_RESOURCE_SPEC_INIT;
         nr_config_file_resource(cf, i, &spec, NULL);
         int rc = nr_manager_register(m, &spec, err);
         if (rc != NR_OK)
             return rc;
     }
     for (size_t i = 0; i < nr_config_file_group_count(cf); i++) {
-        nr_group_spec spec;
+        nr_group_spec spec = NR_GROUP_SPEC_INIT;
         nr_config_file_group(cf, i, &spec);
         int rc = nr_manager_register_group(m, &spec, err);
         if (rc != NR_OK)

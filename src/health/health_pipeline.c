@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "base/strutil.h"
 #include "health/health_internal.h"
 #include "nebula/alloc.h"
@@ -61,8 +62,8 @@ void nr_health_pipeline_options_default(nr_health_pipeline_options *o)
 {
     if (!o)
         return;
-    memset(o, 0, sizeof(*o));
-    o->version = NR_HEALTH_PIPELINE_OPTIONS_VERSION;
+    nr_health_pipeline_options d = NR_HEALTH_PIPELINE_OPTIONS_INIT;
+    nr__abi_default(o, &d, sizeof(d));
 }
 
 /* ---- create and destroy ----------------------------------------------------------------- */
@@ -153,10 +154,6 @@ static int create(nr_health_pipeline **out, const nr_health_config *cfg,
 {
     if (!out)
         return nr_error_set(err, NR_EINVAL, id, "nr_health_pipeline_create: out must not be NULL");
-    if (opts->version != NR_HEALTH_PIPELINE_OPTIONS_VERSION)
-        return nr_error_set(err, NR_EINVAL, id,
-                            "health pipeline: options version %d (this library knows %d)",
-                            opts->version, NR_HEALTH_PIPELINE_OPTIONS_VERSION);
     int rc = check_custom(opts, id, err);
     if (rc == NR_OK)
         rc = check_config(cfg, opts, id, err);
@@ -185,12 +182,17 @@ static int create(nr_health_pipeline **out, const nr_health_config *cfg,
 int nr_health_pipeline_create(nr_health_pipeline **out, const nr_health_config *cfg,
                               const nr_health_pipeline_options *opts, nr_error *err)
 {
-    nr_health_pipeline_options dflt;
+    nr_health_pipeline_options dflt = NR_HEALTH_PIPELINE_OPTIONS_INIT;
     nr_health_config dcfg;
     if (!opts) {
         nr_health_pipeline_options_default(&dflt);
-        opts = &dflt;
+    } else {
+        int rc = NR__ABI_IN(&dflt, opts, nr_health_pipeline_options,
+                            NR_HEALTH_PIPELINE_OPTIONS_INIT, err);
+        if (rc != NR_OK)
+            return rc;
     }
+    opts = &dflt;
     if (!cfg) {
         nr_health_config_default(&dcfg);
         cfg = &dcfg;

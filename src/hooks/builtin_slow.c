@@ -111,7 +111,7 @@ static int slow_after(void *ud, const nr_hook_call *call, nr_error *err)
     nr_slow_acquire *s = ud;
     if (call->op != NR_HOOK_ACQUIRE || call->wait_ns <= s->threshold_ns)
         return NR_OK;
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     if (call->pool)
         nr_pool_stats_get(call->pool, &st); /* no lock is held during hooks */
     const nr_pool_stats *stp = call->pool ? &st : NULL;

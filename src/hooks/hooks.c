@@ -3,6 +3,7 @@
  * reader sections with their reclamation (see the top of hooks_internal.h).
  */
 #define _POSIX_C_SOURCE 200809L
+#include "base/abi.h"
 #include "hooks/hooks_internal.h"
 
 #include <assert.h>
@@ -150,9 +151,8 @@ static nr__hooks_snap *snap_alloc(size_t n)
 
 void nr_hooks_options_default(nr_hooks_options *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->version = NR_HOOKS_OPTIONS_VERSION;
-    o->max_hooks = DEFAULT_MAX_HOOKS;
+    nr_hooks_options d = NR_HOOKS_OPTIONS(.max_hooks = DEFAULT_MAX_HOOKS);
+    nr__abi_default(o, &d, sizeof(d));
 }
 
 int nr_hooks_create(nr_hooks **out, const nr_hooks_options *opts, nr_error *err)
@@ -160,15 +160,12 @@ int nr_hooks_create(nr_hooks **out, const nr_hooks_options *opts, nr_error *err)
     if (!out)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_hooks_create: out must not be NULL");
     *out = NULL;
-    nr_hooks_options o;
+    nr_hooks_options o = NR_HOOKS_OPTIONS_INIT;
     nr_hooks_options_default(&o);
     if (opts) {
-        if (opts->version != NR_HOOKS_OPTIONS_VERSION)
-            return nr_error_set(err, NR_EINVAL, NULL,
-                                "hooks options: version must be NR_HOOKS_OPTIONS_VERSION (%d), "
-                                "got %d",
-                                NR_HOOKS_OPTIONS_VERSION, opts->version);
-        o = *opts;
+        int rc = NR__ABI_IN(&o, opts, nr_hooks_options, NR_HOOKS_OPTIONS_INIT, err);
+        if (rc != NR_OK)
+            return rc;
         if (o.max_hooks == 0)
             o.max_hooks = DEFAULT_MAX_HOOKS;
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "manager/manager_internal.h"
 #include "pool/pool_budget.h"
 #include "observe/span.h"
@@ -29,12 +30,14 @@ int nr_manager_create(nr_manager **out, const nr_manager_options *opts, nr_error
     if (!out)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_create: out must not be NULL");
     *out = NULL;
-    nr_manager_options o;
+    nr_manager_options o = NR_MANAGER_OPTIONS_INIT;
+    int rc = NR_OK;
     if (opts)
-        o = *opts;
+        rc = NR__ABI_IN(&o, opts, nr_manager_options, NR_MANAGER_OPTIONS_INIT, err);
     else
         nr_manager_options_default(&o);
-    int rc = nr__manager_options_check(&o, err);
+    if (rc == NR_OK)
+        rc = nr__manager_options_check(&o, err);
     if (rc != NR_OK)
         return rc;
     nr_manager *m = nr_calloc(1, sizeof(*m));
@@ -366,8 +369,13 @@ static int register_impl(nr_manager *m, const nr_resource_spec *spec, nr_error *
     if (!m || !spec)
         return nr_error_set(err, NR_EINVAL, NULL,
                             "nr_manager_register: arguments must not be NULL");
+    nr_resource_spec sized;
+    int rc = NR__ABI_IN(&sized, spec, nr_resource_spec, NR_RESOURCE_SPEC_INIT, err);
+    if (rc)
+        return rc;
+    spec = &sized;
     nr__entry *e = NULL;
-    int rc = nr__entry_from_spec(spec, &e, err);
+    rc = nr__entry_from_spec(spec, &e, err);
     if (rc)
         return rc;
     pthread_mutex_lock(&m->mu);
@@ -532,7 +540,7 @@ static int unregister_impl(nr_manager *m, const char *id, nr_deadline deadline, 
     }
     uint32_t out = 0;
     for (size_t i = 0; rc != NR_OK && i < np; i++) {
-        nr_pool_stats st;
+        nr_pool_stats st = NR_POOL_STATS_INIT;
         nr_pool_stats_get(pools[i], &st);
         out += st.in_use;
     }
@@ -625,13 +633,19 @@ static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_gua
 int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
                        nr_error *err)
 {
+    nr_ctx sized;
+    if (nr__ctx_in(&ctx, &sized, err) != NR_OK) {
+        if (out)
+            *out = (nr_guard)NR_GUARD_INIT;
+        return NR_EINVAL;
+    }
     nr__span span;
     nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "manager_acquire", id, ctx ? ctx->scope : NULL,
                    ctx);
     if (!nr__span_active(&span))
         return acquire_impl(m, id, ctx, out, err);
     /* traced: the pool's acquire span is this one's child */
-    nr_ctx child = ctx ? *ctx : (nr_ctx){0};
+    nr_ctx child = ctx ? *ctx : (nr_ctx)NR_CTX_INIT;
     nr__span_child_ctx(&span, &child);
     int rc = acquire_impl(m, id, &child, out, err);
     nr__span_end_err(&span, rc, err, NULL);

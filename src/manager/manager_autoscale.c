@@ -25,7 +25,7 @@ static double utilization(nr__entry *e, int64_t *max)
     uint64_t busy = 0, cap = 0;
     *max = 0;
     for (size_t i = 0; i < n; i++) {
-        nr_pool_stats s;
+        nr_pool_stats s = NR_POOL_STATS_INIT;
         nr_pool_stats_get(pools[i], &s);
         busy += (uint64_t)s.in_use + s.waiters;
         cap += s.max_size;

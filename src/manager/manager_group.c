@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/strutil.h"
+#include "base/abi.h"
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
 
@@ -22,8 +23,9 @@
 
 void nr_group_spec_default(nr_group_spec *s)
 {
-    memset(s, 0, sizeof(*s));
-    s->max_quarantine_percent = NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT;
+    nr_group_spec d =
+        NR_GROUP_SPEC(.max_quarantine_percent = NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT);
+    nr__abi_default(s, &d, sizeof(d));
 }
 
 /* ---- registry ------------------------------------------------------------------------ */
@@ -91,7 +93,12 @@ int nr_manager_register_group(nr_manager *m, const nr_group_spec *spec, nr_error
     if (!m || !spec)
         return nr_error_set(err, NR_EINVAL, NULL,
                             "nr_manager_register_group: arguments must not be NULL");
-    int rc = spec_check(spec, err);
+    nr_group_spec sized;
+    int rc = NR__ABI_IN(&sized, spec, nr_group_spec, NR_GROUP_SPEC_INIT, err);
+    if (rc != NR_OK)
+        return rc;
+    spec = &sized;
+    rc = spec_check(spec, err);
     if (rc != NR_OK)
         return rc;
     const char *name = spec->name;
@@ -241,7 +248,7 @@ static void marked(char *buf, size_t len, const char *head, const char *text)
 static uint32_t in_use_of(nr__entry *e)
 {
     uint64_t n = 0;
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     pthread_mutex_lock(&e->mu);
     if (e->pool) {
         nr_pool_stats_get(e->pool, &st);
@@ -358,6 +365,9 @@ int nr_manager_acquire_group(nr_manager *m, const char *group, const nr_ctx *ctx
         out->inst = NULL;
         out->lease = 0;
     }
+    nr_ctx sized;
+    if (nr__ctx_in(&ctx, &sized, err) != NR_OK)
+        return NR_EINVAL;
     if (choice)
         memset(choice, 0, sizeof(*choice));
     if (!m || !group || !out)
@@ -374,7 +384,7 @@ int nr_manager_acquire_group(nr_manager *m, const char *group, const nr_ctx *ctx
     size_t nc = rank_members(m, g, j, reasons);
     /* one deadline for every member tried: the caller's, or the first
      * candidate's acquire_timeout_ms */
-    nr_ctx c = {0};
+    nr_ctx c = NR_CTX_INIT;
     if (ctx)
         c = *ctx;
     if (nc && !nr_deadline_is_set(c.deadline)) {

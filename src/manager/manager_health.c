@@ -202,9 +202,8 @@ static int probe(nr_manager *m, nr__entry *e, nr_pool *p, int result, int from_c
 {
     nr_error pe;
     nr_error_clear(&pe);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(m->opts.health_timeout_ms),
-                  .cancel = m->closing,
-                  .scope = nr_pool_scope(p)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(m->opts.health_timeout_ms),
+                        .cancel = m->closing, .scope = nr_pool_scope(p));
     nr_guard g = NR_GUARD_INIT;
     if (nr_pool_acquire(p, &ctx, &g, &pe) == NR_OK) {
         char why[NR_HEALTH_REASON_MAX] = "";
@@ -332,10 +331,9 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
     c.h = (nr_health_state)atomic_load_explicit(&e->health, memory_order_relaxed);
     /* the utilization stage sees the resource's pools summed, taken before
      * the checks borrow idle instances */
-    nr_pool_stats sum;
-    memset(&sum, 0, sizeof(sum));
+    nr_pool_stats sum = NR_POOL_STATS_INIT;
     for (size_t i = 0; i < c.n; i++) {
-        nr_pool_stats s;
+        nr_pool_stats s = NR_POOL_STATS_INIT;
         nr_pool_stats_get(c.pools[i], &s);
         nr_pool_stats_add(&sum, &s);
     }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/strutil.h"
+#include "base/abi.h"
 #include "manager/manager_internal.h"
 #include "pool/pool_budget.h"
 #include "nebula/alloc.h"
@@ -146,8 +147,10 @@ static int tenants_snapshot(nr__entry *e, tenant_row **out, size_t *n, nr_error 
     }
     pthread_mutex_unlock(&e->mu);
     /* Pools are destroyed only once nobody holds a reference on e. */
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
+        rows[i].st.size = sizeof(rows[i].st);
         nr_pool_stats_get(rows[i].pool, &rows[i].st);
+    }
     *out = rows;
     *n = count;
     return NR_OK;
@@ -183,15 +186,36 @@ int nr_manager_each_tenant(nr_manager *m, const char *id,
 
 /* ---- describing ----------------------------------------------------------------------- */
 
+static int resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err);
+
 int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err)
 {
     if (!m || !id || !out)
         return nr_error_set(err, NR_EINVAL, NULL,
                             "nr_manager_resource_info: arguments must not be NULL");
+    int rc = NR__ABI_OUT_CHECK(out, nr_resource_info, NR_RESOURCE_INFO_INIT, err);
+    if (rc != NR_OK)
+        return rc;
+    nr_resource_info full;
+    rc = resource_info(m, id, &full, err);
+    if (rc != NR_OK)
+        return rc;
+    /* stats comes last: say how much of it the caller's size holds */
+    size_t n = out->size < sizeof(full) ? out->size : sizeof(full);
+    size_t at = offsetof(nr_resource_info, stats);
+    full.stats.size = n > at ? n - at : 0;
+    nr__abi_out(out, &full, sizeof(full));
+    return NR_OK;
+}
+
+static int resource_info(nr_manager *m, const char *id, nr_resource_info *out, nr_error *err)
+{
     nr__entry *e = nr__entry_find_ref(m, id, err);
     if (!e)
         return NR_ENOTFOUND;
     memset(out, 0, sizeof(*out));
+    out->size = sizeof(*out);
+    out->stats.size = sizeof(out->stats);
     snprintf(out->id, sizeof(out->id), "%s", e->id);
     snprintf(out->type, sizeof(out->type), "%s", e->type->name);
     pthread_mutex_lock(&e->mu);
@@ -225,7 +249,7 @@ int nr_manager_resource_info(nr_manager *m, const char *id, nr_resource_info *ou
     nr_pool **pools = nr__entry_pools(e, &n);
     out->pools = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
-        nr_pool_stats s;
+        nr_pool_stats s = NR_POOL_STATS_INIT;
         nr_pool_stats_get(pools[i], &s);
         nr_pool_stats_add(&out->stats, &s);
     }

@@ -104,7 +104,7 @@ static int collect_pool(nr_metrics *reg, const char *id, nr_pool *p, nr_error *e
     char scope[NR_SCOPE_TEXT_MAX];
     scope_label(nr_pool_scope(p), scope, sizeof(scope));
     const char *labels[] = {id, scope};
-    nr_pool_stats s;
+    nr_pool_stats s = NR_POOL_STATS_INIT;
     nr_pool_stats_get(p, &s);
     const uint64_t counts[NCOUNTS] = {s.acquires,
                                       s.releases,

@@ -4,11 +4,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include <string.h>
 
+#include "base/abi.h"
 #include "manager/manager_internal.h"
 
-void nr_manager_options_default(nr_manager_options *o)
+static void defaults(nr_manager_options *o)
 {
     memset(o, 0, sizeof(*o));
+    o->size = sizeof(*o);
     o->workers = 4;
     o->creators = 4;
     o->maintain_interval_ms = 1000;
@@ -23,6 +25,13 @@ void nr_manager_options_default(nr_manager_options *o)
     o->quarantine_jitter = 0.2;
     o->quarantine_max_attempts = 8;
     o->quarantine_trials = 3;
+}
+
+void nr_manager_options_default(nr_manager_options *o)
+{
+    nr_manager_options d;
+    defaults(&d);
+    nr__abi_default(o, &d, sizeof(d));
 }
 
 int nr__manager_options_check(nr_manager_options *o, nr_error *err)

@@ -35,7 +35,7 @@ int nr__health_spec_check(const nr_resource_spec *spec, nr_config_report *rep, n
 /* e's pipeline from spec->health (copied) and spec's own stages. */
 int nr__entry_pipeline_make(const nr_resource_spec *spec, nr__entry *e, nr_error *err)
 {
-    nr_health_pipeline_options po;
+    nr_health_pipeline_options po = NR_HEALTH_PIPELINE_OPTIONS_INIT;
     nr_health_pipeline_options_default(&po);
     po.resource_id = e->id;
     po.custom = spec->health_stages;

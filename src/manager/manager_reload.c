@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "manager/manager_internal.h"
 #include "pool/pool_budget.h"
 #include "nebula/alloc.h"
@@ -158,16 +159,10 @@ static int make_pool(nr_manager *m, nr__entry *e, const void *config, const nr_p
     *out = NULL;
     nr_pool *p = NULL;
     pthread_mutex_lock(&e->mu);
-    nr_pool_options o = {.id = e->id,
-                         .type = e->type,
-                         .type_ud = e->type_ud,
-                         .config = config,
-                         .pool = pc,
-                         .scope = &e->scope,
-                         .credential = e->cred,
-                         .events = m->opts.events,
-                         .hooks = m->opts.hooks,
-                         .executor = &m->creators};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = e->id, .type = e->type, .type_ud = e->type_ud, .config = config,
+                        .pool = pc, .scope = &e->scope, .credential = e->cred,
+                        .events = m->opts.events, .hooks = m->opts.hooks, .executor = &m->creators);
     nr__entry_histograms(m, e, &e->scope, &o.wait_histogram, &o.health_histogram);
     int rc = nr_pool_create(&p, &o, err);
     if (rc == NR_OK && e->suspended)
@@ -255,6 +250,13 @@ static int reload_impl(nr_manager *m, const nr_resource_spec *spec, nr_reload_re
 int nr_manager_reload(nr_manager *m, const nr_resource_spec *spec, nr_reload_report *report,
                       nr_error *err)
 {
+    nr_resource_spec sized;
+    if (spec) {
+        int rc = NR__ABI_IN(&sized, spec, nr_resource_spec, NR_RESOURCE_SPEC_INIT, err);
+        if (rc != NR_OK)
+            return rc;
+        spec = &sized;
+    }
     nr__span span;
     nr__span_begin(&span, NR_TRACE_LEVEL_INFO, "reload", spec ? spec->id : NULL,
                    spec ? spec->scope : NULL, NULL);

@@ -15,14 +15,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
 #include "observe/span.h"
 
 void nr_shutdown_options_default(nr_shutdown_options *o)
 {
-    o->drain_timeout_ms = 30000;
-    o->cleanup_timeout_ms = 10000;
+    nr_shutdown_options d =
+        NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = 30000, .cleanup_timeout_ms = 10000);
+    nr__abi_default(o, &d, sizeof(d));
 }
 
 static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shutdown_report *report,
@@ -45,11 +47,14 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     memset(&rep, 0, sizeof(rep));
     if (!m)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_shutdown: manager must not be NULL");
-    nr_shutdown_options o;
-    if (opts)
-        o = *opts;
-    else
+    nr_shutdown_options o = NR_SHUTDOWN_OPTIONS_INIT;
+    if (opts) {
+        int rc = NR__ABI_IN(&o, opts, nr_shutdown_options, NR_SHUTDOWN_OPTIONS_INIT, err);
+        if (rc)
+            return rc;
+    } else {
         nr_shutdown_options_default(&o);
+    }
     pthread_mutex_lock(&m->mu);
     if (atomic_load_explicit(&m->phase, memory_order_acquire) >= NR__PHASE_STOPPING) {
         pthread_mutex_unlock(&m->mu);
@@ -119,7 +124,7 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
             if (list[i]->level != lv)
                 continue;
             for (size_t k = 0; k < enp[i]; k++) {
-                nr_pool_stats st;
+                nr_pool_stats st = NR_POOL_STATS_INIT;
                 nr_pool_stats_get(epools[i][k], &st);
                 before += st.destroys;
                 nr_pool_close_on(epools[i][k], &m->executor);
@@ -130,7 +135,7 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
             if (list[i]->level != lv)
                 continue;
             for (size_t k = 0; k < enp[i]; k++) {
-                nr_pool_stats st;
+                nr_pool_stats st = NR_POOL_STATS_INIT;
                 for (;;) {
                     nr_pool_stats_get(epools[i][k], &st);
                     if (st.destroying == 0)
@@ -157,7 +162,7 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
         uint32_t leases = 0;
         int64_t oldest = 0;
         for (size_t k = 0; k < enp[i]; k++) {
-            nr_pool_stats st;
+            nr_pool_stats st = NR_POOL_STATS_INIT;
             nr_pool_stats_get(epools[i][k], &st);
             leases += st.in_use + st.creating;
             if (st.oldest_lease_ns > oldest)

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "manager/graph.h"
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
@@ -103,16 +104,11 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
     uint32_t want = 1;
     if (rc == NR_OK) {
         pthread_mutex_lock(&e->mu);
-        nr_pool_options o = {.id = e->id,
-                             .type = e->type,
-                             .type_ud = e->type_ud,
-                             .config = e->config,
-                             .pool = &e->pool_cfg,
-                             .scope = &e->scope,
-                             .credential = e->cred,
-                             .events = m->opts.events,
-                             .hooks = m->opts.hooks,
-                             .executor = &m->creators};
+        nr_pool_options o =
+            NR_POOL_OPTIONS(.id = e->id, .type = e->type, .type_ud = e->type_ud,
+                            .config = e->config, .pool = &e->pool_cfg, .scope = &e->scope,
+                            .credential = e->cred, .events = m->opts.events, .hooks = m->opts.hooks,
+                            .executor = &m->creators);
         if (e->partition == NR_PARTITION_NONE)
             nr__entry_histograms(m, e, &e->scope, &o.wait_histogram, &o.health_histogram);
         rc = nr_pool_create(&p, &o, &e2);
@@ -388,6 +384,9 @@ static int start_impl(nr_manager *m, nr_deadline deadline, const nr_cancel *canc
 
 int nr_manager_start_ctx(nr_manager *m, const nr_ctx *ctx, nr_error *err)
 {
+    nr_ctx sized;
+    if (nr__ctx_in(&ctx, &sized, err) != NR_OK)
+        return NR_EINVAL;
     nr__span span;
     nr__span_begin(&span, NR_TRACE_LEVEL_INFO, "start", NULL, NULL, NULL);
     nr_deadline deadline = ctx ? ctx->deadline : (nr_deadline){0};
@@ -398,7 +397,7 @@ int nr_manager_start_ctx(nr_manager *m, const nr_ctx *ctx, nr_error *err)
 
 int nr_manager_start(nr_manager *m, nr_deadline deadline, nr_error *err)
 {
-    nr_ctx ctx = {.deadline = deadline};
+    nr_ctx ctx = NR_CTX(.deadline = deadline);
     return nr_manager_start_ctx(m, &ctx, err);
 }
 

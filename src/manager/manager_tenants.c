@@ -147,16 +147,10 @@ nr_pool *nr__tenant_pool_for(nr_manager *m, nr__entry *e, const char *tenant, in
     t = grow_locked(e) ? nr_calloc(1, sizeof(*t)) : NULL;
     nr_scope ts;
     nr_scope_make(&ts, tenant, NULL, NULL, NULL, NULL);
-    nr_pool_options o = {.id = e->id,
-                         .type = e->type,
-                         .type_ud = e->type_ud,
-                         .config = e->config,
-                         .pool = &e->pool_cfg,
-                         .scope = &ts,
-                         .credential = e->cred,
-                         .events = m->opts.events,
-                         .hooks = m->opts.hooks,
-                         .executor = &m->creators};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = e->id, .type = e->type, .type_ud = e->type_ud, .config = e->config,
+                        .pool = &e->pool_cfg, .scope = &ts, .credential = e->cred,
+                        .events = m->opts.events, .hooks = m->opts.hooks, .executor = &m->creators);
     nr__entry_histograms(m, e, &ts, &o.wait_histogram, &o.health_histogram);
     nr_error pe;
     nr_error_clear(&pe);
@@ -230,7 +224,7 @@ void nr__tenants_evict_round(nr_manager *m, nr__entry *e)
             }
             if (now - t->active_ns < timeout)
                 continue;
-            nr_pool_stats st;
+            nr_pool_stats st = NR_POOL_STATS_INIT;
             nr_pool_stats_get(t->pool, &st);
             if (st.in_use || st.waiters) {
                 t->active_ns = now; /* a lease still out: in use after all */

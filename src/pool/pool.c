@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/abi.h"
 #include "base/cancel_internal.h"
 #include "observe/probes.h"
 #include "observe/span.h"
@@ -349,7 +350,12 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
     *out = NULL;
     if (!opts)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_pool_create: opts must not be NULL");
-    int rc = check_id(opts->id, err);
+    nr_pool_options sized;
+    int rc = NR__ABI_IN(&sized, opts, nr_pool_options, NR_POOL_OPTIONS_INIT, err);
+    if (rc)
+        return rc;
+    opts = &sized;
+    rc = check_id(opts->id, err);
     if (rc)
         return rc;
     rc = nr_resource_type_check(opts->type, err);

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/abi.h"
 #include "base/cancel_internal.h"
 #include "observe/probes.h"
 #include "observe/span.h"
@@ -579,6 +580,12 @@ static int64_t max_size_now(nr_pool *p)
 int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
                        const char *file, int line, const char *func)
 {
+    nr_ctx sized;
+    if (nr__ctx_in(&ctx, &sized, err) != NR_OK) { /* one compare when the size is ours */
+        if (out)
+            *out = (nr_guard)NR_GUARD_INIT;
+        return NR_EINVAL;
+    }
     nr__span span;
     nr__span_begin(&span, NR_TRACE_LEVEL_DEBUG, "acquire", p ? p->id : NULL, p ? &p->scope : NULL,
                    ctx);
@@ -603,7 +610,7 @@ int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *e
         }
     }
     if (nr__span_active(&span)) {
-        nr_pool_stats st;
+        nr_pool_stats st = NR_POOL_STATS_INIT;
         if (p)
             nr_pool_stats_get(p, &st);
         nr__span_end_err(&span, rc, err, p ? &st : NULL);

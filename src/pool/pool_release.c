@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pool/pool_budget.h"
+#include "base/abi.h"
 #include "pool/pool_internal.h"
 #include "pool/pool_credential.h"
 #include "observe/span.h"
@@ -461,9 +462,26 @@ static int drain_impl(nr_pool *p, nr_deadline deadline, nr_error *err)
 
 /* ---- statistics ---------------------------------------------------------------------------- */
 
-void nr_pool_stats_get(nr_pool *p, nr_pool_stats *s)
+static void stats_fill(nr_pool *p, nr_pool_stats *s);
+
+int nr_pool_stats_get(nr_pool *p, nr_pool_stats *out)
+{
+    if (out->size == sizeof(*out)) {
+        stats_fill(p, out);
+        return NR_OK;
+    }
+    if (NR__ABI_OUT_CHECK(out, nr_pool_stats, NR_POOL_STATS_INIT, NULL) != NR_OK)
+        return NR_EINVAL;
+    nr_pool_stats full;
+    stats_fill(p, &full);
+    nr__abi_out(out, &full, sizeof(full));
+    return NR_OK;
+}
+
+static void stats_fill(nr_pool *p, nr_pool_stats *s)
 {
     memset(s, 0, sizeof(*s));
+    s->size = sizeof(*s);
     nr__pool_lock(p);
     uint32_t bag_used = nr__bag_used_locked(p);
     s->total = p->total;

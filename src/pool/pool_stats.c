@@ -3,7 +3,25 @@
  */
 #include "nebula/pool_stats.h"
 
+#include "base/abi.h"
+
+static void add(nr_pool_stats *sum, const nr_pool_stats *s);
+
 void nr_pool_stats_add(nr_pool_stats *sum, const nr_pool_stats *s)
+{
+    if (sum->size == sizeof(*sum) && s->size == sizeof(*s)) {
+        add(sum, s);
+        return;
+    }
+    nr_pool_stats a, b;
+    if (NR__ABI_IN(&a, sum, nr_pool_stats, NR_POOL_STATS_INIT, NULL) != NR_OK ||
+        NR__ABI_IN(&b, s, nr_pool_stats, NR_POOL_STATS_INIT, NULL) != NR_OK)
+        return;
+    add(&a, &b);
+    nr__abi_out(sum, &a, sizeof(a));
+}
+
+static void add(nr_pool_stats *sum, const nr_pool_stats *s)
 {
     sum->total += s->total;
     sum->idle += s->idle;

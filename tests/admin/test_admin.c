@@ -52,14 +52,9 @@ static void add(fixture *f, const char *id, const char *dep, nr_partition part)
     pc.max_size = 4;
     pc.min_idle = 1;
     const char *deps[] = {dep};
-    nr_resource_spec s = {.id = id,
-                          .type = &nr_fake_type,
-                          .type_ud = &f->fake,
-                          .config = &f->cfg,
-                          .pool = &pc,
-                          .partition = part,
-                          .depends_on = dep ? deps : NULL,
-                          .ndepends = dep ? 1 : 0};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &f->fake,
+                                          .config = &f->cfg, .pool = &pc, .partition = part,
+                                          .depends_on = dep ? deps : NULL, .ndepends = dep ? 1 : 0);
     if (part == NR_PARTITION_TENANT) {
         static nr_scope tenant_room;
         nr_scope_global(&tenant_room);
@@ -85,7 +80,7 @@ static fixture *make(bool with_token, int64_t request_timeout_ms)
     assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_metrics_create(&f->metrics, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 256, NULL), NR_OK);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
     mo.health_interval_ms = 0;
@@ -94,14 +89,14 @@ static fixture *make(bool with_token, int64_t request_timeout_ms)
     assert_int_equal(nr_manager_create(&f->m, &mo, NULL), NR_OK);
     add(f, "app", "db", NR_PARTITION_NONE); /* registered before what it needs */
     add(f, "db", NULL, NR_PARTITION_NONE);
-    nr_group_spec gs;
+    nr_group_spec gs = NR_GROUP_SPEC_INIT;
     nr_group_spec_default(&gs);
     const char *const members[] = {"app", "db"};
     gs.name = "both";
     gs.members = members;
     gs.nmembers = 2;
     assert_int_equal(nr_manager_register_group(f->m, &gs, NULL), NR_OK);
-    nr_admin_options ao;
+    nr_admin_options ao = NR_ADMIN_OPTIONS_INIT;
     nr_admin_options_default(&ao);
     ao.metrics = f->metrics;
     ao.events = f->bus;
@@ -277,7 +272,7 @@ static void test_actions_need_the_token(void **state)
     http_reply_free(&r);
     assert_int_equal(post(f, "/actions/suspend?id=db", "Authorization: s3cret-token", &r), 401);
     http_reply_free(&r);
-    nr_resource_info ri;
+    nr_resource_info ri = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, "db", &ri, NULL), NR_OK);
     assert_false(ri.stats.suspended);
 
@@ -437,7 +432,7 @@ static void test_bad_options(void **state)
     nr_manager *m;
     assert_int_equal(nr_manager_create(&m, NULL, NULL), NR_OK);
     nr_admin *a = (nr_admin *)1;
-    nr_admin_options o;
+    nr_admin_options o = NR_ADMIN_OPTIONS_INIT;
     nr_error err = {0};
     nr_admin_options_default(&o);
     o.port = 70000;

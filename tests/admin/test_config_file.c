@@ -53,7 +53,7 @@ static void test_valid_file_into_a_manager(void **state)
         fail_msg("load: %s", err.message);
     assert_int_equal(nr_config_file_problems(cf, NULL), 0);
     assert_int_equal(nr_config_file_resource_count(cf), 2);
-    nr_resource_spec spec;
+    nr_resource_spec spec = NR_RESOURCE_SPEC_INIT;
     const char *driver = NULL;
     assert_int_equal(nr_config_file_resource(cf, 0, &spec, &driver), NR_OK);
     assert_string_equal(spec.id, "db"); /* start order: what app needs first */
@@ -73,14 +73,14 @@ static void test_valid_file_into_a_manager(void **state)
     assert_string_equal(spec.depends_on[0], "db");
     assert_int_equal(nr_config_file_resource(cf, 2, &spec, NULL), NR_EINVAL);
 
-    nr_admin_options ao;
+    nr_admin_options ao = NR_ADMIN_OPTIONS_INIT;
     nr_admin_options_default(&ao);
     nr_config_file_admin_options(cf, &ao);
     assert_string_equal(ao.listen, "127.0.0.1");
     assert_int_equal(ao.port, 0);
     assert_string_equal(ao.token_ref, "admin");
     assert_non_null(ao.credentials);
-    nr_shutdown_options so;
+    nr_shutdown_options so = NR_SHUTDOWN_OPTIONS_INIT;
     int64_t grace = 0;
     nr_config_file_shutdown_options(cf, &so, &grace);
     assert_int_equal(grace, 50);
@@ -93,7 +93,7 @@ static void test_valid_file_into_a_manager(void **state)
     assert_string_equal(nr_secret_reveal(s, NULL), "pw-from-env");
     nr_secret_free(s);
 
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_config_file_manager_options(cf, &mo);
     assert_int_equal(mo.workers, 2);
     assert_int_equal(mo.health_interval_ms, 0);
@@ -231,11 +231,11 @@ static void test_program_stage_named_by_a_file(void **state)
     o.nhealth_stages = 1;
     if (nr_config_file_load(&cf, path, &o, &err) != NR_OK)
         fail_msg("load: %s", err.message);
-    nr_resource_spec spec;
+    nr_resource_spec spec = NR_RESOURCE_SPEC_INIT;
     assert_int_equal(nr_config_file_resource(cf, 0, &spec, NULL), NR_OK);
     assert_int_equal(spec.nhealth_stages, 1);
     assert_ptr_equal(spec.health_stages, stages);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_config_file_manager_options(cf, &mo);
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);

@@ -41,7 +41,7 @@ static void test_groups_loaded_and_registered(void **state)
     if (load(text, &cf, &err) != NR_OK)
         fail_msg("load: %s", err.message);
     assert_int_equal(nr_config_file_group_count(cf), 2);
-    nr_group_spec g;
+    nr_group_spec g = NR_GROUP_SPEC_INIT;
     assert_int_equal(nr_config_file_group(cf, 0, &g), NR_OK);
     assert_string_equal(g.name, "replicas");
     assert_int_equal(g.nmembers, 2);
@@ -52,7 +52,7 @@ static void test_groups_loaded_and_registered(void **state)
     assert_int_equal(g.max_quarantine_percent, NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT);
     assert_int_equal(nr_config_file_group(cf, 2, &g), NR_EINVAL);
 
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_config_file_manager_options(cf, &mo);
     nr_manager *m;
     assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);

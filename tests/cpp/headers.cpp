@@ -57,7 +57,7 @@ bool nr_cpp_scoped_lease(nr_pool *pool)
     bool held = false;
     {
         NR_GUARD_SCOPED g = NR_GUARD_INIT;
-        nr_ctx ctx{};
+        nr_ctx ctx = nebula::sized<nr_ctx>();
         ctx.deadline = nr_deadline_in_ms(1000);
         held = nr_deadline_is_set(ctx.deadline) &&
                nr_pool_acquire(pool, &ctx, &g, nullptr) == NR_OK && nr_guard_held(&g);

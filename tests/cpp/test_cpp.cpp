@@ -215,7 +215,7 @@ nebula::Pool make_pool(Counters &counters, const char *id, int64_t max_size,
     pc.max_size = max_size;
     pc.breaker_failures = 0;
     pc.create_backoff_ms = 10;
-    nr_pool_options o{};
+    nr_pool_options o = nebula::sized<nr_pool_options>();
     o.id = id;
     o.type = &test_type;
     o.type_ud = &counters;
@@ -626,7 +626,7 @@ void test_pool_owner()
     CHECK_EQ(bytes.size(), 3u);
 
     /* bad options: the error names the field */
-    nr_pool_options o{};
+    nr_pool_options o = nebula::sized<nr_pool_options>();
     o.id = "bad id with spaces";
     o.type = &test_type;
     o.config = nullptr;
@@ -742,7 +742,7 @@ void test_manager_owner()
     nebula::Config cfg = nebula::Config::make(test_schema).value();
     CHECK_OK(cfg.set("label", "from-manager"));
 
-    nr_resource_spec base{};
+    nr_resource_spec base = nebula::sized<nr_resource_spec>();
     base.id = "cpp-base";
     base.type = &test_type;
     base.type_ud = &counters;
@@ -816,7 +816,7 @@ void test_manager_owner()
     CHECK(!g.release());
     /* a group of the two: the healthiest member serves */
     const char *members[] = {"first", "second"};
-    nr_group_spec gs;
+    nr_group_spec gs = nebula::sized<nr_group_spec>();
     nr_group_spec_default(&gs);
     gs.name = "pair";
     gs.members = members;
@@ -860,7 +860,7 @@ void test_or_throw()
     }
     CHECK(thrown);
 
-    nr_pool_options o{};
+    nr_pool_options o = nebula::sized<nr_pool_options>();
     o.id = "";
     o.type = &test_type;
     thrown = false;

@@ -43,7 +43,7 @@ static atomic_long overruns; /* acquires that returned well past their deadline 
  * counts as an overrun, whatever its result. */
 static int acquire(nr_manager *m, const char *id, const nr_scope *sc, nr_guard *g, nr_error *err)
 {
-    nr_ctx ctx = {.scope = sc, .deadline = nr_deadline_in_ms(DEADLINE_MS)};
+    nr_ctx ctx = NR_CTX(.scope = sc, .deadline = nr_deadline_in_ms(DEADLINE_MS));
     int64_t t0 = nr_now_ns();
     int rc = nr_manager_acquire(m, id, &ctx, g, err);
     if (nr_now_ns() - t0 > (DEADLINE_MS + OVERRUN_MS) * NR_NS_PER_MS)
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
     nr_manager *m = NULL;
     nr_admin *admin = NULL;
     int status = 1;
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_config_file_manager_options(cf, &mo);
     if (nr_event_bus_create(&bus, 1024, &err) != NR_OK ||
         nr_metrics_create(&metrics, &err) != NR_OK)
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
         nr_manager_start(m, nr_deadline_in_ms(20000), &err) != NR_OK)
         goto out;
     /* 3. the admin server: address, port and token from the file's http section */
-    nr_admin_options ao;
+    nr_admin_options ao = NR_ADMIN_OPTIONS_INIT;
     nr_admin_options_default(&ao);
     nr_config_file_admin_options(cf, &ao);
     ao.program = "embedded_server";

@@ -26,8 +26,8 @@ int main(void)
     nr_manager *m = NULL;
     nr_admin *a = NULL;
     nr_error err = {0};
-    nr_manager_options mo;
-    nr_admin_options ao;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
+    nr_admin_options ao = NR_ADMIN_OPTIONS_INIT;
     int ok = nr_config_file_load(&cf, path, &lo, &err) == NR_OK;
     unlink(path);
     if (ok) {

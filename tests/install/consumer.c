@@ -11,7 +11,7 @@ int main(void)
     if (nr_config_init(&nr_sqlite_config_schema, &cfg, &err) != NR_OK)
         return 1;
     nr_pool *pool = NULL;
-    nr_pool_options o = {.id = "consumer", .type = &nr_sqlite_type, .config = &cfg};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "consumer", .type = &nr_sqlite_type, .config = &cfg);
     nr_guard g = NR_GUARD_INIT;
     int ok = nr_pool_create(&pool, &o, &err) == NR_OK &&
              nr_pool_acquire(pool, NULL, &g, &err) == NR_OK &&

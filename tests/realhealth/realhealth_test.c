@@ -159,7 +159,8 @@ static void *acquirer_main(void *arg)
 {
     acquirer *a = arg;
     while (!atomic_load(&a->stop)) {
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(ACQUIRE_DEADLINE_MS), .caller = "acquirer"};
+        nr_ctx ctx =
+            NR_CTX(.deadline = nr_deadline_in_ms(ACQUIRE_DEADLINE_MS), .caller = "acquirer");
         nr_guard g = NR_GUARD_INIT;
         nr_error err = {0};
         int64_t t0 = nr_now_ns();
@@ -206,7 +207,7 @@ static void drain(evlog *l)
 
 static nr_resource_info info_of(nr_manager *m, const char *id)
 {
-    nr_resource_info ri;
+    nr_resource_info ri = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(m, id, &ri, &err) != NR_OK)
         die("info of %s: %s", id, err.message);
@@ -381,8 +382,8 @@ static void add(nr_manager *m, const char *id, const nr_resource_type *type, con
     pc.min_idle = 1;
     pc.max_size = 2;
     pc.acquire_timeout_ms = ACQUIRE_DEADLINE_MS;
-    nr_resource_spec s = {
-        .id = id, .type = type, .config = cfg, .pool = &pc, .credential_ref = cred, .health = &hc};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = type, .config = cfg, .pool = &pc,
+                                          .credential_ref = cred, .health = &hc);
     if (nr_manager_register(m, &s, &err) != NR_OK)
         die("register %s: %s", id, err.message);
 }
@@ -396,7 +397,7 @@ int main(void)
     if (nr_event_bus_create(&bus, 4096, &err) != NR_OK)
         die("bus: %s", err.message);
     nr_credential_provider creds = nr_credential_env_provider("NR_TEST_");
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 200;
     mo.health_interval_ms = 200;

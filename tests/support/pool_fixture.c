@@ -36,16 +36,10 @@ static int64_t fixture_clock(void *ud)
 
 void nr_pool_fixture_make(nr_pool_fixture *f, const char *id)
 {
-    nr_pool_options o = {.id = id,
-                         .type = &nr_fake_type,
-                         .type_ud = &f->fake,
-                         .config = &f->cfg,
-                         .pool = &f->pcfg,
-                         .events = f->events,
-                         .hooks = f->hooks,
-                         .scope = f->scope,
-                         .clock = f->fake_clock ? fixture_clock : NULL,
-                         .clock_ud = f};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = id, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg,
+                        .pool = &f->pcfg, .events = f->events, .hooks = f->hooks, .scope = f->scope,
+                        .clock = f->fake_clock ? fixture_clock : NULL, .clock_ud = f);
     nr_error err = {0};
     if (nr_pool_create(&f->pool, &o, &err) != NR_OK)
         fail_msg("nr_pool_create: %s", err.message);
@@ -53,7 +47,7 @@ void nr_pool_fixture_make(nr_pool_fixture *f, const char *id)
 
 nr_pool_stats nr_pool_fixture_stats(nr_pool_fixture *f)
 {
-    nr_pool_stats s;
+    nr_pool_stats s = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &s);
     return s;
 }

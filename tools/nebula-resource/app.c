@@ -67,7 +67,7 @@ int cli_app_create(cli_app *app, nr_config_file *cf, bool observe, nr_error *err
     app->cur = cf;
     pthread_mutex_init(&app->cred_mu, NULL);
     pthread_mutex_init(&app->reload_mu, NULL);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_config_file_manager_options(cf, &mo);
     if (mo.credentials) {
         app->creds = (nr_credential_provider){.fetch = app_fetch, .ud = app, .expiry = app_expiry};
@@ -111,7 +111,7 @@ int cli_app_start(cli_app *app, FILE *out, bool (*stop)(void *ud), void *ud, nr_
     /* Registered one by one on the started manager: each starts at once,
      * after everything it depends on. */
     for (size_t n = 0; n < nres; n++) {
-        nr_resource_spec spec;
+        nr_resource_spec spec = NR_RESOURCE_SPEC_INIT;
         const char *driver = NULL;
         nr_config_file_resource(app->cf, n, &spec, &driver);
         const nr_resource_spec *r = &spec;
@@ -127,7 +127,7 @@ int cli_app_start(cli_app *app, FILE *out, bool (*stop)(void *ud), void *ud, nr_
             if (rc != NR_OK) {
                 fprintf(out, "FAILED after %s: %s: %s\n", took, nr_err_name(rc), err->message);
             } else {
-                nr_resource_info ri;
+                nr_resource_info ri = NR_RESOURCE_INFO_INIT;
                 nr_manager_resource_info(app->m, r->id, &ri, NULL);
                 fprintf(out, "%s in %s", nr_resource_state_name(ri.state), took);
                 if (r->partition == NR_PARTITION_TENANT)

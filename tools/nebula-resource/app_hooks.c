@@ -18,7 +18,7 @@ int cli_hooks_create(cli_hooks *h, const nr_config_file *cf, nr_event_bus *bus, 
     h->v = calloc(n, sizeof(*h->v));
     if (!h->v)
         return nr_error_set(err, NR_ENOMEM, NULL, "hooks: out of memory");
-    nr_hooks_options ho;
+    nr_hooks_options ho = NR_HOOKS_OPTIONS_INIT;
     nr_hooks_options_default(&ho);
     ho.events = bus;
     return nr_hooks_create(&h->reg, &ho, err);

@@ -41,7 +41,7 @@ static int same_str(const char *a, const char *b)
 
 static int same_manager(nr_config_file *a, nr_config_file *b)
 {
-    nr_manager_options x, y;
+    nr_manager_options x = NR_MANAGER_OPTIONS_INIT, y = NR_MANAGER_OPTIONS_INIT;
     nr_config_file_manager_options(a, &x);
     nr_config_file_manager_options(b, &y);
     return x.workers == y.workers && x.maintain_interval_ms == y.maintain_interval_ms &&
@@ -61,7 +61,7 @@ static int same_manager(nr_config_file *a, nr_config_file *b)
 
 static int same_http(nr_config_file *a, nr_config_file *b)
 {
-    nr_admin_options x, y;
+    nr_admin_options x = NR_ADMIN_OPTIONS_INIT, y = NR_ADMIN_OPTIONS_INIT;
     nr_admin_options_default(&x);
     nr_admin_options_default(&y);
     nr_config_file_admin_options(a, &x);
@@ -71,7 +71,7 @@ static int same_http(nr_config_file *a, nr_config_file *b)
 
 static int same_shutdown(const nr_config_file *a, const nr_config_file *b)
 {
-    nr_shutdown_options x, y;
+    nr_shutdown_options x = NR_SHUTDOWN_OPTIONS_INIT, y = NR_SHUTDOWN_OPTIONS_INIT;
     int64_t gx = 0, gy = 0;
     nr_config_file_shutdown_options(a, &x, &gx);
     nr_config_file_shutdown_options(b, &y, &gy);
@@ -103,7 +103,7 @@ static int same_groups(const nr_config_file *a, const nr_config_file *b)
     if (n != nr_config_file_group_count(b))
         return 0;
     for (size_t i = 0; i < n; i++) {
-        nr_group_spec x, y;
+        nr_group_spec x = NR_GROUP_SPEC_INIT, y = NR_GROUP_SPEC_INIT;
         nr_config_file_group(a, i, &x);
         nr_config_file_group(b, i, &y);
         if (!same_str(x.name, y.name) || x.nmembers != y.nmembers ||
@@ -123,7 +123,7 @@ static long find_resource(const nr_config_file *cf, const char *id)
 {
     size_t n = nr_config_file_resource_count(cf);
     for (size_t i = 0; i < n; i++) {
-        nr_resource_spec s;
+        nr_resource_spec s = NR_RESOURCE_SPEC_INIT;
         nr_config_file_resource(cf, i, &s, NULL);
         if (strcmp(s.id, id) == 0)
             return (long)i;
@@ -145,10 +145,10 @@ static void note_failure(int *first, nr_error *err, int rc, const nr_error *e)
 static void remove_gone(cli_app *app, const nr_config_file *old, const nr_config_file *cf,
                         cli_reload_summary *sum, int *first, nr_error *err)
 {
-    nr_shutdown_options so;
+    nr_shutdown_options so = NR_SHUTDOWN_OPTIONS_INIT;
     nr_config_file_shutdown_options(cf, &so, NULL);
     for (size_t i = nr_config_file_resource_count(old); i-- > 0;) {
-        nr_resource_spec s;
+        nr_resource_spec s = NR_RESOURCE_SPEC_INIT;
         nr_config_file_resource(old, i, &s, NULL);
         if (find_resource(cf, s.id) >= 0)
             continue;
@@ -172,7 +172,7 @@ static void add_and_reload(cli_app *app, const nr_config_file *old, const nr_con
 {
     size_t n = nr_config_file_resource_count(cf);
     for (size_t i = 0; i < n; i++) {
-        nr_resource_spec s;
+        nr_resource_spec s = NR_RESOURCE_SPEC_INIT;
         const char *driver = NULL;
         nr_config_file_resource(cf, i, &s, &driver);
         nr_error e = {0};
@@ -217,13 +217,13 @@ static void switch_credentials(cli_app *app, nr_config_file *cf, cli_reload_summ
     pthread_mutex_unlock(&app->cred_mu);
     size_t n = nr_config_file_resource_count(cf);
     for (size_t i = 0; i < n; i++) {
-        nr_resource_spec s;
+        nr_resource_spec s = NR_RESOURCE_SPEC_INIT;
         nr_config_file_resource(cf, i, &s, NULL);
         if (!s.credential_ref)
             continue;
         int seen = 0; /* each ref once */
         for (size_t k = 0; k < i && !seen; k++) {
-            nr_resource_spec o;
+            nr_resource_spec o = NR_RESOURCE_SPEC_INIT;
             nr_config_file_resource(cf, k, &o, NULL);
             seen = o.credential_ref && strcmp(o.credential_ref, s.credential_ref) == 0;
         }

@@ -102,8 +102,8 @@ static void *bench_main(void *arg)
     bthread *t = arg;
     bench *b = t->b;
     /* deadline unset: the pool's acquire_timeout_ms */
-    nr_ctx ctx = {
-        .scope = b->use_scope ? &b->scope : NULL, .cancel = b->stop_token, .caller = "bench"};
+    nr_ctx ctx = NR_CTX(.scope = b->use_scope ? &b->scope : NULL, .cancel = b->stop_token,
+                        .caller = "bench");
     while (!atomic_load(&b->go))
         nr_sleep_ns(100 * NR_NS_PER_US);
     while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
@@ -263,7 +263,7 @@ static int report(bench *b, bthread *ts, double secs)
         printf("  after reloads  %llu acquires, %llu failed since the last reload (at %.2f s)\n",
                (unsigned long long)(ok->n - b->ok_at_reload),
                (unsigned long long)(nerr - b->failed_at_reload), (double)b->last_reload_ns / 1e9);
-    nr_resource_info ri;
+    nr_resource_info ri = NR_RESOURCE_INFO_INIT;
     if (nr_manager_resource_info(b->m, b->o.id, &ri, NULL) == NR_OK)
         printf("  pool           max %u, created %llu, waits %llu, handoffs %llu, timeouts "
                "%llu\n",
@@ -346,7 +346,7 @@ int nr_cli_bench(int argc, char **argv)
     nr_config_file *cf = cli_config_load(b.o.file, true, stderr, "");
     if (!cf)
         return 1;
-    nr_resource_spec spec;
+    nr_resource_spec spec = NR_RESOURCE_SPEC_INIT;
     const nr_resource_spec *r = NULL;
     for (size_t i = 0; i < nr_config_file_resource_count(cf) && !r; i++)
         if (nr_config_file_resource(cf, i, &spec, NULL) == NR_OK && !strcmp(spec.id, b.o.id))

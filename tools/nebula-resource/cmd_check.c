@@ -47,14 +47,14 @@ int nr_cli_check(int argc, char **argv)
     size_t nres = nr_config_file_resource_count(cf);
     printf("%s: valid: %zu resource%s; start order:", file, nres, nres == 1 ? "" : "s");
     for (size_t n = 0; n < nres; n++) {
-        nr_resource_spec spec;
+        nr_resource_spec spec = NR_RESOURCE_SPEC_INIT;
         nr_config_file_resource(cf, n, &spec, NULL);
         printf("%s %s", n ? "," : "", spec.id);
     }
     printf("%s%s\n", nres ? "" : " (none)",
            check_secrets ? "" : "; credential sources not checked (--no-credentials)");
     for (size_t i = 0; i < nr_config_file_group_count(cf); i++) {
-        nr_group_spec g;
+        nr_group_spec g = NR_GROUP_SPEC_INIT;
         nr_config_file_group(cf, i, &g);
         printf("group %s:", g.name);
         for (size_t k = 0; k < g.nmembers; k++)

@@ -148,7 +148,7 @@ static void note_failure(worker *w, const nr_error *err, uint64_t e0, bool acqui
 /* Lease `id` for the execution, timing the acquire. */
 static int lease(worker *w, const char *id, const nr_scope *exec, nr_guard *g)
 {
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000), .scope = exec, .caller = id};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000), .scope = exec, .caller = id);
     nr_error err = {0};
     uint64_t e0 = demo_outage_epoch(w->d->outage);
     int64_t t0 = nr_now_ns();
@@ -293,7 +293,7 @@ static void progress(demo *d, double elapsed, bool tty)
     int n = snprintf(line, sizeof(line), "[%5.1fs] %7ld steps %6.0f/s |", elapsed, steps,
                      elapsed > 0 ? (double)steps / elapsed : 0.0);
     for (int i = 0; i < NRES && n > 0 && (size_t)n < sizeof(line); i++) {
-        nr_resource_info ri;
+        nr_resource_info ri = NR_RESOURCE_INFO_INIT;
         if (nr_manager_resource_info(d->m, resources[i], &ri, NULL) != NR_OK)
             continue;
         n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %u/%u %s%s%s", resources[i],
@@ -383,13 +383,9 @@ static int add_resource(demo *d, const char *id, const char *path, bool wal, int
     pc.max_lifetime_ms = 1500; /* short, so the demo shows connections being retired */
     pc.idle_timeout_ms = 1000;
     const char *deps[] = {dep};
-    nr_resource_spec s = {.id = id,
-                          .type = &nr_sqlite_type,
-                          .config = &cfg,
-                          .pool = &pc,
-                          .partition = part,
-                          .depends_on = dep ? deps : NULL,
-                          .ndepends = dep ? 1 : 0};
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_sqlite_type, .config = &cfg,
+                                          .pool = &pc, .partition = part,
+                                          .depends_on = dep ? deps : NULL, .ndepends = dep ? 1 : 0);
     int rc = cfg.path ? nr_manager_register(d->m, &s, err)
                       : nr_error_set(err, NR_ENOMEM, id, "out of memory");
     nr_config_free(&nr_sqlite_config_schema, &cfg); /* the manager keeps its own copy */
@@ -414,7 +410,7 @@ static void print_summary(demo *d, double secs, const nr_shutdown_report *rep)
     printf("  %-13s %-8s %-8s %5s %9s %8s %8s %7s %8s %8s %8s\n", "resource", "state", "health",
            "pools", "acquires", "waited", "handoff", "created", "closed", "retired", "evicted");
     for (int i = 0; i < NRES; i++) {
-        nr_resource_info ri;
+        nr_resource_info ri = NR_RESOURCE_INFO_INIT;
         if (nr_manager_resource_info(d->m, resources[i], &ri, NULL) != NR_OK)
             continue;
         printf("  %-13s %-8s %-8s %5u %9llu %8llu %8llu %7llu %8llu %8llu %8llu\n", resources[i],
@@ -433,7 +429,7 @@ static void print_summary(demo *d, double secs, const nr_shutdown_report *rep)
 static bool all_closed(demo *d)
 {
     for (int i = 0; i < NRES; i++) {
-        nr_resource_info ri;
+        nr_resource_info ri = NR_RESOURCE_INFO_INIT;
         if (nr_manager_resource_info(d->m, resources[i], &ri, NULL) != NR_OK ||
             ri.stats.creates != ri.stats.destroys || ri.stats.acquires != ri.stats.releases)
             return false;
@@ -472,7 +468,7 @@ static void start_outage(demo *d, const char *orders, int64_t start)
 static bool all_healthy(demo *d)
 {
     for (int i = 0; i < NRES; i++) {
-        nr_resource_info ri;
+        nr_resource_info ri = NR_RESOURCE_INFO_INIT;
         if (nr_manager_resource_info(d->m, resources[i], &ri, NULL) != NR_OK ||
             ri.health != NR_HEALTH_HEALTHY || ri.quarantine != NR_QUARANTINE_NONE)
             return false;
@@ -520,7 +516,7 @@ static int run(demo *d, const char *dir)
     char orders[4200], audit[4200];
     snprintf(orders, sizeof(orders), "%s/orders.db", dir);
     snprintf(audit, sizeof(audit), "%s/audit.db", dir);
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 100;
     /* quick enough that the outage is seen, quarantined and recovered from
@@ -547,7 +543,7 @@ static int run(demo *d, const char *dir)
         return 1;
     }
     if (d->o.http) {
-        nr_admin_options ao;
+        nr_admin_options ao = NR_ADMIN_OPTIONS_INIT;
         nr_admin_options_default(&ao);
         ao.listen = d->o.listen;
         ao.port = (int)d->o.port;

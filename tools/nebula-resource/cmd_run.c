@@ -132,7 +132,7 @@ static int shut_down(cli_app *app, cli_signals *sig, nr_admin **admin, bool fail
 {
     int64_t t0 = nr_now_ns();
     nr_admin_set_phase(*admin, NR_ADMIN_SHUTTING_DOWN);
-    nr_shutdown_options so;
+    nr_shutdown_options so = NR_SHUTDOWN_OPTIONS_INIT;
     int64_t grace_ms = 0;
     nr_config_file_shutdown_options(app->cf, &so, &grace_ms);
     bool forced = false;
@@ -194,7 +194,7 @@ int nr_cli_run(int argc, char **argv)
     if (!cf)
         return 1;
     size_t nres = nr_config_file_resource_count(cf);
-    nr_admin_options ao;
+    nr_admin_options ao = NR_ADMIN_OPTIONS_INIT;
     nr_admin_options_default(&ao);
     nr_config_file_admin_options(cf, &ao); /* listen, port, the admin token */
     if (o.listen)

@@ -57,13 +57,8 @@ int main(int argc, char **argv)
     nr_pool_config_default(&pc);
     pc.max_size = 4;
     pc.min_idle = 1;
-    nr_pool_options opts = {
-        .id = "example-api",
-        .type = &nr_http_type,
-        .config = &cfg,
-        .pool = &pc,
-        .credential = token,
-    };
+    nr_pool_options opts = NR_POOL_OPTIONS(.id = "example-api", .type = &nr_http_type,
+                                           .config = &cfg, .pool = &pc, .credential = token);
     nr_pool *pool = NULL;
     int rc = nr_pool_create(&pool, &opts, &err);
     nr_secret_free(token); /* the pool keeps its own copy */
@@ -75,7 +70,7 @@ int main(int argc, char **argv)
     /* 3. Lease a client (waiting at most 1 s), send two requests, give it back. */
     int status = 0;
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1000), .caller = "example"};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(1000), .caller = "example");
     if (nr_pool_acquire(pool, &ctx, &g, &err) != NR_OK) {
         status = fail("acquire", &err);
     } else {

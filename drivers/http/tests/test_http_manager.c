@@ -28,7 +28,7 @@ static int vault_fetch(void *ud, const char *ref, nr_secret **out, nr_error *err
 static nr_manager *start_manager(nr_http_config *c, int64_t min_idle)
 {
     static const nr_credential_provider vault = {.fetch = vault_fetch, .ud = NULL};
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.workers = 2;
     mo.maintain_interval_ms = 100;
@@ -46,11 +46,8 @@ static nr_manager *start_manager(nr_http_config *c, int64_t min_idle)
     nr_pool_config_default(&pc);
     pc.max_size = 2;
     pc.min_idle = min_idle;
-    nr_resource_spec spec = {.id = ID,
-                             .type = &nr_http_type,
-                             .config = c,
-                             .pool = &pc,
-                             .credential_ref = "orders-api/token"};
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = ID, .type = &nr_http_type, .config = c,
+                                             .pool = &pc, .credential_ref = "orders-api/token");
     rc = nr_manager_register(m, &spec, &err);
     if (rc != NR_OK)
         fail_msg("register: %s", err.message);
@@ -70,7 +67,7 @@ static void stop_manager(nr_manager *m)
 /* Poll until the resource's health is want (60 s at most: a failure bound only). */
 static nr_resource_info wait_health(nr_manager *m, nr_health_state want)
 {
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     for (int i = 0; i < 1200; i++) {
         assert_int_equal(nr_manager_resource_info(m, ID, &info, &err), NR_OK);
@@ -91,7 +88,7 @@ static void test_manager_credential(void **state)
     nr_manager *m = start_manager(&c, 0);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(30000));
     assert_int_equal(nr_manager_acquire(m, ID, &ctx, &g, &err), NR_OK);
     nr_http_response rs;
     http_do_ok(nr_guard_handle(&g), "GET", "/bearer", &rs);
@@ -99,7 +96,7 @@ static void test_manager_credential(void **state)
     assert_non_null(strstr(rs.body, "\"authenticated\":true"));
     nr_http_response_free(&rs);
     assert_int_equal(nr_guard_release(&g), NR_OK);
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(m, ID, &info, &err), NR_OK);
     assert_string_equal(info.type, "http");
     assert_int_equal(info.state, NR_RS_RUNNING);
@@ -126,7 +123,7 @@ static void test_server_killed_and_restarted(void **state)
     /* acquires fail fast while it is unhealthy, saying why */
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(30000));
     int rc = nr_manager_acquire(m, ID, &ctx, &g, &err);
     if (rc == NR_OK) {
         /* it may have been seen healthy in between: only a fail-fast is wanted */

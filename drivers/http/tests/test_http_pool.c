@@ -29,8 +29,8 @@ static void pool_config(nr_pool_config *pc, int64_t max_size, int64_t min_idle)
 
 static nr_pool *make_pool_with(nr_http_config *c, const nr_pool_config *pc, const nr_secret *cred)
 {
-    nr_pool_options o = {
-        .id = ID, .type = &nr_http_type, .config = c, .pool = pc, .credential = cred};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_http_type, .config = c, .pool = pc,
+                                        .credential = cred);
     nr_pool *p = NULL;
     nr_error err = {0};
     int rc = nr_pool_create(&p, &o, &err);
@@ -53,7 +53,7 @@ static nr_pool *make_pool(nr_http_config *c, int64_t max_size, int64_t min_idle,
 static void pool_done(nr_pool *p)
 {
     nr_error err = {0};
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(p, &st);
     assert_int_equal(st.in_use, 0);
     int rc = nr_pool_drain(p, nr_deadline_in_ms(60000), &err);
@@ -64,7 +64,7 @@ static void pool_done(nr_pool *p)
 
 static void acquire_ok(nr_pool *p, nr_guard *g)
 {
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
     nr_error err = {0};
     int rc = nr_pool_acquire(p, &ctx, g, &err);
     if (rc != NR_OK)
@@ -123,7 +123,7 @@ static void test_pool_requests_with_credential(void **state)
     nr_http_response_free(&rs);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(p, &st);
     assert_int_equal(st.creates, 1);
     assert_int_equal(st.recycle_failures, 0);
@@ -151,7 +151,7 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(w->start);
     for (int i = 0; i < ITERATIONS; i++) {
         nr_guard g = NR_GUARD_INIT;
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
         nr_error err = {0};
         if (nr_pool_acquire(w->pool, &ctx, &g, &err) != NR_OK) {
             w->failures++;
@@ -206,7 +206,7 @@ static void test_pool_threads(void **state)
     for (int i = 0; i < THREADS; i++)
         if (w[i].failures)
             fail_msg("thread %d: %d failures, last: %s", i, w[i].failures, w[i].message);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(p, &st);
     assert_true(st.creates <= 2);
     assert_int_equal(st.acquires, THREADS * ITERATIONS);
@@ -271,7 +271,7 @@ static void test_pool_unreachable(void **state)
     pool_config(&pc, 1, 0);
     pc.breaker_failures = 3;
     p = make_pool_with(&c, &pc, tok);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(2000));
     assert_int_equal(nr_pool_acquire(p, &ctx, &g, &err), NR_ETIMEDOUT);
     assert_false(nr_guard_held(&g));
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool 'api-pool': no instance became free in time");
@@ -280,7 +280,7 @@ static void test_pool_unreachable(void **state)
     assert_int_equal(err.driver_code, CURLE_COULDNT_CONNECT);
     assert_string_equal(err.resource_id, ID);
     assert_null(strstr(err.message, TOKEN));
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(p, &st);
     assert_true(st.create_failures >= 1);
     assert_int_equal(st.creates, 0);
@@ -331,7 +331,7 @@ static void test_pool_acquire_deadline(void **state)
     nr_pool *p = make_pool_with(&c, &pc, NULL);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(500)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(500));
     assert_int_equal(nr_pool_acquire(p, &ctx, &g, &err), NR_ETIMEDOUT);
     assert_false(nr_guard_held(&g));
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool 'api-pool': no instance became free in time");
@@ -340,7 +340,7 @@ static void test_pool_acquire_deadline(void **state)
     assert_int_equal(err.cause, NR_OK);
     /* drain waits for that create, which runs out of time on its own */
     assert_int_equal(nr_pool_drain(p, nr_deadline_in_ms(60000), &err), NR_OK);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(p, &st);
     assert_int_equal(st.create_failures, 1);
     assert_int_equal(st.creates, 0);

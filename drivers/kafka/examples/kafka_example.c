@@ -42,8 +42,10 @@ static int run(const char *bootstrap, const char *topic)
     /* 2. The pools (the configs are validated here: a property librdkafka
      * refuses is an NR_ECONFIG naming it). */
     nr_pool *producers = NULL, *consumers = NULL;
-    nr_pool_options po = {.id = "example-out", .type = &nr_kafka_producer_type, .config = &pcfg};
-    nr_pool_options co = {.id = "example-in", .type = &nr_kafka_consumer_type, .config = &ccfg};
+    nr_pool_options po =
+        NR_POOL_OPTIONS(.id = "example-out", .type = &nr_kafka_producer_type, .config = &pcfg);
+    nr_pool_options co =
+        NR_POOL_OPTIONS(.id = "example-in", .type = &nr_kafka_consumer_type, .config = &ccfg);
     if (nr_pool_create(&producers, &po, &err) != NR_OK) {
         status = fail("producer pool", &err);
         goto out;
@@ -55,7 +57,7 @@ static int run(const char *bootstrap, const char *topic)
 
     /* 3. Produce: each call returns once the cluster acknowledged it. */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(15000), .caller = "example"};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(15000), .caller = "example");
     if (nr_pool_acquire(producers, &ctx, &g, &err) != NR_OK) {
         status = fail("acquire producer", &err);
         goto out;

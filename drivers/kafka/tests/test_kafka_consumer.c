@@ -58,7 +58,7 @@ static void consumer_cfg(nr_kafka_consumer_config *cfg, const char *group)
 
 static nr_pool *make_pool(const char *id, const nr_resource_type *type, const void *cfg)
 {
-    nr_pool_options o = {.id = id, .type = type, .config = cfg};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = id, .type = type, .config = cfg);
     nr_pool *pool = NULL;
     nr_error err = {0};
     int rc = nr_pool_create(&pool, &o, &err);
@@ -69,7 +69,7 @@ static nr_pool *make_pool(const char *id, const nr_resource_type *type, const vo
 
 static void acquire_ok(nr_pool *pool, nr_guard *g)
 {
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
     nr_error err = {0};
     int rc = nr_pool_acquire(pool, &ctx, g, &err);
     if (rc != NR_OK)

@@ -57,7 +57,7 @@ static void producer_cfg(nr_kafka_producer_config *cfg, const char *bootstraps)
 
 static nr_manager *make_manager(void)
 {
-    nr_manager_options o;
+    nr_manager_options o = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&o);
     o.workers = 2;
     o.health_interval_ms = 100;
@@ -90,7 +90,7 @@ static nr_health_state wait_health(nr_manager *m, const char *id, nr_health_stat
 static void produce_via_manager(nr_manager *m, const char *value)
 {
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(30000));
     nr_error err = {0};
     int rc = nr_manager_acquire(m, PID, &ctx, &g, &err);
     if (rc != NR_OK)
@@ -119,15 +119,17 @@ static void test_unhealthy_then_healthy_again(void **state)
     ccfg.properties = nr_strdup("reconnect.backoff.max.ms=500");
 
     nr_manager *m = make_manager();
-    nr_resource_spec ps = {.id = PID, .type = &nr_kafka_producer_type, .config = &pcfg};
-    nr_resource_spec cs = {.id = CID, .type = &nr_kafka_consumer_type, .config = &ccfg};
+    nr_resource_spec ps =
+        NR_RESOURCE_SPEC(.id = PID, .type = &nr_kafka_producer_type, .config = &pcfg);
+    nr_resource_spec cs =
+        NR_RESOURCE_SPEC(.id = CID, .type = &nr_kafka_consumer_type, .config = &ccfg);
     assert_int_equal(nr_manager_register(m, &ps, &err), NR_OK);
     assert_int_equal(nr_manager_register(m, &cs, &err), NR_OK);
     int rc = nr_manager_start(m, nr_deadline_in_ms(60000), &err);
     if (rc != NR_OK)
         fail_msg("start: %s: %s", nr_err_name(rc), err.message);
 
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(wait_health(m, PID, NR_HEALTH_HEALTHY, bound, &info), NR_HEALTH_HEALTHY);
     assert_string_equal(info.type, "kafka-producer");
     produce_via_manager(m, "first");
@@ -140,7 +142,7 @@ static void test_unhealthy_then_healthy_again(void **state)
 
     /* acquires fail fast, naming the resource */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(30000));
     rc = nr_manager_acquire(m, PID, &ctx, &g, &err);
     assert_int_equal(rc, NR_EUNAVAIL);
     NR_ASSERT_ERR(err, NR_EUNAVAIL, PID);
@@ -175,7 +177,8 @@ static void test_start_fails_on_refused_bootstrap(void **state)
     producer_cfg(&pcfg, bs);
     pcfg.health_timeout_ms = 20000;
     nr_manager *m = make_manager();
-    nr_resource_spec ps = {.id = PID, .type = &nr_kafka_producer_type, .config = &pcfg};
+    nr_resource_spec ps =
+        NR_RESOURCE_SPEC(.id = PID, .type = &nr_kafka_producer_type, .config = &pcfg);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(m, &ps, &err), NR_OK);
     int rc = nr_manager_start(m, nr_deadline_in_ms(30000), &err);
@@ -195,7 +198,8 @@ static void test_register_refuses_bad_property(void **state)
     nr_free(pcfg.properties);
     pcfg.properties = nr_strdup("queue.buffering.max.messages=-5");
     nr_manager *m = make_manager();
-    nr_resource_spec ps = {.id = PID, .type = &nr_kafka_producer_type, .config = &pcfg};
+    nr_resource_spec ps =
+        NR_RESOURCE_SPEC(.id = PID, .type = &nr_kafka_producer_type, .config = &pcfg);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(m, &ps, &err), NR_ECONFIG);
     NR_ASSERT_ERR(err, NR_ECONFIG, "queue.buffering.max.messages");

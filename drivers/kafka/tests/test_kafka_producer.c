@@ -65,7 +65,8 @@ static void producer_cfg(nr_kafka_producer_config *cfg, const char *bootstraps,
 
 static nr_pool *make_pool_with(nr_kafka_producer_config *cfg, const nr_pool_config *pc)
 {
-    nr_pool_options o = {.id = ID, .type = &nr_kafka_producer_type, .config = cfg, .pool = pc};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = ID, .type = &nr_kafka_producer_type, .config = cfg, .pool = pc);
     nr_pool *pool = NULL;
     nr_error err = {0};
     int rc = nr_pool_create(&pool, &o, &err);
@@ -84,7 +85,7 @@ static nr_pool *make_pool(nr_kafka_producer_config *cfg, int64_t max_size)
 
 static void acquire_ok(nr_pool *pool, nr_guard *g)
 {
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
     nr_error err = {0};
     int rc = nr_pool_acquire(pool, &ctx, g, &err);
     if (rc != NR_OK)
@@ -108,7 +109,7 @@ static void acquire_after_recovery(nr_pool *pool, nr_guard *g, int64_t bound_ms)
 {
     nr_deadline bound = nr_deadline_in_ms(bound_ms);
     for (;;) {
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
         nr_error err = {0};
         int rc = nr_pool_acquire(pool, &ctx, g, &err);
         if (rc == NR_OK)
@@ -192,7 +193,7 @@ static void test_pool_produce_sync_and_async(void **state)
     assert_int_equal(hr.checked, 1);
     assert_int_equal(hr.healthy, 1);
 
-    nr_pool_stats ps;
+    nr_pool_stats ps = NR_POOL_STATS_INIT;
     nr_pool_stats_get(pool, &ps);
     assert_int_equal(ps.creates, 1);
     assert_int_equal(ps.recycle_failures, 0);
@@ -250,7 +251,7 @@ static void test_delivery_errors_surface(void **state)
     assert_int_equal(
         nr_kafka_produce_async(h, TOPIC, NULL, 0, "b", 1, nr_deadline_in_ms(10000), &err), NR_OK);
     assert_int_equal(nr_guard_release(&g), NR_OK);
-    nr_pool_stats ps;
+    nr_pool_stats ps = NR_POOL_STATS_INIT;
     nr_pool_stats_get(pool, &ps);
     assert_int_equal(ps.recycle_failures, 1);
     assert_int_equal(ps.destroys, 1);
@@ -313,7 +314,7 @@ static void test_brokers_down_and_back(void **state)
     int64_t took_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;
     /* generous bound: recycle's flush + destroy's flush + purge */
     assert_true(took_ms < 2 * cfg.flush_timeout_ms + 20000);
-    nr_pool_stats ps;
+    nr_pool_stats ps = NR_POOL_STATS_INIT;
     nr_pool_stats_get(pool, &ps);
     assert_int_equal(ps.recycle_failures, 1);
 
@@ -336,7 +337,7 @@ static void test_brokers_down_and_back(void **state)
     /* an acquire waits for the creator until its deadline, and says why
      * nothing came: the last create's failure */
     nr_error_clear(&err);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(2000));
     rc = nr_pool_acquire(pool, &ctx, &g, &err);
     assert_int_equal(rc, NR_ETIMEDOUT);
     assert_false(nr_guard_held(&g));
@@ -420,7 +421,7 @@ static void test_refused_bootstrap(void **state)
 
     /* an acquire waits out its deadline: the cause is the create's */
     nr_error_clear(&err);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(1000));
     rc = nr_pool_acquire(pool, &ctx, &g, &err);
     assert_int_equal(rc, NR_ETIMEDOUT);
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed");
@@ -433,7 +434,7 @@ static void test_refused_bootstrap(void **state)
     /* failures in a row open the breaker: then an acquire fails at once */
     nr_deadline bound = nr_deadline_in_ms(kmock_slow() ? 120000 : 30000);
     for (;;) {
-        nr_pool_stats ps;
+        nr_pool_stats ps = NR_POOL_STATS_INIT;
         nr_pool_stats_get(pool, &ps);
         if (ps.breaker_open)
             break;
@@ -492,7 +493,7 @@ static void test_blackholed_bootstrap_honours_deadline(void **state)
     /* an acquire: the creator's create ends at create_timeout_ms, well
      * before this deadline, so the timeout names its failure */
     nr_error_clear(&err);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(kmock_slow() ? 8000 : 4000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(kmock_slow() ? 8000 : 4000));
     t0 = nr_now_ns();
     rc = nr_pool_acquire(pool, &ctx, &g, &err);
     took_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;
@@ -501,7 +502,7 @@ static void test_blackholed_bootstrap_honours_deadline(void **state)
     NR_ASSERT_ERR(err, rc, "10.255.255.1:9092");
     assert_true(err.cause == NR_ETIMEDOUT || err.cause == NR_EUNAVAIL);
     assert_true(took_ms < 30000);
-    nr_pool_stats ps;
+    nr_pool_stats ps = NR_POOL_STATS_INIT;
     nr_pool_stats_get(pool, &ps);
     assert_true(ps.create_failures >= 2); /* the prime's, and the creator's for the acquire */
     assert_int_equal(ps.creates, 0);

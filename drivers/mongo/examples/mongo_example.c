@@ -52,8 +52,8 @@ int main(int argc, char **argv)
     nr_pool_config_default(&pc);
     pc.max_size = 4;
     pc.min_idle = 1;
-    nr_pool_options opts = {
-        .id = "example-mongo", .type = &nr_mongo_type, .config = &cfg, .pool = &pc};
+    nr_pool_options opts =
+        NR_POOL_OPTIONS(.id = "example-mongo", .type = &nr_mongo_type, .config = &cfg, .pool = &pc);
     nr_pool *pool = NULL;
     if (nr_pool_create(&pool, &opts, &err) != NR_OK) {
         nr_config_free(&nr_mongo_config_schema, &cfg);
@@ -65,7 +65,7 @@ int main(int argc, char **argv)
      * it back. */
     int status = 0;
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000), .caller = "example"};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000), .caller = "example");
     if (nr_pool_fill(pool, nr_deadline_in_ms(5000), &err) != NR_OK) {
         status = fail("fill", &err);
     } else if (nr_pool_acquire(pool, &ctx, &g, &err) != NR_OK) {
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
     }
 
     /* 4. Statistics, then everything down. */
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(pool, &st);
     printf("creates: %llu, acquires: %llu\n", (unsigned long long)st.creates,
            (unsigned long long)st.acquires);

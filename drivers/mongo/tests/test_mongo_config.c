@@ -246,7 +246,7 @@ static void test_uri_with_password_refused(void **state)
         assert_no_pw(err.message);
         /* the pool refuses it too */
         nr_pool *pool = NULL;
-        nr_pool_options o = {.id = ID, .type = &nr_mongo_type, .config = &c};
+        nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_mongo_type, .config = &c);
         nr_error_clear(&err);
         assert_int_equal(nr_pool_create(&pool, &o, &err), NR_ECONFIG);
         assert_non_null(strstr(err.message, "uri"));

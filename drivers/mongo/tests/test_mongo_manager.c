@@ -62,7 +62,7 @@ static void make_cfg(nr_mongo_config *c)
 
 static void make_manager(nr_manager **m, const nr_credential_provider *cp, nr_event_bus *bus)
 {
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.workers = 2;
     mo.health_interval_ms = 100;
@@ -94,7 +94,7 @@ static bool wait_health(nr_manager *m, nr_health_state want, int bound_ms, nr_re
 static int insert_one(nr_manager *m, nr_error *err)
 {
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(20000));
     int rc = nr_manager_acquire(m, ID, &ctx, &g, err);
     if (rc != NR_OK)
         return rc;
@@ -127,7 +127,8 @@ static void test_kill_and_heal(void **state)
     nr_pool_config_default(&pc);
     pc.max_size = 2;
     pc.min_idle = 1;
-    nr_resource_spec spec = {.id = ID, .type = &nr_mongo_type, .config = &cfg, .pool = &pc};
+    nr_resource_spec spec =
+        NR_RESOURCE_SPEC(.id = ID, .type = &nr_mongo_type, .config = &cfg, .pool = &pc);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(m, &spec, &err), NR_OK);
     int rc = nr_manager_start(m, nr_deadline_in_ms(30000), &err);
@@ -136,7 +137,7 @@ static void test_kill_and_heal(void **state)
     rc = insert_one(m, &err);
     if (rc != NR_OK)
         fail_msg("insert: %s", err.message);
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_true(wait_health(m, NR_HEALTH_HEALTHY, 30000, &info));
 
     server_ctl("stop");
@@ -147,7 +148,7 @@ static void test_kill_and_heal(void **state)
 
     /* fails fast: the manager refuses before any create is tried */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(20000));
     nr_error_clear(&err);
     rc = nr_manager_acquire(m, ID, &ctx, &g, &err);
     fprintf(stderr, "  acquire while down: %s\n", err.message);
@@ -205,8 +206,8 @@ static void test_credential_from_provider(void **state)
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.min_idle = 1;
-    nr_resource_spec spec = {
-        .id = ID, .type = &nr_mongo_type, .config = &cfg, .pool = &pc, .credential_ref = REF};
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = ID, .type = &nr_mongo_type, .config = &cfg,
+                                             .pool = &pc, .credential_ref = REF);
     assert_int_equal(nr_manager_register(m, &spec, &err), NR_OK);
     int rc = nr_manager_start(m, nr_deadline_in_ms(30000), &err);
     fprintf(stderr, "  start: %s\n", err.message);
@@ -214,7 +215,7 @@ static void test_credential_from_provider(void **state)
     assert_non_null(strstr(err.message, ID));
     assert_non_null(strstr(err.message, "user 'app'"));
     assert_no_pw(err.message);
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(m, ID, &info, &err), NR_OK);
     assert_int_equal(info.state, NR_RS_FAILED);
     assert_int_equal(info.last_error.code, NR_ECRED);

@@ -91,8 +91,8 @@ static int teardown(void **state)
 
 static void make_pool_with(fixture *f, const nr_pool_config *pc, const nr_secret *cred)
 {
-    nr_pool_options o = {
-        .id = ID, .type = &nr_mongo_type, .config = &f->cfg, .pool = pc, .credential = cred};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_mongo_type, .config = &f->cfg,
+                                        .pool = pc, .credential = cred);
     nr_error err = {0};
     int rc = nr_pool_create(&f->pool, &o, &err);
     if (rc != NR_OK)
@@ -121,7 +121,7 @@ static void wait_creates(fixture *f)
 
 static void acquire_ok(nr_pool *pool, nr_guard *g)
 {
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
     nr_error err = {0};
     int rc = nr_pool_acquire(pool, &ctx, g, &err);
     if (rc != NR_OK)
@@ -232,7 +232,7 @@ static void test_crud(void **state)
         assert_int_equal(odd, 2 + 6);        /* i = 1, 3 */
         mongoc_collection_destroy(coll);
     }
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.creates, 1);
     assert_int_equal(st.acquires, 2);
@@ -281,7 +281,7 @@ static void *work(void *arg)
     worker *w = arg;
     for (int i = 0; i < w->iterations; i++) {
         nr_guard g = NR_GUARD_INIT;
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
         nr_error err = {0};
         if (nr_pool_acquire(w->pool, &ctx, &g, &err) != NR_OK) {
             w->failures++;
@@ -317,7 +317,7 @@ static void test_threads(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].failures, 0);
     }
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_true(st.creates <= 2);
     assert_int_equal(st.acquires, N * ITER);
@@ -386,7 +386,7 @@ static void test_wrong_credentials(void **state)
     assert_non_null(strstr(err.message, "user 'app'"));
     assert_non_null(strstr(err.message, "auth source 'admin'"));
     assert_no_pw(err.message);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.create_failures, 1);
     assert_int_equal(st.total, 0);
@@ -394,7 +394,7 @@ static void test_wrong_credentials(void **state)
     /* an acquire waits out its deadline, with the failed login as the cause */
     nr_guard g = NR_GUARD_INIT;
     nr_error_clear(&err);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1500)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(1500));
     rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
     fprintf(stderr, "  acquire: %s\n", err.message);
     assert_int_equal(rc, NR_ETIMEDOUT);
@@ -426,7 +426,7 @@ static void test_tls_refused(void **state)
     assert_non_null(strstr(err.message, "create failed"));
     assert_non_null(strstr(err.message, ID));
     assert_non_null(strstr(err.message, "tls=true"));
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.creates, 0);
     assert_int_equal(st.create_failures, 1);
@@ -445,16 +445,16 @@ static void test_acquire_cancel_deadline(void **state)
     assert_int_equal(nr_cancel_create(&tok, NULL, &err), NR_OK);
     nr_cancel_trigger(tok);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000), .cancel = tok};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(30000), .cancel = tok);
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ECANCELED);
     nr_cancel_destroy(tok);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.creates, 0);
     assert_int_equal(st.create_failures, 0);
     assert_int_equal(st.total, 0);
 
-    nr_ctx late = {.deadline = nr_deadline_in_ms(-1)};
+    nr_ctx late = NR_CTX(.deadline = nr_deadline_in_ms(-1));
     int64_t t0 = nr_now_ns();
     int rc = nr_pool_acquire(f->pool, &late, &g, &err);
     int64_t took_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;
@@ -504,7 +504,7 @@ static void test_server_restart_validate(void **state)
      * a new client cannot be made; the acquire times out with the failed
      * create as the cause */
     nr_error_clear(&err);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(3000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(3000));
     int rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
     fprintf(stderr, "  acquire while down: %s\n", err.message);
     assert_int_equal(rc, NR_ETIMEDOUT);
@@ -512,7 +512,7 @@ static void test_server_restart_validate(void **state)
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, ID);
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed");
     assert_int_equal(err.cause, NR_EUNAVAIL);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_true(st.validate_failures >= 1);
     assert_int_equal(st.idle, 0);

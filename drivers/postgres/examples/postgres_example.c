@@ -50,13 +50,8 @@ int main(int argc, char **argv)
     nr_pool_config_default(&pc);
     pc.max_size = 4;
     pc.min_idle = 1;
-    nr_pool_options opts = {
-        .id = "example-pg",
-        .type = &nr_postgres_type,
-        .config = &cfg,
-        .pool = &pc,
-        .credential = password,
-    };
+    nr_pool_options opts = NR_POOL_OPTIONS(.id = "example-pg", .type = &nr_postgres_type,
+                                           .config = &cfg, .pool = &pc, .credential = password);
     nr_pool *pool = NULL;
     int status = 0;
     if (nr_pool_create(&pool, &opts, &err) != NR_OK) {
@@ -67,7 +62,7 @@ int main(int argc, char **argv)
     /* 4. Connect now, so that a wrong password shows up at start; then lease
      * a connection (waiting at most 2 s), use it, give it back. */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000), .caller = "example"};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(2000), .caller = "example");
     if (nr_pool_fill(pool, nr_deadline_in_ms(5000), &err) != NR_OK) {
         status = fail("fill", &err); /* e.g. NR_ECRED: authentication failed ... user 'app' */
     } else if (nr_pool_acquire(pool, &ctx, &g, &err) != NR_OK) {

@@ -79,7 +79,7 @@ static void *work(void *arg)
     while (!atomic_load(w->stop)) {
         nr_guard g = NR_GUARD_INIT;
         nr_error err = {0};
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(15000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(15000));
         int rc = nr_manager_acquire(w->m, ID, &ctx, &g, &err);
         if (rc == NR_OK) {
             rc = nr_postgres_exec(nr_guard_handle(&g), "SELECT pg_sleep(0.002)", &err);
@@ -116,7 +116,7 @@ static void wait_ops(worker *w, long more)
 
 static nr_pool_stats stats(nr_manager *m)
 {
-    nr_resource_info ri;
+    nr_resource_info ri = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     assert_int_equal(nr_manager_resource_info(m, ID, &ri, &err), NR_OK);
     return ri.stats;
@@ -191,13 +191,13 @@ static void test_password_changed_while_running(void **state)
     nr_event_sub *sub = NULL;
     assert_int_equal(nr_event_bus_create(&bus, 8192, &err), NR_OK);
     assert_int_equal(nr_event_subscribe(bus, &sub, &err), NR_OK);
-    nr_hooks_options ho;
+    nr_hooks_options ho = NR_HOOKS_OPTIONS_INIT;
     nr_hooks_options_default(&ho);
     ho.events = bus;
     nr_hooks *hooks = NULL;
     assert_int_equal(nr_hooks_create(&hooks, &ho, &err), NR_OK);
 
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.workers = 2;
     mo.maintain_interval_ms = 50; /* fills the pool again after an evict-all */
@@ -221,8 +221,8 @@ static void test_password_changed_while_running(void **state)
     pc.max_size = SIZE;
     pc.min_idle = SIZE;
     pc.acquire_timeout_ms = 15000;
-    nr_resource_spec spec = {
-        .id = ID, .type = &nr_postgres_type, .config = &cfg, .pool = &pc, .credential_ref = REF};
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = ID, .type = &nr_postgres_type, .config = &cfg,
+                                             .pool = &pc, .credential_ref = REF);
     assert_int_equal(nr_manager_register(m, &spec, &err), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(30000), &err), NR_OK);
 
@@ -256,7 +256,8 @@ static void test_password_changed_while_running(void **state)
      * the refresh: the events below tell the two apart */
     uint64_t create_failures = stats(m).create_failures;
 
-    nr_shutdown_options so = {.drain_timeout_ms = 5000, .cleanup_timeout_ms = 5000};
+    nr_shutdown_options so =
+        NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = 5000, .cleanup_timeout_ms = 5000);
     assert_int_equal(nr_manager_shutdown(m, &so, NULL, &err), NR_OK);
     assert_int_equal(nr_manager_destroy(m, &err), NR_OK);
     assert_int_equal(nr_hooks_remove(hooks, hook_id, &err), NR_OK);

@@ -75,7 +75,8 @@ static int teardown(void **state)
     int rc = 0;
     if (f->m) {
         nr_error err = {0};
-        nr_shutdown_options so = {.drain_timeout_ms = 5000, .cleanup_timeout_ms = 5000};
+        nr_shutdown_options so =
+            NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = 5000, .cleanup_timeout_ms = 5000);
         nr_manager_shutdown(f->m, &so, NULL, &err);
         if (nr_manager_destroy(f->m, &err) != NR_OK) {
             fprintf(stderr, "teardown: %s\n", err.message);
@@ -93,7 +94,7 @@ static int teardown(void **state)
 static void make_manager(fixture *f)
 {
     nr_error err = {0};
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.workers = 2;
     mo.health_interval_ms = 100;
@@ -109,8 +110,8 @@ static void make_manager(fixture *f)
     pc.max_size = 3;
     pc.min_idle = 1;
     pc.acquire_timeout_ms = 5000;
-    nr_resource_spec spec = {
-        .id = ID, .type = &nr_postgres_type, .config = &f->cfg, .pool = &pc, .credential_ref = REF};
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = ID, .type = &nr_postgres_type, .config = &f->cfg,
+                                             .pool = &pc, .credential_ref = REF);
     assert_int_equal(nr_manager_register(f->m, &spec, &err), NR_OK);
 }
 
@@ -135,7 +136,7 @@ static bool wait_health(fixture *f, nr_health_state want, nr_resource_info *info
 static int exec_on(nr_manager *m, const char *sql, nr_error *err)
 {
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     int rc = nr_manager_acquire(m, ID, &ctx, &g, err);
     if (rc != NR_OK)
         return rc;
@@ -151,7 +152,7 @@ static long count_rows(nr_manager *m)
 {
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     if (nr_manager_acquire(m, ID, &ctx, &g, &err) != NR_OK)
         fail_msg("acquire: %s", err.message);
     long n = pgt_query_long(nr_postgres_conn(nr_guard_handle(&g)), "SELECT count(*) FROM ledger");
@@ -166,7 +167,7 @@ static void test_server_killed_and_restarted(void **state)
     make_manager(f);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(30000), &err), NR_OK);
     assert_int_equal(f->v.fetches, 1);
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_true(wait_health(f, NR_HEALTH_HEALTHY, &info));
 
     assert_int_equal(
@@ -185,7 +186,7 @@ static void test_server_killed_and_restarted(void **state)
 
     /* acquires fail fast with a clear error (not a wait until the deadline) */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(20000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(20000));
     assert_int_equal(nr_manager_acquire(f->m, ID, &ctx, &g, &err), NR_EUNAVAIL);
     NR_ASSERT_ERR(err, NR_EUNAVAIL, ID);
     assert_non_null(strstr(err.message, "unhealthy"));
@@ -201,7 +202,8 @@ static void test_server_killed_and_restarted(void **state)
     assert_int_equal(info.stats.in_use, 0);
 
     nr_shutdown_report rep;
-    nr_shutdown_options so = {.drain_timeout_ms = 5000, .cleanup_timeout_ms = 5000};
+    nr_shutdown_options so =
+        NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = 5000, .cleanup_timeout_ms = 5000);
     assert_int_equal(nr_manager_shutdown(f->m, &so, &rep, &err), NR_OK);
     assert_int_equal(rep.nleftovers, 0);
 }
@@ -216,7 +218,7 @@ static void test_wrong_password_at_start(void **state)
     assert_int_not_equal(rc, NR_OK);
     assert_non_null(strstr(err.message, ID));
     assert_null(strstr(err.message, "Bad-Secret-123"));
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, ID, &info, &err), NR_OK);
     assert_int_equal(info.state, NR_RS_FAILED);
     assert_int_equal(info.last_error.code, NR_ECRED);
@@ -242,7 +244,7 @@ static void test_rotation_to_the_right_password(void **state)
     f->v.value = "Rotated-Pw-456";
     assert_int_equal(nr_manager_rotate_credential(f->m, REF, &err), NR_OK);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     assert_int_equal(nr_manager_acquire(f->m, ID, &ctx, &g, &err), NR_OK);
     assert_int_equal(pgt_query_long(nr_postgres_conn(nr_guard_handle(&g)), "SELECT 5"), 5);
     nr_guard_release(&g);
@@ -282,10 +284,10 @@ static void test_reload_size_config_and_password(void **state)
     pc.max_size = 3;
     pc.min_idle = 1;
     pc.acquire_timeout_ms = 5000;
-    nr_resource_spec spec = {
-        .id = ID, .type = &nr_postgres_type, .config = &f->cfg, .pool = &pc, .credential_ref = REF};
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = ID, .type = &nr_postgres_type, .config = &f->cfg,
+                                             .pool = &pc, .credential_ref = REF);
     nr_guard held = NR_GUARD_INIT, g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(10000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     assert_int_equal(nr_manager_acquire(f->m, ID, &ctx, &held, &err), NR_OK);
     int held_pid = backend_pid(&held);
 
@@ -294,7 +296,7 @@ static void test_reload_size_config_and_password(void **state)
     nr_reload_report rep;
     assert_int_equal(nr_manager_reload(f->m, &spec, &rep, &err), NR_OK);
     assert_int_equal(rep.kind, NR_RELOAD_IN_PLACE);
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(f->m, ID, &info, &err), NR_OK);
     assert_int_equal(info.stats.max_size, 6);
     assert_int_equal(backend_pid(&held), held_pid); /* the same connection */

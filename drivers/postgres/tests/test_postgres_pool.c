@@ -59,8 +59,8 @@ static int teardown(void **state)
 static void make_pool(fixture *f, const nr_secret *pw)
 {
     nr_error err = {0};
-    nr_pool_options o = {
-        .id = ID, .type = &nr_postgres_type, .config = &f->cfg, .pool = &f->pc, .credential = pw};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_postgres_type, .config = &f->cfg,
+                                        .pool = &f->pc, .credential = pw);
     if (nr_pool_create(&f->pool, &o, &err) != NR_OK)
         fail_msg("pool: %s", err.message);
 }
@@ -91,7 +91,7 @@ static void *crud_worker(void *arg)
     for (int i = 0; i < ITERS; i++) {
         nr_guard g = NR_GUARD_INIT;
         nr_error err = {0};
-        nr_ctx ctx = {.deadline = LONG_WAIT};
+        nr_ctx ctx = NR_CTX(.deadline = LONG_WAIT);
         if (nr_pool_acquire(w->f->pool, &ctx, &g, &err) != NR_OK) {
             w->failures++;
             continue;
@@ -155,7 +155,7 @@ static void test_crud_threads(void **state)
     assert_int_equal(pgt_query_long(pg, "SELECT count(*) FROM orders"), THREADS * (ITERS / 2));
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_true(st.creates >= 1 && st.creates <= THREADS);
     assert_int_equal(st.recycle_failures, 0);
@@ -215,7 +215,7 @@ static void test_clean_session_between_leases(void **state)
     assert_int_equal(PQtransactionStatus(nr_postgres_conn(nr_guard_handle(&g))), PQTRANS_IDLE);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.recycle_failures, 1);
     assert_int_equal(st.creates, 2);
@@ -250,7 +250,7 @@ static void test_terminated_connection_replaced(void **state)
     assert_int_not_equal(pid2, pid);
     assert_int_equal(pgt_query_long(nr_postgres_conn(nr_guard_handle(&g)), "SELECT 1"), 1);
     assert_int_equal(nr_guard_release(&g), NR_OK);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.validate_failures, 1);
 
@@ -297,7 +297,7 @@ static void drain_and_destroy(fixture *f)
  * is then open and every prime gave the create's own code. */
 static void open_breaker(fixture *f, int code)
 {
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     for (int64_t i = 0; i < f->pc.breaker_failures && !st.breaker_open; i++) {
         nr_error err = {0};
@@ -311,7 +311,7 @@ static void open_breaker(fixture *f, int code)
 /* An acquire with the breaker open fails at once (well before its deadline). */
 static void acquire_breaker_open(fixture *f, nr_guard *g, nr_error *err)
 {
-    nr_ctx ctx = {.deadline = LONG_WAIT};
+    nr_ctx ctx = NR_CTX(.deadline = LONG_WAIT);
     int64_t t0 = nr_now_ns();
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, g, err), NR_EUNAVAIL);
     int64_t took = nr_now_ns() - t0;
@@ -331,7 +331,7 @@ static void test_acquire_failures(void **state)
     nr_secret *bad = pgt_secret("not-the-password-77");
     make_pool(f, bad);
     nr_secret_free(bad);
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1500)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(1500));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool '" ID "': no instance became free in time");
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed: postgres '" ID "'");
@@ -365,7 +365,7 @@ static void test_acquire_failures(void **state)
     /* nothing listens */
     f->cfg.port = atol(pgt_env("NR_TEST_PG_CLOSED_PORT"));
     make_pool(f, f->pw);
-    ctx = (nr_ctx){.deadline = nr_deadline_in_ms(1500)};
+    ctx = (nr_ctx)NR_CTX(.deadline = nr_deadline_in_ms(1500));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool '" ID "': no instance became free in time");
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "the last create failed: postgres '" ID "': cannot connect");
@@ -387,13 +387,13 @@ static void test_acquire_failures(void **state)
     f->cfg.port = atol(pgt_env("NR_TEST_PG_PORT"));
     make_pool(f, f->pw);
     pgt_ctl("sigstop");
-    ctx = (nr_ctx){.deadline = nr_deadline_in_ms(300)};
+    ctx = (nr_ctx)NR_CTX(.deadline = nr_deadline_in_ms(300));
     int rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
     nr_cancel *token = NULL;
     nr_error cerr = {0};
     assert_int_equal(nr_cancel_create(&token, NULL, &cerr), NR_OK);
     nr_cancel_trigger(token);
-    nr_ctx cctx = {.deadline = LONG_WAIT, .cancel = token};
+    nr_ctx cctx = NR_CTX(.deadline = LONG_WAIT, .cancel = token);
     int crc = nr_pool_acquire(f->pool, &cctx, &g, &cerr);
     pgt_ctl("sigcont");
     nr_cancel_destroy(token);

@@ -163,7 +163,8 @@ static int teardown(void **state)
         rc = -1;
     }
     if (f->m) {
-        nr_shutdown_options so = {.drain_timeout_ms = 10000, .cleanup_timeout_ms = 10000};
+        nr_shutdown_options so =
+            NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = 10000, .cleanup_timeout_ms = 10000);
         nr_manager_shutdown(f->m, &so, NULL, &err);
         if (nr_manager_destroy(f->m, &err) != NR_OK) {
             fprintf(stderr, "teardown: %s\n", err.message);
@@ -249,7 +250,7 @@ static void *spike_worker(void *arg)
         return NULL;
 
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(SPIKE_ACQUIRE_MS)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(SPIKE_ACQUIRE_MS));
     w->rc = s->acquire(s, &ctx, &g, &w->err);
     if (w->rc != NR_OK)
         return NULL;
@@ -272,7 +273,7 @@ static void sample(spike *s)
         snprintf(s->sample_error, sizeof(s->sample_error), "%s", PQresultErrorMessage(r));
     }
     PQclear(r);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     s->stats(s, &st);
     if (st.total > s->max_total)
         s->max_total = st.total;
@@ -317,7 +318,7 @@ static void run_spike(fixture *f, acquire_fn acquire, stats_fn stats, const char
     role_count_sql(&f->role, s->count_sql, sizeof(s->count_sql));
     s->admin = pgt_admin();
 
-    nr_pool_stats before;
+    nr_pool_stats before = NR_POOL_STATS_INIT;
     stats(s, &before);
     /* warm: min_idle connections, and the server sees exactly those */
     assert_int_equal(before.total, SPIKE_MIN_IDLE);
@@ -348,7 +349,7 @@ static void run_spike(fixture *f, acquire_fn acquire, stats_fn stats, const char
         pthread_join(t[i], NULL);
     /* a create begun for a caller that was served otherwise may still run:
      * let it finish (10 s at most), so that the counts below are final */
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     for (int i = 0; i < 200; i++) {
         stats(s, &st);
         if (st.creating == 0)
@@ -420,11 +421,8 @@ static void test_spike_pool(void **state)
     fixture *f = *state;
     use_role(f, "spike_pool");
     nr_error err = {0};
-    nr_pool_options o = {.id = "spike-db",
-                         .type = &nr_postgres_type,
-                         .config = &f->cfg,
-                         .pool = &f->pc,
-                         .credential = f->pw};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "spike-db", .type = &nr_postgres_type,
+                                        .config = &f->cfg, .pool = &f->pc, .credential = f->pw);
     if (nr_pool_create(&f->pool, &o, &err) != NR_OK)
         fail_msg("pool: %s", err.message);
     if (nr_pool_fill(f->pool, nr_deadline_in_ms(SPIKE_ACQUIRE_MS), &err) != NR_OK)
@@ -443,7 +441,7 @@ static int manager_acquire(spike *s, const nr_ctx *ctx, nr_guard *g, nr_error *e
 
 static void manager_stats(spike *s, nr_pool_stats *st)
 {
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     nr_error err = {0};
     if (nr_manager_resource_info(s->f->m, MANAGER_ID, &info, &err) != NR_OK) {
         memset(st, 0, sizeof(*st));
@@ -458,7 +456,7 @@ static void test_spike_manager(void **state)
     use_role(f, "spike_manager");
     f->cp = (nr_credential_provider){.fetch = vault_fetch, .ud = &f->role};
     nr_error err = {0};
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     /* no periodic maintenance or health round: the connections counted are
      * the start's (min_idle) and whatever the spike itself makes */
@@ -466,11 +464,9 @@ static void test_spike_manager(void **state)
     mo.health_interval_ms = 0;
     mo.credentials = &f->cp;
     assert_int_equal(nr_manager_create(&f->m, &mo, &err), NR_OK);
-    nr_resource_spec spec = {.id = MANAGER_ID,
-                             .type = &nr_postgres_type,
-                             .config = &f->cfg,
-                             .pool = &f->pc,
-                             .credential_ref = SPIKE_REF};
+    nr_resource_spec spec =
+        NR_RESOURCE_SPEC(.id = MANAGER_ID, .type = &nr_postgres_type, .config = &f->cfg,
+                         .pool = &f->pc, .credential_ref = SPIKE_REF);
     if (nr_manager_register(f->m, &spec, &err) != NR_OK)
         fail_msg("register: %s", err.message);
     if (nr_manager_start(f->m, nr_deadline_in_ms(SPIKE_ACQUIRE_MS), &err) != NR_OK)

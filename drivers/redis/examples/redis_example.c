@@ -39,11 +39,8 @@ int main(void)
     pc.max_size = 4;
 
     nr_pool *pool = NULL;
-    nr_pool_options o = {.id = "page-views",
-                         .type = &nr_redis_type,
-                         .config = &cfg,
-                         .pool = &pc,
-                         .credential = secret /* copied by the pool */};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "page-views", .type = &nr_redis_type, .config = &cfg,
+                                        .pool = &pc, .credential = secret /* copied by the pool */);
     int rc = nr_pool_create(&pool, &o, &err);
     nr_secret_free(secret);
     if (rc != NR_OK) {
@@ -55,7 +52,7 @@ int main(void)
     long long views = 0;
     for (int i = 0; i < 3 && rc == NR_OK; i++) {
         nr_guard g = NR_GUARD_INIT;
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(5000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(5000));
         rc = nr_pool_acquire(pool, &ctx, &g, &err);
         if (rc != NR_OK)
             break;

@@ -52,8 +52,8 @@ static void register_server(nr_manager *m, const char *id, const char *host, int
     nr_pool_config_default(&pc);
     pc.max_size = 4;
     pc.min_idle = 1;
-    nr_resource_spec spec = {
-        .id = id, .type = &nr_redis_type, .config = &cfg, .pool = &pc, .credential_ref = ref};
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = id, .type = &nr_redis_type, .config = &cfg,
+                                             .pool = &pc, .credential_ref = ref);
     nr_error err = {0};
     if (nr_manager_register(m, &spec, &err) != NR_OK)
         fail_msg("register %s: %s", id, err.message);
@@ -70,7 +70,7 @@ static void *worker(void *arg)
         nr_guard g = NR_GUARD_INIT;
         nr_group_choice c;
         nr_error err = {0};
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(2000));
         int rc = nr_manager_acquire_group(s->m, "caches", &ctx, &g, &c, &err);
         if (rc == NR_OK) {
             redisReply *r = NULL;
@@ -105,7 +105,7 @@ static void *worker(void *arg)
 
 static nr_health_state health_of(nr_manager *m, const char *id)
 {
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(m, id, &info, NULL), NR_OK);
     return info.health;
 }
@@ -144,7 +144,7 @@ static void test_group_survives_a_server(void **state)
 {
     (void)state;
     nr_credential_provider prov = {.fetch = fetch};
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.workers = 2;
     mo.maintain_interval_ms = 100;
@@ -161,7 +161,7 @@ static void test_group_survives_a_server(void **state)
                     atoi(rt_env("NR_TEST_REDIS_A_PORT")), "a/password");
     register_server(s.m, "redis-b", rt_env("NR_TEST_REDIS_HOST"), rt_port(), "b/password");
     const char *const members[] = {"redis-a", "redis-b"};
-    nr_group_spec gs;
+    nr_group_spec gs = NR_GROUP_SPEC_INIT;
     nr_group_spec_default(&gs);
     gs.name = "caches";
     gs.members = members;

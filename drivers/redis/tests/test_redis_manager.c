@@ -22,7 +22,7 @@ static int fetch(void *ud, const char *ref, nr_secret **out, nr_error *err)
 
 static nr_manager *make_manager(const nr_credential_provider *prov)
 {
-    nr_manager_options mo;
+    nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.workers = 2;
     mo.maintain_interval_ms = 100;
@@ -44,8 +44,8 @@ static void register_redis(nr_manager *m, nr_redis_config *cfg)
     nr_pool_config_default(&pc);
     pc.max_size = 4;
     pc.min_idle = 1;
-    nr_resource_spec spec = {
-        .id = ID, .type = &nr_redis_type, .config = cfg, .pool = &pc, .credential_ref = REF};
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = ID, .type = &nr_redis_type, .config = cfg,
+                                             .pool = &pc, .credential_ref = REF);
     nr_error err = {0};
     if (nr_manager_register(m, &spec, &err) != NR_OK)
         fail_msg("register: %s", err.message);
@@ -67,7 +67,7 @@ static nr_health_state wait_health(nr_manager *m, nr_health_state want, nr_resou
 static void use_once(nr_manager *m)
 {
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(30000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(30000));
     nr_error err = {0};
     int rc = nr_manager_acquire(m, ID, &ctx, &g, &err);
     if (rc != NR_OK)
@@ -102,7 +102,7 @@ static void test_server_killed_and_restarted(void **state)
     if (nr_manager_start(m, nr_deadline_in_ms(30000), &err) != NR_OK)
         fail_msg("start: %s", err.message);
     use_once(m);
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(wait_health(m, NR_HEALTH_HEALTHY, &info), NR_HEALTH_HEALTHY);
 
     rt_ctl("stop"); /* kill -9 */
@@ -111,7 +111,7 @@ static void test_server_killed_and_restarted(void **state)
 
     /* acquires fail fast with a clear error, the deadline is not waited for */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(120000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(120000));
     assert_int_equal(nr_manager_acquire(m, ID, &ctx, &g, &err), NR_EUNAVAIL);
     assert_false(nr_guard_held(&g));
     NR_ASSERT_ERR(err, NR_EUNAVAIL, ID);
@@ -143,7 +143,7 @@ static void test_start_with_wrong_password(void **state)
     NR_ASSERT_ERR(err, NR_ECRED, ID);
     NR_ASSERT_ERR(err, NR_ECRED, "WRONGPASS");
     assert_null(strstr(err.message, wrong));
-    nr_resource_info info;
+    nr_resource_info info = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(m, ID, &info, &err), NR_OK);
     assert_int_equal(info.state, NR_RS_FAILED);
     assert_no_secret_in_info(&info, wrong);

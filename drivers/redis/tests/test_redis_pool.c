@@ -33,7 +33,7 @@ static int teardown(void **state)
     int rc = 0;
     if (f->pool) {
         nr_error err = {0};
-        nr_pool_stats st;
+        nr_pool_stats st = NR_POOL_STATS_INIT;
         nr_pool_stats_get(f->pool, &st);
         /* Creates run on the pool's creator and outlive the acquire that
          * asked for them (a failing or slow one included): wait for them
@@ -62,8 +62,8 @@ static void pool_config(nr_pool_config *pc, int64_t max_size, int64_t min_idle)
 
 static void make_pool_with(fixture *f, const nr_pool_config *pc)
 {
-    nr_pool_options o = {
-        .id = ID, .type = &nr_redis_type, .config = &f->cfg, .pool = pc, .credential = f->cred};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_redis_type, .config = &f->cfg,
+                                        .pool = pc, .credential = f->cred);
     nr_error err = {0};
     int rc = nr_pool_create(&f->pool, &o, &err);
     if (rc != NR_OK)
@@ -79,7 +79,7 @@ static void make_pool(fixture *f, int64_t max_size, int64_t min_idle)
 
 static void acquire_ok(nr_pool *pool, nr_guard *g)
 {
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
     nr_error err = {0};
     int rc = nr_pool_acquire(pool, &ctx, g, &err);
     if (rc != NR_OK)
@@ -121,7 +121,7 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(w->start);
     for (int i = 0; i < ITERATIONS; i++) {
         nr_guard g = NR_GUARD_INIT;
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
         nr_error err = {0};
         if (nr_pool_acquire(w->f->pool, &ctx, &g, &err) != NR_OK ||
             nr_redis_command(nr_guard_handle(&g), NULL, &err, "INCR pool:counter") != NR_OK) {
@@ -162,7 +162,7 @@ static void test_commands_from_threads(void **state)
     rt_expect_str(r, want);
     freeReplyObject(r);
     assert_int_equal(nr_guard_release(&g), NR_OK);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_true(st.total <= 3);
     assert_int_equal(st.create_failures, 0);
@@ -235,7 +235,7 @@ static void test_release_resets_session_state(void **state)
     freeReplyObject(r);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.recycle_failures, 0);
     assert_int_equal(st.destroys, 0);
@@ -254,7 +254,7 @@ static void test_subscribed_connection_retired(void **state)
     freeReplyObject(r);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.recycle_failures, 1);
     assert_int_equal(st.destroys, 1);
@@ -295,7 +295,7 @@ static void test_killed_connection_replaced(void **state)
     NR_ASSERT_ERR(err, NR_EUNAVAIL, ID);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.validate_failures, 1);
     assert_int_equal(st.recycle_failures, 1);
@@ -330,7 +330,7 @@ static void test_check_health(void **state)
     assert_int_equal(rep.checked, 2);
     assert_int_equal(rep.healthy, 0);
     assert_int_equal(rep.discarded, 2);
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.health_discards, 2);
     assert_int_equal(st.total, 0);
@@ -344,7 +344,7 @@ static void test_acquire_deadline_on_hung_server(void **state)
     make_pool(f, 2, 0);
     rt_ctl("pause");
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(300)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(300));
     nr_error err = {0};
     int rc = nr_pool_acquire(f->pool, &ctx, &g, &err);
     rt_ctl("resume");
@@ -363,7 +363,7 @@ static void test_acquire_deadline_on_hung_server(void **state)
 static nr_error acquire_times_out(fixture *f, int cause, long driver_code)
 {
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(2000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(2000));
     nr_error err = {0};
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     assert_false(nr_guard_held(&g));
@@ -406,7 +406,7 @@ static void test_wrong_password_reaches_acquirer(void **state)
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "user 'appuser'");
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "WRONGPASS");
     assert_null(strstr(err.message, wrong));
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_true(st.create_failures >= 1);
     assert_int_equal(st.creates, 0);
@@ -439,7 +439,7 @@ static void test_refused_reaches_acquirer(void **state)
     /* The breaker is open: an acquire fails at once (not at its deadline)
      * with the create's reason. */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_EUNAVAIL);
     assert_false(nr_guard_held(&g));
     NR_ASSERT_ERR(err, NR_EUNAVAIL, "pool '" ID "': unavailable: ");

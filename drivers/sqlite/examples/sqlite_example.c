@@ -41,12 +41,8 @@ int main(int argc, char **argv)
     nr_pool_config_default(&pc);
     pc.max_size = 4;
     pc.min_idle = 1;
-    nr_pool_options opts = {
-        .id = "example-db",
-        .type = &nr_sqlite_type,
-        .config = &cfg,
-        .pool = &pc,
-    };
+    nr_pool_options opts =
+        NR_POOL_OPTIONS(.id = "example-db", .type = &nr_sqlite_type, .config = &cfg, .pool = &pc);
     nr_pool *pool = NULL;
     if (nr_pool_create(&pool, &opts, &err) != NR_OK) {
         nr_config_free(&nr_sqlite_config_schema, &cfg);
@@ -57,7 +53,7 @@ int main(int argc, char **argv)
      * then lease a connection (waiting at most 1 s), use it, give it back. */
     int status = 0;
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1000), .caller = "example"};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(1000), .caller = "example");
     if (nr_pool_fill(pool, nr_deadline_in_ms(1000), &err) != NR_OK) {
         status = fail("fill", &err);
     } else if (nr_pool_acquire(pool, &ctx, &g, &err) != NR_OK) {

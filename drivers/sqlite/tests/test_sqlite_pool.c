@@ -50,7 +50,7 @@ static int teardown(void **state)
     int rc = 0;
     if (f->pool) {
         nr_error err = {0};
-        nr_pool_stats st;
+        nr_pool_stats st = NR_POOL_STATS_INIT;
         nr_pool_stats_get(f->pool, &st);
         if (st.in_use != 0 || nr_pool_destroy(f->pool, &err) != NR_OK) {
             fprintf(stderr, "teardown: pool still busy: %s\n", err.message);
@@ -69,7 +69,8 @@ static void make_pool(fixture *f, int64_t max_size, int64_t min_idle)
     nr_pool_config_default(&pc);
     pc.max_size = max_size;
     pc.min_idle = min_idle;
-    nr_pool_options o = {.id = ID, .type = &nr_sqlite_type, .config = &f->cfg, .pool = &pc};
+    nr_pool_options o =
+        NR_POOL_OPTIONS(.id = ID, .type = &nr_sqlite_type, .config = &f->cfg, .pool = &pc);
     nr_error err = {0};
     int rc = nr_pool_create(&f->pool, &o, &err);
     if (rc != NR_OK)
@@ -78,7 +79,7 @@ static void make_pool(fixture *f, int64_t max_size, int64_t min_idle)
 
 static void acquire_ok(nr_pool *pool, nr_guard *g)
 {
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
     nr_error err = {0};
     int rc = nr_pool_acquire(pool, &ctx, g, &err);
     if (rc != NR_OK)
@@ -123,7 +124,7 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(w->start);
     for (int i = 0; i < ITERATIONS; i++) {
         nr_guard g = NR_GUARD_INIT;
-        nr_ctx ctx = {.deadline = nr_deadline_in_ms(60000), .caller = "worker"};
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000), .caller = "worker");
         nr_error err = {0};
         if (nr_pool_acquire(w->f->pool, &ctx, &g, &err) != NR_OK) {
             w->failures++;
@@ -196,7 +197,7 @@ static void test_threads_share_a_wal_file(void **state)
         count_rows(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_true(st.total <= 3);
     assert_int_equal(st.in_use, 0);
@@ -227,7 +228,7 @@ static void test_release_rolls_back_open_transaction(void **state)
     assert_int_equal(count_rows(db, "SELECT count(*) FROM t"), 0);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.recycle_failures, 0);
     assert_int_equal(st.destroys, 0);
@@ -266,7 +267,7 @@ static void test_taint_discards(void **state)
     exec_ok(nr_guard_handle(&g), "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
     assert_int_equal(nr_guard_taint(&g), NR_OK);
 
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     assert_int_equal(st.taints, 1);
     assert_int_equal(st.destroys, 1);
@@ -288,7 +289,7 @@ static void test_bad_config_refused_by_pool(void **state)
 {
     fixture *f = *state;
     f->cfg.read_only = true; /* with wal: refused by the schema's rule */
-    nr_pool_options o = {.id = ID, .type = &nr_sqlite_type, .config = &f->cfg};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_sqlite_type, .config = &f->cfg);
     nr_error err = {0};
     assert_int_equal(nr_pool_create(&f->pool, &o, &err), NR_ECONFIG);
     assert_null(f->pool);
@@ -307,7 +308,7 @@ static void test_create_failure_reaches_acquirer(void **state)
 
     /* the acquirer waits out its deadline; the create's error is the cause */
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(1000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(1000));
     nr_error err = {0};
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     assert_false(nr_guard_held(&g));
@@ -328,7 +329,7 @@ static void test_create_failure_reaches_acquirer(void **state)
     assert_int_equal(err.driver_code & 0xff, SQLITE_CANTOPEN);
 
     /* breaker_failures in a row open the breaker: acquires fail at once */
-    nr_pool_stats st;
+    nr_pool_stats st = NR_POOL_STATS_INIT;
     nr_pool_stats_get(f->pool, &st);
     for (int i = 0; i < 5 && !st.breaker_open; i++) {
         assert_int_equal(nr_pool_prime(f->pool, 1, nr_deadline_in_ms(60000), &err), NR_EUNAVAIL);

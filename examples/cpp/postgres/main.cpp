@@ -32,12 +32,12 @@ try {
     cfg.set("statement_timeout_ms", 5000).value();
 
     nr_credential_provider credentials = nr_credential_env_provider("NR_TEST_PG_");
-    nr_manager_options mo;
+    nr_manager_options mo = nebula::sized<nr_manager_options>();
     nr_manager_options_default(&mo);
     mo.credentials = &credentials;
     nebula::Manager manager = nebula::Manager::create_or_throw(&mo);
 
-    nr_resource_spec spec{};
+    nr_resource_spec spec = nebula::sized<nr_resource_spec>();
     spec.id = "orders-db";
     spec.type = &nebula::postgres::type();
     spec.config = cfg.get(); /* copied: cfg may go */

@@ -64,11 +64,11 @@ int main(void)
 
     /* Nothing listens on port 1: the acquire fails, and says so, by its deadline. */
     nr_pool *pool = NULL;
-    nr_pool_options o = {.id = "cache", .type = &nr_redis_type, .config = &rc};
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "cache", .type = &nr_redis_type, .config = &rc);
     if (nr_pool_create(&pool, &o, &err) != NR_OK)
         return fail("redis pool", &err);
     nr_guard g = NR_GUARD_INIT;
-    nr_ctx ctx = {.deadline = nr_deadline_in_ms(3000)};
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(3000));
     int64_t t0 = nr_now_ns();
     int got = nr_pool_acquire(pool, &ctx, &g, &err);
     int64_t waited_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;

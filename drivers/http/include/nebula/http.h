@@ -9,7 +9,7 @@
  *     nr_http_config cfg;
  *     nr_config_init(&nr_http_config_schema, &cfg, &err);   // defaults
  *     cfg.base_url = nr_strdup("https://api.example.com/v1");
- *     nr_pool_options o = {.id = "api", .type = &nr_http_type, .config = &cfg};
+ *     nr_pool_options o = NR_POOL_OPTIONS(.id = "api", .type = &nr_http_type, .config = &cfg);
  *     nr_pool_create(&pool, &o, &err);
  *     ... nr_pool_acquire(pool, NULL, &g, &err);
  *         nr_http_req rq = {.method = "GET", .path = "/users/7"};

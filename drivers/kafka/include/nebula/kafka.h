@@ -13,8 +13,8 @@
  *     nr_kafka_producer_config cfg;
  *     nr_config_init(&nr_kafka_producer_config_schema, &cfg, &err);
  *     cfg.bootstrap_servers = nr_strdup("127.0.0.1:9092");
- *     nr_pool_options o = {.id = "events-out", .type = &nr_kafka_producer_type, .config = &cfg};
- *     nr_pool_create(&pool, &o, &err);
+ *     nr_pool_options o = NR_POOL_OPTIONS(.id = "events-out", .type = &nr_kafka_producer_type,
+ * .config = &cfg); nr_pool_create(&pool, &o, &err);
  *     ... nr_pool_acquire(pool, NULL, &g, &err);
  *         nr_kafka_produce(nr_guard_handle(&g), "orders", "k", 1, "v", 1,
  *                          nr_deadline_in_ms(5000), &err);

@@ -14,8 +14,8 @@
  *     cfg.hosts = nr_strdup("db1.example:27017,db2.example:27017");
  *     cfg.database = nr_strdup("orders");
  *     cfg.username = nr_strdup("app");                         // optional
- *     nr_pool_options o = {.id = "orders-mongo", .type = &nr_mongo_type,
- *                          .config = &cfg, .credential = password};
+ *     nr_pool_options o = NR_POOL_OPTIONS(.id = "orders-mongo", .type = &nr_mongo_type,
+ *                          .config = &cfg, .credential = password);
  *     nr_pool_create(&pool, &o, &err);
  *     ... nr_pool_acquire(pool, &ctx, &g, &err);
  *         mongoc_client_t *c = nr_mongo_client(nr_guard_handle(&g));

@@ -11,8 +11,8 @@
  *     nr_config_set_str(&nr_postgres_config_schema, &cfg, "host", "db", &err);  // copied
  *     ... and "port", "dbname", "user" (nr_config_set_int for the port) ...
  *     nr_secret *pw;  nr_secret_from_str(&pw, password, &err);
- *     nr_pool_options o = {.id = "orders-db", .type = &nr_postgres_type,
- *                          .config = &cfg, .credential = pw};
+ *     nr_pool_options o = NR_POOL_OPTIONS(.id = "orders-db", .type = &nr_postgres_type,
+ *                          .config = &cfg, .credential = pw);
  *     nr_pool_create(&pool, &o, &err);
  *     ... nr_pool_acquire(pool, &ctx, &g, &err);
  *         PGconn *conn = nr_postgres_conn(nr_guard_handle(&g));

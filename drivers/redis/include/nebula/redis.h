@@ -11,8 +11,8 @@
  *     nr_config_init(&nr_redis_config_schema, &cfg, &err);    // defaults
  *     nr_config_set_str(&nr_redis_config_schema, &cfg, "host", "cache", &err);  // copied
  *     ... and "port", "user", "db" (nr_config_set_int for numbers) ...
- *     nr_pool_options o = {.id = "cache", .type = &nr_redis_type, .config = &cfg,
- *                          .credential = password};
+ *     nr_pool_options o = NR_POOL_OPTIONS(.id = "cache", .type = &nr_redis_type, .config = &cfg,
+ *                          .credential = password);
  *     nr_pool_create(&pool, &o, &err);
  *     ... nr_pool_acquire(pool, NULL, &g, &err);
  *         redisReply *r;

@@ -8,7 +8,7 @@
  *     nr_config_init(&nr_sqlite_config_schema, &cfg, &err);   // defaults
  *     nr_config_set_str(&nr_sqlite_config_schema, &cfg, "path", "app.db", &err);  // copied
  *     cfg.wal = true;                 // numbers and bools may be assigned, strings never
- *     nr_pool_options o = {.id = "app-db", .type = &nr_sqlite_type, .config = &cfg};
+ *     nr_pool_options o = NR_POOL_OPTIONS(.id = "app-db", .type = &nr_sqlite_type, .config = &cfg);
  *     nr_pool_create(&pool, &o, &err);
  *     ... nr_pool_acquire(pool, NULL, &g, &err);
  *         sqlite3 *db = nr_sqlite_db(nr_guard_handle(&g));

@@ -49,8 +49,7 @@ void nr__abi_default(void *o, const void *full, size_t known)
         return;
     }
     if (n > sizeof(size_t))
-        memcpy((char *)o + sizeof(size_t), (const char *)full + sizeof(size_t),
-               n - sizeof(size_t));
+        memcpy((char *)o + sizeof(size_t), (const char *)full + sizeof(size_t), n - sizeof(size_t));
 }
 
 int nr__ctx_in_slow(const nr_ctx **ctx, nr_ctx *local, nr_error *err)

@@ -303,8 +303,13 @@ static void test_reloads_under_load_lose_nothing(void **state)
         nr_error err = {0};
         if (r % 2 == 0) {
             f->cfg.weight = r + 2;
-        } else {
+        } else if (r % 4 == 1) {
             f->pcfg.max_size = f->pcfg.max_size == 2 ? 3 : 2;
+        } else { /* timeouts and checks, in place while the workers read them */
+            f->pcfg.acquire_timeout_ms = f->pcfg.acquire_timeout_ms == 30000 ? 20000 : 30000;
+            f->pcfg.validate_on_acquire = !f->pcfg.validate_on_acquire;
+            f->pcfg.validate_bypass_ms = f->pcfg.validate_bypass_ms ? 0 : 500;
+            f->pcfg.leak_threshold_ms = f->pcfg.leak_threshold_ms ? 0 : 600000;
         }
         int rc = reload(f, "db", &rep, &err);
         if (rc != NR_OK)
@@ -327,6 +332,81 @@ static void test_reloads_under_load_lose_nothing(void **state)
     pthread_mutex_destroy(&l.mu);
 }
 
+/* Timeouts and checks change in place: the running pool keeps its
+ * instances and acts on the new values at once. */
+static void test_timeouts_change_in_place(void **state)
+{
+    fixture *f = *state;
+    f->pcfg.max_size = 1;
+    f->pcfg.acquire_timeout_ms = 0; /* no waiting: NR_EEXHAUSTED at once */
+    up(f, "db");
+    nr_guard g = NR_GUARD_INIT, h = NR_GUARD_INIT;
+    nr_error err = {0};
+    nr_ctx ctx = NR_CTX_INIT; /* no deadline of its own: the pool's acquire_timeout_ms */
+    assert_int_equal(nr_manager_acquire(f->m, "db", &ctx, &g, &err), NR_OK);
+    assert_int_equal(nr_manager_acquire(f->m, "db", &ctx, &h, &err), NR_EEXHAUSTED);
+    long creates = atomic_load(&f->fake[0].creates);
+    f->pcfg.acquire_timeout_ms = 50;
+    f->pcfg.validate_on_acquire = false;
+    f->pcfg.create_timeout_ms = 1000;
+    nr_reload_report rep;
+    assert_int_equal(reload(f, "db", &rep, &err), NR_OK);
+    assert_int_equal(rep.kind, NR_RELOAD_IN_PLACE);
+    assert_non_null(strstr(rep.changes, "pool.acquire_timeout_ms"));
+    assert_non_null(strstr(rep.changes, "pool.validate_on_acquire"));
+    assert_non_null(strstr(rep.changes, "pool.create_timeout_ms"));
+    assert_int_equal(rep.drained_pools, 0);
+    /* now it waits (50 ms) before it gives up */
+    assert_int_equal(nr_manager_acquire(f->m, "db", &ctx, &h, &err), NR_ETIMEDOUT);
+    nr_guard_release(&g);
+    long validates = atomic_load(&f->fake[0].validates);
+    assert_int_equal(nr_manager_acquire(f->m, "db", &ctx, &g, &err), NR_OK);
+    assert_int_equal(atomic_load(&f->fake[0].validates), validates); /* validate is off now */
+    nr_guard_release(&g);
+    assert_int_equal(atomic_load(&f->fake[0].creates), creates); /* the same instance */
+    /* max_connecting sizes the creator: that one needs a new pool */
+    f->pcfg.max_connecting = 3;
+    assert_int_equal(reload(f, "db", &rep, &err), NR_OK);
+    assert_int_equal(rep.kind, NR_RELOAD_NEW_POOL);
+    assert_non_null(strstr(rep.changes, "pool.max_connecting"));
+}
+
+/* Health settings change in place: a new pipeline judges the next round. */
+static void test_health_changes_in_place(void **state)
+{
+    fixture *f = *state;
+    up(f, "db");
+    nr_health_config hc;
+    nr_health_config_default(&hc);
+    hc.nstages = 2;
+    snprintf(hc.stages[1], sizeof(hc.stages[1]), "utilization");
+    nr_resource_spec s = spec_of(f, "db", 0);
+    s.health = &hc;
+    nr_reload_report rep;
+    nr_error err = {0};
+    long creates = atomic_load(&f->fake[0].creates);
+    if (nr_manager_reload(f->m, &s, &rep, &err) != NR_OK)
+        fail_msg("reload: %s", err.message);
+    assert_int_equal(rep.kind, NR_RELOAD_IN_PLACE);
+    assert_non_null(strstr(rep.changes, "health"));
+    nr_manager_tick(f->m); /* a round of the new pipeline */
+    nr_health_round_result res;
+    assert_int_equal(nr_manager_health_stages(f->m, "db", &res, &err), NR_OK);
+    assert_int_equal(res.nstages, 2);
+    assert_string_equal(res.stages[1].name, "utilization");
+    assert_int_equal(atomic_load(&f->fake[0].creates), creates);
+    /* the same again: nothing to do */
+    assert_int_equal(nr_manager_reload(f->m, &s, &rep, &err), NR_OK);
+    assert_int_equal(rep.kind, NR_RELOAD_UNCHANGED);
+    /* a bad one is refused by field, and nothing changes */
+    snprintf(hc.stages[1], sizeof(hc.stages[1]), "no-such-stage");
+    assert_int_equal(nr_manager_reload(f->m, &s, &rep, &err), NR_ECONFIG);
+    assert_non_null(strstr(err.message, "$.health"));
+    assert_int_equal(nr_manager_health_stages(f->m, "db", &res, &err), NR_OK);
+    assert_string_equal(res.stages[1].name, "utilization");
+    nr_manager_tick(f->m); /* quiet: the old pipeline is freed */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +416,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_before_start_is_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reloads_under_load_lose_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeouts_change_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_health_changes_in_place, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -224,8 +224,9 @@ NR_API int nr_manager_unregister(nr_manager *m, const char *id, nr_deadline dead
 typedef enum nr_reload_kind {
     NR_RELOAD_UNCHANGED = 0, /* the spec is the one the resource has: nothing done */
     NR_RELOAD_RECORDED,      /* not running: the spec replaces the one recorded, for its start */
-    NR_RELOAD_IN_PLACE,      /* running: applied to its pools (min_idle, max_size,
-                                on_dependency_failure), no instance made or lost */
+    NR_RELOAD_IN_PLACE,      /* running: applied to its pools and itself (pool fields but
+                                max_connecting, on_dependency_failure, health, autoscale,
+                                tenants), no instance made or lost */
     NR_RELOAD_NEW_POOL,      /* running: a new pool with the new config took over; the old
                                 one drains (its leases finish on the old instances, each
                                 destroyed as it comes back) and is then freed */
@@ -244,15 +245,17 @@ typedef struct nr_reload_report {
 
 /*
  * Reload one registered resource from spec (same id). What may change: the
- * driver config, the pool config, on_dependency_failure. What may not (an
- * NR_EINVAL naming the field: unregister and register again instead): the
- * type, type_ud, the scope, the partition, the dependencies, the credential
- * reference (rotate the credential instead), the health pipeline. The
- * autoscale policy changes in place.
+ * driver config, the pool config, on_dependency_failure, the health
+ * settings (health, health_stages), the autoscale and tenant policies. What
+ * may not (an NR_EINVAL naming the field: unregister and register again
+ * instead): the type, type_ud, the scope, the partition, the dependencies,
+ * the credential reference (rotate the credential instead).
  *
- * A running resource whose change touches only min_idle, max_size or
- * on_dependency_failure is changed in place (NR_RELOAD_IN_PLACE, as
- * nr_manager_resize does). Any other change builds a new pool with the new
+ * A running resource whose change touches only pool fields other than
+ * max_connecting, on_dependency_failure, the health settings or the
+ * policies is changed in place (NR_RELOAD_IN_PLACE: nr_pool_reconfigure on
+ * each pool; the health settings get a new pipeline, whose windows start
+ * empty). A change of the driver config or max_connecting builds a new pool with the new
  * config and warms it as a start does (min_idle instances, at least one) on
  * the calling thread, with no manager lock held; when that fails, the old
  * pool stays, nothing changed, and the error says why (the create's own

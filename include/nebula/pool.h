@@ -423,6 +423,24 @@ NR_API int nr_pool_drain(nr_pool *pool, nr_deadline deadline, nr_error *err);
 NR_API int nr_pool_resize(nr_pool *pool, int64_t min_idle, int64_t max_size, nr_error *err);
 
 /*
+ * Apply a whole pool config at run time: every field but max_connecting
+ * (NR_EINVAL when it differs: its creator threads are sized by it; make a
+ * new pool). cfg is checked as nr_pool_create checks it (NR_ECONFIG naming
+ * "$.pool.FIELD", the rule and the value) and copied; nothing changes when
+ * it is refused. min_idle and max_size go through nr_pool_resize. The
+ * others take effect from the next use of each: acquire_timeout_ms for
+ * acquires that begin after the call, validate_* and recycle_on_release for
+ * the next acquire or give-back, idle_timeout_ms at the next maintenance,
+ * create_* and breaker_failures for the next create, instance_quarantine_*
+ * for the next check or probe. max_lifetime_ms and max_lifetime_jitter
+ * apply to instances created after the call (existing ones keep the expiry
+ * they were made with). leak_threshold_ms turned on reports leases acquired
+ * after the call only (earlier ones carry no acquire site).
+ * Thread safety: any thread, also while others acquire and give back.
+ */
+NR_API int nr_pool_reconfigure(nr_pool *pool, const nr_pool_config *cfg, nr_error *err);
+
+/*
  * Suspend: acquires wait (up to their deadline) even when instances are
  * idle, nothing is created, and instances given back stay idle. Resume
  * hands idle instances to the waiters in order and starts the creates they

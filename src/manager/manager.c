@@ -138,6 +138,7 @@ void nr__entry_free(nr__entry *e)
     nr_secret_free(e->cred);
     /* nobody holds e any more, so no round runs on its pipeline */
     (void)nr_health_pipeline_destroy(e->pipeline, NULL);
+    nr__entry_old_pipelines_free_locked(e);
     for (nr__old_config *c = e->old_configs, *next; c; c = next) {
         next = c->next;
         nr_config_free(e->type->config_schema, c->config);
@@ -302,6 +303,7 @@ int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error 
     else
         nr_health_config_default(&e->health_cfg);
     e->nhealth_stages = spec->nhealth_stages;
+    nr__entry_stages_keep(e, spec);
     e->as_policy = as;
     e->as_state.enabled = as.enabled;
     e->tn_policy = tp;

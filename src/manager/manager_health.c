@@ -344,7 +344,7 @@ void nr__entry_health_round(nr_manager *m, nr__entry *e)
     nr_health_round_result res;
     /* NR_EBUSY: a round of this resource is already running (a tick beside
      * the background round); that one judges it */
-    int rc = nr_health_pipeline_run(e->pipeline, &in, &res, NULL);
+    int rc = nr_health_pipeline_run(nr__entry_pipeline(e), &in, &res, NULL);
     nr_free(c.pools);
     int result = rc == NR_OK ? pipeline_result(res.state) : ROUND_NONE;
     if (result == ROUND_NONE || c.cut || nr__manager_closing(m))

@@ -40,6 +40,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "manager/runtime.h"
 #include "nebula/manager.h"
@@ -80,14 +81,22 @@ typedef struct nr__entry {
     size_t ndeps;
     char *cred_ref;
     uint32_t level;               /* [lock] start batch; shutdown goes from the highest down */
-    nr_health_pipeline *pipeline; /* [const] made at register, freed with the entry; its
-                                     rounds run with no manager lock held, one at a time
-                                     (a second one at once is skipped) */
-    nr_health_config health_cfg;  /* [const] the pipeline's config, for reload to compare */
-    size_t nhealth_stages;        /* [const] the program's own stages it was given */
-    pthread_mutex_t reload_mu;    /* one nr_manager_reload of e at a time */
-    _Atomic uint64_t generation;  /* bumped (under mu) when a reload swaps its pools */
-    nr__old_config *old_configs;  /* [mu] configs the draining pools still borrow */
+    nr_health_pipeline *pipeline; /* [mu] made at register, replaced by a reload of the
+                                     health settings (nr__entry_pipeline); its rounds run
+                                     with no manager lock held, one at a time (a second
+                                     one at once is skipped) */
+    struct nr__old_pipeline *old_pipelines; /* [mu] replaced ones: freed by nr__reap once
+                                               no call inside e can hold them, or with e */
+    nr_health_config health_cfg; /* [reload_mu] the pipeline's config, for reload to compare */
+    size_t nhealth_stages;       /* [reload_mu] the program's own stages it was given */
+    struct {
+        char name[NR_HEALTH_STAGE_NAME_MAX];
+        nr_health_stage_fn fn;
+        void *ud;
+    } health_stages[NR_RESOURCE_HEALTH_STAGES_MAX]; /* [reload_mu] them, to compare */
+    pthread_mutex_t reload_mu;                      /* one nr_manager_reload of e at a time */
+    _Atomic uint64_t generation; /* bumped (under mu) when a reload swaps its pools */
+    nr__old_config *old_configs; /* [mu] configs the draining pools still borrow */
     /* autoscaling (manager_autoscale.c), all [mu] */
     nr_autoscale_policy as_policy;
     int64_t as_above_ns, as_below_ns; /* since when past a watermark; 0: not */
@@ -278,6 +287,19 @@ int nr__credential_fetch(nr_manager *m, const char *id, const char *ref, nr_secr
 int nr__health_spec_check(const nr_resource_spec *spec, nr_config_report *rep, nr_error *err);
 /* Make e->pipeline from spec->health (copied) and spec's own stages. */
 int nr__entry_pipeline_make(const nr_resource_spec *spec, nr__entry *e, nr_error *err);
+/* Keep spec's own stages (names copied) in e, for a reload to compare. */
+void nr__entry_stages_keep(nr__entry *e, const nr_resource_spec *spec);
+/* Whether spec's own stages are those e keeps. */
+bool nr__entry_stages_same(const nr__entry *e, const nr_resource_spec *spec);
+/* A pipeline for e from spec, not yet e's. */
+int nr__pipeline_make(const nr_resource_spec *spec, const nr__entry *e, nr_health_pipeline **out,
+                      nr_error *err);
+/* e's pipeline now; valid while the caller holds a reference on e. [no lock held] */
+nr_health_pipeline *nr__entry_pipeline(nr__entry *e);
+/* Make pl e's pipeline; the old one waits for nr__reap. [e->mu] */
+void nr__entry_pipeline_swap_locked(nr__entry *e, nr_health_pipeline *pl);
+/* Free the replaced pipelines. [e->mu, or nobody else uses e] */
+void nr__entry_old_pipelines_free_locked(nr__entry *e);
 
 /* ---- start (manager_start.c) ---- */
 /* Bring one entry up: credential, pool(s), verification. cancel (may be

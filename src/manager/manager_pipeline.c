@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "manager/manager_internal.h"
+#include "nebula/alloc.h"
 
 /* Check spec->health (NULL: the default) against the built-in stages and
  * the spec's own: NR_ECONFIG naming the resource, the field and the rule. */
@@ -32,18 +33,86 @@ int nr__health_spec_check(const nr_resource_spec *spec, nr_config_report *rep, n
     return NR_OK;
 }
 
-/* e's pipeline from spec->health (copied) and spec's own stages. */
-int nr__entry_pipeline_make(const nr_resource_spec *spec, nr__entry *e, nr_error *err)
+typedef struct nr__old_pipeline {
+    nr_health_pipeline *pl;
+    struct nr__old_pipeline *next;
+} nr__old_pipeline;
+
+int nr__pipeline_make(const nr_resource_spec *spec, const nr__entry *e, nr_health_pipeline **out,
+                      nr_error *err)
 {
     nr_health_pipeline_options po = NR_HEALTH_PIPELINE_OPTIONS_INIT;
     nr_health_pipeline_options_default(&po);
     po.resource_id = e->id;
     po.custom = spec->health_stages;
     po.ncustom = spec->nhealth_stages;
-    int rc = nr_health_pipeline_create(&e->pipeline, spec->health, &po, err);
+    int rc = nr_health_pipeline_create(out, spec->health, &po, err);
     if (rc != NR_OK && err)
         snprintf(err->resource_id, sizeof(err->resource_id), "%s", e->id);
     return rc;
+}
+
+/* e's pipeline from spec->health (copied) and spec's own stages. */
+int nr__entry_pipeline_make(const nr_resource_spec *spec, nr__entry *e, nr_error *err)
+{
+    return nr__pipeline_make(spec, e, &e->pipeline, err);
+}
+
+void nr__entry_stages_keep(nr__entry *e, const nr_resource_spec *spec)
+{
+    e->nhealth_stages = spec->nhealth_stages;
+    for (size_t i = 0; i < spec->nhealth_stages && i < NR_RESOURCE_HEALTH_STAGES_MAX; i++) {
+        const nr_health_stage_def *d = &spec->health_stages[i];
+        snprintf(e->health_stages[i].name, sizeof(e->health_stages[i].name), "%s",
+                 d->name ? d->name : "");
+        e->health_stages[i].fn = d->fn;
+        e->health_stages[i].ud = d->ud;
+    }
+}
+
+bool nr__entry_stages_same(const nr__entry *e, const nr_resource_spec *spec)
+{
+    if (spec->nhealth_stages != e->nhealth_stages)
+        return false;
+    for (size_t i = 0; i < spec->nhealth_stages; i++) {
+        const nr_health_stage_def *d = &spec->health_stages[i];
+        if (strcmp(d->name ? d->name : "", e->health_stages[i].name) != 0 ||
+            d->fn != e->health_stages[i].fn || d->ud != e->health_stages[i].ud)
+            return false;
+    }
+    return true;
+}
+
+nr_health_pipeline *nr__entry_pipeline(nr__entry *e)
+{
+    pthread_mutex_lock(&e->mu);
+    nr_health_pipeline *pl = e->pipeline;
+    pthread_mutex_unlock(&e->mu);
+    return pl;
+}
+
+void nr__entry_pipeline_swap_locked(nr__entry *e, nr_health_pipeline *pl)
+{
+    nr__old_pipeline *o = nr_malloc(sizeof(*o));
+    if (!o) {
+        /* no room to keep the old one: it stays, and the new one goes */
+        (void)nr_health_pipeline_destroy(pl, NULL);
+        return;
+    }
+    o->pl = e->pipeline;
+    o->next = e->old_pipelines;
+    e->old_pipelines = o;
+    e->pipeline = pl;
+}
+
+void nr__entry_old_pipelines_free_locked(nr__entry *e)
+{
+    for (nr__old_pipeline *o = e->old_pipelines, *next; o; o = next) {
+        next = o->next;
+        (void)nr_health_pipeline_destroy(o->pl, NULL);
+        nr_free(o);
+    }
+    e->old_pipelines = NULL;
 }
 
 int nr_manager_health_stages(nr_manager *m, const char *id, nr_health_round_result *out,
@@ -55,7 +124,7 @@ int nr_manager_health_stages(nr_manager *m, const char *id, nr_health_round_resu
     nr__entry *e = nr__entry_find_ref(m, id, err);
     if (!e)
         return NR_ENOTFOUND;
-    int rc = nr_health_pipeline_last(e->pipeline, out, err);
+    int rc = nr_health_pipeline_last(nr__entry_pipeline(e), out, err);
     nr__entry_put(e);
     return rc;
 }

@@ -116,6 +116,7 @@ static void reap_draining(nr_manager *m)
             free_list = e->old_configs;
             e->old_configs = NULL;
         }
+        nr__entry_old_pipelines_free_locked(e); /* no round holds one: refs is 1 */
         pthread_mutex_unlock(&e->mu);
         for (nr__old_config *c = free_list, *next; c; c = next) {
             next = c->next;

@@ -88,11 +88,6 @@ static int refuse_fixed(const nr__entry *e, const nr_resource_spec *s, nr_error 
         scope = *s->scope;
     else
         nr_scope_global(&scope);
-    nr_health_config hc;
-    if (s->health)
-        hc = *s->health;
-    else
-        nr_health_config_default(&hc);
     if (s->type != e->type)
         what = "type";
     else if (s->type_ud != e->type_ud)
@@ -103,8 +98,6 @@ static int refuse_fixed(const nr__entry *e, const nr_resource_spec *s, nr_error 
         what = "partition";
     else if (!same_str(s->credential_ref, e->cred_ref))
         what = "credential_ref";
-    else if (!same_health(&hc, &e->health_cfg) || s->nhealth_stages != e->nhealth_stages)
-        what = "health";
     else if (s->ndepends != e->ndeps)
         what = "depends_on";
     for (size_t i = 0; !what && i < s->ndepends; i++)
@@ -137,16 +130,46 @@ static void pool_diff(diff *d, const nr_pool_config *old, const nr_pool_config *
     a.min_idle = b.min_idle = 0;
     a.max_size = b.max_size = 1;
     if (!nr_config_equal(&nr_pool_config_schema, &a, &b)) {
+        /* every other field applies in place (nr_pool_reconfigure), but
+         * max_connecting, which sizes a pool's creator threads */
         const nr_config_schema *ps = &nr_pool_config_schema;
         for (size_t i = 0; i < ps->nfields; i++) {
             nr_config_schema one = *ps; /* that field alone */
             one.fields = &ps->fields[i];
             one.nfields = 1;
-            if (!nr_config_equal(&one, &a, &b))
-                diff_add(d, "pool.%s", ps->fields[i].name);
+            if (nr_config_equal(&one, &a, &b))
+                continue;
+            diff_add(d, "pool.%s", ps->fields[i].name);
+            if (strcmp(ps->fields[i].name, "max_connecting") == 0)
+                d->fresh = 1;
+            else
+                d->inplace = 1;
         }
-        d->fresh = 1;
     }
+}
+
+/* ---- in place ---- */
+
+/* Apply pc to e's pools, and to those made later. [no lock; e->refs held] */
+static int reconfigure_pools(nr__entry *e, const nr_pool_config *pc, nr_error *err)
+{
+    pthread_mutex_lock(&e->mu);
+    e->pool_cfg = *pc;
+    pthread_mutex_unlock(&e->mu);
+    size_t n;
+    nr_pool **pools = nr__entry_pools(e, &n);
+    int rc = NR_OK;
+    for (size_t i = 0; i < n; i++) {
+        nr_error one;
+        int r = nr_pool_reconfigure(pools[i], pc, &one);
+        if (r != NR_OK && rc == NR_OK) {
+            rc = r;
+            if (err)
+                *err = one;
+        }
+    }
+    nr_free(pools);
+    return rc;
 }
 
 /* ---- the new pool ---- */
@@ -318,15 +341,41 @@ static int reload_impl(nr_manager *m, const nr_resource_spec *spec, nr_reload_re
     nr_config_report trep;
     if (rc == NR_OK)
         rc = nr__tenant_policy_check(spec, &tp, &trep, err);
+    if (rc == NR_OK)
+        rc = nr__health_spec_check(spec, &trep, err);
     if (rc != NR_OK) {
         free_config(e, config);
         nr__entry_put(e);
         return rc;
     }
     pthread_mutex_lock(&e->reload_mu); /* one reload of e at a time */
+    /* Health settings change in place: a new pipeline (its windows start
+     * empty), made before e->mu is taken (that calls nothing of the user). */
+    nr_health_config hc;
+    if (spec->health)
+        hc = *spec->health;
+    else
+        nr_health_config_default(&hc);
+    nr_health_pipeline *pl = NULL;
+    int health_changed = !same_health(&hc, &e->health_cfg) || !nr__entry_stages_same(e, spec);
+    if (health_changed && (rc = nr__pipeline_make(spec, e, &pl, err)) != NR_OK) {
+        pthread_mutex_unlock(&e->reload_mu);
+        free_config(e, config);
+        nr__entry_put(e);
+        return rc;
+    }
+    if (health_changed) {
+        e->health_cfg = hc;
+        nr__entry_stages_keep(e, spec);
+    }
     diff d;
     memset(&d, 0, sizeof(d));
     pthread_mutex_lock(&e->mu);
+    if (pl) {
+        diff_add(&d, "health");
+        d.inplace = 1;
+        nr__entry_pipeline_swap_locked(e, pl);
+    }
     if (!nr_config_equal(e->type->config_schema, e->config, config)) {
         diff_add(&d, "config");
         d.fresh = 1;
@@ -383,9 +432,8 @@ static int reload_impl(nr_manager *m, const nr_resource_spec *spec, nr_reload_re
     pthread_mutex_unlock(&e->mu);
     snprintf(rep->changes, sizeof(rep->changes), "%s", d.len ? d.text : "nothing");
 
-    if (rep->kind == NR_RELOAD_IN_PLACE &&
-        (before.min_idle != pc.min_idle || before.max_size != pc.max_size))
-        rc = nr_manager_resize(m, e->id, pc.min_idle, pc.max_size, err);
+    if (rep->kind == NR_RELOAD_IN_PLACE && !nr_config_equal(&nr_pool_config_schema, &before, &pc))
+        rc = reconfigure_pools(e, &pc, err);
     if (rep->kind == NR_RELOAD_NEW_POOL) {
         nr__old_config *keep = nr_calloc(1, sizeof(*keep));
         nr__tenant_pool *node = nr_calloc(1, sizeof(*node));

@@ -494,7 +494,7 @@ static int destroy_impl(nr_pool *p, int keep_memory, nr_error *err)
     /* The pool's own work in flight (creates, which land and are destroyed
      * now that it is closed, and destroys) is waited for, within a create's
      * deadline and a second more; leases are the caller's: NR_EBUSY. */
-    int64_t until = nr_now_ns() + (p->cfg.create_timeout_ms + 1000) * NR_NS_PER_MS;
+    int64_t until = nr_now_ns() + (NR__CFG(p, create_timeout_ms) + 1000) * NR_NS_PER_MS;
     while ((p->creating || p->destroying) && nr_now_ns() < until) {
         struct timespec ts = {.tv_sec = (time_t)(until / NR_NS_PER_S),
                               .tv_nsec = (long)(until % NR_NS_PER_S)};

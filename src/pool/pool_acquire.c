@@ -61,8 +61,8 @@ typedef struct acq {
 static nr_deadline deadline_of(acq *a)
 {
     if (!nr_deadline_is_set(a->deadline))
-        a->deadline =
-            a->zero_wait ? nr_deadline_in_ns(0) : nr_deadline_in_ms(a->p->cfg.acquire_timeout_ms);
+        a->deadline = a->zero_wait ? nr_deadline_in_ns(0)
+                                   : nr_deadline_in_ms(NR__CFG(a->p, acquire_timeout_ms));
     return a->deadline;
 }
 
@@ -326,7 +326,7 @@ static take_result take_locked(acq *a, int *rc)
                                p->id, max, in_use, waiting);
         return TAKE_FAILED;
     }
-    if (p->cfg.max_waiters > 0 && p->waiters >= (uint64_t)p->cfg.max_waiters) {
+    if (NR__CFG(p, max_waiters) > 0 && p->waiters >= (uint64_t)NR__CFG(p, max_waiters)) {
         p->exhausted++;
         uint32_t waiting = p->waiters;
         nr__pool_unlock(p);
@@ -380,7 +380,7 @@ static int vet(acq *a)
     nr_pool *p = a->p;
     struct nr__instance *inst = a->inst;
     int64_t now = 0;
-    if (p->cfg.max_lifetime_ms > 0) {
+    if (NR__CFG(p, max_lifetime_ms) > 0) {
         now = nr_now_coarse_ns();
         if (nr__expired(p, inst, now)) {
             nr__discard(p, inst, a->bucket, NR__DISCARD_LIFETIME);
@@ -392,19 +392,19 @@ static int vet(acq *a)
         nr__discard(p, inst, a->bucket, (nr__discard_reason)stale);
         return 0;
     }
-    if (!p->cfg.validate_on_acquire || !p->type->validate || inst->use_count == 0)
+    if (!NR__CFG(p, validate_on_acquire) || !p->type->validate || inst->use_count == 0)
         return 1; /* (a new instance is known good) */
-    if (p->cfg.validate_bypass_ms > 0) {
+    if (NR__CFG(p, validate_bypass_ms) > 0) {
         if (!now)
             now = nr_now_coarse_ns();
-        if (now - inst->last_used_ns < p->cfg.validate_bypass_ms * NR_NS_PER_MS)
+        if (now - inst->last_used_ns < NR__CFG(p, validate_bypass_ms) * NR_NS_PER_MS)
             return 1; /* given back moments ago: known good */
     }
     nr_error ve;
     nr_error_clear(&ve);
     int64_t t0 = nr_now_ns();
     int rc = p->type->validate(inst->handle, p->type_ud, &ve);
-    if (rc == NR_OK && nr_now_ns() - t0 > p->cfg.validate_timeout_ms * NR_NS_PER_MS)
+    if (rc == NR_OK && nr_now_ns() - t0 > NR__CFG(p, validate_timeout_ms) * NR_NS_PER_MS)
         rc = NR_ETIMEDOUT;
     if (rc != NR_OK) {
         atomic_fetch_add_explicit(&p->validate_failures, 1, memory_order_relaxed);
@@ -419,7 +419,7 @@ static void lease(acq *a, nr_guard *out, const char *file, int line, const char 
 {
     struct nr__instance *inst = a->inst;
     inst->use_count++;
-    if (a->p->cfg.leak_threshold_ms > 0) {
+    if (NR__CFG(a->p, leak_threshold_ms) > 0) {
         atomic_store_explicit(&inst->site_file, file, memory_order_relaxed);
         atomic_store_explicit(&inst->site_func, func, memory_order_relaxed);
         atomic_store_explicit(&inst->site_line, line, memory_order_relaxed);
@@ -471,7 +471,7 @@ acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, int64_
         .p = p, .err = err, .waited = -1, .cancel = ctx ? ctx->cancel : NULL, .w = &w, .cw = &cw};
     if (ctx && nr_deadline_is_set(ctx->deadline))
         a.deadline = ctx->deadline;
-    else if (p->cfg.acquire_timeout_ms == 0)
+    else if (NR__CFG(p, acquire_timeout_ms) == 0)
         a.zero_wait = 1;
 
     for (;;) {

@@ -18,6 +18,53 @@
 #include "nebula/trace.h"
 #include "observe/span.h"
 
+int nr_pool_reconfigure(nr_pool *p, const nr_pool_config *cfg, nr_error *err)
+{
+    if (!p || !cfg)
+        return nr_error_set(err, NR_EINVAL, p ? p->id : NULL,
+                            "nr_pool_reconfigure: pool and cfg must not be NULL");
+    nr_config_report rep;
+    nr_config_report_clear(&rep);
+    if (nr_config_validate(&nr_pool_config_schema, cfg, "$.pool", &rep, NULL) != NR_OK)
+        return nr_error_set(err, NR_ECONFIG, p->id, "pool '%s': %s: %s (got %s)", p->id,
+                            rep.items[0].path, rep.items[0].rule, rep.items[0].value);
+    if (cfg->max_connecting != p->cfg.max_connecting) /* constant: no race */
+        return nr_error_set(err, NR_EINVAL, p->id,
+                            "pool '%s': max_connecting cannot change while the pool runs (it is "
+                            "%" PRId64 ", asked %" PRId64 "); make a new pool",
+                            p->id, p->cfg.max_connecting, cfg->max_connecting);
+    nr__pool_lock(p);
+    if (NR__CFG(p, leak_threshold_ms) <= 0 && cfg->leak_threshold_ms > 0)
+        p->leak_on_ns = nr_now_coarse_ns();
+    NR__CFG_SET(p, acquire_timeout_ms, cfg->acquire_timeout_ms);
+    NR__CFG_SET(p, max_lifetime_ms, cfg->max_lifetime_ms);
+    NR__CFG_SET(p, idle_timeout_ms, cfg->idle_timeout_ms);
+    NR__CFG_SET(p, validate_on_acquire, cfg->validate_on_acquire);
+    NR__CFG_SET(p, recycle_on_release, cfg->recycle_on_release);
+    NR__CFG_SET(p, create_timeout_ms, cfg->create_timeout_ms);
+    NR__CFG_SET(p, create_backoff_ms, cfg->create_backoff_ms);
+    NR__CFG_SET_D(p, create_backoff_factor, cfg->create_backoff_factor);
+    NR__CFG_SET(p, create_backoff_max_ms, cfg->create_backoff_max_ms);
+    NR__CFG_SET(p, breaker_failures, cfg->breaker_failures);
+    NR__CFG_SET_D(p, max_lifetime_jitter, cfg->max_lifetime_jitter);
+    NR__CFG_SET(p, validate_bypass_ms, cfg->validate_bypass_ms);
+    NR__CFG_SET(p, validate_timeout_ms, cfg->validate_timeout_ms);
+    NR__CFG_SET(p, max_waiters, cfg->max_waiters);
+    NR__CFG_SET(p, leak_threshold_ms, cfg->leak_threshold_ms);
+    NR__CFG_SET(p, replace_degraded, cfg->replace_degraded);
+    NR__CFG_SET(p, instance_quarantine_after, cfg->instance_quarantine_after);
+    NR__CFG_SET(p, instance_quarantine_base_ms, cfg->instance_quarantine_base_ms);
+    NR__CFG_SET_D(p, instance_quarantine_factor, cfg->instance_quarantine_factor);
+    NR__CFG_SET(p, instance_quarantine_max_ms, cfg->instance_quarantine_max_ms);
+    NR__CFG_SET_D(p, instance_quarantine_jitter, cfg->instance_quarantine_jitter);
+    NR__CFG_SET(p, instance_quarantine_max_attempts, cfg->instance_quarantine_max_attempts);
+    int64_t min_idle = p->cfg.min_idle, max_size = p->cfg.max_size;
+    nr__pool_unlock(p);
+    if (min_idle == cfg->min_idle && max_size == cfg->max_size)
+        return NR_OK;
+    return nr_pool_resize(p, cfg->min_idle, cfg->max_size, err);
+}
+
 int nr_pool_resize(nr_pool *p, int64_t min_idle, int64_t max_size, nr_error *err)
 {
     if (!p)
@@ -145,7 +192,7 @@ static void leak_tell(nr_pool *p, const leak_note *n, int closed)
         snprintf(text, sizeof(text),
                  "lease held %lld ms, over leak_threshold_ms %lld (acquired at %s:%d in %s, "
                  "thread %#lx)",
-                 (long long)(n->held_ns / NR_NS_PER_MS), (long long)p->cfg.leak_threshold_ms,
+                 (long long)(n->held_ns / NR_NS_PER_MS), (long long)NR__CFG(p, leak_threshold_ms),
                  n->file ? n->file : "?", n->line, n->func ? n->func : "?", n->thread);
     nr__trace_log(closed ? NR_TRACE_LEVEL_INFO : NR_TRACE_LEVEL_WARN, "leak", p->id, NR_OK, text);
     nr__pool_event(p, closed ? NR_EV_LEAK_CLOSED : NR_EV_LEAK_SUSPECTED, n->id, n->held_ns, 0,
@@ -163,14 +210,14 @@ static void site_of(const struct nr__instance *inst, leak_note *n)
 uint32_t nr__leak_scan_unlock(nr_pool *p)
 {
     NR__ASSERT_LOCKED(p);
-    if (p->cfg.leak_threshold_ms <= 0 || (p->in_use == 0 && p->bagged == 0)) {
+    if (NR__CFG(p, leak_threshold_ms) <= 0 || (p->in_use == 0 && p->bagged == 0)) {
         nr__pool_unlock(p);
         return 0;
     }
     enum { MAX_NOTES = 16 };
     leak_note notes[MAX_NOTES];
     uint32_t n = 0, found = 0;
-    int64_t now = nr_now_coarse_ns(), limit = p->cfg.leak_threshold_ms * NR_NS_PER_MS;
+    int64_t now = nr_now_coarse_ns(), limit = NR__CFG(p, leak_threshold_ms) * NR_NS_PER_MS;
     for (struct nr__instance *r = p->all_records; r; r = r->all_next) {
         uint64_t lease = atomic_load_explicit(&r->lease, memory_order_acquire);
         if (!lease || atomic_load_explicit(&r->leak_reported, memory_order_relaxed))
@@ -182,7 +229,7 @@ uint32_t nr__leak_scan_unlock(nr_pool *p)
             since = atomic_load_explicit(&r->lease_start_ns, memory_order_relaxed);
         else
             continue;
-        if (now - since < limit)
+        if (now - since < limit || since < p->leak_on_ns)
             continue;
         leak_note note = {.id = r->id, .held_ns = now - since};
         site_of(r, &note);

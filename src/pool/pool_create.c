@@ -68,10 +68,10 @@ double nr__rand_unit(void)
 
 static int64_t backoff_ns(const nr_pool *p, uint32_t failures)
 {
-    double d = (double)p->cfg.create_backoff_ms;
-    double cap = (double)p->cfg.create_backoff_max_ms;
+    double d = (double)NR__CFG(p, create_backoff_ms);
+    double cap = (double)NR__CFG(p, create_backoff_max_ms);
     for (uint32_t i = 1; i < failures && d < cap; i++)
-        d *= p->cfg.create_backoff_factor;
+        d *= NR__CFG_D(p, create_backoff_factor);
     if (d > cap)
         d = cap;
     d = d / 2 + nr__rand_unit() * (d / 2);
@@ -105,7 +105,7 @@ static int record_failure_locked(nr_pool *p, const nr_error *e)
     p->last_create_err = *e;
     p->next_create_ns = nr_now_ns() + backoff_ns(p, p->failures);
     int opened = 0;
-    if (p->cfg.breaker_failures > 0 && p->failures >= (uint64_t)p->cfg.breaker_failures &&
+    if (NR__CFG(p, breaker_failures) > 0 && p->failures >= (uint64_t)NR__CFG(p, breaker_failures) &&
         !p->breaker_open) {
         p->breaker_open = 1;
         p->breaker_opens++;
@@ -132,11 +132,11 @@ static int record_success_locked(nr_pool *p)
 
 static int64_t lifetime_end(const nr_pool *p, int64_t created)
 {
-    if (p->cfg.max_lifetime_ms <= 0)
+    if (NR__CFG(p, max_lifetime_ms) <= 0)
         return INT64_MAX;
-    double life = (double)p->cfg.max_lifetime_ms * (double)NR_NS_PER_MS;
-    if (p->cfg.max_lifetime_jitter > 0)
-        life *= 1.0 - p->cfg.max_lifetime_jitter * nr__rand_unit();
+    double life = (double)NR__CFG(p, max_lifetime_ms) * (double)NR_NS_PER_MS;
+    if (NR__CFG_D(p, max_lifetime_jitter) > 0)
+        life *= 1.0 - NR__CFG_D(p, max_lifetime_jitter) * nr__rand_unit();
     return created + (int64_t)life;
 }
 
@@ -344,7 +344,7 @@ static void create_job(void *arg)
     struct nr__instance *inst = NULL;
     nr_error e;
     nr_error_clear(&e);
-    int rc = nr__create_reserved(p, rec, nr_deadline_in_ms(p->cfg.create_timeout_ms),
+    int rc = nr__create_reserved(p, rec, nr_deadline_in_ms(NR__CFG(p, create_timeout_ms)),
                                  p->close_cancel, 1, &inst, &e);
     if (rc != NR_OK)
         return; /* the slot is given back: the pool may be gone now */

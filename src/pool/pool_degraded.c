@@ -93,7 +93,7 @@ struct nr__instance *nr__retire_one_locked(nr_pool *p)
 static int replace_room_locked(const nr_pool *p)
 {
     NR__ASSERT_LOCKED(p);
-    return p->cfg.replace_degraded && p->deg_idle > p->replacing &&
+    return NR__CFG(p, replace_degraded) && p->deg_idle > p->replacing &&
            !atomic_load_explicit(&p->refusing, memory_order_relaxed) && !p->suspended &&
            !atomic_load_explicit(&p->shrinking, memory_order_relaxed) && p->failures == 0 &&
            !p->breaker_open && p->total < (uint64_t)p->cfg.max_size &&
@@ -121,8 +121,8 @@ uint32_t nr__replace_degraded(nr_pool *p, uint32_t *failed, int *first_rc, nr_er
         struct nr__instance *inst = NULL;
         nr_error e;
         nr_error_clear(&e);
-        int rc = nr__create_reserved(p, rec, nr_deadline_in_ms(p->cfg.create_timeout_ms), NULL, 0,
-                                     &inst, &e);
+        int rc = nr__create_reserved(p, rec, nr_deadline_in_ms(NR__CFG(p, create_timeout_ms)), NULL,
+                                     0, &inst, &e);
         nr__pool_lock(p);
         p->replacing--;
         if (rc != NR_OK) {

@@ -146,7 +146,7 @@ static void tally(nr_pool_health_report *rep, int *worst_sev, const nr_health_re
 static void settle_checked(nr_pool *p, struct nr__instance *inst, const nr_health_report *hr,
                            nr_pool_health_report *rep)
 {
-    int64_t after = p->cfg.instance_quarantine_after; /* constant */
+    int64_t after = NR__CFG(p, instance_quarantine_after); /* constant */
     if (hr->state == NR_HEALTH_UNHEALTHY && after == 0) {
         rep->discarded++;
         uint64_t gone = inst->id;

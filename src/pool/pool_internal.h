@@ -176,7 +176,9 @@ struct nr_pool {
                                  give-backs then check under mu (relaxed reads) */
     nr_error last_create_err; /* the last failed create's error (no secret in it) */
     uint64_t breaker_opens, detached, evicted_generation, evicted_resize, leaks, leaks_open;
-    uint32_t watchers;            /* [mu] callers of nr_pool_wait_returned (they close the gate) */
+    uint32_t watchers;  /* [mu] callers of nr_pool_wait_returned (they close the gate) */
+    int64_t leak_on_ns; /* [mu] when leak detection was last turned on by nr_pool_reconfigure:
+                           leases older than that carry no site and are not reported */
     struct nr__budget_member *bm; /* constant once joined (before first use): the places
                                      it shares with other pools (pool_budget.c); NULL =
                                      none */
@@ -215,6 +217,25 @@ struct nr_pool {
     _Atomic unsigned long mu_owner; /* the thread holding mu, 0 when nobody (debug builds) */
 #endif
 };
+
+/* The fields of p->cfg that nr_pool_reconfigure changes while the pool runs
+ * (every field but min_idle, max_size and max_connecting) are read with
+ * NR__CFG, a relaxed atomic load, from any thread, and written with
+ * NR__CFG_SET under mu. min_idle and max_size are read and written under mu
+ * (nr_pool_resize); max_connecting never changes. */
+#define NR__CFG(p, f)   __atomic_load_n(&(p)->cfg.f, __ATOMIC_RELAXED)
+#define NR__CFG_D(p, f) /* the double ones */                                                      \
+    __extension__({                                                                                \
+        double nr__cfg_v;                                                                          \
+        __atomic_load(&(p)->cfg.f, &nr__cfg_v, __ATOMIC_RELAXED);                                  \
+        nr__cfg_v;                                                                                 \
+    })
+#define NR__CFG_SET(p, f, v) __atomic_store_n(&(p)->cfg.f, (v), __ATOMIC_RELAXED)
+#define NR__CFG_SET_D(p, f, v)                                                                     \
+    do {                                                                                           \
+        double nr__cfg_v = (v);                                                                    \
+        __atomic_store(&(p)->cfg.f, &nr__cfg_v, __ATOMIC_RELAXED);                                 \
+    } while (0)
 
 /* Why an instance is destroyed. */
 typedef enum nr__discard_reason {

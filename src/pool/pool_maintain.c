@@ -89,7 +89,7 @@ static uint32_t evict_locked(nr_pool *p, int degraded, int64_t now, struct nr__i
                              nr_pool_maintain_report *rep)
 {
     NR__ASSERT_LOCKED(p);
-    int64_t idle_ns = p->cfg.idle_timeout_ms * NR_NS_PER_MS;
+    int64_t idle_ns = NR__CFG(p, idle_timeout_ms) * NR_NS_PER_MS;
     uint32_t n = 0;
     for (struct nr__instance *inst = degraded ? p->deg_tail : p->idle_tail, *prev; inst;
          inst = prev) {
@@ -182,7 +182,7 @@ static int maintain_impl(nr_pool *p, nr_pool_maintain_report *report, nr_error *
     }
     /* Fill to min_idle one create at a time, each slot reserved just before
      * its create, so the creator's max_connecting bound sees them. */
-    nr_deadline dl = nr_deadline_in_ms(p->cfg.create_timeout_ms);
+    nr_deadline dl = nr_deadline_in_ms(NR__CFG(p, create_timeout_ms));
     int rc = NR_OK;
     while (need) {
         int one = create_placed(p, 1, dl, &rep.created, &rep.create_failures, err);

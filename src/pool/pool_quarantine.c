@@ -63,15 +63,16 @@ void nr__q_remove(nr_pool *p, struct nr__instance *inst)
 
 int64_t nr__q_delay_ms(const nr_pool *p, uint32_t attempt)
 {
-    const nr_pool_config *c = &p->cfg;
-    double cap = (double)c->instance_quarantine_max_ms;
-    double d = (double)c->instance_quarantine_base_ms;
+    double cap = (double)NR__CFG(p, instance_quarantine_max_ms);
+    double d = (double)NR__CFG(p, instance_quarantine_base_ms);
+    double factor = NR__CFG_D(p, instance_quarantine_factor),
+           jitter = NR__CFG_D(p, instance_quarantine_jitter);
     for (uint32_t k = 1; k < attempt && d < cap; k++)
-        d *= c->instance_quarantine_factor;
+        d *= factor;
     if (d > cap)
         d = cap;
-    if (c->instance_quarantine_jitter > 0)
-        d *= 1.0 + c->instance_quarantine_jitter * (2.0 * nr__rand_unit() - 1.0);
+    if (jitter > 0)
+        d *= 1.0 + jitter * (2.0 * nr__rand_unit() - 1.0);
     return d < 1 ? 1 : (int64_t)d;
 }
 
@@ -85,7 +86,7 @@ static void schedule_locked(nr_pool *p, struct nr__instance *inst, uint32_t atte
     nr__q_push_tail(p, inst);
     snprintf(text, text_len, "instance %llu quarantined (probe %u of %lld in %lld ms): %s",
              (unsigned long long)inst->id, attempt,
-             (long long)p->cfg.instance_quarantine_max_attempts, (long long)delay,
+             (long long)NR__CFG(p, instance_quarantine_max_attempts), (long long)delay,
              reason && *reason ? reason : "unhealthy");
 }
 
@@ -143,7 +144,7 @@ static void settle_probe(nr_pool *p, struct nr__instance *inst, uint32_t attempt
     else if (pass && atomic_load_explicit(&p->shrinking, memory_order_relaxed) &&
              p->total > (uint64_t)p->cfg.max_size)
         why = NR__DISCARD_RESIZE;
-    else if (!pass && attempt >= (uint64_t)p->cfg.instance_quarantine_max_attempts)
+    else if (!pass && attempt >= (uint64_t)NR__CFG(p, instance_quarantine_max_attempts))
         why = NR__DISCARD_QUARANTINE;
     if (why) {
         nr__pool_unlock(p);

@@ -27,7 +27,7 @@ struct nr__instance *nr__lease_end(nr_guard *g, int *in_bag)
     g->inst = NULL;
     g->lease = 0;
     nr_pool *p = inst->pool;
-    if (p->cfg.leak_threshold_ms > 0 &&
+    if (NR__CFG(p, leak_threshold_ms) > 0 &&
         atomic_load_explicit(&inst->leak_reported, memory_order_relaxed))
         nr__leak_close(p, inst);
     atomic_store_explicit(&inst->n_releases,
@@ -88,7 +88,7 @@ return_instance(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
                over_max(p, inst, &victim)) {
         why = NR__DISCARD_RESIZE;
         drop = 1;
-    } else if (p->cfg.recycle_on_release && p->type->recycle) {
+    } else if (NR__CFG(p, recycle_on_release) && p->type->recycle) {
         nr_error e;
         nr_error_clear(&e);
         if (p->type->recycle(inst->handle, p->type_ud, &e) != NR_OK) {

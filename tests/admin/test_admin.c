@@ -2,7 +2,8 @@
  * test_admin.c - the admin server over real sockets: the endpoints, the
  * token-protected actions (refused without the token, acting with it),
  * bad requests (bytes that are not HTTP, a trickling client), bad options,
- * and a graceful stop with a connection still open.
+ * and a graceful stop with a connection still open; reloads and scaling
+ * decisions among the status page's events.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -247,6 +248,73 @@ static void test_endpoints(void **state)
     assert_int_equal(strlen(json_string_value(json_object_get(s, "note"))), 159);
     json_decref(s);
     http_reply_free(&r);
+    destroy(f);
+}
+
+static void sleep_ms(long ms);
+
+/* The types of the recent events /status shows for resource id, as
+ * "scaled_up reloaded" (newest first, as /status lists them). */
+static void recent_types(fixture *f, const char *id, char *out, size_t len)
+{
+    out[0] = '\0';
+    http_reply r;
+    assert_int_equal(get(f, "/status", &r), 200);
+    json_t *s = body_json(&r);
+    json_t *recent = json_object_get(json_object_get(s, "events"), "recent");
+    size_t used = 0, i;
+    json_t *e;
+    json_array_foreach(recent, i, e)
+    {
+        const char *res = json_string_value(json_object_get(e, "resource"));
+        const char *type = json_string_value(json_object_get(e, "type"));
+        if (!res || !type || strcmp(res, id) != 0 ||
+            (strcmp(type, "reloaded") != 0 && strcmp(type, "scaled_up") != 0))
+            continue;
+        int w = snprintf(out + used, len - used, "%s%s", used ? " " : "", type);
+        if (w > 0 && (size_t)w < len - used)
+            used += (size_t)w;
+    }
+    json_decref(s);
+    http_reply_free(&r);
+}
+
+/* A reload and an autoscaling decision show among the status page's events. */
+static void test_status_shows_reloads_and_scaling(void **state)
+{
+    (void)state;
+    fixture *f = make(false, 5000);
+    start_resources(f);
+    nr_pool_config pc;
+    nr_pool_config_default(&pc);
+    pc.max_size = 4;
+    pc.min_idle = 1;
+    nr_autoscale_policy as;
+    nr_autoscale_policy_default(&as);
+    as.enabled = true;
+    as.high_watermark = 0.5;
+    as.window_ms = 0;
+    as.cooldown_ms = 0;
+    as.min_size = 1;
+    as.max_size = 8;
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+                                          .config = &f->cfg, .pool = &pc, .autoscale = &as);
+    nr_reload_report rep;
+    nr_error err = {0};
+    assert_int_equal(nr_manager_reload(f->m, &s, &rep, &err), NR_OK);
+    assert_int_equal(rep.kind, NR_RELOAD_IN_PLACE);
+    nr_guard g[3] = {NR_GUARD_INIT, NR_GUARD_INIT, NR_GUARD_INIT};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nr_manager_acquire(f->m, "db", NULL, &g[i], &err), NR_OK);
+    nr_manager_tick(f->m); /* 3 of 4 in use: 0.75 >= 0.5, window 0: up */
+    char got[128] = "";
+    for (int k = 0; k < 500 && strcmp(got, "scaled_up reloaded") != 0; k++) {
+        recent_types(f, "db", got, sizeof(got));
+        sleep_ms(10);
+    }
+    assert_string_equal(got, "scaled_up reloaded");
+    for (int i = 0; i < 3; i++)
+        nr_guard_release(&g[i]);
     destroy(f);
 }
 
@@ -505,6 +573,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_actions_need_the_token),
+        cmocka_unit_test(test_status_shows_reloads_and_scaling),
         cmocka_unit_test(test_actions_disabled_without_a_token_ref),
         cmocka_unit_test(test_bytes_that_are_not_http),
         cmocka_unit_test(test_trickling_client_is_cut_off),

@@ -4,6 +4,9 @@
 #      exports check, the install check and the Debian package check;
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. ThreadSanitizer;
+#   4. the build switches off (events, metrics, tracing, USDT probes; only the
+#      SQLite driver): the switched-off checks of test_events, test_metrics
+#      and test_trace, and the core suites that need none of them;
 # then a bounded libFuzzer run of the config parser.
 # Installs what is missing (as root) first. Exits non-zero on any failure.
 #
@@ -21,7 +24,7 @@ failed=()
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
-run_suite() { # name, extra cmake args...
+run_suite() { # name, extra cmake args... (NR_CTEST_ARGS: extra ctest arguments)
     local name=$1
     shift
     local dir="$root/build/test-$name"
@@ -32,7 +35,8 @@ run_suite() { # name, extra cmake args...
         return
     fi
     step "ctest ($name)"
-    if ! (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600); then
+    # shellcheck disable=SC2086
+    if ! (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600 ${NR_CTEST_ARGS:-}); then
         failed+=("ctest-$name")
     fi
 }
@@ -62,6 +66,10 @@ if [ "${NR_SKIP_SANITIZERS:-0}" != 1 ]; then
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
         run_suite tsan -DNR_SANITIZE=thread -DNR_BUILD_BENCH=OFF
 fi
+off_tests='^(test_events|test_metrics|test_trace|test_pool|test_scope|test_id|test_config|test_config_set|test_error|test_graph|test_abi|test_manager|test_manager_tenants)$'
+NR_CTEST_ARGS="-R $off_tests" run_suite off -DNR_WITH_EVENTS=OFF -DNR_WITH_METRICS=OFF \
+    -DNR_WITH_TRACING=OFF -DNR_WITH_USDT=OFF -DNR_BUILD_BENCH=OFF -DNR_DRIVER_POSTGRES=OFF \
+    -DNR_DRIVER_REDIS=OFF -DNR_DRIVER_HTTP=OFF -DNR_DRIVER_KAFKA=OFF -DNR_DRIVER_MONGO=OFF
 
 if [ "$fuzz_seconds" -gt 0 ] && [ -x scripts/fuzz.sh ]; then
     step "fuzz config parser (${fuzz_seconds} s)"

@@ -40,14 +40,14 @@ static void test_create_rejects_bad_options(void **state)
 
     o.id = "bad/id";
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_EINVAL);
-    NR_ASSERT_ERR(err, NR_EINVAL, "byte 3 is 0x2f");
+    NR_ASSERT_ERR(err, NR_EINVAL, "pool options: id has invalid character '/' at offset 3");
 
     char longid[80];
     memset(longid, 'a', sizeof(longid) - 1);
     longid[sizeof(longid) - 1] = '\0';
     o.id = longid;
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_EINVAL);
-    NR_ASSERT_ERR(err, NR_EINVAL, "at most 63 bytes");
+    NR_ASSERT_ERR(err, NR_EINVAL, "pool options: id is 79 bytes long; at most 63 are allowed");
 
     o.id = "db";
     o.type = NULL;

@@ -1155,27 +1155,40 @@ static void test_jsonl_out_of_memory(void **state)
 
 /* ---- probes ------------------------------------------------------------------------ */
 
+static int evaluated; /* arguments a probe macro evaluated */
+
+static int64_t counted(int64_t v)
+{
+    evaluated++;
+    return v;
+}
+
 static void test_probe_selftest_runs(void **state)
 {
     (void)state;
-    /* Fires every probe once (a nop unless a tracer is attached). */
+    /* Fires every probe once (a nop unless a tracer is attached); twice
+     * must be as harmless as once. */
     nr__probe_selftest();
     nr__probe_selftest();
 
-    /* The macros are statements that accept what the call sites will pass. */
+    /* The macros accept what the call sites pass, and evaluate each
+     * argument exactly once with the probes built in, none without (so a
+     * value computed only for a probe costs nothing when they are off). */
     const char *id = "db";
-    int64_t wait_ns = 5;
-    uint64_t inst = 2;
     int rc = NR_OK;
-    NR_PROBE_ACQUIRE(id, wait_ns, rc);
-    NR_PROBE_RELEASE(id, inst);
-    NR_PROBE_CREATE(id, inst, rc);
-    NR_PROBE_DESTROY(id, inst);
-    NR_PROBE_HEALTH(id, 0, 1);
-    /* A pool's id is a char array; it is passed as a pointer. */
-    char pool_id[NR_ERROR_ID_MAX] = "db";
-    NR_PROBE_ACQUIRE(pool_id, wait_ns, rc);
-    NR_PROBE_CREATE(pool_id, inst, NR_EINIT);
+    evaluated = 0;
+    NR_PROBE_ACQUIRE(id, counted(5), (int)counted(rc));
+    NR_PROBE_RELEASE(id, (uint64_t)counted(2));
+    NR_PROBE_CREATE(id, (uint64_t)counted(2), (int)counted(rc));
+    NR_PROBE_DESTROY(id, (uint64_t)counted(2));
+    NR_PROBE_HEALTH(id, (int)counted(0), (int)counted(1));
+    char pool_id[NR_ERROR_ID_MAX] = "db"; /* a pool's id is an array: passed as a pointer */
+    NR_PROBE_ACQUIRE(pool_id, counted(5), NR_EINIT);
+#ifdef NR_HAVE_USDT
+    assert_int_equal(evaluated, 9);
+#else
+    assert_int_equal(evaluated, 0);
+#endif
 }
 
 /* ---- a build without tracing -------------------------------------------------------- */

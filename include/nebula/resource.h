@@ -10,6 +10,7 @@
 #include "nebula/time.h"
 #include "nebula/cancel.h"
 #include "nebula/scope.h"
+#include "nebula/id.h"
 #include "nebula/lifecycle.h"
 #include "nebula/secret.h"
 #include "nebula/config.h"
@@ -18,5 +19,9 @@
 #include "nebula/pool.h"
 #include "nebula/hooks.h"
 #include "nebula/trace.h"
+#include "nebula/credential.h"
+#include "nebula/provider.h"
+#include "nebula/manager.h"
+#include "nebula/graph.h"
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config_loader.h"
+#include "nebula/graph.h"
 #include "config_names.h"
 #include "config_read.h"
 #include "config_schema.h"
@@ -537,52 +538,73 @@ static long find_res(const cf_config *cfg, const char *id)
     return -1;
 }
 
-/* Depth-first search: color 0 white, 1 on the stack, 2 done. Reports each
- * cycle once, spelled out from the resource where the search entered it. */
-static void dfs(loader *ld, size_t u, int *color, size_t *stack, size_t depth)
+/* Every cycle of the graph (its ids known and unique), each reported at the
+ * dependency that closes it, by the library's own check (nebula/graph.h):
+ * each one found is cut there and the check runs again. With no cycle, the
+ * start levels go to the resources. */
+static void check_cycles(loader *ld)
 {
     cf_config *cfg = ld->cfg;
-    color[u] = 1;
-    stack[depth] = u;
-    cf_resource *r = &cfg->res[u];
-    for (size_t k = 0; k < r->ndeps; k++) {
-        long v = find_res(cfg, r->deps[k]);
-        if (v < 0)
-            continue;
-        if (color[v] == 1) {
-            size_t from = 0;
-            while (stack[from] != (size_t)v)
-                from++;
-            char text[1024];
-            size_t used = 0;
-            for (size_t j = from; j <= depth && used < sizeof(text); j++) {
-                int w = snprintf(text + used, sizeof(text) - used, "%s -> ", cfg->res[stack[j]].id);
-                used += w > 0 ? (size_t)w : 0;
-            }
-            if (used < sizeof(text))
-                snprintf(text + used, sizeof(text) - used, "%s", cfg->res[v].id);
-            char path[128];
-            snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", u, k);
-            cf_add_issue(ld, path, false, "", "dependency cycle: %s", text);
-        } else if (color[v] == 0) {
-            dfs(ld, (size_t)v, color, stack, depth + 1);
+    size_t n = cfg->nres;
+    const char **ids = calloc(n, sizeof(*ids));
+    const char ***deps = calloc(n, sizeof(*deps));
+    size_t **orig = calloc(n, sizeof(*orig)); /* orig[i][j]: deps[i][j]'s index in the file */
+    size_t *ndeps = calloc(n, sizeof(*ndeps));
+    uint32_t *level = calloc(n, sizeof(*level));
+    bool ok = ids && deps && orig && ndeps && level;
+    for (size_t i = 0; ok && i < n; i++) {
+        ids[i] = cfg->res[i].id;
+        ndeps[i] = cfg->res[i].ndeps;
+        deps[i] = ndeps[i] ? calloc(ndeps[i], sizeof(**deps)) : NULL;
+        orig[i] = ndeps[i] ? calloc(ndeps[i], sizeof(**orig)) : NULL;
+        ok = !ndeps[i] || (deps[i] && orig[i]);
+        for (size_t k = 0; ok && k < ndeps[i]; k++) {
+            deps[i][k] = cfg->res[i].deps[k];
+            orig[i][k] = k;
         }
     }
-    color[u] = 2;
-}
-
-static int level_of(cf_config *cfg, size_t i)
-{
-    cf_resource *r = &cfg->res[i];
-    if (r->level >= 0)
-        return r->level;
-    int level = 0;
-    for (size_t k = 0; k < r->ndeps; k++) {
-        int l = level_of(cfg, (size_t)find_res(cfg, r->deps[k])) + 1;
-        if (l > level)
-            level = l;
+    size_t edges = 0;
+    for (size_t i = 0; ok && i < n; i++)
+        edges += ndeps[i];
+    int cycles = 0;
+    for (size_t round = 0; ok && round <= edges; round++) {
+        size_t at = 0, dep = 0;
+        nr_error err = {0};
+        int rc =
+            nr_graph_check(n, ids, (const char *const *const *)deps, ndeps, level, &at, &dep, &err);
+        if (rc == NR_OK)
+            break;
+        if (rc != NR_ECYCLE || dep >= ndeps[at]) {
+            ok = rc != NR_ENOMEM;
+            if (rc != NR_ENOMEM)
+                cf_add_issue(ld, "$.resources", false, "", "%s", err.message);
+            cycles++;
+            break;
+        }
+        char path[128];
+        snprintf(path, sizeof(path), "$.resources[%zu].depends_on[%zu]", at, orig[at][dep]);
+        cf_add_issue(ld, path, false, "", "%s", err.message);
+        cycles++;
+        memmove(&deps[at][dep], &deps[at][dep + 1], (ndeps[at] - dep - 1) * sizeof(**deps));
+        memmove(&orig[at][dep], &orig[at][dep + 1], (ndeps[at] - dep - 1) * sizeof(**orig));
+        ndeps[at]--;
     }
-    return r->level = level;
+    if (!ok)
+        ld->oom = true;
+    else if (!cycles)
+        for (size_t i = 0; i < n; i++)
+            cfg->res[i].level = (int)level[i];
+    for (size_t i = 0; i < n; i++) {
+        if (deps)
+            free(deps[i]);
+        if (orig)
+            free(orig[i]);
+    }
+    free(ids);
+    free(deps);
+    free(orig);
+    free(ndeps);
+    free(level);
 }
 
 static void check_graph(loader *ld)
@@ -641,26 +663,12 @@ static void check_graph(loader *ld)
         }
     }
     free(ids);
-    if (cfg->nres == 0)
+    if (cfg->nres == 0 || !deps_ok)
         return;
-    int *color = calloc(cfg->nres, sizeof(int));
-    size_t *stack = calloc(cfg->nres, sizeof(size_t));
-    if (!color || !stack) {
-        ld->oom = true;
-        free(color);
-        free(stack);
-        return;
-    }
     size_t before = ld->iss->n;
-    for (size_t i = 0; i < cfg->nres; i++)
-        if (color[i] == 0)
-            dfs(ld, i, color, stack, 0);
-    free(color);
-    free(stack);
-    if (!deps_ok || ld->iss->n != before)
+    check_cycles(ld);
+    if (ld->oom || ld->iss->n != before)
         return;
-    for (size_t i = 0; i < cfg->nres; i++)
-        level_of(cfg, i);
     cfg->order = calloc(cfg->nres, sizeof(size_t));
     if (!cfg->order) {
         ld->oom = true;

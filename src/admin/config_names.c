@@ -3,6 +3,7 @@
  * config_names.h.
  */
 #include "config_names.h"
+#include "nebula/id.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,16 +117,7 @@ bool cf_ref_ok(const char *ref)
 
 bool cf_id_ok(const char *id)
 {
-    size_t n = strlen(id);
-    if (n < 1 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == ':' || c == '@'))
-            return false;
-    }
-    return true;
+    return nr_id_check(id, NULL, NULL) == NR_OK;
 }
 
 /* The value of j as JSON text for an issue (short). */

@@ -7,6 +7,7 @@
  * its level name and everything after it is the id (ids may hold ':').
  */
 #include "nebula/scope.h"
+#include "nebula/id.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,44 +16,18 @@ static const char *const level_names[NR_SCOPE_LEVELS] = {
     "global", "tenant", "workflow", "execution", "action",
 };
 
-#define ID_CHARS_TEXT "A-Z a-z 0-9 _ . : @ -"
 
 static bool level_valid(int level)
 {
     return level >= NR_SCOPE_GLOBAL && level <= NR_SCOPE_ACTION;
 }
 
-static bool id_char_ok(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == ':' || c == '@' || c == '-';
-}
-
 /* Check the id of n bytes at id, for the given level; NR_EINVAL names the rule. */
 static int check_id(const char *id, size_t n, nr_scope_level level, nr_error *err)
 {
-    const char *what = level_names[level];
-    if (n == 0)
-        return nr_error_set(err, NR_EINVAL, NULL, "%s scope id is empty", what);
-    if (n >= NR_SCOPE_ID_MAX)
-        return nr_error_set(err, NR_EINVAL, NULL,
-                            "%s scope id is %zu bytes long; at most %d are allowed", what, n,
-                            NR_SCOPE_ID_MAX - 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if (id_char_ok(c))
-            continue;
-        if (c >= 0x20 && c < 0x7f)
-            return nr_error_set(err, NR_EINVAL, NULL,
-                                "%s scope id has invalid character '%c' at offset %zu "
-                                "(allowed: " ID_CHARS_TEXT ")",
-                                what, (char)c, i);
-        return nr_error_set(err, NR_EINVAL, NULL,
-                            "%s scope id has invalid byte 0x%02x at offset %zu "
-                            "(allowed: " ID_CHARS_TEXT ")",
-                            what, (unsigned)c, i);
-    }
-    return NR_OK;
+    char what[32];
+    snprintf(what, sizeof(what), "%s scope id", level_names[level]);
+    return nr_id_check_n(id, n, what, err);
 }
 
 void nr_scope_global(nr_scope *out)

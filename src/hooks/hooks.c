@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nebula/alloc.h"
+#include "nebula/id.h"
 
 #define DEFAULT_MAX_HOOKS 64
 #define MAX_MAX_HOOKS     4096
@@ -244,15 +245,12 @@ static bool printable(const char *s, size_t n)
     return true;
 }
 
-/* The characters of an id (nebula/scope.h: [A-Za-z0-9_.:@-]). */
+/* The characters of an id (nebula/id.h). */
 static bool id_chars_ok(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == ':' || c == '@'))
+    for (size_t i = 0; i < n; i++)
+        if (!nr_id_char_ok(s[i]))
             return false;
-    }
     return true;
 }
 

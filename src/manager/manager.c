@@ -12,6 +12,7 @@
 #include "pool/pool_budget.h"
 #include "observe/span.h"
 #include "nebula/alloc.h"
+#include "nebula/id.h"
 
 const char *nr_resource_state_name(nr_resource_state s)
 {
@@ -205,23 +206,7 @@ nr_pool **nr__entry_pools(nr__entry *e, size_t *n)
 
 int nr__check_id(const char *id, nr_error *err)
 {
-    if (!id || !*id)
-        return nr_error_set(err, NR_EINVAL, NULL, "resource spec: id is required");
-    size_t n = strlen(id);
-    if (n >= NR_ERROR_ID_MAX)
-        return nr_error_set(err, NR_EINVAL, NULL,
-                            "resource spec: id must be at most %d bytes (got %zu)",
-                            NR_ERROR_ID_MAX - 1, n);
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.' || c == ':' || c == '@'))
-            return nr_error_set(err, NR_EINVAL, NULL,
-                                "resource spec: id may hold only letters, digits and _-.:@ "
-                                "(byte %zu is 0x%02x)",
-                                i, (unsigned char)c);
-    }
-    return NR_OK;
+    return nr_id_check(id, "resource id", err);
 }
 
 int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error *err)

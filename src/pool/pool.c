@@ -6,6 +6,7 @@
  * the lock-free fast path in pool_bag.c.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "nebula/id.h"
 #include "pool/pool_budget.h"
 #include "pool/pool_internal.h"
 
@@ -323,24 +324,7 @@ void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
 
 static int check_id(const char *id, nr_error *err)
 {
-    if (!id || !*id)
-        return nr_error_set(err, NR_EINVAL, NULL, "pool options: id is required");
-    size_t n = strlen(id);
-    if (n >= NR_ERROR_ID_MAX)
-        return nr_error_set(err, NR_EINVAL, NULL,
-                            "pool options: id must be at most %d bytes (got %zu)",
-                            NR_ERROR_ID_MAX - 1, n);
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '_' || c == '-' || c == '.' || c == ':' || c == '@';
-        if (!ok)
-            return nr_error_set(err, NR_EINVAL, NULL,
-                                "pool options: id may hold only letters, digits and _-.:@ "
-                                "(byte %zu is 0x%02x)",
-                                i, (unsigned char)c);
-    }
-    return NR_OK;
+    return nr_id_check(id, "pool options: id", err);
 }
 
 int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)

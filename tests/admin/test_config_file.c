@@ -177,7 +177,7 @@ static void test_invalid_file(void **state)
     nr_config_file_free(cf);
 
     /* a file that cannot be read is one problem at "$" */
-    nr_config_load_options o;
+    nr_config_load_options o = NR_CONFIG_LOAD_OPTIONS_INIT;
     nr_config_load_options_default(&o);
     o.drivers = drivers;
     o.ndrivers = 2;
@@ -221,9 +221,10 @@ static void test_program_stage_named_by_a_file(void **state)
     nr_config_file_free(cf);
 
     /* with it: the spec carries the stage and the manager runs it */
-    const nr_health_stage_def stages[] = {{"disk", disk_stage, NULL}};
+    const nr_health_stage_def stages[] = {
+        NR_HEALTH_STAGE_DEF(.name = "disk", .fn = disk_stage, .ud = NULL)};
     char *path = cfg_text_write(text);
-    nr_config_load_options o;
+    nr_config_load_options o = NR_CONFIG_LOAD_OPTIONS_INIT;
     nr_config_load_options_default(&o);
     o.drivers = drivers;
     o.ndrivers = 2;

@@ -82,7 +82,7 @@ typedef struct fixture {
     nr_event_sub *sub;
     nr_manager *m;
     nr_credential_refresh *cr;
-    nr_hook_def def = NR_HOOK_DEF_INIT;
+    nr_hook_def def;
 } fixture;
 
 static int setup(void **state)

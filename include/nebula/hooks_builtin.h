@@ -64,7 +64,7 @@ typedef struct nr_audit_options {
     void (*sink)(void *ud, const char *line, size_t len); /* or give each line (no '\n') to
                                                              this, on the audit thread */
     void *sink_ud;
-    size_t queue_lines; /* lines queued at most; default 4096; 1..1048576 */
+    size_t queue_lines; /* lines queued at most; default (and 0) 4096; 1..1048576 */
 } nr_audit_options;
 
 typedef struct nr_audit nr_audit;

@@ -269,6 +269,8 @@ int nr_audit_create(nr_audit **out, const nr_audit_options *opts, nr_error *err)
     int rc = NR__ABI_IN(&o, opts, nr_audit_options, NR_AUDIT_OPTIONS_INIT, err);
     if (rc != NR_OK)
         return rc;
+    if (o.queue_lines == 0) /* 0 is the default, as for an older caller that lacks it */
+        o.queue_lines = AUDIT_QUEUE_DEFAULT;
     rc = check_options(&o, err);
     if (rc != NR_OK)
         return rc;

@@ -69,16 +69,17 @@ lacks() {
 for deb in "$tmp"/out/*.deb; do
     dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/$(basename "$deb").list"
 done
-has "$runtime" '^/usr/lib/libnebula-resource\.so\.0$' '^/usr/lib/libnebula-resource\.so\.0\.'
+has "$runtime" "^/usr/lib/libnebula-resource\\.so\\.$NR_SOVERSION\$" \
+    "^/usr/lib/libnebula-resource\\.so\\.$NR_SOVERSION\\."
 lacks "$runtime" '^/usr/lib/libnebula-resource-' '^/usr/bin/' '^/usr/share/man/' '^/usr/include/' \
     '\.a$' '\.so$' '\.pc$' '\.cmake$'
 for name in "${libs[@]}"; do
     deb=$(pkg "nebula-resource-$name")
-    has "$deb" "^/usr/lib/libnebula-resource-$name\\.so\\.0\$" \
-        "^/usr/lib/libnebula-resource-$name\\.so\\.0\\."
+    has "$deb" "^/usr/lib/libnebula-resource-$name\\.so\\.$NR_SOVERSION\$" \
+        "^/usr/lib/libnebula-resource-$name\\.so\\.$NR_SOVERSION\\."
     # only its own library
     others=$(grep -E '^/usr/lib/libnebula-resource' "$tmp/$(basename "$deb").list" |
-        grep -vE "^/usr/lib/libnebula-resource-$name\\.so\\.0" || true)
+        grep -vE "^/usr/lib/libnebula-resource-$name\\.so\\.$NR_SOVERSION" || true)
     [ -z "$others" ] || nr_fail "$(basename "$deb") holds $others"
     lacks "$deb" '^/usr/bin/' '^/usr/include/' '\.a$' '\.so$' '\.pc$' '\.cmake$'
 done

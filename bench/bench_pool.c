@@ -116,10 +116,9 @@ int main(int argc, char **argv)
     nr_hooks *hooks = NULL;
     if (with_hooks) {
         nr_error herr = {0};
-        nr_hook_def def = {.name = "count",
-                           .after = count_after,
-                           .ops =
-                               NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE) | NR_HOOK_OP_BIT(NR_HOOK_RELEASE)};
+        nr_hook_def def =
+            NR_HOOK_DEF(.name = "count", .after = count_after,
+                        .ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE) | NR_HOOK_OP_BIT(NR_HOOK_RELEASE));
         if (nr_hooks_create(&hooks, NULL, &herr) != NR_OK ||
             (!strcmp(hooks_mode, "after") && nr_hooks_add(hooks, &def, NULL, &herr) != NR_OK)) {
             fprintf(stderr, "bench_pool: %s\n", herr.message);

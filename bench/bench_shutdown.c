@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_shutdown: %s\n", err.message);
         return 1;
     }
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     int rc = nr_manager_shutdown(m, NULL, &rep, &err);
     printf("shutdown of %ld idle instances, destroy %.0f us each, %ld workers: total %.1f ms "
            "(drain %.2f ms, cleanup %.1f ms), %u destroyed%s%s\n",

@@ -24,13 +24,13 @@ int main(void)
 {
     nr_error err = {0};
     int lines = 0;
-    nr_audit_options ao;
+    nr_audit_options ao = NR_AUDIT_OPTIONS_INIT;
     nr_audit_options_default(&ao);
     ao.sink = print_line;
     ao.sink_ud = &lines;
     nr_audit *audit = NULL;
     nr_hooks *hooks = NULL;
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     if (nr_audit_create(&audit, &ao, &err) != NR_OK || nr_hooks_create(&hooks, NULL, &err) != NR_OK)
         goto fail;
     nr_audit_hook(audit, &def);
@@ -65,7 +65,7 @@ int main(void)
 
     if (nr_audit_flush(audit, nr_deadline_in_ms(10000), &err) != NR_OK)
         goto fail;
-    nr_audit_stats st;
+    nr_audit_stats st = NR_AUDIT_STATS_INIT;
     nr_audit_stats_get(audit, &st);
     nr_audit_destroy(audit);
     printf("audit: %llu line(s) written, %llu dropped\n", (unsigned long long)st.written,

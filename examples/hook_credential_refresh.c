@@ -135,10 +135,10 @@ int main(void)
         goto fail;
 
     /* refresh a token that expires within the next minute, before the create */
-    nr_credential_refresh_options ro;
+    nr_credential_refresh_options ro = NR_CREDENTIAL_REFRESH_OPTIONS_INIT;
     nr_credential_refresh_options_default(&ro);
     ro.window_ms = 60000;
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     uint64_t hook_id = 0;
     if (nr_credential_refresh_create(&refresh, m, &ro, &err) != NR_OK)
         goto fail;

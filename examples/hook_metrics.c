@@ -19,7 +19,7 @@ int main(void)
     nr_metrics *reg = NULL;
     nr_hook_metrics *hm = NULL;
     nr_hooks *hooks = NULL;
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     if (nr_metrics_create(&reg, &err) != NR_OK || nr_hook_metrics_create(&hm, reg, &err) != NR_OK ||
         nr_hooks_create(&hooks, NULL, &err) != NR_OK)
         goto fail;

@@ -49,8 +49,8 @@ int main(void)
     nr_event_sub *sub = NULL;
     nr_slow_acquire *slow = NULL;
     nr_hooks *hooks = NULL;
-    nr_hook_def def;
-    nr_slow_acquire_options so;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
+    nr_slow_acquire_options so = NR_SLOW_ACQUIRE_OPTIONS_INIT;
     nr_slow_acquire_options_default(&so);
     so.threshold_ms = THRESHOLD_MS;
     if (nr_event_bus_create(&bus, 64, &err) != NR_OK ||

@@ -57,10 +57,8 @@ int main(void)
         fprintf(stderr, "hooks: %s\n", err.message);
         return 1;
     }
-    nr_hook_def def = {.name = "tenant-policy",
-                       .ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE),
-                       .before = tenant_policy,
-                       .ud = &allow};
+    nr_hook_def def = NR_HOOK_DEF(.name = "tenant-policy", .ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE),
+                                  .before = tenant_policy, .ud = &allow);
     if (nr_hooks_add(hooks, &def, NULL, &err) != NR_OK) {
         fprintf(stderr, "add: %s\n", err.message);
         return 1;

@@ -68,7 +68,7 @@ int main(void)
 
     nr_shutdown_options so =
         NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = 5000, .cleanup_timeout_ms = 2000);
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     if (nr_manager_shutdown(m, &so, &rep, &err) != NR_OK) {
         fprintf(stderr, "shutdown: %s\n", err.message);
         status = 1;

@@ -69,16 +69,17 @@ lacks() {
 for deb in "$tmp"/out/*.deb; do
     dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/$(basename "$deb").list"
 done
-has "$runtime" '^/usr/lib/libnebula-resource\.so\.0$' '^/usr/lib/libnebula-resource\.so\.0\.'
+has "$runtime" "^/usr/lib/libnebula-resource\\.so\\.$NR_SOVERSION\$" \
+    "^/usr/lib/libnebula-resource\\.so\\.$NR_SOVERSION\\."
 lacks "$runtime" '^/usr/lib/libnebula-resource-' '^/usr/bin/' '^/usr/share/man/' '^/usr/include/' \
     '\.a$' '\.so$' '\.pc$' '\.cmake$'
 for name in "${libs[@]}"; do
     deb=$(pkg "nebula-resource-$name")
-    has "$deb" "^/usr/lib/libnebula-resource-$name\\.so\\.0\$" \
-        "^/usr/lib/libnebula-resource-$name\\.so\\.0\\."
+    has "$deb" "^/usr/lib/libnebula-resource-$name\\.so\\.$NR_SOVERSION\$" \
+        "^/usr/lib/libnebula-resource-$name\\.so\\.$NR_SOVERSION\\."
     # only its own library
     others=$(grep -E '^/usr/lib/libnebula-resource' "$tmp/$(basename "$deb").list" |
-        grep -vE "^/usr/lib/libnebula-resource-$name\\.so\\.0" || true)
+        grep -vE "^/usr/lib/libnebula-resource-$name\\.so\\.$NR_SOVERSION" || true)
     [ -z "$others" ] || nr_fail "$(basename "$deb") holds $others"
     lacks "$deb" '^/usr/bin/' '^/usr/include/' '\.a$' '\.so$' '\.pc$' '\.cmake$'
 done
@@ -171,10 +172,10 @@ echo "nebula-resource-tools depends on: $tools_deps"
 
 # The runtime package tells packages built against it what to depend on.
 dpkg-deb -e "$runtime" "$tmp/control"
-grep -qF "libnebula-resource 0 nebula-resource (>= $version)" "$tmp/control/shlibs" ||
+grep -qF "libnebula-resource $NR_SOVERSION nebula-resource (>= $version)" "$tmp/control/shlibs" ||
     nr_fail "no shlibs entry for libnebula-resource in nebula-resource"
 dpkg-deb -e "$postgres" "$tmp/control-pg"
-grep -qF "libnebula-resource-postgres 0 nebula-resource-postgres (>= $version)" \
+grep -qF "libnebula-resource-postgres $NR_SOVERSION nebula-resource-postgres (>= $version)" \
     "$tmp/control-pg/shlibs" || nr_fail "no shlibs entry in nebula-resource-postgres"
 { cat "$tmp/control/triggers" "$tmp/control/postinst" 2>/dev/null || true; } | grep -q ldconfig ||
     nr_fail "nebula-resource does not run ldconfig"
@@ -183,7 +184,7 @@ grep -qF "libnebula-resource-postgres 0 nebula-resource-postgres (>= $version)" 
 dpkg -x "$runtime" "$tmp/pg"
 dpkg -x "$postgres" "$tmp/pg"
 dpkg -x "$dev" "$tmp/pg"
-if ls "$tmp/pg/usr/lib" | grep -E '^libnebula-resource-[a-z]+\.so\.0$' | grep -vq postgres; then
+if ls "$tmp/pg/usr/lib" | grep -E "^libnebula-resource-[a-z]+\\.so\\.$NR_SOVERSION\$" | grep -vq postgres; then
     nr_fail "the PostgreSQL root holds another driver: $(ls "$tmp/pg/usr/lib")"
 fi
 mkdir -p "$tmp/pgwork"
@@ -193,8 +194,8 @@ mkdir -p "$tmp/pgwork"
         -DCMAKE_PREFIX_PATH="$tmp/pg/usr"
     nr_quiet "$tmp/pgwork" cmake --build "$tmp/pgwork/cmake"
     "$tmp/pgwork/cmake/pg_consumer"
-    nr_resolved_from "$tmp/pgwork/cmake/pg_consumer" libnebula-resource-postgres.so.0 "$tmp/pg/usr/lib"
-    nr_resolved_from "$tmp/pgwork/cmake/pg_consumer" libnebula-resource.so.0 "$tmp/pg/usr/lib"
+    nr_resolved_from "$tmp/pgwork/cmake/pg_consumer" libnebula-resource-postgres.so.$NR_SOVERSION "$tmp/pg/usr/lib"
+    nr_resolved_from "$tmp/pgwork/cmake/pg_consumer" libnebula-resource.so.$NR_SOVERSION "$tmp/pg/usr/lib"
     export PKG_CONFIG_PATH="$tmp/pg/usr/lib/pkgconfig"
     # shellcheck disable=SC2046
     cc tests/install/postgres/pg_consumer.c -o "$tmp/pgwork/pg_consumer_pc" \

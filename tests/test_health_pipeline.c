@@ -171,7 +171,9 @@ static void test_stop_at_first_unhealthy(void **state)
     static const char *const stages[] = {"connectivity", "lag", "disk", NULL};
     custom lag = {.state = NR_HEALTH_UNHEALTHY, .reason = "lag 40 s", .latency_ms = -1};
     custom disk = {.state = NR_HEALTH_HEALTHY, .latency_ms = -1};
-    nr_health_stage_def defs[] = {{"lag", custom_fn, &lag}, {"disk", custom_fn, &disk}};
+    nr_health_stage_def defs[] = {
+        NR_HEALTH_STAGE_DEF(.name = "lag", .fn = custom_fn, .ud = &lag),
+        NR_HEALTH_STAGE_DEF(.name = "disk", .fn = custom_fn, .ud = &disk)};
     nr_hf f;
     nr_hf_init(&f, stages);
     f.opts.custom = defs;
@@ -229,7 +231,8 @@ static void test_custom_stage_context(void **state)
     (void)state;
     static const char *const stages[] = {"connectivity", "probe", NULL};
     custom probe = {.state = NR_HEALTH_HEALTHY, .reason = "fine", .latency_ms = 3};
-    nr_health_stage_def defs[] = {{"probe", custom_fn, &probe}};
+    nr_health_stage_def defs[] = {
+        NR_HEALTH_STAGE_DEF(.name = "probe", .fn = custom_fn, .ud = &probe)};
     nr_hf f;
     nr_hf_init(&f, stages);
     f.opts.custom = defs;
@@ -289,7 +292,8 @@ static void test_create_errors(void **state)
     (void)state;
     static const char *const stages[] = {"connectivity", "probe", NULL};
     custom c = {.state = NR_HEALTH_HEALTHY};
-    nr_health_stage_def defs[2] = {{"probe", custom_fn, &c}, {"other", custom_fn, &c}};
+    nr_health_stage_def defs[2] = {NR_HEALTH_STAGE_DEF(.name = "probe", .fn = custom_fn, .ud = &c),
+                                   NR_HEALTH_STAGE_DEF(.name = "other", .fn = custom_fn, .ud = &c)};
     nr_hf f;
     nr_error err = {0};
     nr_hf_init(&f, stages);
@@ -324,7 +328,7 @@ static void test_create_errors(void **state)
     defs[1].name = NULL;
     assert_int_equal(create_err(&f, &err), NR_EINVAL);
     assert_string_equal(err.message, "resource 'db': health pipeline: custom[1] has no name");
-    defs[1] = (nr_health_stage_def){"other", NULL, NULL};
+    defs[1] = (nr_health_stage_def)NR_HEALTH_STAGE_DEF(.name = "other", .fn = NULL, .ud = NULL);
     assert_int_equal(create_err(&f, &err), NR_EINVAL);
     assert_string_equal(err.message, "resource 'db': health stage \"other\": fn must not be NULL");
     defs[1].fn = custom_fn;
@@ -361,7 +365,7 @@ static void test_create_out_of_memory(void **state)
     static const char *const stages[] = {"connectivity", "performance", "utilization", "probe",
                                          NULL};
     custom c = {.state = NR_HEALTH_HEALTHY};
-    nr_health_stage_def defs[] = {{"probe", custom_fn, &c}};
+    nr_health_stage_def defs[] = {NR_HEALTH_STAGE_DEF(.name = "probe", .fn = custom_fn, .ud = &c)};
     nr_hf f;
     nr_hf_init(&f, stages);
     f.opts.custom = defs;
@@ -378,8 +382,9 @@ static void test_create_out_of_memory(void **state)
         NR_ASSERT_ERR(err, NR_ENOMEM, "health pipeline: out of memory");
         failures++;
     }
-    /* the custom names, the pipeline, three windows of performance, one of utilization */
-    assert_int_equal(failures, 6);
+    /* the custom stages' copy at the library's size, the custom names, the pipeline, three
+     * windows of performance, one of utilization */
+    assert_int_equal(failures, 7);
     nr_health_round_result r = nr_hf_round(&f, NULL, 1000);
     assert_int_equal(r.state, NR_HEALTH_HEALTHY);
     nr_hf_destroy(&f);
@@ -429,7 +434,8 @@ static void test_one_round_at_a_time(void **state)
     (void)state;
     static const char *const stages[] = {"connectivity", "block", NULL};
     latch l = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-    nr_health_stage_def defs[] = {{"block", blocking_fn, &l}};
+    nr_health_stage_def defs[] = {
+        NR_HEALTH_STAGE_DEF(.name = "block", .fn = blocking_fn, .ud = &l)};
     nr_hf f;
     nr_hf_init(&f, stages);
     f.opts.custom = defs;
@@ -544,7 +550,9 @@ static void test_readers_while_rounds_run(void **state)
     (void)state;
     static const char *const stages[] = {"connectivity", "stamp", "tail", NULL};
     custom tail = {.state = NR_HEALTH_HEALTHY, .latency_ms = -1};
-    nr_health_stage_def defs[] = {{"stamp", stamp_fn, NULL}, {"tail", custom_fn, &tail}};
+    nr_health_stage_def defs[] = {
+        NR_HEALTH_STAGE_DEF(.name = "stamp", .fn = stamp_fn, .ud = NULL),
+        NR_HEALTH_STAGE_DEF(.name = "tail", .fn = custom_fn, .ud = &tail)};
     nr_hf f;
     nr_hf_init(&f, stages);
     f.opts.custom = defs;

@@ -132,7 +132,7 @@ static nr_pool *extra_pool(nr_pool_fixture *f, const char *id, const nr_scope *s
 static uint64_t add_filtered(hx *x, nr_hook_probe *p, const char *tag, const char *type,
                              const char *resource, const nr_scope *scope)
 {
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     nr_hook_probe_def(p, tag, &def);
     def.ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE);
     def.type_name = type;
@@ -604,7 +604,7 @@ static int remove_self(void *ud, const nr_hook_call *call, nr_error *err)
     s->remove_rc = nr_hooks_remove(s->h, s->id, &e);
     s->destroy_rc = nr_hooks_destroy(s->h, NULL);
     if (!s->added) { /* adding from a callback is allowed */
-        nr_hook_def def;
+        nr_hook_def def = NR_HOOK_DEF_INIT;
         nr_hook_probe_def(&s->inner, "inner", &def);
         def.ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE) | NR_HOOK_OP_BIT(NR_HOOK_RELEASE);
         s->add_rc = nr_hooks_add(s->h, &def, &s->added, NULL);
@@ -616,8 +616,8 @@ static void test_remove_from_a_callback_is_busy(void **state)
 {
     hx *x = *state;
     selfish s = {.h = x->h};
-    nr_hook_def def = {
-        .name = "selfish", .before = remove_self, .ud = &s, .ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE)};
+    nr_hook_def def = NR_HOOK_DEF(.name = "selfish", .before = remove_self, .ud = &s,
+                                  .ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE));
     assert_int_equal(nr_hooks_add(x->h, &def, &s.id, NULL), NR_OK);
     nr_pool_fixture_make(x->f, "p");
     acquire_release(x->f->pool, NULL);
@@ -659,7 +659,7 @@ static void expect_add_error(nr_hooks *h, const nr_hook_def *def, int code, cons
 static void test_add_checks_the_def(void **state)
 {
     hx *x = *state;
-    nr_hook_def d = {.name = "ok", .after = nop};
+    nr_hook_def d = NR_HOOK_DEF(.name = "ok", .after = nop);
     nr_hook_def bad = d;
     bad.name = NULL;
     expect_add_error(x->h, &bad, NR_EINVAL, "name is required");

@@ -74,14 +74,14 @@ static void test_audit_through_manager(void **state)
     snprintf(path, sizeof path, "%s/audit.jsonl", dir);
 
     nr_error err = {0};
-    nr_audit_options ao;
+    nr_audit_options ao = NR_AUDIT_OPTIONS_INIT;
     nr_audit_options_default(&ao);
     ao.path = path;
     nr_audit *audit = NULL;
     assert_int_equal(nr_audit_create(&audit, &ao, &err), NR_OK);
     nr_hooks *hooks = NULL;
     assert_int_equal(nr_hooks_create(&hooks, NULL, &err), NR_OK);
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     nr_audit_hook(audit, &def);
     assert_int_equal(nr_hooks_add(hooks, &def, NULL, &err), NR_OK);
 
@@ -117,7 +117,7 @@ static void test_audit_through_manager(void **state)
     assert_int_equal(nr_manager_destroy(m, &err), NR_OK); /* destroys the instance */
     assert_int_equal(nr_hooks_destroy(hooks, &err), NR_OK);
     assert_int_equal(nr_audit_flush(audit, nr_deadline_in_ms(60000), &err), NR_OK);
-    nr_audit_stats st;
+    nr_audit_stats st = NR_AUDIT_STATS_INIT;
     nr_audit_stats_get(audit, &st);
     nr_audit_destroy(audit);
     nr_config_free(&nr_fake_config_schema, &cfg);
@@ -230,7 +230,7 @@ static void test_metrics_through_pool(void **state)
     assert_int_equal(nr_metrics_create(&reg, NULL), NR_OK);
     nr_hook_metrics *hm = NULL;
     assert_int_equal(nr_hook_metrics_create(&hm, reg, NULL), NR_OK);
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     nr_metrics_hook(hm, &def);
     assert_int_equal(nr_hooks_add(w.hooks, &def, NULL, NULL), NR_OK);
     world_pool(&w);
@@ -275,14 +275,14 @@ static void test_slow_acquire_held_pool(void **state)
     assert_int_equal(nr_event_subscribe(bus, &sub, NULL), NR_OK);
     nr_metrics *reg = NULL;
     assert_int_equal(nr_metrics_create(&reg, NULL), NR_OK);
-    nr_slow_acquire_options so;
+    nr_slow_acquire_options so = NR_SLOW_ACQUIRE_OPTIONS_INIT;
     nr_slow_acquire_options_default(&so);
     so.threshold_ms = THRESHOLD_MS;
     so.events = bus;
     so.metrics = reg;
     nr_slow_acquire *slow = NULL;
     assert_int_equal(nr_slow_acquire_create(&slow, &so, NULL), NR_OK);
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     nr_slow_acquire_hook(slow, &def);
     assert_int_equal(nr_hooks_add(w.hooks, &def, NULL, NULL), NR_OK);
     world_pool(&w);

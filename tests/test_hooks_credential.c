@@ -132,7 +132,7 @@ static void start(fixture *f, const char *value, int64_t ttl_ms)
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
-    nr_credential_refresh_options o;
+    nr_credential_refresh_options o = NR_CREDENTIAL_REFRESH_OPTIONS_INIT;
     nr_credential_refresh_options_default(&o);
     assert_int_equal(o.window_ms, 60000);
     assert_int_equal(nr_credential_refresh_create(&f->cr, f->m, &o, &err), NR_OK);
@@ -172,7 +172,7 @@ static void test_hook_definition(void **state)
     assert_ptr_equal(f->def.ud, f->cr);
 
     nr_credential_refresh *bad = NULL;
-    nr_credential_refresh_options o = {.window_ms = -1};
+    nr_credential_refresh_options o = NR_CREDENTIAL_REFRESH_OPTIONS(.window_ms = -1);
     nr_error err = {0};
     assert_int_equal(nr_credential_refresh_create(&bad, f->m, &o, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "window_ms must be 0..86400000 (got -1)");

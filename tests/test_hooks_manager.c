@@ -223,7 +223,7 @@ static void test_tenant_pools_run_hooks_with_their_scope(void **state)
     assert_int_equal(nr_scope_make(&acme, "acme", NULL, NULL, NULL, NULL), NR_OK);
     assert_int_equal(nr_scope_make(&globex, "globex", NULL, NULL, NULL, NULL), NR_OK);
     nr_hook_probe only_acme = {0}, every = {0};
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     nr_hook_probe_def(&only_acme, "acme", &def);
     def.ops = NR_HOOK_OP_BIT(NR_HOOK_CREATE) | NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE);
     def.scope = &acme;

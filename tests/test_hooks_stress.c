@@ -69,10 +69,8 @@ static void test_remove_waits_for_a_running_callback(void **state)
     f->hooks = g.h;
     nr_pool_fixture_make(f, "p");
     g.pool = f->pool;
-    nr_hook_def def = {.name = "blocker",
-                       .before = blocking_before,
-                       .ud = &g,
-                       .ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE)};
+    nr_hook_def def = NR_HOOK_DEF(.name = "blocker", .before = blocking_before, .ud = &g,
+                                  .ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE));
     assert_int_equal(nr_hooks_add(g.h, &def, &g.id, NULL), NR_OK);
 
     pthread_t ta, tr;
@@ -171,12 +169,9 @@ static void *churner(void *arg)
         hook_ud *u = malloc(sizeof(*u));
         atomic_init(&u->magic, UD_MAGIC);
         atomic_init(&u->calls, 0);
-        nr_hook_def def = {.name = "churn",
-                           .priority = k % 3,
-                           .before = k % 2 ? check_ud : NULL,
-                           .after = check_ud,
-                           .ud = u,
-                           .ops = ops[k % 3]};
+        nr_hook_def def =
+            NR_HOOK_DEF(.name = "churn", .priority = k % 3, .before = k % 2 ? check_ud : NULL,
+                        .after = check_ud, .ud = u, .ops = ops[k % 3]);
         uint64_t id;
         assert_int_equal(nr_hooks_add(l->h, &def, &id, NULL), NR_OK);
         nr_sleep_ns(50 * NR_NS_PER_US);

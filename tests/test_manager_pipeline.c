@@ -87,7 +87,7 @@ static int do_register(world *w, const nr_health_config *hc, nr_error *err)
 {
     if (!w->m)
         assert_int_equal(nr_manager_create(&w->m, &w->mo, NULL), NR_OK);
-    nr_health_stage_def lag = {.name = "lag", .fn = lag_stage, .ud = w};
+    nr_health_stage_def lag = NR_HEALTH_STAGE_DEF(.name = "lag", .fn = lag_stage, .ud = w);
     nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake,
                                           .config = &w->cfg, .pool = &w->pcfg, .health = hc,
                                           .health_stages = &lag, .nhealth_stages = 1);
@@ -307,7 +307,7 @@ static void test_bad_health_config_refused(void **state)
                                           .config = &w->cfg, .pool = &w->pcfg, .nhealth_stages = 1);
     assert_int_equal(nr_manager_register(w->m, &s, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "resource 'db': health_stages is NULL");
-    nr_health_stage_def nofn = {.name = "lag"};
+    nr_health_stage_def nofn = NR_HEALTH_STAGE_DEF(.name = "lag");
     s.health_stages = &nofn;
     assert_int_equal(nr_manager_register(w->m, &s, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "resource 'db'");

@@ -245,7 +245,7 @@ static void test_random_dag_order(void **state)
                              dep_first, dep_last);
             }
 
-        nr_shutdown_report rep;
+        nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
         if (nr_manager_shutdown(w->m, NULL, &rep, &err) != NR_OK)
             fail_msg("iteration %d: shutdown: %s", it, err.message);
         assert_int_equal(rep.destroyed, expected);

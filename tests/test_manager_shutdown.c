@@ -101,7 +101,7 @@ static void test_parallel_cleanup(void **state)
     assert_int_equal(atomic_load(&f->fake[0].creates), 100);
 
     atomic_store(&f->fake[0].destroy_delay_ns, 10 * NR_NS_PER_MS);
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     int rc = nr_manager_shutdown(f->m, NULL, &rep, &err);
     if (rc != NR_OK)
         fail_msg("shutdown: %s", err.message);
@@ -138,7 +138,7 @@ static void test_lease_out_at_shutdown(void **state)
     nr_shutdown_options so = NR_SHUTDOWN_OPTIONS_INIT;
     nr_shutdown_options_default(&so);
     so.drain_timeout_ms = 20;
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     assert_int_equal(nr_manager_shutdown(f->m, &so, &rep, &err), NR_ETIMEDOUT);
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "'kept'");
     assert_true(rep.drain_timed_out);
@@ -263,7 +263,7 @@ static void test_shutdown_under_load(void **state)
     }
     pthread_barrier_wait(&ld->go);
     nr_sleep_ns(50 * NR_NS_PER_MS);
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     int rc = nr_manager_shutdown(f->m, NULL, &rep, &err);
     if (rc == NR_OK)
         atomic_store(&ld->shutdown_done, 1);
@@ -304,7 +304,7 @@ static void test_calls_after_shutdown(void **state)
     nr_error err = {0};
     assert_int_equal(reg(f, "db", 0, NULL, 0, &err), NR_OK);
     start(f);
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     assert_int_equal(nr_manager_shutdown(f->m, NULL, &rep, &err), NR_OK);
     assert_int_equal(rep.destroyed, 1);
     assert_int_equal(atomic_load(&f->fake[0].live), 0);
@@ -324,6 +324,7 @@ static void test_calls_after_shutdown(void **state)
     /* a second shutdown has nothing left to do */
     long creates = atomic_load(&f->fake[0].creates), destroys = atomic_load(&f->fake[0].destroys);
     memset(&rep, 0xff, sizeof(rep));
+    rep.size = sizeof(rep);
     assert_int_equal(nr_manager_shutdown(f->m, NULL, &rep, &err), NR_OK);
     assert_int_equal(rep.destroyed, 0);
     assert_int_equal(rep.nleftovers, 0);
@@ -379,7 +380,7 @@ static void test_dependents_destroyed_first(void **state)
     assert_int_equal(reg(f, "B", 1, on_a, 1, &err), NR_OK);
     assert_int_equal(reg(f, "A", 0, NULL, 0, &err), NR_OK);
     start(f);
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     assert_int_equal(nr_manager_shutdown(f->m, NULL, &rep, &err), NR_OK);
     assert_int_equal(rep.destroyed, 9);
     for (int i = 0; i < 3; i++)

@@ -52,7 +52,7 @@ static void test_shutdown_many_tenant_pools(void **state)
     nr_shutdown_options so = NR_SHUTDOWN_OPTIONS_INIT;
     nr_shutdown_options_default(&so);
     so.drain_timeout_ms = 20;
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     nr_error err = {0};
     int rc = nr_manager_shutdown(m, &so, &rep, &err);
     long live_after_shutdown = atomic_load(&fake.live);
@@ -151,7 +151,7 @@ static void test_no_tenant_pool_escapes_shutdown(void **state)
         }
         pthread_barrier_wait(&s.go);
         nr_sleep_ns((int64_t)(c % 20) * 5 * NR_NS_PER_US);
-        nr_shutdown_report rep;
+        nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
         nr_error err = {0};
         int rc = nr_manager_shutdown(s.m, NULL, &rep, &err);
         atomic_store(&s.done, 1);

@@ -9,12 +9,16 @@
  * the drivers it has built in; a file naming another known driver is told
  * it is not built in.
  *
+ *     nr_config_load_options opts = NR_CONFIG_LOAD_OPTIONS_INIT;
+ *     nr_config_load_options_default(&opts);
+ *     opts.drivers = drivers;
+ *     opts.ndrivers = ndrivers;
  *     nr_config_file *cf;
  *     if (nr_config_file_load(&cf, "app.json", &opts, &err) != NR_OK) {
  *         nr_config_file_write_problems(cf, stderr);   (cf may be NULL: see err)
  *         ...
  *     }
- *     nr_manager_options mo;
+ *     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
  *     nr_config_file_manager_options(cf, &mo);        (credentials from the file)
  *     nr_manager_create(&m, &mo, &err);
  *     nr_manager_load_config(m, cf, &err);            (registers every resource and group)
@@ -55,20 +59,32 @@ typedef struct nr_config_driver {
 } nr_config_driver;
 
 typedef struct nr_config_load_options {
+    size_t size; /* sizeof(nr_config_load_options) as the caller was built: the caller sets it
+                    (NR_CONFIG_LOAD_OPTIONS_INIT, docs/ABI.md) */
     const nr_config_driver *drivers; /* borrowed, ndrivers entries */
     size_t ndrivers;
     bool check_credentials; /* also check that each credential's variable is set and its
                                file readable (never reading them); default true */
     /* The program's own health stages (nebula/health_pipeline.h) that a
      * resource's "health.stages" may name beside the built-in ones; at most
-     * NR_RESOURCE_HEALTH_STAGES_MAX. Borrowed: the array and each stage's ud
-     * must outlive every manager the file's resources are registered into
-     * (each resource's spec points at them). NULL when nhealth_stages is 0;
+     * NR_RESOURCE_HEALTH_STAGES_MAX, each of the same size
+     * (NR_HEALTH_STAGE_DEF_INIT, the array's stride). The array is copied
+     * into the loaded file; each stage's ud is borrowed and must outlive
+     * every manager the file's resources are registered into. NULL when nhealth_stages is 0;
      * default none, so a file naming another stage gets a problem naming the
      * resource, the stage and the stages it may use. */
     const nr_health_stage_def *health_stages;
     size_t nhealth_stages;
 } nr_config_load_options;
+
+/* Initialisers that set size: `nr_config_load_options o = NR_CONFIG_LOAD_OPTIONS_INIT;`, or with
+ * fields: `nr_config_load_options o = NR_CONFIG_LOAD_OPTIONS(.field = value, ...);` (C only: C++
+ * writes nebula::sized<nr_config_load_options>()). */
+#define NR_CONFIG_LOAD_OPTIONS(...)                                                                \
+    {                                                                                              \
+        .size = sizeof(nr_config_load_options), __VA_ARGS__                                        \
+    }
+#define NR_CONFIG_LOAD_OPTIONS_INIT NR_CONFIG_LOAD_OPTIONS()
 
 NR_API void nr_config_load_options_default(nr_config_load_options *o);
 
@@ -84,7 +100,8 @@ typedef struct nr_config_file nr_config_file;
 /*
  * Read and check file. NR_OK: *out is complete. NR_ECONFIG: the file breaks
  * rules; *out holds every problem (nr_config_file_problems) and err names
- * the first and the count. NR_EINVAL (no drivers table), NR_ENOMEM: *out
+ * the first and the count. NR_EINVAL (no drivers table, opts' size or a
+ * health stage's size refused: err names it and its index), NR_ENOMEM: *out
  * is NULL. Free *out in every case it is set.
  */
 NR_API int nr_config_file_load(nr_config_file **out, const char *file,

@@ -222,10 +222,21 @@ typedef int (*nr_health_stage_fn)(void *ud, const nr_health_stage_ctx *ctx,
                                   nr_health_report *report, nr_error *err);
 
 typedef struct nr_health_stage_def {
+    size_t size;      /* sizeof(nr_health_stage_def) as the caller was built: the caller sets it
+                         (NR_HEALTH_STAGE_DEF_INIT, docs/ABI.md) */
     const char *name; /* 1..31 bytes of [A-Za-z0-9_.-], not a built-in stage's; copied */
     nr_health_stage_fn fn;
     void *ud; /* borrowed: must outlive every pipeline that uses the stage */
 } nr_health_stage_def;
+
+/* Initialisers that set size: `nr_health_stage_def d = NR_HEALTH_STAGE_DEF_INIT;`, or with fields:
+ * `nr_health_stage_def d = NR_HEALTH_STAGE_DEF(.field = value, ...);` (C only: C++ writes
+ * nebula::sized<nr_health_stage_def>()). */
+#define NR_HEALTH_STAGE_DEF(...)                                                                   \
+    {                                                                                              \
+        .size = sizeof(nr_health_stage_def), __VA_ARGS__                                           \
+    }
+#define NR_HEALTH_STAGE_DEF_INIT NR_HEALTH_STAGE_DEF()
 
 /* One round's input. Valid during nr_health_pipeline_run only. */
 typedef struct nr_health_round {
@@ -245,7 +256,9 @@ typedef struct nr_health_pipeline_options {
                     (NR_HEALTH_PIPELINE_OPTIONS_INIT, docs/ABI.md) */
     const char *resource_id; /* names the pipeline in errors and for stages; copied; NULL = "" */
     const nr_health_stage_def *custom; /* the stages the config may name besides the built-in
-                                          ones; the array is read during create only */
+                                          ones; the array is read during create only. Every
+                                          element has the same size (NR_HEALTH_STAGE_DEF_INIT),
+                                          which is the array's stride */
     size_t ncustom;
     int64_t (*clock)(void *ud); /* monotonic nanoseconds; NULL = nr_now_ns */
     void *clock_ud;
@@ -265,8 +278,9 @@ NR_API void nr_health_pipeline_options_default(nr_health_pipeline_options *o);
 /*
  * Make a pipeline from cfg (NULL = nr_health_config_default) and opts (NULL =
  * defaults). Each custom stage the config names is looked up in opts->custom.
- * NR_EINVAL (out NULL, a bad options version, a custom stage without fn, with
- * a bad or built-in name, or defined twice: err names it), NR_ECONFIG (cfg
+ * NR_EINVAL (out NULL, opts' size refused, a custom stage whose size is
+ * refused or differs from custom[0]'s, without fn, with a bad or built-in
+ * name, or defined twice: err names it and its index), NR_ECONFIG (cfg
  * breaks a rule: err names the resource, the field and the rule),
  * NR_ENOMEM. *out is set on success only.
  */

@@ -150,6 +150,8 @@ typedef int (*nr_hook_after_fn)(void *ud, const nr_hook_call *call, nr_error *er
 #define NR_HOOK_NAME_MAX 64 /* a hook's name: 1..63 bytes, including the NUL */
 
 typedef struct nr_hook_def {
+    size_t size;              /* sizeof(nr_hook_def) as the caller was built: the caller sets it
+                                 (NR_HOOK_DEF_INIT, docs/ABI.md) */
     const char *name;         /* required; 1..63 printable bytes; copied; names the hook in
                                  refusals and events. Two hooks may share a name. */
     int32_t priority;         /* lower runs first; equal: the order added */
@@ -162,6 +164,15 @@ typedef struct nr_hook_def {
                                  NULL = any resource */
     const nr_scope *scope;    /* filter, copied; NULL = any scope */
 } nr_hook_def;
+
+/* Initialisers that set size: `nr_hook_def d = NR_HOOK_DEF_INIT;`, or with fields:
+ * `nr_hook_def d = NR_HOOK_DEF(.field = value, ...);` (C only: C++ writes
+ * nebula::sized<nr_hook_def>()). */
+#define NR_HOOK_DEF(...)                                                                           \
+    {                                                                                              \
+        .size = sizeof(nr_hook_def), __VA_ARGS__                                                   \
+    }
+#define NR_HOOK_DEF_INIT NR_HOOK_DEF()
 
 typedef struct nr_hooks nr_hooks;
 
@@ -195,9 +206,10 @@ NR_API int nr_hooks_destroy(nr_hooks *h, nr_error *err);
 
 /*
  * Add a hook; *id (may be NULL) gets its id, for nr_hooks_remove (never 0).
- * NR_EINVAL (no name, a name too long or not printable, no callback, an
- * unknown op bit, a filter that is not a valid id or scope: err names the
- * field and the rule), NR_EEXHAUSTED (max_hooks reached), NR_ENOMEM.
+ * def->size is checked as docs/ABI.md says (an older, smaller def reads the
+ * fields it lacks as 0). NR_EINVAL (def's size refused, no name, a name too long or not printable,
+ * no callback, an unknown op bit, a filter that is not a valid id or scope: err names the field and
+ * the rule), NR_EEXHAUSTED (max_hooks reached), NR_ENOMEM.
  */
 NR_API int nr_hooks_add(nr_hooks *h, const nr_hook_def *def, uint64_t *id, nr_error *err);
 

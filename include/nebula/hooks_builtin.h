@@ -3,7 +3,12 @@
  * (docs/hooks.md): audit, metrics, slow acquire and credential refresh.
  *
  * Each one fills an nr_hook_def that the program adds with nr_hooks_add (and
- * may change first: its priority, operations and filters). Each is also
+ * may change first: its priority, operations and filters). The fill writes
+ * the def up to its size, as a _default function does (docs/ABI.md): set it
+ * first (`nr_hook_def def = NR_HOOK_DEF_INIT;`); a zeroed def gets the whole
+ * struct and its size. The options structs are sized too: each create
+ * refuses a size of 0 or one larger than this library's (NR_EINVAL naming
+ * the struct) and reads the fields an older, smaller struct lacks as 0. Each is also
  * available from the config file of `nebula-resource` under "hooks".
  *
  * Ownership: the objects made here (nr_audit, nr_hook_metrics,
@@ -53,30 +58,51 @@ struct nr_manager;
  * operation never waits.
  */
 typedef struct nr_audit_options {
+    size_t size;      /* sizeof(nr_audit_options) as the caller was built: the caller sets it
+                         (NR_AUDIT_OPTIONS_INIT, docs/ABI.md) */
     const char *path; /* append the lines to this file (created 0600 if missing); NULL: sink */
     void (*sink)(void *ud, const char *line, size_t len); /* or give each line (no '\n') to
                                                              this, on the audit thread */
     void *sink_ud;
-    size_t queue_lines; /* lines queued at most; default 4096; 1..1048576 */
+    size_t queue_lines; /* lines queued at most; default (and 0) 4096; 1..1048576 */
 } nr_audit_options;
 
 typedef struct nr_audit nr_audit;
 
 typedef struct nr_audit_stats {
+    size_t size; /* sizeof(nr_audit_stats) as the caller was built: the caller sets it
+                    (NR_AUDIT_STATS_INIT, docs/ABI.md) */
     uint64_t queued, written, dropped, write_errors;
 } nr_audit_stats;
+
+/* Initialisers that set size: `nr_audit_options o = NR_AUDIT_OPTIONS_INIT;`, or with fields:
+ * `nr_audit_options o = NR_AUDIT_OPTIONS(.field = value, ...);` (C only: C++ writes
+ * nebula::sized<nr_audit_options>()). */
+#define NR_AUDIT_OPTIONS(...)                                                                      \
+    {                                                                                              \
+        .size = sizeof(nr_audit_options), __VA_ARGS__                                              \
+    }
+#define NR_AUDIT_OPTIONS_INIT NR_AUDIT_OPTIONS()
+#define NR_AUDIT_STATS(...)                                                                        \
+    {                                                                                              \
+        .size = sizeof(nr_audit_stats), __VA_ARGS__                                                \
+    }
+#define NR_AUDIT_STATS_INIT NR_AUDIT_STATS()
 
 NR_API void nr_audit_options_default(nr_audit_options *o);
 
 /* Open the file (or take the sink) and start the writer thread. NR_EINVAL
- * (neither or both of path and sink, a bad queue size), NR_EINIT (the file
+ * (opts' size refused, neither or both of path and sink, a bad queue size), NR_EINIT (the file
  * cannot be opened: err names it and why), NR_ENOMEM. */
 NR_API int nr_audit_create(nr_audit **out, const nr_audit_options *opts, nr_error *err);
 
 /* Fill def: name "audit", every operation, an after callback, ud = a. */
 NR_API void nr_audit_hook(nr_audit *a, nr_hook_def *def);
 
-NR_API void nr_audit_stats_get(nr_audit *a, nr_audit_stats *out);
+/* The counters, written into out up to out->size (docs/ABI.md). NR_OK;
+ * NR_EINVAL when out is NULL or out->size is 0 or larger than this
+ * library's nr_audit_stats (nothing is written). a NULL: zeros. */
+NR_API int nr_audit_stats_get(nr_audit *a, nr_audit_stats *out);
 
 /* Wait until every line queued so far is written (or failed to be: see
  * write_errors), or the deadline passes (NR_ETIMEDOUT); an unset deadline
@@ -124,14 +150,26 @@ NR_API void nr_hook_metrics_destroy(nr_hook_metrics *m);
  * nr_slow_acquires_total{resource} when a registry is given.
  */
 typedef struct nr_slow_acquire_options {
+    size_t size; /* sizeof(nr_slow_acquire_options) as the caller was built: the caller sets it
+                    (NR_SLOW_ACQUIRE_OPTIONS_INIT, docs/ABI.md) */
     int64_t threshold_ms; /* default 100; 1..86400000 */
     nr_event_bus *events; /* borrowed, may be NULL */
     nr_metrics *metrics;  /* borrowed, may be NULL */
 } nr_slow_acquire_options;
 
+/* Initialisers that set size: `nr_slow_acquire_options o = NR_SLOW_ACQUIRE_OPTIONS_INIT;`, or with
+ * fields: `nr_slow_acquire_options o = NR_SLOW_ACQUIRE_OPTIONS(.field = value, ...);` (C only: C++
+ * writes nebula::sized<nr_slow_acquire_options>()). */
+#define NR_SLOW_ACQUIRE_OPTIONS(...)                                                               \
+    {                                                                                              \
+        .size = sizeof(nr_slow_acquire_options), __VA_ARGS__                                       \
+    }
+#define NR_SLOW_ACQUIRE_OPTIONS_INIT NR_SLOW_ACQUIRE_OPTIONS()
+
 typedef struct nr_slow_acquire nr_slow_acquire;
 
 NR_API void nr_slow_acquire_options_default(nr_slow_acquire_options *o);
+/* NR_EINVAL (opts' size refused, a bad threshold_ms), NR_ENOMEM. */
 NR_API int nr_slow_acquire_create(nr_slow_acquire **out, const nr_slow_acquire_options *opts,
                                   nr_error *err);
 /* Fill def: name "slow-acquire", NR_HOOK_ACQUIRE, an after callback. */
@@ -162,13 +200,26 @@ NR_API void nr_slow_acquire_destroy(nr_slow_acquire *s);
  * destroy from one thread; destroy only after the hook was removed.
  */
 typedef struct nr_credential_refresh_options {
+    size_t size; /* sizeof(nr_credential_refresh_options) as the caller was built: the caller sets
+                    it (NR_CREDENTIAL_REFRESH_OPTIONS_INIT, docs/ABI.md) */
     int64_t window_ms; /* default 60000; 0..86400000 */
 } nr_credential_refresh_options;
+
+/* Initialisers that set size: `nr_credential_refresh_options o =
+ * NR_CREDENTIAL_REFRESH_OPTIONS_INIT;`, or with fields: `nr_credential_refresh_options o =
+ * NR_CREDENTIAL_REFRESH_OPTIONS(.field = value, ...);` (C only: C++ writes
+ * nebula::sized<nr_credential_refresh_options>()). */
+#define NR_CREDENTIAL_REFRESH_OPTIONS(...)                                                         \
+    {                                                                                              \
+        .size = sizeof(nr_credential_refresh_options), __VA_ARGS__                                 \
+    }
+#define NR_CREDENTIAL_REFRESH_OPTIONS_INIT NR_CREDENTIAL_REFRESH_OPTIONS()
 
 typedef struct nr_credential_refresh nr_credential_refresh;
 
 NR_API void nr_credential_refresh_options_default(nr_credential_refresh_options *o);
-/* m is borrowed and must outlive the object. */
+/* m is borrowed and must outlive the object. NR_EINVAL (m NULL, opts' size
+ * refused, a bad window_ms), NR_ENOMEM. */
 NR_API int nr_credential_refresh_create(nr_credential_refresh **out, struct nr_manager *m,
                                         const nr_credential_refresh_options *opts, nr_error *err);
 /* Fill def: name "credential-refresh", NR_HOOK_CREATE, a before callback. */

@@ -168,8 +168,10 @@ typedef struct nr_resource_spec {
     /* The program's own stages the health config may name, at most
      * NR_RESOURCE_HEALTH_STAGES_MAX (nr_health_stage_def: a name, fn, ud). The
      * array is read during register only; each stage's ud is borrowed and
-     * must outlive the resource. NULL when nhealth_stages is 0. A stage
-     * without fn, or with a bad or built-in name, is NR_EINVAL. */
+     * must outlive the resource. NULL when nhealth_stages is 0. Each element
+     * has the same size (NR_HEALTH_STAGE_DEF_INIT, the array's stride); a
+     * refused or differing size (err names the index), a stage without fn,
+     * or with a bad or built-in name, is NR_EINVAL. */
     const nr_health_stage_def *health_stages;
     size_t nhealth_stages;
     /* Autoscaling (nebula/autoscale.h); copied. NULL = off. Checked against
@@ -683,6 +685,8 @@ typedef struct nr_shutdown_leftover {
 } nr_shutdown_leftover;
 
 typedef struct nr_shutdown_report {
+    size_t size; /* sizeof(nr_shutdown_report) as the caller was built: the caller sets it
+                    (NR_SHUTDOWN_REPORT_INIT, docs/ABI.md) */
     int64_t drain_ns, cleanup_ns, total_ns;
     bool drain_timed_out, cleanup_timed_out;
     uint32_t destroyed; /* instances destroyed during cleanup */
@@ -690,15 +694,25 @@ typedef struct nr_shutdown_report {
     nr_shutdown_leftover leftovers[NR_SHUTDOWN_LEFTOVERS_MAX];
 } nr_shutdown_report;
 
+/* Initialisers that set size: `nr_shutdown_report r = NR_SHUTDOWN_REPORT_INIT;`, or with fields:
+ * `nr_shutdown_report r = NR_SHUTDOWN_REPORT(.field = value, ...);` (C only: C++ writes
+ * nebula::sized<nr_shutdown_report>()). */
+#define NR_SHUTDOWN_REPORT(...)                                                                    \
+    {                                                                                              \
+        .size = sizeof(nr_shutdown_report), __VA_ARGS__                                            \
+    }
+#define NR_SHUTDOWN_REPORT_INIT NR_SHUTDOWN_REPORT()
+
 /*
  * Phased graceful shutdown; see the top of this file. opts and report may
- * be NULL. Returns NR_OK when everything was given back and destroyed,
- * NR_ETIMEDOUT when a phase ran out of time (err and the report name what is
- * still out). A second call returns NR_OK at once. Leases given back after
- * shutdown destroy their instance. Called while a start (nr_manager_start,
- * or a register after it) runs, it makes that start stop before its next
- * create and waits for it to put back what it started (at most the create
- * running then), then shuts down as usual.
+ * be NULL. report is written up to report->size (NR_SHUTDOWN_REPORT_INIT,
+ * docs/ABI.md); a report size of 0 or one larger than this library's is
+ * NR_EINVAL before anything is shut down, and nothing is written. Returns NR_OK when everything was
+ * given back and destroyed, NR_ETIMEDOUT when a phase ran out of time (err and the report name what
+ * is still out). A second call returns NR_OK at once. Leases given back after shutdown destroy
+ * their instance. Called while a start (nr_manager_start, or a register after it) runs, it makes
+ * that start stop before its next create and waits for it to put back what it started (at most the
+ * create running then), then shuts down as usual.
  */
 NR_API int nr_manager_shutdown(nr_manager *m, const nr_shutdown_options *opts,
                                nr_shutdown_report *report, nr_error *err);

@@ -5,6 +5,13 @@
 # from CMake" and "Use from pkg-config" sections, and every one is run.
 # Expects to be sourced from the top of the source tree, under set -euo pipefail.
 
+# The SOVERSION: the major of the top-level project() version (docs/ABI.md).
+NR_SOVERSION=$(sed -n 's/^project(NebulaResource VERSION \([0-9]*\)\..*/\1/p' CMakeLists.txt)
+[ -n "$NR_SOVERSION" ] || {
+    echo "FAIL: no project(NebulaResource VERSION X.Y.Z) in CMakeLists.txt" >&2
+    exit 1
+}
+
 nr_fail() {
     echo "FAIL: $*" >&2
     exit 1
@@ -21,7 +28,7 @@ nr_quiet() {
 }
 
 # nr_resolved_from BINARY LIBRARY DIR: the dynamic loader finds LIBRARY
-# (e.g. libnebula-resource.so.0) for BINARY inside DIR.
+# (e.g. libnebula-resource.so.$NR_SOVERSION) for BINARY inside DIR.
 nr_resolved_from() {
     local where
     where=$(ldd "$1" | awk -v lib="$2" '$1 == lib { print $3 }')
@@ -41,7 +48,8 @@ nr_check_tree() {
         n=$((n + 1))
         dyn=$(readelf -d "$lib")
         soname=$(sed -n 's/.*Library soname: \[\(.*\)\]/\1/p' <<<"$dyn")
-        [ "$soname" = "$base.so.0" ] || nr_fail "$lib: SONAME '$soname', not $base.so.0"
+        [ "$soname" = "$base.so.$NR_SOVERSION" ] ||
+            nr_fail "$lib: SONAME '$soname', not $base.so.$NR_SOVERSION"
         [ -L "$lib" ] && [ -L "$libdir/$soname" ] || nr_fail "$lib or $soname is not a link"
         [ -f "$libdir/$base.a" ] || nr_fail "no static $base.a beside $lib"
         [ -f "$libdir/pkgconfig/${base#lib}.pc" ] || nr_fail "no pkg-config file ${base#lib}.pc"
@@ -51,9 +59,9 @@ nr_check_tree() {
     local prog=$prefix/bin/nebula-resource
     [ -x "$prog" ] || nr_fail "$prog is not installed"
     out=$(env -u LD_LIBRARY_PATH "$prog" --version) || nr_fail "$prog --version"
-    grep -q '^nebula-resource 0\.' <<<"$out" || nr_fail "$prog --version says: $out"
-    nr_resolved_from "$prog" libnebula-resource.so.0 "$libdir"
-    nr_resolved_from "$prog" libnebula-resource-admin.so.0 "$libdir"
+    grep -q "^nebula-resource $NR_SOVERSION\\." <<<"$out" || nr_fail "$prog --version says: $out"
+    nr_resolved_from "$prog" libnebula-resource.so.$NR_SOVERSION "$libdir"
+    nr_resolved_from "$prog" libnebula-resource-admin.so.$NR_SOVERSION "$libdir"
     local man=$prefix/share/man/man1/nebula-resource.1.gz
     out=$(zcat "$man") || nr_fail "man page $man is not gzip"
     grep -q '^\.TH NEBULA-RESOURCE 1' <<<"$out" || nr_fail "man page $man"
@@ -65,15 +73,15 @@ nr_run_consumers() {
     local prefix=$1 work=$2 root out
     root=$(pwd)
     unset LD_LIBRARY_PATH
-    # -- CMake: find_package(NebulaResource 0.1 REQUIRED COMPONENTS sqlite admin)
+    # -- CMake: find_package(NebulaResource 1.0 REQUIRED COMPONENTS sqlite admin)
     nr_quiet "$work" cmake -S tests/install -B "$work/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$prefix"
     nr_quiet "$work" cmake --build "$work/cmake"
     "$work/cmake/consumer"
     "$work/cmake/consumer_static"
     "$work/cmake/admin_consumer"
     "$work/cmake/admin_consumer_static"
-    nr_resolved_from "$work/cmake/consumer" libnebula-resource-sqlite.so.0 "$prefix/lib"
-    nr_resolved_from "$work/cmake/admin_consumer" libnebula-resource-admin.so.0 "$prefix/lib"
+    nr_resolved_from "$work/cmake/consumer" libnebula-resource-sqlite.so.$NR_SOVERSION "$prefix/lib"
+    nr_resolved_from "$work/cmake/admin_consumer" libnebula-resource-admin.so.$NR_SOVERSION "$prefix/lib"
     out=$(ldd "$work/cmake/consumer_static" "$work/cmake/admin_consumer_static")
     if grep -q libnebula <<<"$out"; then
         nr_fail "a consumer of the nebula::*_static targets loads a shared libnebula-resource"
@@ -115,7 +123,7 @@ nr_run_consumers() {
     cc -std=c11 tests/install/consumer.c -o "$work/pc-consumer" \
         $(pkg-config --cflags --libs nebula-resource-sqlite) -Wl,-rpath,"$rpath"
     "$work/pc-consumer"
-    nr_resolved_from "$work/pc-consumer" libnebula-resource-sqlite.so.0 "$prefix/lib"
+    nr_resolved_from "$work/pc-consumer" libnebula-resource-sqlite.so.$NR_SOVERSION "$prefix/lib"
     # shellcheck disable=SC2046
     cc -static -std=c11 tests/install/consumer.c -o "$work/pc-consumer-static" \
         $(pkg-config --cflags --libs --static nebula-resource-sqlite) 2>"$work/static-link.log" ||

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin_abi.h"
 #include "admin_internal.h"
 #include "nebula/time.h"
 
@@ -25,19 +26,11 @@ const char *nr_admin_phase_name(nr_admin_phase p)
     return "unknown";
 }
 
-/* The size rule of docs/ABI.md, as the core's src/base/abi.h has it (this
- * library links the core's public symbols only). */
+/* The size rule of docs/ABI.md (admin_abi.h). */
 static int options_in(nr_admin_options *local, const nr_admin_options *in, nr_error *err)
 {
-    if (in->size < sizeof(size_t) || in->size > sizeof(*local))
-        return nr_error_set(err, NR_EINVAL, NULL,
-                            "nr_admin_options: size %zu is not a size this library knows (this "
-                            "library's is %zu): initialise it with NR_ADMIN_OPTIONS_INIT",
-                            in->size, sizeof(*local));
-    memset(local, 0, sizeof(*local));
-    memcpy(local, in, in->size);
-    local->size = sizeof(*local);
-    return NR_OK;
+    return nr__admin_abi_in(local, sizeof(*local), in, "nr_admin_options", "NR_ADMIN_OPTIONS_INIT",
+                            err);
 }
 
 static void defaults(nr_admin_options *o);
@@ -46,12 +39,7 @@ void nr_admin_options_default(nr_admin_options *o)
 {
     nr_admin_options d;
     defaults(&d);
-    size_t n = o->size;
-    if (n == 0 || n > sizeof(d)) {
-        *o = d;
-    } else if (n > sizeof(size_t)) {
-        memcpy((char *)o + sizeof(size_t), (const char *)&d + sizeof(size_t), n - sizeof(size_t));
-    }
+    nr__admin_abi_default(o, &d, sizeof(d));
 }
 
 static void defaults(nr_admin_options *o)

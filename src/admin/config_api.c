@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_abi.h"
 #include "cfg_internal.h"
 #include "config_loader.h"
 #include "nebula/credential_sources.h"
 
 struct nr_config_file {
     char *file;
+    nr_health_stage_def stages[NR_RESOURCE_HEALTH_STAGES_MAX]; /* the load options' own, copied
+                                                                   at this library's size */
     cf_config cfg;
     cf_issues iss;
     nr_config_problem *problems; /* views of iss */
@@ -21,8 +24,10 @@ struct nr_config_file {
 
 void nr_config_load_options_default(nr_config_load_options *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->check_credentials = true;
+    if (!o)
+        return;
+    nr_config_load_options d = NR_CONFIG_LOAD_OPTIONS(.check_credentials = true);
+    nr__admin_abi_default(o, &d, sizeof(d));
 }
 
 void nr_config_file_free(nr_config_file *cf)
@@ -57,7 +62,15 @@ int nr_config_file_load(nr_config_file **out, const char *file, const nr_config_
                         nr_error *err)
 {
     *out = NULL;
-    if (!file || !opts || (!opts->drivers && opts->ndrivers))
+    if (!file || !opts)
+        return nr_error_set(err, NR_EINVAL, NULL, "config: no file or no load options");
+    nr_config_load_options o;
+    int rc = nr__admin_abi_in(&o, sizeof(o), opts, "nr_config_load_options",
+                              "NR_CONFIG_LOAD_OPTIONS_INIT", err);
+    if (rc != NR_OK)
+        return rc;
+    opts = &o;
+    if (!opts->drivers && opts->ndrivers)
         return nr_error_set(err, NR_EINVAL, NULL, "config: no file or no load options");
     if (opts->nhealth_stages > NR_RESOURCE_HEALTH_STAGES_MAX)
         return nr_error_set(err, NR_EINVAL, NULL, "config: %zu health stages given, at most %d",
@@ -66,14 +79,24 @@ int nr_config_file_load(nr_config_file **out, const char *file, const nr_config_
         return nr_error_set(err, NR_EINVAL, NULL,
                             "config: health_stages is NULL but nhealth_stages is %zu",
                             opts->nhealth_stages);
+    nr_health_stage_def stages[NR_RESOURCE_HEALTH_STAGES_MAX];
+    rc = nr__admin_abi_array_in(stages, sizeof(stages[0]), opts->health_stages,
+                                opts->health_stages ? opts->nhealth_stages : 0, "health_stages",
+                                "nr_health_stage_def", "NR_HEALTH_STAGE_DEF_INIT", err);
+    if (rc != NR_OK) {
+        nr_error_prefix(err, "config");
+        return rc;
+    }
     for (size_t k = 0; k < opts->nhealth_stages; k++)
-        if (!opts->health_stages[k].name)
+        if (!stages[k].name)
             return nr_error_set(err, NR_EINVAL, NULL, "config: health_stages[%zu] has no name", k);
     nr_config_file *cf = calloc(1, sizeof(*cf));
     if (!cf || !(cf->file = strdup(file))) {
         free(cf);
         return nr_error_set(err, NR_ENOMEM, NULL, "config: out of memory");
     }
+    memcpy(cf->stages, stages, opts->nhealth_stages * sizeof(stages[0]));
+    o.health_stages = opts->nhealth_stages ? cf->stages : NULL;
     int bad = cf_config_load(file, opts, &cf->cfg, &cf->iss);
     cf->problems = calloc(cf->iss.n ? cf->iss.n : 1, sizeof(*cf->problems));
     if (!cf->problems) {
@@ -96,7 +119,7 @@ int nr_config_file_load(nr_config_file **out, const char *file, const nr_config_
                             "%s: invalid: %zu problem%s; the first: %s%s: %s: %s", file, cf->iss.n,
                             cf->iss.n == 1 ? "" : "s", file, where, first->path, first->rule);
     }
-    int rc = make_table(cf, err);
+    rc = make_table(cf, err);
     if (rc != NR_OK) {
         nr_config_file_free(cf);
         *out = NULL;

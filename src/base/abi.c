@@ -3,6 +3,8 @@
  */
 #include "base/abi.h"
 
+#include <stdio.h>
+
 static int refuse(size_t n, size_t known, const char *name, const char *init, nr_error *err)
 {
     return nr_error_set(err, NR_EINVAL, NULL,
@@ -20,6 +22,33 @@ int nr__abi_in(void *local, size_t known, const void *in, const char *name, cons
     memset(local, 0, known);
     memcpy(local, in, n);
     memcpy(local, &known, sizeof(known));
+    return NR_OK;
+}
+
+int nr__abi_array_in(void *local, size_t known, const void *in, size_t n, const char *what,
+                     const char *name, const char *init, nr_error *err)
+{
+    if (n == 0)
+        return NR_OK;
+    size_t stride = nr__abi_size(in);
+    for (size_t i = 0; i < n; i++) {
+        const char *el = (const char *)in + i * stride;
+        size_t sz = nr__abi_size(el);
+        if (!nr__abi_size_ok(sz, known)) {
+            char which[96];
+            snprintf(which, sizeof(which), "%s[%zu]: %s", what, i, name);
+            return refuse(sz, known, which, init, err);
+        }
+        if (sz != stride)
+            return nr_error_set(err, NR_EINVAL, NULL,
+                                "%s[%zu]: %s: size %zu differs from %s[0]'s %zu: every element "
+                                "of the array has the same size (initialise each with %s)",
+                                what, i, name, sz, what, stride, init);
+        char *dst = (char *)local + i * known;
+        memset(dst, 0, known);
+        memcpy(dst, el, sz);
+        memcpy(dst, &known, sizeof(known));
+    }
     return NR_OK;
 }
 

@@ -58,8 +58,22 @@ void nr__abi_out(void *out, const void *full, size_t known);
  * size is 0 (a zeroed struct) or larger than known. */
 void nr__abi_default(void *o, const void *full, size_t known);
 
+/*
+ * An array of n sized definitions at `in` (`what` names it in errors, e.g.
+ * "custom"): its stride is the size of element 0, and every element must
+ * have that size. Copy each into local[0..n) (n * known bytes) as
+ * nr__abi_in does. NR_OK (n 0: nothing read); NR_EINVAL (local untouched
+ * past the elements before the bad one) naming the element, e.g.
+ * "custom[1]: nr_health_stage_def: size 0 is not a size ...", or saying
+ * that its size differs from element 0's.
+ */
+int nr__abi_array_in(void *local, size_t known, const void *in, size_t n, const char *what,
+                     const char *name, const char *init, nr_error *err);
+
 #define NR__ABI_IN(local, in, type, init, err)                                                     \
     nr__abi_in((local), sizeof(type), (in), #type, #init, (err))
+#define NR__ABI_ARRAY_IN(local, in, n, what, type, init, err)                                      \
+    nr__abi_array_in((local), sizeof(type), (in), (n), (what), #type, #init, (err))
 #define NR__ABI_OUT_CHECK(out, type, init, err)                                                    \
     nr__abi_out_check((out), sizeof(type), #type, #init, (err))
 

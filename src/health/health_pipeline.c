@@ -199,7 +199,21 @@ int nr_health_pipeline_create(nr_health_pipeline **out, const nr_health_config *
     }
     char id[NR_ERROR_ID_MAX];
     nr__copy_marked(id, sizeof(id), opts->resource_id ? opts->resource_id : "");
-    int rc = create(out, cfg, opts, id, err);
+    /* the custom stages at this library's size (the caller's is their stride) */
+    nr_health_stage_def *custom = NULL;
+    int rc = NR_OK;
+    if (dflt.custom && dflt.ncustom > 0) {
+        custom = nr_calloc(dflt.ncustom, sizeof(*custom));
+        if (!custom)
+            rc = nr_error_set(err, NR_ENOMEM, id, "health pipeline: out of memory");
+        else
+            rc = NR__ABI_ARRAY_IN(custom, dflt.custom, dflt.ncustom, "custom", nr_health_stage_def,
+                                  NR_HEALTH_STAGE_DEF_INIT, err);
+        dflt.custom = custom;
+    }
+    if (rc == NR_OK)
+        rc = create(out, cfg, opts, id, err);
+    nr_free(custom);
     if (rc != NR_OK && id[0])
         nr_error_prefix(err, "resource '%s'", id); /* every message names the resource */
     return rc;

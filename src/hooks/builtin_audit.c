@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/abi.h"
 #include "nebula/alloc.h"
 #include "nebula/hooks_builtin.h"
 #include "observe/json_writer.h"
@@ -55,8 +56,8 @@ void nr_audit_options_default(nr_audit_options *o)
 {
     if (!o)
         return;
-    memset(o, 0, sizeof(*o));
-    o->queue_lines = AUDIT_QUEUE_DEFAULT;
+    nr_audit_options d = NR_AUDIT_OPTIONS(.queue_lines = AUDIT_QUEUE_DEFAULT);
+    nr__abi_default(o, &d, sizeof(d));
 }
 
 /* ---- the line ------------------------------------------------------------- */
@@ -156,11 +157,9 @@ void nr_audit_hook(nr_audit *a, nr_hook_def *def)
 {
     if (!def)
         return;
-    memset(def, 0, sizeof(*def));
-    def->name = "audit";
-    def->ops = NR_HOOK_OPS_ALL;
-    def->after = audit_after;
-    def->ud = a;
+    nr_hook_def d =
+        NR_HOOK_DEF(.name = "audit", .ops = NR_HOOK_OPS_ALL, .after = audit_after, .ud = a);
+    nr__abi_default(def, &d, sizeof(d));
 }
 
 /* ---- the writer thread ---------------------------------------------------- */
@@ -266,8 +265,13 @@ int nr_audit_create(nr_audit **out, const nr_audit_options *opts, nr_error *err)
     *out = NULL;
     if (!opts)
         return nr_error_set(err, NR_EINVAL, NULL, "audit: options are NULL (path or sink needed)");
-    nr_audit_options o = *opts;
-    int rc = check_options(&o, err);
+    nr_audit_options o;
+    int rc = NR__ABI_IN(&o, opts, nr_audit_options, NR_AUDIT_OPTIONS_INIT, err);
+    if (rc != NR_OK)
+        return rc;
+    if (o.queue_lines == 0) /* 0 is the default, as for an older caller that lacks it */
+        o.queue_lines = AUDIT_QUEUE_DEFAULT;
+    rc = check_options(&o, err);
     if (rc != NR_OK)
         return rc;
     nr_audit *a = nr_calloc(1, sizeof(*a));
@@ -311,19 +315,21 @@ fail_mem:
     return rc;
 }
 
-void nr_audit_stats_get(nr_audit *a, nr_audit_stats *out)
+int nr_audit_stats_get(nr_audit *a, nr_audit_stats *out)
 {
-    if (!out)
-        return;
-    memset(out, 0, sizeof(*out));
-    if (!a)
-        return;
-    pthread_mutex_lock(&a->mu);
-    out->queued = a->queued;
-    out->written = a->written;
-    out->dropped = a->dropped;
-    out->write_errors = a->write_errors;
-    pthread_mutex_unlock(&a->mu);
+    if (!out || NR__ABI_OUT_CHECK(out, nr_audit_stats, NR_AUDIT_STATS_INIT, NULL) != NR_OK)
+        return NR_EINVAL;
+    nr_audit_stats full = NR_AUDIT_STATS_INIT;
+    if (a) {
+        pthread_mutex_lock(&a->mu);
+        full.queued = a->queued;
+        full.written = a->written;
+        full.dropped = a->dropped;
+        full.write_errors = a->write_errors;
+        pthread_mutex_unlock(&a->mu);
+    }
+    nr__abi_out(out, &full, sizeof(full));
+    return NR_OK;
 }
 
 int nr_audit_flush(nr_audit *a, nr_deadline deadline, nr_error *err)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "manager/manager_credential.h"
 #include "nebula/alloc.h"
 #include "nebula/hooks_builtin.h"
@@ -35,7 +36,10 @@ struct nr_credential_refresh {
 
 void nr_credential_refresh_options_default(nr_credential_refresh_options *o)
 {
-    o->window_ms = 60000;
+    if (!o)
+        return;
+    nr_credential_refresh_options d = NR_CREDENTIAL_REFRESH_OPTIONS(.window_ms = 60000);
+    nr__abi_default(o, &d, sizeof(d));
 }
 
 int nr_credential_refresh_create(nr_credential_refresh **out, struct nr_manager *m,
@@ -45,10 +49,14 @@ int nr_credential_refresh_create(nr_credential_refresh **out, struct nr_manager 
         return nr_error_set(err, NR_EINVAL, NULL,
                             "nr_credential_refresh_create: out and the manager must not be NULL");
     *out = NULL;
-    nr_credential_refresh_options o;
+    nr_credential_refresh_options o = NR_CREDENTIAL_REFRESH_OPTIONS_INIT;
     nr_credential_refresh_options_default(&o);
-    if (opts)
-        o = *opts;
+    if (opts) {
+        int rc = NR__ABI_IN(&o, opts, nr_credential_refresh_options,
+                            NR_CREDENTIAL_REFRESH_OPTIONS_INIT, err);
+        if (rc != NR_OK)
+            return rc;
+    }
     if (o.window_ms < 0 || o.window_ms > WINDOW_MAX_MS)
         return nr_error_set(err, NR_EINVAL, NULL,
                             "credential refresh: window_ms must be 0..86400000 (got %lld)",
@@ -131,9 +139,9 @@ static int before_create(void *ud, const nr_hook_call *call, nr_error *err)
 
 void nr_credential_refresh_hook(nr_credential_refresh *c, nr_hook_def *def)
 {
-    memset(def, 0, sizeof(*def));
-    def->name = "credential-refresh";
-    def->ops = NR_HOOK_OP_BIT(NR_HOOK_CREATE);
-    def->before = before_create;
-    def->ud = c;
+    if (!def)
+        return;
+    nr_hook_def d = NR_HOOK_DEF(.name = "credential-refresh", .ops = NR_HOOK_OP_BIT(NR_HOOK_CREATE),
+                                .before = before_create, .ud = c);
+    nr__abi_default(def, &d, sizeof(d));
 }

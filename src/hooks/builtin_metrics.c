@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "nebula/alloc.h"
 #include "nebula/hooks_builtin.h"
 
@@ -216,11 +217,9 @@ void nr_metrics_hook(nr_hook_metrics *m, nr_hook_def *def)
 {
     if (!def)
         return;
-    memset(def, 0, sizeof(*def));
-    def->name = "metrics";
-    def->ops = NR_HOOK_OPS_ALL;
-    def->after = metrics_after;
-    def->ud = m;
+    nr_hook_def d =
+        NR_HOOK_DEF(.name = "metrics", .ops = NR_HOOK_OPS_ALL, .after = metrics_after, .ud = m);
+    nr__abi_default(def, &d, sizeof(d));
 }
 
 void nr_hook_metrics_destroy(nr_hook_metrics *m)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "nebula/alloc.h"
 #include "nebula/hooks_builtin.h"
 #include "nebula/pool.h"
@@ -32,8 +33,8 @@ void nr_slow_acquire_options_default(nr_slow_acquire_options *o)
 {
     if (!o)
         return;
-    memset(o, 0, sizeof(*o));
-    o->threshold_ms = SLOW_DEFAULT_MS;
+    nr_slow_acquire_options d = NR_SLOW_ACQUIRE_OPTIONS(.threshold_ms = SLOW_DEFAULT_MS);
+    nr__abi_default(o, &d, sizeof(d));
 }
 
 /* The site's file name without its directories. */
@@ -131,10 +132,13 @@ int nr_slow_acquire_create(nr_slow_acquire **out, const nr_slow_acquire_options 
     if (!out)
         return nr_error_set(err, NR_EINVAL, NULL, "slow acquire: out is NULL");
     *out = NULL;
-    nr_slow_acquire_options o;
+    nr_slow_acquire_options o = NR_SLOW_ACQUIRE_OPTIONS_INIT;
     nr_slow_acquire_options_default(&o);
-    if (opts)
-        o = *opts;
+    if (opts) {
+        int rc = NR__ABI_IN(&o, opts, nr_slow_acquire_options, NR_SLOW_ACQUIRE_OPTIONS_INIT, err);
+        if (rc != NR_OK)
+            return rc;
+    }
     if (o.threshold_ms < 1 || o.threshold_ms > SLOW_MAX_MS)
         return nr_error_set(err, NR_EINVAL, NULL,
                             "slow acquire: threshold_ms must be in 1..%lld (got %lld)",
@@ -167,11 +171,9 @@ void nr_slow_acquire_hook(nr_slow_acquire *s, nr_hook_def *def)
 {
     if (!def)
         return;
-    memset(def, 0, sizeof(*def));
-    def->name = "slow-acquire";
-    def->ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE);
-    def->after = slow_after;
-    def->ud = s;
+    nr_hook_def d = NR_HOOK_DEF(.name = "slow-acquire", .ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE),
+                                .after = slow_after, .ud = s);
+    nr__abi_default(def, &d, sizeof(d));
 }
 
 uint64_t nr_slow_acquire_count(nr_slow_acquire *s)

@@ -254,11 +254,10 @@ static bool id_chars_ok(const char *s, size_t n)
     return true;
 }
 
-/* Check def and copy it into hk; NR_EINVAL names the field and the rule. */
+/* Check def (of this library's size) and copy it into hk; NR_EINVAL names
+ * the field and the rule. */
 static int hook_from_def(nr__hook *hk, const nr_hook_def *def, nr_error *err)
 {
-    if (!def)
-        return nr_error_set(err, NR_EINVAL, NULL, "nr_hooks_add: def must not be NULL");
     size_t n = def->name ? strlen(def->name) : 0;
     if (n == 0)
         return nr_error_set(err, NR_EINVAL, NULL, "hook: name is required");
@@ -330,8 +329,14 @@ int nr_hooks_add(nr_hooks *h, const nr_hook_def *def, uint64_t *id, nr_error *er
     if (!h)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_hooks_add: registry must not be NULL");
     assert(h->magic == NR__HOOKS_MAGIC);
+    if (!def)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_hooks_add: def must not be NULL");
+    nr_hook_def d;
+    int rc = NR__ABI_IN(&d, def, nr_hook_def, NR_HOOK_DEF_INIT, err);
+    if (rc != NR_OK)
+        return rc;
     nr__hook tmp;
-    int rc = hook_from_def(&tmp, def, err);
+    rc = hook_from_def(&tmp, &d, err);
     if (rc != NR_OK)
         return rc;
     nr__hook *hk = nr_malloc(sizeof(*hk));

@@ -209,13 +209,38 @@ int nr__check_id(const char *id, nr_error *err)
     return nr_id_check(id, "resource id", err);
 }
 
+static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error *err);
+
+/* The checks of register, with spec's health stages first copied at this
+ * library's size (their stride is the caller's: docs/ABI.md). */
 int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error *err)
 {
     int rc = nr__check_id(spec->id, err);
     if (rc)
         return rc;
+    nr_health_stage_def stages[NR_RESOURCE_HEALTH_STAGES_MAX];
+    nr_resource_spec s;
+    if (spec->health_stages && spec->nhealth_stages > 0 &&
+        spec->nhealth_stages <= NR_RESOURCE_HEALTH_STAGES_MAX) {
+        rc = NR__ABI_ARRAY_IN(stages, spec->health_stages, spec->nhealth_stages, "health_stages",
+                              nr_health_stage_def, NR_HEALTH_STAGE_DEF_INIT, err);
+        if (rc) {
+            if (err)
+                snprintf(err->resource_id, sizeof(err->resource_id), "%s", spec->id);
+            nr_error_prefix(err, "resource '%s'", spec->id);
+            return rc;
+        }
+        s = *spec;
+        s.health_stages = stages;
+        spec = &s;
+    }
+    return entry_from_spec(spec, out, err);
+}
+
+static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error *err)
+{
     const char *id = spec->id;
-    rc = nr_resource_type_check(spec->type, err);
+    int rc = nr_resource_type_check(spec->type, err);
     if (rc) {
         nr_error_prefix(err, "resource '%s'", id);
         err ? (void)snprintf(err->resource_id, sizeof(err->resource_id), "%s", id) : (void)0;

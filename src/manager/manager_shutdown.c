@@ -45,8 +45,14 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
 {
     nr_shutdown_report rep;
     memset(&rep, 0, sizeof(rep));
+    rep.size = sizeof(rep);
     if (!m)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_shutdown: manager must not be NULL");
+    if (report) {
+        int rc = NR__ABI_OUT_CHECK(report, nr_shutdown_report, NR_SHUTDOWN_REPORT_INIT, err);
+        if (rc)
+            return rc;
+    }
     nr_shutdown_options o = NR_SHUTDOWN_OPTIONS_INIT;
     if (opts) {
         int rc = NR__ABI_IN(&o, opts, nr_shutdown_options, NR_SHUTDOWN_OPTIONS_INIT, err);
@@ -59,7 +65,7 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     if (atomic_load_explicit(&m->phase, memory_order_acquire) >= NR__PHASE_STOPPING) {
         pthread_mutex_unlock(&m->mu);
         if (report)
-            *report = rep;
+            nr__abi_out(report, &rep, sizeof(rep));
         return NR_OK;
     }
     /* First the token, then the phase: a round that sees either stops at its
@@ -197,7 +203,7 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     nr__manager_event(m, NR_EV_SHUTDOWN_PHASE, NULL, NULL, (int64_t)rep.nleftovers, rep.total_ns,
                       rep.nleftovers ? done : "stopped");
     if (report)
-        *report = rep;
+        nr__abi_out(report, &rep, sizeof(rep));
     if (rep.nleftovers)
         return nr_error_set(err, NR_ETIMEDOUT, NULL,
                             "shutdown: %zu resource(s) still have leases out at terminate: %s%s",

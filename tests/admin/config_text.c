@@ -25,7 +25,7 @@ int cfg_text_load(const char *text, const nr_config_driver *drivers, size_t ndri
                   nr_config_file **cf, nr_error *err)
 {
     char *path = cfg_text_write(text);
-    nr_config_load_options o;
+    nr_config_load_options o = NR_CONFIG_LOAD_OPTIONS_INIT;
     nr_config_load_options_default(&o);
     o.drivers = drivers;
     o.ndrivers = ndrivers;

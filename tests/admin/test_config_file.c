@@ -177,7 +177,7 @@ static void test_invalid_file(void **state)
     nr_config_file_free(cf);
 
     /* a file that cannot be read is one problem at "$" */
-    nr_config_load_options o;
+    nr_config_load_options o = NR_CONFIG_LOAD_OPTIONS_INIT;
     nr_config_load_options_default(&o);
     o.drivers = drivers;
     o.ndrivers = 2;
@@ -221,9 +221,10 @@ static void test_program_stage_named_by_a_file(void **state)
     nr_config_file_free(cf);
 
     /* with it: the spec carries the stage and the manager runs it */
-    const nr_health_stage_def stages[] = {{"disk", disk_stage, NULL}};
+    const nr_health_stage_def stages[] = {
+        NR_HEALTH_STAGE_DEF(.name = "disk", .fn = disk_stage, .ud = NULL)};
     char *path = cfg_text_write(text);
-    nr_config_load_options o;
+    nr_config_load_options o = NR_CONFIG_LOAD_OPTIONS_INIT;
     nr_config_load_options_default(&o);
     o.drivers = drivers;
     o.ndrivers = 2;
@@ -234,7 +235,11 @@ static void test_program_stage_named_by_a_file(void **state)
     nr_resource_spec spec = NR_RESOURCE_SPEC_INIT;
     assert_int_equal(nr_config_file_resource(cf, 0, &spec, NULL), NR_OK);
     assert_int_equal(spec.nhealth_stages, 1);
-    assert_ptr_equal(spec.health_stages, stages);
+    /* the file's copy of the stages, at this library's size */
+    assert_ptr_not_equal(spec.health_stages, stages);
+    assert_int_equal(spec.health_stages[0].size, sizeof(nr_health_stage_def));
+    assert_string_equal(spec.health_stages[0].name, "disk");
+    assert_true(spec.health_stages[0].fn == disk_stage);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_config_file_manager_options(cf, &mo);
     nr_manager *m = NULL;

@@ -778,7 +778,7 @@ void test_manager_owner()
     CHECK(missing.code() == nebula::errc::not_found);
     CHECK(m.info("nope").code() == nebula::errc::not_found);
 
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = nebula::sized<nr_shutdown_report>();
     CHECK_OK(m.shutdown(2s, 2s, &rep));
     CHECK_EQ(rep.nleftovers, 0u);
     CHECK(m.acquire("cpp-top", 100ms).code() == nebula::errc::shut_down);

@@ -129,7 +129,7 @@ int main(int argc, char **argv)
     /* 1. the config file, with the drivers this program has */
     static const nr_config_driver drivers[] = {{.name = "postgres", .type = &nr_postgres_type},
                                                {.name = "redis", .type = &nr_redis_type}};
-    nr_config_load_options lo;
+    nr_config_load_options lo = NR_CONFIG_LOAD_OPTIONS_INIT;
     nr_config_load_options_default(&lo);
     lo.drivers = drivers;
     lo.ndrivers = 2;

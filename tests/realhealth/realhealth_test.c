@@ -449,7 +449,7 @@ int main(void)
     exercise(m, l, "pg", "cache", server_pid("NR_TEST_PG_CTL"), true);
     exercise(m, l, "cache", "pg", server_pid("NR_TEST_REDIS_CTL"), false);
 
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     if (nr_manager_shutdown(m, NULL, &rep, &err) != NR_OK)
         die("shutdown: %s", err.message);
     nr_event_unsubscribe(l->sub);

@@ -64,7 +64,7 @@ static int probe_after(void *ud, const nr_hook_call *call, nr_error *err)
 
 void nr_hook_probe_def(nr_hook_probe *p, const char *tag, nr_hook_def *def)
 {
-    memset(def, 0, sizeof(*def));
+    *def = (nr_hook_def)NR_HOOK_DEF_INIT;
     p->tag = tag;
     def->name = tag;
     def->before = probe_before;
@@ -75,7 +75,7 @@ void nr_hook_probe_def(nr_hook_probe *p, const char *tag, nr_hook_def *def)
 uint64_t nr_hook_probe_add(nr_hooks *h, nr_hook_probe *p, const char *tag, uint32_t ops,
                            int32_t priority)
 {
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     nr_hook_probe_def(p, tag, &def);
     def.ops = ops;
     def.priority = priority;

@@ -12,7 +12,7 @@
 nr_config_file *cli_config_load(const char *file, bool check_credentials, FILE *out,
                                 const char *suffix)
 {
-    nr_config_load_options lo;
+    nr_config_load_options lo = NR_CONFIG_LOAD_OPTIONS_INIT;
     nr_config_load_options_default(&lo);
     lo.drivers = cli_drivers(&lo.ndrivers);
     lo.check_credentials = check_credentials;

@@ -42,7 +42,7 @@ static int build(cli_hook *out, const nr_config_hook *c, nr_manager *m, nr_event
     out->type = c->type;
     switch (c->type) {
     case NR_CONFIG_HOOK_AUDIT: {
-        nr_audit_options o;
+        nr_audit_options o = NR_AUDIT_OPTIONS_INIT;
         nr_audit_options_default(&o);
         o.path = c->path;
         o.queue_lines = c->queue_lines;
@@ -64,7 +64,7 @@ static int build(cli_hook *out, const nr_config_hook *c, nr_manager *m, nr_event
         return NR_OK;
     }
     case NR_CONFIG_HOOK_SLOW_ACQUIRE: {
-        nr_slow_acquire_options o;
+        nr_slow_acquire_options o = NR_SLOW_ACQUIRE_OPTIONS_INIT;
         nr_slow_acquire_options_default(&o);
         o.threshold_ms = c->threshold_ms;
         o.events = bus;
@@ -78,7 +78,7 @@ static int build(cli_hook *out, const nr_config_hook *c, nr_manager *m, nr_event
         return NR_OK;
     }
     case NR_CONFIG_HOOK_CREDENTIAL_REFRESH: {
-        nr_credential_refresh_options o;
+        nr_credential_refresh_options o = NR_CREDENTIAL_REFRESH_OPTIONS_INIT;
         nr_credential_refresh_options_default(&o);
         o.window_ms = c->window_ms;
         nr_credential_refresh *cr = NULL;
@@ -100,7 +100,7 @@ int cli_hooks_add(cli_hooks *h, const nr_config_file *cf, nr_manager *m, nr_even
     for (size_t i = 0; i < n; i++) {
         nr_config_hook c;
         nr_config_file_hook(cf, i, &c);
-        nr_hook_def def;
+        nr_hook_def def = NR_HOOK_DEF_INIT;
         int rc = build(&h->v[h->n], &c, m, bus, metrics, &def, err);
         if (rc == NR_OK) {
             h->n++;

@@ -420,7 +420,7 @@ int nr_cli_bench(int argc, char **argv)
     double secs = (double)(nr_now_ns() - t0) / 1e9;
     status = report(&b, ts, secs);
     free(ts);
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     if (nr_manager_shutdown(app.m, NULL, &rep, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource bench: shutdown: %s\n", err.message);
         status = 1;

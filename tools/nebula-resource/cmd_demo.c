@@ -635,7 +635,7 @@ static int run(demo *d, const char *dir)
 
     printf("shutting down: drain, cleanup, terminate...\n");
     nr_admin_set_phase(d->admin, NR_ADMIN_SHUTTING_DOWN);
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     int src = nr_manager_shutdown(d->m, NULL, &rep, &err);
     if (src != NR_OK)
         fprintf(stderr, "nebula-resource demo: %s\n", err.message);

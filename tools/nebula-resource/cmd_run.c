@@ -152,7 +152,7 @@ static int shut_down(cli_app *app, cli_signals *sig, nr_admin **admin, bool fail
            "leases\n",
            (long long)so.drain_timeout_ms);
     fflush(stdout);
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     nr_error err = {0};
     if (!forced)
         cli_signals_arm_force(sig, true);

@@ -161,7 +161,7 @@ static void test_unhealthy_then_healthy_again(void **state)
         fail_msg("acquire consumer: %s: %s", nr_err_name(rc), err.message);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     assert_int_equal(nr_manager_shutdown(m, NULL, &rep, &err), NR_OK);
     assert_int_equal(nr_manager_destroy(m, &err), NR_OK);
     nr_config_free(&nr_kafka_producer_config_schema, &pcfg);

@@ -170,7 +170,7 @@ static void test_kill_and_heal(void **state)
     if (rc != NR_OK)
         fail_msg("insert after restart: %s", err.message);
 
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     assert_int_equal(nr_manager_shutdown(m, NULL, &rep, &err), NR_OK);
     assert_int_equal(nr_manager_destroy(m, &err), NR_OK);
     nr_config_free(&nr_mongo_config_schema, &cfg);

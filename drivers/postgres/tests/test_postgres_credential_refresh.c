@@ -209,7 +209,7 @@ static void test_password_changed_while_running(void **state)
     assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);
     nr_credential_refresh *cr = NULL;
     assert_int_equal(nr_credential_refresh_create(&cr, m, NULL, &err), NR_OK);
-    nr_hook_def def;
+    nr_hook_def def = NR_HOOK_DEF_INIT;
     nr_credential_refresh_hook(cr, &def);
     uint64_t hook_id = 0;
     assert_int_equal(nr_hooks_add(hooks, &def, &hook_id, &err), NR_OK);

@@ -201,7 +201,7 @@ static void test_server_killed_and_restarted(void **state)
     assert_int_equal(count_rows(f->m), 3);
     assert_int_equal(info.stats.in_use, 0);
 
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     nr_shutdown_options so =
         NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = 5000, .cleanup_timeout_ms = 5000);
     assert_int_equal(nr_manager_shutdown(f->m, &so, &rep, &err), NR_OK);

@@ -123,7 +123,7 @@ static void test_server_killed_and_restarted(void **state)
     use_once(m);
     assert_int_equal(info.state, NR_RS_RUNNING);
 
-    nr_shutdown_report rep;
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
     assert_int_equal(nr_manager_shutdown(m, NULL, &rep, &err), NR_OK);
     assert_int_equal(nr_manager_destroy(m, &err), NR_OK);
     nr_config_free(&nr_redis_config_schema, &cfg);

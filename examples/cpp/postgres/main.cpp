@@ -59,7 +59,7 @@ try {
                     nr_postgres_sqlstate(r.error().driver_code(), state));
     } /* the lease goes back: ROLLBACK if needed, then DISCARD ALL */
 
-    nr_shutdown_report report;
+    nr_shutdown_report report = nebula::sized<nr_shutdown_report>();
     manager.shutdown(5s, 2s, &report).value();
     std::printf("shutdown: %u connection(s) closed, %zu resource(s) with leases left\n",
                 report.destroyed, report.nleftovers);

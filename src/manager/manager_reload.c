@@ -334,7 +334,17 @@ static int reload_impl(nr_manager *m, const nr_resource_spec *spec, nr_reload_re
         return NR_ENOTFOUND;
     void *config = NULL;
     nr_pool_config pc;
-    int rc = new_config(spec, &config, &pc, err);
+    int rc = new_config(spec, &config, &pc, err); /* checks the stages' sizes too */
+    /* the stages at this library's size (their stride is the caller's) */
+    nr_health_stage_def stages[NR_RESOURCE_HEALTH_STAGES_MAX];
+    nr_resource_spec sized_stages;
+    if (rc == NR_OK && spec->health_stages && spec->nhealth_stages > 0 &&
+        (rc = NR__ABI_ARRAY_IN(stages, spec->health_stages, spec->nhealth_stages, "health_stages",
+                               nr_health_stage_def, NR_HEALTH_STAGE_DEF_INIT, err)) == NR_OK) {
+        sized_stages = *spec;
+        sized_stages.health_stages = stages;
+        spec = &sized_stages;
+    }
     if (rc == NR_OK)
         rc = refuse_fixed(e, spec, err);
     nr_tenant_policy tp;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "admin_abi.h"
+#include "base/abi.h"
 #include "admin_internal.h"
 #include "nebula/time.h"
 
@@ -26,11 +26,10 @@ const char *nr_admin_phase_name(nr_admin_phase p)
     return "unknown";
 }
 
-/* The size rule of docs/ABI.md (admin_abi.h). */
+/* The size rule of docs/ABI.md (base/abi.h). */
 static int options_in(nr_admin_options *local, const nr_admin_options *in, nr_error *err)
 {
-    return nr__admin_abi_in(local, sizeof(*local), in, "nr_admin_options", "NR_ADMIN_OPTIONS_INIT",
-                            err);
+    return nr__abi_in(local, sizeof(*local), in, "nr_admin_options", "NR_ADMIN_OPTIONS_INIT", err);
 }
 
 static void defaults(nr_admin_options *o);
@@ -39,7 +38,7 @@ void nr_admin_options_default(nr_admin_options *o)
 {
     nr_admin_options d;
     defaults(&d);
-    nr__admin_abi_default(o, &d, sizeof(d));
+    nr__abi_default(o, &d, sizeof(d));
 }
 
 static void defaults(nr_admin_options *o)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin_abi.h"
+#include "base/abi.h"
 #include "cfg_internal.h"
 #include "config_loader.h"
 #include "nebula/credential_sources.h"
@@ -27,7 +27,7 @@ void nr_config_load_options_default(nr_config_load_options *o)
     if (!o)
         return;
     nr_config_load_options d = NR_CONFIG_LOAD_OPTIONS(.check_credentials = true);
-    nr__admin_abi_default(o, &d, sizeof(d));
+    nr__abi_default(o, &d, sizeof(d));
 }
 
 void nr_config_file_free(nr_config_file *cf)
@@ -65,8 +65,8 @@ int nr_config_file_load(nr_config_file **out, const char *file, const nr_config_
     if (!file || !opts)
         return nr_error_set(err, NR_EINVAL, NULL, "config: no file or no load options");
     nr_config_load_options o;
-    int rc = nr__admin_abi_in(&o, sizeof(o), opts, "nr_config_load_options",
-                              "NR_CONFIG_LOAD_OPTIONS_INIT", err);
+    int rc = nr__abi_in(&o, sizeof(o), opts, "nr_config_load_options",
+                        "NR_CONFIG_LOAD_OPTIONS_INIT", err);
     if (rc != NR_OK)
         return rc;
     opts = &o;
@@ -80,9 +80,9 @@ int nr_config_file_load(nr_config_file **out, const char *file, const nr_config_
                             "config: health_stages is NULL but nhealth_stages is %zu",
                             opts->nhealth_stages);
     nr_health_stage_def stages[NR_RESOURCE_HEALTH_STAGES_MAX];
-    rc = nr__admin_abi_array_in(stages, sizeof(stages[0]), opts->health_stages,
-                                opts->health_stages ? opts->nhealth_stages : 0, "health_stages",
-                                "nr_health_stage_def", "NR_HEALTH_STAGE_DEF_INIT", err);
+    rc = nr__abi_array_in(stages, sizeof(stages[0]), opts->health_stages,
+                          opts->health_stages ? opts->nhealth_stages : 0, "health_stages",
+                          "nr_health_stage_def", "NR_HEALTH_STAGE_DEF_INIT", err);
     if (rc != NR_OK) {
         nr_error_prefix(err, "config");
         return rc;

@@ -16,7 +16,6 @@ static const char *const level_names[NR_SCOPE_LEVELS] = {
     "global", "tenant", "workflow", "execution", "action",
 };
 
-
 static bool level_valid(int level)
 {
     return level >= NR_SCOPE_GLOBAL && level <= NR_SCOPE_ACTION;

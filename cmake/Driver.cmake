@@ -18,7 +18,8 @@ function(nr_driver_testsupport)
   find_path(CMOCKA_INCLUDE_DIR cmocka.h REQUIRED)
   add_library(nr_driver_testsupport STATIC
     ${PROJECT_SOURCE_DIR}/tests/support/testutil.c
-    ${PROJECT_SOURCE_DIR}/tests/support/fake_type.c)
+    ${PROJECT_SOURCE_DIR}/tests/support/fake_type.c
+    ${PROJECT_SOURCE_DIR}/tests/support/driver_pool.c)
   target_include_directories(nr_driver_testsupport PUBLIC
     ${PROJECT_SOURCE_DIR}/tests/support ${CMOCKA_INCLUDE_DIR})
   target_link_libraries(nr_driver_testsupport PUBLIC nebula_resource_static ${CMOCKA_LIBRARY})

@@ -15,60 +15,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "driver_pool.h"
 #include "http_test_env.h"
 
 #define ID    "api-pool"
 #define TOKEN "p00l-t0ken-31337"
 
-static void pool_config(nr_pool_config *pc, int64_t max_size, int64_t min_idle)
-{
-    nr_pool_config_default(pc);
-    pc->max_size = max_size;
-    pc->min_idle = min_idle;
-}
-
 static nr_pool *make_pool_with(nr_http_config *c, const nr_pool_config *pc, const nr_secret *cred)
 {
-    nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_http_type, .config = c, .pool = pc,
-                                        .credential = cred);
-    nr_pool *p = NULL;
-    nr_error err = {0};
-    int rc = nr_pool_create(&p, &o, &err);
-    if (rc != NR_OK)
-        fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
-    return p;
+    return nr_dt_pool(ID, &nr_http_type, c, pc, cred);
 }
 
 static nr_pool *make_pool(nr_http_config *c, int64_t max_size, int64_t min_idle,
                           const nr_secret *cred)
 {
     nr_pool_config pc;
-    pool_config(&pc, max_size, min_idle);
+    nr_dt_pool_config(&pc, max_size, min_idle);
     return make_pool_with(c, &pc, cred);
-}
-
-/* No lease may be out; creates still running on the pool's creator (they
- * outlive the acquire that asked for them) are waited for, then the pool
- * must go. */
-static void pool_done(nr_pool *p)
-{
-    nr_error err = {0};
-    nr_pool_stats st = NR_POOL_STATS_INIT;
-    nr_pool_stats_get(p, &st);
-    assert_int_equal(st.in_use, 0);
-    int rc = nr_pool_drain(p, nr_deadline_in_ms(60000), &err);
-    if (rc != NR_OK)
-        fail_msg("drain: %s: %s", nr_err_name(rc), err.message);
-    assert_int_equal(nr_pool_destroy(p, &err), NR_OK);
-}
-
-static void acquire_ok(nr_pool *p, nr_guard *g)
-{
-    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
-    nr_error err = {0};
-    int rc = nr_pool_acquire(p, &ctx, g, &err);
-    if (rc != NR_OK)
-        fail_msg("acquire: %s: %s", nr_err_name(rc), err.message);
 }
 
 static int closed_port(void)
@@ -94,7 +57,7 @@ static void test_pool_requests_with_credential(void **state)
     nr_pool *p = make_pool(&c, 1, 0, tok);
 
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(p, &g);
+    nr_dt_acquire_ok(p, &g);
     void *h = nr_guard_handle(&g);
     nr_http_response rs;
     http_do_ok(h, "GET", "/bearer", &rs);
@@ -108,7 +71,7 @@ static void test_pool_requests_with_credential(void **state)
     curl_easy_setopt(nr_http_curl(h), CURLOPT_USERAGENT, "lease-ua");
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    acquire_ok(p, &g);
+    nr_dt_acquire_ok(p, &g);
     assert_ptr_equal(nr_guard_handle(&g), h); /* max_size 1: the same client */
     const char *extra[] = {"Content-Type: application/json"};
     nr_http_req rq = {
@@ -127,7 +90,7 @@ static void test_pool_requests_with_credential(void **state)
     nr_pool_stats_get(p, &st);
     assert_int_equal(st.creates, 1);
     assert_int_equal(st.recycle_failures, 0);
-    pool_done(p);
+    nr_dt_pool_done(p);
     nr_secret_free(tok);
     nr_config_free(&nr_http_config_schema, &c);
 }
@@ -210,7 +173,7 @@ static void test_pool_threads(void **state)
     nr_pool_stats_get(p, &st);
     assert_true(st.creates <= 2);
     assert_int_equal(st.acquires, THREADS * ITERATIONS);
-    pool_done(p);
+    nr_dt_pool_done(p);
     nr_config_free(&nr_http_config_schema, &c);
 }
 
@@ -230,7 +193,7 @@ static void test_pool_health(void **state)
     assert_int_equal(rep.checked, 2);
     assert_int_equal(rep.healthy, 2);
     assert_int_equal(rep.worst, NR_HEALTH_HEALTHY);
-    pool_done(p);
+    nr_dt_pool_done(p);
 
     http_cfg_set(&c.health_path, "/status/503");
     p = make_pool(&c, 1, 1, NULL);
@@ -239,7 +202,7 @@ static void test_pool_health(void **state)
     assert_int_equal(rep.worst, NR_HEALTH_UNHEALTHY);
     assert_int_equal(rep.discarded, 1);
     assert_string_equal(rep.reason, "GET /status/503 -> 503");
-    pool_done(p);
+    nr_dt_pool_done(p);
     nr_config_free(&nr_http_config_schema, &c);
 }
 
@@ -254,21 +217,21 @@ static void test_pool_unreachable(void **state)
     /* a cheap create: the lease works, the request says why it failed */
     nr_pool *p = make_pool(&c, 1, 0, tok);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(p, &g);
+    nr_dt_acquire_ok(p, &g);
     nr_http_response rs;
     nr_http_req rq = {.path = "/get"};
     assert_int_equal(nr_http_request(nr_guard_handle(&g), &rq, &rs, &err), NR_EUNAVAIL);
     NR_ASSERT_ERR(err, NR_EUNAVAIL, "http 'api-pool': cannot connect");
     assert_null(strstr(err.message, TOKEN));
     assert_int_equal(nr_guard_taint(&g), NR_OK);
-    pool_done(p);
+    nr_dt_pool_done(p);
 
     /* connect_on_create: every create fails. An acquire (nothing was created
      * before it, so the creator's create is the one failing) waits out its
      * deadline; its timeout carries the create's error as the cause. */
     c.connect_on_create = true;
     nr_pool_config pc;
-    pool_config(&pc, 1, 0);
+    nr_dt_pool_config(&pc, 1, 0);
     pc.breaker_failures = 3;
     p = make_pool_with(&c, &pc, tok);
     nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(2000));
@@ -312,7 +275,7 @@ static void test_pool_unreachable(void **state)
     assert_int_equal(err.driver_code, CURLE_COULDNT_CONNECT);
     assert_string_equal(err.resource_id, ID);
     assert_null(strstr(err.message, TOKEN));
-    pool_done(p);
+    nr_dt_pool_done(p);
     nr_secret_free(tok);
     nr_config_free(&nr_http_config_schema, &c);
 }
@@ -326,7 +289,7 @@ static void test_pool_acquire_deadline(void **state)
     http_cfg_set(&c.health_path, "/delay/10"); /* a server that does not answer in time */
     c.health_timeout_ms = 60000;
     nr_pool_config pc;
-    pool_config(&pc, 1, 0);
+    nr_dt_pool_config(&pc, 1, 0);
     pc.create_timeout_ms = 2000; /* the create the acquire leaves behind gives up in 2 s */
     nr_pool *p = make_pool_with(&c, &pc, NULL);
     nr_guard g = NR_GUARD_INIT;
@@ -344,7 +307,7 @@ static void test_pool_acquire_deadline(void **state)
     nr_pool_stats_get(p, &st);
     assert_int_equal(st.create_failures, 1);
     assert_int_equal(st.creates, 0);
-    pool_done(p);
+    nr_dt_pool_done(p);
     nr_config_free(&nr_http_config_schema, &c);
 }
 

@@ -4,6 +4,7 @@
  * cluster); consumer health, bounded close, bad input.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "driver_pool.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -67,15 +68,6 @@ static nr_pool *make_pool(const char *id, const nr_resource_type *type, const vo
     return pool;
 }
 
-static void acquire_ok(nr_pool *pool, nr_guard *g)
-{
-    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
-    nr_error err = {0};
-    int rc = nr_pool_acquire(pool, &ctx, g, &err);
-    if (rc != NR_OK)
-        fail_msg("acquire: %s: %s", nr_err_name(rc), err.message);
-}
-
 static void destroy_pool(nr_pool *pool)
 {
     nr_error err = {0};
@@ -95,7 +87,7 @@ static void test_produce_then_consume_through_pools(void **state)
     nr_pool *producers = make_pool("payments-out", &nr_kafka_producer_type, &pcfg);
 
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(producers, &g);
+    nr_dt_acquire_ok(producers, &g);
     for (int i = 0; i < N; i++) {
         char key[16], value[32];
         snprintf(key, sizeof(key), "k%d", i);
@@ -110,7 +102,7 @@ static void test_produce_then_consume_through_pools(void **state)
     nr_kafka_consumer_config ccfg;
     consumer_cfg(&ccfg, "payments-readers");
     nr_pool *consumers = make_pool("payments-in", &nr_kafka_consumer_type, &ccfg);
-    acquire_ok(consumers, &g);
+    nr_dt_acquire_ok(consumers, &g);
     void *c = nr_guard_handle(&g);
     assert_non_null(nr_kafka_handle(c));
 

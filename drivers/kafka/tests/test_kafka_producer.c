@@ -4,6 +4,7 @@
  * through its callbacks.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "driver_pool.h"
 #include "testutil.h"
 
 #include <pthread.h>
@@ -83,15 +84,6 @@ static nr_pool *make_pool(nr_kafka_producer_config *cfg, int64_t max_size)
     return make_pool_with(cfg, &pc);
 }
 
-static void acquire_ok(nr_pool *pool, nr_guard *g)
-{
-    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
-    nr_error err = {0};
-    int rc = nr_pool_acquire(pool, &ctx, g, &err);
-    if (rc != NR_OK)
-        fail_msg("acquire: %s: %s", nr_err_name(rc), err.message);
-}
-
 static void produce_ok(void *h, const char *value)
 {
     nr_error err = {0};
@@ -155,7 +147,7 @@ static void test_pool_produce_sync_and_async(void **state)
     nr_pool *pool = make_pool_with(&cfg, &pc);
 
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(pool, &g);
+    nr_dt_acquire_ok(pool, &g);
     void *h = nr_guard_handle(&g);
     assert_non_null(nr_kafka_handle(h));
     produce_ok(h, "one");
@@ -185,7 +177,7 @@ static void test_pool_produce_sync_and_async(void **state)
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
     /* the same instance comes back, validated, and the cluster is healthy */
-    acquire_ok(pool, &g);
+    nr_dt_acquire_ok(pool, &g);
     produce_ok(nr_guard_handle(&g), "three");
     assert_int_equal(nr_guard_release(&g), NR_OK);
     nr_pool_health_report hr;
@@ -213,7 +205,7 @@ static void test_delivery_errors_surface(void **state)
     producer_cfg(&cfg, mock.bootstraps, 10000);
     nr_pool *pool = make_pool(&cfg, 1);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(pool, &g);
+    nr_dt_acquire_ok(pool, &g);
     void *h = nr_guard_handle(&g);
     produce_ok(h, "warm"); /* metadata and connections are ready */
 
@@ -287,8 +279,8 @@ static void test_brokers_down_and_back(void **state)
     producer_cfg(&cfg, mock.bootstraps, msg_timeout);
     nr_pool *pool = make_pool(&cfg, 2);
     nr_guard g = NR_GUARD_INIT, g2 = NR_GUARD_INIT;
-    acquire_ok(pool, &g);
-    acquire_ok(pool, &g2);
+    nr_dt_acquire_ok(pool, &g);
+    nr_dt_acquire_ok(pool, &g2);
     produce_ok(nr_guard_handle(&g), "before");
     assert_int_equal(nr_guard_release(&g2), NR_OK); /* one idle instance to check */
 

@@ -4,6 +4,7 @@
  * exports NR_TEST_MONGO_PORT and NR_TEST_MONGO_CTL ("... ctl stop|start").
  */
 #define _POSIX_C_SOURCE 200809L
+#include "driver_pool.h"
 #include "testutil.h"
 
 #include <pthread.h>
@@ -91,20 +92,13 @@ static int teardown(void **state)
 
 static void make_pool_with(fixture *f, const nr_pool_config *pc, const nr_secret *cred)
 {
-    nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_mongo_type, .config = &f->cfg,
-                                        .pool = pc, .credential = cred);
-    nr_error err = {0};
-    int rc = nr_pool_create(&f->pool, &o, &err);
-    if (rc != NR_OK)
-        fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
+    f->pool = nr_dt_pool(ID, &nr_mongo_type, &f->cfg, pc, cred);
 }
 
 static void make_pool(fixture *f, int64_t max_size, int64_t min_idle, const nr_secret *cred)
 {
     nr_pool_config pc;
-    nr_pool_config_default(&pc);
-    pc.max_size = max_size;
-    pc.min_idle = min_idle;
+    nr_dt_pool_config(&pc, max_size, min_idle);
     make_pool_with(f, &pc, cred);
 }
 
@@ -117,15 +111,6 @@ static void wait_creates(fixture *f)
     int rc = nr_pool_wait_returned(f->pool, nr_deadline_in_ms(60000), &err);
     if (rc != NR_OK)
         fail_msg("wait for creates: %s: %s", nr_err_name(rc), err.message);
-}
-
-static void acquire_ok(nr_pool *pool, nr_guard *g)
-{
-    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
-    nr_error err = {0};
-    int rc = nr_pool_acquire(pool, &ctx, g, &err);
-    if (rc != NR_OK)
-        fail_msg("acquire: %s: %s", nr_err_name(rc), err.message);
 }
 
 static mongoc_collection_t *coll_of(nr_guard *g, const char *name)
@@ -157,7 +142,7 @@ static void test_crud(void **state)
     bson_error_t be;
     {
         NR_GUARD_SCOPED g = NR_GUARD_INIT;
-        acquire_ok(f->pool, &g);
+        nr_dt_acquire_ok(f->pool, &g);
         mongoc_collection_t *coll = coll_of(&g, "items");
         for (int i = 0; i < 5; i++) {
             bson_t *doc = BCON_NEW("i", BCON_INT32(i), "qty", BCON_INT32(i * 2), "kind",
@@ -196,7 +181,7 @@ static void test_crud(void **state)
     {
         /* the same client again: aggregate the sum of qty per kind */
         NR_GUARD_SCOPED g = NR_GUARD_INIT;
-        acquire_ok(f->pool, &g);
+        nr_dt_acquire_ok(f->pool, &g);
         nr_instance_info info;
         assert_int_equal(nr_guard_info(&g, &info), NR_OK);
         assert_int_equal(info.use_count, 2);
@@ -252,7 +237,7 @@ static void test_uri_form(void **state)
     set_str(&f->cfg.app_name, "orders-service");
     make_pool(f, 1, 0, NULL);
     NR_GUARD_SCOPED g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     mongoc_client_t *c = nr_mongo_client(nr_guard_handle(&g));
     const mongoc_uri_t *u = mongoc_client_get_uri(c);
     assert_string_equal(mongoc_uri_get_appname(u), "orders-service");
@@ -322,7 +307,7 @@ static void test_threads(void **state)
     assert_true(st.creates <= 2);
     assert_int_equal(st.acquires, N * ITER);
     NR_GUARD_SCOPED g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     mongoc_collection_t *coll = coll_of(&g, "par");
     bson_t all = BSON_INITIALIZER;
     assert_int_equal(count(coll, &all), N * ITER);
@@ -346,7 +331,7 @@ static void test_health_validate_recycle(void **state)
     assert_int_equal(hr.worst, NR_HEALTH_HEALTHY);
     /* the callbacks directly, on a leased instance */
     NR_GUARD_SCOPED g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     void *h = nr_guard_handle(&g);
     assert_int_equal(nr_mongo_type.validate(h, NULL, &err), NR_OK);
     assert_int_equal(nr_mongo_type.recycle(h, NULL, &err), NR_OK);
@@ -486,7 +471,7 @@ static void test_server_restart_validate(void **state)
     pc.validate_bypass_ms = 0; /* validate the client given back a moment ago */
     make_pool_with(f, &pc, NULL);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     server_ctl("stop");
     mongoc_collection_t *coll = coll_of(&g, "restart");
     bson_t *doc = BCON_NEW("x", BCON_INT32(1));

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include "driver_pool.h"
 
 #define ID "cache-pool"
 
@@ -53,37 +54,16 @@ static int teardown(void **state)
     return rc;
 }
 
-static void pool_config(nr_pool_config *pc, int64_t max_size, int64_t min_idle)
-{
-    nr_pool_config_default(pc);
-    pc->max_size = max_size;
-    pc->min_idle = min_idle;
-}
-
 static void make_pool_with(fixture *f, const nr_pool_config *pc)
 {
-    nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_redis_type, .config = &f->cfg,
-                                        .pool = pc, .credential = f->cred);
-    nr_error err = {0};
-    int rc = nr_pool_create(&f->pool, &o, &err);
-    if (rc != NR_OK)
-        fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
+    f->pool = nr_dt_pool(ID, &nr_redis_type, &f->cfg, pc, f->cred);
 }
 
 static void make_pool(fixture *f, int64_t max_size, int64_t min_idle)
 {
     nr_pool_config pc;
-    pool_config(&pc, max_size, min_idle);
+    nr_dt_pool_config(&pc, max_size, min_idle);
     make_pool_with(f, &pc);
-}
-
-static void acquire_ok(nr_pool *pool, nr_guard *g)
-{
-    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
-    nr_error err = {0};
-    int rc = nr_pool_acquire(pool, &ctx, g, &err);
-    if (rc != NR_OK)
-        fail_msg("acquire: %s: %s", nr_err_name(rc), err.message);
 }
 
 static redisReply *cmd_ok(void *h, const char *fmt, const char *arg)
@@ -155,7 +135,7 @@ static void test_commands_from_threads(void **state)
             fail_msg("thread %d: %d failures, last: %s", i, w[i].failures, w[i].message);
 
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     redisReply *r = cmd_ok(nr_guard_handle(&g), "GET pool:counter", NULL);
     char want[16];
     snprintf(want, sizeof(want), "%d", THREADS * ITERATIONS);
@@ -178,7 +158,7 @@ static void test_select_db_honoured(void **state)
     f->cfg.db = 3;
     make_pool(f, 2, 0);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     freeReplyObject(cmd_ok(nr_guard_handle(&g), "SET pool:only-in-3 yes", NULL));
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
@@ -201,7 +181,7 @@ static void test_release_resets_session_state(void **state)
     f->cfg.db = 3;
     make_pool(f, 1, 0);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     void *h = nr_guard_handle(&g);
     freeReplyObject(cmd_ok(h, "SET pool:k in-3", NULL));
     /* MULTI without EXEC */
@@ -209,7 +189,7 @@ static void test_release_resets_session_state(void **state)
     freeReplyObject(cmd_ok(h, "SET pool:k changed", NULL));
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     assert_ptr_equal(nr_guard_handle(&g), h); /* max_size 1: the same instance, clean */
     redisReply *r = cmd_ok(h, "GET pool:k", NULL);
     rt_expect_str(r, "in-3"); /* not "QUEUED", not "changed" */
@@ -219,7 +199,7 @@ static void test_release_resets_session_state(void **state)
     freeReplyObject(cmd_ok(h, "SELECT 0", NULL));
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     assert_ptr_equal(nr_guard_handle(&g), h);
     r = cmd_ok(h, "GET pool:k", NULL);
     rt_expect_str(r, "in-3"); /* back in db 3 */
@@ -247,7 +227,7 @@ static void test_subscribed_connection_retired(void **state)
     fixture *f = *state;
     make_pool(f, 1, 0);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     uint64_t first = instance_id(&g);
     redisReply *r = cmd_ok(nr_guard_handle(&g), "SUBSCRIBE pool:news", NULL);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
@@ -260,7 +240,7 @@ static void test_subscribed_connection_retired(void **state)
     assert_int_equal(st.destroys, 1);
     assert_int_equal(st.total, 0);
 
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     assert_int_not_equal(instance_id(&g), first);
     r = cmd_ok(nr_guard_handle(&g), "PING", NULL);
     rt_expect_str(r, "PONG");
@@ -272,17 +252,17 @@ static void test_killed_connection_replaced(void **state)
 {
     fixture *f = *state;
     nr_pool_config pc;
-    pool_config(&pc, 1, 0);
+    nr_dt_pool_config(&pc, 1, 0);
     pc.validate_bypass_ms = 0; /* validate on every reuse, however soon after the release */
     make_pool_with(f, &pc);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     uint64_t first = instance_id(&g);
     void *h = nr_guard_handle(&g);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     rt_kill_client(h); /* while it sits idle in the pool */
 
-    acquire_ok(f->pool, &g); /* validate sees the close; a new one is made */
+    nr_dt_acquire_ok(f->pool, &g); /* validate sees the close; a new one is made */
     assert_int_not_equal(instance_id(&g), first);
     redisReply *r = cmd_ok(nr_guard_handle(&g), "PING", NULL);
     rt_expect_str(r, "PONG");
@@ -300,7 +280,7 @@ static void test_killed_connection_replaced(void **state)
     assert_int_equal(st.validate_failures, 1);
     assert_int_equal(st.recycle_failures, 1);
     assert_int_equal(st.total, 0);
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     assert_int_equal(nr_redis_command(nr_guard_handle(&g), NULL, &err, "PING"), NR_OK);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 }
@@ -352,7 +332,7 @@ static void test_acquire_deadline_on_hung_server(void **state)
     assert_false(nr_guard_held(&g));
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, ID);
     /* and once it answers again, the pool works */
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 }
 
@@ -422,7 +402,7 @@ static void test_refused_reaches_acquirer(void **state)
     fixture *f = *state;
     rt_set_str(&f->cfg.unix_socket, "/nonexistent/redis.sock");
     nr_pool_config pc;
-    pool_config(&pc, 2, 0);
+    nr_dt_pool_config(&pc, 2, 0);
     pc.breaker_failures = 3;
     make_pool_with(f, &pc);
 

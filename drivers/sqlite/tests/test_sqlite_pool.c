@@ -2,6 +2,7 @@
  * test_sqlite_pool.c - the SQLite driver through the real pool.
  */
 #define _XOPEN_SOURCE 700
+#include "driver_pool.h"
 #include "testutil.h"
 
 #include <pthread.h>
@@ -66,24 +67,8 @@ static int teardown(void **state)
 static void make_pool(fixture *f, int64_t max_size, int64_t min_idle)
 {
     nr_pool_config pc;
-    nr_pool_config_default(&pc);
-    pc.max_size = max_size;
-    pc.min_idle = min_idle;
-    nr_pool_options o =
-        NR_POOL_OPTIONS(.id = ID, .type = &nr_sqlite_type, .config = &f->cfg, .pool = &pc);
-    nr_error err = {0};
-    int rc = nr_pool_create(&f->pool, &o, &err);
-    if (rc != NR_OK)
-        fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
-}
-
-static void acquire_ok(nr_pool *pool, nr_guard *g)
-{
-    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(60000));
-    nr_error err = {0};
-    int rc = nr_pool_acquire(pool, &ctx, g, &err);
-    if (rc != NR_OK)
-        fail_msg("acquire: %s: %s", nr_err_name(rc), err.message);
+    nr_dt_pool_config(&pc, max_size, min_idle);
+    f->pool = nr_dt_pool(ID, &nr_sqlite_type, &f->cfg, &pc, NULL);
 }
 
 static void exec_ok(void *h, const char *sql)
@@ -166,7 +151,7 @@ static void test_threads_share_a_wal_file(void **state)
     fixture *f = *state;
     make_pool(f, 3, 0);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     exec_ok(nr_guard_handle(&g), "CREATE TABLE rows(thread INTEGER, seq INTEGER,"
                                  " PRIMARY KEY (thread, seq))");
     assert_int_equal(nr_guard_release(&g), NR_OK);
@@ -189,7 +174,7 @@ static void test_threads_share_a_wal_file(void **state)
         if (w[i].failures)
             fail_msg("thread %d: %d failures, last: %s", i, w[i].failures, w[i].message);
 
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     sqlite3 *db = nr_sqlite_db(nr_guard_handle(&g));
     assert_int_equal(count_rows(db, "SELECT count(*) FROM rows"), THREADS * ITERATIONS);
     assert_int_equal(count_rows(db, "SELECT count(DISTINCT thread) FROM rows"), THREADS);
@@ -213,7 +198,7 @@ static void test_release_rolls_back_open_transaction(void **state)
     fixture *f = *state;
     make_pool(f, 1, 0);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     void *h = nr_guard_handle(&g);
     exec_ok(h, "CREATE TABLE t(x)");
     /* the user leaves a transaction open */
@@ -221,7 +206,7 @@ static void test_release_rolls_back_open_transaction(void **state)
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
     /* max_size 1: the same instance comes back, clean */
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     assert_ptr_equal(nr_guard_handle(&g), h);
     sqlite3 *db = nr_sqlite_db(nr_guard_handle(&g));
     assert_int_not_equal(sqlite3_get_autocommit(db), 0);
@@ -261,7 +246,7 @@ static void test_taint_discards(void **state)
     fixture *f = *state;
     make_pool(f, 1, 0);
     nr_guard g = NR_GUARD_INIT;
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     nr_instance_info first;
     assert_int_equal(nr_guard_info(&g, &first), NR_OK);
     exec_ok(nr_guard_handle(&g), "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
@@ -274,7 +259,7 @@ static void test_taint_discards(void **state)
     assert_int_equal(st.total, 0);
 
     /* a new instance, on the same file: the committed row is still there */
-    acquire_ok(f->pool, &g);
+    nr_dt_acquire_ok(f->pool, &g);
     nr_instance_info second;
     assert_int_equal(nr_guard_info(&g, &second), NR_OK);
     assert_int_not_equal(second.id, first.id);

@@ -355,7 +355,7 @@ static void test_health_stage_def_arrays(void **state)
 static void test_config_load_options_sizes(void **state)
 {
     (void)state;
-    char path[] = "/tmp/nr-abi.XXXXXX";
+    char path[] = "/tmp/nr-abi.XXXXXX"; /* mkstemp's template: it writes the name */
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     static const char text[] = "{\"resources\": []}\n";

@@ -45,6 +45,16 @@
 #include "manager/runtime.h"
 #include "nebula/manager.h"
 
+/* FNV-1a of an id: the hash of the manager's registry and of a resource's
+ * tenant index. */
+static inline uint64_t nr__id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
 /* A tenant's pool (on e->tenants and in e's tenant index), or a pool set
  * aside (on e->draining: only tenant, pool, next and evicted are used). */
 typedef struct nr__tenant_pool {

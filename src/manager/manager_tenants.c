@@ -17,15 +17,6 @@
 #include "nebula/alloc.h"
 #include "pool/pool_budget.h"
 
-/* FNV-1a */
-static uint64_t hash_of(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static nr__tenant_pool *find_locked(nr__entry *e, const char *tenant, uint64_t h)
 {
     if (!e->tnslots)
@@ -111,7 +102,7 @@ void nr__tenants_free_index(nr__entry *e)
 nr_pool *nr__tenant_pool_for(nr_manager *m, nr__entry *e, const char *tenant, int *rc,
                              nr_error *err)
 {
-    uint64_t h = hash_of(tenant);
+    uint64_t h = nr__id_hash(tenant);
     pthread_mutex_lock(&e->mu);
     /* Shutdown and unregister change the state under e->mu before they list
      * the pools: a pool created after that would escape them. */
@@ -268,7 +259,7 @@ void nr__tenant_forget(nr_manager *m, nr__entry *e, const char *tenant)
     if (!reg)
         return;
     pthread_mutex_lock(&e->mu);
-    if (!find_locked(e, tenant, hash_of(tenant))) {
+    if (!find_locked(e, tenant, nr__id_hash(tenant))) {
         nr_scope ts;
         nr_scope_make(&ts, tenant, NULL, NULL, NULL, NULL);
         nr__metrics_forget_scope(m, e->id, &ts);

@@ -9,22 +9,12 @@
 #include "manager/manager_internal.h"
 #include "nebula/alloc.h"
 
-static uint64_t hash_id(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 nr__entry *nr__reg_find(const nr_manager *m, const char *id)
 {
     if (!m->nslots)
         return NULL;
     size_t mask = m->nslots - 1;
-    for (size_t i = hash_id(id) & mask;; i = (i + 1) & mask) {
+    for (size_t i = nr__id_hash(id) & mask;; i = (i + 1) & mask) {
         nr__entry *e = m->slots[i];
         if (!e)
             return NULL;
@@ -36,7 +26,7 @@ nr__entry *nr__reg_find(const nr_manager *m, const char *id)
 static void place(nr__entry **slots, size_t nslots, nr__entry *e)
 {
     size_t mask = nslots - 1;
-    size_t i = hash_id(e->id) & mask;
+    size_t i = nr__id_hash(e->id) & mask;
     while (slots[i])
         i = (i + 1) & mask;
     slots[i] = e;
@@ -73,13 +63,13 @@ int nr__reg_insert(nr_manager *m, nr__entry *e)
 void nr__reg_remove(nr_manager *m, nr__entry *e)
 {
     size_t mask = m->nslots - 1;
-    size_t i = hash_id(e->id) & mask;
+    size_t i = nr__id_hash(e->id) & mask;
     while (m->slots[i] != e)
         i = (i + 1) & mask;
     m->slots[i] = NULL;
     /* backward shift: move later members of the probe run into the hole */
     for (size_t j = (i + 1) & mask; m->slots[j]; j = (j + 1) & mask) {
-        size_t home = hash_id(m->slots[j]->id) & mask;
+        size_t home = nr__id_hash(m->slots[j]->id) & mask;
         /* slot j's entry may move to i if i lies cyclically in [home, j) */
         int movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
         if (movable) {

@@ -378,8 +378,6 @@ uint32_t nr__budget_take_locked(nr_pool *p, uint32_t n, int queue)
         if (!m->queued)
             enqueue_locked(b, m);
         ask_shed_locked(b, m, b->nqueued > rest ? b->nqueued : rest);
-    } else if (!rest && m->queued && !queue) {
-        /* keeps its place in the queue: a caller still waits */
     }
     pthread_mutex_unlock(&b->mu);
     return k;

@@ -69,8 +69,7 @@ static int hand_over(nr__entry *e, const nr_secret *s, int64_t expires, bool ret
         return nr_error_set(err, NR_ENOMEM, e->id, "credential '%s': out of memory", ref);
     pthread_mutex_lock(&e->mu);
     nr_secret_free(e->cred);
-    e->cred = copy;
-    e->cred_expires_ms = expires;
+    e->cred = copy; /* a pool made from now on starts with it */
     /* a refresh from a warm-up create's hook: that pool is not e->pool yet,
      * and it lives until the create that called here has returned */
     nr_pool *warming = e->warming;
@@ -84,6 +83,13 @@ static int hand_over(nr__entry *e, const nr_secret *s, int64_t expires, bool ret
         if (nr__pool_replace_credential(pools[k], s, retire, NULL) != NR_OK)
             rc = nr_error_set(err, NR_ENOMEM, e->id, "credential '%s': out of memory", ref);
     nr_free(pools);
+    /* The new expiry only now that every pool creates with the new secret:
+     * the refresh hook skips a refresh when the expiry is far, and a create
+     * that saw the new expiry while its pool still held the old secret
+     * would log in with the old one (nr__credential_info). */
+    pthread_mutex_lock(&e->mu);
+    e->cred_expires_ms = expires;
+    pthread_mutex_unlock(&e->mu);
     return rc;
 }
 

@@ -57,25 +57,6 @@ static void consumer_cfg(nr_kafka_consumer_config *cfg, const char *group)
                      NR_OK);
 }
 
-static nr_pool *make_pool(const char *id, const nr_resource_type *type, const void *cfg)
-{
-    nr_pool_options o = NR_POOL_OPTIONS(.id = id, .type = type, .config = cfg);
-    nr_pool *pool = NULL;
-    nr_error err = {0};
-    int rc = nr_pool_create(&pool, &o, &err);
-    if (rc != NR_OK)
-        fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
-    return pool;
-}
-
-static void destroy_pool(nr_pool *pool)
-{
-    nr_error err = {0};
-    int rc = nr_pool_destroy(pool, &err);
-    if (rc != NR_OK)
-        fail_msg("pool destroy: %s: %s", nr_err_name(rc), err.message);
-}
-
 static void test_produce_then_consume_through_pools(void **state)
 {
     (void)state;
@@ -84,7 +65,7 @@ static void test_produce_then_consume_through_pools(void **state)
     assert_int_equal(nr_config_init(&nr_kafka_producer_config_schema, &pcfg, &err), NR_OK);
     pcfg.bootstrap_servers = nr_strdup(mock.bootstraps);
     pcfg.message_timeout_ms = 20000;
-    nr_pool *producers = make_pool("payments-out", &nr_kafka_producer_type, &pcfg);
+    nr_pool *producers = nr_dt_pool("payments-out", &nr_kafka_producer_type, &pcfg, NULL, NULL);
 
     nr_guard g = NR_GUARD_INIT;
     nr_dt_acquire_ok(producers, &g);
@@ -101,7 +82,7 @@ static void test_produce_then_consume_through_pools(void **state)
 
     nr_kafka_consumer_config ccfg;
     consumer_cfg(&ccfg, "payments-readers");
-    nr_pool *consumers = make_pool("payments-in", &nr_kafka_consumer_type, &ccfg);
+    nr_pool *consumers = nr_dt_pool("payments-in", &nr_kafka_consumer_type, &ccfg, NULL, NULL);
     nr_dt_acquire_ok(consumers, &g);
     void *c = nr_guard_handle(&g);
     assert_non_null(nr_kafka_handle(c));
@@ -140,8 +121,8 @@ static void test_produce_then_consume_through_pools(void **state)
     nr_pool_health_report hr;
     assert_int_equal(nr_pool_check_health(consumers, 10 * NR_NS_PER_S, &hr, &err), NR_OK);
     assert_int_equal(hr.healthy, 1);
-    destroy_pool(consumers);
-    destroy_pool(producers);
+    nr_dt_pool_done(consumers);
+    nr_dt_pool_done(producers);
     nr_config_free(&nr_kafka_consumer_config_schema, &ccfg);
     nr_config_free(&nr_kafka_producer_config_schema, &pcfg);
 }

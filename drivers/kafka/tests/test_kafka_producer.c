@@ -64,24 +64,12 @@ static void producer_cfg(nr_kafka_producer_config *cfg, const char *bootstraps,
     assert_non_null(cfg->properties);
 }
 
-static nr_pool *make_pool_with(nr_kafka_producer_config *cfg, const nr_pool_config *pc)
-{
-    nr_pool_options o =
-        NR_POOL_OPTIONS(.id = ID, .type = &nr_kafka_producer_type, .config = cfg, .pool = pc);
-    nr_pool *pool = NULL;
-    nr_error err = {0};
-    int rc = nr_pool_create(&pool, &o, &err);
-    if (rc != NR_OK)
-        fail_msg("pool create: %s: %s", nr_err_name(rc), err.message);
-    return pool;
-}
-
 static nr_pool *make_pool(nr_kafka_producer_config *cfg, int64_t max_size)
 {
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = max_size;
-    return make_pool_with(cfg, &pc);
+    return nr_dt_pool(ID, &nr_kafka_producer_type, cfg, &pc, NULL);
 }
 
 static void produce_ok(void *h, const char *value)
@@ -114,25 +102,6 @@ static void acquire_after_recovery(nr_pool *pool, nr_guard *g, int64_t bound_ms)
     }
 }
 
-static void destroy_pool(nr_pool *pool)
-{
-    nr_error err = {0};
-    int rc = nr_pool_destroy(pool, &err);
-    if (rc != NR_OK)
-        fail_msg("pool destroy: %s: %s", nr_err_name(rc), err.message);
-}
-
-/* Wait for every create the creator still runs (a failing one may be in
- * flight after the last acquire gave up), then destroy. */
-static void drain_and_destroy(nr_pool *pool, int64_t bound_ms)
-{
-    nr_error err = {0};
-    int rc = nr_pool_drain(pool, nr_deadline_in_ms(bound_ms), &err);
-    if (rc != NR_OK)
-        fail_msg("pool drain: %s: %s", nr_err_name(rc), err.message);
-    destroy_pool(pool);
-}
-
 /* ---- through a pool ----------------------------------------------------------------- */
 
 static void test_pool_produce_sync_and_async(void **state)
@@ -144,7 +113,7 @@ static void test_pool_produce_sync_and_async(void **state)
     nr_pool_config_default(&pc);
     pc.max_size = 2;
     pc.validate_bypass_ms = 0; /* validate on every reuse, however recent */
-    nr_pool *pool = make_pool_with(&cfg, &pc);
+    nr_pool *pool = nr_dt_pool(ID, &nr_kafka_producer_type, &cfg, &pc, NULL);
 
     nr_guard g = NR_GUARD_INIT;
     nr_dt_acquire_ok(pool, &g);
@@ -191,7 +160,7 @@ static void test_pool_produce_sync_and_async(void **state)
     assert_int_equal(ps.recycle_failures, 0);
     assert_int_equal(ps.validate_failures, 0);
     assert_int_equal(ps.validate_skips, 0);
-    destroy_pool(pool);
+    nr_dt_pool_done(pool);
     nr_config_free(&nr_kafka_producer_config_schema, &cfg);
 }
 
@@ -263,7 +232,7 @@ static void test_delivery_errors_surface(void **state)
     NR_ASSERT_ERR(err, NR_ECLEANUP, "topic '" TOPIC "'");
     nr_kafka_producer_type.destroy(raw, NULL);
 
-    destroy_pool(pool);
+    nr_dt_pool_done(pool);
     nr_config_free(&nr_kafka_producer_config_schema, &cfg);
 }
 
@@ -349,7 +318,7 @@ static void test_brokers_down_and_back(void **state)
     assert_int_equal(nr_pool_check_health(pool, 10 * NR_NS_PER_S, &hr, &err), NR_OK);
     assert_int_equal(hr.healthy, 1);
 
-    destroy_pool(pool);
+    nr_dt_pool_done(pool);
     nr_config_free(&nr_kafka_producer_config_schema, &cfg);
 }
 
@@ -396,7 +365,7 @@ static void test_refused_bootstrap(void **state)
     pc.breaker_failures = 3;
     pc.create_backoff_ms = 50;
     pc.create_backoff_max_ms = 200;
-    nr_pool *pool = make_pool_with(&cfg, &pc);
+    nr_pool *pool = nr_dt_pool(ID, &nr_kafka_producer_type, &cfg, &pc, NULL);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
 
@@ -450,7 +419,7 @@ static void test_refused_bootstrap(void **state)
     assert_int_equal(err.driver_code, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN);
     assert_string_equal(err.resource_id, ID);
     assert_false(nr_guard_held(&g));
-    drain_and_destroy(pool, 60000);
+    nr_dt_pool_done(pool);
     nr_config_free(&nr_kafka_producer_config_schema, &cfg);
 }
 
@@ -467,7 +436,7 @@ static void test_blackholed_bootstrap_honours_deadline(void **state)
     nr_pool_config_default(&pc);
     pc.max_size = 1;
     pc.create_timeout_ms = 1500;
-    nr_pool *pool = make_pool_with(&cfg, &pc);
+    nr_pool *pool = nr_dt_pool(ID, &nr_kafka_producer_type, &cfg, &pc, NULL);
     nr_guard g = NR_GUARD_INIT;
     nr_error err = {0};
 
@@ -500,7 +469,7 @@ static void test_blackholed_bootstrap_honours_deadline(void **state)
     assert_int_equal(ps.creates, 0);
 
     /* a create the acquire left behind still runs: wait for it */
-    drain_and_destroy(pool, 60000);
+    nr_dt_pool_done(pool);
     nr_config_free(&nr_kafka_producer_config_schema, &cfg);
 }
 

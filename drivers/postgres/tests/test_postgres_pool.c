@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver_pool.h"
 #include "pg_testlib.h"
 
 #define ID        "orders-db"
@@ -54,15 +55,6 @@ static int teardown(void **state)
     nr_config_free(&nr_postgres_config_schema, &f->cfg);
     free(f);
     return rc;
-}
-
-static void make_pool(fixture *f, const nr_secret *pw)
-{
-    nr_error err = {0};
-    nr_pool_options o = NR_POOL_OPTIONS(.id = ID, .type = &nr_postgres_type, .config = &f->cfg,
-                                        .pool = &f->pc, .credential = pw);
-    if (nr_pool_create(&f->pool, &o, &err) != NR_OK)
-        fail_msg("pool: %s", err.message);
 }
 
 static int lease_pid(nr_guard *g)
@@ -123,7 +115,7 @@ static void *crud_worker(void *arg)
 static void test_crud_threads(void **state)
 {
     fixture *f = *state;
-    make_pool(f, f->pw);
+    f->pool = nr_dt_pool(ID, &nr_postgres_type, &f->cfg, &f->pc, f->pw);
     {
         nr_guard g = NR_GUARD_INIT;
         nr_error err = {0};
@@ -169,7 +161,7 @@ static void test_clean_session_between_leases(void **state)
 {
     fixture *f = *state;
     f->pc.max_size = 1;
-    make_pool(f, f->pw);
+    f->pool = nr_dt_pool(ID, &nr_postgres_type, &f->cfg, &f->pc, f->pw);
     nr_error err = {0};
     nr_guard g = NR_GUARD_INIT;
 
@@ -236,7 +228,7 @@ static void test_terminated_connection_replaced(void **state)
     fixture *f = *state;
     f->pc.max_size = 1;
     f->pc.validate_bypass_ms = 0; /* validate on every reuse: it finds the killed backend */
-    make_pool(f, f->pw);
+    f->pool = nr_dt_pool(ID, &nr_postgres_type, &f->cfg, &f->pc, f->pw);
     nr_error err = {0};
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, &err), NR_OK);
@@ -283,16 +275,6 @@ static void test_terminated_connection_replaced(void **state)
 
 /* ---- failures through the pool ---- */
 
-/* Wait for the creates a failing test left running, then destroy. */
-static void drain_and_destroy(fixture *f)
-{
-    nr_error err = {0};
-    if (nr_pool_drain(f->pool, LONG_WAIT, &err) != NR_OK)
-        fail_msg("drain: %s", err.message);
-    assert_int_equal(nr_pool_destroy(f->pool, &err), NR_OK);
-    f->pool = NULL;
-}
-
 /* Prime until breaker_failures creates have failed in a row; the breaker
  * is then open and every prime gave the create's own code. */
 static void open_breaker(fixture *f, int code)
@@ -329,7 +311,7 @@ static void test_acquire_failures(void **state)
 
     /* wrong password: the acquirer times out with the create's error as the cause */
     nr_secret *bad = pgt_secret("not-the-password-77");
-    make_pool(f, bad);
+    f->pool = nr_dt_pool(ID, &nr_postgres_type, &f->cfg, &f->pc, bad);
     nr_secret_free(bad);
     nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(1500));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
@@ -360,11 +342,12 @@ static void test_acquire_failures(void **state)
     assert_non_null(strstr(err.message, "user 'app'"));
     assert_null(strstr(err.message, "not-the-password-77"));
     assert_null(strstr(err.message, real));
-    drain_and_destroy(f);
+    nr_dt_pool_done(f->pool);
+    f->pool = NULL;
 
     /* nothing listens */
     f->cfg.port = atol(pgt_env("NR_TEST_PG_CLOSED_PORT"));
-    make_pool(f, f->pw);
+    f->pool = nr_dt_pool(ID, &nr_postgres_type, &f->cfg, &f->pc, f->pw);
     ctx = (nr_ctx)NR_CTX(.deadline = nr_deadline_in_ms(1500));
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     NR_ASSERT_ERR(err, NR_ETIMEDOUT, "pool '" ID "': no instance became free in time");
@@ -381,11 +364,12 @@ static void test_acquire_failures(void **state)
     acquire_breaker_open(f, &g, &err);
     NR_ASSERT_ERR(err, NR_EUNAVAIL, "the last: postgres '" ID "': cannot connect");
     assert_int_equal(err.cause, NR_EUNAVAIL);
-    drain_and_destroy(f);
+    nr_dt_pool_done(f->pool);
+    f->pool = NULL;
 
     /* a frozen server: the acquire's deadline holds, and so does its cancel token */
     f->cfg.port = atol(pgt_env("NR_TEST_PG_PORT"));
-    make_pool(f, f->pw);
+    f->pool = nr_dt_pool(ID, &nr_postgres_type, &f->cfg, &f->pc, f->pw);
     pgt_ctl("sigstop");
     ctx = (nr_ctx)NR_CTX(.deadline = nr_deadline_in_ms(300));
     int rc = nr_pool_acquire(f->pool, &ctx, &g, &err);

@@ -54,7 +54,8 @@
  * `const nr_config_schema var` (with external linkage: the headers declare
  * schemas NR_API extern) and its static field table. check is the
  * schema's cross-field rule (nr_config_schema.check) or NULL. Names in the
- * list (ENUM names arrays, limits) must be visible where it expands.
+ * list (ENUM names arrays, limits) must be visible where it expands, and the
+ * list needs one entry that is not RAW (C has no empty array).
  *
  * Ownership: as nebula/config.h says for every schema; the macros allocate
  * nothing. Thread safety: compile-time only; the schema defined is

@@ -19,8 +19,9 @@
 #             read (default: this script's tree)
 #
 # A table whose driver the tool was built without is left as it is, with a
-# note. Exit status: 0; 1 when --check found a difference; 2 for bad usage,
-# a missing tool, an unknown schema name or a marker without its end.
+# note; markers inside fenced code blocks are examples, left alone.
+# Exit status: 0; 1 when --check found a difference; 2 for bad usage, a
+# missing tool, an unknown schema name or a marker without its end.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,7 +51,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Print file $1 with every table between markers made anew.
 render() {
-    local file=$1 line args in_table=0 keep=0 n=0 rc
+    local file=$1 line args in_table=0 in_fence=0 keep=0 n=0 rc found=0
     while IFS= read -r line || [ -n "$line" ]; do
         n=$((n + 1))
         if [ $in_table = 1 ]; then
@@ -63,9 +64,14 @@ render() {
             continue
         fi
         printf '%s\n' "$line"
-        if [[ $line =~ ^\<\!--\ config-table:\ (.*)\ --\>$ ]]; then
+        # a marker shown in a fenced code block is an example, not a table
+        if [[ $line == '```'* ]]; then
+            in_fence=$((1 - in_fence))
+            continue
+        fi
+        if [ $in_fence = 0 ] && [[ $line =~ ^\<\!--\ config-table:\ (.*)\ --\>$ ]]; then
             args=${BASH_REMATCH[1]}
-            in_table=1 keep=0
+            in_table=1 keep=0 found=$((found + 1))
             rc=0
             # shellcheck disable=SC2086
             "$tool" $args >"$tmp/table" 2>"$tmp/err" || rc=$?
@@ -86,6 +92,7 @@ render() {
         echo "config-doc: $file: a config-table marker has no <!-- /config-table -->" >&2
         return 2
     fi
+    echo $found >"$tmp/count"
 }
 
 status=0 tables=0
@@ -93,8 +100,8 @@ for file in "$root"/README.md "$root"/docs/*.md "$root"/drivers/*/README.md; do
     if [ ! -f "$file" ] || ! grep -q '^<!-- config-table: ' "$file"; then
         continue
     fi
-    tables=$((tables + $(grep -c '^<!-- config-table: ' "$file")))
     render "$file" >"$tmp/new" || exit 2
+    tables=$((tables + $(cat "$tmp/count")))
     if ! cmp -s "$file" "$tmp/new"; then
         if [ "$mode" = check ]; then
             echo "config-doc: ${file#"$root"/} differs from its schema (scripts/config-doc.sh --write mends it):"

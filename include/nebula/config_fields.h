@@ -3,9 +3,12 @@
  * come the struct and its schema (nebula/config.h).
  *
  * A config struct used to be written four times: the struct, its nr_field
- * table with the defaults, and the table in its README. Now one list is the
- * source of the first three, and the README's table is generated from the
- * schema (tools/config-doc, checked by the test run; docs/config.md).
+ * table, its defaults and the table in its README. Now one list is the
+ * source of all four: the struct and the schema (with the defaults) come from
+ * these macros, and the README's table is printed from the schema
+ * (tools/config-doc, checked by the test run; docs/config.md). Everything
+ * else (init, parse, serialize, print, copy, free) is nebula/config.h's,
+ * generic over the schema.
  *
  * A list is a function-like macro taking X and T; every entry is
  *

@@ -51,7 +51,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Print file $1 with every table between markers made anew.
 render() {
-    local file=$1 line args in_table=0 in_fence=0 keep=0 n=0 rc found=0
+    local file=$1 line args in_table=0 in_fence=0 keep=0 n=0 rc found=0 skipped=0
     while IFS= read -r line || [ -n "$line" ]; do
         n=$((n + 1))
         if [ $in_table = 1 ]; then
@@ -77,7 +77,7 @@ render() {
             "$tool" $args >"$tmp/table" 2>"$tmp/err" || rc=$?
             if [ $rc = 3 ]; then
                 echo "config-doc: $file:$n: $args: not in this build, left as it is" >&2
-                keep=1
+                keep=1 skipped=$((skipped + 1))
             elif [ $rc != 0 ]; then
                 echo "config-doc: $file:$n: $(cat "$tmp/err")" >&2
                 return 2
@@ -92,16 +92,17 @@ render() {
         echo "config-doc: $file: a config-table marker has no <!-- /config-table -->" >&2
         return 2
     fi
-    echo $found >"$tmp/count"
+    echo "$((found - skipped)) $skipped" >"$tmp/count"
 }
 
-status=0 tables=0
+status=0 tables=0 skipped=0
 for file in "$root"/README.md "$root"/docs/*.md "$root"/drivers/*/README.md; do
     if [ ! -f "$file" ] || ! grep -q '^<!-- config-table: ' "$file"; then
         continue
     fi
     render "$file" >"$tmp/new" || exit 2
-    tables=$((tables + $(cat "$tmp/count")))
+    read -r done_here skipped_here <"$tmp/count"
+    tables=$((tables + done_here)) skipped=$((skipped + skipped_here))
     if ! cmp -s "$file" "$tmp/new"; then
         if [ "$mode" = check ]; then
             echo "config-doc: ${file#"$root"/} differs from its schema (scripts/config-doc.sh --write mends it):"
@@ -113,9 +114,12 @@ for file in "$root"/README.md "$root"/docs/*.md "$root"/drivers/*/README.md; do
         fi
     fi
 done
-if [ $tables = 0 ]; then
+if [ $((tables + skipped)) = 0 ]; then
     echo "config-doc: no config-table marker under $root" >&2
     exit 2
 fi
-[ $status = 0 ] && echo "config-doc: $tables tables $([ "$mode" = check ] && echo "match their schemas" || echo "made from their schemas")"
+if [ $status = 0 ]; then
+    echo "config-doc: $tables tables $([ "$mode" = check ] && echo "match their schemas" ||
+        echo "made from their schemas")$([ $skipped = 0 ] || echo ", $skipped not in this build")"
+fi
 exit $status

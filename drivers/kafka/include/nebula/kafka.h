@@ -154,9 +154,10 @@ enum { NR_KAFKA_OFFSET_LATEST = 0, NR_KAFKA_OFFSET_EARLIEST, NR_KAFKA_OFFSET_ERR
 #define NR_KAFKA_EXTRA_FIELDS(X, T)                                                                \
     X(T, BOOL, verify_on_create, 0, 1, 1, 0, "create waits for the cluster's metadata")            \
     X(T, STRING, properties, 0, 0, NULL, 0,                                                        \
-      "more librdkafka properties, at most 65536 bytes (format below). Names that the typed "      \
-      "fields set, and names that hold secrets (containing `password` or `secret`, "               \
-      "`ssl.key.pem`, `sasl.oauthbearer.config`), are refused here")                               \
+      "more librdkafka properties: `name=value` entries separated by `;` or newlines "             \
+      "(spaces around names and values dropped; a literal `;` or `\\` is written `\\;` "           \
+      "/ `\\\\`). Names that the typed fields set, and names that hold secrets (containing "       \
+      "`password` or `secret`, `ssl.key.pem`, `sasl.oauthbearer.config`), are refused here")       \
     X(T, SECRET, secret_properties, 0, NR_KAFKA_PROPERTIES_MAX, NULL, 0,                           \
       "the same format, for properties that hold secrets; printed and reported as `<redacted>`. "  \
       "`sasl.password` is refused (it is the credential)")

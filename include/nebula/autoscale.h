@@ -28,17 +28,27 @@
 extern "C" {
 #endif
 
-typedef struct nr_autoscale_policy {
-    bool enabled;          /* default false: the other fields are not used */
-    double high_watermark; /* scale up at or above; default 0.8; 0 < low < high <= 10 */
-    double low_watermark;  /* scale down at or below; default 0.3 */
-    int64_t step_up;       /* added to max_size per decision; default 2; 1..10000 */
-    int64_t step_down;     /* taken off per decision; default 1; 1..10000 */
-    int64_t window_ms;     /* how long the condition must hold; default 10000; 0..86400000 */
-    int64_t cooldown_ms;   /* no decision sooner after the last; default 30000; 0..86400000 */
-    int64_t min_size;      /* the lowest max_size it sets; default 1; 1..1000000 */
-    int64_t max_size;      /* the highest; default 100; min_size..1000000 */
-} nr_autoscale_policy;
+/* The policy, as one list (nebula/config_fields.h): kind, member, min, max,
+ * default, flags and what it means; docs/autoscale.md's table is made from
+ * it. The schema's check adds low_watermark < high_watermark and
+ * min_size <= max_size. */
+#define NR_AUTOSCALE_POLICY_FIELDS(X, T)                                                           \
+    X(T, BOOL, enabled, 0, 1, 0, 0,                                                                \
+      "the policy runs (when `false`, the other fields are not used)")                             \
+    X(T, DOUBLE, high_watermark, 0.01, 10, 0.8, 0,                                                 \
+      "scale up at or above this utilization ((in use + waiters) / `max_size`); above "            \
+      "`low_watermark`")                                                                           \
+    X(T, DOUBLE, low_watermark, 0, 10, 0.3, 0, "scale down at or below this utilization")          \
+    X(T, INT, step_up, 1, 10000, 2, 0, "added to `max_size` per decision")                         \
+    X(T, INT, step_down, 1, 10000, 1, 0, "taken off `max_size` per decision")                      \
+    X(T, INT, window_ms, 0, 24 * 3600 * 1000LL, 10000, 0,                                          \
+      "how long a watermark must stay crossed before a decision")                                  \
+    X(T, INT, cooldown_ms, 0, 24 * 3600 * 1000LL, 30000, 0,                                        \
+      "no decision sooner than this after the previous one")                                       \
+    X(T, INT, min_size, 1, 1000000, 1, 0, "the lowest `max_size` it sets; at most `max_size`")     \
+    X(T, INT, max_size, 1, 1000000, 100, 0, "the highest `max_size` it sets")
+
+NR_CONFIG_STRUCT(nr_autoscale_policy, NR_AUTOSCALE_POLICY_FIELDS)
 
 /* The policy as a config schema ("autoscale"): defaults, ranges, the rule
  * low_watermark < high_watermark and min_size <= max_size, JSON. */

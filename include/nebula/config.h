@@ -34,6 +34,10 @@
  * nr_config_free free a literal): set them with nr_config_set_str and
  * nr_config_set_secret, which copy.
  *
+ * A config struct and its schema are written once, as one X-macro list
+ * (nebula/config_fields.h, included here): NR_CONFIG_STRUCT makes the struct,
+ * NR_CONFIG_SCHEMA the schema.
+ *
  * Thread safety: schemas are immutable and shared; a config struct is
  * owned by one thread at a time.
  */
@@ -45,6 +49,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nebula/config_fields.h"
 #include "nebula/error.h"
 #include "nebula/secret.h"
 #include "nebula/export.h"

@@ -79,29 +79,48 @@ extern "C" {
 #define NR_HEALTH_STAGE_PERFORMANCE  "performance"
 #define NR_HEALTH_STAGE_UTILIZATION  "utilization"
 
-/* The performance stage; its schema is nr_health_performance_schema. */
-typedef struct nr_health_performance_config {
-    int64_t degraded_ms;  /* percentile >= this: degraded; 0 = never; default 1000 */
-    int64_t unhealthy_ms; /* percentile >= this: unhealthy; 0 = never; default 5000 */
-    double percentile;    /* 1..100, nearest rank over the window; default 90 */
-    int64_t window;       /* latency samples kept, 1..1000; default 10 */
-    int64_t window_ms;    /* only samples younger than this count; 0 = any age; default 0 */
-    int64_t min_samples;  /* samples needed before judging, 1..window; default 3 */
-} nr_health_performance_config;
+#define NR_HEALTH_DAY_MS (24LL * 3600 * 1000)
 
-/* The utilization stage; its schema is nr_health_utilization_schema. Each
- * threshold is reached when the value is >= it; 0 turns it off. */
-typedef struct nr_health_utilization_config {
-    double degraded_in_use;      /* share of max_size in use, 0..1; default 0.9 */
-    double unhealthy_in_use;     /* default 0 (off) */
-    double degraded_waiters;     /* callers waiting, mean over the window; default 1 */
-    double unhealthy_waiters;    /* default 0 (off) */
-    double degraded_wait_ratio;  /* share of acquires that waited, 0..1; default 0.25 */
-    double unhealthy_wait_ratio; /* default 0 (off) */
-    int64_t window;              /* rounds kept, 1..1000; default 10 */
-    int64_t window_ms;           /* only rounds younger than this count; 0 = any age */
-    int64_t min_samples;         /* rounds needed before judging, 1..window; default 3 */
-} nr_health_utilization_config;
+/* The performance stage, as one list (nebula/config_fields.h): kind, member,
+ * min, max, default, flags and what it means; docs/health.md's table is made
+ * from it. Its schema is nr_health_performance_schema. */
+#define NR_HEALTH_PERFORMANCE_FIELDS(X, T)                                                         \
+    X(T, INT, degraded_ms, 0, NR_HEALTH_DAY_MS, 1000, 0,                                           \
+      "percentile at or above this: degraded; 0 = never")                                          \
+    X(T, INT, unhealthy_ms, 0, NR_HEALTH_DAY_MS, 5000, 0,                                          \
+      "percentile at or above this: unhealthy; 0 = never")                                         \
+    X(T, DOUBLE, percentile, 1.0, 100.0, 90.0, 0,                                                  \
+      "which percentile of the window is judged (nearest rank)")                                   \
+    X(T, INT, window, 1, 1000, 10, 0, "latency samples kept, one per round")                       \
+    X(T, INT, window_ms, 0, 30 * NR_HEALTH_DAY_MS, 0, 0,                                           \
+      "only samples younger than this count; 0 = any age")                                         \
+    X(T, INT, min_samples, 1, 1000, 3, 0,                                                          \
+      "samples needed before the stage judges; at most `window`")
+
+NR_CONFIG_STRUCT(nr_health_performance_config, NR_HEALTH_PERFORMANCE_FIELDS)
+
+/* The utilization stage, as one list (as above); its schema is
+ * nr_health_utilization_schema. Each threshold is reached when the value is
+ * >= it; 0 turns it off. */
+#define NR_HEALTH_UTILIZATION_FIELDS(X, T)                                                         \
+    X(T, DOUBLE, degraded_in_use, 0.0, 1.0, 0.9, 0,                                                \
+      "share of `max_size` in use (over the window): degraded; 0 = never")                         \
+    X(T, DOUBLE, unhealthy_in_use, 0.0, 1.0, 0.0, 0,                                               \
+      "share of `max_size` in use: unhealthy; 0 = never")                                          \
+    X(T, DOUBLE, degraded_waiters, 0.0, 1e8, 1.0, 0,                                               \
+      "callers waiting, mean over the window: degraded; 0 = never")                                \
+    X(T, DOUBLE, unhealthy_waiters, 0.0, 1e8, 0.0, 0,                                              \
+      "callers waiting, mean over the window: unhealthy; 0 = never")                               \
+    X(T, DOUBLE, degraded_wait_ratio, 0.0, 1.0, 0.25, 0,                                           \
+      "share of acquires that waited (over the window): degraded; 0 = never")                      \
+    X(T, DOUBLE, unhealthy_wait_ratio, 0.0, 1.0, 0.0, 0,                                           \
+      "share of acquires that waited: unhealthy; 0 = never")                                       \
+    X(T, INT, window, 1, 1000, 10, 0, "rounds kept, one snapshot per round")                       \
+    X(T, INT, window_ms, 0, 30 * NR_HEALTH_DAY_MS, 0, 0,                                           \
+      "only rounds younger than this count; 0 = any age")                                          \
+    X(T, INT, min_samples, 1, 1000, 3, 0, "rounds needed before the stage judges; at most `window`")
+
+NR_CONFIG_STRUCT(nr_health_utilization_config, NR_HEALTH_UTILIZATION_FIELDS)
 
 /* A pipeline's config. Holds no pointers: copy it with =, nothing to free. */
 typedef struct nr_health_config {

@@ -67,54 +67,73 @@ extern "C" {
 
 /* ---- configuration ------------------------------------------------------ */
 
-typedef struct nr_pool_config {
-    int64_t min_idle;           /* instances kept ready; default 0; <= max_size */
-    int64_t max_size;           /* most instances at once; default 10; 1..1000000 */
-    int64_t acquire_timeout_ms; /* default 30000; 0 = never wait (NR_EEXHAUSTED at once) */
-    int64_t max_lifetime_ms;    /* retire instances older than this; default 1800000; 0 = never */
-    int64_t idle_timeout_ms;    /* evict instances idle this long beyond min_idle;
-                                   default 600000; 0 = never */
-    bool validate_on_acquire;   /* call type->validate before handing out; default true */
-    bool recycle_on_release;    /* call type->recycle when given back; default true */
-    /* creation (see "Creation" above) */
-    int64_t max_connecting;        /* creates running at once; default 2; 1..1000 */
-    int64_t create_timeout_ms;     /* deadline given to each create(); default 30000 */
-    int64_t create_backoff_ms;     /* first retry delay after a failed create; default 100 */
-    double create_backoff_factor;  /* growth of the delay per failure; default 2.0; 1..10 */
-    int64_t create_backoff_max_ms; /* cap of the delay; default 10000 */
-    int64_t breaker_failures;      /* consecutive failed creates that open the breaker;
-                                      default 5; 0 = never open */
-    /* expiry and checks */
-    double max_lifetime_jitter;  /* each instance's lifetime is up to this fraction shorter
-                                    than max_lifetime_ms, at random; default 0.025; 0..0.5 */
-    int64_t validate_bypass_ms;  /* skip validate when given back less than this ago;
-                                    default 500; 0 = always validate */
-    int64_t validate_timeout_ms; /* a validate that takes longer counts as failed;
-                                    default 5000 */
-    /* operator limits */
-    int64_t max_waiters;       /* callers allowed to wait at once; beyond it NR_EEXHAUSTED at
-                                  once; default 0 = no bound */
-    int64_t leak_threshold_ms; /* report a lease held longer than this; default 0 = off */
-    /* degraded and quarantined instances (see nr_pool_check_health, docs/health.md) */
-    bool replace_degraded;             /* maintenance replaces a degraded idle instance by a new one
-                                          when it can (below max_size, no create failing); default true */
-    int64_t instance_quarantine_after; /* checks failed in a row that quarantine an instance
-                                          instead of destroying it; default 0 = off; 0..1000 */
-    int64_t instance_quarantine_base_ms; /* delay before the first probe; default 1000;
-                                            1..86400000 */
-    double instance_quarantine_factor;   /* growth of the delay per failed probe; default 2;
-                                            1..10 */
-    int64_t instance_quarantine_max_ms;  /* cap of the delay; default 60000; base..86400000 */
-    double instance_quarantine_jitter;   /* +- this share of each delay, at random; default 0.2;
-                                            0..1 */
-    int64_t instance_quarantine_max_attempts; /* failed probes before it is destroyed;
-                                                 default 8; 1..1000 */
-} nr_pool_config;
+#define NR_POOL_DAY_MS (24LL * 3600 * 1000)
 
-/* The schema of nr_pool_config (keys as the member names above). */
+/*
+ * A pool's config, as one list (nebula/config_fields.h): each entry is kind,
+ * member, min, max, default, flags and what it means; docs/pool.md's table
+ * is made from it. Groups: size and expiry; creation (see "Creation"
+ * above); checks; operator limits; degraded and quarantined instances (see
+ * nr_pool_check_health, docs/health.md).
+ */
+#define NR_POOL_CONFIG_FIELDS(X, T)                                                                \
+    X(T, INT, min_idle, 0, 1000000, 0, 0,                                                          \
+      "instances kept ready by `nr_pool_fill` / `nr_pool_maintain`; at most `max_size`")           \
+    X(T, INT, max_size, 1, 1000000, 10, 0,                                                         \
+      "most instances alive at once (idle, in use, being created or checked)")                     \
+    X(T, INT, acquire_timeout_ms, 0, NR_POOL_DAY_MS, 30000, 0,                                     \
+      "longest wait when the caller gives no deadline; 0 = never wait (`NR_EEXHAUSTED` at once)")  \
+    X(T, INT, max_lifetime_ms, 0, 30 * NR_POOL_DAY_MS, 1800000, 0,                                 \
+      "instances older than this are destroyed when given back, when found idle, or on acquire; "  \
+      "0 = never")                                                                                 \
+    X(T, INT, idle_timeout_ms, 0, 30 * NR_POOL_DAY_MS, 600000, 0,                                  \
+      "idle instances beyond `min_idle` unused this long are destroyed by maintenance; 0 = never") \
+    X(T, BOOL, validate_on_acquire, 0, 1, 1, 0,                                                    \
+      "call `validate` before handing out an instance that was idle")                              \
+    X(T, BOOL, recycle_on_release, 0, 1, 1, 0, "call `recycle` when an instance is given back")    \
+    X(T, INT, max_connecting, 1, 1000, 2, 0, "creates running at once (see \"Creation\")")         \
+    X(T, INT, create_timeout_ms, 1, NR_POOL_DAY_MS, 30000, 0, "the deadline each `create` gets")   \
+    X(T, INT, create_backoff_ms, 1, NR_POOL_DAY_MS, 100, 0,                                        \
+      "delay before the next create after a failure")                                              \
+    X(T, DOUBLE, create_backoff_factor, 1.0, 10.0, 2.0, 0,                                         \
+      "growth of that delay per failure in a row")                                                 \
+    X(T, INT, create_backoff_max_ms, 1, NR_POOL_DAY_MS, 10000, 0, "cap of that delay")             \
+    X(T, INT, breaker_failures, 0, 1000000, 5, 0,                                                  \
+      "failed creates in a row that open the breaker; 0 = never")                                  \
+    X(T, DOUBLE, max_lifetime_jitter, 0.0, 0.5, 0.025, 0,                                          \
+      "each instance's lifetime is up to this fraction shorter than `max_lifetime_ms`, at "        \
+      "random, so a pool warmed at once does not expire at once")                                  \
+    X(T, INT, validate_bypass_ms, 0, NR_POOL_DAY_MS, 500, 0,                                       \
+      "skip `validate` for an instance given back less than this ago; 0 = always validate")        \
+    X(T, INT, validate_timeout_ms, 1, NR_POOL_DAY_MS, 5000, 0,                                     \
+      "a `validate` that takes longer counts as failed (the instance is destroyed)")               \
+    X(T, INT, max_waiters, 0, 100000000, 0, 0,                                                     \
+      "callers allowed to wait at once; beyond it `NR_EEXHAUSTED` at once; 0 = no bound")          \
+    X(T, INT, leak_threshold_ms, 0, 30 * NR_POOL_DAY_MS, 0, 0,                                     \
+      "report a lease held longer than this (see \"Leak reports\"); 0 = off")                      \
+    X(T, BOOL, replace_degraded, 0, 1, 1, 0,                                                       \
+      "`nr_pool_maintain` replaces a degraded idle instance by a new one when it can (below "      \
+      "`max_size`, no create failing; see \"Maintenance and health\")")                            \
+    X(T, INT, instance_quarantine_after, 0, 1000, 0, 0,                                            \
+      "failed checks in a row after which an instance is quarantined instead of destroyed; 0 = "   \
+      "off: an unhealthy instance is destroyed at once")                                           \
+    X(T, INT, instance_quarantine_base_ms, 1, NR_POOL_DAY_MS, 1000, 0,                             \
+      "delay before a quarantined instance's first probe")                                         \
+    X(T, DOUBLE, instance_quarantine_factor, 1.0, 10.0, 2.0, 0,                                    \
+      "growth of the delay per failed probe")                                                      \
+    X(T, INT, instance_quarantine_max_ms, 1, NR_POOL_DAY_MS, 60000, 0,                             \
+      "cap of the delay; at least `instance_quarantine_base_ms` (checked when quarantine is on)")  \
+    X(T, DOUBLE, instance_quarantine_jitter, 0.0, 1.0, 0.2, 0,                                     \
+      "each delay is up to this share longer or shorter, at random (at least 1 ms)")               \
+    X(T, INT, instance_quarantine_max_attempts, 1, 1000, 8, 0,                                     \
+      "failed probes after which a quarantined instance is destroyed")
+
+NR_CONFIG_STRUCT(nr_pool_config, NR_POOL_CONFIG_FIELDS)
+
+/* The schema of nr_pool_config (keys as the member names above; name "pool"). */
 NR_API extern const nr_config_schema nr_pool_config_schema;
 
-/* Fill c with the defaults above. */
+/* Fill c with the defaults above (the schema's: nr_config_init, which cannot fail here). */
 NR_API void nr_pool_config_default(nr_pool_config *c);
 
 /* ---- creation ------------------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include "nebula/id.h"
 #include "nebula/lifecycle.h"
 #include "nebula/secret.h"
+#include "nebula/config_fields.h"
 #include "nebula/config.h"
 #include "nebula/health.h"
 #include "nebula/resource_type.h"

@@ -46,12 +46,20 @@
 extern "C" {
 #endif
 
-typedef struct nr_tenant_policy {
-    int64_t idle_timeout_ms; /* default 600000 (10 minutes); 0 = keep every tenant pool;
-                                0..604800000 */
-    int64_t max_tenants;     /* default 0 = no limit; 0..10000000 */
-    int64_t max_total;       /* default 0 = no shared cap; 0..10000000 */
-} nr_tenant_policy;
+/* The policy, as one list (nebula/config_fields.h): kind, member, min, max,
+ * default, flags and what it means; docs/tenants.md's table is made from it.
+ * The comment at the top of this file says how each limit acts. */
+#define NR_TENANT_POLICY_FIELDS(X, T)                                                              \
+    X(T, INT, idle_timeout_ms, 0, 7 * 24 * 3600 * 1000LL, 600000, 0,                               \
+      "a tenant pool no acquire reached for this long (10 minutes by default), with no lease "     \
+      "out, is removed; 0 = keep every tenant pool")                                               \
+    X(T, INT, max_tenants, 0, 10000000, 0, 0,                                                      \
+      "the acquire of a tenant that would be one more fails with `NR_EEXHAUSTED`; 0 = no limit")   \
+    X(T, INT, max_total, 0, 10000000, 0, 0,                                                        \
+      "at most this many instances across all the resource's tenant pools, shared fairly; 0 = "    \
+      "no shared cap")
+
+NR_CONFIG_STRUCT(nr_tenant_policy, NR_TENANT_POLICY_FIELDS)
 
 /* The policy as a config schema ("tenants"): defaults, ranges, JSON. */
 NR_API extern const nr_config_schema nr_tenant_schema;

@@ -3,6 +3,10 @@
  * file that the library does not define: manager, http, shutdown, one
  * credential, and the plain keys of a resource and of a group. See docs/cli.md.
  *
+ * Each section's struct and schema come from one list (nebula/config_fields.h):
+ * kind, key, min, max, default, flags and what it means. The structs are
+ * internal, so their member order is the lists' (the keys' order in output).
+ *
  * Thread safety: immutable tables, any thread.
  */
 #ifndef NR_CF_CONFIG_SCHEMA_H
@@ -12,42 +16,72 @@
 
 #include "nebula/config.h"
 
-typedef struct mgr_cfg {
-    int64_t workers, maintain_interval_ms, health_interval_ms, health_timeout_ms;
-    int64_t failure_threshold, recovery_threshold;
-    int64_t quarantine_after, quarantine_base_ms, quarantine_max_ms, quarantine_max_attempts;
-    int64_t quarantine_trials;
-    double quarantine_factor, quarantine_jitter;
-} mgr_cfg;
+#define CF_DAY_MS  86400000
+#define CF_HOUR_MS 3600000
 
-typedef struct http_cfg {
-    char *listen;
-    int64_t port;
-    char *admin_token;
-} http_cfg;
+#define CF_MGR_FIELDS(X, T)                                                                        \
+    X(T, INT, workers, 1, 64, 4, 0, "background worker threads")                                   \
+    X(T, INT, maintain_interval_ms, 0, CF_DAY_MS, 1000, 0, "pool maintenance period (0 = none)")   \
+    X(T, INT, health_interval_ms, 0, CF_DAY_MS, 10000, 0, "health check period (0 = none)")        \
+    X(T, INT, health_timeout_ms, 1, CF_HOUR_MS, 5000, 0,                                           \
+      "deadline of one instance's health check")                                                   \
+    X(T, INT, failure_threshold, 1, 1000, 3, 0, "failed rounds in a row before unhealthy")         \
+    X(T, INT, recovery_threshold, 1, 1000, 2, 0, "good rounds in a row before healthy again")      \
+    X(T, INT, quarantine_after, 0, 1000, 0, 0,                                                     \
+      "bad rounds in a row before a resource is quarantined (0 = never)")                          \
+    X(T, INT, quarantine_base_ms, 1, CF_DAY_MS, 1000, 0, "delay before the first recovery probe")  \
+    X(T, DOUBLE, quarantine_factor, 1.0, 10.0, 2.0, 0, "growth of the delay per failed probe")     \
+    X(T, INT, quarantine_max_ms, 1, CF_DAY_MS, 60000, 0, "cap of the probe delay")                 \
+    X(T, DOUBLE, quarantine_jitter, 0.0, 1.0, 0.2, 0,                                              \
+      "share of each delay added or taken at random")                                              \
+    X(T, INT, quarantine_max_attempts, 1, 1000, 8, 0,                                              \
+      "failed probes before an operator must release it")                                          \
+    X(T, INT, quarantine_trials, 1, 1000000, 3, 0, "acquires let through while half-open")
 
-typedef struct shutdown_cfg {
-    int64_t grace_ms, drain_timeout_ms, cleanup_timeout_ms;
-} shutdown_cfg;
+NR_CONFIG_STRUCT(mgr_cfg, CF_MGR_FIELDS)
 
-typedef struct cred_cfg {
-    char *env;
-    char *file;
-} cred_cfg;
+#define CF_HTTP_FIELDS(X, T)                                                                       \
+    X(T, STRING, listen, 1, 64, "127.0.0.1", 0, "IPv4 or IPv6 address to listen on")               \
+    X(T, INT, port, 0, 65535, 9464, 0, "TCP port (0 = pick a free one)")                           \
+    X(T, STRING, admin_token, 1, 127, NULL, 0,                                                     \
+      "credential ref of the admin token (POST actions need it; none: actions are refused)")
 
-typedef struct res_cfg {
-    char *id;
-    char *driver;
-    char *scope;
-    int partition;
-    char *credential;
-    int on_dependency_failure;
-} res_cfg;
+NR_CONFIG_STRUCT(http_cfg, CF_HTTP_FIELDS)
 
-typedef struct group_cfg {
-    char *name;
-    int64_t max_quarantine_percent;
-} group_cfg;
+#define CF_SHUTDOWN_FIELDS(X, T)                                                                   \
+    X(T, INT, grace_ms, 0, CF_HOUR_MS, 0, 0, "time /readyz answers 503 before the drain starts")   \
+    X(T, INT, drain_timeout_ms, 0, CF_HOUR_MS, 30000, 0, "how long the drain waits for leases")    \
+    X(T, INT, cleanup_timeout_ms, 0, CF_HOUR_MS, 10000, 0, "how long the cleanup may take")
+
+NR_CONFIG_STRUCT(shutdown_cfg, CF_SHUTDOWN_FIELDS)
+
+/* one credential: exactly one of env and file (cf_cred_schema's check) */
+#define CF_CRED_FIELDS(X, T)                                                                       \
+    X(T, STRING, env, 1, 255, NULL, 0, "environment variable that holds the secret")               \
+    X(T, STRING, file, 1, 4096, NULL, 0,                                                           \
+      "file that holds the secret (one trailing newline is dropped)")
+
+NR_CONFIG_STRUCT(cred_cfg, CF_CRED_FIELDS)
+
+/* the scalar keys of a resource; config, pool and depends_on are read by the loader */
+#define CF_RES_FIELDS(X, T)                                                                        \
+    X(T, STRING, id, 1, 63, NULL, NR_CF_REQUIRED, "unique resource id")                            \
+    X(T, STRING, driver, 1, 63, NULL, NR_CF_REQUIRED, "driver name")                               \
+    X(T, STRING, scope, 1, NR_SCOPE_TEXT_MAX - 1, NULL, 0,                                         \
+      "\"global\" (default) or \"tenant:ID[/workflow:ID...]\"")                                    \
+    X(T, ENUM, partition, cf_partition_names, 0, 0, 0, "\"tenant\": one pool per tenant")          \
+    X(T, STRING, credential, 1, 255, NULL, 0, "credential ref (a key of \"credentials\")")         \
+    X(T, ENUM, on_dependency_failure, cf_dep_policy_names, 0, 0, 0,                                \
+      "while a dependency is unhealthy: \"serve\" (degraded) or \"fail\" (NR_EDEPFAIL)")
+
+NR_CONFIG_STRUCT(res_cfg, CF_RES_FIELDS)
+
+#define CF_GROUP_FIELDS(X, T)                                                                      \
+    X(T, STRING, name, 1, 63, NULL, NR_CF_REQUIRED, "the group's name (not a resource id)")        \
+    X(T, INT, max_quarantine_percent, 0, 100, NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT, 0,          \
+      "most members quarantined at once, in percent; 100 = no limit")
+
+NR_CONFIG_STRUCT(group_cfg, CF_GROUP_FIELDS)
 
 extern const nr_config_schema cf_group_schema;    /* group_cfg, a group's plain keys */
 extern const nr_config_schema cf_mgr_schema;      /* mgr_cfg, "manager" */

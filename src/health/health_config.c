@@ -1,7 +1,7 @@
 /*
  * health_config.c - the pipeline config: stage names, defaults, and the
- * schemas of the performance and utilization sections with their
- * cross-field rules.
+ * schemas of the performance and utilization sections (their fields:
+ * nebula/health_pipeline.h) with their cross-field rules.
  */
 #include <inttypes.h>
 #include <stddef.h>
@@ -10,8 +10,6 @@
 
 #include "base/config_internal.h"
 #include "health/health_internal.h"
-
-#define DAY_MS (24LL * 3600 * 1000)
 
 const char *const nr__health_builtin[] = {NR_HEALTH_STAGE_CONNECTIVITY, NR_HEALTH_STAGE_PERFORMANCE,
                                           NR_HEALTH_STAGE_UTILIZATION, NULL};
@@ -42,51 +40,6 @@ const char *nr__health_name_rule(const char *name, size_t len)
 
 /* ---- performance ------------------------------------------------------------------------ */
 
-static const nr_field perf_fields[] = {
-    {.name = "degraded_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_health_performance_config, degraded_ms),
-     .min = 0,
-     .max = DAY_MS,
-     .def_int = 1000,
-     .doc = "latency percentile at which the stage is degraded; 0 = never"},
-    {.name = "unhealthy_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_health_performance_config, unhealthy_ms),
-     .min = 0,
-     .max = DAY_MS,
-     .def_int = 5000,
-     .doc = "latency percentile at which the stage is unhealthy; 0 = never"},
-    {.name = "percentile",
-     .type = NR_FT_DOUBLE,
-     .offset = offsetof(nr_health_performance_config, percentile),
-     .dmin = 1.0,
-     .dmax = 100.0,
-     .def_double = 90.0,
-     .doc = "which percentile of the window is judged (nearest rank)"},
-    {.name = "window",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_health_performance_config, window),
-     .min = 1,
-     .max = 1000,
-     .def_int = 10,
-     .doc = "latency samples kept (one per round)"},
-    {.name = "window_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_health_performance_config, window_ms),
-     .min = 0,
-     .max = 30 * DAY_MS,
-     .def_int = 0,
-     .doc = "only samples younger than this count; 0 = any age"},
-    {.name = "min_samples",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_health_performance_config, min_samples),
-     .min = 1,
-     .max = 1000,
-     .def_int = 3,
-     .doc = "samples needed before the stage judges (<= window)"},
-};
-
 /* An issue at <path>.<field> with an integer value. */
 static void int_issue(nr_config_report *report, const char *path, const char *field, int64_t v,
                       const char *rule_other, int64_t other)
@@ -107,70 +60,10 @@ static void perf_check(const void *cfg, const char *path, nr_config_report *repo
         int_issue(report, path, "min_samples", c->min_samples, "must not exceed window", c->window);
 }
 
-const nr_config_schema nr_health_performance_schema = {
-    .name = "health.performance",
-    .struct_size = sizeof(nr_health_performance_config),
-    .fields = perf_fields,
-    .nfields = sizeof(perf_fields) / sizeof(perf_fields[0]),
-    .check = perf_check,
-};
+NR_CONFIG_SCHEMA(nr_health_performance_schema, "health.performance", nr_health_performance_config,
+                 NR_HEALTH_PERFORMANCE_FIELDS, perf_check);
 
 /* ---- utilization ------------------------------------------------------------------------ */
-
-#define SHARE_FIELD(fname, member, def, what)                                                      \
-    {                                                                                              \
-        .name = fname, .type = NR_FT_DOUBLE,                                                       \
-        .offset = offsetof(nr_health_utilization_config, member), .dmin = 0.0, .dmax = 1.0,        \
-        .def_double = def, .doc = what                                                             \
-    }
-
-static const nr_field util_fields[] = {
-    SHARE_FIELD("degraded_in_use", degraded_in_use, 0.9,
-                "share of max_size in use (over the window) at which the stage is degraded; "
-                "0 = never"),
-    SHARE_FIELD("unhealthy_in_use", unhealthy_in_use, 0.0,
-                "share of max_size in use at which the stage is unhealthy; 0 = never"),
-    {.name = "degraded_waiters",
-     .type = NR_FT_DOUBLE,
-     .offset = offsetof(nr_health_utilization_config, degraded_waiters),
-     .dmin = 0.0,
-     .dmax = 1e8,
-     .def_double = 1.0,
-     .doc = "waiters (mean over the window) at which the stage is degraded; 0 = never"},
-    {.name = "unhealthy_waiters",
-     .type = NR_FT_DOUBLE,
-     .offset = offsetof(nr_health_utilization_config, unhealthy_waiters),
-     .dmin = 0.0,
-     .dmax = 1e8,
-     .def_double = 0.0,
-     .doc = "waiters (mean over the window) at which the stage is unhealthy; 0 = never"},
-    SHARE_FIELD("degraded_wait_ratio", degraded_wait_ratio, 0.25,
-                "share of acquires that waited (over the window) at which the stage is "
-                "degraded; 0 = never"),
-    SHARE_FIELD("unhealthy_wait_ratio", unhealthy_wait_ratio, 0.0,
-                "share of acquires that waited at which the stage is unhealthy; 0 = never"),
-    {.name = "window",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_health_utilization_config, window),
-     .min = 1,
-     .max = 1000,
-     .def_int = 10,
-     .doc = "rounds kept (one snapshot per round)"},
-    {.name = "window_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_health_utilization_config, window_ms),
-     .min = 0,
-     .max = 30 * DAY_MS,
-     .def_int = 0,
-     .doc = "only rounds younger than this count; 0 = any age"},
-    {.name = "min_samples",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_health_utilization_config, min_samples),
-     .min = 1,
-     .max = 1000,
-     .def_int = 3,
-     .doc = "rounds needed before the stage judges (<= window)"},
-};
 
 /* degraded must be below unhealthy when both are on. */
 static void pair_check(const char *path, const char *dname, double d, const char *uname, double u,
@@ -198,13 +91,8 @@ static void util_check(const void *cfg, const char *path, nr_config_report *repo
         int_issue(report, path, "min_samples", c->min_samples, "must not exceed window", c->window);
 }
 
-const nr_config_schema nr_health_utilization_schema = {
-    .name = "health.utilization",
-    .struct_size = sizeof(nr_health_utilization_config),
-    .fields = util_fields,
-    .nfields = sizeof(util_fields) / sizeof(util_fields[0]),
-    .check = util_check,
-};
+NR_CONFIG_SCHEMA(nr_health_utilization_schema, "health.utilization", nr_health_utilization_config,
+                 NR_HEALTH_UTILIZATION_FIELDS, util_check);
 
 /* ---- the whole config ---------------------------------------------------------------------- */
 

@@ -1,74 +1,9 @@
-/* autoscale_config.c - the schema and defaults of nr_autoscale_policy. */
+/* autoscale_config.c - the schema and defaults of nr_autoscale_policy (its fields:
+ * nebula/autoscale.h). */
 #include <stddef.h>
 #include <stdio.h>
 
 #include "nebula/autoscale.h"
-
-#define DAY_MS (24LL * 3600 * 1000)
-
-static const nr_field autoscale_fields[] = {
-    {.name = "enabled",
-     .type = NR_FT_BOOL,
-     .offset = offsetof(nr_autoscale_policy, enabled),
-     .def_int = 0,
-     .doc = "move max_size with the load"},
-    {.name = "high_watermark",
-     .type = NR_FT_DOUBLE,
-     .offset = offsetof(nr_autoscale_policy, high_watermark),
-     .dmin = 0.01,
-     .dmax = 10,
-     .def_double = 0.8,
-     .doc = "scale up at or above this utilization ((in use + waiters) / max_size)"},
-    {.name = "low_watermark",
-     .type = NR_FT_DOUBLE,
-     .offset = offsetof(nr_autoscale_policy, low_watermark),
-     .dmin = 0,
-     .dmax = 10,
-     .def_double = 0.3,
-     .doc = "scale down at or below this utilization"},
-    {.name = "step_up",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_autoscale_policy, step_up),
-     .min = 1,
-     .max = 10000,
-     .def_int = 2,
-     .doc = "added to max_size per decision"},
-    {.name = "step_down",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_autoscale_policy, step_down),
-     .min = 1,
-     .max = 10000,
-     .def_int = 1,
-     .doc = "taken off max_size per decision"},
-    {.name = "window_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_autoscale_policy, window_ms),
-     .min = 0,
-     .max = DAY_MS,
-     .def_int = 10000,
-     .doc = "how long a watermark must be crossed before a decision"},
-    {.name = "cooldown_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_autoscale_policy, cooldown_ms),
-     .min = 0,
-     .max = DAY_MS,
-     .def_int = 30000,
-     .doc = "no decision sooner than this after the last one"},
-    {.name = "min_size",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_autoscale_policy, min_size),
-     .min = 1,
-     .max = 1000000,
-     .def_int = 1,
-     .doc = "the lowest max_size it sets"},
-    {.name = "max_size",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_autoscale_policy, max_size),
-     .min = 1,
-     .max = 1000000,
-     .def_int = 100,
-     .doc = "the highest max_size it sets"},
-};
 
 static void autoscale_check(const void *cfg, const char *path, nr_config_report *report)
 {
@@ -89,23 +24,11 @@ static void autoscale_check(const void *cfg, const char *path, nr_config_report 
     }
 }
 
-const nr_config_schema nr_autoscale_schema = {
-    .name = "autoscale",
-    .struct_size = sizeof(nr_autoscale_policy),
-    .fields = autoscale_fields,
-    .nfields = sizeof(autoscale_fields) / sizeof(autoscale_fields[0]),
-    .check = autoscale_check,
-};
+NR_CONFIG_SCHEMA(nr_autoscale_schema, "autoscale", nr_autoscale_policy, NR_AUTOSCALE_POLICY_FIELDS,
+                 autoscale_check);
 
 void nr_autoscale_policy_default(nr_autoscale_policy *p)
 {
-    p->enabled = false;
-    p->high_watermark = 0.8;
-    p->low_watermark = 0.3;
-    p->step_up = 2;
-    p->step_down = 1;
-    p->window_ms = 10000;
-    p->cooldown_ms = 30000;
-    p->min_size = 1;
-    p->max_size = 100;
+    /* no string or secret field: init allocates nothing and cannot fail */
+    (void)nr_config_init(&nr_autoscale_schema, p, NULL);
 }

@@ -15,147 +15,18 @@
 #include "kafka_internal.h"
 #include "nebula/alloc.h"
 
-/* ---- field tables ---------------------------------------------------------------- */
+/* ---- enum names (the fields: nebula/kafka.h) ---------------------------------------- */
 
-static const char *const protocol_names[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl",
-                                             NULL};
+/* The enum names the lists in nebula/kafka.h refer to, and the words librdkafka
+ * takes for them where they differ. */
+static const char *const nr__kafka_protocol_names[] = {"plaintext", "ssl", "sasl_plaintext",
+                                                       "sasl_ssl", NULL};
 static const char *const protocol_values[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"};
-static const char *const mechanism_names[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL};
-static const char *const acks_names[] = {"all", "leader", "none", NULL};
+static const char *const nr__kafka_mechanism_names[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512",
+                                                        NULL};
+static const char *const nr__kafka_acks_names[] = {"all", "leader", "none", NULL};
 static const char *const acks_values[] = {"all", "1", "0"};
-static const char *const reset_names[] = {"latest", "earliest", "error", NULL};
-
-#define PROPERTIES_MAX 65536
-
-/* The fields both structs have, with the same names and rules. */
-#define COMMON_FIELDS(T)                                                                           \
-    {.name = "bootstrap_servers",                                                                  \
-     .type = NR_FT_STRING,                                                                         \
-     .offset = offsetof(T, bootstrap_servers),                                                     \
-     .required = true,                                                                             \
-     .min = 1,                                                                                     \
-     .max = 4096,                                                                                  \
-     .doc = "bootstrap.servers: host:port[,host:port...]"},                                        \
-        {.name = "client_id",                                                                      \
-         .type = NR_FT_STRING,                                                                     \
-         .offset = offsetof(T, client_id),                                                         \
-         .min = 1,                                                                                 \
-         .max = 255,                                                                               \
-         .def_str = "nebula-resource",                                                             \
-         .doc = "client.id sent to the brokers"},                                                  \
-        {.name = "security_protocol",                                                              \
-         .type = NR_FT_ENUM,                                                                       \
-         .offset = offsetof(T, security_protocol),                                                 \
-         .enum_names = protocol_names,                                                             \
-         .doc = "security.protocol"},                                                              \
-        {.name = "sasl_mechanism",                                                                 \
-         .type = NR_FT_ENUM,                                                                       \
-         .offset = offsetof(T, sasl_mechanism),                                                    \
-         .enum_names = mechanism_names,                                                            \
-         .doc = "sasl.mechanisms, with the sasl_* protocols"},                                     \
-        {.name = "sasl_username",                                                                  \
-         .type = NR_FT_STRING,                                                                     \
-         .offset = offsetof(T, sasl_username),                                                     \
-         .max = 255,                                                                               \
-         .doc = "sasl.username (the password is the resource's credential)"},                      \
-        {.name = "socket_timeout_ms",                                                              \
-         .type = NR_FT_INT,                                                                        \
-         .offset = offsetof(T, socket_timeout_ms),                                                 \
-         .min = 10,                                                                                \
-         .max = 300000,                                                                            \
-         .def_int = 60000,                                                                         \
-         .doc = "socket.timeout.ms"},                                                              \
-        {.name = "health_timeout_ms",                                                              \
-         .type = NR_FT_INT,                                                                        \
-         .offset = offsetof(T, health_timeout_ms),                                                 \
-         .min = 1,                                                                                 \
-         .max = 600000,                                                                            \
-         .def_int = 5000,                                                                          \
-         .doc = "longest metadata wait of a health check and of create's broker check"},           \
-        {.name = "verify_on_create",                                                               \
-         .type = NR_FT_BOOL,                                                                       \
-         .offset = offsetof(T, verify_on_create),                                                  \
-         .def_int = 1,                                                                             \
-         .doc = "create waits for the cluster's metadata"},                                        \
-        {.name = "properties",                                                                     \
-         .type = NR_FT_STRING,                                                                     \
-         .offset = offsetof(T, properties),                                                        \
-         .doc = "more librdkafka properties: name=value;name=value"},                              \
-    {                                                                                              \
-        .name = "secret_properties", .type = NR_FT_SECRET,                                         \
-        .offset = offsetof(T, secret_properties), .max = PROPERTIES_MAX,                           \
-        .doc = "librdkafka properties holding secrets (same format)"                               \
-    }
-
-static const nr_field producer_fields[] = {
-    COMMON_FIELDS(nr_kafka_producer_config),
-    {.name = "message_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_kafka_producer_config, message_timeout_ms),
-     .min = 1,
-     .max = 3600000,
-     .def_int = 30000,
-     .doc = "message.timeout.ms: how long librdkafka tries to deliver a message"},
-    {.name = "request_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_kafka_producer_config, request_timeout_ms),
-     .min = 1,
-     .max = 900000,
-     .def_int = 30000,
-     .doc = "request.timeout.ms"},
-    {.name = "flush_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_kafka_producer_config, flush_timeout_ms),
-     .min = 0,
-     .max = 600000,
-     .def_int = 5000,
-     .doc = "longest flush in recycle and destroy"},
-    {.name = "acks",
-     .type = NR_FT_ENUM,
-     .offset = offsetof(nr_kafka_producer_config, acks),
-     .enum_names = acks_names,
-     .doc = "acks: all, leader or none"},
-    {.name = "linger_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_kafka_producer_config, linger_ms),
-     .min = 0,
-     .max = 900000,
-     .def_int = 5,
-     .doc = "linger.ms"},
-};
-
-static const nr_field consumer_fields[] = {
-    COMMON_FIELDS(nr_kafka_consumer_config),
-    {.name = "group_id",
-     .type = NR_FT_STRING,
-     .offset = offsetof(nr_kafka_consumer_config, group_id),
-     .required = true,
-     .min = 1,
-     .max = 255,
-     .doc = "group.id"},
-    {.name = "topics",
-     .type = NR_FT_STRING,
-     .offset = offsetof(nr_kafka_consumer_config, topics),
-     .max = 65536,
-     .doc = "topics subscribed at create, comma-separated"},
-    {.name = "auto_offset_reset",
-     .type = NR_FT_ENUM,
-     .offset = offsetof(nr_kafka_consumer_config, auto_offset_reset),
-     .enum_names = reset_names,
-     .doc = "auto.offset.reset: latest, earliest or error"},
-    {.name = "enable_auto_commit",
-     .type = NR_FT_BOOL,
-     .offset = offsetof(nr_kafka_consumer_config, enable_auto_commit),
-     .def_int = 1,
-     .doc = "enable.auto.commit"},
-    {.name = "close_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_kafka_consumer_config, close_timeout_ms),
-     .min = 0,
-     .max = 600000,
-     .def_int = 5000,
-     .doc = "longest consumer close in destroy"},
-};
+static const char *const nr__kafka_reset_names[] = {"latest", "earliest", "error", NULL};
 
 /* ---- views ------------------------------------------------------------------------- */
 
@@ -508,7 +379,8 @@ size_t nr__kafka_build_conf(const kafka_settings *s, const char *path, const nr_
               "is only allowed with security_protocol sasl_plaintext or sasl_ssl");
     if (sasl && has_user) {
         if (s->sasl_mechanism >= 0 && s->sasl_mechanism <= NR_KAFKA_SASL_SCRAM_SHA_512)
-            set_plain(&b, "sasl_mechanism", "sasl.mechanisms", mechanism_names[s->sasl_mechanism]);
+            set_plain(&b, "sasl_mechanism", "sasl.mechanisms",
+                      nr__kafka_mechanism_names[s->sasl_mechanism]);
         set_plain(&b, "sasl_username", "sasl.username", s->sasl_username);
         if (password && b.conf) {
             char errstr[256];
@@ -534,7 +406,7 @@ size_t nr__kafka_build_conf(const kafka_settings *s, const char *path, const nr_
             issue(&b, "group_id", NULL, "is required for a consumer");
         if (s->auto_offset_reset >= 0 && s->auto_offset_reset <= NR_KAFKA_OFFSET_ERROR)
             set_plain(&b, "auto_offset_reset", "auto.offset.reset",
-                      reset_names[s->auto_offset_reset]);
+                      nr__kafka_reset_names[s->auto_offset_reset]);
         set_plain(&b, "enable_auto_commit", "enable.auto.commit",
                   s->enable_auto_commit ? "true" : "false");
         if (nr__kafka_each_topic(s->topics, check_topic, &b) == NR_ENOMEM)
@@ -569,18 +441,7 @@ static void consumer_check(const void *cfg, const char *path, nr_config_report *
     (void)nr__kafka_build_conf(&s, path, NULL, NULL, report);
 }
 
-const nr_config_schema nr_kafka_producer_config_schema = {
-    .name = "kafka-producer",
-    .struct_size = sizeof(nr_kafka_producer_config),
-    .fields = producer_fields,
-    .nfields = sizeof(producer_fields) / sizeof(producer_fields[0]),
-    .check = producer_check,
-};
-
-const nr_config_schema nr_kafka_consumer_config_schema = {
-    .name = "kafka-consumer",
-    .struct_size = sizeof(nr_kafka_consumer_config),
-    .fields = consumer_fields,
-    .nfields = sizeof(consumer_fields) / sizeof(consumer_fields[0]),
-    .check = consumer_check,
-};
+NR_CONFIG_SCHEMA(nr_kafka_producer_config_schema, "kafka-producer", nr_kafka_producer_config,
+                 NR_KAFKA_PRODUCER_CONFIG_FIELDS, producer_check);
+NR_CONFIG_SCHEMA(nr_kafka_consumer_config_schema, "kafka-consumer", nr_kafka_consumer_config,
+                 NR_KAFKA_CONSUMER_CONFIG_FIELDS, consumer_check);

@@ -1,7 +1,8 @@
 /*
- * mongo_config.c - the schema of nr_mongo_config and its cross-field rules.
+ * mongo_config.c - the schema of nr_mongo_config (its fields: nebula/mongo.h) and
+ * its cross-field rules.
  *
- * hosts and uri have no length limit in the field table: their rules run in
+ * hosts and uri have no length limit in the field list: their rules run in
  * mongo_check(), so that an issue about a URI shows the URI redacted (the
  * generic string checks would quote the raw value).
  */
@@ -12,77 +13,6 @@
 #include <string.h>
 
 #include "mongo_internal.h"
-
-static const nr_field mongo_fields[] = {
-    {.name = "hosts",
-     .type = NR_FT_STRING,
-     .offset = offsetof(nr_mongo_config, hosts),
-     .doc = "host:port[,host:port...] of the servers (or use uri)"},
-    {.name = "uri",
-     .type = NR_FT_STRING,
-     .offset = offsetof(nr_mongo_config, uri),
-     .doc = "mongodb:// URI without credentials (or use hosts)"},
-    {.name = "database",
-     .type = NR_FT_STRING,
-     .offset = offsetof(nr_mongo_config, database),
-     .doc = "the application's database, also the default auth source"},
-    {.name = "username",
-     .type = NR_FT_STRING,
-     .offset = offsetof(nr_mongo_config, username),
-     .min = 1,
-     .max = NR_MONGO_USERNAME_MAX,
-     .doc = "user to log in as; the password comes from the credential provider"},
-    {.name = "auth_source",
-     .type = NR_FT_STRING,
-     .offset = offsetof(nr_mongo_config, auth_source),
-     .doc = "database holding the user (default: database, else admin)"},
-    {.name = "app_name",
-     .type = NR_FT_STRING,
-     .offset = offsetof(nr_mongo_config, app_name),
-     .min = 1,
-     .max = NR_MONGO_APP_NAME_MAX,
-     .def_str = NR_MONGO_DEFAULT_APPNAME,
-     .doc = "application name shown in the server's logs"},
-    {.name = "server_selection_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_mongo_config, server_selection_timeout_ms),
-     .min = 1,
-     .max = NR_MONGO_TIMEOUT_MS_MAX,
-     .def_int = 10000,
-     .doc = "how long an operation looks for a suitable server"},
-    {.name = "connect_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_mongo_config, connect_timeout_ms),
-     .min = 1,
-     .max = NR_MONGO_CONNECT_MS_MAX,
-     .def_int = 10000,
-     .doc = "TCP connect plus handshake of one connection"},
-    {.name = "socket_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_mongo_config, socket_timeout_ms),
-     .min = 1,
-     .max = NR_MONGO_TIMEOUT_MS_MAX,
-     .def_int = 300000,
-     .doc = "one network round trip on an established connection"},
-    {.name = "health_timeout_ms",
-     .type = NR_FT_INT,
-     .offset = offsetof(nr_mongo_config, health_timeout_ms),
-     .min = 1,
-     .max = NR_MONGO_HEALTH_MS_MAX,
-     .def_int = 5000,
-     .doc = "upper bound of one health check (the pool's deadline also applies)"},
-    {.name = "tls",
-     .type = NR_FT_BOOL,
-     .offset = offsetof(nr_mongo_config, tls),
-     .def_int = 0,
-     .doc = "connect with TLS"},
-    {.name = "tls_ca_file",
-     .type = NR_FT_STRING,
-     .offset = offsetof(nr_mongo_config, tls_ca_file),
-     .min = 1,
-     .max = NR_MONGO_PATH_MAX,
-     .doc = "PEM file of the certificate authorities to trust (needs tls)"},
-};
 
 static void add(nr_config_report *r, const char *path, const char *field, const char *value,
                 const char *rule)
@@ -145,10 +75,5 @@ static void mongo_check(const void *cfg, const char *path, nr_config_report *rep
         add(report, path, "tls_ca_file", NULL, "needs tls to be true");
 }
 
-const nr_config_schema nr_mongo_config_schema = {
-    .name = "mongo",
-    .struct_size = sizeof(nr_mongo_config),
-    .fields = mongo_fields,
-    .nfields = sizeof(mongo_fields) / sizeof(mongo_fields[0]),
-    .check = mongo_check,
-};
+NR_CONFIG_SCHEMA(nr_mongo_config_schema, "mongo", nr_mongo_config, NR_MONGO_CONFIG_FIELDS,
+                 mongo_check);

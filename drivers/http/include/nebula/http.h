@@ -103,71 +103,68 @@ extern "C" {
  * The driver's config. Schema: nr_http_config_schema (JSON keys as the member
  * names). Strings and the secret are owned by the struct (see nebula/config.h).
  * Lists are strings: header lists hold one "Name: value" per line (separated
- * by "\n"); the other lists are separated by commas or spaces.
- *
- *   base_url             required; http:// or https:// URL with a host.
- *                        Relative request paths are appended to its path.
- *   headers              default headers, "Name: value" lines. A header
- *                        named in secret_headers is refused here (put it in
- *                        secret_header_values).
- *   secret_header_values secret; "Name: value" lines sent with every request;
- *                        never printed. Their names count as secret names.
- *   secret_headers       names whose values are redacted everywhere; default
- *                        "Authorization,Proxy-Authorization,Cookie,X-Api-Key".
- *   credential_header    header that carries the credential; default
- *                        "Authorization"; always a secret name.
- *   credential_prefix    put before the credential; default "Bearer ".
- *   connect_timeout_ms   default 10000; 1..3600000.
- *   request_timeout_ms   whole request; default 30000; 1..86400000.
- *   health_path          default "/"; must start with "/".
- *   health_method        "GET" (default) or "HEAD".
- *   healthy_status       codes and ranges, e.g. "200-399" (default), "200,204".
- *   health_timeout_ms    default 5000; 1..3600000.
- *   connect_on_create    create sends the health request; default false.
- *   max_response_bytes   largest body accepted; default 16 MiB; 1..2^40.
- *   follow_redirects     default false; max_redirects default 5 (0..100).
- *   verify_peer, verify_host   default true.
- *   ca_file, client_cert, client_key   PEM paths; default none.
- *   tls_min_version      "default", "1.0", "1.1", "1.2" (default), "1.3".
- *   user_agent           default "nebula-resource-http".
- *   resolve              "host:port:address" entries pinning a name to an
- *                        address (CURLOPT_RESOLVE); the SSRF check applies to
- *                        the address.
- *   ssrf_protection      default true. false lets requests reach loopback,
- *                        private and cloud metadata addresses: DANGEROUS when
- *                        any part of a URL comes from outside the program.
- *   ssrf_allow           entries "CIDR" or "CIDR:port" (IPv6 in brackets with
- *                        a port: "[::1]/128:8080"); addresses they cover are
- *                        allowed although their class would be refused.
+ * by "\n"); the other lists are separated by commas or spaces. Each entry:
+ * kind, member, min, max (bytes for strings), default, flags and what it
+ * means (nebula/config_fields.h); the README's table is made from it.
+ * health_method holds an nr_http_health_method, tls_min_version an
+ * nr_http_tls_version.
  */
-typedef struct nr_http_config {
-    char *base_url;
-    char *headers;
-    nr_secret *secret_header_values;
-    char *secret_headers;
-    char *credential_header;
-    char *credential_prefix;
-    int64_t connect_timeout_ms;
-    int64_t request_timeout_ms;
-    char *health_path;
-    int health_method; /* nr_http_health_method */
-    char *healthy_status;
-    int64_t health_timeout_ms;
-    bool connect_on_create;
-    int64_t max_response_bytes;
-    bool follow_redirects;
-    int64_t max_redirects;
-    bool verify_peer;
-    bool verify_host;
-    char *ca_file;
-    char *client_cert;
-    char *client_key;
-    int tls_min_version; /* nr_http_tls_version */
-    char *user_agent;
-    char *resolve;
-    bool ssrf_protection;
-    char *ssrf_allow;
-} nr_http_config;
+#define NR_HTTP_CONFIG_FIELDS(X, T)                                                                \
+    X(T, STRING, base_url, 1, NR_HTTP_URL_MAX, NULL, NR_CF_REQUIRED,                               \
+      "`http://` or `https://` URL with a host. Relative request paths are appended to its path.") \
+    X(T, STRING, headers, 0, NR_HTTP_LIST_MAX, NULL, 0,                                            \
+      "default headers, `\"Name: value\"` lines. A name in `secret_headers` (or "                  \
+      "`credential_header`) is refused here: put it in `secret_header_values`.")                   \
+    X(T, SECRET, secret_header_values, 0, NR_HTTP_LIST_MAX, NULL, 0,                               \
+      "default headers whose values are secret (`\"X-Api-Key: ...\"` lines); never printed, "      \
+      "serialized as `<redacted>`. Their names count as secret names.")                            \
+    X(T, STRING, secret_headers, 0, NR_HTTP_LIST_MAX,                                              \
+      "Authorization,Proxy-Authorization,Cookie,X-Api-Key", 0,                                     \
+      "names whose values are redacted in every description and error message.")                   \
+    X(T, STRING, credential_header, 1, 256, "Authorization", 0,                                    \
+      "header that carries the credential from the provider; always a secret name.")               \
+    X(T, STRING, credential_prefix, 0, 256, "Bearer ", 0, "put before the credential.")            \
+    X(T, INT, connect_timeout_ms, 1, 3600000, 10000, 0, "TCP and TLS setup.")                      \
+    X(T, INT, request_timeout_ms, 1, 86400000, 30000, 0,                                           \
+      "a whole request, unless it gives its own.")                                                 \
+    X(T, STRING, health_path, 1, NR_HTTP_URL_MAX, "/", 0,                                          \
+      "path the health check requests; starts with `/`.")                                          \
+    X(T, ENUM, health_method, nr__http_health_methods, 0, NR_HTTP_HEALTH_GET, 0,                   \
+      "method of the health check.")                                                               \
+    X(T, STRING, healthy_status, 1, 1024, "200-399", 0,                                            \
+      "status codes and ranges 100..599 that count as healthy, e.g. `\"200,204\"`, "               \
+      "`\"200-299 304\"`.")                                                                        \
+    X(T, INT, health_timeout_ms, 1, 3600000, 5000, 0, "limit of one health check request.")        \
+    X(T, BOOL, connect_on_create, 0, 1, 0, 0,                                                      \
+      "create sends the health request and fails when the server is unreachable. Use it under a "  \
+      "manager, so that a replacement instance made while the server is down fails and the "       \
+      "resource stays unhealthy.")                                                                 \
+    X(T, INT, max_response_bytes, 1, NR_HTTP_MAX_RESPONSE_BYTES, 16LL * 1024 * 1024, 0,            \
+      "largest body accepted (16 MiB by default); a larger one is an error.")                      \
+    X(T, BOOL, follow_redirects, 0, 1, 0, 0,                                                       \
+      "follow 3xx redirects (every target is checked again by SSRF protection).")                  \
+    X(T, INT, max_redirects, 0, 100, 5, 0, "most redirects one request follows.")                  \
+    X(T, BOOL, verify_peer, 0, 1, 1, 0, "verify the server's TLS certificate chain.")              \
+    X(T, BOOL, verify_host, 0, 1, 1, 0, "verify that the certificate names the host.")             \
+    X(T, STRING, ca_file, 0, 4096, NULL, 0, "PEM file of trusted CAs (unset: the system's).")      \
+    X(T, STRING, client_cert, 0, 4096, NULL, 0, "PEM client certificate.")                         \
+    X(T, STRING, client_key, 0, 4096, NULL, 0,                                                     \
+      "PEM private key of `client_cert`, unencrypted; needs `client_cert`.")                       \
+    X(T, ENUM, tls_min_version, nr__http_tls_versions, 0, NR_HTTP_TLS_1_2, 0,                      \
+      "lowest TLS version accepted.")                                                              \
+    X(T, STRING, user_agent, 0, 1024, "nebula-resource-http", 0, "`User-Agent` header.")           \
+    X(T, STRING, resolve, 0, NR_HTTP_LIST_MAX, NULL, 0,                                            \
+      "`host:port:address` entries that pin a name to an address (`CURLOPT_RESOLVE`); SSRF "       \
+      "protection checks the address.")                                                            \
+    X(T, BOOL, ssrf_protection, 0, 1, 1, 0,                                                        \
+      "refuse loopback, private, link-local and cloud metadata addresses (see above). `false` "    \
+      "lets requests reach them: DANGEROUS when any part of a URL comes from outside the "         \
+      "program.")                                                                                  \
+    X(T, STRING, ssrf_allow, 0, NR_HTTP_LIST_MAX, NULL, 0,                                         \
+      "`CIDR` or `CIDR:port` entries (IPv6 in brackets with a port: `[::1]/128:8080`) allowed "    \
+      "although their class is refused.")
+
+NR_CONFIG_STRUCT(nr_http_config, NR_HTTP_CONFIG_FIELDS)
 
 typedef enum nr_http_health_method {
     NR_HTTP_HEALTH_GET = 0,

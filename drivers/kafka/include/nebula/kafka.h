@@ -128,91 +128,84 @@ enum { NR_KAFKA_ACKS_ALL = 0, NR_KAFKA_ACKS_LEADER, NR_KAFKA_ACKS_NONE };
 enum { NR_KAFKA_OFFSET_LATEST = 0, NR_KAFKA_OFFSET_EARLIEST, NR_KAFKA_OFFSET_ERROR };
 
 /*
+ * The fields of both configs, with the same names and rules, in three
+ * sub-lists so that each struct keeps its layout. Each entry: kind, member,
+ * min, max (bytes for strings), default, flags and what it means
+ * (nebula/config_fields.h); the README's tables are made from them.
+ */
+#define NR_KAFKA_CLIENT_FIELDS(X, T)                                                               \
+    X(T, STRING, bootstrap_servers, 1, 4096, NULL, NR_CF_REQUIRED,                                 \
+      "`bootstrap.servers`, `host:port[,host:port...]`")                                           \
+    X(T, STRING, client_id, 1, 255, "nebula-resource", 0, "`client.id` sent to the brokers")       \
+    X(T, ENUM, security_protocol, nr__kafka_protocol_names, 0, NR_KAFKA_PLAINTEXT, 0,              \
+      "`security.protocol`")                                                                       \
+    X(T, ENUM, sasl_mechanism, nr__kafka_mechanism_names, 0, NR_KAFKA_SASL_PLAIN, 0,               \
+      "`sasl.mechanisms`, with the `sasl_*` protocols")                                            \
+    X(T, STRING, sasl_username, 0, 255, NULL, 0,                                                   \
+      "`sasl.username`: required by, and only allowed with, the `sasl_*` protocols. The password " \
+      "is the resource's **credential** (`nr_pool_options.credential`, or the manager's "          \
+      "`credential_ref`, given to create), never a config field")
+
+#define NR_KAFKA_TIMEOUT_FIELDS(X, T)                                                              \
+    X(T, INT, socket_timeout_ms, 10, 300000, 60000, 0, "`socket.timeout.ms`")                      \
+    X(T, INT, health_timeout_ms, 1, 600000, 5000, 0,                                               \
+      "longest metadata wait of a health check and of create's broker check")
+
+#define NR_KAFKA_EXTRA_FIELDS(X, T)                                                                \
+    X(T, BOOL, verify_on_create, 0, 1, 1, 0, "create waits for the cluster's metadata")            \
+    X(T, STRING, properties, 0, 0, NULL, 0,                                                        \
+      "more librdkafka properties: `name=value` entries separated by `;` or newlines "             \
+      "(spaces around names and values dropped; a literal `;` or `\\` is written `\\;` "           \
+      "/ `\\\\`). Names that the typed fields set, and names that hold secrets (containing "       \
+      "`password` or `secret`, `ssl.key.pem`, `sasl.oauthbearer.config`), are refused here")       \
+    X(T, SECRET, secret_properties, 0, NR_KAFKA_PROPERTIES_MAX, NULL, 0,                           \
+      "the same format, for properties that hold secrets; printed and reported as `<redacted>`. "  \
+      "`sasl.password` is refused (it is the credential)")
+
+#define NR_KAFKA_PROPERTIES_MAX 65536
+
+/*
  * The producer's config (schema nr_kafka_producer_config_schema, name
  * "kafka-producer"; JSON keys are the member names). Strings and the secret
  * are owned by the struct (see nebula/config.h).
- *
- *   bootstrap_servers   required; "host:port,host:port"; 1..4096 bytes
- *   client_id           client.id; default "nebula-resource"; 1..255 bytes
- *   security_protocol   default plaintext
- *   sasl_mechanism      default PLAIN; used with the sasl_* protocols
- *   sasl_username       default none; required by (and only allowed with) the
- *                       sasl_* protocols. The password is the credential
- *                       given to create() (never a config field).
- *   message_timeout_ms  message.timeout.ms: how long librdkafka tries to
- *                       deliver a message; default 30000; 1..3600000
- *   request_timeout_ms  request.timeout.ms; default 30000; 1..900000
- *   socket_timeout_ms   socket.timeout.ms; default 60000; 10..300000
- *   health_timeout_ms   longest wait for metadata in a health check and in
- *                       create's broker check; default 5000; 1..600000
- *   flush_timeout_ms    longest flush in recycle and destroy; default 5000;
- *                       0..600000 (0 = do not wait)
- *   acks                default all
- *   linger_ms           linger.ms; default 5; 0..900000; less than
- *                       message_timeout_ms
- *   verify_on_create    create asks the cluster for metadata; default true
- *   properties          more librdkafka properties, "name=value" entries
- *                       separated by ';' or newlines (a literal ';' or '\'
- *                       is written "\;" / "\\"); spaces around names and
- *                       values are dropped. Names that the typed fields set,
- *                       and names that hold secrets (containing "password"
- *                       or "secret", ssl.key.pem, sasl.oauthbearer.config),
- *                       are refused here. Default none; at most 65536 bytes.
- *   secret_properties   the same format, for properties that hold secrets;
- *                       a secret: printed and reported as "<redacted>".
- *                       sasl.password is refused (it is the credential).
  */
-typedef struct nr_kafka_producer_config {
-    char *bootstrap_servers;
-    char *client_id;
-    int security_protocol;
-    int sasl_mechanism;
-    char *sasl_username;
-    int64_t message_timeout_ms;
-    int64_t request_timeout_ms;
-    int64_t socket_timeout_ms;
-    int64_t health_timeout_ms;
-    int64_t flush_timeout_ms;
-    int acks;
-    int64_t linger_ms;
-    bool verify_on_create;
-    char *properties;
-    nr_secret *secret_properties;
-} nr_kafka_producer_config;
+#define NR_KAFKA_PRODUCER_CONFIG_FIELDS(X, T)                                                      \
+    NR_KAFKA_CLIENT_FIELDS(X, T)                                                                   \
+    X(T, INT, message_timeout_ms, 1, 3600000, 30000, 0,                                            \
+      "`message.timeout.ms`: how long librdkafka tries to deliver a message")                      \
+    X(T, INT, request_timeout_ms, 1, 900000, 30000, 0, "`request.timeout.ms`")                     \
+    NR_KAFKA_TIMEOUT_FIELDS(X, T)                                                                  \
+    X(T, INT, flush_timeout_ms, 0, 600000, 5000, 0,                                                \
+      "longest flush in `recycle` and `destroy` (0 = do not wait)")                                \
+    X(T, ENUM, acks, nr__kafka_acks_names, 0, NR_KAFKA_ACKS_ALL, 0,                                \
+      "`acks`: `all`, `leader` (1) or `none` (0)")                                                 \
+    X(T, INT, linger_ms, 0, 900000, 5, 0, "`linger.ms`; less than `message_timeout_ms`")           \
+    NR_KAFKA_EXTRA_FIELDS(X, T)
+
+NR_CONFIG_STRUCT(nr_kafka_producer_config, NR_KAFKA_PRODUCER_CONFIG_FIELDS)
 
 /*
  * The consumer's config (schema nr_kafka_consumer_config_schema, name
  * "kafka-consumer"). The fields shared with the producer mean the same
  * (message_timeout_ms, request_timeout_ms, acks, linger_ms and
- * flush_timeout_ms are producer settings and do not exist here), plus:
- *
- *   group_id            required; group.id; 1..255 bytes
- *   topics              topics to subscribe to at create, comma-separated
- *                       (spaces around names dropped); default none
- *                       (subscribe yourself through nr_kafka_handle)
- *   auto_offset_reset   where a group without a committed offset starts;
- *                       default latest
- *   enable_auto_commit  enable.auto.commit; default true
- *   close_timeout_ms    longest rd_kafka_consumer_close in destroy;
- *                       default 5000; 0..600000
+ * flush_timeout_ms are producer settings and do not exist here), plus its own.
  */
-typedef struct nr_kafka_consumer_config {
-    char *bootstrap_servers;
-    char *client_id;
-    int security_protocol;
-    int sasl_mechanism;
-    char *sasl_username;
-    int64_t socket_timeout_ms;
-    int64_t health_timeout_ms;
-    bool verify_on_create;
-    char *properties;
-    nr_secret *secret_properties;
-    char *group_id;
-    char *topics;
-    int auto_offset_reset;
-    bool enable_auto_commit;
-    int64_t close_timeout_ms;
-} nr_kafka_consumer_config;
+#define NR_KAFKA_CONSUMER_CONFIG_FIELDS(X, T)                                                      \
+    NR_KAFKA_CLIENT_FIELDS(X, T)                                                                   \
+    NR_KAFKA_TIMEOUT_FIELDS(X, T)                                                                  \
+    NR_KAFKA_EXTRA_FIELDS(X, T)                                                                    \
+    X(T, STRING, group_id, 1, 255, NULL, NR_CF_REQUIRED, "`group.id`")                             \
+    X(T, STRING, topics, 0, 65536, NULL, 0,                                                        \
+      "topics subscribed at create, comma-separated (spaces around names dropped); each 1..249 "   \
+      "of `[A-Za-z0-9._-]`, or a regular expression starting with `^`. Unset: subscribe "          \
+      "yourself through `nr_kafka_handle`")                                                        \
+    X(T, ENUM, auto_offset_reset, nr__kafka_reset_names, 0, NR_KAFKA_OFFSET_LATEST, 0,             \
+      "`auto.offset.reset`: where a group without a committed offset starts")                      \
+    X(T, BOOL, enable_auto_commit, 0, 1, 1, 0, "`enable.auto.commit`")                             \
+    X(T, INT, close_timeout_ms, 0, 600000, 5000, 0,                                                \
+      "longest `rd_kafka_consumer_close` in `destroy`")
+
+NR_CONFIG_STRUCT(nr_kafka_consumer_config, NR_KAFKA_CONSUMER_CONFIG_FIELDS)
 
 NR_API extern const nr_config_schema nr_kafka_producer_config_schema;
 NR_API extern const nr_config_schema nr_kafka_consumer_config_schema;

@@ -125,53 +125,47 @@ extern "C" {
 /*
  * The driver's config. Schema: nr_mongo_config_schema (JSON keys as the
  * member names). Strings are owned by the struct (see nebula/config.h).
- * Exactly one of hosts and uri must be set.
- *
- *   hosts                        "host:port[,host:port...]" (a host alone
- *                                means port 27017; IPv6 as "[::1]:27017");
- *                                default none; at most 2048 bytes.
- *   uri                          a "mongodb://" or "mongodb+srv://" URI
- *                                WITHOUT credentials: one with a user name,
- *                                a password or tlsCertificateKeyFilePassword
- *                                in it is refused (the password comes from
- *                                the credential provider, the user name goes
- *                                in username); default none; at most 4096
- *                                bytes. Options in it are kept unless a field
- *                                below sets the same option.
- *   database                     the application's database (the URI path),
- *                                also the default auth source; default none;
- *                                1..63 bytes without / \ . " $ or space.
- *   username                     user to log in as; default none (no
- *                                authentication); at most 256 bytes.
- *   auth_source                  database holding the user; default none
- *                                (libmongoc's rule: database, else "admin").
- *   app_name                     shown in the server's logs and currentOp;
- *                                default "nebula-resource"; 1..128 bytes.
- *   server_selection_timeout_ms  default 10000; 1..3600000.
- *   connect_timeout_ms           default 10000; 1..300000.
- *   socket_timeout_ms            one network round trip; default 300000;
- *                                1..3600000.
- *   health_timeout_ms            upper bound of one health check (also
- *                                bounded by the pool's deadline);
- *                                default 5000; 1..600000.
- *   tls                          connect with TLS; default false.
- *   tls_ca_file                  PEM file of the CAs to trust; default none
- *                                (the system store); needs tls.
+ * Exactly one of hosts and uri must be set. Each entry: kind, member, min,
+ * max (bytes for strings), default, flags and what it means
+ * (nebula/config_fields.h); the README's table is made from it. hosts, uri,
+ * database and auth_source have no bounds in the table: the schema's check
+ * applies their rules, so that an issue shows a URI redacted.
  */
-typedef struct nr_mongo_config {
-    char *hosts;
-    char *uri;
-    char *database;
-    char *username;
-    char *auth_source;
-    char *app_name;
-    int64_t server_selection_timeout_ms;
-    int64_t connect_timeout_ms;
-    int64_t socket_timeout_ms;
-    int64_t health_timeout_ms;
-    bool tls;
-    char *tls_ca_file;
-} nr_mongo_config;
+#define NR_MONGO_CONFIG_FIELDS(X, T)                                                               \
+    X(T, STRING, hosts, 0, 0, NULL, 0,                                                             \
+      "`host:port[,host:port...]`, at most 2048 bytes; a host alone means port 27017; IPv6 as "    \
+      "`[::1]:27017` (or use `uri`)")                                                              \
+    X(T, STRING, uri, 0, 0, NULL, 0,                                                               \
+      "a `mongodb://` or `mongodb+srv://` URI **without credentials**, at most 4096 bytes (or "    \
+      "use `hosts`). A user name, a password, `tlsCertificateKeyFilePassword` or "                 \
+      "`authMechanismProperties` in it is refused by the config check, with an issue at `$.uri` "  \
+      "that shows the URI redacted: the password comes from the credential provider, the user "    \
+      "name goes in `username`. Its other options are kept unless a field below sets the same "    \
+      "option")                                                                                    \
+    X(T, STRING, database, 0, 0, NULL, 0,                                                          \
+      "the application's database (the URI path; `nr_mongo_database(handle)` returns it), "        \
+      "1..63 bytes, none of `/ \\ . \" $` or space; also the default auth source")                 \
+    X(T, STRING, username, 1, NR_MONGO_USERNAME_MAX, NULL, 0,                                      \
+      "user to log in as (unset: no authentication); needs a credential, and a credential needs "  \
+      "it")                                                                                        \
+    X(T, STRING, auth_source, 0, 0, NULL, 0,                                                       \
+      "database holding the user, named as `database`; needs `username` (libmongoc's default: "    \
+      "`database`, else `admin`)")                                                                 \
+    X(T, STRING, app_name, 1, NR_MONGO_APP_NAME_MAX, NR_MONGO_DEFAULT_APPNAME, 0,                  \
+      "shown in the server's logs and `currentOp`")                                                \
+    X(T, INT, server_selection_timeout_ms, 1, NR_MONGO_TIMEOUT_MS_MAX, 10000, 0,                   \
+      "how long an operation looks for a suitable server (capped by the create deadline)")         \
+    X(T, INT, connect_timeout_ms, 1, NR_MONGO_CONNECT_MS_MAX, 10000, 0,                            \
+      "TCP connect plus handshake of one connection (capped by the create deadline)")              \
+    X(T, INT, socket_timeout_ms, 1, NR_MONGO_TIMEOUT_MS_MAX, 300000, 0,                            \
+      "one network round trip on an established connection")                                       \
+    X(T, INT, health_timeout_ms, 1, NR_MONGO_HEALTH_MS_MAX, 5000, 0,                               \
+      "upper bound of one health check; the pool's check deadline also applies")                   \
+    X(T, BOOL, tls, 0, 1, 0, 0, "connect with TLS")                                                \
+    X(T, STRING, tls_ca_file, 1, NR_MONGO_PATH_MAX, NULL, 0,                                       \
+      "PEM file of the CAs to trust (default: the system store); needs `tls`")
+
+NR_CONFIG_STRUCT(nr_mongo_config, NR_MONGO_CONFIG_FIELDS)
 
 #define NR_MONGO_HOSTS_MAX       2048
 #define NR_MONGO_URI_MAX         4096

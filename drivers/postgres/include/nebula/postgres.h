@@ -124,72 +124,56 @@ typedef enum nr_postgres_target {
  * The driver's config. Schema: nr_postgres_config_schema (JSON keys are the
  * member names). Strings are owned by the struct (see nebula/config.h); a
  * NULL string means "not set" (libpq's default or environment applies).
- *
- *   host                  host name, IP address, or a unix socket directory
- *                         (starting with '/'); several comma-separated hosts
- *                         are tried in turn; default "localhost"; 1..1024 bytes
- *   hostaddr              numeric IP address(es) to connect to without name
- *                         resolution (host still names the server for TLS);
- *                         default not set
- *   port                  default 5432; 1..65535
- *   dbname                default "postgres"; 1..63 bytes
- *   user                  default "postgres"; 1..63 bytes
- *   application_name      shown in pg_stat_activity; default
- *                         "nebula-resource"; 0..63 bytes ("" = none)
- *   sslmode               disable, allow, prefer, require, verify-ca,
- *                         verify-full; default prefer
- *   sslrootcert, sslcert, sslkey
- *                         file paths; default not set; sslcert and sslkey go
- *                         together. An encrypted key is not supported.
- *   target_session_attrs  any, read-write, read-only, primary, standby,
- *                         prefer-standby; default any
- *   connect_timeout_ms    longest a create may take (the create deadline wins
- *                         when earlier); default 10000; 1..3600000
- *   health_timeout_ms     the health check's own timeout (the given deadline
- *                         wins when earlier); default 5000; 1..3600000
- *   reset_timeout_ms      how long recycle waits for ROLLBACK + reset_query;
- *                         default 5000; 1..3600000
- *   statement_timeout_ms  the session's statement_timeout; default 0 (none);
- *                         0..2147483647
- *   lock_timeout_ms       the session's lock_timeout; default 0 (none);
- *                         0..2147483647
- *   tcp_user_timeout_ms   TCP_USER_TIMEOUT of the socket (how long sent data
- *                         may stay unacknowledged); default 0 (system's);
- *                         0..2147483647
- *   keepalives            TCP keepalives on the connection; default true
- *   keepalives_idle_s     idle seconds before the first probe; default 0
- *                         (system's); 0..86400
- *   reset_query           run by recycle on every release; default
- *                         "DISCARD ALL"; 0..4096 bytes ("" = none: only the
- *                         ROLLBACK of a transaction left open)
- *   health_query          run by health_check; default "SELECT 1"; 1..4096
- *   options               extra server options for the startup packet (e.g.
- *                         "-c search_path=app"); default not set; 0..1024
+ * Each entry: kind, member, min, max (bytes for strings), default, flags and
+ * what it means (nebula/config_fields.h); the README's table is made from it.
  */
-typedef struct nr_postgres_config {
-    char *host;
-    char *hostaddr;
-    int64_t port;
-    char *dbname;
-    char *user;
-    char *application_name;
-    int sslmode;
-    char *sslrootcert;
-    char *sslcert;
-    char *sslkey;
-    int target_session_attrs;
-    int64_t connect_timeout_ms;
-    int64_t health_timeout_ms;
-    int64_t reset_timeout_ms;
-    int64_t statement_timeout_ms;
-    int64_t lock_timeout_ms;
-    int64_t tcp_user_timeout_ms;
-    bool keepalives;
-    int64_t keepalives_idle_s;
-    char *reset_query;
-    char *health_query;
-    char *options;
-} nr_postgres_config;
+#define NR_POSTGRES_CONFIG_FIELDS(X, T)                                                            \
+    X(T, STRING, host, 1, NR_POSTGRES_HOST_MAX, "localhost", 0,                                    \
+      "host name, IP address or unix socket directory (starting with `/`); comma-separated "       \
+      "hosts are tried in turn")                                                                   \
+    X(T, STRING, hostaddr, 1, NR_POSTGRES_HOST_MAX, NULL, 0,                                       \
+      "numeric address(es) to connect to without name resolution (`host` still names the server "  \
+      "for TLS)")                                                                                  \
+    X(T, INT, port, 1, 65535, 5432, 0, "server port")                                              \
+    X(T, STRING, dbname, 1, NR_POSTGRES_NAME_MAX, "postgres", 0, "database")                       \
+    X(T, STRING, user, 1, NR_POSTGRES_NAME_MAX, "postgres", 0,                                     \
+      "role to log in as (the password comes from the credential)")                                \
+    X(T, STRING, application_name, 0, NR_POSTGRES_NAME_MAX, "nebula-resource", 0,                  \
+      "set on every connection (visible in `pg_stat_activity`); `\"\"` = none")                    \
+    X(T, ENUM, sslmode, nr__pg_sslmode_names, 0, NR_PG_SSL_PREFER, 0, "TLS")                       \
+    X(T, STRING, sslrootcert, 1, NR_POSTGRES_PATH_MAX, NULL, 0,                                    \
+      "file of the CA certificates to trust")                                                      \
+    X(T, STRING, sslcert, 1, NR_POSTGRES_PATH_MAX, NULL, 0,                                        \
+      "client certificate file; needs `sslkey`")                                                   \
+    X(T, STRING, sslkey, 1, NR_POSTGRES_PATH_MAX, NULL, 0,                                         \
+      "client key file, unencrypted (an encrypted key is not supported); needs `sslcert`")         \
+    X(T, ENUM, target_session_attrs, nr__pg_target_names, 0, NR_PG_TARGET_ANY, 0,                  \
+      "which of several hosts to accept")                                                          \
+    X(T, INT, connect_timeout_ms, 1, NR_POSTGRES_TIMEOUT_MAX, 10000, 0,                            \
+      "longest a connection attempt may take (the create deadline wins when earlier)")             \
+    X(T, INT, health_timeout_ms, 1, NR_POSTGRES_TIMEOUT_MAX, 5000, 0,                              \
+      "the health check's own timeout (the check's deadline wins when earlier)")                   \
+    X(T, INT, reset_timeout_ms, 1, NR_POSTGRES_TIMEOUT_MAX, 5000, 0,                               \
+      "how long the cleanup on release (`ROLLBACK`, `reset_query`) may take")                      \
+    X(T, INT, statement_timeout_ms, 0, NR_POSTGRES_SESSION_MAX, 0, 0,                              \
+      "the session's `statement_timeout` (0 = none)")                                              \
+    X(T, INT, lock_timeout_ms, 0, NR_POSTGRES_SESSION_MAX, 0, 0,                                   \
+      "the session's `lock_timeout` (0 = none)")                                                   \
+    X(T, INT, tcp_user_timeout_ms, 0, NR_POSTGRES_SESSION_MAX, 0, 0,                               \
+      "`TCP_USER_TIMEOUT` of the socket: how long sent data may stay unacknowledged (0 = the "     \
+      "system's)")                                                                                 \
+    X(T, BOOL, keepalives, 0, 1, 1, 0, "TCP keepalives on the connection")                         \
+    X(T, INT, keepalives_idle_s, 0, 86400, 0, 0,                                                   \
+      "idle seconds before the first keepalive probe (0 = the system's)")                          \
+    X(T, STRING, reset_query, 0, NR_POSTGRES_QUERY_MAX, "DISCARD ALL", 0,                          \
+      "run on every release to reset the session; `\"\"` = none (only the `ROLLBACK` of an open "  \
+      "transaction)")                                                                              \
+    X(T, STRING, health_query, 1, NR_POSTGRES_QUERY_MAX, "SELECT 1", 0,                            \
+      "the health check's query")                                                                  \
+    X(T, STRING, options, 0, NR_POSTGRES_OPTIONS_MAX, NULL, 0,                                     \
+      "extra server options for the startup packet, e.g. `-c search_path=app`")
+
+NR_CONFIG_STRUCT(nr_postgres_config, NR_POSTGRES_CONFIG_FIELDS)
 
 #define NR_POSTGRES_HOST_MAX    1024
 #define NR_POSTGRES_NAME_MAX    63 /* NAMEDATALEN - 1 */

@@ -113,47 +113,35 @@ extern "C" {
 /*
  * The driver's config. Schema: nr_redis_config_schema (JSON keys as the
  * member names). Strings are owned by the struct (see nebula/config.h).
- *
- *   host                server name or address; default "127.0.0.1";
- *                       1..255 bytes. Ignored when unix_socket is set.
- *   port                TCP port; default 6379; 1..65535.
- *   unix_socket         path of the server's unix socket; default "" (use
- *                       host and port); at most 107 bytes.
- *   user                ACL user for "AUTH user password"; default "" (the
- *                       legacy "AUTH password", i.e. the default user); at
- *                       most 128 bytes, no spaces or control characters.
- *   db                  database index chosen with SELECT (and selected
- *                       again when a lease is given back); default 0;
- *                       0..2147483647 (the server's "databases" setting is
- *                       the real limit: a larger index fails create with
- *                       NR_ECONFIG).
- *   connect_timeout_ms  budget for connecting and the handshake (AUTH,
- *                       SELECT, CLIENT SETNAME); default 5000; 1..3600000.
- *   command_timeout_ms  socket timeout of every command a lease holder
- *                       sends; default 5000; 0..3600000 (0 = wait forever).
- *                       A command that times out leaves the connection
- *                       broken (hiredis does not recover): the next validate
- *                       or recycle retires it.
- *   health_timeout_ms   socket timeout of the health check PING and of the
- *                       reset at release; default 2000; 1..3600000.
- *   client_name         CLIENT SETNAME value; default "nebula-resource";
- *                       "" = do not set a name; at most 128 bytes, no spaces
- *                       or control characters.
- *   keepalive           TCP keepalive (hiredis: 15 s); default true; not
- *                       used on a unix socket.
+ * Each entry: kind, member, min, max (bytes for strings), default, flags and
+ * what it means (nebula/config_fields.h); the README's table is made from it.
  */
-typedef struct nr_redis_config {
-    char *host;
-    int64_t port;
-    char *unix_socket;
-    char *user;
-    int64_t db;
-    int64_t connect_timeout_ms;
-    int64_t command_timeout_ms;
-    int64_t health_timeout_ms;
-    char *client_name;
-    bool keepalive;
-} nr_redis_config;
+#define NR_REDIS_CONFIG_FIELDS(X, T)                                                               \
+    X(T, STRING, host, 1, NR_REDIS_HOST_MAX, "127.0.0.1", 0,                                       \
+      "server name or address (ignored when `unix_socket` is set)")                                \
+    X(T, INT, port, 1, 65535, 6379, 0, "server TCP port")                                          \
+    X(T, STRING, unix_socket, 0, NR_REDIS_UNIX_SOCKET_MAX, "", 0,                                  \
+      "path of the server's unix socket; `\"\"` = connect to host and port")                       \
+    X(T, STRING, user, 0, NR_REDIS_NAME_MAX, "", 0,                                                \
+      "ACL user for `AUTH user password`, no spaces or control characters; `\"\"` = "              \
+      "`AUTH password` (the default user)")                                                        \
+    X(T, INT, db, 0, 2147483647, 0, 0,                                                             \
+      "database index chosen with `SELECT` (and again at every release); beyond the server's "     \
+      "`databases` setting create fails with `NR_ECONFIG`")                                        \
+    X(T, INT, connect_timeout_ms, 1, NR_REDIS_TIMEOUT_MS_MAX, 5000, 0,                             \
+      "budget for connecting and the handshake (`AUTH`, `SELECT`, `CLIENT SETNAME`)")              \
+    X(T, INT, command_timeout_ms, 0, NR_REDIS_TIMEOUT_MS_MAX, 5000, 0,                             \
+      "socket timeout of each command a lease holder sends (0 = wait forever). A command that "    \
+      "times out leaves the connection broken (hiredis does not recover): the next validate or "   \
+      "recycle retires it")                                                                        \
+    X(T, INT, health_timeout_ms, 1, NR_REDIS_TIMEOUT_MS_MAX, 2000, 0,                              \
+      "socket timeout of the health check `PING` and of the reset at release")                     \
+    X(T, STRING, client_name, 0, NR_REDIS_NAME_MAX, "nebula-resource", 0,                          \
+      "`CLIENT SETNAME` value, no spaces or control characters; `\"\"` = no name")                 \
+    X(T, BOOL, keepalive, 0, 1, 1, 0,                                                              \
+      "TCP keepalive on the connection (hiredis: 15 s); not used on a unix socket")
+
+NR_CONFIG_STRUCT(nr_redis_config, NR_REDIS_CONFIG_FIELDS)
 
 #define NR_REDIS_HOST_MAX        255
 #define NR_REDIS_UNIX_SOCKET_MAX 107

@@ -78,38 +78,39 @@ extern "C" {
 /*
  * The driver's config. Schema: nr_sqlite_config_schema (JSON keys as the
  * member names). Strings are owned by the struct (see nebula/config.h).
- *
- *   path             database file or "file:" URI; default ":memory:";
- *                    1..4096 bytes. ":memory:" gives every instance its own
- *                    private database; share one with a URI such as
- *                    "file:name?mode=memory&cache=shared".
- *   busy_timeout_ms  how long a statement waits for a lock held by another
- *                    connection before SQLITE_BUSY; default 5000;
- *                    0..3600000 (0 = fail at once).
- *   wal              switch the database to write-ahead logging; default
- *                    false. Ignored for a database without a file
- *                    (":memory:", "mode=memory" URIs, ""), which keeps its
- *                    in-memory journal. Must not be combined with read_only
- *                    (the journal mode belongs to the file: a read-only
- *                    connection uses whatever the file has).
- *   read_only        open read-only; default false. create is then ignored.
- *   create           create the file when it does not exist; default true.
- *   foreign_keys     enforce foreign key constraints; default true.
- *   health_check     what the health check proves: NR_SQLITE_HEALTH_READ
- *                    ("read", the default: the file can be read) or
- *                    NR_SQLITE_HEALTH_WRITE ("write": also that the write lock
- *                    can be taken, so a writer stuck in a transaction shows).
- *                    "write" must not be combined with read_only.
+ * Each entry: kind, member, min, max (bytes for strings), default, flags and
+ * what it means (nebula/config_fields.h); the README's table is made from it.
+ * health_check holds an nr_sqlite_health_mode.
  */
-typedef struct nr_sqlite_config {
-    char *path;
-    int64_t busy_timeout_ms;
-    bool wal;
-    bool read_only;
-    bool create;
-    bool foreign_keys;
-    int health_check; /* nr_sqlite_health_mode */
-} nr_sqlite_config;
+#define NR_SQLITE_CONFIG_FIELDS(X, T)                                                              \
+    X(T, STRING, path, 1, NR_SQLITE_PATH_MAX, ":memory:", 0,                                       \
+      "a file name or a `file:` URI. `:memory:` gives every instance its own private database; "   \
+      "connections share an in-memory database only through a URI such as "                        \
+      "`file:name?mode=memory&cache=shared`.")                                                     \
+    X(T, INT, busy_timeout_ms, 0, NR_SQLITE_BUSY_TIMEOUT_MS_MAX, 5000, 0,                          \
+      "how long a statement waits for a lock another connection holds before it fails with "       \
+      "`SQLITE_BUSY`; 0 fails at once.")                                                           \
+    X(T, BOOL, wal, 0, 1, 0, 0,                                                                    \
+      "switch the database file to write-ahead logging (the mode is stored in the file). "         \
+      "Ignored for a database without a file (`:memory:`, `mode=memory` URIs, `\"\"`), which "     \
+      "keeps its in-memory journal. Must be `false` when `read_only` is `true` (a read-only "      \
+      "connection uses whatever the file has).")                                                   \
+    X(T, BOOL, read_only, 0, 1, 0, 0,                                                              \
+      "open read-only: writes fail with `NR_EUNAVAIL` (`SQLITE_READONLY`). The file must exist "   \
+      "(`create` is ignored).")                                                                    \
+    X(T, BOOL, create, 0, 1, 1, 0,                                                                 \
+      "create the file when it does not exist; when `false`, a missing file is `NR_EUNAVAIL` "     \
+      "(`SQLITE_CANTOPEN`).")                                                                      \
+    X(T, BOOL, foreign_keys, 0, 1, 1, 0,                                                           \
+      "enforce foreign key constraints (`PRAGMA foreign_keys`).")                                  \
+    X(T, ENUM, health_check, nr__sqlite_health_names, 0, NR_SQLITE_HEALTH_READ, 0,                 \
+      "what the health check proves. `\"read\"`: the file can be read. `\"write\"`: also that "    \
+      "the "                                                                                       \
+      "write lock can be taken, so a writer stuck in a transaction shows. Must be `\"read\"` "     \
+      "when "                                                                                      \
+      "`read_only` is `true`.")
+
+NR_CONFIG_STRUCT(nr_sqlite_config, NR_SQLITE_CONFIG_FIELDS)
 
 /* What the health check proves (nr_sqlite_config.health_check; JSON names
  * "read" and "write"). */

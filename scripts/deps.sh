@@ -18,7 +18,7 @@ TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev clang-format systemtap-sdt-dev
     dpkg-dev file
     prometheus curl
     postgresql libpq-dev redis-server libhiredis-dev libcurl4-openssl-dev python3-httpbin nginx
-    librdkafka-dev libmongoc-dev chromium chromium-driver)
+    librdkafka-dev libmongoc-dev memcached libmemcached-dev chromium chromium-driver)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-build}" = "test" ]; then

@@ -45,6 +45,9 @@
 #ifdef NR_DOC_WITH_SQLITE
 #include "nebula/sqlite.h"
 #endif
+#ifdef NR_DOC_WITH_MEMCACHED
+#include "memcached_type.h" /* the driver of docs/writing-a-driver.md */
+#endif
 
 /* Every schema name, with its schema when this build has it (NULL: the
  * driver was left out, so its tables cannot be checked here). */
@@ -91,6 +94,11 @@ static const known schemas[] = {
     {"sqlite", HAVE(nr_sqlite_config_schema)},
 #else
     {"sqlite", NULL},
+#endif
+#ifdef NR_DOC_WITH_MEMCACHED
+    {"memcached", HAVE(mc_config_schema)},
+#else
+    {"memcached", NULL},
 #endif
 };
 #define NSCHEMAS (sizeof(schemas) / sizeof(schemas[0]))

@@ -89,12 +89,4 @@ export NR_TEST_MEMCACHED_CLOSED_PORT
 NR_TEST_MEMCACHED_CLOSED_PORT=$(svc_freeport)
 export NR_TEST_MEMCACHED_CTL="env SVC_DIR=$SVC_DIR $self ctl"
 
-set +e
-"$@"
-rc=$?
-set -e
-if [ $rc -ne 0 ] && [ -s "$SVC_DIR/memcached.log" ]; then
-    echo "---- memcached.log (last lines) ----" >&2
-    tail -n 20 "$SVC_DIR/memcached.log" >&2
-fi
-exit $rc
+svc_run_program "$SVC_DIR/memcached.log" "memcached.log (last lines)" "$@"

@@ -12,6 +12,10 @@
 #   svc_on_cleanup CMD...
 #                        run CMD at cleanup (before the tracked kills)
 #   svc_wait_gone PID    wait until /proc/PID is gone (PID 1 reaps late here)
+#   svc_run_program LOG TITLE CMD...
+#                        run the program under test; when it fails and LOG
+#                        exists, print LOG's last 20 lines under TITLE to
+#                        stderr; exit with the program's status
 #   svc_chromedriver     start chromedriver (headless Chromium's WebDriver) on a
 #                        free port in a process group of its own, killed at
 #                        cleanup; sets SVC_CHROMEDRIVER to its URL; its log is
@@ -51,6 +55,20 @@ svc_wait_gone() {
 }
 
 svc_track() { SVC_PIDS+=("$1"); }
+
+svc_run_program() {
+    local log=$1 title=$2 rc
+    shift 2
+    set +e
+    "$@"
+    rc=$?
+    set -e
+    if [ $rc -ne 0 ] && [ -s "$log" ]; then
+        echo "---- $title ----" >&2
+        tail -n 20 "$log" >&2
+    fi
+    exit $rc
+}
 
 svc_chromedriver() {
     local tool port pid

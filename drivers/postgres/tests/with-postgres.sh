@@ -121,12 +121,4 @@ export NR_TEST_PG_CLOSED_PORT
 # the state dir travels with the command: a wrapper nested inside this one has its own
 export NR_TEST_PG_CTL="env SVC_DIR=$SVC_DIR $HERE/$(basename "$0") ctl"
 
-set +e
-"$@"
-rc=$?
-set -e
-if [ $rc -ne 0 ] && [ -f "$SVC_DIR/pg/server.log" ]; then
-    echo "---- last lines of the PostgreSQL log ----" >&2
-    tail -n 20 "$SVC_DIR/pg/server.log" >&2
-fi
-exit $rc
+svc_run_program "$SVC_DIR/pg/server.log" "last lines of the PostgreSQL log" "$@"

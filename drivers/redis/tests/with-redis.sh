@@ -105,12 +105,4 @@ export NR_TEST_REDIS_USER_PASSWORD=$user_password
 # the state dir travels with the command: a wrapper nested inside this one has its own
 export NR_TEST_REDIS_CTL="env SVC_DIR=$SVC_DIR $self ctl"
 
-set +e
-"$@"
-rc=$?
-set -e
-if [ $rc -ne 0 ] && [ -f "$SVC_DIR/redis.log" ]; then
-    echo "---- redis.log (last lines) ----" >&2
-    tail -n 20 "$SVC_DIR/redis.log" >&2
-fi
-exit $rc
+svc_run_program "$SVC_DIR/redis.log" "redis.log (last lines)" "$@"

@@ -93,7 +93,7 @@ static void test_clean_run_on_a_pool(void **state)
     nr_pool *p = mock_pool(&m, 1, 3);
     nr_harness_options o = loaded(&m);
     o.pool = p;
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     nr_error err = {0};
     int rc = nr_harness_run(&o, &r, &err);
     assert_clean(rc, &r, &err, &o);
@@ -119,7 +119,7 @@ static void test_clean_run_on_a_manager(void **state)
     nr_harness_options o = loaded(&m);
     o.manager = mgr;
     o.resource_id = "db";
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     int rc = nr_harness_run(&o, &r, &err);
     assert_clean(rc, &r, &err, &o);
     assert_int_equal(nr_mock_check_clean(&m, NULL), NR_OK);
@@ -159,7 +159,7 @@ static nr_harness_report seeded_run(uint64_t seed, script_probe *sp)
                            .taint_permille = 300, .seed = seed, .body = probe_script, .body_ud = sp,
                            .destroy = true);
     o.faults.validate_fail_permille = 300;
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     nr_error err = {0};
     int rc = nr_harness_run(&o, &r, &err);
     if (rc != NR_OK)
@@ -200,7 +200,7 @@ static void test_bad_options_name_the_field(void **state)
     nr_mock m;
     nr_mock_init(&m);
     nr_pool *p = mock_pool(&m, 0, 2);
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     nr_error err = {0};
     nr_harness_options o = NR_HARNESS_OPTIONS(.pool = p);
     assert_int_equal(nr_harness_run(&o, &r, &err), NR_EINVAL);
@@ -224,6 +224,10 @@ static void test_bad_options_name_the_field(void **state)
     NR_ASSERT_ERR(err, NR_EINVAL, "nr_harness_options.size");
     assert_int_equal(nr_harness_run(&o, NULL, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "report: must not be NULL");
+    o.size = sizeof(o);
+    nr_harness_report unsized = {0};
+    assert_int_equal(nr_harness_run(&o, &unsized, &err), NR_EINVAL);
+    NR_ASSERT_ERR(err, NR_EINVAL, "nr_harness_report.size: must be set by NR_HARNESS_REPORT_INIT");
     assert_int_equal(nr_harness_run(NULL, &r, &err), NR_EINVAL);
     assert_int_equal(atomic_load(&m.create_calls), 0); /* nothing ran */
     assert_int_equal(nr_test_pool_end(p, &m, &err), NR_OK);
@@ -369,7 +373,7 @@ static void test_double_handout_is_caught(void **state)
     nr_harness_options o =
         NR_HARNESS_OPTIONS(.pool = p, .mock = &b.m, .threads = 2, .ops = 5, .deadline_ms = 60000,
                            .seed = 99, .body = overlap, .body_ud = &b, .destroy = true);
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     nr_error err = {0};
     assert_int_equal(nr_harness_run(&o, &r, &err), NR_ESTATE);
     assert_int_equal(r.broken, NR_INV_DOUBLE_HANDOUT);
@@ -390,7 +394,7 @@ static void test_stale_handle_is_caught(void **state)
     nr_pool *p = broken_pool(&t, &b, 0, 2);
     nr_harness_options o = NR_HARNESS_OPTIONS(.pool = p, .mock = &b.m, .threads = 2, .ops = 10,
                                               .deadline_ms = 60000, .destroy = true);
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     nr_error err = {0};
     assert_int_equal(nr_harness_run(&o, &r, &err), NR_ESTATE);
     assert_int_equal(r.broken, NR_INV_STALE_HANDLE);
@@ -425,7 +429,7 @@ static void test_kept_lease_is_lost_and_left(void **state)
     nr_harness_options o =
         NR_HARNESS_OPTIONS(.pool = p, .mock = &m, .threads = 2, .ops = 10, .deadline_ms = 60000,
                            .body = keep_one, .body_ud = &k, .destroy = true);
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     nr_error err = {0};
     assert_int_equal(nr_harness_run(&o, &r, &err), NR_ESTATE);
     assert_int_equal(r.broken, NR_INV_LOST); /* seen during the run, before the end's check */
@@ -449,7 +453,7 @@ static void test_lost_destroy_is_unbalanced(void **state)
     nr_pool *p = broken_pool(&t, &b, 0, 2);
     nr_harness_options o = NR_HARNESS_OPTIONS(.pool = p, .mock = &b.m, .threads = 2, .ops = 10,
                                               .deadline_ms = 60000, .destroy = true);
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     nr_error err = {0};
     assert_int_equal(nr_harness_run(&o, &r, &err), NR_ESTATE);
     assert_int_equal(r.broken, NR_INV_UNBALANCED);
@@ -486,7 +490,7 @@ static void test_late_acquire_breaks_the_deadline(void **state)
     fill(p);
     nr_harness_options o = NR_HARNESS_OPTIONS(.pool = p, .mock = &m, .threads = 1, .ops = 3,
                                               .deadline_ms = 5, .slack_ms = -1, .destroy = true);
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     nr_error err = {0};
     assert_int_equal(nr_harness_run(&o, &r, &err), NR_ESTATE);
     assert_int_equal(r.broken, NR_INV_DEADLINE);

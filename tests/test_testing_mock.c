@@ -355,7 +355,7 @@ static void test_health_sequence_per_call_then_script_then_default(void **state)
 
 /* ---- stamps, credential, config, on_call --------------------------------------------- */
 
-static void test_stamps_catch_a_second_holder(void **state)
+static void test_stamps_catch_a_second_holder_and_stale_handles(void **state)
 {
     (void)state;
     nr_mock m;
@@ -372,6 +372,26 @@ static void test_stamps_catch_a_second_holder(void **state)
     nr_mock_handle dead = {.magic = NR_MOCK_DEAD};
     assert_false(nr_mock_handle_alive(&dead));
     nr_mock_type.destroy(h, &m);
+    assert_int_equal(nr_mock_check_clean(&m, NULL), NR_OK);
+
+    /* a handle that is not live: counted, refused, never touched */
+    nr_error err = {0};
+    assert_int_equal(nr_mock_type.validate(&dead, &m, &err), NR_ESTATE);
+    NR_ASSERT_ERR(err, NR_ESTATE, "mock validate: not a live mock handle");
+    assert_int_equal(nr_mock_type.recycle(&dead, &m, &err), NR_ESTATE);
+    NR_ASSERT_ERR(err, NR_ESTATE, "mock recycle: not a live mock handle");
+    nr_health_report rep = {0};
+    assert_int_equal(nr_mock_type.health_check(&dead, &m, nr_deadline_in_ms(1000), &rep, &err),
+                     NR_ESTATE);
+    NR_ASSERT_ERR(err, NR_ESTATE, "mock health: not a live mock handle");
+    nr_mock_type.destroy(&dead, &m);
+    assert_int_equal(dead.magic, NR_MOCK_DEAD);
+    assert_int_equal(atomic_load(&m.stale_calls), 4);
+    assert_int_equal(atomic_load(&m.destroys), 1);
+    assert_int_equal(atomic_load(&m.validates), 0);
+    assert_int_equal(nr_mock_check_clean(&m, &err), NR_ESTATE);
+    assert_string_equal(err.message,
+                        "mock: 1 created, 1 destroyed, 0 live, 4 calls on stale handles");
 }
 
 static void test_credential_weight_and_config(void **state)
@@ -515,7 +535,7 @@ int main(void)
         cmocka_unit_test(test_hanging_create_ends_at_deadline_or_when_let_go),
         cmocka_unit_test(test_latencies_are_observed),
         cmocka_unit_test(test_health_sequence_per_call_then_script_then_default),
-        cmocka_unit_test(test_stamps_catch_a_second_holder),
+        cmocka_unit_test(test_stamps_catch_a_second_holder_and_stale_handles),
         cmocka_unit_test(test_credential_weight_and_config),
         cmocka_unit_test(test_on_call_sees_every_callback),
         cmocka_unit_test(test_pool_helpers),

@@ -38,8 +38,16 @@
  * while no pool uses it. on_call / on_call_arg are plain fields: set them
  * before the mock is used and leave them. The callbacks themselves run on
  * whichever thread the pool calls them on (nebula/pool.h, "Callbacks").
- * Misuse the mock cannot survive (destroying a handle twice, a handle that
- * is not the mock's) aborts: that is the bug the stamps exist to catch.
+ * A callback given a handle that is not a live mock handle (destroyed
+ * already, or never the mock's) touches nothing, counts it in stale_calls
+ * and, but for destroy, fails with NR_ESTATE "mock OP: not a live mock
+ * handle"; nr_mock_check_clean then fails. (A handle whose memory was freed
+ * is found by its magic on a best-effort basis: the sanitizers see the read
+ * as a use after free, which is the bug.)
+ *
+ * ABI: nr_mock and nr_mock_handle are transparent; their layout belongs to
+ * the testing library's version (SOVERSION). Build the tests against the
+ * header of the library they run with.
  */
 #ifndef NEBULA_TESTING_H
 #define NEBULA_TESTING_H
@@ -105,6 +113,7 @@ typedef struct nr_mock {
     atomic_long live;            /* creates - destroys */
     atomic_long create_canceled; /* creates that gave up because their token was set */
     atomic_long create_timedout; /* hanging creates that gave up at their deadline */
+    atomic_long stale_calls;     /* callbacks given a handle that is not a live mock handle */
     /* faults [atomic]: every call of the op fails while its flag is set;
      * fault[op] scripts the others (nr_mock_fail_every, _nth, _rate) */
     atomic_int fail_create, fail_validate, fail_recycle;
@@ -182,8 +191,9 @@ NR_API void nr_mock_script_clear(nr_mock *m);
 NR_API int nr_mock_health_sequence(nr_mock *m, const nr_health_state *states, int n, nr_error *err);
 
 /* NR_OK when every instance created was destroyed (creates == destroys,
- * live == 0); NR_ESTATE otherwise, the message saying "mock: C created,
- * D destroyed, L live". */
+ * live == 0) and no callback was given a stale handle; NR_ESTATE
+ * otherwise, the message saying "mock: C created, D destroyed, L live" (and
+ * ", S calls on stale handles" when there were). */
 NR_API int nr_mock_check_clean(nr_mock *m, nr_error *err);
 
 /* Stamp a handle as held (+1) or given back (-1); returns the number of

@@ -130,7 +130,9 @@ typedef struct nr_harness_options {
 #define NR_HARNESS_EXAMPLE_MAX 256
 
 typedef struct nr_harness_report {
-    uint64_t seed;                      /* the seed the run used */
+    size_t size;   /* sizeof(nr_harness_report) as the caller was built: NR_HARNESS_REPORT_INIT
+                      sets it; the harness writes up to it */
+    uint64_t seed; /* the seed the run used */
     nr_invariant broken;                /* the first invariant broken; NONE = passed */
     char first[NR_HARNESS_EXAMPLE_MAX]; /* its first example */
     uint64_t violations[NR_INV_COUNT];  /* breaks of each invariant */
@@ -142,11 +144,17 @@ typedef struct nr_harness_report {
     bool destroyed;    /* `destroy` was asked and done */
 } nr_harness_report;
 
+#define NR_HARNESS_REPORT_INIT                                                                     \
+    {                                                                                              \
+        .size = sizeof(nr_harness_report)                                                          \
+    }
+
 /*
- * Run, check, fill *report (required). NR_OK: every invariant held.
+ * Run, check, fill *report (required, its size set: NR_HARNESS_REPORT_INIT).
+ * NR_OK: every invariant held.
  * NR_ESTATE: one broke; report->broken and report->first say which and
- * how, err's message is the formatted report. NR_EINVAL: bad options, err
- * naming the field and the rule (nothing ran). NR_ENOMEM, NR_EINIT (threads).
+ * how, err's message is the formatted report. NR_EINVAL: bad options or
+ * report size, err naming the field and the rule (nothing ran). NR_ENOMEM, NR_EINIT (threads).
  */
 NR_API int nr_harness_run(const nr_harness_options *opts, nr_harness_report *report, nr_error *err);
 

@@ -209,11 +209,17 @@ static void finish(nr__harness_run *run, nr_harness_report *rep)
         nr__harness_violation(run, NR_INV_UNBALANCED, "after destroy: %s", e.message);
 }
 
-int nr_harness_run(const nr_harness_options *opts, nr_harness_report *report, nr_error *err)
+int nr_harness_run(const nr_harness_options *opts, nr_harness_report *out, nr_error *err)
 {
+    nr_harness_report *report = out;
     if (!report)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_harness_run: report: must not be NULL");
-    memset(report, 0, sizeof(*report));
+    size_t size = report->size;
+    if (size == 0 || size > sizeof(nr_harness_report))
+        return nr_error_set(err, NR_EINVAL, NULL,
+                            "nr_harness_report.size: must be set by NR_HARNESS_REPORT_INIT "
+                            "(got %zu)",
+                            size);
     nr__harness_run *run = calloc(1, sizeof(*run));
     if (!run)
         return nr_error_set(err, NR_ENOMEM, NULL, "nr_harness_run");
@@ -224,6 +230,10 @@ int nr_harness_run(const nr_harness_options *opts, nr_harness_report *report, nr
         free(run);
         return rc;
     }
+    /* the whole report here, the caller's size of it copied out at the end */
+    nr_harness_report full;
+    memset(&full, 0, sizeof(full));
+    report = &full;
     run->seed = nr_harness_seed(run->o.seed);
     report->seed = run->seed;
     run->rep = report;
@@ -241,5 +251,7 @@ int nr_harness_run(const nr_harness_options *opts, nr_harness_report *report, nr
     }
     pthread_mutex_destroy(&run->mu);
     free(run);
+    full.size = size;
+    memcpy(out, &full, size);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* mock_script.c - what the mock is told to do: its faults, its health
  * scripts, and the checks a test makes on it at the end. */
+#include <stdio.h>
 #include <string.h>
 
 #include "mock_internal.h"
@@ -119,10 +120,15 @@ int nr_mock_check_clean(nr_mock *m, nr_error *err)
 {
     if (!m)
         return nr_error_set(err, NR_EINVAL, NULL, "nr_mock_check_clean: m: must not be NULL");
-    long c = atomic_load(&m->creates), d = atomic_load(&m->destroys), l = atomic_load(&m->live);
-    if (c != d || l != 0)
-        return nr_error_set(err, NR_ESTATE, NULL, "mock: %ld created, %ld destroyed, %ld live", c,
-                            d, l);
+    long c = atomic_load(&m->creates), d = atomic_load(&m->destroys), l = atomic_load(&m->live),
+         st = atomic_load(&m->stale_calls);
+    if (c != d || l != 0 || st != 0) {
+        char stale[64] = "";
+        if (st)
+            snprintf(stale, sizeof(stale), ", %ld calls on stale handles", st);
+        return nr_error_set(err, NR_ESTATE, NULL, "mock: %ld created, %ld destroyed, %ld live%s", c,
+                            d, l, stale);
+    }
     return NR_OK;
 }
 

@@ -13,12 +13,21 @@ static void called(nr_mock *m, const char *what)
         m->on_call(what, m->on_call_arg);
 }
 
-static nr_mock_handle *live_handle(void *handle)
+/* The handle when it is a live mock handle; NULL (counted) when it was
+ * destroyed already or never was the mock's. */
+static nr_mock_handle *live_handle(nr_mock *m, void *handle)
 {
     nr_mock_handle *h = handle;
-    if (!h || h->magic != NR_MOCK_MAGIC)
-        abort(); /* destroyed already, or never created by the mock */
+    if (!nr_mock_handle_alive(h)) {
+        atomic_fetch_add(&m->stale_calls, 1);
+        return NULL;
+    }
     return h;
+}
+
+static int stale(nr_error *err, const char *op)
+{
+    return nr_error_set(err, NR_ESTATE, NULL, "mock %s: not a live mock handle", op);
 }
 
 static bool canceled(const nr_create_ctx *ctx)
@@ -91,7 +100,9 @@ static void mock_destroy(void *handle, void *ud)
 {
     nr_mock *m = ud;
     called(m, "destroy");
-    nr_mock_handle *h = live_handle(handle);
+    nr_mock_handle *h = live_handle(m, handle);
+    if (!h)
+        return; /* not ours to free */
     int now = atomic_fetch_add(&m->destroying_now, 1) + 1;
     for (int peak = atomic_load(&m->destroying_max);
          now > peak && !atomic_compare_exchange_weak(&m->destroying_max, &peak, now);) {
@@ -110,7 +121,8 @@ static int mock_validate(void *handle, void *ud, nr_error *err)
 {
     nr_mock *m = ud;
     called(m, "validate");
-    (void)live_handle(handle);
+    if (!live_handle(m, handle))
+        return stale(err, "validate");
     long call = atomic_fetch_add(&m->validates, 1) + 1;
     if (atomic_load(&m->fail_validate) || nr_mock_would_fail(m, NR_MOCK_VALIDATE, call))
         return nr_error_set(err, NR_EUNAVAIL, NULL, "mock validate refused");
@@ -121,7 +133,9 @@ static int mock_recycle(void *handle, void *ud, nr_error *err)
 {
     nr_mock *m = ud;
     called(m, "recycle");
-    nr_mock_handle *h = live_handle(handle);
+    nr_mock_handle *h = live_handle(m, handle);
+    if (!h)
+        return stale(err, "recycle");
     long call = atomic_fetch_add(&m->recycles, 1) + 1;
     atomic_store(&h->dirty, 0);
     if (atomic_load(&m->fail_recycle) || nr_mock_would_fail(m, NR_MOCK_RECYCLE, call))
@@ -147,7 +161,9 @@ static int mock_health(void *handle, void *ud, nr_deadline deadline, nr_health_r
                        nr_error *err)
 {
     nr_mock *m = ud;
-    nr_mock_handle *h = live_handle(handle);
+    nr_mock_handle *h = live_handle(m, handle);
+    if (!h)
+        return stale(err, "health");
     atomic_store(&m->health_serial, h->serial);
     int at = atomic_fetch_add(&m->check_log_n, 1);
     if (at < NR_MOCK_LOG)

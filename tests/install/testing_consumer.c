@@ -21,7 +21,7 @@ int main(void)
     nr_harness_options o = NR_HARNESS_OPTIONS(.pool = p, .mock = &m, .threads = 2, .ops = 20,
                                               .deadline_ms = 60000, .destroy = true);
     o.faults.validate_fail_permille = 100;
-    nr_harness_report r;
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
     int rc = nr_harness_run(&o, &r, &err);
     char line[512];
     nr_harness_report_format(&r, line, sizeof(line));

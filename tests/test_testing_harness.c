@@ -125,6 +125,26 @@ static void test_clean_run_on_a_manager(void **state)
     assert_int_equal(nr_mock_check_clean(&m, NULL), NR_OK);
 }
 
+static void test_the_tests_own_script_is_left(void **state)
+{
+    (void)state;
+    nr_mock m;
+    nr_mock_init(&m);
+    atomic_store(&m.destroy_delay_ns, 1000);
+    nr_mock_fail_every(&m, NR_MOCK_VALIDATE, 1000);
+    nr_pool *p = mock_pool(&m, 0, 2);
+    nr_harness_options o = NR_HARNESS_OPTIONS(.pool = p, .mock = &m, .threads = 2, .ops = 10,
+                                              .deadline_ms = 60000, .destroy = true);
+    o.faults.create_delay_us = 10; /* the harness's own: cleared at the end */
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
+    nr_error err = {0};
+    int rc = nr_harness_run(&o, &r, &err);
+    assert_clean(rc, &r, &err, &o);
+    assert_int_equal(atomic_load(&m.create_delay_ns), 0);
+    assert_int_equal(atomic_load(&m.destroy_delay_ns), 1000);
+    assert_int_equal(atomic_load(&m.fault[NR_MOCK_VALIDATE].every), 1000);
+}
+
 /* ---- the seed ---------------------------------------------------------------------- */
 
 typedef struct script_probe {
@@ -506,6 +526,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_run_on_a_pool),
         cmocka_unit_test(test_clean_run_on_a_manager),
+        cmocka_unit_test(test_the_tests_own_script_is_left),
         cmocka_unit_test(test_seed_is_reported_and_replays),
         cmocka_unit_test(test_bad_options_name_the_field),
         cmocka_unit_test(test_double_handout_is_caught),

@@ -10,15 +10,19 @@
  * it back (released, or tainted for a drawn share). Meanwhile one control
  * thread, every control_ms, sets the posted cancel tokens and, when asked,
  * resizes, evicts all, suspends and resumes, and flips the mock's health
- * and runs a health round. The harness sets the mock's faults from
- * `faults` at the start and clears them, with the health and the sizes, at
- * the end. Then it checks, in this order, and reports each break:
+ * and runs a health round. The harness sets the mock's faults that
+ * `faults` names (non-zero) at the start and clears those, with the health
+ * when it flipped it and the sizes when it resized, at the end; what the
+ * test scripted on the mock itself is left as it was. Then it checks, in this order, and reports
+ * each break:
  *
  *   lost            every acquire either succeeded and was given back
  *                   (released or tainted, NR_OK), or failed with
  *                   NR_ETIMEDOUT, NR_ECANCELED or NR_EEXHAUSTED (and
- *                   NR_EUNAVAIL while create failures are scripted, or
- *                   NR_EUNAVAIL / NR_EHEALTH while health flips are);
+ *                   NR_EUNAVAIL while create failures are scripted, here
+ *                   or on the mock before the run, or NR_EUNAVAIL /
+ *                   NR_EHEALTH while health flips are, or the mock's health
+ *                   is not healthy at the start);
  *                   a body that takes the lease out of its guard, an
  *                   unexpected error or a failing release breaks it
  *   double_handout  no handle was handed out while another lease held it

@@ -94,23 +94,42 @@ static int read_sizes(nr__harness_run *run, nr_error *err)
     return NR_OK;
 }
 
-/* The mock's faults from the options, each op seeded apart. */
+/* The mock's faults from the options, each op seeded apart: only those the
+ * options set (non-zero) are touched, set at the start (on) and cleared at
+ * the end; what the test scripted on the mock itself stays. */
 static void script_mock(nr__harness_run *run, bool on)
 {
     nr_mock *m = run->o.mock;
     const nr_harness_faults *f = &run->o.faults;
-    (void)nr_mock_fail_rate(m, NR_MOCK_CREATE, on ? f->create_fail_permille : 0,
-                            nr__mock_mix(run->seed + 1), NULL);
-    (void)nr_mock_fail_rate(m, NR_MOCK_VALIDATE, on ? f->validate_fail_permille : 0,
-                            nr__mock_mix(run->seed + 2), NULL);
-    (void)nr_mock_fail_rate(m, NR_MOCK_RECYCLE, on ? f->recycle_fail_permille : 0,
-                            nr__mock_mix(run->seed + 3), NULL);
-    atomic_store(&m->create_delay_ns, on ? (long)(f->create_delay_us * NR_NS_PER_US) : 0);
-    atomic_store(&m->destroy_delay_ns, on ? (long)(f->destroy_delay_us * NR_NS_PER_US) : 0);
-    if (!on && f->health_flip_permille)
-        atomic_store(&m->health, NR_HEALTH_HEALTHY);
-    run->allow_unavail = f->create_fail_permille > 0;
-    run->allow_unhealthy = f->health_flip_permille > 0;
+    const int rates[NR_MOCK_OPS] = {
+        [NR_MOCK_CREATE] = f->create_fail_permille,
+        [NR_MOCK_VALIDATE] = f->validate_fail_permille,
+        [NR_MOCK_RECYCLE] = f->recycle_fail_permille,
+    };
+    for (int op = 0; op < NR_MOCK_OPS; op++) {
+        if (rates[op])
+            (void)nr_mock_fail_rate(m, (nr_mock_op)op, on ? rates[op] : 0,
+                                    nr__mock_mix(run->seed + 1 + (uint64_t)op), NULL);
+    }
+    if (f->create_delay_us)
+        atomic_store(&m->create_delay_ns, on ? (long)(f->create_delay_us * NR_NS_PER_US) : 0);
+    if (f->destroy_delay_us)
+        atomic_store(&m->destroy_delay_ns, on ? (long)(f->destroy_delay_us * NR_NS_PER_US) : 0);
+    if (!on) {
+        if (f->health_flip_permille)
+            atomic_store(&m->health, NR_HEALTH_HEALTHY);
+        return;
+    }
+    /* creates that fail, scripted here or by the test before the run, may
+     * open the breaker: NR_EUNAVAIL is then an answer, not a loss; so are
+     * NR_EUNAVAIL and NR_EHEALTH from a resource whose checks fail */
+    const nr_mock_fault *cf = &m->fault[NR_MOCK_CREATE];
+    run->allow_unavail = f->create_fail_permille > 0 || atomic_load(&m->fail_create) ||
+                         atomic_load(&cf->every) > 0 || atomic_load(&cf->nth) > 0 ||
+                         atomic_load(&cf->permille) > 0;
+    run->allow_unhealthy = f->health_flip_permille > 0 ||
+                           atomic_load(&m->health) != NR_HEALTH_HEALTHY ||
+                           atomic_load(&m->health_seq_n) > 0;
 }
 
 /* Start the workers and the control thread, wait for all of them. */

@@ -510,9 +510,10 @@ static void test_manager_helpers(void **state)
     assert_true(nr_mock_handle_alive(nr_guard_handle(&g)));
     nr_guard other = NR_GUARD_INIT;
     assert_int_equal(nr_test_manager_acquire(mgr, "nope", &other, 60000, &err), NR_ENOTFOUND);
-    assert_int_equal(nr_test_manager_end(mgr, &m, &err), NR_EBUSY);
+    assert_int_equal(nr_test_manager_end(mgr, &m, 20, &err), NR_EBUSY);
+    NR_ASSERT_ERR(err, NR_EBUSY, "leases are still out");
     assert_int_equal(nr_guard_release(&g), NR_OK);
-    int rc = nr_test_manager_end(mgr, &m, &err);
+    int rc = nr_test_manager_end(mgr, &m, 60000, &err);
     if (rc != NR_OK)
         fail_msg("%s: %s", nr_err_name(rc), err.message);
     assert_true(atomic_load(&m.creates) >= 1);

@@ -247,8 +247,9 @@ NR_API int nr_test_pool_done(nr_pool *p, int64_t within_ms, nr_error *err);
  * has instances left. */
 NR_API int nr_test_pool_end(nr_pool *p, nr_mock *m, nr_error *err);
 
-/* Destroy the manager (NR_EBUSY when leases are out: nothing is freed),
- * then nr_mock_check_clean(m). */
-NR_API int nr_test_manager_end(nr_manager *mgr, nr_mock *m, nr_error *err);
+/* Shut the manager down, waiting up to within_ms for its leases, and
+ * destroy it (NR_EBUSY when leases are still out: nothing is freed; give
+ * them back and call again), then nr_mock_check_clean(m). */
+NR_API int nr_test_manager_end(nr_manager *mgr, nr_mock *m, int64_t within_ms, nr_error *err);
 
 #endif

@@ -101,8 +101,14 @@ int nr_test_pool_end(nr_pool *p, nr_mock *m, nr_error *err)
     return nr_mock_check_clean(m, err);
 }
 
-int nr_test_manager_end(nr_manager *mgr, nr_mock *m, nr_error *err)
+int nr_test_manager_end(nr_manager *mgr, nr_mock *m, int64_t within_ms, nr_error *err)
 {
+    if (!mgr)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_test_manager_end: mgr: must not be NULL");
+    nr_shutdown_options so =
+        NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = within_ms, .cleanup_timeout_ms = 60000);
+    /* a drain that times out leaves the leases to the destroy's answer */
+    (void)nr_manager_shutdown(mgr, &so, NULL, NULL);
     int rc = nr_manager_destroy(mgr, err);
     if (rc != NR_OK)
         return rc;

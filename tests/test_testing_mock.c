@@ -273,6 +273,26 @@ static void test_hanging_create_ends_at_deadline_or_when_let_go(void **state)
     assert_int_equal(nr_mock_check_clean(&m, NULL), NR_OK);
 }
 
+/* In a pool: the acquire that asked for the hung create times out, and the
+ * pool's destroy cancels the create (its token) and waits for it. */
+static void test_hanging_create_in_a_pool_is_cancelled_by_destroy(void **state)
+{
+    (void)state;
+    nr_mock m;
+    nr_mock_init(&m);
+    atomic_store(&m.create_hang, 1);
+    nr_pool *p = NULL;
+    nr_error err = {0};
+    assert_int_equal(nr_test_pool_create(&p, "hung", &m, 0, 1, &err), NR_OK);
+    nr_guard g = NR_GUARD_INIT;
+    assert_int_equal(nr_test_acquire(p, &g, 20, &err), NR_ETIMEDOUT);
+    wait_calls(&m, 1);
+    assert_int_equal(nr_pool_destroy(p, &err), NR_OK);
+    assert_int_equal(atomic_load(&m.create_canceled), 1);
+    assert_int_equal(atomic_load(&m.creates), 0);
+    assert_int_equal(nr_mock_check_clean(&m, NULL), NR_OK);
+}
+
 static void test_latencies_are_observed(void **state)
 {
     (void)state;
@@ -534,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_bad_scripts_are_refused),
         cmocka_unit_test(test_hanging_create_ends_on_cancel),
         cmocka_unit_test(test_hanging_create_ends_at_deadline_or_when_let_go),
+        cmocka_unit_test(test_hanging_create_in_a_pool_is_cancelled_by_destroy),
         cmocka_unit_test(test_latencies_are_observed),
         cmocka_unit_test(test_health_sequence_per_call_then_script_then_default),
         cmocka_unit_test(test_stamps_catch_a_second_holder_and_stale_handles),

@@ -5,8 +5,9 @@
  * replays what it promises, bad options are refused naming the field, and
  * each invariant check fires on a scenario built to break it (a type that
  * hands the same handle out twice, one that hands out a destroyed handle, a
- * body that keeps a lease, a type that loses a destroy, an acquire that
- * returns past its deadline), the report naming the invariant and the seed.
+ * body that keeps a lease, a lease the workers did not see, a type that
+ * loses a destroy, an acquire that returns past its deadline), the report
+ * naming the invariant and the seed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
@@ -464,6 +465,37 @@ static void test_kept_lease_is_lost_and_left(void **state)
     assert_int_equal(nr_test_pool_end(p, &m, &err), NR_OK);
 }
 
+/* Leases a second instance behind the harness's back (and gives it back). */
+static nr_harness_verdict side_lease(void *ud, nr_guard *g, uint32_t thread, uint32_t op)
+{
+    (void)g, (void)thread;
+    if (op == 0) {
+        nr_guard other = NR_GUARD_INIT;
+        if (nr_test_acquire(ud, &other, 60000, NULL) == NR_OK)
+            (void)nr_guard_release(&other);
+    }
+    return NR_HARNESS_RELEASE;
+}
+
+static void test_lease_the_workers_did_not_see_is_lost(void **state)
+{
+    (void)state;
+    nr_mock m;
+    nr_mock_init(&m);
+    nr_pool *p = mock_pool(&m, 0, 4);
+    nr_harness_options o =
+        NR_HARNESS_OPTIONS(.pool = p, .mock = &m, .threads = 1, .ops = 10, .deadline_ms = 60000,
+                           .body = side_lease, .body_ud = p, .destroy = true);
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
+    nr_error err = {0};
+    assert_int_equal(nr_harness_run(&o, &r, &err), NR_ESTATE);
+    assert_report_names(&r, "lost");
+    assert_string_equal(r.first, "the pool counted 11 acquires, the workers got 10 leases");
+    assert_int_equal(r.violations[NR_INV_LOST], 2); /* the acquires and the give-backs */
+    assert_true(r.destroyed);
+    assert_int_equal(nr_mock_check_clean(&m, NULL), NR_OK);
+}
+
 static void test_lost_destroy_is_unbalanced(void **state)
 {
     (void)state;
@@ -532,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_double_handout_is_caught),
         cmocka_unit_test(test_stale_handle_is_caught),
         cmocka_unit_test(test_kept_lease_is_lost_and_left),
+        cmocka_unit_test(test_lease_the_workers_did_not_see_is_lost),
         cmocka_unit_test(test_lost_destroy_is_unbalanced),
         cmocka_unit_test(test_late_acquire_breaks_the_deadline),
     };

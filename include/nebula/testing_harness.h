@@ -24,7 +24,9 @@
  *                   NR_EHEALTH while health flips are, or the mock's health
  *                   is not healthy at the start);
  *                   a body that takes the lease out of its guard, an
- *                   unexpected error or a failing release breaks it
+ *                   unexpected error or a failing release breaks it; on a
+ *                   pool, its stats must also count as many acquires and
+ *                   give-backs during the run as the workers saw
  *   double_handout  no handle was handed out while another lease held it
  *                   (its stamp was already set)
  *   stale_handle    every handle handed out was a live mock handle (not one

@@ -89,6 +89,8 @@ static int read_sizes(nr__harness_run *run, nr_error *err)
         }
         st = info.stats;
     }
+    run->start_acquires = st.acquires;
+    run->start_releases = st.releases;
     run->start_min = st.min_idle;
     run->start_max = st.max_size ? st.max_size : 1;
     return NR_OK;
@@ -189,6 +191,25 @@ static int run_threads(nr__harness_run *run, nr_harness_report *rep, nr_error *e
     return rc;
 }
 
+/* A pool run: the pool counted the leases the workers saw, no more and no
+ * fewer (a manager's resource is left out: its health probes acquire too). */
+static void pool_counts(nr__harness_run *run, const nr_harness_report *rep)
+{
+    nr_pool_stats st = NR_POOL_STATS_INIT;
+    if (nr_pool_stats_get(run->o.pool, &st) != NR_OK)
+        return;
+    uint64_t acquires = st.acquires - run->start_acquires;
+    uint64_t releases = st.releases - run->start_releases;
+    if (acquires != rep->acquired)
+        nr__harness_violation(run, NR_INV_LOST,
+                              "the pool counted %llu acquires, the workers got %llu leases",
+                              (unsigned long long)acquires, (unsigned long long)rep->acquired);
+    if (releases != rep->released + rep->tainted)
+        nr__harness_violation(
+            run, NR_INV_LOST, "the pool counted %llu leases given back, the workers gave back %llu",
+            (unsigned long long)releases, (unsigned long long)(rep->released + rep->tainted));
+}
+
 /* After the workers: put the sizes back, look for leases left, and with
  * `destroy` destroy and check the mock's balance. */
 static void finish(nr__harness_run *run, nr_harness_report *rep)
@@ -200,6 +221,8 @@ static void finish(nr__harness_run *run, nr_harness_report *rep)
             (void)nr_manager_resize(run->o.manager, run->o.resource_id, run->start_min,
                                     run->start_max, NULL);
     }
+    if (run->o.pool)
+        pool_counts(run, rep);
     int64_t left = nr__harness_in_use(run);
     if (left != 0) {
         nr__harness_violation(run, NR_INV_LEASE_LEFT,

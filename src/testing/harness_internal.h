@@ -17,10 +17,11 @@ typedef struct nr__harness_slot {
 typedef struct nr__harness_run {
     nr_harness_options o; /* with the defaults filled in */
     uint64_t seed;
-    bool allow_unavail, allow_unhealthy; /* errors the faults make legitimate */
-    int64_t start_min, start_max;        /* the sizes at the start, restored at the end */
-    nr__harness_slot *slots;             /* one per worker */
-    atomic_int workers_done;             /* [atomic] workers that have finished */
+    bool allow_unavail, allow_unhealthy;     /* errors the faults make legitimate */
+    int64_t start_min, start_max;            /* the sizes at the start, restored at the end */
+    uint64_t start_acquires, start_releases; /* a pool's counts at the start (pool runs) */
+    nr__harness_slot *slots;                 /* one per worker */
+    atomic_int workers_done;                 /* [atomic] workers that have finished */
     pthread_mutex_t mu;
     nr_harness_report *rep; /* [mu] violations, broken, first; the counts are added at the end */
 } nr__harness_run;

@@ -13,8 +13,10 @@
  * and runs a health round. The harness sets the mock's faults that
  * `faults` names (non-zero) at the start and clears those, with the health
  * when it flipped it and the sizes when it resized, at the end; what the
- * test scripted on the mock itself is left as it was. Then it checks, in this order, and reports
- * each break:
+ * test scripted on the mock itself is left as it was. It checks these,
+ * the first four as each operation ends and the last two at the end (the
+ * pool's counts for `lost` too), counts every break, and keeps the first
+ * one seen (report.broken, report.first):
  *
  *   lost            every acquire either succeeded and was given back
  *                   (released or tainted, NR_OK), or failed with
@@ -37,7 +39,8 @@
  *   lease_left      no lease was out when the workers had finished
  *                   (nr_pool_stats.in_use, or the resource's, is 0)
  *   unbalanced      with `destroy`: after the pool (or the manager) was
- *                   destroyed, the mock's creates == destroys and live == 0
+ *                   destroyed, nr_mock_check_clean passes (creates ==
+ *                   destroys, live == 0, no callback on a stale handle)
  *
  * Replay: the seed (options.seed; 0 = NR_TEST_SEED from the environment,
  * else one drawn from the clock) is in the report. Given the same seed, the

@@ -1,8 +1,9 @@
 # Helpers shared by the drivers under drivers/<name>/.
 #
 # nr_driver_testsupport()
-#   Makes the target nr_driver_testsupport (tests/support: testutil, the fake
-#   type, cmocka) once; drivers' tests link it.
+#   Makes the target nr_driver_testsupport (tests/support: testutil and the
+#   driver pool helpers over the testing library, cmocka) once; drivers'
+#   tests link it.
 #
 # nr_driver_test(NAME <name> SOURCES <src>... LIBS <lib>... [WRAPPER <script>]
 #                [TIMEOUT <s>])
@@ -18,11 +19,11 @@ function(nr_driver_testsupport)
   find_path(CMOCKA_INCLUDE_DIR cmocka.h REQUIRED)
   add_library(nr_driver_testsupport STATIC
     ${PROJECT_SOURCE_DIR}/tests/support/testutil.c
-    ${PROJECT_SOURCE_DIR}/tests/support/fake_type.c
     ${PROJECT_SOURCE_DIR}/tests/support/driver_pool.c)
   target_include_directories(nr_driver_testsupport PUBLIC
     ${PROJECT_SOURCE_DIR}/tests/support ${CMOCKA_INCLUDE_DIR})
-  target_link_libraries(nr_driver_testsupport PUBLIC nebula_resource_static ${CMOCKA_LIBRARY})
+  target_link_libraries(nr_driver_testsupport PUBLIC nebula_resource_testing_static
+    nebula_resource_static ${CMOCKA_LIBRARY})
   nr_target_warnings(nr_driver_testsupport)
 endfunction()
 

@@ -5,8 +5,8 @@
 #   nebula-resource         the install component "runtime": the core's
 #                           versioned shared library
 #   nebula-resource-NAME    the component NAME of each other library (admin,
-#                           sqlite, postgres, redis, http, kafka, mongo): its
-#                           versioned shared library
+#                           testing, sqlite, postgres, redis, http, kafka,
+#                           mongo): its versioned shared library
 #   nebula-resource-tools   the component "tools": the nebula-resource program
 #                           and its man page (it links every library built)
 #   nebula-resource-dev     the component "dev": headers, static libraries,
@@ -19,7 +19,8 @@
 # PostgreSQL driver's), plus the core package of the same version for all
 # but the core (dpkg-shlibdeps has no shlibs file for a library of this
 # build). Each ships a shlibs file, so that a package built against it gets a
-# Depends on it. The tools package depends on every library package of its
+# Depends on it. The tools package depends on every library package (but the
+# testing library's, which the program does not link) of its
 # version; the -dev package on those too and on the -dev packages of what
 # the pkg-config files and the CMake package look for: each built library
 # adds its own (DEB_DEPENDS in cmake/Library.cmake).
@@ -79,6 +80,7 @@ set(nr_core_dep "nebula-resource (= ${nr_deb_version})")
 get_property(nr_lib_comps GLOBAL PROPERTY NR_RUNTIME_COMPONENTS)
 list(REMOVE_ITEM nr_lib_comps runtime)
 set(nr_lib_pkgs "")
+set(nr_tools_lib_pkgs "") # the program links every library but the testing one
 foreach(comp ${nr_lib_comps})
   string(TOUPPER ${comp} C)
   set(CPACK_DEBIAN_${C}_PACKAGE_NAME nebula-resource-${comp})
@@ -87,6 +89,9 @@ foreach(comp ${nr_lib_comps})
   set(CPACK_DEBIAN_${C}_PACKAGE_DEPENDS "${nr_core_dep}")
   if(comp STREQUAL "admin")
     set(what "the admin server (status page, /status, /metrics, health, actions)")
+  elseif(comp STREQUAL "testing")
+    set(what "the testing library (a mock resource type, test helpers and a
+load-and-fault harness, for tests of resource types and of code that uses pools)")
   else()
     set(what "the ${comp} driver")
   endif()
@@ -97,12 +102,15 @@ resources a long-running program uses.
 
 This package holds the shared library of ${what}.")
   list(APPEND nr_lib_pkgs "nebula-resource-${comp} (= ${nr_deb_version})")
+  if(NOT comp STREQUAL "testing")
+    list(APPEND nr_tools_lib_pkgs "nebula-resource-${comp} (= ${nr_deb_version})")
+  endif()
 endforeach()
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME nebula-resource-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SHLIBDEPS ON)
-set(nr_tools_deps ${nr_core_dep} ${nr_lib_pkgs})
+set(nr_tools_deps ${nr_core_dep} ${nr_tools_lib_pkgs})
 list(JOIN nr_tools_deps ", " CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS)
 set(CPACK_DEBIAN_TOOLS_DESCRIPTION
   "pooling and lifecycle management of external resources - the program

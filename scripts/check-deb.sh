@@ -44,7 +44,7 @@ libs=()
 for name in "${!client[@]}"; do
     [ -f "$(pkg "nebula-resource-$name")" ] && libs+=("$name")
 done
-for name in sqlite postgres admin; do
+for name in sqlite postgres admin testing; do
     [ -f "$(pkg "nebula-resource-$name")" ] || nr_fail "no package nebula-resource-$name"
 done
 
@@ -89,6 +89,10 @@ has "$dev" '^/usr/include/nebula/resource\.h$' '^/usr/include/nebula/export\.h$'
     '^/usr/include/nebula/sqlite\.h$' '^/usr/lib/libnebula-resource\.a$' \
     '^/usr/lib/libnebula-resource\.so$' '^/usr/lib/libnebula-resource-sqlite\.a$' \
     '^/usr/lib/pkgconfig/nebula-resource\.pc$' '^/usr/lib/pkgconfig/nebula-resource-admin\.pc$' \
+    '^/usr/include/nebula/testing\.h$' '^/usr/include/nebula/testing_harness\.h$' \
+    '^/usr/lib/libnebula-resource-testing\.a$' '^/usr/lib/libnebula-resource-testing\.so$' \
+    '^/usr/lib/pkgconfig/nebula-resource-testing\.pc$' \
+    '^/usr/lib/cmake/NebulaResource/NebulaResource-testing-targets\.cmake$' \
     '^/usr/lib/cmake/NebulaResource/NebulaResourceConfig\.cmake$' \
     '^/usr/lib/cmake/NebulaResource/NebulaResource-core-targets\.cmake$' \
     '^/usr/lib/cmake/NebulaResource/NebulaResource-postgres-dependencies\.cmake$'
@@ -139,6 +143,12 @@ for pkgdeps in "$dev_deps" "$tools_deps"; do
 done
 grep -qF "nebula-resource (= $version)" <<<"$dev_deps" ||
     nr_fail "nebula-resource-dev does not depend on nebula-resource (= $version): $dev_deps"
+# the testing library: the -dev package's headers need it; the program does not link it
+grep -qF "nebula-resource-testing (= $version)" <<<"$dev_deps" ||
+    nr_fail "nebula-resource-dev does not depend on nebula-resource-testing: $dev_deps"
+if grep -qF "nebula-resource-testing " <<<"$tools_deps"; then
+    nr_fail "nebula-resource-tools depends on nebula-resource-testing: $tools_deps"
+fi
 for want in libjansson-dev libsqlite3-dev libmicrohttpd-dev; do
     grep -q "$want" <<<"$dev_deps" || nr_fail "nebula-resource-dev does not depend on $want: $dev_deps"
 done

@@ -51,7 +51,7 @@ static int64_t poison_clock(void *ud)
 
 static nr_pool_options pool_options(fixture *f, const char *id)
 {
-    nr_pool_options o = NR_POOL_OPTIONS(.id = id, .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = id, .type = &nr_mock_type, .type_ud = &f->fake,
                                         .config = &f->cfg, .pool = &f->pcfg);
     return o;
 }
@@ -333,7 +333,7 @@ static void test_health_stage_def_arrays(void **state)
     nr_manager *m = manager();
     defs[1].size = 0;
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg,
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake, .config = &f->cfg,
                          .health_stages = defs, .nhealth_stages = 2);
     assert_int_equal(nr_manager_register(m, &s, &err), NR_EINVAL);
     snprintf(want, sizeof(want),
@@ -462,7 +462,7 @@ static void test_spec_info_and_shutdown(void **state)
     nr_manager *m = manager();
     nr_error err = {0};
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg);
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake, .config = &f->cfg);
     s.size = 0;
     assert_int_equal(nr_manager_register(m, &s, &err), NR_EINVAL);
     assert_refused(&err, "nr_resource_spec", 0, sizeof(s), "NR_RESOURCE_SPEC_INIT");

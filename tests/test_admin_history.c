@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "admin/admin_internal.h"
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
@@ -247,10 +247,10 @@ static void wait_samples(nr_admin *a, uint64_t n)
 static void test_sampler_on_a_manager(void **state)
 {
     (void)state;
-    nr_fake fake;
-    nr_fake_init(&fake);
-    nr_fake_config cfg;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
+    nr_mock fake;
+    nr_mock_init(&fake);
+    nr_mock_config cfg;
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
@@ -260,7 +260,7 @@ static void test_sampler_on_a_manager(void **state)
     const char *ids[] = {"first", "second"};
     for (int i = 0; i < 2; i++) {
         nr_resource_spec s =
-            NR_RESOURCE_SPEC(.id = ids[i], .type = &nr_fake_type, .type_ud = &fake, .config = &cfg);
+            NR_RESOURCE_SPEC(.id = ids[i], .type = &nr_mock_type, .type_ud = &fake, .config = &cfg);
         assert_int_equal(nr_manager_register(m, &s, NULL), NR_OK);
     }
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), NULL), NR_OK);
@@ -316,7 +316,7 @@ static void test_sampler_on_a_manager(void **state)
     nr_admin_stop(a);
     assert_int_equal(nr_manager_destroy(m, NULL), NR_OK);
     assert_int_equal(atomic_load(&fake.creates), atomic_load(&fake.destroys));
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
 }
 
 int main(void)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 
 /* ---- the test schema: one field of every type ---------------------------- */
 
@@ -1002,21 +1002,21 @@ static void test_parse_uses_len(void **state)
 static void test_parse_fake_schema(void **state)
 {
     (void)state;
-    nr_fake_config fc;
+    nr_mock_config fc;
     const char *text = "{\"label\":\"L\",\"weight\":100,\"token\":\"t\"}";
-    assert_int_equal(nr_config_parse(&nr_fake_config_schema, text, strlen(text), &fc, NULL, NULL),
+    assert_int_equal(nr_config_parse(&nr_mock_config_schema, text, strlen(text), &fc, NULL, NULL),
                      NR_OK);
     assert_string_equal(fc.label, "L");
     assert_int_equal(fc.weight, 100);
     assert_string_equal(nr_secret_reveal(fc.token, NULL), "t");
-    nr_config_free(&nr_fake_config_schema, &fc);
+    nr_config_free(&nr_mock_config_schema, &fc);
     nr_error err = {0};
     text = "{\"weight\":101}";
-    assert_int_equal(nr_config_parse(&nr_fake_config_schema, text, strlen(text), &fc, NULL, &err),
+    assert_int_equal(nr_config_parse(&nr_mock_config_schema, text, strlen(text), &fc, NULL, &err),
                      NR_ECONFIG);
-    assert_string_equal(err.message, "fake config: 1 problem; first: $.weight: must be between 0 "
+    assert_string_equal(err.message, "mock config: 1 problem; first: $.weight: must be between 0 "
                                      "and 100 (got 101)");
-    nr_config_free(&nr_fake_config_schema, &fc);
+    nr_config_free(&nr_mock_config_schema, &fc);
 }
 
 /* ---- from_json ------------------------------------------------------------------ */

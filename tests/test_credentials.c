@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/credential_sources.h"
 #include "nebula/manager.h"
 #include "testutil.h"
@@ -265,10 +265,10 @@ static void test_secret_cache_rotates_into_a_manager(void **state)
     nr_secret_cache *c = NULL;
     assert_int_equal(nr_secret_cache_create(&c, &st, 60000, NULL), NR_OK);
     nr_credential_provider p = nr_secret_cache_provider(c);
-    nr_fake fake;
-    nr_fake_init(&fake);
-    nr_fake_config cfg;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
+    nr_mock fake;
+    nr_mock_init(&fake);
+    nr_mock_config cfg;
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
@@ -276,14 +276,14 @@ static void test_secret_cache_rotates_into_a_manager(void **state)
     mo.credentials = &p;
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &mo, NULL), NR_OK);
-    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &fake,
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &fake,
                                              .config = &cfg, .credential_ref = "db/password");
     nr_error err = {0};
     assert_int_equal(nr_manager_register(m, &spec, &err), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK);
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(m, "db", NULL, &g, &err), NR_OK);
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential_len, 2); /* "v1" */
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&g))->credential_len, 2); /* "v1" */
     assert_int_equal(nr_guard_release(&g), NR_OK);
 
     atomic_store(&s.version, 10); /* "v10" */
@@ -291,14 +291,14 @@ static void test_secret_cache_rotates_into_a_manager(void **state)
     assert_int_equal(nr_secret_cache_refresh(c, m, &rotated, &err), NR_OK);
     assert_int_equal(rotated, 1);
     assert_int_equal(nr_manager_acquire(m, "db", NULL, &g, &err), NR_OK);
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential_len, 3);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&g))->credential_len, 3);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     nr_resource_info ri = NR_RESOURCE_INFO_INIT;
     assert_int_equal(nr_manager_resource_info(m, "db", &ri, NULL), NR_OK);
     assert_int_equal(ri.stats.credential_retired, 1); /* the instance made with "v1" */
     assert_int_equal(nr_manager_destroy(m, NULL), NR_OK);
     assert_int_equal(atomic_load(&fake.creates), atomic_load(&fake.destroys));
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
     nr_secret_cache_destroy(c);
 }
 

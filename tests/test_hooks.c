@@ -1,5 +1,5 @@
 /*
- * test_hooks.c - the hook registry through a pool of the fake type: order by
+ * test_hooks.c - the hook registry through a pool of the mock type: order by
  * priority then insertion, every filter, a refusal in every before that can
  * refuse (and what the operation then did not do), before errors of release
  * and destroy told and not raised, the outcome each after sees, after errors
@@ -120,7 +120,7 @@ static void test_order_by_priority_then_insertion(void **state)
 static nr_pool *extra_pool(nr_pool_fixture *f, const char *id, const nr_scope *scope)
 {
     nr_pool_options o =
-        NR_POOL_OPTIONS(.id = id, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg,
+        NR_POOL_OPTIONS(.id = id, .type = &nr_mock_type, .type_ud = &f->fake, .config = &f->cfg,
                         .pool = &f->pcfg, .scope = scope, .hooks = f->hooks);
     nr_pool *p = NULL;
     nr_error err = {0};
@@ -154,13 +154,13 @@ static void test_filter_type_name(void **state)
 {
     hx *x = *state;
     nr_hook_probe fake = {0}, other = {0};
-    add_filtered(x, &fake, "fake-only", "fake", NULL, NULL);
+    add_filtered(x, &fake, "mock-only", "mock", NULL, NULL);
     add_filtered(x, &other, "other-only", "postgres", NULL, NULL);
     nr_pool_fixture_make(x->f, "p");
     acquire_release(x->f->pool, NULL);
     assert_int_equal(acquires_seen(&fake), 1);
     assert_int_equal(acquires_seen(&other), 0);
-    assert_string_equal(fake.last_before.type_name, "fake");
+    assert_string_equal(fake.last_before.type_name, "mock");
     done(x);
 }
 

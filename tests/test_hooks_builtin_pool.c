@@ -1,6 +1,6 @@
 /*
  * test_hooks_builtin_pool.c - the built-in hooks through a real registry,
- * pools and a manager of the fake type: the audit file's exact content for
+ * pools and a manager of the mock type: the audit file's exact content for
  * a scripted workload (timestamps, durations, waits and instance ids checked
  * by shape), no secret of the resource's config in it; the metrics hook's
  * series after a workload; slow acquire firing for a pool of one whose only
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/events.h"
 #include "nebula/hooks.h"
 #include "nebula/hooks_builtin.h"
@@ -85,10 +85,10 @@ static void test_audit_through_manager(void **state)
     nr_audit_hook(audit, &def);
     assert_int_equal(nr_hooks_add(hooks, &def, NULL, &err), NR_OK);
 
-    nr_fake fake;
-    nr_fake_init(&fake);
-    nr_fake_config cfg;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
+    nr_mock fake;
+    nr_mock_init(&fake);
+    nr_mock_config cfg;
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
     assert_int_equal(nr_secret_from_str(&cfg.token, SECRET, NULL), NR_OK);
     nr_pool_config pcfg;
     nr_pool_config_default(&pcfg);
@@ -100,7 +100,7 @@ static void test_audit_through_manager(void **state)
     mo.hooks = hooks;
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);
-    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = "orders-db", .type = &nr_fake_type,
+    nr_resource_spec spec = NR_RESOURCE_SPEC(.id = "orders-db", .type = &nr_mock_type,
                                              .type_ud = &fake, .config = &cfg, .pool = &pcfg);
     assert_int_equal(nr_manager_register(m, &spec, &err), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(10000), &err), NR_OK);
@@ -120,7 +120,7 @@ static void test_audit_through_manager(void **state)
     nr_audit_stats st = NR_AUDIT_STATS_INIT;
     nr_audit_stats_get(audit, &st);
     nr_audit_destroy(audit);
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
 
     static const char *const want[] = {
         "{\"ts_ms\":T,\"resource\":\"orders-db\",\"scope\":\"global\",\"op\":\"create\","
@@ -168,8 +168,8 @@ static void test_audit_through_manager(void **state)
 /* ---- pools ---------------------------------------------------------------------- */
 
 typedef struct world {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_hooks *hooks;
     nr_pool *pool;
@@ -178,8 +178,8 @@ typedef struct world {
 static void world_make(world *w, size_t max_size)
 {
     memset(w, 0, sizeof *w);
-    nr_fake_init(&w->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &w->cfg, NULL), NR_OK);
+    nr_mock_init(&w->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &w->cfg, NULL), NR_OK);
     nr_pool_config_default(&w->pcfg);
     w->pcfg.max_size = (uint32_t)max_size;
     assert_int_equal(nr_hooks_create(&w->hooks, NULL, NULL), NR_OK);
@@ -188,7 +188,7 @@ static void world_make(world *w, size_t max_size)
 static void world_pool(world *w)
 {
     nr_pool_options o =
-        NR_POOL_OPTIONS(.id = "orders-db", .type = &nr_fake_type, .type_ud = &w->fake,
+        NR_POOL_OPTIONS(.id = "orders-db", .type = &nr_mock_type, .type_ud = &w->fake,
                         .config = &w->cfg, .pool = &w->pcfg, .hooks = w->hooks);
     nr_error err = {0};
     if (nr_pool_create(&w->pool, &o, &err) != NR_OK)
@@ -200,7 +200,7 @@ static void world_free(world *w)
     assert_int_equal(nr_pool_destroy(w->pool, NULL), NR_OK);
     assert_int_equal(nr_hooks_destroy(w->hooks, NULL), NR_OK);
     assert_int_equal(atomic_load(&w->fake.creates), atomic_load(&w->fake.destroys));
-    nr_config_free(&nr_fake_config_schema, &w->cfg);
+    nr_config_free(&nr_mock_config_schema, &w->cfg);
 }
 
 static void acquire_release(nr_pool *p, int times)

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "manager/manager_credential.h"
 #include "nebula/hooks_builtin.h"
 #include "nebula/manager.h"
@@ -76,8 +76,8 @@ static void vault_set(vault *v, const char *value, int64_t ttl_ms)
 typedef struct fixture {
     vault v;
     nr_credential_provider cp;
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_event_bus *bus;
     nr_event_sub *sub;
     nr_manager *m;
@@ -91,8 +91,8 @@ static int setup(void **state)
     assert_non_null(f);
     pthread_mutex_init(&f->v.mu, NULL);
     f->cp = (nr_credential_provider){.fetch = vault_fetch, .ud = &f->v, .expiry = vault_expiry};
-    nr_fake_init(&f->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    nr_mock_init(&f->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 256, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(f->bus, &f->sub, NULL), NR_OK);
     *state = f;
@@ -110,7 +110,7 @@ static int teardown(void **state)
     assert_int_equal(atomic_load(&f->fake.creates), atomic_load(&f->fake.destroys));
     nr_event_unsubscribe(f->sub);
     nr_event_bus_destroy(f->bus);
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     pthread_mutex_destroy(&f->v.mu);
     free(f);
     return 0;
@@ -127,7 +127,7 @@ static void start(fixture *f, const char *value, int64_t ttl_ms)
     mo.credentials = &f->cp;
     mo.events = f->bus;
     assert_int_equal(nr_manager_create(&f->m, &mo, NULL), NR_OK);
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = ID, .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = ID, .type = &nr_mock_type, .type_ud = &f->fake,
                                           .config = &f->cfg, .credential_ref = REF);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
@@ -157,7 +157,7 @@ static void want_create_with(fixture *f, const char *want)
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(f->m, ID, NULL, &g, &err), NR_OK);
     assert_int_equal(atomic_load(&f->fake.creates), before + 1);
-    assert_string_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential, want);
+    assert_string_equal(((nr_mock_handle *)nr_guard_handle(&g))->credential, want);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 }
 
@@ -193,10 +193,10 @@ static void test_due_secret_refreshed_before_the_create(void **state)
     /* the create that follows gets the new secret ... */
     nr_guard held = NR_GUARD_INIT; /* the instance start made, with the old one */
     assert_int_equal(nr_manager_acquire(f->m, ID, NULL, &held, &err), NR_OK);
-    assert_string_equal(((nr_fake_handle *)nr_guard_handle(&held))->credential, "tok-old");
+    assert_string_equal(((nr_mock_handle *)nr_guard_handle(&held))->credential, "tok-old");
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(f->m, ID, NULL, &g, &err), NR_OK);
-    assert_string_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential, "tok-new");
+    assert_string_equal(((nr_mock_handle *)nr_guard_handle(&g))->credential, "tok-new");
     assert_int_equal(nr_guard_release(&g), NR_OK);
     /* ... and the old instance was not retired: a refresh is not a rotation */
     assert_int_equal(nr_guard_release(&held), NR_OK);
@@ -380,7 +380,7 @@ static void start_hooked(fixture *f, nr_hooks **h, const char *value, int64_t tt
     nr_credential_refresh_hook(f->cr, &f->def);
     uint64_t id = 0;
     assert_int_equal(nr_hooks_add(*h, &f->def, &id, &err), NR_OK);
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = ID, .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = ID, .type = &nr_mock_type, .type_ud = &f->fake,
                                           .config = &f->cfg, .credential_ref = REF);
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
@@ -441,7 +441,7 @@ static void test_hooked_create_refused_once_expired(void **state)
     vault_set(&f->v, "tok-back", HOUR_MS);
     nr_ctx patient = NR_CTX(.deadline = nr_deadline_in_ms(10000));
     assert_int_equal(nr_manager_acquire(f->m, ID, &patient, &g, &err), NR_OK);
-    assert_string_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential, "tok-back");
+    assert_string_equal(((nr_mock_handle *)nr_guard_handle(&g))->credential, "tok-back");
     assert_int_equal(nr_guard_release(&g), NR_OK);
     stop_hooked(f, h);
 }

@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "hook_probe.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
 typedef struct fixture {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_event_bus *bus;
     nr_event_sub *sub;
     nr_hooks *h;
@@ -27,8 +27,8 @@ typedef struct fixture {
 static fixture *make(nr_partition partition)
 {
     fixture *f = calloc(1, sizeof(*f));
-    nr_fake_init(&f->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    nr_mock_init(&f->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 256, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(f->bus, &f->sub, NULL), NR_OK);
     nr_hooks_options ho = NR_HOOKS_OPTIONS_INIT;
@@ -60,7 +60,7 @@ static fixture *make(nr_partition partition)
     pc.create_backoff_ms = 1;
     pc.create_backoff_max_ms = 1;
     pc.breaker_failures = 0;
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                           .config = &f->cfg, .pool = &pc, .partition = partition);
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
@@ -76,7 +76,7 @@ static void destroy(fixture *f)
     assert_int_equal(atomic_load(&f->fake.creates), atomic_load(&f->fake.destroys));
     nr_event_unsubscribe(f->sub);
     nr_event_bus_destroy(f->bus);
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
 }
 
@@ -130,7 +130,7 @@ static void test_quarantine_refused_then_let_through(void **state)
     assert_int_equal(atomic_load(&keep.afters[NR_HOOK_QUARANTINE]), 0);
     const nr_hook_seen *b = &keep.last_before;
     assert_string_equal(b->resource_id, "db");
-    assert_string_equal(b->type_name, "fake");
+    assert_string_equal(b->type_name, "mock");
     assert_false(b->pool_set);
     assert_int_equal(b->instance_id, 0);
     nr_event ev;

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "hook_probe.h"
 #include "pool_fixture.h"
 #include "testutil.h"
@@ -146,7 +146,7 @@ static void *worker(void *arg)
             atomic_fetch_add(&l->failures, 1);
             continue;
         }
-        nr_fake_handle *fh = nr_guard_handle(&g);
+        nr_mock_handle *fh = nr_guard_handle(&g);
         if (atomic_fetch_add(&fh->holders, 1) != 0)
             atomic_fetch_add(&l->double_handouts, 1);
         atomic_fetch_sub(&fh->holders, 1);

@@ -1,19 +1,19 @@
-/* test_manager.c - unit tests of the manager on the fake resource type. */
+/* test_manager.c - unit tests of the manager on the mock resource type. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
 enum { NFAKES = 6 };
 
 typedef struct fixture {
-    nr_fake fake[NFAKES];
-    nr_fake_config cfg;
+    nr_mock fake[NFAKES];
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_manager_options mo;
     nr_manager *m;
@@ -23,8 +23,8 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     for (int i = 0; i < NFAKES; i++)
-        nr_fake_init(&f->fake[i]);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+        nr_mock_init(&f->fake[i]);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     nr_pool_config_default(&f->pcfg);
     f->pcfg.max_size = 3;
     nr_manager_options_default(&f->mo);
@@ -46,7 +46,7 @@ static int teardown(void **state)
     }
     for (int i = 0; i < NFAKES; i++)
         assert_int_equal(atomic_load(&f->fake[i].creates), atomic_load(&f->fake[i].destroys));
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
     return 0;
 }
@@ -59,7 +59,7 @@ static void make(fixture *f)
 static int reg(fixture *f, const char *id, int fake, const char *const *deps, size_t ndeps,
                nr_error *err)
 {
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_mock_type,
                                           .type_ud = &f->fake[fake], .config = &f->cfg,
                                           .pool = &f->pcfg, .depends_on = deps, .ndepends = ndeps);
     return nr_manager_register(f->m, &s, err);
@@ -187,14 +187,14 @@ static void test_start_order_and_acquire(void **state)
     nr_resource_info i = info(f, "app");
     assert_int_equal(i.state, NR_RS_RUNNING);
     assert_int_equal(i.health, NR_HEALTH_HEALTHY);
-    assert_string_equal(i.type, "fake");
+    assert_string_equal(i.type, "mock");
     assert_int_equal(i.pools, 1);
 
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(f->m, "nope", NULL, &g, &err), NR_ENOTFOUND);
     NR_ASSERT_ERR(err, NR_ENOTFOUND, "resource 'nope' is not registered");
     assert_int_equal(nr_manager_acquire(f->m, "cache", NULL, &g, &err), NR_OK);
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&g))->magic, NR_FAKE_MAGIC);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&g))->magic, NR_MOCK_MAGIC);
     assert_int_equal(info(f, "cache").stats.in_use, 1);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_ESTATE);
@@ -249,7 +249,7 @@ static void test_scope_isolation(void **state)
     nr_scope_make(&globex, "globex", NULL, NULL, NULL, NULL);
     nr_scope_make(&acme_run, "acme", "billing", "run-7", NULL, NULL);
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "acme-db", .type = &nr_fake_type, .type_ud = &f->fake[0],
+        NR_RESOURCE_SPEC(.id = "acme-db", .type = &nr_mock_type, .type_ud = &f->fake[0],
                          .config = &f->cfg, .pool = &f->pcfg, .scope = &acme);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
@@ -272,7 +272,7 @@ static void test_tenant_partition(void **state)
     make(f);
     f->pcfg.max_size = 1;
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "shared", .type = &nr_fake_type, .type_ud = &f->fake[0],
+        NR_RESOURCE_SPEC(.id = "shared", .type = &nr_mock_type, .type_ud = &f->fake[0],
                          .config = &f->cfg, .pool = &f->pcfg, .partition = NR_PARTITION_TENANT);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
@@ -413,19 +413,19 @@ static void test_credentials_and_rotation(void **state)
     f->mo.credentials = &cp;
     make(f);
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake[0],
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake[0],
                          .config = &f->cfg, .pool = &f->pcfg, .credential_ref = "db/password");
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), &err), NR_OK);
     nr_guard old = NR_GUARD_INIT, g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(f->m, "db", NULL, &old, &err), NR_OK);
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&old))->credential_len, 4);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&old))->credential_len, 4);
 
     atomic_store(&v.version, 2);
     assert_int_equal(nr_manager_rotate_credential(f->m, "db/password", &err), NR_OK);
     assert_int_equal(nr_manager_acquire(f->m, "db", NULL, &g, &err), NR_OK);
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential_len, 12);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&g))->credential_len, 12);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     assert_int_equal(nr_guard_release(&old), NR_OK); /* built with the old secret: retired */
     nr_resource_info i = info(f, "db");
@@ -451,7 +451,7 @@ static void test_credential_failure_at_start(void **state)
     f->mo.credentials = &cp;
     make(f);
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake[0],
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake[0],
                          .config = &f->cfg, .pool = &f->pcfg, .credential_ref = "db/password");
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
@@ -471,7 +471,7 @@ static int count_action(const nr_provider *p, const nr_scope *execution, int *ou
     int rc = nr_provider_acquire(p, "db", &ctx, &g, &err);
     if (rc != NR_OK)
         return rc;
-    nr_fake_handle *h = nr_guard_handle(&g);
+    nr_mock_handle *h = nr_guard_handle(&g);
     *out = (int)h->serial;
     return nr_guard_release(&g);
 }
@@ -499,7 +499,7 @@ static void test_provider_port(void **state)
     assert_true(serial >= 1);
 
     nr_pool *pool = NULL;
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "fake-db", .type = &nr_fake_type,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "fake-db", .type = &nr_mock_type,
                                         .type_ud = &f->fake[1], .config = &f->cfg);
     assert_int_equal(nr_pool_create(&pool, &o, &err), NR_OK);
     nr_provider fake = {fake_provider_acquire, pool};

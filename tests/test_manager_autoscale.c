@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
 typedef struct fixture {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_autoscale_policy as;
     nr_manager_options mo;
@@ -37,8 +37,8 @@ static int64_t fake_clock(void *ud)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    nr_fake_init(&f->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    nr_mock_init(&f->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     nr_pool_config_default(&f->pcfg);
     f->pcfg.max_size = 2;
     f->pcfg.acquire_timeout_ms = 0; /* no waiting: the script holds what it gets */
@@ -81,14 +81,14 @@ static int teardown(void **state)
     assert_int_equal(atomic_load(&f->fake.creates), atomic_load(&f->fake.destroys));
     nr_event_unsubscribe(f->sub);
     nr_event_bus_destroy(f->bus);
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
     return 0;
 }
 
 static nr_resource_spec spec_of(fixture *f)
 {
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                           .config = &f->cfg, .pool = &f->pcfg, .autoscale = &f->as);
     return s;
 }

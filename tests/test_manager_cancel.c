@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
@@ -24,9 +24,9 @@
 #define WAIT_STEPS 10000
 
 typedef struct world {
-    nr_fake fake;  /* every test's first resource */
-    nr_fake other; /* a second one, for "app" */
-    nr_fake_config cfg;
+    nr_mock fake;  /* every test's first resource */
+    nr_mock other; /* a second one, for "app" */
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_manager_options mo;
     nr_manager *m;
@@ -74,11 +74,11 @@ static void wait_flag(atomic_int *flag)
 static int setup(void **state)
 {
     world *w = calloc(1, sizeof(*w));
-    nr_fake_init(&w->fake);
-    nr_fake_init(&w->other);
+    nr_mock_init(&w->fake);
+    nr_mock_init(&w->other);
     w->fake.on_call = on_call;
     w->fake.on_call_arg = w;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &w->cfg, NULL), NR_OK);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &w->cfg, NULL), NR_OK);
     nr_pool_config_default(&w->pcfg);
     w->pcfg.max_size = 1; /* one instance per tenant pool: one check per pool */
     nr_manager_options_default(&w->mo);
@@ -101,7 +101,7 @@ static int teardown(void **state)
     assert_int_equal(atomic_load(&w->fake.live), 0);
     assert_int_equal(atomic_load(&w->other.creates), atomic_load(&w->other.destroys));
     assert_int_equal(atomic_load(&w->other.live), 0);
-    nr_config_free(&nr_fake_config_schema, &w->cfg);
+    nr_config_free(&nr_mock_config_schema, &w->cfg);
     free(w);
     return 0;
 }
@@ -110,7 +110,7 @@ static void start_partitioned(world *w)
 {
     assert_int_equal(nr_manager_create(&w->m, &w->mo, NULL), NR_OK);
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "cache", .type = &nr_fake_type, .type_ud = &w->fake,
+        NR_RESOURCE_SPEC(.id = "cache", .type = &nr_mock_type, .type_ud = &w->fake,
                          .config = &w->cfg, .pool = &w->pcfg, .partition = NR_PARTITION_TENANT);
     nr_error err = {0};
     if (nr_manager_register(w->m, &s, &err) != NR_OK ||
@@ -138,7 +138,7 @@ static unsigned long long three_idle_tenants(world *w)
     for (int i = 0; i < 3; i++) {
         nr_guard g = NR_GUARD_INIT;
         lease(w, tenants[i], &g);
-        serial = ((nr_fake_handle *)nr_guard_handle(&g))->serial;
+        serial = ((nr_mock_handle *)nr_guard_handle(&g))->serial;
         assert_int_equal(nr_guard_release(&g), NR_OK);
     }
     return serial;
@@ -200,10 +200,10 @@ static void register_db_and_app(world *w, int64_t min_idle)
     db_pool.max_size = 3;
     db_pool.min_idle = min_idle;
     const char *needs_db[] = {"db"};
-    nr_resource_spec db = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake,
+    nr_resource_spec db = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &w->fake,
                                            .config = &w->cfg, .pool = &db_pool);
     nr_resource_spec app =
-        NR_RESOURCE_SPEC(.id = "app", .type = &nr_fake_type, .type_ud = &w->other,
+        NR_RESOURCE_SPEC(.id = "app", .type = &nr_mock_type, .type_ud = &w->other,
                          .config = &w->cfg, .pool = &w->pcfg, .depends_on = needs_db,
                          .ndepends = 1);
     assert_int_equal(nr_manager_register(w->m, &db, NULL), NR_OK);
@@ -333,7 +333,7 @@ static void test_start_with_token_already_set(void **state)
     assert_int_equal(info(w, "db").state, NR_RS_REGISTERED);
     /* a graph error is still found first */
     nr_resource_spec ghost =
-        NR_RESOURCE_SPEC(.id = "ghost-user", .type = &nr_fake_type, .type_ud = &w->other,
+        NR_RESOURCE_SPEC(.id = "ghost-user", .type = &nr_mock_type, .type_ud = &w->other,
                          .config = &w->cfg, .depends_on = (const char *const[]){"ghost"},
                          .ndepends = 1);
     assert_int_equal(nr_manager_register(w->m, &ghost, NULL), NR_OK);

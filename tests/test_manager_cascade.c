@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "testutil.h"
@@ -20,8 +20,8 @@ enum { DB, CACHE, APP, REPORTS, N };
 static const char *const ids[N] = {"db", "cache", "app", "reports"};
 
 typedef struct fixture {
-    nr_fake fake[N];
-    nr_fake_config cfg;
+    nr_mock fake[N];
+    nr_mock_config cfg;
     nr_event_bus *bus;
     nr_event_sub *sub;
     nr_manager *m;
@@ -31,8 +31,8 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     for (int i = 0; i < N; i++)
-        nr_fake_init(&f->fake[i]);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+        nr_mock_init(&f->fake[i]);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 256, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(f->bus, &f->sub, NULL), NR_OK);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
@@ -53,7 +53,7 @@ static int setup(void **state)
     pc.breaker_failures = 0;
     for (int i = 0; i < N; i++) {
         nr_resource_spec s =
-            NR_RESOURCE_SPEC(.id = ids[i], .type = &nr_fake_type, .type_ud = &f->fake[i],
+            NR_RESOURCE_SPEC(.id = ids[i], .type = &nr_mock_type, .type_ud = &f->fake[i],
                              .config = &f->cfg, .pool = &pc, .depends_on = deps[i],
                              .ndepends = deps[i] ? 1 : 0,
                              .on_dependency_failure = i == REPORTS ? NR_DEP_FAIL : NR_DEP_SERVE);
@@ -77,7 +77,7 @@ static int teardown(void **state)
         assert_int_equal(atomic_load(&f->fake[i].creates), atomic_load(&f->fake[i].destroys));
     nr_event_unsubscribe(f->sub);
     nr_event_bus_destroy(f->bus);
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
     return 0;
 }
@@ -221,7 +221,7 @@ static void test_bad_policy_refused(void **state)
 {
     fixture *f = *state;
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "odd", .type = &nr_fake_type, .type_ud = &f->fake[0],
+        NR_RESOURCE_SPEC(.id = "odd", .type = &nr_mock_type, .type_ud = &f->fake[0],
                          .config = &f->cfg, .on_dependency_failure = (nr_dep_policy)7);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_EINVAL);

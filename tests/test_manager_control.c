@@ -9,21 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
 typedef struct fixture {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_manager *m;
 } fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    nr_fake_init(&f->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    nr_mock_init(&f->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = 0;
@@ -40,7 +40,7 @@ static int teardown(void **state)
     if (nr_manager_destroy(f->m, &err) != NR_OK)
         fail_msg("nr_manager_destroy: %s", err.message);
     assert_int_equal(atomic_load(&f->fake.creates), atomic_load(&f->fake.destroys));
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
     return 0;
 }
@@ -51,7 +51,7 @@ static void start(fixture *f, nr_partition partition, int64_t min_idle)
     nr_pool_config_default(&pc);
     pc.max_size = 2;
     pc.min_idle = min_idle;
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                           .config = &f->cfg, .pool = &pc, .partition = partition);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);

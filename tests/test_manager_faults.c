@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
 typedef struct world {
-    nr_fake db, app;
-    nr_fake_config cfg;
+    nr_mock db, app;
+    nr_mock_config cfg;
     nr_manager *m;
     atomic_int stop;
     atomic_long ok, failed, double_handouts, unexpected;
@@ -25,10 +25,10 @@ typedef struct world {
 static void world_start(world *w, int64_t interval_ms)
 {
     memset(w, 0, sizeof(*w));
-    nr_fake_init(&w->db);
-    nr_fake_init(&w->app);
+    nr_mock_init(&w->db);
+    nr_mock_init(&w->app);
     w->seed = nr_test_seed("manager_faults");
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &w->cfg, NULL), NR_OK);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &w->cfg, NULL), NR_OK);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.workers = 3;
@@ -43,11 +43,11 @@ static void world_start(world *w, int64_t interval_ms)
     pc.max_size = 3;
     pc.min_idle = 2;
     pc.acquire_timeout_ms = 200;
-    nr_resource_spec db = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->db,
+    nr_resource_spec db = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &w->db,
                                            .config = &w->cfg, .pool = &pc);
     const char *deps[] = {"db"};
     nr_resource_spec app =
-        NR_RESOURCE_SPEC(.id = "app", .type = &nr_fake_type, .type_ud = &w->app, .config = &w->cfg,
+        NR_RESOURCE_SPEC(.id = "app", .type = &nr_mock_type, .type_ud = &w->app, .config = &w->cfg,
                          .pool = &pc, .depends_on = deps, .ndepends = 1);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(w->m, &app, &err), NR_OK);
@@ -66,7 +66,7 @@ static void world_end(world *w)
     assert_int_equal(atomic_load(&w->app.live), 0);
     assert_int_equal(atomic_load(&w->double_handouts), 0);
     assert_int_equal(atomic_load(&w->unexpected), 0);
-    nr_config_free(&nr_fake_config_schema, &w->cfg);
+    nr_config_free(&nr_mock_config_schema, &w->cfg);
 }
 
 typedef struct client {
@@ -87,8 +87,8 @@ static void *client_main(void *arg)
         nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(50));
         int rc = nr_manager_acquire(w->m, id, &ctx, &g, &err);
         if (rc == NR_OK) {
-            nr_fake_handle *h = nr_guard_handle(&g);
-            if (h->magic != NR_FAKE_MAGIC || atomic_fetch_add(&h->holders, 1) != 0)
+            nr_mock_handle *h = nr_guard_handle(&g);
+            if (h->magic != NR_MOCK_MAGIC || atomic_fetch_add(&h->holders, 1) != 0)
                 atomic_fetch_add(&w->double_handouts, 1);
             nr_sleep_ns((int64_t)nr_rng_below(&rng, 200) * NR_NS_PER_US);
             atomic_fetch_sub(&h->holders, 1);
@@ -146,13 +146,13 @@ static void test_creates_failing_sometimes(void **state)
     (void)state;
     world w;
     world_start(&w, 2);
-    atomic_store(&w.db.create_fail_every, 3);
+    atomic_store(&w.db.fault[NR_MOCK_CREATE].every, 3);
     pthread_t t[CLIENTS];
     client c[CLIENTS];
     run_clients(&w, t, c);
     nr_sleep_ns(300 * NR_NS_PER_MS);
     stop_clients(&w, t);
-    atomic_store(&w.db.create_fail_every, 0);
+    atomic_store(&w.db.fault[NR_MOCK_CREATE].every, 0);
     assert_true(atomic_load(&w.ok) > 0);
     world_end(&w);
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "testutil.h"
@@ -20,8 +20,8 @@
 #define NMEM 3
 
 typedef struct fixture {
-    nr_fake fake[NMEM];
-    nr_fake_config cfg;
+    nr_mock fake[NMEM];
+    nr_mock_config cfg;
     nr_event_bus *bus;
     nr_event_sub *sub;
     nr_manager *m;
@@ -34,7 +34,7 @@ static const char *const ids[NMEM] = {"a", "b", "c"};
 static fixture *make(uint32_t quarantine_after, int64_t breaker)
 {
     fixture *f = calloc(1, sizeof(*f));
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 1024, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(f->bus, &f->sub, NULL), NR_OK);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
@@ -62,9 +62,9 @@ static fixture *make(uint32_t quarantine_after, int64_t breaker)
     pc.breaker_failures = breaker;
     pc.validate_bypass_ms = 0;
     for (int i = 0; i < NMEM; i++) {
-        nr_fake_init(&f->fake[i]);
+        nr_mock_init(&f->fake[i]);
         nr_resource_spec s =
-            NR_RESOURCE_SPEC(.id = ids[i], .type = &nr_fake_type, .type_ud = &f->fake[i],
+            NR_RESOURCE_SPEC(.id = ids[i], .type = &nr_mock_type, .type_ud = &f->fake[i],
                              .config = &f->cfg, .pool = &pc);
         assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);
     }
@@ -100,7 +100,7 @@ static void destroy(fixture *f)
         assert_int_equal(atomic_load(&f->fake[i].creates), atomic_load(&f->fake[i].destroys));
     nr_event_unsubscribe(f->sub);
     nr_event_bus_destroy(f->bus);
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
 }
 
@@ -247,9 +247,9 @@ static void test_tenant_scoped_members(void **state)
 {
     (void)state;
     fixture *f = make(0, 1);
-    nr_fake tf;
-    nr_fake_init(&tf);
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "per-tenant", .type = &nr_fake_type, .type_ud = &tf,
+    nr_mock tf;
+    nr_mock_init(&tf);
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "per-tenant", .type = &nr_mock_type, .type_ud = &tf,
                                           .config = &f->cfg, .partition = NR_PARTITION_TENANT);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_OK);

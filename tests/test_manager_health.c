@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
 typedef struct world {
-    nr_fake fake;
-    atomic_int toggle; /* when set, every check flips the fake between Unknown and Healthy */
-    nr_fake_config cfg;
+    nr_mock fake;
+    atomic_int toggle; /* when set, every check flips the mock between Unknown and Healthy */
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_manager_options mo;
     nr_manager *m;
@@ -36,10 +36,10 @@ static void on_call(const char *what, void *arg)
 static int setup(void **state)
 {
     world *w = calloc(1, sizeof(*w));
-    nr_fake_init(&w->fake);
+    nr_mock_init(&w->fake);
     w->fake.on_call = on_call;
     w->fake.on_call_arg = w;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &w->cfg, NULL), NR_OK);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &w->cfg, NULL), NR_OK);
     nr_pool_config_default(&w->pcfg);
     w->pcfg.max_size = 2;
     /* a failed create is retried at once and never opens the breaker, so a
@@ -68,7 +68,7 @@ static int teardown(void **state)
     }
     assert_int_equal(atomic_load(&w->fake.creates), atomic_load(&w->fake.destroys));
     assert_int_equal(atomic_load(&w->fake.live), 0);
-    nr_config_free(&nr_fake_config_schema, &w->cfg);
+    nr_config_free(&nr_mock_config_schema, &w->cfg);
     free(w);
     return 0;
 }
@@ -77,7 +77,7 @@ static void start(world *w, const char *id, nr_partition partition)
 {
     assert_int_equal(nr_manager_create(&w->m, &w->mo, NULL), NR_OK);
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &w->fake, .config = &w->cfg,
+        NR_RESOURCE_SPEC(.id = id, .type = &nr_mock_type, .type_ud = &w->fake, .config = &w->cfg,
                          .pool = &w->pcfg, .partition = partition);
     nr_error err = {0};
     if (nr_manager_register(w->m, &s, &err) != NR_OK ||
@@ -230,7 +230,7 @@ static void test_unknown_does_not_heal(void **state)
     nr_manager_tick(w->m);
     nr_resource_info i = info(w, "db");
     assert_int_equal(i.health, NR_HEALTH_UNHEALTHY);
-    assert_true(nr_test_msg_has(i.health_reason, "fake says so"));
+    assert_true(nr_test_msg_has(i.health_reason, "mock says so"));
 
     /* the checks can tell nothing now: maintenance keeps an instance idle,
      * every round checks it and hears Unknown */
@@ -243,7 +243,7 @@ static void test_unknown_does_not_heal(void **state)
     assert_int_equal(i.health, NR_HEALTH_UNHEALTHY);
     assert_int_equal(i.consecutive_successes, 0);
     assert_int_equal(i.consecutive_failures, 1); /* as the last bad round left it */
-    assert_true(nr_test_msg_has(i.health_reason, "fake says so"));
+    assert_true(nr_test_msg_has(i.health_reason, "mock says so"));
     assert_int_equal(use(w, "db", NULL, &err), NR_EUNAVAIL);
 
     /* a real verdict heals it as before */

@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
 typedef struct fixture {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_credential_provider vault;
     nr_manager *m;
 } fixture;
@@ -34,8 +34,8 @@ static int vault_fetch(void *ud, const char *ref, nr_secret **out, nr_error *err
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    nr_fake_init(&f->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    nr_mock_init(&f->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     f->vault = (nr_credential_provider){.fetch = vault_fetch, .ud = NULL};
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
@@ -54,7 +54,7 @@ static int teardown(void **state)
     if (nr_manager_destroy(f->m, &err) != NR_OK)
         fail_msg("nr_manager_destroy: %s", err.message);
     assert_int_equal(atomic_load(&f->fake.creates), atomic_load(&f->fake.destroys));
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
     return 0;
 }
@@ -63,7 +63,7 @@ static void reg(fixture *f, const char *id, const nr_scope *scope, nr_partition 
                 const char *const *deps, size_t ndeps, const char *cred)
 {
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg,
+        NR_RESOURCE_SPEC(.id = id, .type = &nr_mock_type, .type_ud = &f->fake, .config = &f->cfg,
                          .scope = scope, .partition = partition, .depends_on = deps,
                          .ndepends = ndeps, .credential_ref = cred);
     nr_error err = {0};
@@ -156,7 +156,7 @@ static void test_each_resource_order_and_fields(void **state)
     assert_string_equal(cache->id, "cache");
     assert_string_equal(db->id, "db");
     for (size_t i = 0; i < 3; i++)
-        assert_string_equal(s.res[i].d.type, "fake");
+        assert_string_equal(s.res[i].d.type, "mock");
 
     assert_int_equal(web->ndeps, 2);
     assert_string_equal(s.res[0].deps[0], "db");
@@ -288,7 +288,7 @@ static void test_each_tenant_rows(void **state)
     nr_pool_config_default(&pc);
     pc.max_size = 3;
     nr_resource_spec sp =
-        NR_RESOURCE_SPEC(.id = "pt", .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg,
+        NR_RESOURCE_SPEC(.id = "pt", .type = &nr_mock_type, .type_ud = &f->fake, .config = &f->cfg,
                          .pool = &pc, .partition = NR_PARTITION_TENANT);
     assert_int_equal(nr_manager_register(f->m, &sp, NULL), NR_OK);
     assert_int_equal(nr_manager_start(f->m, nr_deadline_in_ms(5000), NULL), NR_OK);
@@ -456,7 +456,7 @@ static int check_desc(void *ud, const nr_resource_desc *d)
         bad(r, "first is not base", d->id);
     if (i == 1 && strcmp(d->id, "stable") != 0)
         bad(r, "second is not stable", d->id);
-    if (strcmp(d->type, "fake") != 0)
+    if (strcmp(d->type, "mock") != 0)
         bad(r, "type", d->type);
     int dyn = strncmp(d->id, "dyn", 3) == 0;
     if (dyn && (d->ndeps != 1 || strcmp(d->deps[0], "base") != 0 ||
@@ -515,7 +515,7 @@ static void *churner(void *p)
         char id[32];
         snprintf(id, sizeof(id), "dyn%d", k);
         nr_resource_spec s =
-            NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &r->f->fake,
+            NR_RESOURCE_SPEC(.id = id, .type = &nr_mock_type, .type_ud = &r->f->fake,
                              .config = &r->f->cfg, .partition = NR_PARTITION_TENANT,
                              .depends_on = deps, .ndepends = 1);
         nr_error err = {0};

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "nebula/metrics.h"
@@ -42,7 +42,7 @@ static void gate_init(gate *g)
 }
 
 /* Stop the next `armed` calls of the callback `what` of fake. */
-static void gate_arm(gate *g, nr_fake *fake, const char *what, int armed)
+static void gate_arm(gate *g, nr_mock *fake, const char *what, int armed)
 {
     pthread_mutex_lock(&g->mu);
     g->what = what;
@@ -145,8 +145,8 @@ static void call_join(call *c)
 /* ---- the fixture ---- */
 
 typedef struct fixture {
-    nr_fake fake[NFAKES];
-    nr_fake_config cfg;
+    nr_mock fake[NFAKES];
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_manager_options mo;
     nr_manager *m;
@@ -157,8 +157,8 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     for (int i = 0; i < NFAKES; i++)
-        nr_fake_init(&f->fake[i]);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+        nr_mock_init(&f->fake[i]);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     nr_pool_config_default(&f->pcfg);
     f->pcfg.max_size = 3;
     nr_manager_options_default(&f->mo);
@@ -181,7 +181,7 @@ static int teardown(void **state)
     }
     for (int i = 0; i < NFAKES; i++)
         assert_int_equal(atomic_load(&f->fake[i].creates), atomic_load(&f->fake[i].destroys));
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     nr_set_allocator(NULL);
     gate_destroy(&f->gate);
     free(f);
@@ -199,7 +199,7 @@ static int reg_in(fixture *f, nr_manager *m, const char *id, int fake, const cha
                   size_t ndeps, const char *cred, nr_error *err)
 {
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &f->fake[fake],
+        NR_RESOURCE_SPEC(.id = id, .type = &nr_mock_type, .type_ud = &f->fake[fake],
                          .config = &f->cfg, .pool = &f->pcfg, .depends_on = deps, .ndepends = ndeps,
                          .credential_ref = cred);
     return nr_manager_register(m, &s, err);
@@ -401,7 +401,7 @@ static void test_failed_start_does_not_wait_for_a_lease(void **state)
     nr_guard x = NR_GUARD_INIT;
     assert_int_not_equal(nr_manager_acquire(f->m, "a", NULL, &x, NULL), NR_OK);
     /* the caller's instance is still its own, and goes when given back */
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&lease))->magic, NR_FAKE_MAGIC);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&lease))->magic, NR_MOCK_MAGIC);
     assert_int_equal(nr_guard_release(&lease), NR_OK);
     assert_int_equal(atomic_load(&f->fake[0].live), 0);
     nr_manager_tick(f->m); /* frees the closed pool */

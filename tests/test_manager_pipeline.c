@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
 typedef struct world {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_manager_options mo;
     nr_health_config hc;
@@ -42,8 +42,8 @@ static int lag_stage(void *ud, const nr_health_stage_ctx *ctx, nr_health_report 
 static int setup(void **state)
 {
     world *w = calloc(1, sizeof(*w));
-    nr_fake_init(&w->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &w->cfg, NULL), NR_OK);
+    nr_mock_init(&w->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &w->cfg, NULL), NR_OK);
     nr_pool_config_default(&w->pcfg);
     w->pcfg.max_size = 2;
     w->pcfg.min_idle = 1; /* one idle instance for every round to check */
@@ -70,7 +70,7 @@ static int teardown(void **state)
     }
     assert_int_equal(atomic_load(&w->fake.creates), atomic_load(&w->fake.destroys));
     assert_int_equal(atomic_load(&w->fake.live), 0);
-    nr_config_free(&nr_fake_config_schema, &w->cfg);
+    nr_config_free(&nr_mock_config_schema, &w->cfg);
     free(w);
     return 0;
 }
@@ -88,7 +88,7 @@ static int do_register(world *w, const nr_health_config *hc, nr_error *err)
     if (!w->m)
         assert_int_equal(nr_manager_create(&w->m, &w->mo, NULL), NR_OK);
     nr_health_stage_def lag = NR_HEALTH_STAGE_DEF(.name = "lag", .fn = lag_stage, .ud = w);
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &w->fake,
                                           .config = &w->cfg, .pool = &w->pcfg, .health = hc,
                                           .health_stages = &lag, .nhealth_stages = 1);
     return nr_manager_register(w->m, &s, err);
@@ -303,7 +303,7 @@ static void test_bad_health_config_refused(void **state)
 
     /* the program's own stages: a NULL array, one without a callback */
     nr_health_config_default(&w->hc);
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &w->fake,
                                           .config = &w->cfg, .pool = &w->pcfg, .nhealth_stages = 1);
     assert_int_equal(nr_manager_register(w->m, &s, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "resource 'db': health_stages is NULL");

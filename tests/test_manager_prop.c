@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
@@ -30,7 +30,7 @@ static atomic_long g_seq;
 
 typedef struct node {
     char id[16];
-    nr_fake fake;
+    nr_mock fake;
     nr_pool_config pcfg;
     const char *dep_ids[MAXN];
     size_t ndeps;
@@ -42,7 +42,7 @@ typedef struct world {
     int n;
     node nodes[MAXN];
     unsigned char adj[MAXN][MAXN]; /* adj[i][j]: node i depends on node j */
-    nr_fake_config cfg;
+    nr_mock_config cfg;
     nr_manager *m;
 } world;
 
@@ -91,11 +91,11 @@ static world *world_new(nr_rng *r, int n)
     world *w = calloc(1, sizeof(*w));
     assert_non_null(w);
     w->n = n;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &w->cfg, NULL), NR_OK);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &w->cfg, NULL), NR_OK);
     for (int i = 0; i < n; i++) {
         node *nd = &w->nodes[i];
         snprintf(nd->id, sizeof(nd->id), "r%d", i);
-        nr_fake_init(&nd->fake);
+        nr_mock_init(&nd->fake);
         nd->fake.on_call = on_call_stamp;
         nd->fake.on_call_arg = nd;
         nr_pool_config_default(&nd->pcfg);
@@ -112,7 +112,7 @@ static world *world_new(nr_rng *r, int n)
 
 static void world_free(world *w)
 {
-    nr_config_free(&nr_fake_config_schema, &w->cfg);
+    nr_config_free(&nr_mock_config_schema, &w->cfg);
     free(w);
 }
 
@@ -163,7 +163,7 @@ static void register_all(world *w, nr_rng *r)
     for (int k = 0; k < w->n; k++) {
         node *nd = &w->nodes[order[k]];
         nr_resource_spec s =
-            NR_RESOURCE_SPEC(.id = nd->id, .type = &nr_fake_type, .type_ud = &nd->fake,
+            NR_RESOURCE_SPEC(.id = nd->id, .type = &nr_mock_type, .type_ud = &nd->fake,
                              .config = &w->cfg, .pool = &nd->pcfg, .depends_on = nd->dep_ids,
                              .ndepends = nd->ndeps);
         nr_error err;
@@ -195,7 +195,7 @@ static void destroy_manager(world *w)
 static void assert_balanced(world *w)
 {
     for (int i = 0; i < w->n; i++) {
-        nr_fake *f = &w->nodes[i].fake;
+        nr_mock *f = &w->nodes[i].fake;
         if (atomic_load(&f->creates) != atomic_load(&f->destroys) || atomic_load(&f->live) != 0)
             fail_msg("%s: %ld creates, %ld destroys, %ld live", w->nodes[i].id,
                      atomic_load(&f->creates), atomic_load(&f->destroys), atomic_load(&f->live));
@@ -470,7 +470,7 @@ static nr_resource_type traced_type;
 static int traced_create(void **out, const void *config, const nr_create_ctx *ctx, void *ud,
                          nr_error *err)
 {
-    int rc = nr_fake_type.create(out, config, ctx, ud, err);
+    int rc = nr_mock_type.create(out, config, ctx, ud, err);
     if (rc != NR_OK)
         return rc;
     pthread_mutex_lock(&side_mu);
@@ -497,7 +497,7 @@ static void traced_destroy(void *handle, void *ud)
         }
     }
     pthread_mutex_unlock(&side_mu);
-    nr_fake_type.destroy(handle, ud);
+    nr_mock_type.destroy(handle, ud);
 }
 
 static int side_find(const void *handle, side_row *out)
@@ -518,7 +518,7 @@ enum { TENANTS = 3, HOLD_MAX = 4 };
 
 typedef struct scoped_res {
     char id[16];
-    nr_fake fake;
+    nr_mock fake;
     nr_scope scope;
     nr_partition partition;
     unsigned tenants_granted; /* bit k: a caller in tenant tk got an instance */
@@ -543,7 +543,7 @@ static void make_scope(nr_scope *s, int level, int t, int wf, int ex, int ac)
 static void test_tenant_isolation(void **state)
 {
     (void)state;
-    traced_type = nr_fake_type;
+    traced_type = nr_mock_type;
     traced_type.name = "traced";
     traced_type.create = traced_create;
     traced_type.destroy = traced_destroy;
@@ -551,8 +551,8 @@ static void test_tenant_isolation(void **state)
     nr_rng r;
     nr_rng_seed(&r, nr_test_seed("tenant_isolation"));
     int iterations = nr_test_iterations(30);
-    nr_fake_config cfg;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
+    nr_mock_config cfg;
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
     nr_pool_config pcfg;
     nr_pool_config_default(&pcfg);
     pcfg.max_size = HOLD_MAX + 1;
@@ -572,7 +572,7 @@ static void test_tenant_isolation(void **state)
         for (int i = 0; i < n; i++) {
             scoped_res *x = &res[i];
             snprintf(x->id, sizeof(x->id), "r%d", i);
-            nr_fake_init(&x->fake);
+            nr_mock_init(&x->fake);
             int level = (int)nr_rng_below(&r, 3); /* Global, Tenant or Workflow */
             make_scope(&x->scope, level, (int)nr_rng_below(&r, TENANTS), (int)nr_rng_below(&r, 2),
                        0, 0);
@@ -597,7 +597,7 @@ static void test_tenant_isolation(void **state)
         for (int op = 0; op < 300; op++) {
             if (nheld == HOLD_MAX || (nheld > 0 && nr_rng_chance(&r, 1, 2))) {
                 int k = (int)nr_rng_below(&r, (uint64_t)nheld);
-                nr_fake_handle *h = nr_guard_handle(&held[k]);
+                nr_mock_handle *h = nr_guard_handle(&held[k]);
                 atomic_fetch_sub(&h->holders, 1);
                 assert_int_equal(nr_guard_release(&held[k]), NR_OK);
                 held[k] = held[--nheld];
@@ -629,9 +629,9 @@ static void test_tenant_isolation(void **state)
             }
             if (rc != NR_OK)
                 fail_msg("iteration %d: %s from %s: %s", it, x->id, where, err.message);
-            nr_fake_handle *h = nr_guard_handle(&g);
+            nr_mock_handle *h = nr_guard_handle(&g);
             assert_non_null(h);
-            assert_true(h->magic == NR_FAKE_MAGIC);
+            assert_true(h->magic == NR_MOCK_MAGIC);
             if (atomic_fetch_add(&h->holders, 1) != 0)
                 fail_msg("iteration %d: %s handed out twice", it, x->id);
             side_row row;
@@ -657,7 +657,7 @@ static void test_tenant_isolation(void **state)
             held[nheld++] = g;
         }
         for (int k = 0; k < nheld; k++) {
-            nr_fake_handle *h = nr_guard_handle(&held[k]);
+            nr_mock_handle *h = nr_guard_handle(&held[k]);
             atomic_fetch_sub(&h->holders, 1);
             assert_int_equal(nr_guard_release(&held[k]), NR_OK);
         }
@@ -680,7 +680,7 @@ static void test_tenant_isolation(void **state)
         pthread_mutex_unlock(&side_mu);
         free(res);
     }
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
 }
 
 int main(void)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "testutil.h"
@@ -18,8 +18,8 @@
 enum { NFAKES = 3 };
 
 typedef struct fixture {
-    nr_fake fake[NFAKES];
-    nr_fake_config cfg;
+    nr_mock fake[NFAKES];
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_manager_options mo;
     nr_manager *m;
@@ -29,8 +29,8 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     for (int i = 0; i < NFAKES; i++)
-        nr_fake_init(&f->fake[i]);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+        nr_mock_init(&f->fake[i]);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     f->cfg.weight = 1;
     nr_pool_config_default(&f->pcfg);
     f->pcfg.max_size = 3;
@@ -52,7 +52,7 @@ static int teardown(void **state)
     }
     for (int i = 0; i < NFAKES; i++)
         assert_int_equal(atomic_load(&f->fake[i].creates), atomic_load(&f->fake[i].destroys));
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
     return 0;
 }
@@ -60,7 +60,7 @@ static int teardown(void **state)
 static nr_resource_spec spec_of(fixture *f, const char *id, int fake)
 {
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &f->fake[fake],
+        NR_RESOURCE_SPEC(.id = id, .type = &nr_mock_type, .type_ud = &f->fake[fake],
                          .config = &f->cfg, .pool = &f->pcfg);
     return s;
 }
@@ -94,7 +94,7 @@ static nr_resource_info info(fixture *f, const char *id)
 
 static int64_t weight_of(nr_guard *g)
 {
-    return ((nr_fake_handle *)nr_guard_handle(g))->weight;
+    return ((nr_mock_handle *)nr_guard_handle(g))->weight;
 }
 
 /* The same spec: nothing to do. Sizes only: applied to the running pool,
@@ -147,7 +147,7 @@ static void test_new_pool_takes_over_and_old_drains(void **state)
     assert_int_equal(weight_of(&g), 2);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     /* the lease from before is still good, and goes with its pool */
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&held))->magic, NR_FAKE_MAGIC);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&held))->magic, NR_MOCK_MAGIC);
     long live = atomic_load(&f->fake[0].live);
     assert_int_equal(nr_guard_release(&held), NR_OK);
     assert_int_equal(atomic_load(&f->fake[0].live), live - 1);
@@ -184,7 +184,7 @@ static void test_failed_new_pool_keeps_the_old(void **state)
     nr_error err = {0};
     assert_int_equal(reload(f, "db", &rep, &err), NR_EUNAVAIL);
     NR_ASSERT_ERR(err, NR_EUNAVAIL, "reload failed, the old pool stays");
-    NR_ASSERT_ERR(err, NR_EUNAVAIL, "fake create refused");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "mock create refused");
     assert_int_equal(rep.kind, NR_RELOAD_UNCHANGED);
     atomic_store(&f->fake[0].fail_create, 0);
     nr_guard g = NR_GUARD_INIT;
@@ -271,8 +271,8 @@ static void *worker(void *arg)
             atomic_fetch_add(&l->failed, 1);
             continue;
         }
-        nr_fake_handle *h = nr_guard_handle(&g);
-        if (h->magic != NR_FAKE_MAGIC || atomic_fetch_add(&h->holders, 1) != 0)
+        nr_mock_handle *h = nr_guard_handle(&g);
+        if (h->magic != NR_MOCK_MAGIC || atomic_fetch_add(&h->holders, 1) != 0)
             atomic_fetch_add(&l->failed, 1000000); /* handed out twice, or dead */
         atomic_fetch_sub(&h->holders, 1);
         nr_guard_release(&g);

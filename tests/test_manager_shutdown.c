@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
 typedef struct fixture {
-    nr_fake fake[3];
-    nr_fake_config cfg;
+    nr_mock fake[3];
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_manager_options mo;
     nr_manager *m;
@@ -26,8 +26,8 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     for (int i = 0; i < 3; i++)
-        nr_fake_init(&f->fake[i]);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+        nr_mock_init(&f->fake[i]);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     nr_pool_config_default(&f->pcfg);
     nr_manager_options_default(&f->mo);
     f->mo.maintain_interval_ms = 0;
@@ -48,7 +48,7 @@ static int teardown(void **state)
         assert_int_equal(atomic_load(&f->fake[i].creates), atomic_load(&f->fake[i].destroys));
         assert_int_equal(atomic_load(&f->fake[i].live), 0);
     }
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
     return 0;
 }
@@ -63,7 +63,7 @@ static void make(fixture *f)
 static int reg(fixture *f, const char *id, int fake, const char *const *deps, size_t ndeps,
                nr_error *err)
 {
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_mock_type,
                                           .type_ud = &f->fake[fake], .config = &f->cfg,
                                           .pool = &f->pcfg, .depends_on = deps, .ndepends = ndeps);
     return nr_manager_register(f->m, &s, err);
@@ -149,14 +149,14 @@ static void test_lease_out_at_shutdown(void **state)
     assert_true(rep.leftovers[0].oldest_lease_ns > 0);
     /* what was idle is gone; the lease is still good */
     assert_int_equal(atomic_load(&f->fake[1].live), 0);
-    nr_fake_handle *h = nr_guard_handle(&g);
-    assert_true(h->magic == NR_FAKE_MAGIC);
+    nr_mock_handle *h = nr_guard_handle(&g);
+    assert_true(h->magic == NR_MOCK_MAGIC);
     assert_int_equal(atomic_load(&f->fake[0].live), 1);
 
     /* nothing is freed while the lease is out */
     assert_int_equal(nr_manager_destroy(f->m, &err), NR_EBUSY);
     NR_ASSERT_ERR(err, NR_EBUSY, NULL);
-    assert_true(h->magic == NR_FAKE_MAGIC);
+    assert_true(h->magic == NR_MOCK_MAGIC);
     assert_int_equal(atomic_load(&f->fake[0].live), 1);
 
     /* given back after shutdown: destroyed at once */
@@ -216,8 +216,8 @@ static void *loader_main(void *arg)
             break;
         }
         atomic_fetch_add(&ld->ok, 1);
-        nr_fake_handle *h = nr_guard_handle(&g);
-        if (h->magic != NR_FAKE_MAGIC)
+        nr_mock_handle *h = nr_guard_handle(&g);
+        if (h->magic != NR_MOCK_MAGIC)
             atomic_fetch_add(&ld->dead_handles, 1);
         if (atomic_fetch_add(&h->holders, 1) != 0)
             atomic_fetch_add(&ld->double_handouts, 1);
@@ -226,7 +226,7 @@ static void *loader_main(void *arg)
         /* a successful shutdown must have waited for this lease */
         if (atomic_load(&ld->shutdown_done))
             atomic_fetch_add(&ld->held_across, 1);
-        if (h->magic != NR_FAKE_MAGIC)
+        if (h->magic != NR_MOCK_MAGIC)
             atomic_fetch_add(&ld->dead_handles, 1);
         atomic_fetch_sub(&h->holders, 1);
         if (nr_guard_release(&g) != NR_OK)
@@ -314,7 +314,7 @@ static void test_calls_after_shutdown(void **state)
     NR_ASSERT_ERR(err, NR_ESHUTDOWN, "'db'");
     assert_false(nr_guard_held(&g));
 
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "late", .type = &nr_fake_type,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "late", .type = &nr_mock_type,
                                           .type_ud = &f->fake[1], .config = &f->cfg);
     assert_int_equal(nr_manager_register(f->m, &s, &err), NR_ESHUTDOWN);
     NR_ASSERT_ERR(err, NR_ESHUTDOWN, "'late'");

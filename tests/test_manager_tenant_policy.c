@@ -14,15 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "nebula/metrics.h"
 #include "testutil.h"
 
 typedef struct fixture {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_tenant_policy tp;
     nr_manager_options mo;
@@ -41,8 +41,8 @@ static int64_t fake_clock(void *ud)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    nr_fake_init(&f->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    nr_mock_init(&f->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     nr_pool_config_default(&f->pcfg);
     f->pcfg.max_size = 4;
     f->pcfg.min_idle = 0;
@@ -76,14 +76,14 @@ static int teardown(void **state)
     nr_event_unsubscribe(f->sub);
     nr_event_bus_destroy(f->bus);
     nr_metrics_destroy(f->reg);
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
     return 0;
 }
 
 static nr_resource_spec spec_of(fixture *f)
 {
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "cache", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "cache", .type = &nr_mock_type, .type_ud = &f->fake,
                                           .config = &f->cfg, .pool = &f->pcfg,
                                           .partition = NR_PARTITION_TENANT, .tenants = &f->tp);
     return s;
@@ -439,8 +439,8 @@ static void *churn_main(void *arg)
                 c->first = err;
             continue;
         }
-        nr_fake_handle *h = nr_guard_handle(&g);
-        assert_int_equal(h->magic, NR_FAKE_MAGIC);
+        nr_mock_handle *h = nr_guard_handle(&g);
+        assert_int_equal(h->magic, NR_MOCK_MAGIC);
         assert_int_equal(atomic_fetch_add(&h->holders, 1), 0); /* never handed out twice */
         atomic_fetch_sub(&h->holders, 1);
         nr_guard_release(&g);

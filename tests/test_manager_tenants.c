@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "testutil.h"
 
@@ -18,10 +18,10 @@
 static void test_shutdown_many_tenant_pools(void **state)
 {
     (void)state;
-    nr_fake fake;
-    nr_fake_init(&fake);
-    nr_fake_config cfg;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
+    nr_mock fake;
+    nr_mock_init(&fake);
+    nr_mock_config cfg;
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
     nr_manager_options o = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&o);
     o.maintain_interval_ms = 0;
@@ -29,7 +29,7 @@ static void test_shutdown_many_tenant_pools(void **state)
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &o, NULL), NR_OK);
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "per-tenant", .type = &nr_fake_type, .type_ud = &fake,
+        NR_RESOURCE_SPEC(.id = "per-tenant", .type = &nr_mock_type, .type_ud = &fake,
                          .config = &cfg, .partition = NR_PARTITION_TENANT);
     assert_int_equal(nr_manager_register(m, &s, NULL), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), NULL), NR_OK);
@@ -64,7 +64,7 @@ static void test_shutdown_many_tenant_pools(void **state)
                   live_after_release);
     assert_int_equal(nr_manager_destroy(m, NULL), NR_OK);
     assert_int_equal(atomic_load(&fake.creates), atomic_load(&fake.destroys));
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
     /* the contract: the lease is waited for and reported, every idle instance destroyed
      * during cleanup, and a lease given back after shutdown destroys its instance */
     assert_int_equal(rc, NR_ETIMEDOUT);
@@ -124,12 +124,12 @@ static void test_no_tenant_pool_escapes_shutdown(void **state)
 {
     (void)state;
     int cycles = nr_test_iterations(200);
-    nr_fake_config cfg;
-    nr_config_init(&nr_fake_config_schema, &cfg, NULL);
+    nr_mock_config cfg;
+    nr_config_init(&nr_mock_config_schema, &cfg, NULL);
     long viol = 0;
     for (int c = 0; c < cycles; c++) {
-        nr_fake fake;
-        nr_fake_init(&fake);
+        nr_mock fake;
+        nr_mock_init(&fake);
         nr_manager_options o = NR_MANAGER_OPTIONS_INIT;
         nr_manager_options_default(&o);
         o.maintain_interval_ms = 0;
@@ -138,7 +138,7 @@ static void test_no_tenant_pool_escapes_shutdown(void **state)
         sh s;
         memset(&s, 0, sizeof(s));
         assert_int_equal(nr_manager_create(&s.m, &o, NULL), NR_OK);
-        nr_resource_spec sp = NR_RESOURCE_SPEC(.id = "pt", .type = &nr_fake_type, .type_ud = &fake,
+        nr_resource_spec sp = NR_RESOURCE_SPEC(.id = "pt", .type = &nr_mock_type, .type_ud = &fake,
                                                .config = &cfg, .partition = NR_PARTITION_TENANT);
         assert_int_equal(nr_manager_register(s.m, &sp, NULL), NR_OK);
         assert_int_equal(nr_manager_start(s.m, nr_deadline_in_ms(5000), NULL), NR_OK);
@@ -169,7 +169,7 @@ static void test_no_tenant_pool_escapes_shutdown(void **state)
         assert_int_equal(atomic_load(&fake.creates), atomic_load(&fake.destroys));
         pthread_barrier_destroy(&s.go);
     }
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
     print_message("%ld violations in %d cycles\n", viol, cycles);
     assert_int_equal(viol, 0);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "nebula/metrics.h"
@@ -27,8 +27,8 @@ static int vault_fetch(void *ud, const char *ref, nr_secret **out, nr_error *err
 }
 
 typedef struct world {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_metrics *reg;
     nr_event_bus *bus;
     nr_event_sub *sub;
@@ -38,8 +38,8 @@ typedef struct world {
 static void world_up(world *w, int64_t max_size)
 {
     memset(w, 0, sizeof(*w));
-    nr_fake_init(&w->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &w->cfg, NULL), NR_OK);
+    nr_mock_init(&w->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &w->cfg, NULL), NR_OK);
     assert_int_equal(nr_secret_from_str(&w->cfg.token, SECRET, NULL), NR_OK);
     assert_int_equal(nr_metrics_create(&w->reg, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&w->bus, 1024, NULL), NR_OK);
@@ -57,7 +57,7 @@ static void world_up(world *w, int64_t max_size)
     nr_pool_config_default(&pc);
     pc.max_size = max_size;
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake, .config = &w->cfg,
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &w->fake, .config = &w->cfg,
                          .pool = &pc, .credential_ref = "db/pw");
     assert_int_equal(nr_manager_register(w->m, &s, NULL), NR_OK);
     assert_int_equal(nr_manager_start(w->m, nr_deadline_in_ms(5000), NULL), NR_OK);
@@ -69,7 +69,7 @@ static void world_down(world *w)
     nr_event_unsubscribe(w->sub);
     assert_int_equal(nr_event_bus_destroy(w->bus), NR_OK);
     nr_metrics_destroy(w->reg);
-    nr_config_free(&nr_fake_config_schema, &w->cfg);
+    nr_config_free(&nr_mock_config_schema, &w->cfg);
     assert_int_equal(atomic_load(&w->fake.creates), atomic_load(&w->fake.destroys));
 }
 

@@ -1,4 +1,4 @@
-/* test_pool.c - unit tests of the pool and its guards, on the fake resource type. */
+/* test_pool.c - unit tests of the pool and its guards, on the mock resource type. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ static void test_create_rejects_bad_options(void **state)
     assert_null(p);
 
     nr_pool_options o =
-        NR_POOL_OPTIONS(.id = NULL, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg);
+        NR_POOL_OPTIONS(.id = NULL, .type = &nr_mock_type, .type_ud = &f->fake, .config = &f->cfg);
     NR_ASSERT_ERR(err, NR_EINVAL, NULL);
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "id is required");
@@ -54,13 +54,13 @@ static void test_create_rejects_bad_options(void **state)
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "pool 'db'");
 
-    nr_resource_type broken = nr_fake_type;
+    nr_resource_type broken = nr_mock_type;
     broken.destroy = NULL;
     o.type = &broken;
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "destroy is required");
 
-    o.type = &nr_fake_type;
+    o.type = &nr_mock_type;
     o.config = NULL;
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_EINVAL);
     NR_ASSERT_ERR(err, NR_EINVAL, "config is required");
@@ -72,7 +72,7 @@ static void test_create_rejects_bad_pool_config(void **state)
     fixture *f = *state;
     nr_pool *p = NULL;
     nr_error err = {0};
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                         .config = &f->cfg, .pool = &f->pcfg);
     f->pcfg.max_size = 0;
     assert_int_equal(nr_pool_create(&p, &o, &err), NR_ECONFIG);
@@ -97,7 +97,7 @@ static void test_create_out_of_memory_at_every_point(void **state)
     nr_test_alloc_install();
     nr_secret *cred = NULL;
     assert_int_equal(nr_secret_from_str(&cred, "s3cret", NULL), NR_OK);
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                         .config = &f->cfg, .pool = &f->pcfg, .credential = cred);
     int ok = 0;
     for (long k = 0; k < 64 && !ok; k++) {
@@ -146,9 +146,9 @@ static void test_acquire_release_reuses_instance(void **state)
     assert_false(nr_guard_held(&g));
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, NULL), NR_OK);
     assert_true(nr_guard_held(&g));
-    nr_fake_handle *h1 = nr_guard_handle(&g);
+    nr_mock_handle *h1 = nr_guard_handle(&g);
     assert_non_null(h1);
-    assert_int_equal(h1->magic, NR_FAKE_MAGIC);
+    assert_int_equal(h1->magic, NR_MOCK_MAGIC);
     nr_instance_info info;
     assert_int_equal(nr_guard_info(&g, &info), NR_OK);
     assert_int_equal(info.id, 1);
@@ -212,7 +212,7 @@ static void test_taint_discards(void **state)
     assert_int_equal(s.taints, 1);
     assert_int_equal(s.total, 0);
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, NULL), NR_OK);
-    nr_fake_handle *h2 = nr_guard_handle(&g);
+    nr_mock_handle *h2 = nr_guard_handle(&g);
     assert_int_equal(h2->serial, 2);
     (void)h1;
     assert_int_equal(nr_guard_release(&g), NR_OK);
@@ -228,7 +228,7 @@ static void test_validate_failure_replaces_instance(void **state)
     assert_int_equal(nr_guard_release(&g), NR_OK);
     atomic_store(&f->fake.fail_validate, 1);
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, NULL), NR_OK);
-    nr_fake_handle *h = nr_guard_handle(&g);
+    nr_mock_handle *h = nr_guard_handle(&g);
     assert_int_equal(h->serial, 2); /* the idle one was discarded, a new one created */
     assert_int_equal(stats(f).validate_failures, 1);
     assert_int_equal(atomic_load(&f->fake.destroys), 1);
@@ -254,7 +254,7 @@ static void test_recycle_failure_discards(void **state)
     make_pool(f);
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, NULL), NR_OK);
-    nr_fake_handle *h = nr_guard_handle(&g);
+    nr_mock_handle *h = nr_guard_handle(&g);
     atomic_store(&h->dirty, 1);
     atomic_store(&f->fake.fail_recycle, 1);
     assert_int_equal(nr_guard_release(&g), NR_OK);
@@ -294,7 +294,7 @@ static void test_create_failure_reaches_acquirer(void **state)
     assert_int_equal(nr_pool_acquire(f->pool, &ctx, &g, &err), NR_ETIMEDOUT);
     NR_ASSERT_ERR(err, NR_ETIMEDOUT,
                   "no instance became free in time (max_size 4, 0 in use, 0 waiting); the last "
-                  "create failed: fake create refused");
+                  "create failed: mock create refused");
     assert_string_equal(err.resource_id, "db");
     assert_int_equal(err.cause, NR_EUNAVAIL);
     assert_int_equal(err.driver_code, 42);
@@ -316,13 +316,13 @@ static void test_credential_reaches_create(void **state)
     fixture *f = *state;
     nr_secret *cred = NULL;
     assert_int_equal(nr_secret_from_str(&cred, "hunter22", NULL), NR_OK);
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                         .config = &f->cfg, .pool = &f->pcfg, .credential = cred);
     assert_int_equal(nr_pool_create(&f->pool, &o, NULL), NR_OK);
     nr_secret_free(cred); /* the pool keeps its own copy */
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, NULL), NR_OK);
-    nr_fake_handle *h = nr_guard_handle(&g);
+    nr_mock_handle *h = nr_guard_handle(&g);
     assert_int_equal(h->credential_len, 8);
     assert_int_equal(nr_guard_release(&g), NR_OK);
 }
@@ -536,7 +536,7 @@ static void test_max_lifetime(void **state)
      * slow machine the fresh one may itself outlive 1 ms before it is handed
      * out and be replaced again, so only "neither of the first two" holds) */
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
-    nr_fake_handle *h = nr_guard_handle(&a);
+    nr_mock_handle *h = nr_guard_handle(&a);
     uint64_t serial = h->serial;
     assert_int_equal(nr_guard_release(&a), NR_OK);
     assert_true(serial >= 3);
@@ -630,7 +630,7 @@ static void test_health_check(void **state)
     assert_int_equal(nr_pool_check_health(f->pool, NR_NS_PER_S, &rep, &err), NR_OK);
     assert_int_equal(rep.unhealthy, 2);
     assert_int_equal(rep.discarded, 2);
-    assert_string_equal(rep.reason, "fake says so");
+    assert_string_equal(rep.reason, "mock says so");
     nr_pool_stats s = stats(f);
     assert_int_equal(s.idle, 0);
     assert_int_equal(s.total, 1);
@@ -653,7 +653,7 @@ static void test_scope_isolation(void **state)
     assert_int_equal(nr_scope_make(&acme, "acme", NULL, NULL, NULL, NULL), NR_OK);
     assert_int_equal(nr_scope_make(&globex, "globex", NULL, NULL, NULL, NULL), NR_OK);
     assert_int_equal(nr_scope_make(&acme_wf, "acme", "billing", NULL, NULL, NULL), NR_OK);
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                         .config = &f->cfg, .pool = &f->pcfg, .scope = &acme);
     assert_int_equal(nr_pool_create(&f->pool, &o, NULL), NR_OK);
     nr_guard g = NR_GUARD_INIT;
@@ -876,13 +876,13 @@ static void test_credential_rotation(void **state)
     nr_secret *old = NULL, *newer = NULL;
     assert_int_equal(nr_secret_from_str(&old, "old", NULL), NR_OK);
     assert_int_equal(nr_secret_from_str(&newer, "newer-secret", NULL), NR_OK);
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                         .config = &f->cfg, .pool = &f->pcfg, .credential = old);
     assert_int_equal(nr_pool_create(&f->pool, &o, NULL), NR_OK);
     nr_guard a = NR_GUARD_INIT, b = NR_GUARD_INIT;
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &b, NULL), NR_OK);
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&a))->credential_len, 3);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&a))->credential_len, 3);
     assert_int_equal(nr_guard_release(&b), NR_OK);
     nr_error err = {0};
     assert_int_equal(nr_pool_set_credential(f->pool, newer, &err), NR_OK);
@@ -894,11 +894,11 @@ static void test_credential_rotation(void **state)
     assert_int_equal(s.credential_retired, 2); /* the leased one, when given back */
     assert_int_equal(s.total, 0);
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&a))->credential_len, 12);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&a))->credential_len, 12);
     assert_int_equal(nr_guard_release(&a), NR_OK);
     assert_int_equal(nr_pool_set_credential(f->pool, NULL, &err), NR_OK);
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&a))->credential_len, -1);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&a))->credential_len, -1);
     assert_int_equal(nr_guard_release(&a), NR_OK);
     /* out of memory keeps the current credential */
     nr_test_alloc_install();
@@ -907,7 +907,7 @@ static void test_credential_rotation(void **state)
     nr_test_alloc_reset();
     nr_set_allocator(NULL);
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &a, NULL), NR_OK);
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&a))->credential_len, -1);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&a))->credential_len, -1);
     assert_int_equal(nr_guard_release(&a), NR_OK);
     nr_secret_free(old);
     nr_secret_free(newer);

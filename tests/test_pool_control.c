@@ -156,7 +156,7 @@ static void test_breaker_opens_then_trial_closes_it(void **state)
         ctx.deadline = nr_deadline_in_ms(200);
     assert_int_equal(rc, NR_EUNAVAIL);
     NR_ASSERT_ERR(err, NR_EUNAVAIL, "creates failed in a row (the breaker is open)");
-    NR_ASSERT_ERR(err, NR_EUNAVAIL, "fake create refused");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "mock create refused");
     assert_int_equal(err.driver_code, 42);
     nr_pool_stats s = stats(f);
     assert_true(s.breaker_open);
@@ -294,7 +294,7 @@ static void test_evict_all_new_generation(void **state)
     assert_int_equal(nr_pool_fill(f->pool, nr_deadline_in_ms(2000), NULL), NR_OK);
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, NULL), NR_OK);
-    nr_fake_handle *old = nr_guard_handle(&g);
+    nr_mock_handle *old = nr_guard_handle(&g);
     uint64_t old_serial = old->serial;
     assert_int_equal(nr_pool_evict_all(f->pool), 1); /* the idle one goes now */
     assert_int_equal(nr_guard_release(&g), NR_OK);   /* the leased one on return */
@@ -302,7 +302,7 @@ static void test_evict_all_new_generation(void **state)
     assert_int_equal(s.evicted_generation, 2);
     assert_int_equal(s.total, 0);
     assert_int_equal(nr_pool_acquire(f->pool, NULL, &g, NULL), NR_OK);
-    nr_fake_handle *h = nr_guard_handle(&g);
+    nr_mock_handle *h = nr_guard_handle(&g);
     assert_true(h->serial > old_serial); /* a new instance */
     assert_int_equal(nr_guard_release(&g), NR_OK);
 }
@@ -329,7 +329,7 @@ static void test_detach_hands_over_ownership(void **state)
     assert_true(nr_guard_handle(&g) != handle);
     assert_int_equal(nr_guard_release(&g), NR_OK);
     /* the caller owns the detached one: destroy it as the type does */
-    nr_fake_type.destroy(handle, &f->fake);
+    nr_mock_type.destroy(handle, &f->fake);
 }
 
 static void test_max_waiters_bounds_the_queue(void **state)
@@ -363,7 +363,7 @@ static void test_leak_reported_once_and_closed(void **state)
     assert_int_equal(nr_event_bus_create(&bus, 64, NULL), NR_OK);
     nr_event_sub *sub = NULL;
     assert_int_equal(nr_event_subscribe(bus, &sub, NULL), NR_OK);
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                         .config = &f->cfg, .pool = &f->pcfg, .events = bus);
     assert_int_equal(nr_pool_create(&f->pool, &o, NULL), NR_OK);
     nr_guard g = NR_GUARD_INIT;
@@ -498,7 +498,7 @@ static void test_prime_does_not_count_the_creators_create(void **state)
     atomic_store(&f->fake.create_delay_ns, 0);
     nr_error err = {0};
     assert_int_equal(nr_pool_prime(f->pool, 1, nr_deadline_in_ms(2000), &err), NR_EUNAVAIL);
-    NR_ASSERT_ERR(err, NR_EUNAVAIL, "pool 'db': create failed: fake create refused");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "pool 'db': create failed: mock create refused");
     pthread_join(t, NULL);
     assert_int_equal(b.rc, NR_ETIMEDOUT);
     assert_int_equal(nr_pool_drain(f->pool, nr_deadline_in_ms(5000), NULL), NR_OK);

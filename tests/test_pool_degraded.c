@@ -3,7 +3,7 @@
  * handed out only when no healthy one is idle, given back to their own list
  * (or to the oldest waiter), moved back by a healthy check, retired first by
  * a shrink and by idle_timeout, and replaced by maintenance (a create first,
- * the destroy after it). The fake type's scripted health says which
+ * the destroy after it). The mock type's scripted health says which
  * instance is degraded; the tests count instances and callbacks, never time.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -23,7 +23,7 @@ static nr_pool_stats stats(fixture *f)
 
 static uint64_t serial_of(const nr_guard *g)
 {
-    const nr_fake_handle *h = nr_guard_handle(g);
+    const nr_mock_handle *h = nr_guard_handle(g);
     return h->serial;
 }
 
@@ -68,13 +68,13 @@ static void test_degraded_only_when_no_healthy_idle(void **state)
     fixture *f = *state;
     nr_pool_fixture_make(f, "deg");
     prime(f, 2); /* serial 2 is the most recently used: a plain acquire takes it first */
-    nr_fake_script(&f->fake, 2, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 2, NR_HEALTH_DEGRADED);
     nr_pool_health_report rep = check(f);
     assert_int_equal(rep.checked, 2);
     assert_int_equal(rep.healthy, 1);
     assert_int_equal(rep.degraded, 1);
     assert_int_equal(rep.worst, NR_HEALTH_DEGRADED);
-    assert_string_equal(rep.reason, "fake says so");
+    assert_string_equal(rep.reason, "mock says so");
     nr_pool_stats s = stats(f);
     assert_int_equal(s.idle, 2);
     assert_int_equal(s.degraded_idle, 1);
@@ -129,7 +129,7 @@ static void test_degraded_given_back_to_waiter(void **state)
     f->pcfg.max_size = 2;
     nr_pool_fixture_make(f, "deg");
     prime(f, 2);
-    nr_fake_script(&f->fake, 2, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 2, NR_HEALTH_DEGRADED);
     check(f);
     nr_guard g1 = take(f), g2 = take(f);
     assert_int_equal(serial_of(&g2), 2);
@@ -155,13 +155,13 @@ static void test_healthy_check_moves_it_back(void **state)
     fixture *f = *state;
     nr_pool_fixture_make(f, "deg");
     prime(f, 2);
-    nr_fake_script(&f->fake, 2, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 2, NR_HEALTH_DEGRADED);
     check(f);
     assert_int_equal(stats(f).degraded_idle, 1);
 
     /* serial 2 heals, serial 1 turns degraded: 2 is now the one preferred */
-    nr_fake_script(&f->fake, 2, NR_HEALTH_HEALTHY);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 2, NR_HEALTH_HEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_DEGRADED);
     nr_pool_health_report rep = check(f);
     assert_int_equal(rep.healthy, 1);
     assert_int_equal(rep.degraded, 1);
@@ -173,7 +173,7 @@ static void test_healthy_check_moves_it_back(void **state)
     }
 
     /* both healthy again: nothing degraded is left */
-    nr_fake_script_clear(&f->fake);
+    nr_mock_script_clear(&f->fake);
     rep = check(f);
     assert_int_equal(rep.healthy, 2);
     assert_int_equal(stats(f).degraded_idle, 0);
@@ -188,7 +188,7 @@ static void test_shrink_retires_degraded_first(void **state)
     fixture *f = *state;
     nr_pool_fixture_make(f, "deg");
     prime(f, 3); /* idle list: 3 (head), 2, 1 (the longest idle, retired first otherwise) */
-    nr_fake_script(&f->fake, 3, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 3, NR_HEALTH_DEGRADED);
     check(f);
     nr_error err = {0};
     assert_int_equal(nr_pool_resize(f->pool, 0, 2, &err), NR_OK);
@@ -229,7 +229,7 @@ static void test_shrink_on_give_back_retires_degraded_idle(void **state)
     assert_int_equal(serial_of(&g1), 3);
     /* a shrink to 1 while 1 is out for its check: nothing idle to retire
      * then, and 1 comes back degraded with the pool still over max_size */
-    nr_fake_script(&f->fake, 1, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_DEGRADED);
     shrink_hook h = {.f = f, .serial = 1};
     f->fake.on_call_arg = &h;
     f->fake.on_call = shrink_during_check;
@@ -265,7 +265,7 @@ static void test_idle_timeout_retires_degraded_first(void **state)
     f->pcfg.replace_degraded = false;
     nr_pool_fixture_make(f, "deg");
     prime(f, 2); /* serial 1 idle the longest: the one idle_timeout would take */
-    nr_fake_script(&f->fake, 2, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 2, NR_HEALTH_DEGRADED);
     check(f);
     nr_test_sleep_past_ms(1); /* both are past idle_timeout; min_idle keeps one */
     nr_pool_maintain_report rep;
@@ -298,7 +298,7 @@ static void test_replacement_created_before_degraded_destroyed(void **state)
     fixture *f = *state;
     nr_pool_fixture_make(f, "deg");
     prime(f, 2);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_DEGRADED);
     check(f);
 
     call_log log = {0};
@@ -336,7 +336,7 @@ static void test_replacement_only_when_it_can_be_made(void **state)
     f->pcfg.max_size = 3;
     nr_pool_fixture_make(f, "deg");
     prime(f, 3);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_DEGRADED);
     check(f);
     nr_pool_maintain_report rep;
     nr_error err = {0};
@@ -351,7 +351,7 @@ static void test_replacement_only_when_it_can_be_made(void **state)
     atomic_store(&f->fake.fail_create, 1);
     nr_error_clear(&err);
     assert_int_equal(nr_pool_maintain(f->pool, &rep, &err), NR_EUNAVAIL);
-    NR_ASSERT_ERR(err, NR_EUNAVAIL, "fake create refused");
+    NR_ASSERT_ERR(err, NR_EUNAVAIL, "mock create refused");
     assert_int_equal(rep.replaced_degraded, 0);
     assert_int_equal(rep.create_failures, 1);
     assert_int_equal(atomic_load(&f->fake.destroys), 0);
@@ -370,7 +370,7 @@ static void test_replacement_off(void **state)
     f->pcfg.replace_degraded = false;
     nr_pool_fixture_make(f, "deg");
     prime(f, 2);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_DEGRADED);
     check(f);
     nr_pool_maintain_report rep;
     nr_error err = {0};
@@ -385,8 +385,8 @@ static void test_degraded_in_stats_sum_and_close(void **state)
     fixture *f = *state;
     nr_pool_fixture_make(f, "deg");
     prime(f, 3);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_DEGRADED);
-    nr_fake_script(&f->fake, 3, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 3, NR_HEALTH_DEGRADED);
     check(f);
     nr_pool_stats s = stats(f), sum = NR_POOL_STATS_INIT;
     nr_pool_stats_add(&sum, &s);
@@ -398,7 +398,7 @@ static void test_degraded_in_stats_sum_and_close(void **state)
     assert_int_equal(s.degraded_idle, 0);
     assert_int_equal(s.total, 0);
     prime(f, 2);
-    nr_fake_script(&f->fake, 4, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 4, NR_HEALTH_DEGRADED);
     check(f);
     assert_int_equal(stats(f).degraded_idle, 1);
     nr_pool_close(f->pool);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/events.h"
 #include "nebula/manager.h"
 #include "nebula/pool.h"
@@ -26,8 +26,8 @@ typedef struct evs {
 } evs;
 
 typedef struct world {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_pool_config pcfg;
     nr_event_bus *bus;
     nr_event_sub *sub;
@@ -38,8 +38,8 @@ typedef struct world {
 static int setup(void **state)
 {
     world *w = calloc(1, sizeof(*w));
-    nr_fake_init(&w->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &w->cfg, NULL), NR_OK);
+    nr_mock_init(&w->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &w->cfg, NULL), NR_OK);
     nr_pool_config_default(&w->pcfg);
     assert_int_equal(nr_event_bus_create(&w->bus, 1024, NULL), NR_OK);
     assert_int_equal(nr_event_subscribe(w->bus, &w->sub, NULL), NR_OK);
@@ -56,7 +56,7 @@ static int teardown(void **state)
     assert_int_equal(nr_event_bus_destroy(w->bus), NR_OK);
     assert_int_equal(atomic_load(&w->fake.creates), atomic_load(&w->fake.destroys));
     assert_int_equal(atomic_load(&w->fake.live), 0);
-    nr_config_free(&nr_fake_config_schema, &w->cfg);
+    nr_config_free(&nr_mock_config_schema, &w->cfg);
     free(w);
     return 0;
 }
@@ -67,7 +67,7 @@ static void make_pool(world *w)
     nr_scope acme;
     nr_scope_make(&acme, "acme", NULL, NULL, NULL, NULL);
     nr_pool_options o =
-        NR_POOL_OPTIONS(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake, .config = &w->cfg,
+        NR_POOL_OPTIONS(.id = "db", .type = &nr_mock_type, .type_ud = &w->fake, .config = &w->cfg,
                         .pool = &w->pcfg, .scope = &acme, .events = w->bus);
     nr_error err = {0};
     if (nr_pool_create(&w->pool, &o, &err) != NR_OK)
@@ -281,7 +281,7 @@ static void test_destroyed_for_every_way_out(void **state)
     assert_pool_fields(&w->got.ev[at], NR_EV_DESTROYED);
     assert_int_equal(w->got.ev[at].instance_id, detached);
     assert_string_equal(w->got.ev[at].text, "detached");
-    nr_fake_type.destroy(handle, &w->fake);
+    nr_mock_type.destroy(handle, &w->fake);
 
     /* failed its health check: Destroyed, then CleanedUp naming it */
     atomic_store(&w->fake.health, NR_HEALTH_UNHEALTHY);
@@ -344,7 +344,7 @@ static void test_manager_tenant_pool_events(void **state)
     assert_int_equal(nr_manager_create(&m, &mo, NULL), NR_OK);
     w->pcfg.max_size = 1;
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &w->fake, .config = &w->cfg,
+        NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &w->fake, .config = &w->cfg,
                          .pool = &w->pcfg, .partition = NR_PARTITION_TENANT);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(m, &s, &err), NR_OK);

@@ -23,7 +23,7 @@ static nr_pool_stats stats(fixture *f)
 
 static uint64_t serial_of(const nr_guard *g)
 {
-    const nr_fake_handle *h = nr_guard_handle(g);
+    const nr_mock_handle *h = nr_guard_handle(g);
     return h->serial;
 }
 
@@ -105,7 +105,7 @@ static void test_threshold_of_failures_in_a_row(void **state)
     quarantine_config(f, 3, 8);
     nr_pool_fixture_make(f, "q");
     prime(f, 1);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     /* below the threshold: kept, as degraded */
     for (int i = 0; i < 2; i++) {
         nr_pool_health_report rep = round_(f);
@@ -118,10 +118,10 @@ static void test_threshold_of_failures_in_a_row(void **state)
         assert_int_equal(s.quarantined, 0);
     }
     /* a healthy check resets the count */
-    nr_fake_script(&f->fake, 1, NR_HEALTH_HEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_HEALTHY);
     assert_int_equal(round_(f).healthy, 1);
     assert_int_equal(stats(f).degraded_idle, 0);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     assert_int_equal(round_(f).kept, 1);
     assert_int_equal(round_(f).kept, 1);
     /* the third in a row quarantines it */
@@ -152,7 +152,7 @@ static void test_quarantined_never_handed_out(void **state)
     quarantine_config(f, 1, 8);
     nr_pool_fixture_make(f, "q");
     prime(f, 1);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     assert_int_equal(round_(f).quarantined, 1);
 
     /* an acquire gets a new instance, not the quarantined one */
@@ -188,7 +188,7 @@ static void test_probe_backoff_then_destroyed(void **state)
     bus_open(&b, f);
     nr_pool_fixture_make(f, "q");
     prime(f, 1);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     at_ms(f, 0);
     assert_int_equal(round_(f).quarantined, 1);
     nr_event ev;
@@ -197,7 +197,7 @@ static void test_probe_backoff_then_destroyed(void **state)
     assert_int_equal(ev.instance_id, 1);
     assert_int_equal(ev.count, 1);
     assert_string_equal(ev.resource_id, "q");
-    assert_string_equal(ev.text, "instance 1 quarantined (probe 1 of 5 in 100 ms): fake says so");
+    assert_string_equal(ev.text, "instance 1 quarantined (probe 1 of 5 in 100 ms): mock says so");
 
     /* probe k is due base x 2^(k-1) ms after the one before, capped at 1000:
      * at 100, 300, 700, 1500, 2500 */
@@ -229,7 +229,7 @@ static void test_probe_backoff_then_destroyed(void **state)
     assert_int_equal(ev.type, NR_EV_CLEANED_UP);
     assert_int_equal(ev.instance_id, 1);
     assert_int_equal(ev.error_code, NR_EHEALTH);
-    assert_string_equal(ev.text, "instance 1: 5 probes failed in quarantine: fake says so");
+    assert_string_equal(ev.text, "instance 1: 5 probes failed in quarantine: mock says so");
     assert_true(next_of(&b, &ev, 1));
     assert_int_equal(ev.type, NR_EV_DESTROYED);
     assert_int_equal(ev.instance_id, 1);
@@ -258,7 +258,7 @@ static void test_probe_delay_jitter_bounds(void **state)
     f->pcfg.instance_quarantine_jitter = 0.5; /* the first probe between 500 and 1500 ms */
     nr_pool_fixture_make(f, "q");
     prime(f, 1);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     assert_int_equal(round_(f).quarantined, 1);
     at_ms(f, 499);
     assert_int_equal(round_(f).probed, 0);
@@ -279,13 +279,13 @@ static void test_release_when_a_probe_passes(void **state)
     bus_open(&b, f);
     nr_pool_fixture_make(f, "q");
     prime(f, 2);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     nr_pool_health_report rep = round_(f);
     assert_int_equal(rep.checked, 2);
     assert_int_equal(rep.quarantined, 1);
 
     /* healthy again: released to the healthy idle instances */
-    nr_fake_script(&f->fake, 1, NR_HEALTH_HEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_HEALTHY);
     at_ms(f, 100);
     rep = round_(f);
     assert_int_equal(rep.checked, 1); /* serial 2, idle */
@@ -315,10 +315,10 @@ static void test_release_when_a_probe_passes(void **state)
     assert_int_equal(nr_guard_release(&g2), NR_OK);
 
     /* a probe that says degraded releases it to the degraded list */
-    nr_fake_script(&f->fake, 2, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 2, NR_HEALTH_UNHEALTHY);
     at_ms(f, 1000);
     assert_int_equal(round_(f).quarantined, 1);
-    nr_fake_script(&f->fake, 2, NR_HEALTH_DEGRADED);
+    nr_mock_script(&f->fake, 2, NR_HEALTH_DEGRADED);
     at_ms(f, 1100);
     rep = round_(f);
     assert_int_equal(rep.released, 1);
@@ -343,12 +343,12 @@ static void test_probes_earliest_due_first(void **state)
     prime(f, 2);
     /* 1 is quarantined at 0 (due 100) and fails its probe at 100 (due 300);
      * 2 is quarantined at 150 (due 250): the list holds 1 before 2 */
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     at_ms(f, 0);
     assert_int_equal(round_(f).quarantined, 1);
     at_ms(f, 100);
     assert_int_equal(round_(f).probed, 1);
-    nr_fake_script(&f->fake, 2, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 2, NR_HEALTH_UNHEALTHY);
     at_ms(f, 150);
     assert_int_equal(round_(f).quarantined, 1);
     assert_int_equal(stats(f).quarantined, 2);
@@ -394,7 +394,7 @@ static void test_destroy_with_quarantined(void **state)
     quarantine_config(f, 1, 8);
     nr_pool_fixture_make(f, "q");
     prime(f, 2);
-    nr_fake_script(&f->fake, 2, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 2, NR_HEALTH_UNHEALTHY);
     assert_int_equal(round_(f).quarantined, 1);
     assert_int_equal(nr_pool_destroy(f->pool, NULL), NR_OK);
     f->pool = NULL;
@@ -407,7 +407,7 @@ static void test_shrink_retires_quarantined_first(void **state)
     quarantine_config(f, 1, 8);
     nr_pool_fixture_make(f, "q");
     prime(f, 3);
-    nr_fake_script(&f->fake, 3, NR_HEALTH_UNHEALTHY); /* the most recently used */
+    nr_mock_script(&f->fake, 3, NR_HEALTH_UNHEALTHY); /* the most recently used */
     assert_int_equal(round_(f).quarantined, 1);
     assert_int_equal(nr_pool_resize(f->pool, 0, 2, NULL), NR_OK);
     nr_pool_stats s = stats(f);
@@ -432,7 +432,7 @@ static void test_lifetime_retires_quarantined(void **state)
     f->pcfg.max_lifetime_jitter = 0;
     nr_pool_fixture_make(f, "q");
     prime(f, 1);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     assert_int_equal(round_(f).quarantined, 1);
     nr_test_sleep_past_ms(5);
     nr_pool_maintain_report rep;
@@ -465,9 +465,9 @@ static void test_evict_all_while_probing(void **state)
     quarantine_config(f, 1, 8);
     nr_pool_fixture_make(f, "q");
     prime(f, 1);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     assert_int_equal(round_(f).quarantined, 1);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_HEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_HEALTHY);
     evict_hook h = {.f = f, .armed = 1};
     f->fake.on_call_arg = &h;
     f->fake.on_call = evict_during_probe;
@@ -488,7 +488,7 @@ static void test_evict_all_while_probing(void **state)
 static void test_quarantine_config_rules(void **state)
 {
     fixture *f = *state;
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "q", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "q", .type = &nr_mock_type, .type_ud = &f->fake,
                                         .config = &f->cfg, .pool = &f->pcfg);
     nr_pool *p = NULL;
     nr_error err = {0};
@@ -539,7 +539,7 @@ static void test_off_destroys_at_once(void **state)
     f->fake_clock = 1;
     nr_pool_fixture_make(f, "q");
     prime(f, 2);
-    nr_fake_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
+    nr_mock_script(&f->fake, 1, NR_HEALTH_UNHEALTHY);
     nr_pool_health_report rep = round_(f);
     assert_int_equal(rep.unhealthy, 1);
     assert_int_equal(rep.discarded, 1);

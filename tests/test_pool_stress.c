@@ -18,14 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "testutil.h"
 
 enum { THREADS = 12 };
 
 typedef struct shared {
     nr_pool *pool;
-    nr_fake fake;
+    nr_mock fake;
     pthread_barrier_t start;
     atomic_int stop;
     atomic_long double_handouts, oversize, ok, timeouts, cancels, exhausted, create_errors,
@@ -70,7 +70,7 @@ static void *worker_main(void *arg)
         switch (rc) {
         case NR_OK: {
             atomic_fetch_add(&sh->ok, 1);
-            nr_fake_handle *h = nr_guard_handle(&g);
+            nr_mock_handle *h = nr_guard_handle(&g);
             if (atomic_fetch_add(&h->holders, 1) != 0)
                 atomic_fetch_add(&sh->double_handouts, 1);
             nr_pool_stats s = NR_POOL_STATS_INIT;
@@ -89,7 +89,7 @@ static void *worker_main(void *arg)
                 rc = nr_guard_detach(&g, &handle);
                 if (rc == NR_OK) {
                     atomic_fetch_add(&sh->detached, 1);
-                    nr_fake_type.destroy(handle, &sh->fake); /* it is ours now */
+                    nr_mock_type.destroy(handle, &sh->fake); /* it is ours now */
                 }
             } else if (nr_rng_chance(&rng, 1, 20)) {
                 rc = nr_guard_taint(&g);
@@ -109,7 +109,7 @@ static void *worker_main(void *arg)
         case NR_EEXHAUSTED:
             atomic_fetch_add(&sh->exhausted, 1);
             break;
-        case NR_EUNAVAIL: /* the fake's create refused */
+        case NR_EUNAVAIL: /* the mock's create refused */
             atomic_fetch_add(&sh->create_errors, 1);
             if (strstr(err.message, "pool 'stress'") == NULL)
                 atomic_fetch_add(&sh->other_errors, 1);
@@ -137,7 +137,7 @@ static void *health_main(void *arg)
     while (!atomic_load(&sh->stop)) {
         for (int k = 0; k < 2; k++) {
             uint64_t q = nr_rng_below(&rng, 4);
-            nr_fake_script(&sh->fake, nr_rng_below(&rng, NR_FAKE_SCRIPTED),
+            nr_mock_script(&sh->fake, nr_rng_below(&rng, NR_MOCK_SCRIPTED),
                            q < 2   ? NR_HEALTH_HEALTHY
                            : q < 3 ? NR_HEALTH_DEGRADED
                                    : NR_HEALTH_UNHEALTHY);
@@ -150,7 +150,7 @@ static void *health_main(void *arg)
             nr_pool_maintain(sh->pool, NULL, NULL);
         nr_sleep_ns((int64_t)(50 + nr_rng_below(&rng, 200)) * NR_NS_PER_US);
     }
-    nr_fake_script_clear(&sh->fake);
+    nr_mock_script_clear(&sh->fake);
     return NULL;
 }
 
@@ -221,15 +221,15 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
                        int health)
 {
     shared *sh = calloc(1, sizeof(*sh));
-    nr_fake_init(&sh->fake);
-    atomic_store(&sh->fake.create_fail_every, create_fail_every);
+    nr_mock_init(&sh->fake);
+    atomic_store(&sh->fake.fault[NR_MOCK_CREATE].every, create_fail_every);
     sh->seed = nr_test_seed("pool_stress");
     sh->iterations = nr_test_iterations(3000);
     sh->max_size = max_size;
     sh->controls = controls;
     sh->health = health;
-    nr_fake_config cfg;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
+    nr_mock_config cfg;
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = max_size;
@@ -242,7 +242,7 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
         pc.instance_quarantine_max_ms = 4;
         pc.instance_quarantine_max_attempts = 3;
     }
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "stress", .type = &nr_fake_type, .type_ud = &sh->fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "stress", .type = &nr_mock_type, .type_ud = &sh->fake,
                                         .config = &cfg, .pool = &pc);
     nr_error err = {0};
     assert_int_equal(nr_pool_create(&sh->pool, &o, &err), NR_OK);
@@ -321,31 +321,31 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     /* every instance still idle is distinct: take them all at once. An idle
      * one may pass its 5 ms lifetime meanwhile and be replaced by a create,
      * which must not fail here: this part checks distinctness only. */
-    atomic_store(&sh->fake.create_fail_every, 0);
+    atomic_store(&sh->fake.fault[NR_MOCK_CREATE].every, 0);
     nr_guard all[64];
     assert_true(s.idle <= 64);
     nr_ctx quick = NR_CTX(.deadline = nr_deadline_in_ms(1000));
     for (uint32_t i = 0; i < s.idle; i++) {
         assert_int_equal(nr_pool_acquire(sh->pool, &quick, &all[i], NULL), NR_OK);
-        nr_fake_handle *h = nr_guard_handle(&all[i]);
+        nr_mock_handle *h = nr_guard_handle(&all[i]);
         assert_int_equal(atomic_fetch_add(&h->holders, 1), 0);
     }
     for (uint32_t i = 0; i < s.idle; i++) {
-        nr_fake_handle *h = nr_guard_handle(&all[i]);
+        nr_mock_handle *h = nr_guard_handle(&all[i]);
         atomic_fetch_sub(&h->holders, 1);
         assert_int_equal(nr_guard_release(&all[i]), NR_OK);
     }
 
     assert_int_equal(nr_pool_drain(sh->pool, nr_deadline_in_ms(5000), &err), NR_OK);
     assert_int_equal(nr_pool_destroy(sh->pool, &err), NR_OK);
-    /* every create matched by exactly one destroy (the fake aborts on a second
+    /* every create matched by exactly one destroy (the mock aborts on a second
      * one), the detached ones' by the worker that took them */
     assert_int_equal(atomic_load(&sh->fake.creates), atomic_load(&sh->fake.destroys));
     assert_int_equal(atomic_load(&sh->fake.live), 0);
     for (int i = 0; i < THREADS; i++)
         nr_cancel_destroy(ws[i].cancel);
     pthread_barrier_destroy(&sh->start);
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
     free(sh);
 }
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "nebula/trace.h"
 #include "testutil.h"
@@ -81,7 +81,7 @@ static int vault_fetch(void *ud, const char *ref, nr_secret **out, nr_error *err
 }
 
 /* Every traced call of a pool. */
-static void pool_workload(nr_fake *fake, nr_fake_config *cfg)
+static void pool_workload(nr_mock *fake, nr_mock_config *cfg)
 {
     nr_pool_config pc;
     nr_pool_config_default(&pc);
@@ -90,7 +90,7 @@ static void pool_workload(nr_fake *fake, nr_fake_config *cfg)
     pc.leak_threshold_ms = 1;
     pc.breaker_failures = 1;
     pc.instance_quarantine_after = 1;
-    nr_pool_options o = NR_POOL_OPTIONS(.id = "ops", .type = &nr_fake_type, .type_ud = fake,
+    nr_pool_options o = NR_POOL_OPTIONS(.id = "ops", .type = &nr_mock_type, .type_ud = fake,
                                         .config = cfg, .pool = &pc);
     nr_pool *p = NULL;
     nr_error err = {0};
@@ -128,7 +128,7 @@ static void pool_workload(nr_fake *fake, nr_fake_config *cfg)
 }
 
 /* Every traced call of a manager. */
-static void manager_workload(nr_fake *fake, nr_fake_config *cfg)
+static void manager_workload(nr_mock *fake, nr_mock_config *cfg)
 {
     nr_credential_provider cp = {.fetch = vault_fetch};
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
@@ -139,7 +139,7 @@ static void manager_workload(nr_fake *fake, nr_fake_config *cfg)
     nr_manager *m = NULL;
     nr_error err = {0};
     assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "ops-db", .type = &nr_fake_type, .type_ud = fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "ops-db", .type = &nr_mock_type, .type_ud = fake,
                                           .config = cfg, .credential_ref = "pw");
     assert_int_equal(nr_manager_register(m, &s, &err), NR_OK);                   /* register */
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK); /* start */
@@ -166,14 +166,14 @@ static void test_listed_ops_are_the_emitted_ones(void **state)
     (void)state;
     nr_trace_sink sink = {capture, NULL};
     assert_int_equal(nr_trace_set_sink(&sink, NR_TRACE_LEVEL_TRACE), NR_OK);
-    nr_fake fake;
-    nr_fake_init(&fake);
-    nr_fake_config cfg;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
+    nr_mock fake;
+    nr_mock_init(&fake);
+    nr_mock_config cfg;
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
     pool_workload(&fake, &cfg);
     manager_workload(&fake, &cfg);
     assert_int_equal(nr_trace_set_sink(NULL, NR_TRACE_LEVEL_TRACE), NR_OK);
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
     assert_int_equal(atomic_load(&fake.creates), atomic_load(&fake.destroys));
 
     char ops[MAXOPS][32];
@@ -232,10 +232,10 @@ static void test_register_acquire_release_spans(void **state)
 {
     (void)state;
     nspans = 0;
-    nr_fake fake;
-    nr_fake_init(&fake);
-    nr_fake_config cfg;
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &cfg, NULL), NR_OK);
+    nr_mock fake;
+    nr_mock_init(&fake);
+    nr_mock_config cfg;
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_manager_options_default(&mo);
     mo.maintain_interval_ms = mo.health_interval_ms = 0;
@@ -244,7 +244,7 @@ static void test_register_acquire_release_spans(void **state)
     nr_trace_sink sink = {capture_spans, NULL};
     assert_int_equal(nr_trace_set_sink(&sink, NR_TRACE_LEVEL_DEBUG), NR_OK);
     nr_resource_spec s =
-        NR_RESOURCE_SPEC(.id = "spanned", .type = &nr_fake_type, .type_ud = &fake, .config = &cfg);
+        NR_RESOURCE_SPEC(.id = "spanned", .type = &nr_mock_type, .type_ud = &fake, .config = &cfg);
     nr_error err = {0};
     assert_int_equal(nr_manager_register(m, &s, &err), NR_OK);
     assert_int_equal(nr_manager_register(m, &s, &err), NR_EEXIST);
@@ -287,7 +287,7 @@ static void test_register_acquire_release_spans(void **state)
     assert_int_equal(nspans, before);
     assert_int_equal(nr_manager_shutdown(m, NULL, NULL, NULL), NR_OK);
     assert_int_equal(nr_manager_destroy(m, NULL), NR_OK);
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
 }
 
 int main(void)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/manager.h"
 #include "nebula/trace.h"
 #include "testutil.h"
@@ -66,13 +66,13 @@ static void test_acquire_span_and_create_warning(void **state)
     ncap = 0;
     nr_trace_sink sink = {capture, NULL};
     assert_int_equal(nr_trace_set_sink(&sink, NR_TRACE_LEVEL_DEBUG), NR_OK);
-    nr_fake fake;
-    nr_fake_init(&fake);
-    nr_fake_config cfg;
-    nr_config_init(&nr_fake_config_schema, &cfg, NULL);
+    nr_mock fake;
+    nr_mock_init(&fake);
+    nr_mock_config cfg;
+    nr_config_init(&nr_mock_config_schema, &cfg, NULL);
     nr_pool *p = NULL;
     nr_pool_options o =
-        NR_POOL_OPTIONS(.id = "traced", .type = &nr_fake_type, .type_ud = &fake, .config = &cfg);
+        NR_POOL_OPTIONS(.id = "traced", .type = &nr_mock_type, .type_ud = &fake, .config = &cfg);
     assert_int_equal(nr_pool_create(&p, &o, NULL), NR_OK);
     nr_guard g = NR_GUARD_INIT;
     nr_ctx ctx = NR_CTX(.trace_id_hi = 7, .trace_id_lo = 99, .span_id = 5);
@@ -114,7 +114,7 @@ static void test_acquire_span_and_create_warning(void **state)
     assert_int_equal(nr_guard_release(&g), NR_OK);
     assert_int_equal(ncap, before);
     assert_int_equal(nr_pool_destroy(p, NULL), NR_OK);
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
 }
 
 static int vault_fetch(void *ud, const char *ref, nr_secret **out, nr_error *err)
@@ -137,10 +137,10 @@ static void test_health_change_traced_and_secret_never_written(void **state)
     nr_trace_jsonl_sink(j, &sink);
     assert_int_equal(nr_trace_set_sink(&sink, NR_TRACE_LEVEL_TRACE), NR_OK);
 
-    nr_fake fake;
-    nr_fake_init(&fake);
-    nr_fake_config cfg;
-    nr_config_init(&nr_fake_config_schema, &cfg, NULL);
+    nr_mock fake;
+    nr_mock_init(&fake);
+    nr_mock_config cfg;
+    nr_config_init(&nr_mock_config_schema, &cfg, NULL);
     assert_int_equal(nr_secret_from_str(&cfg.token, "S3CRET-correct-horse", NULL), NR_OK);
     nr_credential_provider cp = {.fetch = vault_fetch, .ud = NULL};
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
@@ -150,7 +150,7 @@ static void test_health_change_traced_and_secret_never_written(void **state)
     mo.credentials = &cp;
     nr_manager *m = NULL;
     assert_int_equal(nr_manager_create(&m, &mo, NULL), NR_OK);
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "vaulted", .type = &nr_fake_type, .type_ud = &fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "vaulted", .type = &nr_mock_type, .type_ud = &fake,
                                           .config = &cfg, .credential_ref = "vaulted/pw");
     assert_int_equal(nr_manager_register(m, &s, NULL), NR_OK);
     assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), NULL), NR_OK);
@@ -176,7 +176,7 @@ static void test_health_change_traced_and_secret_never_written(void **state)
     assert_null(strstr(buf, "S3CRET")); /* the secret never reaches a trace line */
     assert_null(strstr(err.message, "S3CRET"));
     free(buf);
-    nr_config_free(&nr_fake_config_schema, &cfg);
+    nr_config_free(&nr_mock_config_schema, &cfg);
     assert_int_equal(atomic_load(&fake.creates), atomic_load(&fake.destroys));
 }
 

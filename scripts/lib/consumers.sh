@@ -73,16 +73,20 @@ nr_run_consumers() {
     local prefix=$1 work=$2 root out
     root=$(pwd)
     unset LD_LIBRARY_PATH
-    # -- CMake: find_package(NebulaResource 1.0 REQUIRED COMPONENTS sqlite admin)
+    # -- CMake: find_package(NebulaResource 1.0 REQUIRED COMPONENTS sqlite admin testing)
     nr_quiet "$work" cmake -S tests/install -B "$work/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$prefix"
     nr_quiet "$work" cmake --build "$work/cmake"
     "$work/cmake/consumer"
     "$work/cmake/consumer_static"
     "$work/cmake/admin_consumer"
     "$work/cmake/admin_consumer_static"
+    "$work/cmake/testing_consumer"
+    "$work/cmake/testing_consumer_static"
+    nr_resolved_from "$work/cmake/testing_consumer" libnebula-resource-testing.so.$NR_SOVERSION "$prefix/lib"
     nr_resolved_from "$work/cmake/consumer" libnebula-resource-sqlite.so.$NR_SOVERSION "$prefix/lib"
     nr_resolved_from "$work/cmake/admin_consumer" libnebula-resource-admin.so.$NR_SOVERSION "$prefix/lib"
-    out=$(ldd "$work/cmake/consumer_static" "$work/cmake/admin_consumer_static")
+    out=$(ldd "$work/cmake/consumer_static" "$work/cmake/admin_consumer_static" \
+        "$work/cmake/testing_consumer_static")
     if grep -q libnebula <<<"$out"; then
         nr_fail "a consumer of the nebula::*_static targets loads a shared libnebula-resource"
     fi
@@ -145,5 +149,9 @@ nr_run_consumers() {
         $(pkg-config --cflags --libs nebula-resource-postgres nebula-resource-redis) \
         -Wl,-rpath,"$rpath"
     "$work/pc-pg-redis-consumer"
+    # shellcheck disable=SC2046
+    cc -std=c11 tests/install/testing_consumer.c -o "$work/pc-testing-consumer" \
+        $(pkg-config --cflags --libs nebula-resource-testing) -Wl,-rpath,"$rpath"
+    "$work/pc-testing-consumer"
     echo "pkg-config: shared and static (--static) consumers built and ran"
 }

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "http_client.h"
 #include "nebula/admin.h"
 #include "nebula/manager.h"
@@ -24,8 +24,8 @@
 #include "testutil.h"
 
 typedef struct fixture {
-    nr_fake fake;
-    nr_fake_config cfg;
+    nr_mock fake;
+    nr_mock_config cfg;
     nr_manager *m;
     nr_metrics *metrics;
     nr_event_bus *bus;
@@ -53,7 +53,7 @@ static void add(fixture *f, const char *id, const char *dep, nr_partition part)
     pc.max_size = 4;
     pc.min_idle = 1;
     const char *deps[] = {dep};
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = id, .type = &nr_mock_type, .type_ud = &f->fake,
                                           .config = &f->cfg, .pool = &pc, .partition = part,
                                           .depends_on = dep ? deps : NULL, .ndepends = dep ? 1 : 0);
     if (part == NR_PARTITION_TENANT) {
@@ -74,11 +74,11 @@ static void extra(void *ud, void *obj)
 static fixture *make(bool with_token, int64_t request_timeout_ms)
 {
     fixture *f = calloc(1, sizeof(*f));
-    nr_fake_init(&f->fake);
+    nr_mock_init(&f->fake);
     pthread_mutex_init(&f->mu, NULL);
     snprintf(f->token, sizeof(f->token), "s3cret-token");
     f->creds = (nr_credential_provider){.fetch = fetch_token, .ud = f};
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     assert_int_equal(nr_metrics_create(&f->metrics, NULL), NR_OK);
     assert_int_equal(nr_event_bus_create(&f->bus, 256, NULL), NR_OK);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
@@ -122,7 +122,7 @@ static void destroy(fixture *f)
     assert_int_equal(atomic_load(&f->fake.creates), atomic_load(&f->fake.destroys));
     nr_metrics_destroy(f->metrics);
     nr_event_bus_destroy(f->bus);
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -186,7 +186,7 @@ static void test_endpoints(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(res, 1), "id")), "app");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 1), "level")), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(res, 1), "driver")),
-                        "fake");
+                        "mock");
     /* the default pipeline: one stage, connectivity, from the last round (or none yet) */
     json_t *hs = json_object_get(json_array_get(res, 0), "health_stages");
     assert_int_equal(json_array_size(hs), 1);
@@ -297,7 +297,7 @@ static void test_status_shows_reloads_and_scaling(void **state)
     as.cooldown_ms = 0;
     as.min_size = 1;
     as.max_size = 8;
-    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_fake_type, .type_ud = &f->fake,
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &f->fake,
                                           .config = &f->cfg, .pool = &pc, .autoscale = &as);
     nr_reload_report rep;
     nr_error err = {0};
@@ -495,8 +495,8 @@ static void test_trickling_client_is_cut_off(void **state)
 static void test_bad_options(void **state)
 {
     (void)state;
-    nr_fake fake;
-    nr_fake_init(&fake);
+    nr_mock fake;
+    nr_mock_init(&fake);
     nr_manager *m;
     assert_int_equal(nr_manager_create(&m, NULL, NULL), NR_OK);
     nr_admin *a = (nr_admin *)1;

@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "config_text.h"
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/config_file.h"
 #include "testutil.h"
 
-static nr_fake fake;
-static const nr_config_driver drivers[] = {{"fake", &nr_fake_type, &fake},
+static nr_mock fake;
+static const nr_config_driver drivers[] = {{"fake", &nr_mock_type, &fake},
                                            {"postgres", NULL, NULL}};
 
 static int load(const char *text, nr_config_file **cf, nr_error *err)
@@ -30,7 +30,7 @@ static int load(const char *text, nr_config_file **cf, nr_error *err)
 static void test_valid_file_into_a_manager(void **state)
 {
     (void)state;
-    nr_fake_init(&fake);
+    nr_mock_init(&fake);
     setenv("NR_TEST_CF_PW", "pw-from-env", 1);
     const char *text = "{\n"
                        " \"manager\": {\"workers\": 2, \"health_interval_ms\": 0},\n"
@@ -58,10 +58,10 @@ static void test_valid_file_into_a_manager(void **state)
     assert_int_equal(nr_config_file_resource(cf, 0, &spec, &driver), NR_OK);
     assert_string_equal(spec.id, "db"); /* start order: what app needs first */
     assert_string_equal(driver, "fake");
-    assert_ptr_equal(spec.type, &nr_fake_type);
+    assert_ptr_equal(spec.type, &nr_mock_type);
     assert_int_equal(spec.pool->max_size, 3);
     assert_string_equal(spec.credential_ref, "pw");
-    assert_string_equal(((const nr_fake_config *)spec.config)->label, "main");
+    assert_string_equal(((const nr_mock_config *)spec.config)->label, "main");
     assert_non_null(spec.health);
     assert_int_equal(spec.health->nstages, 2);
     assert_string_equal(spec.health->stages[1], "performance");
@@ -113,7 +113,7 @@ static void test_valid_file_into_a_manager(void **state)
     nr_guard g = NR_GUARD_INIT;
     assert_int_equal(nr_manager_acquire(m, "db", NULL, &g, &err), NR_OK);
     /* the credential came from the file's credentials section */
-    assert_int_equal(((nr_fake_handle *)nr_guard_handle(&g))->credential_len, 11);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&g))->credential_len, 11);
     nr_guard_release(&g);
     assert_int_equal(nr_manager_destroy(m, &err), NR_OK);
     /* nr_manager_load_config registers the same specs */
@@ -206,7 +206,7 @@ static int disk_stage(void *ud, const nr_health_stage_ctx *ctx, nr_health_report
 static void test_program_stage_named_by_a_file(void **state)
 {
     (void)state;
-    nr_fake_init(&fake);
+    nr_mock_init(&fake);
     const char *text = "{\"manager\": {\"health_interval_ms\": 0},\n"
                        " \"resources\": [{\"id\": \"db\", \"driver\": \"fake\",\n"
                        "   \"health\": {\"stages\": [\"connectivity\", \"disk\"]}}]}\n";

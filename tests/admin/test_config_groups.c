@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "config_text.h"
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/config_file.h"
 #include "testutil.h"
 
-static nr_fake fake;
-static const nr_config_driver drivers[] = {{"fake", &nr_fake_type, &fake}};
+static nr_mock fake;
+static const nr_config_driver drivers[] = {{"fake", &nr_mock_type, &fake}};
 
 static int load(const char *text, nr_config_file **cf, nr_error *err)
 {
@@ -31,7 +31,7 @@ static int load(const char *text, nr_config_file **cf, nr_error *err)
 static void test_groups_loaded_and_registered(void **state)
 {
     (void)state;
-    nr_fake_init(&fake);
+    nr_mock_init(&fake);
     const char *text = "{\n \"manager\": {\"health_interval_ms\": 0},\n" RESOURCES
                        " \"groups\": [{\"name\": \"replicas\", \"members\": [\"replica-b\", "
                        "\"replica-a\"], \"max_quarantine_percent\": 50},\n"

@@ -10,13 +10,13 @@
 #include <string.h>
 
 #include "config_text.h"
-#include "fake_type.h"
+#include "nebula/testing.h"
 #include "nebula/config_file.h"
 #include "nebula/hooks.h"
 #include "testutil.h"
 
-static nr_fake fake;
-static const nr_config_driver drivers[] = {{"fake", &nr_fake_type, &fake}};
+static nr_mock fake;
+static const nr_config_driver drivers[] = {{"fake", &nr_mock_type, &fake}};
 
 static int load(const char *text, nr_config_file **cf, nr_error *err)
 {
@@ -30,7 +30,7 @@ static int load(const char *text, nr_config_file **cf, nr_error *err)
 static void test_hooks_loaded(void **state)
 {
     (void)state;
-    nr_fake_init(&fake);
+    nr_mock_init(&fake);
     const char *text =
         "{\n" RESOURCES " \"hooks\": [\n"
         "  {\"type\": \"audit\", \"path\": \"/tmp/a.jsonl\", \"resource\": \"orders-*\"},\n"

@@ -8,8 +8,8 @@ int nr_pool_fixture_setup(void **state)
 {
     nr_pool_fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    nr_fake_init(&f->fake);
-    assert_int_equal(nr_config_init(&nr_fake_config_schema, &f->cfg, NULL), NR_OK);
+    nr_mock_init(&f->fake);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &f->cfg, NULL), NR_OK);
     nr_pool_config_default(&f->pcfg);
     f->pcfg.max_size = 4;
     *state = f;
@@ -19,11 +19,13 @@ int nr_pool_fixture_setup(void **state)
 int nr_pool_fixture_teardown(void **state)
 {
     nr_pool_fixture *f = *state;
+    nr_error err = {0};
     if (f->pool)
         assert_int_equal(nr_pool_destroy(f->pool, NULL), NR_OK);
     /* every create matched by exactly one destroy */
-    assert_int_equal(atomic_load(&f->fake.creates), atomic_load(&f->fake.destroys));
-    nr_config_free(&nr_fake_config_schema, &f->cfg);
+    if (nr_mock_check_clean(&f->fake, &err) != NR_OK)
+        fail_msg("%s", err.message);
+    nr_config_free(&nr_mock_config_schema, &f->cfg);
     free(f);
     return 0;
 }
@@ -37,7 +39,7 @@ static int64_t fixture_clock(void *ud)
 void nr_pool_fixture_make(nr_pool_fixture *f, const char *id)
 {
     nr_pool_options o =
-        NR_POOL_OPTIONS(.id = id, .type = &nr_fake_type, .type_ud = &f->fake, .config = &f->cfg,
+        NR_POOL_OPTIONS(.id = id, .type = &nr_mock_type, .type_ud = &f->fake, .config = &f->cfg,
                         .pool = &f->pcfg, .events = f->events, .hooks = f->hooks, .scope = f->scope,
                         .clock = f->fake_clock ? fixture_clock : NULL, .clock_ud = f);
     nr_error err = {0};

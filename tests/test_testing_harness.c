@@ -223,9 +223,12 @@ static void test_bad_options_name_the_field(void **state)
     nr_pool *p = mock_pool(&m, 0, 2);
     nr_harness_report r = NR_HARNESS_REPORT_INIT;
     nr_error err = {0};
-    nr_harness_options o = NR_HARNESS_OPTIONS(.pool = p);
+    /* without a mock nothing can be scripted */
+    nr_harness_options o = NR_HARNESS_OPTIONS(.pool = p, .faults = {.destroy_delay_us = 10});
     assert_int_equal(nr_harness_run(&o, &r, &err), NR_EINVAL);
-    NR_ASSERT_ERR(err, NR_EINVAL, "nr_harness_options.mock: is required");
+    NR_ASSERT_ERR(err, NR_EINVAL,
+                  "nr_harness_options.faults.destroy_delay_us: needs a mock (opts.mock is NULL)");
+    o.faults.destroy_delay_us = 0;
     o.mock = &m;
     o.manager = (nr_manager *)p; /* never used: refused first */
     assert_int_equal(nr_harness_run(&o, &r, &err), NR_EINVAL);
@@ -406,6 +409,46 @@ static void test_double_handout_is_caught(void **state)
     assert_int_equal(nr_mock_check_clean(&b.m, NULL), NR_OK);
 }
 
+/* Without a mock (a driver's real type): the harness tracks the leased
+ * handles itself, so a handle handed out twice is still caught. */
+static void test_any_type_double_handout_is_caught(void **state)
+{
+    (void)state;
+    broken b;
+    broken_init(&b);
+    nr_resource_type t = broken_type(twin_create, twin_destroy);
+    nr_pool *p = broken_pool(&t, &b, 2, 2);
+    fill(p);
+    nr_harness_options o =
+        NR_HARNESS_OPTIONS(.pool = p, .threads = 2, .ops = 5, .deadline_ms = 60000, .seed = 98,
+                           .body = overlap, .body_ud = &b, .destroy = true);
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
+    nr_error err = {0};
+    assert_int_equal(nr_harness_run(&o, &r, &err), NR_ESTATE);
+    assert_report_names(&r, "double_handout");
+    assert_non_null(strstr(r.first, "while another lease held it"));
+    assert_true(r.destroyed);
+    assert_int_equal(nr_mock_check_clean(&b.m, NULL), NR_OK);
+}
+
+/* ... and a clean run of a pool watched without its mock passes. */
+static void test_any_type_clean_run(void **state)
+{
+    (void)state;
+    nr_mock m;
+    nr_mock_init(&m);
+    nr_pool *p = mock_pool(&m, 1, 3);
+    nr_harness_options o =
+        NR_HARNESS_OPTIONS(.pool = p, .threads = 4, .ops = 150, .hold_max_us = 500,
+                           .deadline_ms = 300, .cancel_permille = 100, .taint_permille = 50,
+                           .resize = true, .evict_all = true, .suspend = true, .destroy = true);
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
+    nr_error err = {0};
+    int rc = nr_harness_run(&o, &r, &err);
+    assert_clean(rc, &r, &err, &o);
+    assert_int_equal(nr_mock_check_clean(&m, NULL), NR_OK); /* the test's own check */
+}
+
 static void test_stale_handle_is_caught(void **state)
 {
     (void)state;
@@ -562,6 +605,8 @@ int main(void)
         cmocka_unit_test(test_seed_is_reported_and_replays),
         cmocka_unit_test(test_bad_options_name_the_field),
         cmocka_unit_test(test_double_handout_is_caught),
+        cmocka_unit_test(test_any_type_double_handout_is_caught),
+        cmocka_unit_test(test_any_type_clean_run),
         cmocka_unit_test(test_stale_handle_is_caught),
         cmocka_unit_test(test_kept_lease_is_lost_and_left),
         cmocka_unit_test(test_lease_the_workers_did_not_see_is_lost),

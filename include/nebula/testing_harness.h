@@ -42,6 +42,14 @@
  *                   destroyed, nr_mock_check_clean passes (creates ==
  *                   destroys, live == 0, no callback on a stale handle)
  *
+ * A pool (or resource) of any type: with opts.mock NULL the harness only
+ * watches. It keeps the set of handles leased at the moment itself, so
+ * double_handout is checked by handle address; stale_handle and unbalanced
+ * need the mock's stamps and counts and are not checked; faults and health
+ * flips need the mock and are refused (NR_EINVAL naming the field). This is
+ * how a driver's test runs its real type against a real server under the
+ * same load and checks.
+ *
  * Replay: the seed (options.seed; 0 = NR_TEST_SEED from the environment,
  * else one drawn from the clock) is in the report. Given the same seed, the
  * same options and a fresh mock, these are the same: which create, validate
@@ -111,7 +119,8 @@ typedef struct nr_harness_options {
     nr_pool *pool;
     nr_manager *manager;
     const char *resource_id;
-    nr_mock *mock;       /* required: the mock the pool or the resource uses */
+    nr_mock *mock;       /* the mock the pool or the resource uses; NULL: a pool of any
+                            type, watched only (see above) */
     uint32_t threads;    /* 1..256; 0 = 4 */
     uint32_t ops;        /* per thread, 1..10000000; 0 = 100 */
     int64_t hold_max_us; /* 0..10000000; 0 = no hold */

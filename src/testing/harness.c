@@ -28,8 +28,6 @@ static int take_options(nr__harness_run *run, const nr_harness_options *in, nr_e
     nr_harness_options *o = &run->o;
     memset(o, 0, sizeof(*o));
     memcpy(o, in, in->size);
-    if (!o->mock)
-        return nr_error_set(err, NR_EINVAL, NULL, OPT "mock: is required");
     if (!o->pool == !o->manager)
         return nr_error_set(err, NR_EINVAL, NULL, OPT "pool: give a pool or a manager, not %s",
                             o->pool ? "both" : "neither");
@@ -56,6 +54,19 @@ static int take_options(nr__harness_run *run, const nr_harness_options *in, nr_e
         (rc = range(err, "faults.destroy_delay_us", f->destroy_delay_us, 0, 10000000)) ||
         (rc = range(err, "faults.health_flip_permille", f->health_flip_permille, 0, 1000)))
         return rc;
+    /* without a mock the harness can only watch: it cannot script faults */
+    if (!o->mock) {
+        static const char *const names[] = {"create_fail_permille",  "validate_fail_permille",
+                                            "recycle_fail_permille", "create_delay_us",
+                                            "destroy_delay_us",      "health_flip_permille"};
+        const int64_t values[] = {f->create_fail_permille,  f->validate_fail_permille,
+                                  f->recycle_fail_permille, f->create_delay_us,
+                                  f->destroy_delay_us,      f->health_flip_permille};
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+            if (values[i])
+                return nr_error_set(err, NR_EINVAL, NULL,
+                                    OPT "faults.%s: needs a mock (opts.mock is NULL)", names[i]);
+    }
     return NR_OK;
 }
 
@@ -102,6 +113,8 @@ static int read_sizes(nr__harness_run *run, nr_error *err)
 static void script_mock(nr__harness_run *run, bool on)
 {
     nr_mock *m = run->o.mock;
+    if (!m)
+        return; /* a pool of any type: nothing scripted */
     const nr_harness_faults *f = &run->o.faults;
     const int rates[NR_MOCK_OPS] = {
         [NR_MOCK_CREATE] = f->create_fail_permille,
@@ -140,10 +153,13 @@ static int run_threads(nr__harness_run *run, nr_harness_report *rep, nr_error *e
     uint32_t n = run->o.threads;
     nr__harness_worker *w = calloc(n, sizeof(*w));
     run->slots = calloc(n, sizeof(*run->slots));
-    if (!w || !run->slots) {
+    run->held = calloc(n, sizeof(*run->held));
+    if (!w || !run->slots || !run->held) {
         free(w);
         free(run->slots);
         run->slots = NULL;
+        free(run->held);
+        run->held = NULL;
         return nr_error_set(err, NR_ENOMEM, NULL, "nr_harness_run: workers");
     }
     for (uint32_t i = 0; i < n; i++)
@@ -187,6 +203,8 @@ static int run_threads(nr__harness_run *run, nr_harness_report *rep, nr_error *e
         pthread_mutex_destroy(&run->slots[i].mu);
     free(run->slots);
     run->slots = NULL;
+    free(run->held);
+    run->held = NULL;
     free(w);
     return rc;
 }
@@ -247,7 +265,7 @@ static void finish(nr__harness_run *run, nr_harness_report *rep)
         return;
     }
     rep->destroyed = true;
-    if (nr_mock_check_clean(run->o.mock, &e) != NR_OK)
+    if (run->o.mock && nr_mock_check_clean(run->o.mock, &e) != NR_OK)
         nr__harness_violation(run, NR_INV_UNBALANCED, "after destroy: %s", e.message);
 }
 

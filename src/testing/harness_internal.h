@@ -24,6 +24,10 @@ typedef struct nr__harness_run {
     atomic_int workers_done;                 /* [atomic] workers that have finished */
     pthread_mutex_t mu;
     nr_harness_report *rep; /* [mu] violations, broken, first; the counts are added at the end */
+    /* Without a mock (a pool of any type), the handles leased now: at most
+     * one per worker. [mu] */
+    void **held;
+    uint32_t nheld;
 } nr__harness_run;
 
 /* Draw from a per-stream generator (splitmix64 over a counter). */

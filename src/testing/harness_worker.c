@@ -52,10 +52,43 @@ static void failed(nr__harness_worker *w, uint32_t op, int rc, const nr_error *e
                           op, nr_err_name(rc), err->message);
 }
 
+/* Without a mock: h joins the handles leased now; a break of
+ * double_handout when it is there already. */
+static void track(nr__harness_worker *w, uint32_t op, void *h)
+{
+    nr__harness_run *run = w->run;
+    pthread_mutex_lock(&run->mu);
+    bool twice = false;
+    for (uint32_t i = 0; i < run->nheld && !twice; i++)
+        twice = run->held[i] == h;
+    run->held[run->nheld++] = h; /* a second entry for a double hand-out: untrack drops one */
+    pthread_mutex_unlock(&run->mu);
+    if (twice)
+        nr__harness_violation(run, NR_INV_DOUBLE_HANDOUT,
+                              "thread %u op %u: handed out %p while another lease held it",
+                              w->index, op, h);
+}
+
+static void untrack(nr__harness_run *run, void *h)
+{
+    pthread_mutex_lock(&run->mu);
+    for (uint32_t i = 0; i < run->nheld; i++) {
+        if (run->held[i] == h) {
+            run->held[i] = run->held[--run->nheld];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&run->mu);
+}
+
 /* Check the handle a lease got and stamp it. false when it must not be
  * touched again (not a live mock handle). */
 static bool stamp(nr__harness_worker *w, uint32_t op, nr_mock_handle *h)
 {
+    if (!w->run->o.mock) {
+        track(w, op, h);
+        return true;
+    }
     if (!nr_mock_handle_alive(h)) {
         nr__harness_violation(w->run, NR_INV_STALE_HANDLE,
                               "thread %u op %u: handed out %p, which is not a live mock handle",
@@ -138,8 +171,10 @@ static void one_op(nr__harness_worker *w, uint32_t op, uint64_t *rng)
                               w->index, op);
         return;
     }
-    if (stamped)
+    if (stamped && run->o.mock)
         nr_mock_unhold(h);
+    else if (stamped)
+        untrack(run, h);
     give_back(w, op, &g, taint);
 }
 

@@ -149,11 +149,11 @@ typedef struct nr_mock {
  *   label  string, at most 32 bytes, default "mock"
  *   weight integer 0..100, default 1 (copied into each handle)
  *   token  secret, default none */
-typedef struct nr_mock_config {
-    char *label;
-    int64_t weight;
-    nr_secret *token;
-} nr_mock_config;
+#define NR_MOCK_CONFIG_FIELDS(X, T)                                                                \
+    X(T, STRING, label, 0, 32, "mock", 0, "free text")                                             \
+    X(T, INT, weight, 0, 100, 1, 0, "a number with a range, copied into each handle")              \
+    X(T, SECRET, token, 0, 0, NULL, 0, "a secret")
+NR_CONFIG_STRUCT(nr_mock_config, NR_MOCK_CONFIG_FIELDS)
 
 NR_API extern const nr_config_schema nr_mock_config_schema;
 /* name "mock"; create, destroy, validate, recycle and health_check. */

@@ -121,6 +121,36 @@ static void test_parallel_cleanup(void **state)
                   atomic_load(&f->fake[0].destroying_max));
 }
 
+/* ---- 1b. a cleanup timeout shorter than the destroys ---------------------------------- */
+
+/* Shutdown gives up waiting at cleanup_timeout_ms and says so, but the
+ * destroys it handed to the background workers still run, every one
+ * exactly once: the manager's destroy waits for them, succeeds, and the
+ * type saw as many destroys as creates (no connection left open). */
+static void test_cleanup_timeout_loses_no_destroy(void **state)
+{
+    fixture *f = *state;
+    f->mo.workers = 2;
+    f->pcfg.min_idle = 20;
+    f->pcfg.max_size = 20;
+    make(f);
+    nr_error err = {0};
+    assert_int_equal(reg(f, "slow", 0, NULL, 0, &err), NR_OK);
+    start(f);
+    assert_int_equal(info(f, "slow").stats.idle, 20);
+    atomic_store(&f->fake[0].destroy_delay_ns, 20 * NR_NS_PER_MS);
+    nr_shutdown_options so = NR_SHUTDOWN_OPTIONS(.drain_timeout_ms = 1000, .cleanup_timeout_ms = 1);
+    nr_shutdown_report rep = NR_SHUTDOWN_REPORT_INIT;
+    assert_int_equal(nr_manager_shutdown(f->m, &so, &rep, &err), NR_ETIMEDOUT);
+    NR_ASSERT_ERR(err, NR_ETIMEDOUT, "cleanup did not finish within 1 ms");
+    assert_true(rep.cleanup_timed_out);
+    assert_true(atomic_load(&f->fake[0].destroys) < 20); /* 20 x 20 ms on 2 workers: not yet */
+    assert_int_equal(nr_manager_destroy(f->m, &err), NR_OK);
+    f->m = NULL;
+    assert_int_equal(atomic_load(&f->fake[0].destroys), 20);
+    assert_int_equal(atomic_load(&f->fake[0].live), 0);
+}
+
 /* ---- 2. a lease still out at shutdown ------------------------------------------------- */
 
 static void test_lease_out_at_shutdown(void **state)
@@ -398,6 +428,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_parallel_cleanup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_timeout_loses_no_destroy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_out_at_shutdown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_calls_after_shutdown, setup, teardown),

@@ -194,8 +194,12 @@ static int shutdown_impl(nr_manager *m, const nr_shutdown_options *opts, nr_shut
     nr_free(enp);
     nr__entries_put(list, nall);
 
-    nr__runtime_stop(m->rt, nr_deadline_in_ms(o.cleanup_timeout_ms), NULL);
-    nr__runtime_stop(m->crt, nr_deadline_in_ms(o.cleanup_timeout_ms), NULL);
+    /* Jobs the pools handed over (destroys, creates) keep running past the
+     * cleanup deadline: an executor runs what it took, exactly once, and a
+     * dropped destroy would leave its instance open and its pool waiting
+     * for it forever. nr_manager_destroy waits for them. */
+    nr__runtime_stop_keep(m->rt, nr_deadline_in_ms(o.cleanup_timeout_ms), NULL);
+    nr__runtime_stop_keep(m->crt, nr_deadline_in_ms(o.cleanup_timeout_ms), NULL);
     atomic_store_explicit(&m->phase, NR__PHASE_STOPPED, memory_order_release);
     rep.total_ns = nr_now_ns() - t0;
     char done[NR_EVENT_TEXT_MAX];
@@ -220,6 +224,10 @@ int nr_manager_destroy(nr_manager *m, nr_error *err)
     if (!m)
         return NR_OK;
     nr_manager_shutdown(m, NULL, NULL, NULL);
+    /* The jobs shutdown left queued (destroys and creates past its cleanup
+     * deadline) run to the end first: the pools count them as theirs. */
+    nr__runtime_stop(m->crt, nr_deadline_never(), NULL);
+    nr__runtime_stop(m->rt, nr_deadline_never(), NULL);
     /* Everything must be back before anything is freed. This is the last
      * call on the manager, so nobody else is inside it: no lock is taken,
      * and driver callbacks (destroys of late returns) run unlocked. */

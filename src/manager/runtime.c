@@ -546,7 +546,19 @@ void nr__runtime_destroy(nr__runtime *rt)
     nr_free(rt);
 }
 
+static int stop_impl(nr__runtime *rt, nr_deadline deadline, bool drop, nr_error *err);
+
 int nr__runtime_stop(nr__runtime *rt, nr_deadline deadline, nr_error *err)
+{
+    return stop_impl(rt, deadline, true, err);
+}
+
+int nr__runtime_stop_keep(nr__runtime *rt, nr_deadline deadline, nr_error *err)
+{
+    return stop_impl(rt, deadline, false, err);
+}
+
+static int stop_impl(nr__runtime *rt, nr_deadline deadline, bool drop, nr_error *err)
 {
     if (!rt)
         return nr_error_set(err, NR_EINVAL, NULL, "runtime: stop of a NULL runtime");
@@ -560,13 +572,20 @@ int nr__runtime_stop(nr__runtime *rt, nr_deadline deadline, nr_error *err)
         unlock(rt);
         return NR_OK;
     }
-    uint32_t dropped = rt->count, running = rt->running;
+    uint32_t queued = rt->count, running = rt->running;
+    if (!drop) {
+        unlock(rt);
+        return nr_error_set(err, NR_ETIMEDOUT, NULL,
+                            "runtime: stop deadline passed; %u queued job(s) still to run, %u "
+                            "job(s) running",
+                            queued, running);
+    }
     drop_queue_locked(rt);
     unlock(rt);
     return nr_error_set(err, NR_ETIMEDOUT, NULL,
                         "runtime: stop deadline passed; %u queued job(s) dropped, %u job(s) "
                         "still running",
-                        dropped, running);
+                        queued, running);
 }
 
 /* ---- jobs and tasks ---------------------------------------------------------------------- */

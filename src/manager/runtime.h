@@ -163,6 +163,16 @@ void nr__task_cancel(nr__runtime *rt, nr__task *task);
 int nr__runtime_stop(nr__runtime *rt, nr_deadline deadline, nr_error *err);
 
 /*
+ * As nr__runtime_stop, except at the deadline: the jobs still queued are
+ * kept, and the workers go on running them in order (NR_ETIMEDOUT says how
+ * many are left). For a runtime behind an nr_executor, whose promise is
+ * that a job it took runs exactly once: a later nr__runtime_stop (with no
+ * deadline, to wait for all of them) or nr__runtime_destroy (which drops
+ * what is left) ends them.
+ */
+int nr__runtime_stop_keep(nr__runtime *rt, nr_deadline deadline, nr_error *err);
+
+/*
  * Stop if not stopped yet, with an expired deadline (so queued jobs are
  * dropped; call nr__runtime_stop first to drain them), join every thread,
  * waiting for running jobs to return, free every task not yet cancelled and

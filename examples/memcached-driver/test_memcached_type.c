@@ -73,6 +73,7 @@ static void test_config(void **state)
     assert_true(rep.count >= 1);
     assert_string_equal(rep.items[0].path, "$.port");
     assert_non_null(strstr(rep.items[0].rule, "65535"));
+    nr_config_free(&mc_config_schema, &cfg); /* a failed parse leaves the defaults it set */
 }
 
 /* The pool under the testing library's harness: eight threads, 300

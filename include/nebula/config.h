@@ -139,7 +139,9 @@ NR_API int nr_config_validate(const nr_config_schema *schema, const void *cfg,
  * being freed: do not pass a struct that still owns strings (nr_config_free
  * it first). The report is cleared first. A field whose range bounds are
  * both 0 has no range. Secrets in JSON are text: NUL bytes are refused. NR_OK or NR_ECONFIG with
- * every issue in report (may be NULL). */
+ * every issue in report (may be NULL). Either way cfg owns what it holds
+ * afterwards (after a failure: the defaults and the keys that were read):
+ * nr_config_free it. */
 NR_API int nr_config_parse(const nr_config_schema *schema, const char *text, size_t len, void *cfg,
                            nr_config_report *report, nr_error *err);
 

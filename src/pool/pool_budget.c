@@ -55,7 +55,11 @@ nr__budget *nr__budget_new(uint32_t limit)
         return NULL;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->jobs_done, NULL);
-    pthread_cond_init(&b->queued, NULL);
+    pthread_condattr_t ca; /* the wait for a queuing is timed on the monotonic clock */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->queued, &ca);
+    pthread_condattr_destroy(&ca);
     b->limit = limit ? limit : NR__BUDGET_NO_CAP;
     return b;
 }
@@ -95,7 +99,7 @@ void nr__budget_counts_full(nr__budget *b, nr__budget_counts_t *out)
 uint64_t nr__budget_wait_queued(nr__budget *b, uint64_t seen, int64_t timeout_ns)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t ns = (int64_t)ts.tv_nsec + (timeout_ns > 0 ? timeout_ns : 0);
     ts.tv_sec += (time_t)(ns / 1000000000);
     ts.tv_nsec = (long)(ns % 1000000000);

@@ -5,6 +5,7 @@
  * written into Redis by the test.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,6 +128,84 @@ static void test_grants_up_to_budget(void **state)
     give_back(gb, nb);
     end(pa, a);
     end(pb, b);
+    assert_int_equal(leases(res), 0);
+}
+
+typedef struct churn {
+    nr_pool *pool;
+    atomic_int *stop;
+    long ok;
+} churn;
+
+static void *churn_thread(void *arg)
+{
+    churn *c = arg;
+    while (!atomic_load(c->stop)) {
+        nr_guard g = NR_GUARD_INIT;
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(200));
+        if (nr_pool_acquire(c->pool, &ctx, &g, NULL) == NR_OK) {
+            usleep(2000);
+            nr_guard_release(&g);
+            c->ok++;
+        }
+    }
+    return NULL;
+}
+
+/* Three processes, four threads each, churning over a budget of 7 while
+ * leases come and go (release_after_ms 0 gives them back at once): the
+ * instances alive in all of them and the leases in Redis are never above
+ * 7 at any sample. */
+static void test_concurrent_never_beyond(void **state)
+{
+    (void)state;
+    const char *res = "churn";
+    enum { P = 3, T = 4, BUDGET = 7 };
+    nr_fleet *f[P];
+    nr_pool *p[P];
+    churn c[P][T];
+    pthread_t th[P][T];
+    atomic_int stop = 0;
+    char id[8];
+    for (int i = 0; i < P; i++) {
+        snprintf(id, sizeof(id), "p%d", i);
+        nr_fleet_options o = ft_options(res, id);
+        o.budget = BUDGET;
+        o.release_after_ms = -1;
+        f[i] = make_fleet(o);
+        p[i] = pool_in(f[i], id, 10, 200);
+    }
+    int base = atomic_load(&ft_alive);
+    for (int i = 0; i < P; i++)
+        for (int k = 0; k < T; k++) {
+            c[i][k] = (churn){p[i], &stop, 0};
+            pthread_create(&th[i][k], NULL, churn_thread, &c[i][k]);
+        }
+    int most = 0;
+    long long most_leases = 0;
+    for (int t = 0; t < 300; t++) { /* 3 s */
+        int a = atomic_load(&ft_alive) - base;
+        long long l = leases(res);
+        most = a > most ? a : most;
+        most_leases = l > most_leases ? l : most_leases;
+        if (t % 50 == 0) /* idle instances go: their leases come and go too */
+            for (int i = 0; i < P; i++)
+                nr_pool_evict_all(p[i]);
+        usleep(10000);
+    }
+    atomic_store(&stop, 1);
+    long ok = 0;
+    for (int i = 0; i < P; i++)
+        for (int k = 0; k < T; k++) {
+            pthread_join(th[i][k], NULL);
+            ok += c[i][k].ok;
+        }
+    assert_true(most <= BUDGET);
+    assert_true(most_leases <= BUDGET);
+    assert_true(most >= 2); /* the load did reach the budget's machinery */
+    assert_true(ok > 0);
+    for (int i = 0; i < P; i++)
+        end(p[i], f[i]);
     assert_int_equal(leases(res), 0);
 }
 
@@ -353,10 +432,15 @@ static void test_metrics(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grants_up_to_budget), cmocka_unit_test(test_dead_holder_expires),
-        cmocka_unit_test(test_min_per_process),     cmocka_unit_test(test_budget_changed),
-        cmocka_unit_test(test_malformed_value),     cmocka_unit_test(test_keys_escaped),
-        cmocka_unit_test(test_options_checked),     cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_grants_up_to_budget),
+        cmocka_unit_test(test_concurrent_never_beyond),
+        cmocka_unit_test(test_dead_holder_expires),
+        cmocka_unit_test(test_min_per_process),
+        cmocka_unit_test(test_budget_changed),
+        cmocka_unit_test(test_malformed_value),
+        cmocka_unit_test(test_keys_escaped),
+        cmocka_unit_test(test_options_checked),
+        cmocka_unit_test(test_metrics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -81,7 +81,7 @@ static double run(nr_manager *m, const char *id, nr_fleet *f, int wait_back, int
             nr_guard_release(&g[i]);
         uint32_t evicted = 0;
         nr_manager_evict_all(m, id, &evicted, NULL);
-        nr_fleet_stats st;
+        nr_fleet_stats st = NR_FLEET_STATS_INIT;
         if (f && wait_back)
             do { /* untimed: every lease back in Redis before the next round */
                 usleep(1000);

@@ -90,7 +90,7 @@ static int alive_becomes(int n)
 
 static nr_budget_counts counts(nr_budget *b)
 {
-    nr_budget_counts c;
+    nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
     nr_budget_get_counts(b, &c);
     return c;
 }
@@ -246,6 +246,9 @@ static void test_join_rules(void **state)
     assert_int_equal(nr_budget_add_pool(b, p, &err), NR_EINVAL);
     assert_non_null(strstr(err.message, "pool 'solo': executor"));
     assert_int_equal(nr_budget_add_pool(b, NULL, &err), NR_EINVAL);
+    nr_budget_counts unsized = {0}; /* size 0: refused, nothing written */
+    assert_int_equal(nr_budget_get_counts(b, &unsized), NR_EINVAL);
+    assert_int_equal(unsized.limit, 0);
     assert_int_equal(nr_pool_destroy(p, NULL), NR_OK);
 
     nr_manager_options o = NR_MANAGER_OPTIONS_INIT;

@@ -72,6 +72,8 @@ NR_API uint32_t nr_budget_lower_to(nr_budget *b, uint32_t limit);
 NR_API void nr_budget_set_shed(nr_budget *b, bool on);
 
 typedef struct nr_budget_counts {
+    size_t size;        /* sizeof(nr_budget_counts) as the caller was built: the caller sets
+                           it; the library writes up to it (NR_BUDGET_COUNTS_INIT) */
     uint32_t limit;     /* NR_BUDGET_UNLIMITED: no cap */
     uint32_t held;      /* places the pools hold (instances, making and destroying) */
     uint32_t queued;    /* pools queued for a place */
@@ -80,8 +82,14 @@ typedef struct nr_budget_counts {
     uint64_t queue_gen; /* times a pool queued, so far (for nr_budget_wait_queued) */
 } nr_budget_counts;
 
-/* All the counts of b at one instant. */
-NR_API void nr_budget_get_counts(nr_budget *b, nr_budget_counts *out);
+#define NR_BUDGET_COUNTS_INIT                                                                      \
+    {                                                                                              \
+        .size = sizeof(nr_budget_counts)                                                           \
+    }
+
+/* All the counts of b at one instant, written up to out->size. NR_EINVAL
+ * (nothing written) when out->size is not one this library knows. */
+NR_API int nr_budget_get_counts(nr_budget *b, nr_budget_counts *out);
 
 /* Block until a pool queues for a place after the queuing numbered seen
  * (a queue_gen from nr_budget_get_counts or an earlier return), until

@@ -142,21 +142,29 @@ NR_API nr_budget *nr_fleet_budget(nr_fleet *f);
 NR_API int nr_fleet_set_budget(nr_fleet *f, uint32_t budget, nr_error *err);
 
 typedef struct nr_fleet_stats {
-    uint32_t budget;                       /* the fleet's places, as last read */
-    uint32_t fleet_leases;                 /* leases of every process, as last read */
-    uint32_t processes;                    /* live processes, as last read */
-    uint32_t leases;                       /* this process's leases, as last confirmed */
-    uint32_t local_limit;                  /* the local budget's limit now */
-    uint32_t local_held;                   /* places its pools hold now */
-    uint32_t local_wanted;                 /* places its queued pools want now */
-    bool redis_up;                         /* the last script succeeded */
-    bool fallback;                         /* the mode's limit is in force (Redis down) */
-    uint64_t syncs;                        /* scripts that succeeded */
-    uint64_t renew_failures;               /* scripts that failed */
+    size_t size;             /* sizeof(nr_fleet_stats) as the caller was built: the caller sets
+                                it; the library writes up to it (NR_FLEET_STATS_INIT) */
+    uint32_t budget;         /* the fleet's places, as last read */
+    uint32_t fleet_leases;   /* leases of every process, as last read */
+    uint32_t processes;      /* live processes, as last read */
+    uint32_t leases;         /* this process's leases, as last confirmed */
+    uint32_t local_limit;    /* the local budget's limit now */
+    uint32_t local_held;     /* places its pools hold now */
+    uint32_t local_wanted;   /* places its queued pools want now */
+    bool redis_up;           /* the last script succeeded */
+    bool fallback;           /* the mode's limit is in force (Redis down) */
+    uint64_t syncs;          /* scripts that succeeded */
+    uint64_t renew_failures; /* scripts that failed */
     char last_error[NR_ERROR_MESSAGE_MAX]; /* the last failure's message, "" when none */
 } nr_fleet_stats;
 
-/* A snapshot. NR_EINVAL when an argument is NULL. */
+#define NR_FLEET_STATS_INIT                                                                        \
+    {                                                                                              \
+        .size = sizeof(nr_fleet_stats)                                                             \
+    }
+
+/* A snapshot, written up to out->size. NR_EINVAL when an argument is NULL
+ * or out->size is not one this library knows (nothing written then). */
 NR_API int nr_fleet_get_stats(nr_fleet *f, nr_fleet_stats *out);
 
 /* "fail_closed", "fail_open"; "unknown" otherwise. */

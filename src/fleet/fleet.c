@@ -195,7 +195,7 @@ int nr_fleet_destroy(nr_fleet *f, nr_error *err)
 {
     if (!f)
         return NR_OK;
-    nr_budget_counts c;
+    nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
     nr_budget_get_counts(f->local, &c);
     if (c.pools)
         return nr_error_set(err, NR_EBUSY, f->cfg.resource,
@@ -232,15 +232,18 @@ int nr_fleet_set_budget(nr_fleet *f, uint32_t budget, nr_error *err)
 
 int nr_fleet_get_stats(nr_fleet *f, nr_fleet_stats *out)
 {
-    if (!f || !out)
+    if (!f || !out || NR__ABI_OUT_CHECK(out, nr_fleet_stats, NR_FLEET_STATS_INIT, NULL) != NR_OK)
         return NR_EINVAL;
+    nr_fleet_stats st;
     pthread_mutex_lock(&f->mu);
-    *out = f->st;
+    st = f->st;
     pthread_mutex_unlock(&f->mu);
-    nr_budget_counts c;
+    st.size = sizeof(st);
+    nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
     nr_budget_get_counts(f->local, &c);
-    out->local_limit = c.limit;
-    out->local_held = c.held;
-    out->local_wanted = c.wanted;
+    st.local_limit = c.limit;
+    st.local_held = c.held;
+    st.local_wanted = c.wanted;
+    nr__abi_out(out, &st, sizeof(st));
     return NR_OK;
 }

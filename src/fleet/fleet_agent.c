@@ -122,7 +122,7 @@ static void went_down(nr_fleet *f, const nr_error *e)
     if (f->cfg.mode == NR_FLEET_FAIL_CLOSED)
         nr_budget_set_shed(f->local, false); /* what is held stays while Redis is away */
     if (was_up) {
-        nr_budget_counts c;
+        nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
         nr_budget_get_counts(f->local, &c);
         char text[NR_ERROR_MESSAGE_MAX + 64]; /* the event cuts it with "..." */
         if (f->cfg.mode == NR_FLEET_FAIL_CLOSED)
@@ -139,7 +139,7 @@ static void went_down(nr_fleet *f, const nr_error *e)
 
 void nr__fleet_step(nr_fleet *f)
 {
-    nr_budget_counts c;
+    nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
     nr_budget_get_counts(f->local, &c);
     int64_t now = nr_now_ns();
     uint32_t want = f->up ? target(f, &c, now) : max_u32(c.held, f->cfg.min_per_process);
@@ -165,7 +165,7 @@ static int64_t sleep_ns(nr_fleet *f)
         int64_t retry = f->cfg.renew_ms < RETRY_MS ? f->cfg.renew_ms : RETRY_MS;
         return ms(retry);
     }
-    nr_budget_counts c;
+    nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
     nr_budget_get_counts(f->local, &c);
     int64_t until = f->next_renew_ns;
     if (c.wanted > 0) {

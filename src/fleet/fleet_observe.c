@@ -71,7 +71,7 @@ int nr__fleet_metrics_init(nr_fleet *f, nr_metrics *reg, nr_error *err)
 
 void nr__fleet_publish(nr_fleet *f, const char *error_text, int error_code)
 {
-    nr_budget_counts c;
+    nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
     nr_budget_get_counts(f->local, &c);
     double limit = c.limit == NR_BUDGET_UNLIMITED ? -1 : (double)c.limit;
     nr_gauge_set(f->m.in_use, f->last.total);

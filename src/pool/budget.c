@@ -5,6 +5,7 @@
  */
 #include "nebula/budget.h"
 
+#include "base/abi.h"
 #include "nebula/alloc.h"
 #include "pool/pool_budget.h"
 #include "pool/pool_internal.h"
@@ -69,16 +70,21 @@ uint32_t nr_budget_lower_to(nr_budget *b, uint32_t limit)
     return nr__budget_lower_to(b->b, limit);
 }
 
-void nr_budget_get_counts(nr_budget *b, nr_budget_counts *out)
+int nr_budget_get_counts(nr_budget *b, nr_budget_counts *out)
 {
+    if (!out || NR__ABI_OUT_CHECK(out, nr_budget_counts, NR_BUDGET_COUNTS_INIT, NULL) != NR_OK)
+        return NR_EINVAL;
     nr__budget_counts_t c;
     nr__budget_counts_full(b->b, &c);
-    out->limit = c.limit;
-    out->held = c.held;
-    out->queued = c.queued;
-    out->wanted = c.wanted;
-    out->pools = c.members;
-    out->queue_gen = c.queue_gen;
+    nr_budget_counts full = {.size = sizeof(full),
+                             .limit = c.limit,
+                             .held = c.held,
+                             .queued = c.queued,
+                             .wanted = c.wanted,
+                             .pools = c.members,
+                             .queue_gen = c.queue_gen};
+    nr__abi_out(out, &full, sizeof(full));
+    return NR_OK;
 }
 
 uint64_t nr_budget_wait_queued(nr_budget *b, uint64_t seen, int64_t timeout_ns)

@@ -112,7 +112,7 @@ static void test_grants_up_to_budget(void **state)
     assert_int_equal(nb, 0);
     assert_int_equal(err.code, NR_ETIMEDOUT);
     assert_int_equal(leases(res), 5);
-    nr_fleet_stats st;
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
     assert_int_equal(nr_fleet_get_stats(a, &st), NR_OK);
     assert_int_equal(st.leases, 5);
     assert_int_equal(st.local_limit, 5);
@@ -257,7 +257,7 @@ static void test_min_per_process(void **state)
     /* 6 - b's 2 - c's reserved 2 */
     assert_int_equal(take_all(pa, g, 10, &err), 2);
     assert_int_equal(err.code, NR_ETIMEDOUT);
-    nr_fleet_stats st;
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
     nr_fleet_get_stats(b, &st);
     assert_int_equal(st.leases, 2);
     assert_int_equal(leases(res), 4);
@@ -331,7 +331,7 @@ static void test_malformed_value(void **state)
     o.events = bus;
     f = make_fleet(o);
     freeReplyObject(ft_cmd(rc_, "ZADD nebula:%s:leases 99999999999999 no-slot", res));
-    nr_fleet_stats st;
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
     FT_WAIT_UNTIL((nr_fleet_get_stats(f, &st), st.renew_failures > 0), 3000);
     assert_false(st.redis_up);
     assert_non_null(strstr(st.last_error, "nebula:malformed:leases"));
@@ -425,6 +425,9 @@ static void test_metrics(void **state)
     assert_non_null(strstr(text, "nr_fleet_redis_up{resource=\"metered\"} 1"));
     assert_non_null(strstr(text, "nr_fleet_renew_failures_total{resource=\"metered\"} 0"));
     nr_free(text);
+    nr_fleet_stats unsized = {0}; /* size 0: refused, nothing written */
+    assert_int_equal(nr_fleet_get_stats(f, &unsized), NR_EINVAL);
+    assert_int_equal(unsized.leases, 0);
     assert_int_equal(nr_fleet_destroy(f, NULL), NR_OK);
     nr_metrics_destroy(reg);
 }

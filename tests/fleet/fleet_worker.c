@@ -158,8 +158,7 @@ int main(int argc, char **argv)
     mo.health_interval_ms = 0;
     nr_resource_spec spec =
         NR_RESOURCE_SPEC(.id = "db", .type = &nr_postgres_type, .config = &pc, .pool = &pool,
-                         .credential_ref = "pg",
-                         .budget = getenv("FLEET_NO_BUDGET") ? NULL : nr_fleet_budget(fleet));
+                         .credential_ref = "pg", .budget = nr_fleet_budget(fleet));
     if (nr_manager_create(&mgr, &mo, &err) || nr_manager_register(mgr, &spec, &err) ||
         nr_manager_start(mgr, nr_deadline_in_ms(30000), &err))
         return fprintf(stderr, "manager: %s\n", err.message), 1;

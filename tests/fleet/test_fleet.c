@@ -302,6 +302,35 @@ static void test_budget_changed(void **state)
     end(p, f);
 }
 
+/* Leases lost in Redis (a failover, a flush) come back under the same ids
+ * at the next renewal; renewals never add a second member. */
+static void test_leases_reestablished(void **state)
+{
+    (void)state;
+    const char *res = "again";
+    nr_fleet_options o = ft_options(res, "a");
+    o.budget = 5;
+    nr_fleet *f = make_fleet(o);
+    nr_pool *p = pool_in(f, "p", 10, 2000);
+    nr_guard g[3];
+    nr_error err;
+    assert_int_equal(take_ms(p, g, 3, 2000, &err), 3);
+    usleep(500 * 1000); /* renewals */
+    assert_int_equal(leases(res), 3);
+    freeReplyObject(ft_cmd(rc_, "DEL nebula:%s:leases nebula:%s:procs", res, res));
+    FT_WAIT_UNTIL(leases(res) == 3, 2000);
+    usleep(500 * 1000);
+    redisReply *r = ft_cmd(rc_, "ZRANGE nebula:%s:leases 0 -1", res);
+    assert_int_equal(r->elements, 3);
+    assert_string_equal(r->element[0]->str, "a/0");
+    assert_string_equal(r->element[1]->str, "a/1");
+    assert_string_equal(r->element[2]->str, "a/2");
+    freeReplyObject(r);
+    assert_int_equal(ft_int(rc_, "ZCARD nebula:%s:procs", res), 1);
+    give_back(g, 3);
+    end(p, f);
+}
+
 /* A malformed value in Redis is an error naming the key: at create, and
  * at runtime (stats and the event say so); never a crash. */
 static void test_malformed_value(void **state)
@@ -435,15 +464,11 @@ static void test_metrics(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grants_up_to_budget),
-        cmocka_unit_test(test_concurrent_never_beyond),
-        cmocka_unit_test(test_dead_holder_expires),
-        cmocka_unit_test(test_min_per_process),
-        cmocka_unit_test(test_budget_changed),
-        cmocka_unit_test(test_malformed_value),
-        cmocka_unit_test(test_keys_escaped),
-        cmocka_unit_test(test_options_checked),
-        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_grants_up_to_budget), cmocka_unit_test(test_concurrent_never_beyond),
+        cmocka_unit_test(test_dead_holder_expires), cmocka_unit_test(test_min_per_process),
+        cmocka_unit_test(test_budget_changed),      cmocka_unit_test(test_leases_reestablished),
+        cmocka_unit_test(test_malformed_value),     cmocka_unit_test(test_keys_escaped),
+        cmocka_unit_test(test_options_checked),     cmocka_unit_test(test_metrics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

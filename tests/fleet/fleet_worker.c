@@ -127,8 +127,8 @@ int main(int argc, char **argv)
         NR_FLEET_OPTIONS(.resource = argv[1], .process_id = argv[2], .budget = 30,
                          .min_per_process = 2, .redis_host = env("NR_TEST_REDIS_HOST"),
                          .redis_port = atoi(env("NR_TEST_REDIS_PORT")), .credentials = &creds,
-                         .credential_ref = "redis", .lease_ttl_ms = 2000, .renew_interval_ms = 250,
-                         .release_after_ms = 500, .redis_timeout_ms = 150,
+                         .credential_ref = "redis", .lease_ttl_ms = 2000, .renew_interval_ms = 400,
+                         .release_after_ms = 500, .redis_timeout_ms = 250,
                          .on_redis_down = strcmp(argv[3], "open") == 0 ? NR_FLEET_FAIL_OPEN
                                                                        : NR_FLEET_FAIL_CLOSED,
                          .events = bus);

@@ -76,8 +76,9 @@ typedef struct nr_fleet_options {
                                         (NR_FLEET_OPTIONS_INIT, docs/ABI.md) */
     const char *resource;            /* required: the budget's name, 1..63 bytes (a resource id) */
     const char *prefix;              /* key namespace, 1..63 bytes; NULL = "nebula" */
-    const char *process_id;          /* this process, stable while it runs, 1..127 bytes;
-                                        NULL = "<hostname>:<pid>" */
+    const char *process_id;          /* this process, stable while it runs and unique among the live
+                                        ones (two processes with one id would share leases),
+                                        1..127 bytes; NULL = "<hostname>:<pid>:<random>" */
     uint32_t budget;                 /* the fleet's places: written to Redis when the key does not
                                         exist yet (Redis's value wins otherwise); 0 = it must exist */
     uint32_t min_per_process;        /* places every live process may always have, reserved from

@@ -60,8 +60,16 @@ static int read_options(nr__fleet_cfg *c, const nr_fleet_options *o, nr_error *e
     if (gethostname(host, sizeof(host)) != 0)
         snprintf(host, sizeof(host), "host");
     host[sizeof(host) - 1] = '\0';
+    /* a nonce too: two processes may share a host name and a pid (containers) */
+    unsigned nonce = (unsigned)nr_now_ns() ^ ((unsigned)getpid() << 16);
+    FILE *ur = fopen("/dev/urandom", "rb");
+    if (ur) {
+        if (fread(&nonce, sizeof(nonce), 1, ur) != 1)
+            nonce ^= (unsigned)nr_wall_ms();
+        fclose(ur);
+    }
     char proc[256];
-    snprintf(proc, sizeof(proc), "%.120s:%ld", host, (long)getpid());
+    snprintf(proc, sizeof(proc), "%.100s:%ld:%08x", host, (long)getpid(), nonce);
     int rc =
         copy_str(c->resource, sizeof(c->resource), o->resource, NULL, NULL, "resource", 1, err);
     const char *res = c->resource;

@@ -29,6 +29,8 @@
 static const char SCRIPT[] =
     "local function bad(k, why) return redis.error_reply('NRFLEET malformed value at key ' .. k "
     ".. ': ' .. why) end\n"
+    /* Redis before 5 needs effects replication for writes after TIME */
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local me, want, ttl, min = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), "

@@ -145,6 +145,7 @@ int main(int argc, char **argv)
         nr_manager_register(m, &fleet, &err) || nr_manager_register(m, &held, &err) ||
         nr_manager_start(m, nr_deadline_in_ms(10000), &err))
         die("manager", &err);
+    run(m, "plain", NULL, 0, 2, size); /* warm up: threads, allocator, caches */
     double a = run(m, "plain", NULL, 0, rounds, size);
     double b = run(m, "fleet", f, 1, rounds, size);
     run(m, "held", kept, 0, 1, size); /* the leases once */

@@ -36,6 +36,7 @@ typedef struct nr__fleet_reply {
 /* A connection to Redis, as the options say. */
 typedef struct nr__fleet_conn {
     struct redisContext *c; /* NULL: not connected */
+    char sha[48];           /* the script's SHA1 once SCRIPT LOAD answered; "" before */
 } nr__fleet_conn;
 
 typedef struct nr__fleet_cfg {

@@ -153,4 +153,5 @@ void nr__fleet_disconnect(nr__fleet_conn *conn)
     if (conn->c)
         redisFree(conn->c);
     conn->c = NULL;
+    conn->sha[0] = '\0';
 }

@@ -113,6 +113,24 @@ static redisReply *command(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, int a
     return r;
 }
 
+/* SCRIPT LOAD on this connection: conn->sha. NR_EUNAVAIL. */
+static int load(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, nr_error *err)
+{
+    const char *argv[] = {"SCRIPT", "LOAD", SCRIPT};
+    size_t lens[] = {6, 4, sizeof(SCRIPT) - 1};
+    redisReply *r = command(cfg, conn, 3, argv, lens, err);
+    if (!r)
+        return NR_EUNAVAIL;
+    int ok = r->type == REDIS_REPLY_STRING && r->len < sizeof(conn->sha);
+    if (ok)
+        memcpy(conn->sha, r->str, r->len + 1);
+    else
+        nr_error_set(err, NR_EUNAVAIL, cfg->resource, "fleet '%s': SCRIPT LOAD: %.120s",
+                     cfg->resource, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    freeReplyObject(r);
+    return ok ? NR_OK : NR_EUNAVAIL;
+}
+
 int nr__fleet_sync(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint32_t want, int leave,
                    nr__fleet_reply *out, nr_error *err)
 {
@@ -121,13 +139,38 @@ int nr__fleet_sync(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint32_t want
     snprintf(sttl, sizeof(sttl), "%lld", (long long)cfg->ttl_ms);
     snprintf(smin, sizeof(smin), "%u", cfg->min_per_process);
     snprintf(sinit, sizeof(sinit), "%u", cfg->init_budget);
-    const char *argv[] = {
-        "EVAL", SCRIPT, "3",  cfg->key_budget, cfg->key_leases,  cfg->key_procs, cfg->proc_esc,
-        swant,  sttl,   smin, sinit,           leave ? "1" : "0"};
-    size_t lens[sizeof(argv) / sizeof(argv[0])];
-    for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
+    if (!conn->c && nr__fleet_connect(cfg, conn, err) != NR_OK)
+        return NR_EUNAVAIL;
+    if (!conn->sha[0] && load(cfg, conn, err) != NR_OK)
+        return NR_EUNAVAIL;
+    const char *argv[] = {"EVALSHA",
+                          conn->sha,
+                          "3",
+                          cfg->key_budget,
+                          cfg->key_leases,
+                          cfg->key_procs,
+                          cfg->proc_esc,
+                          swant,
+                          sttl,
+                          smin,
+                          sinit,
+                          leave ? "1" : "0"};
+    enum { ARGC = sizeof(argv) / sizeof(argv[0]) };
+    size_t lens[ARGC];
+    for (size_t i = 0; i < ARGC; i++)
         lens[i] = strlen(argv[i]);
-    redisReply *r = command(cfg, conn, (int)(sizeof(argv) / sizeof(argv[0])), argv, lens, err);
+    redisReply *r = command(cfg, conn, ARGC, argv, lens, err);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* the script cache was emptied (a restart, SCRIPT FLUSH): load it again */
+        freeReplyObject(r);
+        r = NULL;
+        conn->sha[0] = '\0';
+        if (load(cfg, conn, err) == NR_OK) {
+            argv[1] = conn->sha;
+            lens[1] = strlen(conn->sha);
+            r = command(cfg, conn, ARGC, argv, lens, err);
+        }
+    }
     if (!r)
         return NR_EUNAVAIL;
     int rc = NR_OK;

@@ -133,7 +133,6 @@ static void fleet_free(nr_fleet *f)
     nr__fleet_disconnect(&f->conn);
     nr_budget_destroy(f->local, NULL);
     nr_secret_free(f->cfg.password);
-    pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
     f->magic = 0;
     nr_free(f);
@@ -152,7 +151,6 @@ int nr_fleet_create(nr_fleet **out, const nr_fleet_options *opts, nr_error *err)
     if (!f)
         return nr_error_set(err, NR_ENOMEM, o.resource, "fleet: out of memory");
     pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
     f->magic = FLEET_MAGIC;
     f->events = o.events;
     rc = read_options(&f->cfg, &o, err);

@@ -72,8 +72,7 @@ struct nr_fleet {
     int thread_started;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* [mu] stop was set */
-    int stop;          /* [mu] */
+    int stop;          /* [mu] nr_fleet_destroy: the agent ends (woken by nr_budget_wake) */
     nr_fleet_stats st; /* [mu] the agent's view (local_* filled when read) */
 
     /* the agent's own (its thread only, after create) */

@@ -92,6 +92,8 @@ foreach(comp ${nr_lib_comps})
   elseif(comp STREQUAL "testing")
     set(what "the testing library (a mock resource type, test helpers and a
 load-and-fault harness, for tests of resource types and of code that uses pools)")
+  elseif(comp STREQUAL "fleet")
+    set(what "the fleet budget (connections shared by many processes, kept in Redis)")
   else()
     set(what "the ${comp} driver")
   endif()

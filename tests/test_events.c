@@ -152,7 +152,13 @@ static void test_type_names(void **state)
     assert_int_equal(NR_EV_SCALED_DOWN, 26);
     assert_string_equal(nr_event_type_name(NR_EV_TENANT_EVICTED), "tenant_evicted");
     assert_int_equal(NR_EV_TENANT_EVICTED, 27);
-    assert_string_equal(nr_event_type_name((nr_event_type)28), "unknown");
+    assert_string_equal(nr_event_type_name(NR_EV_FLEET_REDIS_DOWN), "fleet_redis_down");
+    assert_string_equal(nr_event_type_name(NR_EV_FLEET_REDIS_UP), "fleet_redis_up");
+    assert_string_equal(nr_event_type_name(NR_EV_FLEET_FALLBACK), "fleet_fallback");
+    assert_int_equal(NR_EV_FLEET_REDIS_DOWN, 28);
+    assert_int_equal(NR_EV_FLEET_REDIS_UP, 29);
+    assert_int_equal(NR_EV_FLEET_FALLBACK, 30);
+    assert_string_equal(nr_event_type_name((nr_event_type)31), "unknown");
     assert_string_equal(nr_event_type_name((nr_event_type)-1), "unknown");
 }
 

@@ -110,10 +110,20 @@ extern "C" {
                                          = "utilization 0.95 >= 0.80 for 10000 ms: max_size 4              \
                                          -> 6" */                                                          \
     X(SCALED_DOWN, 26, "scaled_down") /* autoscaling lowered it: the same fields */                        \
-    X(TENANT_EVICTED, 27, "tenant_evicted") /* a tenant pool went unused for the tenants'                  \
-                                               idle_timeout_ms and was removed: scope = the                \
-                                               tenant, count = tenant pools left, text =                   \
-                                               "unused for 600000 ms" */
+    X(TENANT_EVICTED, 27, "tenant_evicted")     /* a tenant pool went unused for the tenants'              \
+                                                   idle_timeout_ms and was removed: scope = the            \
+                                                   tenant, count = tenant pools left, text =               \
+                                                   "unused for 600000 ms" */                               \
+    X(FLEET_REDIS_DOWN, 28, "fleet_redis_down") /* a fleet budget (nebula/fleet.h) lost Redis:             \
+                                                   resource_id = the budget's resource, count =            \
+                                                   the local limit kept, error_code, text =                \
+                                                   what failed and the mode */                             \
+    X(FLEET_REDIS_UP, 29, "fleet_redis_up")     /* Redis answers again: count = the leases                 \
+                                                   re-established */                                       \
+    X(FLEET_FALLBACK, 30, "fleet_fallback")     /* Redis still down: the mode's limit is in                \
+                                                   force: count = the local limit (fail_closed             \
+                                                   once the leases' TTL ran out: 0; fail_open:             \
+                                                   budget / processes), text says which */
 
 typedef enum nr_event_type {
 #define NR__EV_ENUM(name, value, text) NR_EV_##name = value,

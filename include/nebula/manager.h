@@ -183,6 +183,14 @@ typedef struct nr_resource_spec {
      * resource that is not partitioned by tenant it must be NULL or the
      * defaults (NR_ECONFIG otherwise). */
     const nr_tenant_policy *tenants;
+    /* Places shared with other pools (nebula/budget.h), e.g. this process's
+     * share of a fleet-wide budget (nebula/fleet.h); borrowed, must outlive
+     * the resource (unregister it, or destroy the manager, before
+     * nr_budget_destroy). NULL = none. The resource's pool is put in it when
+     * it starts (and a reload's new pool too; the budget itself cannot
+     * change on reload). Not for a tenant-partitioned resource (its
+     * max_total is its budget): NR_ECONFIG. */
+    struct nr_budget *budget;
 } nr_resource_spec;
 
 /* Initialisers that set size: `nr_resource_spec o = NR_RESOURCE_SPEC_INIT;`, or with fields:

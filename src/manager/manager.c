@@ -10,6 +10,7 @@
 #include "base/abi.h"
 #include "manager/manager_internal.h"
 #include "pool/pool_budget.h"
+#include "nebula/budget.h"
 #include "observe/span.h"
 #include "nebula/alloc.h"
 #include "nebula/id.h"
@@ -301,6 +302,13 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
     rc = nr__tenant_policy_check(spec, &tp, &rep, err);
     if (rc)
         return rc;
+    if (spec->budget && spec->partition == NR_PARTITION_TENANT)
+        return nr_error_set(err, NR_ECONFIG, id,
+                            "resource '%s': budget: not for a tenant-partitioned resource "
+                            "(tenants.max_total shares its places)",
+                            id);
+    if (spec->budget && !nr__budget_of(spec->budget))
+        return nr_error_set(err, NR_EINVAL, id, "resource '%s': budget: not a live budget", id);
 
     nr__entry *e = nr_calloc(1, sizeof(*e));
     if (!e)
@@ -326,6 +334,7 @@ static int entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_err
     else
         nr_scope_global(&e->scope);
     e->partition = spec->partition;
+    e->shared = spec->budget;
     atomic_init(&e->dep_policy, (int)spec->on_dependency_failure);
     atomic_init(&e->state, NR_RS_REGISTERED);
     atomic_init(&e->health, NR_HEALTH_UNKNOWN);

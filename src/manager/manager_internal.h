@@ -134,6 +134,9 @@ typedef struct nr__entry {
     uint64_t tn_evicted, tn_refused; /* [mu] */
     struct nr__budget *budget;       /* [const after register] max_total's shared places
                                         (src/pool/pool_budget.c); NULL when not partitioned */
+    struct nr_budget *shared;        /* [const after register] spec->budget: the pool's
+                                        places shared with others (nebula/budget.h); NULL
+                                        = none */
     nr__tenant_pool *draining;       /* [mu] closed pools with leases still out (a start
                                         that failed stopped them, a reload replaced
                                         them): destroyed once those are back and no

@@ -22,6 +22,7 @@
 
 #include "base/abi.h"
 #include "manager/manager_internal.h"
+#include "nebula/budget.h"
 #include "pool/pool_budget.h"
 #include "nebula/alloc.h"
 #include "observe/span.h"
@@ -96,6 +97,8 @@ static int refuse_fixed(const nr__entry *e, const nr_resource_spec *s, nr_error 
         what = "scope";
     else if (s->partition != e->partition)
         what = "partition";
+    else if (s->budget != e->shared)
+        what = "budget";
     else if (!same_str(s->credential_ref, e->cred_ref))
         what = "credential_ref";
     else if (s->ndepends != e->ndeps)
@@ -188,6 +191,10 @@ static int make_pool(nr_manager *m, nr__entry *e, const void *config, const nr_p
                         .events = m->opts.events, .hooks = m->opts.hooks, .executor = &m->creators);
     nr__entry_histograms(m, e, &e->scope, &o.wait_histogram, &o.health_histogram);
     int rc = nr_pool_create(&p, &o, err);
+    if (rc == NR_OK && e->shared && (rc = nr_budget_add_pool(e->shared, p, err)) != NR_OK) {
+        nr_pool_destroy(p, NULL); /* new and unused: nothing is out */
+        p = NULL;
+    }
     if (rc == NR_OK && e->suspended)
         nr_pool_suspend(p);
     pthread_mutex_unlock(&e->mu);

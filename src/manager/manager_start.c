@@ -29,6 +29,7 @@
 #include "base/abi.h"
 #include "manager/graph.h"
 #include "manager/manager_internal.h"
+#include "nebula/budget.h"
 #include "nebula/alloc.h"
 #include "observe/span.h"
 
@@ -112,6 +113,10 @@ int nr__entry_start(nr_manager *m, nr__entry *e, nr_deadline deadline, const nr_
         if (e->partition == NR_PARTITION_NONE)
             nr__entry_histograms(m, e, &e->scope, &o.wait_histogram, &o.health_histogram);
         rc = nr_pool_create(&p, &o, &e2);
+        if (rc == NR_OK && e->shared && (rc = nr_budget_add_pool(e->shared, p, &e2)) != NR_OK) {
+            nr_pool_destroy(p, NULL); /* new and unused: nothing is out */
+            p = NULL;
+        }
         e->warming = rc == NR_OK ? p : NULL;
         /* a single pool is warmed to min_idle (<= max_size); tenant pools are
          * made on first use, so one instance proves the resource */

@@ -13,6 +13,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <time.h>
 
 #include "nebula/alloc.h"
 #include "pool/pool_budget.h"
@@ -35,8 +36,14 @@ struct nr__budget_member {
 struct nr__budget {
     pthread_mutex_t mu;
     pthread_cond_t jobs_done; /* a member's last job ended */
-    uint32_t limit, held, nqueued, nshed;
-    uint32_t idle_wanted; /* idle instances any member may give up for the queue */
+    pthread_cond_t queued;    /* a member queued (nr__budget_wait) */
+    uint64_t queue_gen;       /* queuings so far */
+    uint32_t limit;           /* NR__BUDGET_NO_CAP: no cap */
+    uint32_t held, nqueued, nshed, nmembers;
+    int woken;             /* nr__budget_wake: the next (or current) wait returns */
+    int shed_over;         /* places held above the limit are given up (nr__budget_set_shed) */
+    uint32_t over_pending; /* instances retired for that whose place is not yet back */
+    uint32_t idle_wanted;  /* idle instances any member may give up for the queue */
     nr__budget_member *q_head, *q_tail;
     nr__budget_member *members;
 };
@@ -48,7 +55,12 @@ nr__budget *nr__budget_new(uint32_t limit)
         return NULL;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->jobs_done, NULL);
-    b->limit = limit;
+    pthread_condattr_t ca; /* the wait for a queuing is timed on the monotonic clock */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->queued, &ca);
+    pthread_condattr_destroy(&ca);
+    b->limit = limit ? limit : NR__BUDGET_NO_CAP;
     return b;
 }
 
@@ -56,6 +68,7 @@ void nr__budget_free(nr__budget *b)
 {
     if (!b)
         return;
+    pthread_cond_destroy(&b->queued);
     pthread_cond_destroy(&b->jobs_done);
     pthread_mutex_destroy(&b->mu);
     nr_free(b);
@@ -66,6 +79,45 @@ void nr__budget_counts(nr__budget *b, uint32_t *held, uint32_t *queued)
     pthread_mutex_lock(&b->mu);
     *held = b->held;
     *queued = b->nqueued;
+    pthread_mutex_unlock(&b->mu);
+}
+
+void nr__budget_counts_full(nr__budget *b, nr__budget_counts_t *out)
+{
+    pthread_mutex_lock(&b->mu);
+    out->limit = b->limit;
+    out->held = b->held;
+    out->queued = b->nqueued;
+    out->wanted = 0;
+    for (nr__budget_member *x = b->q_head; x; x = x->qnext)
+        out->wanted += x->want;
+    out->members = b->nmembers;
+    out->queue_gen = b->queue_gen;
+    pthread_mutex_unlock(&b->mu);
+}
+
+uint64_t nr__budget_wait_queued(nr__budget *b, uint64_t seen, int64_t timeout_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (timeout_ns > 0 ? timeout_ns : 0);
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_mutex_lock(&b->mu);
+    while (b->queue_gen == seen && !b->woken)
+        if (pthread_cond_timedwait(&b->queued, &b->mu, &ts) != 0)
+            break;
+    b->woken = 0;
+    uint64_t gen = b->queue_gen;
+    pthread_mutex_unlock(&b->mu);
+    return gen;
+}
+
+void nr__budget_wake(nr__budget *b)
+{
+    pthread_mutex_lock(&b->mu);
+    b->woken = 1;
+    pthread_cond_broadcast(&b->queued);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -94,6 +146,25 @@ static void kick_job(void *arg)
     job_done(m);
 }
 
+/* [b->mu] Places held above the limit that no retired instance is yet
+ * giving back, when the budget sheds them (0 otherwise). */
+static uint32_t excess_locked(const nr__budget *b)
+{
+    if (!b->shed_over || b->held <= b->limit)
+        return 0;
+    uint32_t over = b->held - b->limit;
+    return over > b->over_pending ? over - b->over_pending : 0;
+}
+
+/* [b->mu] An instance goes for the excess: its place is counted as coming back. */
+static int take_excess_locked(nr__budget *b)
+{
+    if (!excess_locked(b))
+        return 0;
+    b->over_pending++;
+    return 1;
+}
+
 /* [p->mu] Whether an idle instance of p should go for the queue: one of
  * p's own requests (over its share), or one of the idle places any member
  * may give up; the request is used up. */
@@ -102,8 +173,8 @@ static int idle_request_locked(nr_pool *p)
     nr__budget_member *m = p->bm;
     nr__budget *b = m->b;
     pthread_mutex_lock(&b->mu);
-    int yes = 0;
-    if (b->q_head) {
+    int yes = take_excess_locked(b);
+    if (!yes && b->q_head) {
         if (m->shed) {
             yes = 1;
             if (--m->shed == 0)
@@ -145,7 +216,9 @@ static void shed_job(void *arg)
     nr__pool_assert_locked_invariants(p);
     nr__pool_unlock(p);
     if (n) {
-        nr__pool_event(p, NR_EV_CLEANED_UP, 0, 0, n, NR_OK, "max_total: room for another tenant");
+        nr__pool_event(p, NR_EV_CLEANED_UP, 0, 0, n, NR_OK,
+                       m->b->shed_over ? "budget: places given up for the limit or another pool"
+                                       : "max_total: room for another tenant");
         nr__destroy_list(p, list, n);
     }
     job_done(m);
@@ -176,6 +249,8 @@ static void enqueue_locked(nr__budget *b, nr__budget_member *m)
         b->q_head = m;
     b->q_tail = m;
     b->nqueued++;
+    b->queue_gen++;
+    pthread_cond_broadcast(&b->queued);
 }
 
 static nr__budget_member *dequeue_locked(nr__budget *b)
@@ -224,10 +299,21 @@ static void end_sheds_locked(nr__budget *b)
         }
 }
 
+/* [b->mu] Held above the limit and shedding: the members holding
+ * instances look for idle ones to give up, and mark their give-backs. */
+static void kick_excess_locked(nr__budget *b)
+{
+    if (!excess_locked(b))
+        return;
+    for (nr__budget_member *x = b->members; x; x = x->next)
+        if (x->held > x->granted && !x->idle_job)
+            x->idle_job = submit_locked(x, shed_job);
+}
+
 /* [b->mu] Hand free places to the queue, one per member per turn. */
 static void grant_locked(nr__budget *b)
 {
-    while (b->q_head && (b->limit == 0 || b->held < b->limit)) {
+    while (b->q_head && b->held < b->limit) {
         nr__budget_member *m = dequeue_locked(b);
         m->granted++;
         m->held++;
@@ -246,7 +332,7 @@ static void grant_locked(nr__budget *b)
  * their fair share as they are given back. */
 static void ask_shed_locked(nr__budget *b, nr__budget_member *m, uint32_t n)
 {
-    if (b->limit == 0)
+    if (b->limit == NR__BUDGET_NO_CAP)
         return;
     uint32_t wanted = 0;
     for (nr__budget_member *x = b->q_head; x; x = x->qnext)
@@ -305,6 +391,7 @@ int nr__pool_budget_join(nr_pool *p, nr__budget *b, nr_error *err)
     if (b->members)
         b->members->prev = m;
     b->members = m;
+    b->nmembers++;
     pthread_mutex_unlock(&b->mu);
     p->bm = m;
     nr__pool_unlock(p);
@@ -335,6 +422,7 @@ void nr__budget_leave(nr_pool *p)
         b->members = m->next;
     if (m->next)
         m->next->prev = m->prev;
+    b->nmembers--;
     grant_locked(b);
     while (m->jobs)
         pthread_cond_wait(&b->jobs_done, &b->mu);
@@ -345,10 +433,38 @@ void nr__budget_leave(nr_pool *p)
 
 void nr__budget_set_limit(nr__budget *b, uint32_t limit)
 {
+    nr__budget_set_cap(b, limit ? limit : NR__BUDGET_NO_CAP);
+}
+
+void nr__budget_set_cap(nr__budget *b, uint32_t cap)
+{
     pthread_mutex_lock(&b->mu);
-    b->limit = limit;
+    b->limit = cap;
     grant_locked(b);
+    kick_excess_locked(b);
     pthread_mutex_unlock(&b->mu);
+}
+
+void nr__budget_set_shed(nr__budget *b, int on)
+{
+    pthread_mutex_lock(&b->mu);
+    b->shed_over = on;
+    if (!on)
+        b->over_pending = 0;
+    kick_excess_locked(b);
+    pthread_mutex_unlock(&b->mu);
+}
+
+uint32_t nr__budget_lower_to(nr__budget *b, uint32_t cap)
+{
+    pthread_mutex_lock(&b->mu);
+    if (cap < b->held)
+        cap = b->held;
+    if (cap < b->limit)
+        b->limit = cap;
+    cap = b->limit;
+    pthread_mutex_unlock(&b->mu);
+    return cap;
 }
 
 /* ---- the pool's side ---- */
@@ -365,7 +481,7 @@ uint32_t nr__budget_take_locked(nr_pool *p, uint32_t n, int queue)
     m->granted -= k;
     uint32_t rest = n - k;
     if (rest && !b->q_head) {
-        uint32_t room = b->limit == 0 ? rest : b->held < b->limit ? b->limit - b->held : 0;
+        uint32_t room = b->held < b->limit ? b->limit - b->held : 0;
         if (room > rest)
             room = rest;
         m->held += room;
@@ -403,8 +519,10 @@ void nr__budget_sync_locked(nr_pool *p)
     }
     uint32_t expect = m->held - m->granted;
     if (counted < expect) {
-        m->held -= expect - counted;
-        b->held -= expect - counted;
+        uint32_t back = expect - counted;
+        m->held -= back;
+        b->held -= back;
+        b->over_pending -= back < b->over_pending ? back : b->over_pending;
     } else if (counted > expect) { /* a place taken without asking: count it */
         m->held += counted - expect;
         b->held += counted - expect;
@@ -421,8 +539,8 @@ int nr__budget_shed_locked(nr_pool *p)
         return 0;
     nr__budget *b = m->b;
     pthread_mutex_lock(&b->mu);
-    int yes = 0;
-    if (m->shed && b->q_head) {
+    int yes = take_excess_locked(b);
+    if (!yes && m->shed && b->q_head) {
         yes = 1;
         if (--m->shed == 0)
             b->nshed--;
@@ -438,7 +556,7 @@ int nr__budget_shedding_locked(nr_pool *p)
     if (!m)
         return 0;
     pthread_mutex_lock(&m->b->mu);
-    int yes = m->shed > 0 && m->b->q_head != NULL;
+    int yes = (m->shed > 0 && m->b->q_head != NULL) || excess_locked(m->b) > 0;
     pthread_mutex_unlock(&m->b->mu);
     return yes;
 }

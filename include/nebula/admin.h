@@ -46,12 +46,14 @@
 #ifndef NEBULA_ADMIN_H
 #define NEBULA_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "nebula/credential.h"
 #include "nebula/error.h"
 #include "nebula/events.h"
+#include "nebula/fleet.h"
 #include "nebula/manager.h"
 #include "nebula/metrics.h"
 #include "nebula/export.h"
@@ -102,6 +104,14 @@ typedef struct nr_admin_options {
      * filled. The answer carries the summary either way. */
     int (*reload)(void *ud, char *summary, size_t len, nr_error *err);
     void *reload_ud;
+    /* Optional: resource id's fleet budget (nebula/fleet.h), for /status's "fleet" object of
+     * that resource. The admin library does not link the fleet library: the program that
+     * made the fleet budgets answers, filling *stats (its size set by the caller) with
+     * nr_fleet_get_stats and *mode with nr_fleet_mode_name of its on_redis_down (a static
+     * string). Returns false when id has none. Runs on a server thread with no library lock
+     * held, while the answer is built. */
+    bool (*fleet_stats)(void *ud, const char *id, nr_fleet_stats *stats, const char **mode);
+    void *fleet_stats_ud;
 } nr_admin_options;
 
 /* Initialisers that set size: `nr_admin_options o = NR_ADMIN_OPTIONS_INIT;`, or with fields:

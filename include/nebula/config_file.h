@@ -44,6 +44,7 @@
 #include "nebula/admin.h"
 #include "nebula/credential.h"
 #include "nebula/error.h"
+#include "nebula/fleet.h"
 #include "nebula/manager.h"
 #include "nebula/export.h"
 
@@ -141,6 +142,15 @@ NR_API size_t nr_config_file_resource_count(const nr_config_file *cf);
  * when i is out of range. */
 NR_API int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec *spec,
                                    const char **driver);
+
+/* The i-th resource's (start order) "fleet" section as nr_fleet_create's
+ * options (nebula/fleet.h; its strings valid while cf lives): resource is
+ * the resource's id, credentials the "credentials" section's provider when
+ * credential_ref is set; events and metrics are left NULL. NR_ENOTFOUND
+ * when the resource has no fleet section, NR_EINVAL when i is out of
+ * range. The admin library fills the options only: creating the fleet
+ * budget is the caller's (it links nebula-resource-fleet). */
+NR_API int nr_config_file_fleet(nr_config_file *cf, size_t i, nr_fleet_options *out);
 
 /* The file's "groups", in file order (0 when the file had problems). */
 NR_API size_t nr_config_file_group_count(const nr_config_file *cf);

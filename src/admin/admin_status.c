@@ -251,6 +251,21 @@ static json_t *resource_json(nr_admin *a, const admin_res *r)
                             json_pack("{s:s,s:s}", "code", nr_err_name(ri.last_error.code),
                                       "message", ri.last_error.message));
     }
+    if (o && known && a->o.fleet_stats) {
+        nr_fleet_stats fs = NR_FLEET_STATS_INIT;
+        const char *mode = "unknown";
+        if (a->o.fleet_stats(a->o.fleet_stats_ud, r->id, &fs, &mode))
+            json_object_set_new(
+                o, "fleet",
+                json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:b,s:I,s:I,s:s}", "budget",
+                          (json_int_t)fs.budget, "fleet_leases", (json_int_t)fs.fleet_leases,
+                          "processes", (json_int_t)fs.processes, "leases", (json_int_t)fs.leases,
+                          "local_limit", (json_int_t)fs.local_limit, "local_held",
+                          (json_int_t)fs.local_held, "local_wanted", (json_int_t)fs.local_wanted,
+                          "mode", mode ? mode : "unknown", "redis_up", fs.redis_up, "fallback",
+                          fs.fallback, "syncs", (json_int_t)fs.syncs, "renew_failures",
+                          (json_int_t)fs.renew_failures, "last_error", fs.last_error));
+    }
     if (o && known)
         json_object_set_new(o, "health_stages", stages_json(a, r->id));
     if (o && known && r->partition == NR_PARTITION_TENANT)

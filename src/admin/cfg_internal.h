@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config_schema.h"
 #include "nebula/config_file.h"
 #include "nebula/manager.h"
 
@@ -67,6 +68,8 @@ typedef struct cf_resource {
     bool has_health;               /* the file gave a "health" section */
     nr_autoscale_policy autoscale; /* "autoscale"; disabled when absent */
     nr_tenant_policy tenants;      /* "tenants"; the defaults when absent */
+    fleet_cfg fleet;               /* "fleet"; parsed (owned) only when has_fleet */
+    bool has_fleet;                /* the file gave a valid "fleet" section */
     int level; /* 0 without dependencies, else 1 + the highest level of its dependencies */
 } cf_resource;
 

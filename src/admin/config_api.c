@@ -202,6 +202,27 @@ int nr_config_file_resource(const nr_config_file *cf, size_t i, nr_resource_spec
     return NR_OK;
 }
 
+int nr_config_file_fleet(nr_config_file *cf, size_t i, nr_fleet_options *out)
+{
+    if (!out || i >= nr_config_file_resource_count(cf))
+        return NR_EINVAL;
+    const cf_resource *r = &cf->cfg.res[cf->cfg.order[i]];
+    if (!r->has_fleet)
+        return NR_ENOTFOUND;
+    const fleet_cfg *f = &r->fleet;
+    *out = (nr_fleet_options)NR_FLEET_OPTIONS(
+            .resource = r->id, .prefix = f->prefix, .process_id = f->process_id,
+            .budget = (uint32_t)f->budget, .min_per_process = (uint32_t)f->min_per_process,
+            .redis_host = f->redis_host, .redis_port = (int)f->redis_port,
+            .redis_socket = f->redis_socket, .redis_user = f->redis_user,
+            .credential_ref = f->credential_ref,
+            .credentials = f->credential_ref && cf->table ? &cf->creds : NULL,
+            .lease_ttl_ms = f->lease_ttl_ms, .renew_interval_ms = f->renew_interval_ms,
+            .release_after_ms = f->release_after_ms, .redis_timeout_ms = f->redis_timeout_ms,
+            .on_redis_down = f->on_redis_down == 1 ? NR_FLEET_FAIL_OPEN : NR_FLEET_FAIL_CLOSED);
+    return NR_OK;
+}
+
 size_t nr_config_file_group_count(const nr_config_file *cf)
 {
     return cf && !cf->iss.n ? cf->cfg.ngroups : 0;

@@ -334,7 +334,7 @@ static const char *scalar(const json_t *obj, const char *key, size_t max)
 }
 
 static const char *const res_extra[] = {"config",    "pool",    "depends_on", "health",
-                                        "autoscale", "tenants", NULL};
+                                        "autoscale", "tenants", "fleet",      NULL};
 
 /* A resource's "health" section, by the pipeline's own reader: each issue
  * keeps its path (under prefix), so json_pos locates it like the others. */
@@ -370,6 +370,40 @@ static void load_health(loader *ld, cf_resource *r, const json_t *obj, const cha
     r->has_health = rc == NR_OK;
 }
 
+/* A resource's "fleet" section (a budget shared by a fleet of processes,
+ * nebula/fleet.h): its schema, its credential ref, and no tenant partition
+ * (the manager refuses a budget on one). */
+static void load_fleet(loader *ld, cf_resource *r, const json_t *obj, const char *prefix)
+{
+    if (!obj)
+        return;
+    char path[300];
+    snprintf(path, sizeof(path), "%s.fleet", prefix);
+    if (!json_is_object(obj)) {
+        char v[64];
+        cf_json_text(v, sizeof(v), obj);
+        cf_add_issue(ld, path, false, v, "must be an object (the resource's fleet budget)");
+        return;
+    }
+    fleet_cfg f;
+    if (cf_section(ld, &cf_fleet_schema, obj, path, &f, NULL)) {
+        r->fleet = f;
+        r->has_fleet = true;
+    } else {
+        nr_config_free(&cf_fleet_schema, &f);
+    }
+    const char *ref = scalar(obj, "credential_ref", 127); /* also when another field failed */
+    if (ref) {
+        char cpath[320];
+        snprintf(cpath, sizeof(cpath), "%s.credential_ref", path);
+        check_ref(ld, cpath, ref, json_object_get(obj, "credential_ref"));
+    }
+    if (r->partition == NR_PARTITION_TENANT)
+        cf_add_issue(ld, path, false, "{...}",
+                     "a tenant-partitioned resource cannot have a fleet budget (one budget "
+                     "cannot bound a pool per tenant; use a resource without \"partition\")");
+}
+
 static void load_resource(loader *ld, size_t idx, const json_t *obj)
 {
     cf_resource *r = &ld->cfg->res[idx];
@@ -397,7 +431,8 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
     json_object_foreach((json_t *)obj, key, v)
     {
         if (strcmp(key, "config") && strcmp(key, "pool") && strcmp(key, "depends_on") &&
-            strcmp(key, "health") && strcmp(key, "autoscale") && strcmp(key, "tenants"))
+            strcmp(key, "health") && strcmp(key, "autoscale") && strcmp(key, "tenants") &&
+            strcmp(key, "fleet"))
             json_object_set(scalars, key, v);
     }
     res_cfg rcfg;
@@ -510,6 +545,8 @@ static void load_resource(loader *ld, size_t idx, const json_t *obj)
         cf_add_issue(ld, path, false, "{...}",
                      "only a tenant-partitioned resource (\"partition\": \"tenant\") has a "
                      "tenants section");
+
+    load_fleet(ld, r, json_object_get(obj, "fleet"), prefix);
 
     if (r->driver) {
         const nr_config_schema *s = r->driver->type->config_schema;

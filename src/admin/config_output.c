@@ -30,6 +30,8 @@ void cf_config_free(cf_config *cfg)
         free(r->id);
         free(r->driver_name);
         free(r->credential);
+        if (r->has_fleet)
+            nr_config_free(&cf_fleet_schema, &r->fleet);
     }
     free(cfg->res);
     for (size_t i = 0; i < cfg->ncreds; i++) {
@@ -140,6 +142,8 @@ void cf_config_print(const cf_config *cfg, FILE *out)
             print_indented(&nr_autoscale_schema, &r->autoscale, NULL, out);
         if (r->partition == NR_PARTITION_TENANT)
             print_indented(&nr_tenant_schema, &r->tenants, NULL, out);
+        if (r->has_fleet) /* the Redis password is a credential ref: never its value */
+            print_indented(&cf_fleet_schema, &r->fleet, NULL, out);
     }
     for (size_t i = 0; i < cfg->ngroups; i++) {
         const cf_group *g = &cfg->groups[i];

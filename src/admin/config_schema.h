@@ -76,6 +76,33 @@ NR_CONFIG_STRUCT(cred_cfg, CF_CRED_FIELDS)
 
 NR_CONFIG_STRUCT(res_cfg, CF_RES_FIELDS)
 
+/* a resource's "fleet" section: nr_fleet_options (nebula/fleet.h) as a file can say it */
+#define CF_FLEET_FIELDS(X, T)                                                                      \
+    X(T, INT, budget, 0, 1000000, 0, NR_CF_REQUIRED,                                               \
+      "the fleet's places, written to Redis when its key does not exist yet (0 = it must exist)")  \
+    X(T, INT, min_per_process, 0, 1000000, 0, 0,                                                   \
+      "places every live process may always have (0 = none)")                                      \
+    X(T, STRING, prefix, 1, 63, "nebula", 0, "key namespace in Redis")                             \
+    X(T, STRING, process_id, 1, 127, NULL, 0,                                                      \
+      "this process in the fleet (default: hostname:pid:random)")                                  \
+    X(T, STRING, redis_host, 1, 255, "127.0.0.1", 0, "Redis host")                                 \
+    X(T, INT, redis_port, 1, 65535, 6379, 0, "Redis TCP port")                                     \
+    X(T, STRING, redis_socket, 1, 107, NULL, 0, "a unix socket path instead of host and port")     \
+    X(T, STRING, redis_user, 1, 127, NULL, 0, "ACL user for AUTH (default: the default user)")     \
+    X(T, STRING, credential_ref, 1, 127, NULL, 0,                                                  \
+      "credential ref of the Redis password (a key of \"credentials\"; none: no AUTH)")            \
+    X(T, INT, lease_ttl_ms, 1000, CF_HOUR_MS, 10000, 0, "a lease not renewed this long is gone")   \
+    X(T, INT, renew_interval_ms, 0, CF_HOUR_MS, 0, 0,                                              \
+      "heartbeat (0 = lease_ttl_ms / 4; at most lease_ttl_ms / 2)")                                \
+    X(T, INT, release_after_ms, -1, CF_HOUR_MS, 5000, 0,                                           \
+      "how long places stay free before their leases go back (-1 = at once, 0 = 5000)")            \
+    X(T, INT, redis_timeout_ms, 10, 60000, 500, 0,                                                 \
+      "connect and each script (below renew_interval_ms)")                                         \
+    X(T, ENUM, on_redis_down, cf_fleet_mode_names, 0, 0, 0,                                        \
+      "while Redis cannot be reached: \"fail_closed\" or \"fail_open\"")
+
+NR_CONFIG_STRUCT(fleet_cfg, CF_FLEET_FIELDS)
+
 #define CF_GROUP_FIELDS(X, T)                                                                      \
     X(T, STRING, name, 1, 63, NULL, NR_CF_REQUIRED, "the group's name (not a resource id)")        \
     X(T, INT, max_quarantine_percent, 0, 100, NR_GROUP_MAX_QUARANTINE_PERCENT_DEFAULT, 0,          \
@@ -89,5 +116,6 @@ extern const nr_config_schema cf_http_schema;     /* http_cfg, "http" */
 extern const nr_config_schema cf_shutdown_schema; /* shutdown_cfg, "shutdown" */
 extern const nr_config_schema cf_cred_schema;     /* cred_cfg, one credential */
 extern const nr_config_schema cf_res_schema;      /* res_cfg, a resource's plain keys */
+extern const nr_config_schema cf_fleet_schema;    /* fleet_cfg, a resource's "fleet" */
 
 #endif

@@ -60,12 +60,120 @@ static int app_expiry(void *ud, const char *ref, int64_t *expires_ms, nr_error *
     return rc;
 }
 
+/* ---- fleet budgets ---- */
+
+bool cli_have_fleet(void)
+{
+#ifdef NR_CLI_WITH_FLEET
+    return true;
+#else
+    return false;
+#endif
+}
+
+nr_fleet *cli_app_fleet(cli_app *app, const char *id)
+{
+    for (size_t k = 0; k < app->nfleets; k++)
+        if (app->fleets[k].id && strcmp(app->fleets[k].id, id) == 0)
+            return app->fleets[k].f;
+    return NULL;
+}
+
+int cli_app_fleet_create(cli_app *app, nr_config_file *cf, size_t i, nr_resource_spec *spec,
+                         nr_error *err)
+{
+    nr_fleet_options fo = NR_FLEET_OPTIONS_INIT;
+    if (nr_config_file_fleet(cf, i, &fo) != NR_OK)
+        return NR_OK; /* no fleet section */
+#ifdef NR_CLI_WITH_FLEET
+    if (fo.credential_ref)
+        fo.credentials = &app->creds; /* the file loaded last, as for the resources */
+    fo.events = app->bus;
+    fo.metrics = app->metrics;
+    char *id = strdup(spec->id);
+    if (!id)
+        return nr_error_set(err, NR_ENOMEM, spec->id, "out of memory");
+    nr_fleet *f = NULL;
+    int rc = nr_fleet_create(&f, &fo, err);
+    if (rc != NR_OK) {
+        free(id);
+        return rc;
+    }
+    pthread_mutex_lock(&app->fleet_mu);
+    cli_fleet *v = realloc(app->fleets, (app->nfleets + 1) * sizeof(*v));
+    if (v) {
+        app->fleets = v;
+        v[app->nfleets++] =
+            (cli_fleet){.id = id, .f = f, .budget = fo.budget, .mode = fo.on_redis_down};
+    }
+    pthread_mutex_unlock(&app->fleet_mu);
+    if (!v) {
+        nr_fleet_destroy(f, NULL);
+        free(id);
+        return nr_error_set(err, NR_ENOMEM, spec->id, "out of memory");
+    }
+    spec->budget = nr_fleet_budget(f);
+    return NR_OK;
+#else
+    (void)app;
+    return nr_error_set(err, NR_ECONFIG, spec->id,
+                        "resource '%s': a \"fleet\" section needs the fleet library (hiredis), "
+                        "which this program was built without",
+                        spec->id);
+#endif
+}
+
+bool cli_app_fleet_stats(void *ud, const char *id, nr_fleet_stats *stats, const char **mode)
+{
+    cli_app *app = ud;
+    bool found = false;
+    pthread_mutex_lock(&app->fleet_mu);
+    for (size_t k = 0; k < app->nfleets && !found; k++) {
+        cli_fleet *e = &app->fleets[k];
+        if (!e->id || strcmp(e->id, id) != 0)
+            continue;
+#ifdef NR_CLI_WITH_FLEET
+        found = nr_fleet_get_stats(e->f, stats) == NR_OK;
+        *mode = nr_fleet_mode_name(e->mode);
+#else
+        (void)stats;
+        (void)mode;
+#endif
+    }
+    pthread_mutex_unlock(&app->fleet_mu);
+    return found;
+}
+
+int cli_app_fleet_destroy(cli_app *app, const char *id, nr_error *err)
+{
+    for (size_t k = 0; k < app->nfleets; k++) {
+        cli_fleet *e = &app->fleets[k];
+        if (!e->id || strcmp(e->id, id) != 0)
+            continue;
+        pthread_mutex_lock(&app->fleet_mu); /* not while /status reads it */
+#ifdef NR_CLI_WITH_FLEET
+        int rc = nr_fleet_destroy(e->f, err);
+        if (rc != NR_OK) { /* a pool still in it: kept until the app is destroyed */
+            pthread_mutex_unlock(&app->fleet_mu);
+            return rc;
+        }
+#endif
+        free(e->id);
+        e->id = NULL;
+        e->f = NULL;
+        pthread_mutex_unlock(&app->fleet_mu);
+        return NR_OK;
+    }
+    return NR_OK;
+}
+
 int cli_app_create(cli_app *app, nr_config_file *cf, bool observe, nr_error *err)
 {
     memset(app, 0, sizeof(*app));
     app->cf = cf;
     app->cur = cf;
     pthread_mutex_init(&app->cred_mu, NULL);
+    pthread_mutex_init(&app->fleet_mu, NULL);
     pthread_mutex_init(&app->reload_mu, NULL);
     nr_manager_options mo = NR_MANAGER_OPTIONS_INIT;
     nr_config_file_manager_options(cf, &mo);
@@ -119,7 +227,9 @@ int cli_app_start(cli_app *app, FILE *out, bool (*stop)(void *ud), void *ud, nr_
             return nr_error_set(err, NR_ECANCELED, r->id, "start interrupted before resource '%s'",
                                 r->id);
         int64_t t0 = nr_now_ns();
-        rc = nr_manager_register(app->m, &spec, err);
+        rc = cli_app_fleet_create(app, app->cf, n, &spec, err);
+        if (rc == NR_OK)
+            rc = nr_manager_register(app->m, &spec, err);
         char took[32];
         cli_fmt_ns(took, sizeof(took), nr_now_ns() - t0);
         if (out) {
@@ -134,6 +244,8 @@ int cli_app_start(cli_app *app, FILE *out, bool (*stop)(void *ud), void *ud, nr_
                     fprintf(out, " (one pool per tenant)");
                 else
                     fprintf(out, " (%u ready, max %u)", ri.stats.idle, ri.stats.max_size);
+                if (r->budget)
+                    fprintf(out, ", fleet budget");
                 if (r->ndepends) {
                     fprintf(out, ", after");
                     for (size_t k = 0; k < r->ndepends; k++)
@@ -157,6 +269,18 @@ void cli_app_destroy(cli_app *app)
             fprintf(stderr, "nebula-resource: %s\n", err.message);
         app->m = NULL;
     }
+    /* after the manager: its pools were in them; their leases go back to Redis */
+    for (size_t k = 0; k < app->nfleets; k++) {
+#ifdef NR_CLI_WITH_FLEET
+        nr_error err = {0};
+        if (app->fleets[k].f && nr_fleet_destroy(app->fleets[k].f, &err) != NR_OK)
+            fprintf(stderr, "nebula-resource: %s\n", err.message);
+#endif
+        free(app->fleets[k].id);
+    }
+    free(app->fleets);
+    app->fleets = NULL;
+    app->nfleets = 0;
     cli_hooks_destroy(&app->hooks); /* after the manager, which borrows the registry */
     nr_metrics_destroy(app->metrics);
     app->metrics = NULL;
@@ -169,5 +293,6 @@ void cli_app_destroy(cli_app *app)
     if (app->cf) { /* made by cli_app_create */
         pthread_mutex_destroy(&app->cred_mu);
         pthread_mutex_destroy(&app->reload_mu);
+        pthread_mutex_destroy(&app->fleet_mu);
     }
 }

@@ -35,7 +35,42 @@ typedef struct cli_app {
     pthread_mutex_t cred_mu;
     nr_config_file *cur;       /* [cred_mu] the file loaded last; owned when not cf */
     pthread_mutex_t reload_mu; /* one reload at a time (app_reload.c) */
+    /* One fleet budget per resource with a "fleet" section (NULL for the
+     * others), indexed by the resource's id; created before the resource
+     * is registered, destroyed after the manager. */
+    struct cli_fleet *fleets;
+    size_t nfleets;
+    pthread_mutex_t fleet_mu; /* fleets, against /status and reload */
 } cli_app;
+
+/* One resource's fleet budget. */
+typedef struct cli_fleet {
+    char *id;           /* the resource's id */
+    nr_fleet *f;        /* owned */
+    uint32_t budget;    /* the budget the file gave it */
+    nr_fleet_mode mode; /* its on_redis_down */
+} cli_fleet;
+
+/* nr_admin_options.fleet_stats over the app's fleet budgets (ud: the app). */
+bool cli_app_fleet_stats(void *ud, const char *id, nr_fleet_stats *stats, const char **mode);
+
+/* The fleet budget of resource id, or NULL. Under fleet_mu. */
+nr_fleet *cli_app_fleet(cli_app *app, const char *id);
+
+/* When the i-th resource of cf (start order) has a "fleet" section: create
+ * its fleet budget (credentials, events and metrics the app's) and set
+ * spec->budget to its local budget. NR_OK with nothing done when it has
+ * none; NR_ECONFIG when the program was built without the fleet library. */
+int cli_app_fleet_create(cli_app *app, nr_config_file *cf, size_t i, nr_resource_spec *spec,
+                         nr_error *err);
+
+/* Destroy resource id's fleet budget (its resource gone): NR_OK (also when
+ * it has none), or nr_fleet_destroy's failure (it then stays, destroyed
+ * with the app). */
+int cli_app_fleet_destroy(cli_app *app, const char *id, nr_error *err);
+
+/* Whether this program can create fleet budgets (it was built with the fleet library). */
+bool cli_have_fleet(void);
 
 /* Load file with the program's drivers. On problems, write each and then
  * "FILE: invalid: N problems<suffix>" to out, and return NULL. */

@@ -116,6 +116,49 @@ static int same_groups(const nr_config_file *a, const nr_config_file *b)
     return 1;
 }
 
+/* The first resource in both files whose "fleet" section changed other
+ * than its budget (added, removed, or another field): written into why.
+ * Only the budget can change while running (nr_fleet_set_budget). */
+static int fleet_fixed(nr_config_file *old, nr_config_file *cf, char *why, size_t cap)
+{
+    size_t n = nr_config_file_resource_count(cf);
+    for (size_t i = 0; i < n; i++) {
+        nr_resource_spec s = NR_RESOURCE_SPEC_INIT;
+        nr_config_file_resource(cf, i, &s, NULL);
+        long j = -1;
+        size_t no = nr_config_file_resource_count(old);
+        for (size_t k = 0; k < no && j < 0; k++) {
+            nr_resource_spec o = NR_RESOURCE_SPEC_INIT;
+            nr_config_file_resource(old, k, &o, NULL);
+            if (strcmp(o.id, s.id) == 0)
+                j = (long)k;
+        }
+        if (j < 0)
+            continue; /* added: its fleet budget is created with it */
+        nr_fleet_options x = NR_FLEET_OPTIONS_INIT, y = NR_FLEET_OPTIONS_INIT;
+        int hx = nr_config_file_fleet(old, (size_t)j, &x) == NR_OK;
+        int hy = nr_config_file_fleet(cf, i, &y) == NR_OK;
+        const char *what = NULL;
+        if (hx != hy)
+            what = hy ? "was added" : "was removed";
+        else if (hx &&
+                 (!same_str(x.prefix, y.prefix) || !same_str(x.process_id, y.process_id) ||
+                  x.min_per_process != y.min_per_process || !same_str(x.redis_host, y.redis_host) ||
+                  x.redis_port != y.redis_port || !same_str(x.redis_socket, y.redis_socket) ||
+                  !same_str(x.redis_user, y.redis_user) ||
+                  !same_str(x.credential_ref, y.credential_ref) ||
+                  x.lease_ttl_ms != y.lease_ttl_ms || x.renew_interval_ms != y.renew_interval_ms ||
+                  x.release_after_ms != y.release_after_ms ||
+                  x.redis_timeout_ms != y.redis_timeout_ms || x.on_redis_down != y.on_redis_down))
+            what = "changed other than its budget";
+        if (what) {
+            snprintf(why, cap, "resource %s: its \"fleet\" section %s", s.id, what);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- resources ---- */
 
 /* The index of id among cf's resources, or -1. */
@@ -154,6 +197,11 @@ static void remove_gone(cli_app *app, const nr_config_file *old, const nr_config
             continue;
         nr_error e = {0};
         int rc = nr_manager_unregister(app->m, s.id, nr_deadline_in_ms(so.drain_timeout_ms), &e);
+        if (rc == NR_OK || rc == NR_ENOTFOUND) {
+            nr_error fe = {0};
+            if (cli_app_fleet_destroy(app, s.id, &fe) != NR_OK)
+                say(sum, "  %s: its fleet budget stays until exit: %s\n", s.id, fe.message);
+        }
         if (rc == NR_OK || rc == NR_ETIMEDOUT || rc == NR_ENOTFOUND) {
             sum->removed++;
             say(sum, "  removed %s%s\n", s.id,
@@ -166,8 +214,31 @@ static void remove_gone(cli_app *app, const nr_config_file *old, const nr_config
     }
 }
 
+/* The budget the file gives fleet budget fl of resource id: set in Redis
+ * when it changed (1), NR_OK when it did not, else the failure. */
+static int set_fleet_budget(cli_app *app, const char *id, nr_fleet *fl, uint32_t budget,
+                            nr_error *err)
+{
+    cli_fleet *e = NULL;
+    for (size_t k = 0; k < app->nfleets; k++)
+        if (app->fleets[k].id && strcmp(app->fleets[k].id, id) == 0)
+            e = &app->fleets[k];
+    if (!e || e->budget == budget)
+        return NR_OK;
+#ifdef NR_CLI_WITH_FLEET
+    int rc = nr_fleet_set_budget(fl, budget, err);
+    if (rc != NR_OK)
+        return rc;
+#else
+    (void)fl;
+    (void)err;
+#endif
+    e->budget = budget;
+    return 1;
+}
+
 /* Add the new ones and reload the others, in cf's start order. */
-static void add_and_reload(cli_app *app, const nr_config_file *old, const nr_config_file *cf,
+static void add_and_reload(cli_app *app, const nr_config_file *old, nr_config_file *cf,
                            cli_reload_summary *sum, int *first, nr_error *err)
 {
     size_t n = nr_config_file_resource_count(cf);
@@ -177,7 +248,11 @@ static void add_and_reload(cli_app *app, const nr_config_file *old, const nr_con
         nr_config_file_resource(cf, i, &s, &driver);
         nr_error e = {0};
         if (find_resource(old, s.id) < 0) {
-            int rc = nr_manager_register(app->m, &s, &e);
+            int rc = cli_app_fleet_create(app, cf, i, &s, &e);
+            if (rc == NR_OK && (rc = nr_manager_register(app->m, &s, &e)) != NR_OK) {
+                nr_error fe = {0};
+                cli_app_fleet_destroy(app, s.id, &fe);
+            }
             if (rc == NR_OK) {
                 sum->added++;
                 say(sum, "  added %s (%s)\n", s.id, driver);
@@ -187,6 +262,24 @@ static void add_and_reload(cli_app *app, const nr_config_file *old, const nr_con
                 note_failure(first, err, rc, &e);
             }
             continue;
+        }
+        /* the same fleet budget (fleet_fixed let only its budget change) */
+        pthread_mutex_lock(&app->fleet_mu);
+        nr_fleet *fl = cli_app_fleet(app, s.id);
+        pthread_mutex_unlock(&app->fleet_mu);
+        nr_fleet_options fo = NR_FLEET_OPTIONS_INIT;
+        if (fl && nr_config_file_fleet(cf, i, &fo) == NR_OK) {
+            s.budget = nr_fleet_budget(fl);
+            int brc = set_fleet_budget(app, s.id, fl, fo.budget, &e);
+            if (brc == 1) {
+                say(sum, "  %s: fleet budget set to %u\n", s.id, fo.budget);
+            } else if (brc != NR_OK) {
+                sum->failed++;
+                say(sum, "  FAILED to set the fleet budget of %s: %s: %s\n", s.id, nr_err_name(brc),
+                    e.message);
+                note_failure(first, err, brc, &e);
+                e = (nr_error){0};
+            }
         }
         nr_reload_report rep;
         int rc = nr_manager_reload(app->m, &s, &rep, &e);
@@ -278,6 +371,17 @@ int cli_app_reload(cli_app *app, const char *file, cli_reload_summary *sum, nr_e
                         : !same_hooks(old, cf)    ? "hooks"
                         : !same_groups(old, cf)   ? "groups"
                                                   : NULL;
+    char fwhy[200];
+    if (!fixed && fleet_fixed(old, cf, fwhy, sizeof(fwhy))) {
+        say(sum,
+            "%s: %s; only fleet.budget can change while running (restart to change the "
+            "rest); nothing changed\n",
+            file, fwhy);
+        nr_config_file_free(cf);
+        sum->refused = true;
+        pthread_mutex_unlock(&app->reload_mu);
+        return nr_error_set(err, NR_EINVAL, NULL, "reload of %s: %s; nothing changed", file, fwhy);
+    }
     if (fixed) {
         say(sum,
             "%s: the \"%s\" section changed; it cannot change while running (restart to "

@@ -229,6 +229,8 @@ int nr_cli_run(int argc, char **argv)
     run_ctx rctx = {.app = &app, .file = o.file};
     ao.reload = admin_reload;
     ao.reload_ud = &rctx;
+    ao.fleet_stats = cli_app_fleet_stats;
+    ao.fleet_stats_ud = &app;
     if (nr_admin_start(&admin, app.m, &ao, &err) != NR_OK) {
         fprintf(stderr, "nebula-resource run: %s\n", err.message);
         goto out;

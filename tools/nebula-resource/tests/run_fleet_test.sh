@@ -19,7 +19,7 @@ fail() {
 : "${NR_TEST_REDIS_PORT:?run under drivers/redis/tests/with-redis.sh}"
 port=$(svc_freeport)
 prefix=nrcli$$
-write() { # budget lease_ttl_ms
+write() { # budget lease_ttl_ms [extra resource]
     cat > "$SVC_DIR/config.json" <<JSON
 {
   "manager": {"workers": 2, "maintain_interval_ms": 200, "health_interval_ms": 300},
@@ -30,7 +30,7 @@ write() { # budget lease_ttl_ms
      "fleet": {"budget": $1, "redis_host": "127.0.0.1", "redis_port": $NR_TEST_REDIS_PORT,
                "credential_ref": "redis-pw", "on_redis_down": "fail_closed",
                "min_per_process": 1, "lease_ttl_ms": $2, "prefix": "$prefix"}},
-    {"id": "plain-db", "driver": "sqlite", "config": {"path": "$SVC_DIR/plain.db"}}
+    {"id": "plain-db", "driver": "sqlite", "config": {"path": "$SVC_DIR/plain.db"}}${3:-}
   ]
 }
 JSON
@@ -78,6 +78,25 @@ write 9 20000
 kill -HUP $pid
 wait_line 'its "fleet" section changed other than its budget'
 [ "$(fleet orders-db | jq .budget)" = 9 ] || fail "a refused reload changed the fleet"
+
+# a resource with a fleet section added by a reload, then removed
+cache=', {"id": "cache-db", "driver": "sqlite", "config": {"path": "'"$SVC_DIR"'/cache.db"},
+          "fleet": {"budget": 3, "redis_port": '"$NR_TEST_REDIS_PORT"', "prefix": "'"$prefix"'",
+                    "credential_ref": "redis-pw"}}'
+write 9 10000 "$cache"
+kill -HUP $pid
+wait_line "added cache-db"
+[ "$(fleet cache-db | jq .budget)" = 3 ] || fail "the added resource's fleet: $(fleet cache-db)"
+[ "$(rcli get "$prefix:cache-db:budget")" = 3 ] || fail "the added budget key in Redis"
+write 9 10000
+kill -HUP $pid
+wait_line "removed cache-db"
+for _ in $(seq 50); do
+    [ "$(rcli zcard "$prefix:cache-db:leases")" = 0 ] && break
+    sleep 0.1
+done
+[ "$(rcli zcard "$prefix:cache-db:leases")" = 0 ] || fail "leases of the removed resource left"
+[ "$(fleet orders-db | jq .budget)" = 9 ] || fail "orders-db's fleet after the removal"
 
 grep -qF "$NR_TEST_REDIS_PASSWORD" "$SVC_DIR/out.txt" && fail "the Redis password in the output"
 curl -s "$url/status" | grep -qF "$NR_TEST_REDIS_PASSWORD" && fail "the Redis password in /status"

@@ -4,7 +4,8 @@
  * its manager, admin and shutdown options, its credentials as a provider,
  * nr_manager_load_config; an invalid file's problems, sorted and located,
  * and the error that names the first; drivers not built in; the program's
- * own health stages named by a file.
+ * own health stages named by a file; a resource's "fleet" section as
+ * nr_fleet_options.
  */
 #define _DEFAULT_SOURCE
 #include <stdatomic.h>
@@ -269,12 +270,60 @@ static void test_program_stage_named_by_a_file(void **state)
     free(path);
 }
 
+static void test_fleet_section_as_options(void **state)
+{
+    (void)state;
+    nr_mock_init(&fake);
+    setenv("NR_TEST_CF_PW", "pw-from-env", 1);
+    const char *text =
+        "{\"credentials\": {\"redis-pw\": {\"env\": \"NR_TEST_CF_PW\"}},\n"
+        " \"resources\": [\n"
+        "  {\"id\": \"a\", \"driver\": \"fake\"},\n"
+        "  {\"id\": \"b\", \"driver\": \"fake\", \"fleet\": {\"budget\": 30, \"redis_port\": 6380,"
+        " \"credential_ref\": \"redis-pw\", \"on_redis_down\": \"fail_open\", \"min_per_process\": "
+        "2,"
+        " \"lease_ttl_ms\": 8000, \"release_after_ms\": -1, \"prefix\": \"p\"}}]}\n";
+    nr_config_file *cf = NULL;
+    nr_error err = {0};
+    if (load(text, &cf, &err) != NR_OK)
+        fail_msg("%s", err.message);
+    nr_fleet_options fo = NR_FLEET_OPTIONS_INIT;
+    assert_int_equal(nr_config_file_fleet(cf, 0, &fo), NR_ENOTFOUND);
+    assert_int_equal(nr_config_file_fleet(cf, 1, &fo), NR_OK);
+    assert_int_equal(fo.size, sizeof(fo));
+    assert_string_equal(fo.resource, "b");
+    assert_int_equal(fo.budget, 30);
+    assert_int_equal(fo.min_per_process, 2);
+    assert_string_equal(fo.prefix, "p");
+    assert_string_equal(fo.redis_host, "127.0.0.1");
+    assert_int_equal(fo.redis_port, 6380);
+    assert_null(fo.redis_socket);
+    assert_null(fo.redis_password);
+    assert_string_equal(fo.credential_ref, "redis-pw");
+    assert_non_null(fo.credentials);
+    nr_secret *sec = NULL;
+    assert_int_equal(fo.credentials->fetch(fo.credentials->ud, "redis-pw", &sec, &err), NR_OK);
+    size_t slen = 0;
+    const char *sval = nr_secret_reveal(sec, &slen);
+    assert_int_equal(slen, 11);
+    assert_memory_equal(sval, "pw-from-env", 11);
+    nr_secret_free(sec);
+    assert_int_equal(fo.lease_ttl_ms, 8000);
+    assert_int_equal(fo.release_after_ms, -1);
+    assert_int_equal(fo.redis_timeout_ms, 500);
+    assert_int_equal(fo.on_redis_down, NR_FLEET_FAIL_OPEN);
+    assert_int_equal(nr_config_file_fleet(cf, 2, &fo), NR_EINVAL);
+    assert_int_equal(nr_config_file_fleet(cf, 1, NULL), NR_EINVAL);
+    nr_config_file_free(cf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_file_into_a_manager),
         cmocka_unit_test(test_invalid_file),
         cmocka_unit_test(test_program_stage_named_by_a_file),
+        cmocka_unit_test(test_fleet_section_as_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,7 +153,9 @@ int cli_app_fleet_destroy(cli_app *app, const char *id, nr_error *err)
         pthread_mutex_lock(&app->fleet_mu); /* not while /status reads it */
 #ifdef NR_CLI_WITH_FLEET
         int rc = nr_fleet_destroy(e->f, err);
-        if (rc != NR_OK) { /* a pool still in it: kept until the app is destroyed */
+        if (rc != NR_OK) { /* a pool still in it: kept, nameless, until the app is destroyed */
+            free(e->id);
+            e->id = NULL;
             pthread_mutex_unlock(&app->fleet_mu);
             return rc;
         }

@@ -65,8 +65,8 @@ int cli_app_fleet_create(cli_app *app, nr_config_file *cf, size_t i, nr_resource
                          nr_error *err);
 
 /* Destroy resource id's fleet budget (its resource gone): NR_OK (also when
- * it has none), or nr_fleet_destroy's failure (it then stays, destroyed
- * with the app). */
+ * it has none), or nr_fleet_destroy's failure (a pool still in it: it then
+ * stays, no longer under id, and is destroyed with the app). */
 int cli_app_fleet_destroy(cli_app *app, const char *id, nr_error *err);
 
 /* Whether this program can create fleet budgets (it was built with the fleet library). */

@@ -197,8 +197,8 @@ static void remove_gone(cli_app *app, const nr_config_file *old, const nr_config
             continue;
         nr_error e = {0};
         int rc = nr_manager_unregister(app->m, s.id, nr_deadline_in_ms(so.drain_timeout_ms), &e);
-        if (rc == NR_OK || rc == NR_ENOTFOUND) {
-            nr_error fe = {0};
+        if (rc == NR_OK || rc == NR_ETIMEDOUT || rc == NR_ENOTFOUND) {
+            nr_error fe = {0}; /* with leases still out, it stays until exit */
             if (cli_app_fleet_destroy(app, s.id, &fe) != NR_OK)
                 say(sum, "  %s: its fleet budget stays until exit: %s\n", s.id, fe.message);
         }

@@ -45,6 +45,14 @@ void cf_add_issue(cf_loader *ld, const char *raw, bool at_key, const char *value
 bool cf_section(cf_loader *ld, const nr_config_schema *s, const json_t *obj, const char *prefix,
                 void *out, const char *const *extra);
 
+/* The resources' dependencies (config_graph.c), once every resource is
+ * loaded: unknown ids and cycles become issues; without a problem, each
+ * resource gets its start level. */
+void cf_check_graph(cf_loader *ld);
+
+/* The index of the resource with that id in cfg, or -1. */
+long cf_find_resource(const cf_config *cfg, const char *id);
+
 /* The "groups" key (config_groups.c): after the resources, whose ids the
  * members name. obj NULL: no groups. */
 void cf_load_groups(cf_loader *ld, const json_t *obj);

@@ -508,6 +508,44 @@ static void test_kept_lease_is_lost_and_left(void **state)
     assert_int_equal(nr_test_pool_end(p, &m, &err), NR_OK);
 }
 
+/* Takes every lease out of its guard (thread t's op o into slot t * 10 + o). */
+static nr_harness_verdict keep_all(void *ud, nr_guard *g, uint32_t thread, uint32_t op)
+{
+    nr_guard *kept = ud;
+    kept[thread * 10 + op] = *g;
+    *g = (nr_guard)NR_GUARD_INIT;
+    return NR_HARNESS_RELEASE;
+}
+
+/* Without a mock, more leases taken out than there are workers: each is
+ * lost, and the harness's own set of leased handles (one slot a worker)
+ * does not overflow. */
+static void test_any_type_many_kept_leases(void **state)
+{
+    (void)state;
+    nr_mock m;
+    nr_mock_init(&m);
+    nr_pool *p = mock_pool(&m, 0, 20);
+    nr_guard kept[20];
+    for (int i = 0; i < 20; i++)
+        kept[i] = (nr_guard)NR_GUARD_INIT;
+    nr_harness_options o =
+        NR_HARNESS_OPTIONS(.pool = p, .threads = 2, .ops = 10, .deadline_ms = 60000,
+                           .body = keep_all, .body_ud = kept, .destroy = true);
+    nr_harness_report r = NR_HARNESS_REPORT_INIT;
+    nr_error err = {0};
+    assert_int_equal(nr_harness_run(&o, &r, &err), NR_ESTATE);
+    assert_report_names(&r, "lost");
+    assert_true(r.violations[NR_INV_LOST] >= 20); /* every lease, and the pool's counts */
+    assert_int_equal(r.violations[NR_INV_DOUBLE_HANDOUT], 0);
+    assert_false(r.destroyed);
+    for (int i = 0; i < 20; i++) {
+        assert_true(nr_guard_held(&kept[i]));
+        assert_int_equal(nr_guard_release(&kept[i]), NR_OK);
+    }
+    assert_int_equal(nr_test_pool_end(p, &m, &err), NR_OK);
+}
+
 /* Leases a second instance behind the harness's back (and gives it back). */
 static nr_harness_verdict side_lease(void *ud, nr_guard *g, uint32_t thread, uint32_t op)
 {
@@ -609,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_any_type_clean_run),
         cmocka_unit_test(test_stale_handle_is_caught),
         cmocka_unit_test(test_kept_lease_is_lost_and_left),
+        cmocka_unit_test(test_any_type_many_kept_leases),
         cmocka_unit_test(test_lease_the_workers_did_not_see_is_lost),
         cmocka_unit_test(test_lost_destroy_is_unbalanced),
         cmocka_unit_test(test_late_acquire_breaks_the_deadline),

@@ -61,7 +61,12 @@ static void track(nr__harness_worker *w, uint32_t op, void *h)
     bool twice = false;
     for (uint32_t i = 0; i < run->nheld && !twice; i++)
         twice = run->held[i] == h;
-    run->held[run->nheld++] = h; /* a second entry for a double hand-out: untrack drops one */
+    /* a second entry for a double hand-out (untrack drops one); at most one
+     * per worker: a lease a body took out of its guard stays in the set, so
+     * the set is full only when every worker leaked one, and then nothing
+     * more is tracked (lost has been reported for each) */
+    if (run->nheld < run->o.threads)
+        run->held[run->nheld++] = h;
     pthread_mutex_unlock(&run->mu);
     if (twice)
         nr__harness_violation(run, NR_INV_DOUBLE_HANDOUT,

@@ -180,7 +180,7 @@ static int stopping;
 static req *held;     /* leases held until the loop's next turn (a query in flight) */
 static long inflight; /* requests queued whose callback has not run */
 static atomic_int stop_blockers;
-static atomic_ullong blocked_leases;
+static atomic_ullong blocked_leases, blocked_wait_ns;
 
 static void timed(int64_t t0)
 {
@@ -289,6 +289,7 @@ static void *blocker_main(void *arg)
 {
     (void)arg;
     while (!atomic_load_explicit(&stop_blockers, memory_order_relaxed)) {
+        int64_t t0 = nr_now_ns();
         if (impl == IMPL_PLAIN) {
             void *obj = plain_block_acquire();
             plain_release(obj);
@@ -299,8 +300,14 @@ static void *blocker_main(void *arg)
                                           : nr_pool_acquire(pool, &ctx, &g, NULL);
             if (rc != NR_OK)
                 continue;
+            atomic_fetch_add_explicit(&blocked_wait_ns, (uint64_t)(nr_now_ns() - t0),
+                                      memory_order_relaxed);
             nr_guard_release(&g);
+            atomic_fetch_add_explicit(&blocked_leases, 1, memory_order_relaxed);
+            continue;
         }
+        atomic_fetch_add_explicit(&blocked_wait_ns, (uint64_t)(nr_now_ns() - t0),
+                                  memory_order_relaxed);
         atomic_fetch_add_explicit(&blocked_leases, 1, memory_order_relaxed);
     }
     return NULL;
@@ -390,12 +397,16 @@ int main(int argc, char **argv)
     struct epoll_event ev = {.events = EPOLLIN};
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 
+    /* All requests in flight first, then the blocking threads join the
+     * queue behind them, then the clock starts. */
+    for (int i = 0; i < requests; i++)
+        start(&reqs[i]);
     pthread_t bt[64];
     for (int i = 0; i < blockers; i++)
         pthread_create(&bt[i], NULL, blocker_main, NULL);
     int64_t t_start = nr_now_ns();
-    for (int i = 0; i < requests; i++)
-        start(&reqs[i]);
+    nlat = 0;
+    completions = 0;
     int64_t t_end = t_start + (int64_t)seconds * NR_NS_PER_S;
     uint64_t c_at_end = 0;
     int64_t elapsed = 0;
@@ -428,16 +439,23 @@ int main(int argc, char **argv)
     atomic_store(&stop_blockers, 1);
     for (int i = 0; i < blockers; i++)
         pthread_join(bt[i], NULL);
+    double mean = 0;
+    for (size_t i = 0; i < nlat; i++)
+        mean += (double)lat[i];
+    mean = nlat ? mean / (double)nlat : 0;
+    uint64_t bl = atomic_load(&blocked_leases);
+    double bmean = bl ? (double)atomic_load(&blocked_wait_ns) / (double)bl : 0;
     qsort(lat, nlat, sizeof(*lat), cmp64);
     double secs = (double)elapsed / 1e9;
     const char *names[] = {"nebula", "manager", "plain"};
     printf("{\"impl\":\"%s\",\"requests\":%d,\"size\":%d,\"blocking_threads\":%d,"
            "\"loop_ops_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
-           "\"longest_call_us\":%.1f,\"blocking_ops_per_s\":%.0f}\n",
+           "\"longest_call_us\":%.1f,\"blocking_ops_per_s\":%.0f,\"mean_wait_us\":%.1f,"
+           "\"blocking_mean_wait_us\":%.1f}\n",
            names[impl], requests, size, blockers, (double)c_at_end / secs,
            nlat ? (double)lat[nlat / 2] / 1e3 : 0, nlat ? (double)lat[nlat * 99 / 100] / 1e3 : 0,
            nlat ? (double)lat[nlat - 1] / 1e3 : 0, (double)worst_call / 1e3,
-           (double)b_at_end / secs);
+           (double)b_at_end / secs, mean / 1e3, bmean / 1e3);
     if (impl == IMPL_NEBULA) {
         nr_async_queue_destroy(queue);
         nr_pool_destroy(pool, NULL);

@@ -169,7 +169,7 @@ static struct nr_async_op *op_pop(struct nr_async_op **head, struct nr_async_op 
 
 static int worker_holds_locked(const nr__async *a)
 {
-    return a->handed_head || a->done_head || a->rel_head || a->busy;
+    return a->hook_head || a->handed_head || a->done_head || a->rel_head || a->busy;
 }
 
 /* [mu] op leaves the queue and the heap (it is no longer WAITING). */
@@ -226,6 +226,11 @@ static void deliver(struct nr_async_op *op)
         nr__cancel_unsubscribe(op->cancel, &op->cw);
         op->subscribed = 0;
     }
+    if (op->hooked) { /* the afters, with the outcome (nothing when a before refused) */
+        op->call.instance_id = op->rc == NR_OK ? op->guard.inst->id : 0;
+        op->call.wait_ns = op->waited > 0 ? op->waited : 0;
+        nr__pool_hooks_after(op->p, &op->run, &op->call, op->rc, &op->err);
+    }
     nr__acquire_observe(op->p, op->rc, op->rc == NR_OK ? op->guard.inst->id : 0, op->waited,
                         op->at_max);
     op->observe = 0;
@@ -257,8 +262,17 @@ static void vet_and_deliver(nr_pool *p, struct nr_async_op *op)
         nr__pool_lock(p);
         count_wait_locked(p, op);
         op->state = NR__OP_DONE;
+        int asked = op->cancel_asked;
+        if (asked)
+            p->cancels++;
         nr__pool_unlock(p);
         op->rc = NR_OK;
+        if (asked) { /* cancelled while its hooks ran: the lease goes back */
+            nr_guard_release(&op->guard);
+            op->guard = (nr_guard)NR_GUARD_INIT;
+            op->rc =
+                nr_error_set(&op->err, NR_ECANCELED, p->id, "pool '%s': acquire canceled", p->id);
+        }
         deliver(op);
         return;
     }
@@ -305,6 +319,53 @@ static void vet_and_deliver(nr_pool *p, struct nr_async_op *op)
     nr__pool_unlock(p);
 }
 
+/* A hooked request (no lock held): the befores, then the acquire; an
+ * outcome known now is delivered here, a pending one later. */
+static void hook_and_acquire(nr_pool *p, struct nr_async_op *op)
+{
+    nr_hook_call *call = &op->call;
+    const nr_scope *caller_scope = call->caller_scope;
+    nr__pool_hook_call(p, NR_HOOK_ACQUIRE, 0, call);
+    call->caller_scope = caller_scope;
+    call->caller = op->caller;
+    int rc = nr__hooks_before(p->hooks, &op->run, call, &op->err);
+    if (rc == NR_OK) {
+        nr__pool_lock(p);
+        int asked = op->cancel_asked;
+        nr__pool_unlock(p);
+        if (asked || (op->cancel && nr_cancel_is_set(op->cancel))) {
+            rc = NR_ECANCELED;
+        } else {
+            nr_guard g = NR_GUARD_INIT;
+            rc = nr__acquire_async_prepared(op, &g);
+            if (rc == NR_PENDING)
+                return; /* queued or vetting: delivered from there */
+            if (rc == NR_OK) {
+                nr__pool_lock(p);
+                asked = op->cancel_asked;
+                nr__pool_unlock(p);
+                if (asked) {
+                    nr_guard_release(&g);
+                    rc = NR_ECANCELED;
+                } else {
+                    op->guard = g;
+                }
+            }
+        }
+        if (rc == NR_ECANCELED) {
+            nr__pool_lock(p);
+            p->cancels++;
+            nr__pool_unlock(p);
+            nr_error_set(&op->err, rc, p->id, "pool '%s': acquire canceled", p->id);
+        }
+    }
+    nr__pool_lock(p);
+    op->state = NR__OP_DONE;
+    nr__pool_unlock(p);
+    op->rc = rc;
+    deliver(op);
+}
+
 /* A deferred give-back (no lock held). */
 static void give_back_deferred(struct nr__instance *inst)
 {
@@ -322,6 +383,14 @@ static void *worker_main(void *arg)
     nr__async *a = p->async;
     for (;;) {
         struct nr_async_op *op;
+        if ((op = op_pop(&a->hook_head, &a->hook_tail)) != NULL) {
+            a->busy = 1;
+            nr__pool_unlock(p);
+            hook_and_acquire(p, op);
+            nr__pool_lock(p);
+            a->busy = 0;
+            continue;
+        }
         if ((op = op_pop(&a->handed_head, &a->handed_tail)) != NULL) {
             a->busy = 1;
             nr__pool_unlock(p);
@@ -482,7 +551,8 @@ void nr__async_handed_locked(nr_pool *p, struct nr_async_op *op, struct nr__inst
     timer_remove(a, op); /* (it was popped from the queue by the giver) */
     a->waiting--;
     op->w.inst = NULL;
-    if (!op->subscribed && !nr__async_queue_executor(op->q) && !nr__vet_needed(p, inst)) {
+    if (!op->subscribed && !op->hooked && !nr__async_queue_executor(op->q) &&
+        !nr__vet_needed(p, inst)) {
         /* Straight to its queue: nothing to vet, nothing to unsubscribe. */
         nr__lease_stamp(p, inst, &op->guard, NULL, 0, NULL);
         count_wait_locked(p, op);
@@ -561,11 +631,17 @@ struct nr_async_op *nr__async_op_new(nr_pool *p, nr_async_queue *q, nr_async_fn 
     return op;
 }
 
+static void op_free(struct nr_async_op *op)
+{
+    nr_free(op->caller);
+    nr_free(op);
+}
+
 void nr__async_op_discard(struct nr_async_op *op)
 {
     if (op->subscribed)
         nr__cancel_unsubscribe(op->cancel, &op->cw);
-    nr_free(op);
+    op_free(op);
 }
 
 int nr__async_enqueue_unlock(struct nr_async_op *op, nr_deadline deadline, int at_max,
@@ -574,7 +650,7 @@ int nr__async_enqueue_unlock(struct nr_async_op *op, nr_deadline deadline, int a
     nr_pool *p = op->p;
     NR__ASSERT_LOCKED(p);
     nr__async *a = p->async;
-    if (op->cancel && nr_cancel_is_set(op->cancel)) {
+    if ((op->cancel && nr_cancel_is_set(op->cancel)) || op->cancel_asked) {
         /* set after the loop looked, before the subscription could see it queued */
         p->cancels++;
         nr__pool_unlock(p);
@@ -601,6 +677,16 @@ int nr__async_enqueue_unlock(struct nr_async_op *op, nr_deadline deadline, int a
     return NR_PENDING;
 }
 
+void nr__async_hook_later(struct nr_async_op *op)
+{
+    nr_pool *p = op->p;
+    nr__pool_lock(p);
+    op->t0 = nr_now_ns();
+    op_append(&p->async->hook_head, &p->async->hook_tail, op);
+    pthread_cond_signal(&p->async->cv);
+    nr__pool_unlock(p);
+}
+
 void nr__async_vet_later(struct nr_async_op *op, struct nr__instance *inst, uint32_t *bucket,
                          nr_deadline deadline)
 {
@@ -625,14 +711,14 @@ void nr__async_op_run(struct nr_async_op *op)
     }
     nr_guard g = op->guard;
     op->fn(op->ud, op->rc, &g, op->rc == NR_OK ? NULL : &op->err);
-    nr_free(op);
+    op_free(op);
 }
 
 void nr__async_op_drop(struct nr_async_op *op)
 {
     if (op->rc == NR_OK)
         nr_guard_release(&op->guard);
-    nr_free(op);
+    op_free(op);
 }
 
 /* ---- the public calls ------------------------------------------------------------------ */
@@ -646,6 +732,9 @@ int nr_async_cancel(nr_async_op *op)
     int rc = NR_ESTATE;
     if (op->state == NR__OP_WAITING) {
         fail_waiting_locked(p, op, NR_ECANCELED);
+        rc = NR_OK;
+    } else if (op->hooked && op->state != NR__OP_DONE && !op->cancel_asked) {
+        op->cancel_asked = 1; /* its hooks run: the worker ends it */
         rc = NR_OK;
     }
     nr__pool_unlock(p);

@@ -452,6 +452,55 @@ static void test_validate_and_recycle_run_off_the_caller(void **state)
     nr_async_queue_destroy(q);
 }
 
+static atomic_int hang_recycle, in_recycle;
+
+static void slow_recycle(const char *what, void *arg)
+{
+    (void)arg;
+    if (strcmp(what, "recycle") != 0)
+        return;
+    atomic_store(&in_recycle, 1);
+    for (int i = 0; i < 10000 && atomic_load(&hang_recycle); i++)
+        nr_sleep_ns(NR_NS_PER_MS);
+    atomic_store(&in_recycle, 0);
+}
+
+/* A recycle that hangs on the worker does not hold up another request's
+ * deadline: the timer thread runs no driver code. */
+static void test_deadline_kept_while_a_recycle_hangs(void **state)
+{
+    fixture *f = *state;
+    f->pcfg.max_size = 2;
+    f->pcfg.recycle_on_release = true;
+    f->fake.on_call = slow_recycle;
+    nr_pool_fixture_make(f, "async");
+    nr_guard g1 = NR_GUARD_INIT, g2 = NR_GUARD_INIT;
+    hold(f, &g1);
+    hold(f, &g2);
+    nr_async_queue *q = queue();
+    done d = {0};
+    nr_guard g = NR_GUARD_INIT;
+    nr_ctx ctx = within(100);
+    assert_int_equal(nr_pool_acquire_async(f->pool, &ctx, q, on_done, &d, &g, NULL, NULL),
+                     NR_PENDING);
+    atomic_store(&hang_recycle, 1);
+    assert_int_equal(nr_guard_release_async(&g1), NR_OK);
+    for (int i = 0; i < 5000 && !atomic_load(&in_recycle); i++)
+        nr_sleep_ns(NR_NS_PER_MS);
+    assert_true(atomic_load(&in_recycle)); /* the recycle runs, and hangs */
+    run_until(q, &d);
+    assert_int_equal(d.rc, NR_ETIMEDOUT);
+    assert_true(atomic_load(&in_recycle)); /* still hanging when the deadline was answered */
+    atomic_store(&hang_recycle, 0);
+    assert_int_equal(nr_guard_release_async(&g2), NR_OK);
+    nr_async_queue_destroy(q);
+    /* destroy waits for the deferred give-back (which, the pool being closed
+     * by then, may destroy the instance rather than recycle it) */
+    assert_int_equal(nr_pool_destroy(f->pool, NULL), NR_OK);
+    f->pool = NULL;
+    assert_true(atomic_load(&f->fake.recycles) >= 1);
+}
+
 static void test_release_async_of_a_stale_guard(void **state)
 {
     fixture *f = *state;
@@ -926,6 +975,7 @@ int main(void)
         T(test_shutdown_completes_each_pending_once),
         T(test_fifo_across_async_and_blocking),
         T(test_validate_and_recycle_run_off_the_caller),
+        T(test_deadline_kept_while_a_recycle_hangs),
         T(test_release_async_of_a_stale_guard),
         T(test_executor_queue),
         T(test_refusals),

@@ -24,11 +24,14 @@
  * ...). No driver callback runs on the caller's thread or the dispatching
  * thread: creates run on the pool's creator, and an instance that needs a
  * validate (or turns out expired or stale) is vetted on the pool's async
- * worker, a thread each pool starts at its first pending request and
- * joins in nr_pool_destroy. That thread also times deadlines and retries
- * planning while creates back off. Give leases back from the loop with
- * nr_guard_release_async, which defers recycle (and destroy) to that
- * worker: it takes the pool's lock briefly and never runs driver code.
+ * worker, which each pool starts at its first pending request and joins in
+ * nr_pool_destroy: a timer thread, which times deadlines, plans creates
+ * while they back off and delivers, and runs no driver or hook code (so a
+ * deadline is kept however long a validate or recycle takes), and up to 4
+ * work threads for the vetting, the deferred give-backs and the hooks.
+ * Give leases back from the loop with nr_guard_release_async, which defers
+ * recycle (and destroy) to that worker: it takes the pool's lock briefly
+ * and never runs driver code.
  *
  * Acquire hooks (nebula/hooks.h) run on the worker too, since a before may
  * block: on a pool with acquire hooks every async acquire is pending (its

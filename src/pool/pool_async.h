@@ -71,13 +71,22 @@ struct nr_async_op {
     char *caller;   /* the caller's tag, copied (nr_free), or NULL */
 };
 
-/* A pool's async worker ([mu] of its pool, except the thread id). */
+/* At most this many work threads per pool (pool_async.c). */
+#define NR__ASYNC_WORKERS 4
+
+/* A pool's async worker ([mu] of its pool, except the thread ids): a timer
+ * thread and up to NR__ASYNC_WORKERS work threads. */
 typedef struct nr__async {
-    pthread_t tid;
-    int stop;             /* nr__async_stop: exit once nothing is left */
-    int busy;             /* the worker is processing something outside mu */
-    pthread_cond_t cv;    /* the worker sleeps here (monotonic clock) */
-    pthread_cond_t empty; /* signalled when it holds nothing (nr__async_flush) */
+    pthread_t tid; /* the timer thread */
+    pthread_t work_tids[NR__ASYNC_WORKERS];
+    uint32_t nwork;         /* work threads started */
+    uint32_t work_idle;     /* of those, waiting for work */
+    uint32_t work_busy;     /* of those, working outside mu */
+    int stop;               /* nr__async_stop: exit once nothing is left */
+    int busy;               /* the timer thread is delivering or planning outside mu */
+    pthread_cond_t work_cv; /* work threads sleep here */
+    pthread_cond_t cv;      /* the timer thread sleeps here (monotonic clock) */
+    pthread_cond_t empty;   /* signalled when it holds nothing (nr__async_flush) */
     struct nr_async_op *hook_head, *hook_tail;     /* NEW, hooked: befores, then acquire */
     struct nr_async_op *handed_head, *handed_tail; /* VETTING, to vet and deliver */
     struct nr_async_op *done_head, *done_tail;     /* DONE, to deliver */

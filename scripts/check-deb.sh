@@ -107,8 +107,9 @@ if [ -f "$fleet" ]; then
         '^/usr/lib/cmake/NebulaResource/NebulaResource-fleet-targets\.cmake$'
     echo "fleet: $(basename "$fleet")"
 else
-    lacks "$dev" '^/usr/include/nebula/fleet\.h$' 'libnebula-resource-fleet'
-    echo "fleet: no package (built without hiredis)"
+    # nebula/fleet.h stays: admin.h and config_file.h use its types
+    lacks "$dev" 'libnebula-resource-fleet' 'nebula-resource-fleet\.pc$' 'NebulaResource-fleet-'
+    echo "fleet: no package (built without the fleet library: no hiredis, or NR_BUILD_FLEET=OFF)"
 fi
 
 # ---- what each package depends on ----------------------------------------------------

@@ -116,7 +116,7 @@ nr_run_consumers() {
             <<<"$out" || nr_fail "no reason given for the component fleet without hiredis: $out"
         echo "cmake: the fleet component alone, shared and static, ran; refused without hiredis"
     else
-        echo "cmake: no fleet library in this installation (built without hiredis)"
+        echo "cmake: no fleet library in this installation (built without it: no hiredis, or NR_BUILD_FLEET=OFF)"
     fi
 
     # -- CMake: two components, with a pkg-config that sees none of the others'

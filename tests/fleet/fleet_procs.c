@@ -44,7 +44,8 @@ int64_t fp_now_ms(void)
 /* ---- the sampler ---- */
 
 static atomic_int sampler_stop;
-static atomic_int phase_max; /* relaxed is enough: read and reset by one thread, seq_cst anyway */
+static atomic_int phase_max; /* the most seen since the last reset; default (seq_cst) order,
+                                though any would do: one writer, one reader */
 static atomic_long samples;
 static pthread_t sampler_thread;
 

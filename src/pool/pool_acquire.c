@@ -758,19 +758,23 @@ static int acquire_async_hooked(nr_pool *p, const nr_ctx *ctx, nr_async_queue *q
     struct nr_async_op *op = nr__async_op_new(p, q, fn, ud, cancel, err);
     if (!op)
         return err ? err->code : NR_ENOMEM;
-    op->hooked = 1;
+    op->hk = nr_calloc(1, sizeof(*op->hk));
+    if (!op->hk) {
+        nr__async_op_discard(op);
+        return nr_error_set(err, NR_ENOMEM, p->id, "pool '%s': out of memory", p->id);
+    }
     if (ctx && ctx->scope) {
-        op->scope = *ctx->scope;
-        op->call.caller_scope = &op->scope;
+        op->hk->scope = *ctx->scope;
+        op->hk->call.caller_scope = &op->hk->scope;
     }
     if (ctx && ctx->caller) {
         size_t n = strlen(ctx->caller) + 1;
-        op->caller = nr_malloc(n);
-        if (!op->caller) {
+        op->hk->caller = nr_malloc(n);
+        if (!op->hk->caller) {
             nr__async_op_discard(op);
             return nr_error_set(err, NR_ENOMEM, p->id, "pool '%s': out of memory", p->id);
         }
-        memcpy(op->caller, ctx->caller, n);
+        memcpy(op->hk->caller, ctx->caller, n);
     }
     if (ctx && nr_deadline_is_set(ctx->deadline))
         op->deadline = ctx->deadline;

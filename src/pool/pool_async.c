@@ -226,10 +226,10 @@ static void deliver(struct nr_async_op *op)
         nr__cancel_unsubscribe(op->cancel, &op->cw);
         op->subscribed = 0;
     }
-    if (op->hooked) { /* the afters, with the outcome (nothing when a before refused) */
-        op->call.instance_id = op->rc == NR_OK ? op->guard.inst->id : 0;
-        op->call.wait_ns = op->waited > 0 ? op->waited : 0;
-        nr__pool_hooks_after(op->p, &op->run, &op->call, op->rc, &op->err);
+    if (op->hk) { /* the afters, with the outcome (nothing when a before refused) */
+        op->hk->call.instance_id = op->rc == NR_OK ? op->guard.inst->id : 0;
+        op->hk->call.wait_ns = op->waited > 0 ? op->waited : 0;
+        nr__pool_hooks_after(op->p, &op->hk->run, &op->hk->call, op->rc, &op->err);
     }
     nr__acquire_observe(op->p, op->rc, op->rc == NR_OK ? op->guard.inst->id : 0, op->waited,
                         op->at_max);
@@ -323,12 +323,12 @@ static void vet_and_deliver(nr_pool *p, struct nr_async_op *op)
  * outcome known now is delivered here, a pending one later. */
 static void hook_and_acquire(nr_pool *p, struct nr_async_op *op)
 {
-    nr_hook_call *call = &op->call;
+    nr_hook_call *call = &op->hk->call;
     const nr_scope *caller_scope = call->caller_scope;
     nr__pool_hook_call(p, NR_HOOK_ACQUIRE, 0, call);
     call->caller_scope = caller_scope;
-    call->caller = op->caller;
-    int rc = nr__hooks_before(p->hooks, &op->run, call, &op->err);
+    call->caller = op->hk->caller;
+    int rc = nr__hooks_before(p->hooks, &op->hk->run, call, &op->err);
     if (rc == NR_OK) {
         nr__pool_lock(p);
         int asked = op->cancel_asked;
@@ -609,7 +609,7 @@ void nr__async_handed_locked(nr_pool *p, struct nr_async_op *op, struct nr__inst
     timer_remove(a, op); /* (it was popped from the queue by the giver) */
     a->waiting--;
     op->w.inst = NULL;
-    if (!op->subscribed && !op->hooked && !nr__async_queue_executor(op->q) &&
+    if (!op->subscribed && !op->hk && !nr__async_queue_executor(op->q) &&
         !nr__vet_needed(p, inst)) {
         /* Straight to its queue: nothing to vet, nothing to unsubscribe. */
         nr__lease_stamp(p, inst, &op->guard, NULL, 0, NULL);
@@ -691,7 +691,9 @@ struct nr_async_op *nr__async_op_new(nr_pool *p, nr_async_queue *q, nr_async_fn 
 
 static void op_free(struct nr_async_op *op)
 {
-    nr_free(op->caller);
+    if (op->hk)
+        nr_free(op->hk->caller);
+    nr_free(op->hk);
     nr_free(op);
 }
 
@@ -791,7 +793,7 @@ int nr_async_cancel(nr_async_op *op)
     if (op->state == NR__OP_WAITING) {
         fail_waiting_locked(p, op, NR_ECANCELED);
         rc = NR_OK;
-    } else if (op->hooked && op->state != NR__OP_DONE && !op->cancel_asked) {
+    } else if (op->hk && op->state != NR__OP_DONE && !op->cancel_asked) {
         op->cancel_asked = 1; /* its hooks run: the worker ends it */
         rc = NR_OK;
     }

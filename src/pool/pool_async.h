@@ -63,13 +63,17 @@ struct nr_async_op {
     struct nr_async_op *next; /* on the worker's lists, then on the completion queue */
     /* a pool with acquire hooks: the worker runs the befores, then the
      * acquire; the afters run when the outcome is delivered */
-    int hooked;
-    int cancel_asked; /* [mu] nr_async_cancel while the befores ran */
+    struct nr__op_hooks *hk; /* NULL = no hooks (kept apart: the request stays small) */
+    int cancel_asked;        /* [mu] nr_async_cancel while the befores ran */
+};
+
+/* What a hooked request carries for its hooks (allocated apart). */
+typedef struct nr__op_hooks {
     nr__hook_run run;
     nr_hook_call call;
     nr_scope scope; /* the caller's, copied for the hooks */
     char *caller;   /* the caller's tag, copied (nr_free), or NULL */
-};
+} nr__op_hooks;
 
 /* At most this many work threads per pool (pool_async.c). */
 #define NR__ASYNC_WORKERS 4

@@ -548,7 +548,7 @@ PGconn *nr_postgres_conn(void *handle)
     return c && c->magic == PG_CONN_MAGIC ? c->pg : NULL;
 }
 
-static int exec_code(long state)
+int nr__pg_exec_code(long state)
 {
     if (state == nr__pg_sqlstate_from_text("57014"))
         return NR_ETIMEDOUT;
@@ -585,7 +585,7 @@ int nr_postgres_exec(void *handle, const char *sql, nr_error *err)
         state = res ? nr__pg_sqlstate_from_text(PQresultErrorField(res, PG_DIAG_SQLSTATE)) : 0;
     }
     PQclear(res);
-    int code = PQstatus(c->pg) != CONNECTION_OK ? NR_EUNAVAIL : exec_code(state);
+    int code = PQstatus(c->pg) != CONNECTION_OK ? NR_EUNAVAIL : nr__pg_exec_code(state);
     if (!res && PQstatus(c->pg) == CONNECTION_OK)
         code = NR_ENOMEM;
     return nr_error_set_cause(err, code, NR_OK, state, c->id,

@@ -64,6 +64,10 @@ int nr__pg_cancel(PGconn *pg, int64_t wait_ms);
  * "<redacted>", cut with "..." when too long. */
 void nr__pg_clean_message(char *dst, size_t n, const char *msg, const char *pw);
 
+/* The code nr_postgres_exec (and the async query) give a statement the
+ * server failed with SQLSTATE state (encoded). */
+int nr__pg_exec_code(long state);
+
 /* SQLSTATE text ("28P01") -> the server's encoding; 0 for anything else. */
 long nr__pg_sqlstate_from_text(const char *s);
 

@@ -673,15 +673,10 @@ int nr_manager_acquire(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guar
     return rc;
 }
 
-static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
-                        nr_error *err)
+int nr__manager_admit(nr_manager *m, const char *id, const nr_ctx *ctx, nr__entry **out_e,
+                      const nr_scope **caller_out, nr_scope *global, nr_error *err)
 {
-    if (out) {
-        out->inst = NULL;
-        out->lease = 0;
-    }
-    if (!m || !id || !out)
-        return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_acquire: arguments must not be NULL");
+    *out_e = NULL;
     if (atomic_load_explicit(&m->phase, memory_order_acquire) >= NR__PHASE_STOPPING)
         return nr_error_set(err, NR_ESHUTDOWN, id, "resource '%s': the manager is shutting down",
                             id);
@@ -690,12 +685,12 @@ static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_gua
         return NR_ENOTFOUND;
 
     int rc = NR_OK;
-    nr_scope global;
     const nr_scope *caller = ctx && ctx->scope ? ctx->scope : NULL;
     if (!caller) {
-        nr_scope_global(&global);
-        caller = &global;
+        nr_scope_global(global);
+        caller = global;
     }
+    *caller_out = caller;
     if (!nr_scope_contains(&e->scope, caller)) {
         char have[NR_SCOPE_TEXT_MAX], want[NR_SCOPE_TEXT_MAX];
         nr_scope_format(caller, have, sizeof(have));
@@ -742,6 +737,35 @@ static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_gua
         rc = nr_error_set(err, NR_EDEPFAIL, id, "resource '%s' %s", id, reason);
         goto out;
     }
+out:
+    if (rc != NR_OK)
+        nr__entry_put(e);
+    else
+        *out_e = e;
+    return rc;
+}
+
+nr_pool *nr__manager_pool_for(nr_manager *m, nr__entry *e, const nr_scope *caller, int *rc,
+                              nr_error *err)
+{
+    return pool_for(m, e, caller, rc, err);
+}
+
+static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_guard *out,
+                        nr_error *err)
+{
+    if (out) {
+        out->inst = NULL;
+        out->lease = 0;
+    }
+    if (!m || !id || !out)
+        return nr_error_set(err, NR_EINVAL, NULL, "nr_manager_acquire: arguments must not be NULL");
+    nr__entry *e;
+    const nr_scope *caller;
+    nr_scope global;
+    int rc = nr__manager_admit(m, id, ctx, &e, &caller, &global, err);
+    if (rc != NR_OK)
+        return rc;
     for (int again = 0;; again++) {
         uint64_t gen = atomic_load_explicit(&e->generation, memory_order_acquire);
         nr_pool *p = pool_for(m, e, caller, &rc, err);
@@ -755,7 +779,6 @@ static int acquire_impl(nr_manager *m, const char *id, const nr_ctx *ctx, nr_gua
             atomic_load_explicit(&e->generation, memory_order_acquire) == gen)
             break;
     }
-out:
     nr__entry_put(e);
     return rc;
 }

@@ -255,6 +255,16 @@ int nr__entry_from_spec(const nr_resource_spec *spec, nr__entry **out, nr_error 
 /* The rule of a resource id (also a group's name): NR_EINVAL saying which. */
 int nr__check_id(const char *id, nr_error *err);
 void nr__entry_put(nr__entry *e);
+
+/* nr_manager_acquire's checks before it reaches a pool (the manager's
+ * phase, the id, scope, state, quarantine, health, dependencies): NR_OK
+ * with *e referenced (nr__entry_put) and *caller the caller's scope (ctx's,
+ * or *global filled with the Global scope), or an error with err. */
+int nr__manager_admit(nr_manager *m, const char *id, const nr_ctx *ctx, nr__entry **e,
+                      const nr_scope **caller, nr_scope *global, nr_error *err);
+/* The pool of e that serves caller (its tenant's, for a partitioned one). */
+nr_pool *nr__manager_pool_for(nr_manager *m, nr__entry *e, const nr_scope *caller, int *rc,
+                              nr_error *err);
 void nr__entry_free(nr__entry *e);
 void nr__entry_set_error(nr__entry *e, const nr_error *err);
 /* The registered entries (only the running ones when asked), each with a

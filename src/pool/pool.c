@@ -113,9 +113,12 @@ static nr__waiter *waiter_pop_locked(nr_pool *p)
     nr__waiter *w = p->wait_head;
     if (w) {
         p->wait_head = w->next;
-        if (!p->wait_head)
+        if (p->wait_head)
+            p->wait_head->prev = NULL;
+        else
             p->wait_tail = NULL;
         w->next = NULL;
+        w->queued = 0;
         p->waiters--;
         if (p->waiters == 0)
             nr__gate_update_locked(p);
@@ -145,7 +148,10 @@ int nr__place_locked(nr_pool *p, struct nr__instance *inst)
         nr__lease_on_locked(p, inst);
         p->handoffs++;
         w->inst = inst;
-        pthread_cond_signal(&w->cv);
+        if (w->op)
+            nr__async_handed_locked(p, w->op, inst);
+        else
+            pthread_cond_signal(&w->cv);
     } else {
         if (inst->state != NR_LC_IDLE)
             nr__inst_transition(inst, NR_LC_IDLE);
@@ -473,7 +479,8 @@ static int destroy_impl(nr_pool *p, int keep_memory, nr_error *err)
     if (!p)
         return NR_OK;
     assert(p->magic == NR_POOL_MAGIC);
-    nr_pool_close(p); /* also cancels the creates in flight */
+    nr_pool_close(p);   /* also cancels the creates in flight */
+    nr__async_flush(p); /* async completions delivered, deferred give-backs done */
     nr__pool_lock(p);
     /* The pool's own work in flight (creates, which land and are destroyed
      * now that it is closed, and destroys) is waited for, within a create's
@@ -496,6 +503,7 @@ static int destroy_impl(nr_pool *p, int keep_memory, nr_error *err)
     }
     nr__pool_unlock(p);
     nr__creator_join(p);
+    nr__async_stop(p);
     nr__budget_leave(p); /* after the pool's last job: none of the budget's is left either */
     /* Give-backs whose instance is back may still be in their after hooks. */
     while (atomic_load_explicit(&p->hook_busy, memory_order_acquire) != 0)

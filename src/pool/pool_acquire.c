@@ -34,6 +34,7 @@
 #include "base/cancel_internal.h"
 #include "observe/probes.h"
 #include "observe/span.h"
+#include "pool/pool_async.h"
 
 /* How many times an acquire that finds nothing free yields before queueing. */
 static const int spin_yields = 4;
@@ -56,6 +57,14 @@ typedef struct acq {
     struct nr__instance *inst;
     uint32_t *bucket; /* where inst is counted: &p->in_use or &p->bagged */
     nr_error *err;
+    /* an async acquire (nr_pool_acquire_async): it never sleeps or yields,
+     * and where a blocking one would wait, it queues op (made when it must
+     * wait) and returns NR_PENDING */
+    int async;
+    struct nr_async_op *op;
+    nr_async_queue *q;
+    nr_async_fn fn;
+    void *fn_ud;
 } acq;
 
 static nr_deadline deadline_of(acq *a)
@@ -69,20 +78,21 @@ static nr_deadline deadline_of(acq *a)
 /* ---- the wait queue ------------------------------------------------------------------ */
 
 /* [mu] Remove w from anywhere in the queue (it gave up). */
-static void waiter_unlink_locked(nr_pool *p, nr__waiter *w)
+void nr__waiter_unlink_locked(nr_pool *p, nr__waiter *w)
 {
     NR__ASSERT_LOCKED(p);
-    nr__waiter **pp = &p->wait_head, *prev = NULL;
-    while (*pp && *pp != w) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    if (!*pp)
+    if (!w->queued)
         return; /* already popped by a giver */
-    *pp = w->next;
-    if (p->wait_tail == w)
-        p->wait_tail = prev;
-    w->next = NULL;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->wait_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        p->wait_tail = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = 0;
     p->waiters--;
     if (p->waiters == 0)
         nr__gate_update_locked(p);
@@ -113,6 +123,43 @@ static void waiter_init(nr__waiter *w, nr_pool *p)
     pthread_condattr_destroy(&ca);
 }
 
+void nr__waiter_append_locked(nr_pool *p, nr__waiter *w)
+{
+    NR__ASSERT_LOCKED(p);
+    w->inst = NULL;
+    w->next = NULL;
+    w->prev = p->wait_tail;
+    w->queued = 1;
+    if (p->wait_tail)
+        p->wait_tail->next = w;
+    else
+        p->wait_head = w;
+    p->wait_tail = w;
+    p->waiters++;
+    p->waits++;
+    nr__gate_update_locked(p);
+    nr__settle_locked(p);
+}
+
+/* Set up what waiting needs (outside mu): a blocking caller's condition
+ * variable, or an async caller's request. NR_OK, or an error with a->err. */
+static int prepare_wait(acq *a)
+{
+    if (a->async) {
+        a->op = nr__async_op_new(a->p, a->q, a->fn, a->fn_ud, a->cancel, a->err);
+        if (!a->op)
+            return a->err ? a->err->code : NR_ENOMEM;
+        a->w = &a->op->w;
+        a->cw = &a->op->cw;
+    } else {
+        waiter_init(a->w, a->p);
+        a->cw->wake = cancel_wake;
+        a->cw->ud = a->w;
+    }
+    a->w_ready = 1;
+    return NR_OK;
+}
+
 /* [mu] Start the creates the queue needs; mu is released around the start
  * (then 1 comes back, 0 when nothing was started and mu stayed held). */
 static int plan_and_start_locked(nr_pool *p, uint32_t extra)
@@ -126,9 +173,7 @@ static int plan_and_start_locked(nr_pool *p, uint32_t extra)
     return 1;
 }
 
-/* [mu] The error of a caller that ran out of time. While creates fail, the
- * last create's error is the cause. */
-static int timeout_error_locked(nr_pool *p, nr_error *err)
+int nr__timeout_error_locked(nr_pool *p, nr_error *err)
 {
     uint32_t in_use = p->in_use, waiting = p->waiters;
     if (p->failures > 0) { /* creates are failing now */
@@ -156,17 +201,7 @@ static int wait_locked(acq *a)
     NR__ASSERT_LOCKED(p);
     nr__waiter *w = a->w;
     nr_deadline deadline = deadline_of(a);
-    w->inst = NULL;
-    w->next = NULL;
-    if (p->wait_tail)
-        p->wait_tail->next = w;
-    else
-        p->wait_head = w;
-    p->wait_tail = w;
-    p->waiters++;
-    p->waits++;
-    nr__gate_update_locked(p);
-    nr__settle_locked(p);
+    nr__waiter_append_locked(p, w);
 
     int rc = NR_OK;
     int64_t start = a->spin_t0 ? a->spin_t0 : nr_now_ns();
@@ -204,7 +239,7 @@ static int wait_locked(acq *a)
         nr__pool_note_owner(p);
     }
     if (rc != NR_OK)
-        waiter_unlink_locked(p, w);
+        nr__waiter_unlink_locked(p, w);
     int64_t waited = nr_now_ns() - start;
     a->waited += waited;
     p->wait_ns_total += waited;
@@ -212,7 +247,7 @@ static int wait_locked(acq *a)
         p->wait_ns_max = waited;
     if (rc == NR_ETIMEDOUT) {
         p->timeouts++;
-        timeout_error_locked(p, a->err);
+        nr__timeout_error_locked(p, a->err);
     } else if (rc == NR_ECANCELED) {
         p->cancels++;
         nr_error_set(a->err, rc, p->id, "pool '%s': acquire canceled", p->id);
@@ -263,7 +298,7 @@ static int take_fast(acq *a)
     return 1;
 }
 
-typedef enum { TAKE_GOT, TAKE_AGAIN, TAKE_FAILED } take_result;
+typedef enum { TAKE_GOT, TAKE_AGAIN, TAKE_FAILED, TAKE_PENDING } take_result;
 
 /* [mu held on entry, released on return] One look under the lock. */
 static take_result take_locked(acq *a, int *rc)
@@ -336,7 +371,7 @@ static take_result take_locked(acq *a, int *rc)
                            p->id, waiting);
         return TAKE_FAILED;
     }
-    if (!room && !p->suspended && a->spins < spin_yields &&
+    if (!room && !p->suspended && !a->async && a->spins < spin_yields &&
         (!a->spins || nr_now_ns() - a->spin_t0 < SPIN_MAX_NS)) {
         /* Nothing free and no room: the holders are most likely threads the
          * scheduler has set aside on a busy machine. Give them the CPU a
@@ -354,17 +389,20 @@ static take_result take_locked(acq *a, int *rc)
         /* Prepare to wait outside the lock. The cancel registry lock comes
          * before the pool lock, so subscribe unlocked, then look again. */
         nr__pool_unlock(p);
-        if (!a->w_ready) {
-            waiter_init(a->w, p);
-            a->w_ready = 1;
-        }
+        if (!a->w_ready && (*rc = prepare_wait(a)) != NR_OK)
+            return TAKE_FAILED;
         if (a->cancel && !a->subscribed) {
-            a->cw->wake = cancel_wake;
-            a->cw->ud = a->w;
             if (nr__cancel_subscribe(a->cancel, a->cw) == NR_OK)
                 a->subscribed = 1; /* else already set: the loop's check reports it */
+            if (a->op)
+                a->op->subscribed = a->subscribed;
         }
         return TAKE_AGAIN;
+    }
+    if (a->async) {
+        /* (mu is released by the enqueue) */
+        *rc = nr__async_enqueue_unlock(a->op, deadline_of(a), a->at_max, a->err);
+        return *rc == NR_PENDING ? TAKE_PENDING : TAKE_FAILED;
     }
     if (a->waited < 0)
         a->waited = 0;
@@ -373,33 +411,49 @@ static take_result take_locked(acq *a, int *rc)
     return *rc == NR_OK ? TAKE_GOT : TAKE_FAILED;
 }
 
-/* Expiry, generation and validate, outside mu. 1 = good; 0 = it was
- * destroyed and the caller looks again. */
-static int vet(acq *a)
+/* Whether acquiring inst must run validate (now: coarse time, or 0 when
+ * not read yet). */
+static int validate_due(nr_pool *p, const struct nr__instance *inst, int64_t now)
 {
-    nr_pool *p = a->p;
-    struct nr__instance *inst = a->inst;
+    if (!NR__CFG(p, validate_on_acquire) || !p->type->validate || inst->use_count == 0)
+        return 0; /* (a new instance is known good) */
+    if (NR__CFG(p, validate_bypass_ms) > 0) {
+        if (!now)
+            now = nr_now_coarse_ns();
+        if (now - inst->last_used_ns < NR__CFG(p, validate_bypass_ms) * NR_NS_PER_MS)
+            return 0; /* given back moments ago: known good */
+    }
+    return 1;
+}
+
+int nr__vet_needed(nr_pool *p, const struct nr__instance *inst)
+{
+    int64_t now = 0;
+    if (NR__CFG(p, max_lifetime_ms) > 0) {
+        now = nr_now_coarse_ns();
+        if (nr__expired(p, inst, now))
+            return 1;
+    }
+    return nr__stale(p, inst) || validate_due(p, inst, now);
+}
+
+int nr__vet(nr_pool *p, struct nr__instance *inst, uint32_t *bucket)
+{
     int64_t now = 0;
     if (NR__CFG(p, max_lifetime_ms) > 0) {
         now = nr_now_coarse_ns();
         if (nr__expired(p, inst, now)) {
-            nr__discard(p, inst, a->bucket, NR__DISCARD_LIFETIME);
+            nr__discard(p, inst, bucket, NR__DISCARD_LIFETIME);
             return 0;
         }
     }
     int stale = nr__stale(p, inst);
     if (stale) {
-        nr__discard(p, inst, a->bucket, (nr__discard_reason)stale);
+        nr__discard(p, inst, bucket, (nr__discard_reason)stale);
         return 0;
     }
-    if (!NR__CFG(p, validate_on_acquire) || !p->type->validate || inst->use_count == 0)
-        return 1; /* (a new instance is known good) */
-    if (NR__CFG(p, validate_bypass_ms) > 0) {
-        if (!now)
-            now = nr_now_coarse_ns();
-        if (now - inst->last_used_ns < NR__CFG(p, validate_bypass_ms) * NR_NS_PER_MS)
-            return 1; /* given back moments ago: known good */
-    }
+    if (!validate_due(p, inst, now))
+        return 1;
     nr_error ve;
     nr_error_clear(&ve);
     int64_t t0 = nr_now_ns();
@@ -408,18 +462,30 @@ static int vet(acq *a)
         rc = NR_ETIMEDOUT;
     if (rc != NR_OK) {
         atomic_fetch_add_explicit(&p->validate_failures, 1, memory_order_relaxed);
-        nr__discard(p, inst, a->bucket, NR__DISCARD_VALIDATE);
+        nr__discard(p, inst, bucket, NR__DISCARD_VALIDATE);
         return 0;
     }
     return 1;
 }
 
+/* Expiry, generation and validate, outside mu. 1 = good; 0 = it was
+ * destroyed and the caller looks again. */
+static int vet(acq *a)
+{
+    return nr__vet(a->p, a->inst, a->bucket);
+}
+
 /* Stamp the lease the guard will carry. */
 static void lease(acq *a, nr_guard *out, const char *file, int line, const char *func)
 {
-    struct nr__instance *inst = a->inst;
+    nr__lease_stamp(a->p, a->inst, out, file, line, func);
+}
+
+void nr__lease_stamp(nr_pool *p, struct nr__instance *inst, nr_guard *out, const char *file,
+                     int line, const char *func)
+{
     inst->use_count++;
-    if (NR__CFG(a->p, leak_threshold_ms) > 0) {
+    if (NR__CFG(p, leak_threshold_ms) > 0) {
         atomic_store_explicit(&inst->site_file, file, memory_order_relaxed);
         atomic_store_explicit(&inst->site_func, func, memory_order_relaxed);
         atomic_store_explicit(&inst->site_line, line, memory_order_relaxed);
@@ -577,6 +643,24 @@ static int64_t max_size_now(nr_pool *p)
     return m;
 }
 
+void nr__acquire_observe(nr_pool *p, int rc, uint64_t instance_id, int64_t waited, int at_max)
+{
+    NR_PROBE_ACQUIRE(p->id, waited > 0 ? waited : 0, rc);
+    if (waited >= 0 && p->wait_hist)
+        nr_histogram_observe(p->wait_hist, (double)waited / 1e9);
+    if (p->events) {
+        if (rc == NR_OK)
+            nr__pool_event(p, NR_EV_ACQUIRED, instance_id, waited > 0 ? waited : 0, 0, NR_OK, NULL);
+        else if (rc == NR_ETIMEDOUT)
+            nr__pool_event(p, NR_EV_TIMEOUT, 0, waited > 0 ? waited : 0, 0, rc, NULL);
+        /* exhausted: nothing idle and no room to create, whether it then got
+           one (a wait, handed one back), timed out or was refused */
+        if (at_max && rc != NR_ESHUTDOWN)
+            nr__pool_event(p, NR_EV_POOL_EXHAUSTED, 0, waited > 0 ? waited : 0, max_size_now(p), rc,
+                           NULL);
+    }
+}
+
 int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
                        const char *file, int line, const char *func)
 {
@@ -592,23 +676,8 @@ int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *e
     int64_t waited = -1; /* -1: never had to wait */
     int at_max = 0;      /* found nothing idle while at max_size */
     int rc = acquire_impl(p, ctx, out, err, &waited, &at_max, file, line, func);
-    if (p) {
-        NR_PROBE_ACQUIRE(p->id, waited > 0 ? waited : 0, rc);
-        if (waited >= 0 && p->wait_hist)
-            nr_histogram_observe(p->wait_hist, (double)waited / 1e9);
-        if (p->events) {
-            if (rc == NR_OK)
-                nr__pool_event(p, NR_EV_ACQUIRED, out->inst->id, waited > 0 ? waited : 0, 0, NR_OK,
-                               NULL);
-            else if (rc == NR_ETIMEDOUT)
-                nr__pool_event(p, NR_EV_TIMEOUT, 0, waited > 0 ? waited : 0, 0, rc, NULL);
-            /* exhausted: nothing idle and no room to create, whether it then got
-                               one (a wait, handed one back), timed out or was refused */
-            if (at_max && rc != NR_ESHUTDOWN)
-                nr__pool_event(p, NR_EV_POOL_EXHAUSTED, 0, waited > 0 ? waited : 0, max_size_now(p),
-                               rc, NULL);
-        }
-    }
+    if (p)
+        nr__acquire_observe(p, rc, rc == NR_OK ? out->inst->id : 0, waited, at_max);
     if (nr__span_active(&span)) {
         nr_pool_stats st = NR_POOL_STATS_INIT;
         if (p)
@@ -621,4 +690,103 @@ int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *e
 int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
 {
     return nr_pool_acquire_at(p, ctx, out, err, NULL, 0, NULL);
+}
+
+/* ---- without blocking (nebula/async.h) -------------------------------------------------- */
+
+/* The async acquire's loop: the blocking one's steps, except that it
+ * never sleeps or yields. Where it would wait it queues its request, and an
+ * instance that needs vetting goes to the pool's async worker. */
+static int acquire_async_loop(acq *a, nr_guard *out)
+{
+    nr_pool *p = a->p;
+    int rc = NR_OK;
+    for (;;) {
+        if (a->cancel && nr_cancel_is_set(a->cancel)) {
+            nr__pool_lock(p);
+            p->cancels++;
+            nr__pool_unlock(p);
+            rc = nr_error_set(a->err, NR_ECANCELED, p->id, "pool '%s': acquire canceled", p->id);
+            break;
+        }
+        int fast = take_fast(a);
+        if (fast < 0) {
+            rc = NR_ESHUTDOWN;
+            break;
+        }
+        if (!fast) {
+            nr__pool_lock(p);
+            take_result t = take_locked(a, &rc);
+            if (t == TAKE_AGAIN)
+                continue;
+            if (t != TAKE_GOT)
+                break;
+        }
+        if (nr__vet_needed(p, a->inst)) {
+            /* vet on the worker, not here (it may run validate or destroy) */
+            if (!a->w_ready && (rc = prepare_wait(a)) != NR_OK) {
+                nr__discard(p, a->inst, a->bucket, NR__DISCARD_CLOSED);
+                break;
+            }
+            if (a->cancel && !a->subscribed) {
+                if (nr__cancel_subscribe(a->cancel, a->cw) == NR_OK)
+                    a->subscribed = 1;
+                a->op->subscribed = a->subscribed;
+            }
+            nr__async_vet_later(a->op, a->inst, a->bucket, deadline_of(a));
+            rc = NR_PENDING;
+            break;
+        }
+        lease(a, out, NULL, 0, NULL);
+        rc = NR_OK;
+        break;
+    }
+    return rc;
+}
+
+int nr_pool_acquire_async(nr_pool *p, const nr_ctx *ctx, nr_async_queue *q, nr_async_fn fn,
+                          void *ud, nr_guard *out, nr_async_op **op, nr_error *err)
+{
+    if (op)
+        *op = NULL;
+    nr_ctx sized;
+    if (nr__ctx_in(&ctx, &sized, err) != NR_OK) {
+        if (out)
+            *out = (nr_guard)NR_GUARD_INIT;
+        return NR_EINVAL;
+    }
+    int rc = check_args(p, ctx, out, err);
+    if (rc != NR_OK)
+        return rc;
+    if (!q || !fn)
+        return nr_error_set(err, NR_EINVAL, p->id,
+                            "pool '%s': nr_pool_acquire_async: queue and callback must not be NULL",
+                            p->id);
+    if (NR__POOL_HOOKS(p, NR_HOOK_ACQUIRE))
+        return nr_error_set(err, NR_EINVAL, p->id,
+                            "pool '%s': an async acquire cannot run the pool's acquire hooks "
+                            "(they may block); acquire it with nr_pool_acquire",
+                            p->id);
+    acq a = {.p = p,
+             .err = err,
+             .waited = -1,
+             .cancel = ctx ? ctx->cancel : NULL,
+             .async = 1,
+             .q = q,
+             .fn = fn,
+             .fn_ud = ud};
+    if (ctx && nr_deadline_is_set(ctx->deadline))
+        a.deadline = ctx->deadline;
+    else if (NR__CFG(p, acquire_timeout_ms) == 0)
+        a.zero_wait = 1;
+    rc = acquire_async_loop(&a, out);
+    if (rc == NR_PENDING) {
+        if (op)
+            *op = a.op;
+        return NR_PENDING;
+    }
+    if (a.op) /* prepared, then not needed: it was never queued */
+        nr__async_op_discard(a.op);
+    nr__acquire_observe(p, rc, rc == NR_OK ? out->inst->id : 0, -1, a.at_max);
+    return rc;
 }

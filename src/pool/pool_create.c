@@ -92,7 +92,9 @@ void nr__slot_released_locked(nr_pool *p)
 static void wake_waiters_locked(nr_pool *p)
 {
     for (nr__waiter *w = p->wait_head; w; w = w->next)
-        pthread_cond_signal(&w->cv);
+        if (!w->op)
+            pthread_cond_signal(&w->cv);
+    nr__async_poke_locked(p); /* async waiters: the worker plans again */
 }
 
 /* [mu] Record a failed create (its slot is already given back). Returns 1

@@ -70,37 +70,41 @@
  * so a stale guard always points at valid memory whose lease no longer
  * matches. */
 struct nr__instance {
-    void *raw;                      /* constant: the allocation the record sits in (records
-                                       start on a cache line of their own, see
-                                       nr__record_alloc) */
-    nr_pool *pool;                  /* constant */
-    void *handle;                   /* [holder] the driver's object */
-    _Atomic uint64_t lease;         /* current lease id, 0 when not leased; CAS on release
-                                       (acq_rel) so exactly one release wins */
-    uint64_t lease_gen;             /* [holder] lease ids of this record: 1, 2, ... */
-    _Atomic int bag;                /* NR__BAG_* (see pool_bag.c) */
-    uint32_t bag_slot;              /* [mu] its slot while in the bag */
-    _Atomic uint64_t n_acquires;    /* leases of this record: written by the holder only */
-    _Atomic uint64_t n_releases;    /* give-backs of this record: by the holder only */
-    _Atomic int64_t lease_start_ns; /* coarse time the current bag lease began */
-    uint64_t id;                    /* [holder] 1-based creation number */
-    nr_lifecycle state;             /* [mu] or [holder] while out of every list */
-    int64_t created_ns;             /* [holder] */
-    int64_t last_used_ns;           /* written by the holder before it publishes under mu */
-    uint64_t use_count;             /* [holder] */
-    uint64_t health_round;          /* [mu] last health round that checked it */
-    int degraded;                   /* [mu] last check said degraded: kept on the degraded
-                                       list while idle (never in the bag) */
-    uint32_t health_fails;          /* [mu] checks failed in a row */
-    uint32_t q_attempt;             /* [mu] quarantined: the probe due next (1-based);
-                                       0 when not quarantined */
-    int64_t q_due_ns;               /* [mu] quarantined: when that probe is due (pool clock) */
-    uint64_t gen;                   /* [holder] pool generation it was created in (the
-                                       credential and evict-all counts, see nr__gen) */
-    int64_t expires_ns;             /* [holder] created_ns + its jittered lifetime;
-                                       INT64_MAX when max_lifetime_ms is 0 */
-    _Atomic int leak_reported;      /* a leak report is open for the current lease: set
-                                       under mu by the reporter, cleared by the holder */
+    void *raw;                       /* constant: the allocation the record sits in (records
+                                        start on a cache line of their own, see
+                                        nr__record_alloc) */
+    nr_pool *pool;                   /* constant */
+    void *handle;                    /* [holder] the driver's object */
+    _Atomic uint64_t lease;          /* current lease id, 0 when not leased; CAS on release
+                                        (acq_rel) so exactly one release wins */
+    uint64_t lease_gen;              /* [holder] lease ids of this record: 1, 2, ... */
+    _Atomic int bag;                 /* NR__BAG_* (see pool_bag.c) */
+    uint32_t bag_slot;               /* [mu] its slot while in the bag */
+    _Atomic uint64_t n_acquires;     /* leases of this record: written by the holder only */
+    _Atomic uint64_t n_releases;     /* give-backs of this record: by the holder only */
+    _Atomic int64_t lease_start_ns;  /* coarse time the current bag lease began */
+    uint64_t id;                     /* [holder] 1-based creation number */
+    nr_lifecycle state;              /* [mu] or [holder] while out of every list */
+    int64_t created_ns;              /* [holder] */
+    int64_t last_used_ns;            /* written by the holder before it publishes under mu */
+    uint64_t use_count;              /* [holder] */
+    struct nr__instance *async_next; /* [mu] on the async worker's list of deferred
+                                        give-backs (pool_async.c) */
+    uint64_t async_lease;            /* [holder] the lease a deferred give-back ends */
+    int async_taint;                 /* [holder] that give-back is a taint */
+    uint64_t health_round;           /* [mu] last health round that checked it */
+    int degraded;                    /* [mu] last check said degraded: kept on the degraded
+                                        list while idle (never in the bag) */
+    uint32_t health_fails;           /* [mu] checks failed in a row */
+    uint32_t q_attempt;              /* [mu] quarantined: the probe due next (1-based);
+                                        0 when not quarantined */
+    int64_t q_due_ns;                /* [mu] quarantined: when that probe is due (pool clock) */
+    uint64_t gen;                    /* [holder] pool generation it was created in (the
+                                        credential and evict-all counts, see nr__gen) */
+    int64_t expires_ns;              /* [holder] created_ns + its jittered lifetime;
+                                        INT64_MAX when max_lifetime_ms is 0 */
+    _Atomic int leak_reported;       /* a leak report is open for the current lease: set
+                                        under mu by the reporter, cleared by the holder */
     /* Where the current lease was acquired, when leak detection is on:
      * written by the holder before it publishes the lease (release), read
      * by the leak report under mu (relaxed; checked against the lease). */
@@ -120,10 +124,14 @@ struct nr__cred {
 };
 
 typedef struct nr__waiter {
-    pthread_cond_t cv;
+    pthread_cond_t cv;         /* a blocking waiter's (not set up for an async one) */
     struct nr__instance *inst; /* [mu] handed over by a releaser or a finished create */
-    struct nr__waiter *next;   /* [mu] FIFO queue link */
+    struct nr__waiter *next;   /* [mu] FIFO queue links */
+    struct nr__waiter *prev;   /* [mu] */
+    int queued;                /* [mu] in the queue now */
     nr_pool *pool;
+    struct nr_async_op *op; /* constant: the async request this waiter is, NULL = a
+                               blocking caller (pool_async.c) */
 } nr__waiter;
 
 /* The generation of a pool is two counters in one word, so that the hot
@@ -204,6 +212,8 @@ struct nr_pool {
     struct nr__instance *free_records; /* [mu] records ready for reuse */
     struct nr__instance *all_records;  /* [mu] */
     nr__waiter *wait_head, *wait_tail; /* [mu] FIFO */
+    struct nr__async *async;           /* [mu] the async worker, made at first need
+                                          (pool_async.c); NULL = none */
     uint64_t created_seq;              /* [mu] instance ids */
     uint64_t health_round;             /* [mu] */
 
@@ -408,6 +418,34 @@ void nr__settle_locked(nr_pool *p);
 /* [mu] Wake nr_pool_wait_returned when no lease is out and nothing is being
  * created. */
 void nr__signal_returned_locked(nr_pool *p);
+
+/* [mu] Join w at the tail of the FIFO queue (and settle: idle instances go
+ * to the oldest waiters); remove it from anywhere (harmless when a giver
+ * already popped it). pool_acquire.c */
+void nr__waiter_append_locked(nr_pool *p, nr__waiter *w);
+void nr__waiter_unlink_locked(nr_pool *p, nr__waiter *w);
+
+/* [mu] The error of a caller that ran out of time: while creates fail, the
+ * last create's error is the cause. Returns NR_ETIMEDOUT. */
+int nr__timeout_error_locked(nr_pool *p, nr_error *err);
+
+/* ---- async acquire (pool_async.c) ---- */
+
+struct nr_async_op;
+/* [mu] inst (counted in in_use, leased) was handed to the async waiter op
+ * (nr__place_locked): deliver it, or have the worker vet it first. */
+void nr__async_handed_locked(nr_pool *p, struct nr_async_op *op, struct nr__instance *inst);
+/* [mu] The pool refuses leases: every async waiter leaves the queue and
+ * gets NR_ESHUTDOWN (through the worker). */
+void nr__async_fail_waiting_locked(nr_pool *p);
+/* [mu] A create failed: the worker plans again for async waiters when the
+ * backoff ends. No-op without a worker. */
+void nr__async_poke_locked(nr_pool *p);
+/* nr_pool_destroy (no lock held): wait until the worker holds nothing (its
+ * deliveries and deferred give-backs done); then, once the pool is known
+ * idle, stop and free it. */
+void nr__async_flush(nr_pool *p);
+void nr__async_stop(nr_pool *p);
 
 /* ---- the creator (pool_create.c) ---- */
 

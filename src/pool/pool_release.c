@@ -230,7 +230,9 @@ void nr_pool_quiesce(nr_pool *p)
     atomic_store_explicit(&p->refusing, true, memory_order_release);
     nr__gate_update_locked(p);
     for (nr__waiter *w = p->wait_head; w; w = w->next)
-        pthread_cond_signal(&w->cv);
+        if (!w->op)
+            pthread_cond_signal(&w->cv);
+    nr__async_fail_waiting_locked(p); /* each async waiter: NR_ESHUTDOWN */
     nr__pool_unlock(p);
 }
 
@@ -286,7 +288,9 @@ void nr_pool_close_on(nr_pool *p, const nr_executor *ex)
     atomic_store_explicit(&p->closed, true, memory_order_release);
     nr__gate_update_locked(p);
     for (nr__waiter *w = p->wait_head; w; w = w->next)
-        pthread_cond_signal(&w->cv);
+        if (!w->op)
+            pthread_cond_signal(&w->cv);
+    nr__async_fail_waiting_locked(p); /* each async waiter: NR_ESHUTDOWN */
     nr__bag_flush_locked(p);
     uint32_t n;
     struct nr__instance *list = nr__take_idle_locked(p, 0, &n);

@@ -114,6 +114,21 @@ static int timeout_ms(int64_t at_ns)
     return ms > LONG_MS ? LONG_MS : (int)ms;
 }
 
+/* Step q until it has finished, polling its fd for what it wants, at most
+ * until its deadline, between steps. */
+static int run_to_end(nr_pg_async *q, nr_error *err)
+{
+    int rc;
+    while ((rc = nr_pg_async_step(q, err)) == NR_PENDING) {
+        int w = nr_pg_async_wants(q);
+        struct pollfd p = {
+            .fd = nr_pg_async_fd(q),
+            .events = (short)(((w & NR_IO_READ) ? POLLIN : 0) | ((w & NR_IO_WRITE) ? POLLOUT : 0))};
+        (void)poll(&p, 1, timeout_ms(nr_pg_async_deadline_ns(q)));
+    }
+    return rc;
+}
+
 /* Drive the queries in q[0..n) (NULL slots are empty) until every slot is
  * empty, on this thread, with one poll() per round over every fd. */
 static void drive(nr_pg_async **q, int n, done_fn fn, void *ud, loop_stats *ls)
@@ -195,6 +210,43 @@ static void blocking_ok(PGconn *pg)
     assert_int_equal(PQisnonblocking(pg), 0);
     assert_int_equal(PQtransactionStatus(pg), PQTRANS_IDLE);
     assert_int_equal(pgt_query_long(pg, "SELECT 41 + 1"), 42);
+}
+
+/* ---- one query, start to end: the README's example ------------------------------------ */
+
+static void test_one_query(void **state)
+{
+    fixture *f = *state;
+    nr_dt_acquire_ok(f->pool, &f->g[0]);
+    nr_guard *g = &f->g[0];
+    long got = 0;
+
+    PGconn *pg = nr_postgres_conn(nr_guard_handle(g));
+    const char *values[1] = {"41"};
+    nr_pg_async *q = NULL;
+    nr_error err = {0};
+    int rc = nr_pg_async_start(&q, pg, "SELECT $1::int + 1", 1, values, nr_deadline_in_ms(2000),
+                               NULL, &err);
+    if (rc == NR_OK) {
+        rc = run_to_end(q, &err);
+        PGresult *r = nr_pg_async_result(q); /* NULL unless rc == NR_OK */
+        if (r)
+            got = atol(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        nr_pg_async_free(q);
+    }
+    if (rc == NR_OK || err.driver_code != 0) /* done, or the server said no: in a known state */
+        (void)nr_guard_release(g);
+    else
+        (void)nr_guard_taint(g); /* in doubt: the query may still run on it */
+
+    assert_int_equal(rc, NR_OK);
+    assert_int_equal(got, 42);
+    assert_false(nr_guard_held(g));
+    nr_pool_stats st = NR_POOL_STATS_INIT;
+    nr_pool_stats_get(f->pool, &st);
+    assert_int_equal(st.recycle_failures, 0);
+    assert_int_equal(st.idle, 1);
 }
 
 /* ---- 200 queries over 4 connections, one thread -------------------------------------- */
@@ -524,6 +576,7 @@ static void test_server_killed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_one_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_queries_one_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_query_waits_for_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_expires, setup, teardown),

@@ -139,6 +139,19 @@ static int timeout_ms(int64_t at_ns)
     return ms > LONG_MS ? LONG_MS : (int)ms;
 }
 
+/* Step q until it has finished, polling its fd for what it wants, at most
+ * until its deadline, between steps. */
+static int run_to_end(nr_redis_async *q, nr_error *err)
+{
+    int rc;
+    while ((rc = nr_redis_async_step(q, err)) == NR_PENDING) {
+        struct pollfd p = {.fd = nr_redis_async_fd(q),
+                           .events = nr_redis_async_wants(q) == NR_IO_WRITE ? POLLOUT : POLLIN};
+        (void)poll(&p, 1, timeout_ms(nr_redis_async_deadline_ns(q)));
+    }
+    return rc;
+}
+
 /* Drive the commands in q[0..n) (NULL slots are empty) until every slot is
  * empty, on this thread, with one poll() per round over every fd. */
 static void drive(nr_redis_async **q, int n, done_fn fn, void *ud, loop_stats *ls)
@@ -210,6 +223,46 @@ static nr_redis_async *record(void *ud, int slot, nr_redis_async *q, int rc, con
     assert_int_equal(again.code, err->code);
     assert_int_equal(nr_redis_async_wants(q), 0);
     return NULL;
+}
+
+/* ---- one command, start to end: the README's example ------------------------------------ */
+
+static void test_one_command(void **state)
+{
+    fixture *f = *state;
+    nr_dt_acquire_ok(f->pool, &f->g[0]);
+    nr_guard *g = &f->g[0];
+    long long got = 0;
+
+    const char *argv[3] = {"INCRBY", "async:counter", "42"};
+    nr_redis_async *q = NULL;
+    nr_error err = {0};
+    int rc = nr_redis_async_start(&q, nr_guard_handle(g), 3, argv, NULL, nr_deadline_in_ms(2000),
+                                  NULL, &err);
+    if (rc == NR_OK) {
+        rc = run_to_end(q, &err);
+        redisReply *r = nr_redis_async_reply(q); /* NULL unless rc == NR_OK */
+        if (r) {
+            got = r->integer;
+            freeReplyObject(r);
+        }
+        nr_redis_async_free(q);
+    }
+    if (rc == NR_OK || err.driver_code == REDIS_REPLY_ERROR) /* the reply was read */
+        (void)nr_guard_release(g);
+    else
+        (void)nr_guard_taint(g); /* in doubt: the context is marked broken */
+
+    assert_int_equal(rc, NR_OK);
+    assert_int_equal(got, 42);
+    assert_false(nr_guard_held(g));
+    nr_pool_stats st = NR_POOL_STATS_INIT;
+    nr_pool_stats_get(f->pool, &st);
+    assert_int_equal(st.recycle_failures, 0);
+    assert_int_equal(st.idle, 1);
+    nr_dt_acquire_ok(f->pool, &f->g[0]);
+    assert_int_equal(nr_redis_command(nr_guard_handle(g), NULL, &err, "DEL async:counter"), NR_OK);
+    assert_int_equal(nr_guard_release(g), NR_OK);
 }
 
 /* ---- 200 commands over 4 connections, one thread ---------------------------------------- */
@@ -545,6 +598,7 @@ static void test_server_killed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_one_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_commands_one_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_command_waits_for_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_expires, setup, teardown),

@@ -19,10 +19,12 @@
  * pool's threads (nebula/async.h), and the steps of a query helper only
  * read and write a socket that is ready.
  *
- * uv_poll_init puts the fd it is given in non-blocking mode; nr_uv_run_start
- * gives the machine's fd its previous file status flags back before its
- * completion callback runs, so a connection used by blocking code later
- * (a recycle on the pool's worker) is as it was.
+ * uv_poll_init puts the fd it is given in non-blocking mode; when the
+ * machine's fd was blocking as nr_uv_run_start found it, it is made
+ * blocking again before the completion callback runs, so a connection used
+ * by blocking code later (a recycle on the pool's worker) is as it was. An
+ * fd that was non-blocking already is left to the machine (the Redis
+ * helper sets O_NONBLOCK itself and clears it as the command finishes).
  *
  * uv.h needs POSIX declarations: a file compiled with -std=c11 (no GNU
  * extensions) defines _DEFAULT_SOURCE (or _POSIX_C_SOURCE 200809L) before

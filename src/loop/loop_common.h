@@ -53,16 +53,18 @@ static inline int nr_loop__fd_flags(int fd)
     return fcntl(fd, F_GETFL);
 }
 
-/* Give fd its flags back when a poller changed them (uv_poll_init sets
- * O_NONBLOCK). */
-static inline void nr_loop__fd_restore(int fd, int flags)
+/* Undo what a poller did to fd's flags (uv_poll_init sets O_NONBLOCK):
+ * an fd that was blocking before the run is made blocking again. One that
+ * was already non-blocking is left as it is now: the machine owns that
+ * flag (the Redis helper sets it at start and clears it as it finishes). */
+static inline void nr_loop__fd_restore(int fd, int flags_before)
 {
-    if (flags < 0) {
+    if (flags_before < 0 || (flags_before & O_NONBLOCK)) {
         return;
     }
     int now = fcntl(fd, F_GETFL);
-    if (now >= 0 && now != flags) {
-        (void)fcntl(fd, F_SETFL, flags);
+    if (now >= 0 && (now & O_NONBLOCK)) {
+        (void)fcntl(fd, F_SETFL, now & ~O_NONBLOCK);
     }
 }
 

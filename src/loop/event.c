@@ -11,9 +11,10 @@
  *     ARMED ---- nr_event_run_cancel -> CANCELLED  (the timer set to 0)
  *     CANCELLED -- timer -------------> DONE       (finish: NR_ECANCELED)
  *
- * finish deletes both events, runs the completion callback once and then
- * frees the run: it is the last thing the io or timer callback does, and
- * libevent does not touch an event after its callback returns.
+ * finish frees both events (deleting them, so the fd is no longer watched),
+ * runs the completion callback once and then frees the run: it is the last
+ * thing the io or timer callback does, and libevent does not touch an
+ * event after its callback returns.
  * Everything happens on the base's thread: no lock, no atomics.
  */
 #include <assert.h>
@@ -131,15 +132,19 @@ static void run_free(nr_event_run *r)
     nr_free(r);
 }
 
-/* End the run: nothing watched, done once, then freed. */
+/* End the run: both events freed (which deletes them: the fd leaves the
+ * base's epoll set now, before done may give the connection back to be
+ * closed on a pool's thread), then done once, then the run freed. */
 static void finish(nr_event_run *r, int rc, const nr_error *err)
 {
     assert(r->state == RUN_STEPPING || r->state == RUN_CANCELLED);
     r->state = RUN_DONE;
-    (void)event_del(r->io);
-    (void)event_del(r->timer);
+    event_free(r->io);
+    event_free(r->timer);
+    r->io = r->timer = NULL;
     r->done(r->ud, rc, err);
-    run_free(r);
+    r->magic = 0;
+    nr_free(r);
 }
 
 static void finish_with(nr_event_run *r, int code, const char *what)

@@ -13,7 +13,8 @@
  *     DONE ------ both handles closed -> freed     (run_closed)
  *
  * A run in DONE polls nothing and its timer is stopped; the completion
- * callback runs once, in finish, after the fd's flags are given back.
+ * callback runs once, in finish, after both handles are closing and the
+ * fd's flags are given back: the adapter never touches the fd after it.
  * Everything happens on the loop's thread: no lock, no atomics.
  */
 #define _DEFAULT_SOURCE /* uv.h: pthread_rwlock_t, struct sockaddr_storage */
@@ -146,17 +147,19 @@ static void run_closed(uv_handle_t *h)
     }
 }
 
-/* End the run: nothing polled, flags back, done once, handles closed. */
+/* End the run: handles closed, flags back, then done once. The handles
+ * are closed first because closing a uv_poll_t removes its fd from the
+ * loop's epoll set again: after done the fd may be closed (a connection
+ * given back and destroyed on a pool's thread) and even reused by another
+ * connection. Only r's memory outlives done, until the close callbacks. */
 static void finish(nr_uv_run *r, int rc, const nr_error *err)
 {
     assert(r->state == RUN_STEPPING || r->state == RUN_CANCELLED);
     r->state = RUN_DONE;
-    (void)uv_poll_stop(&r->poll);
-    (void)uv_timer_stop(&r->timer);
-    nr_loop__fd_restore(r->fd, r->fd_flags);
-    r->done(r->ud, rc, err);
     uv_close((uv_handle_t *)&r->poll, run_closed);
     uv_close((uv_handle_t *)&r->timer, run_closed);
+    nr_loop__fd_restore(r->fd, r->fd_flags);
+    r->done(r->ud, rc, err);
 }
 
 static void finish_with(nr_uv_run *r, int code, const char *what)

@@ -783,6 +783,52 @@ static void test_manager_by_id(void **state)
     assert_int_equal(nr_test_manager_end(m, &mk, 5000, &err), NR_OK);
 }
 
+/* A request pending on a pool that a reload replaces moves to the new pool
+ * and is served there, as a blocking acquire would be. */
+static void test_manager_request_moves_on_reload(void **state)
+{
+    (void)state;
+    nr_mock mk;
+    nr_mock_init(&mk);
+    nr_mock_config cfg;
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
+    nr_pool_config pc;
+    nr_test_pool_config(&pc, 0, 1);
+    nr_manager_options mo;
+    nr_manager_options_default(&mo);
+    mo.maintain_interval_ms = 0;
+    mo.health_interval_ms = 0;
+    mo.workers = 2;
+    nr_manager *m = NULL;
+    nr_error err;
+    assert_int_equal(nr_manager_create(&m, &mo, &err), NR_OK);
+    nr_resource_spec s = NR_RESOURCE_SPEC(.id = "db", .type = &nr_mock_type, .type_ud = &mk,
+                                          .config = &cfg, .pool = &pc);
+    assert_int_equal(nr_manager_register(m, &s, &err), NR_OK);
+    assert_int_equal(nr_manager_start(m, nr_deadline_in_ms(5000), &err), NR_OK);
+    nr_guard held = NR_GUARD_INIT;
+    assert_int_equal(nr_test_manager_acquire(m, "db", &held, 5000, &err), NR_OK);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&held))->weight, 1);
+    nr_async_queue *q = queue();
+    done d = {0};
+    nr_guard g = NR_GUARD_INIT;
+    nr_ctx ctx = within(20000);
+    assert_int_equal(nr_manager_acquire_async(m, "db", &ctx, q, on_done, &d, &g, NULL, &err),
+                     NR_PENDING);
+    cfg.weight = 2; /* a driver config change: a new pool */
+    nr_reload_report rep;
+    assert_int_equal(nr_manager_reload(m, &s, &rep, &err), NR_OK);
+    assert_int_equal(rep.kind, NR_RELOAD_NEW_POOL);
+    run_until(q, &d);
+    assert_int_equal(d.rc, NR_OK);
+    assert_int_equal(((nr_mock_handle *)nr_guard_handle(&d.g))->weight, 2); /* the new pool's */
+    assert_int_equal(nr_guard_release(&d.g), NR_OK);
+    assert_int_equal(nr_guard_release(&held), NR_OK);
+    nr_async_queue_destroy(q);
+    assert_int_equal(nr_test_manager_end(m, &mk, 5000, &err), NR_OK);
+    nr_config_free(&nr_mock_config_schema, &cfg);
+}
+
 #define T(name)                                                                                    \
     cmocka_unit_test_setup_teardown(name, nr_pool_fixture_setup, nr_pool_fixture_teardown)
 
@@ -806,6 +852,7 @@ int main(void)
         T(test_queue_destroy_gives_leases_back),
         T(test_stress_loop_and_blocking),
         cmocka_unit_test(test_manager_by_id),
+        cmocka_unit_test(test_manager_request_moves_on_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,13 +3,16 @@
  * delivered requests and an eventfd that is readable while it is not
  * empty (fd queues), or an executor each completion runs on.
  *
- * The queue's lock is a leaf: a giver may push while it holds a pool's.
- * The eventfd is written only when the list goes from empty to not empty,
- * so a burst of completions costs one write and one read.
+ * A push is one CAS on the list's head (a giver pushes while it holds a
+ * pool's lock, so it takes no lock of its own); the one dispatching thread
+ * takes the whole list with one exchange and keeps, on a list of its own,
+ * what max left for the next round. The eventfd is written only when the
+ * shared list goes from empty to not empty, so a burst of completions
+ * costs one write and one read.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -19,11 +22,11 @@
 #include "pool/pool_async.h"
 
 struct nr_async_queue {
-    pthread_mutex_t mu;
-    struct nr_async_op *head, *tail; /* [mu] */
-    size_t n;                        /* [mu] */
-    int fd;                          /* constant: the eventfd; -1 for an executor queue */
-    nr_executor ex;                  /* constant: submit NULL for an fd queue */
+    _Atomic(struct nr_async_op *) pushed; /* newest first; acq_rel */
+    struct nr_async_op *local;            /* [dispatcher] taken, oldest first, not yet run */
+    atomic_size_t n;                      /* pushed and not yet run */
+    int fd;                               /* constant: the eventfd; -1 for an executor queue */
+    nr_executor ex;                       /* constant: submit NULL for an fd queue */
 };
 
 static int queue_make(nr_async_queue **out, const nr_executor *ex, nr_error *err)
@@ -49,7 +52,8 @@ static int queue_make(nr_async_queue **out, const nr_executor *ex, nr_error *err
                                 strerror(e));
         }
     }
-    pthread_mutex_init(&q->mu, NULL);
+    atomic_init(&q->pushed, NULL);
+    atomic_init(&q->n, 0);
     *out = q;
     return NR_OK;
 }
@@ -94,18 +98,33 @@ static void fd_clear(int fd)
 
 void nr__async_queue_push(nr_async_queue *q, struct nr_async_op *op)
 {
-    op->next = NULL;
-    pthread_mutex_lock(&q->mu);
-    int was_empty = q->n == 0;
-    if (q->tail)
-        q->tail->next = op;
-    else
-        q->head = op;
-    q->tail = op;
-    q->n++;
-    pthread_mutex_unlock(&q->mu);
-    if (was_empty)
+    atomic_fetch_add_explicit(&q->n, 1, memory_order_relaxed);
+    struct nr_async_op *head = atomic_load_explicit(&q->pushed, memory_order_relaxed);
+    do
+        op->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&q->pushed, &head, op, memory_order_release,
+                                                  memory_order_relaxed));
+    if (!head)
         fd_signal(q->fd);
+}
+
+/* [dispatcher] Move what was pushed onto the local list, oldest first. */
+static void take_pushed(nr_async_queue *q)
+{
+    struct nr_async_op *l = atomic_exchange_explicit(&q->pushed, NULL, memory_order_acquire);
+    struct nr_async_op *rev = NULL;
+    while (l) { /* newest first: reverse it */
+        struct nr_async_op *next = l->next;
+        l->next = rev;
+        rev = l;
+        l = next;
+    }
+    if (!rev)
+        return;
+    struct nr_async_op **end = &q->local;
+    while (*end)
+        end = &(*end)->next;
+    *end = rev;
 }
 
 size_t nr_async_queue_dispatch(nr_async_queue *q, size_t max)
@@ -114,55 +133,32 @@ size_t nr_async_queue_dispatch(nr_async_queue *q, size_t max)
         return 0;
     /* Clear first: a push after this makes the fd readable again. */
     fd_clear(q->fd);
-    pthread_mutex_lock(&q->mu);
-    size_t take = q->n;
-    if (max && take > max)
-        take = max;
-    struct nr_async_op *batch = q->head, *last = NULL;
-    for (size_t i = 0; i < take; i++)
-        last = last ? last->next : q->head;
-    if (last) {
-        q->head = last->next;
-        if (!q->head)
-            q->tail = NULL;
-        last->next = NULL;
-    } else {
-        batch = NULL;
-    }
-    q->n -= take;
-    int left = q->n > 0;
-    pthread_mutex_unlock(&q->mu);
-    if (left)
-        fd_signal(q->fd); /* what max left for the next round */
+    take_pushed(q);
     size_t ran = 0;
-    while (batch) {
-        struct nr_async_op *next = batch->next;
-        nr__async_op_run(batch);
-        batch = next;
+    while (q->local && (!max || ran < max)) {
+        struct nr_async_op *op = q->local;
+        q->local = op->next;
+        atomic_fetch_sub_explicit(&q->n, 1, memory_order_relaxed);
+        nr__async_op_run(op);
         ran++;
     }
+    if (q->local)
+        fd_signal(q->fd); /* what max left for the next round */
     return ran;
 }
 
 size_t nr_async_queue_pending(nr_async_queue *q)
 {
-    if (!q)
-        return 0;
-    pthread_mutex_lock(&q->mu);
-    size_t n = q->n;
-    pthread_mutex_unlock(&q->mu);
-    return n;
+    return q ? atomic_load_explicit(&q->n, memory_order_relaxed) : 0;
 }
 
 void nr_async_queue_destroy(nr_async_queue *q)
 {
     if (!q)
         return;
-    pthread_mutex_lock(&q->mu);
-    struct nr_async_op *op = q->head;
-    q->head = q->tail = NULL;
-    q->n = 0;
-    pthread_mutex_unlock(&q->mu);
+    take_pushed(q);
+    struct nr_async_op *op = q->local;
+    q->local = NULL;
     while (op) {
         struct nr_async_op *next = op->next;
         nr__async_op_drop(op);
@@ -170,6 +166,5 @@ void nr_async_queue_destroy(nr_async_queue *q)
     }
     if (q->fd >= 0)
         close(q->fd);
-    pthread_mutex_destroy(&q->mu);
     nr_free(q);
 }

@@ -715,6 +715,10 @@ static int acquire_async_loop(acq *a, nr_guard *out)
             break;
         }
         if (!fast) {
+            /* Nothing free without the lock: most likely it must queue, so
+             * make the request first rather than lock twice. */
+            if (!a->w_ready && !a->cancel && (rc = prepare_wait(a)) != NR_OK)
+                break;
             nr__pool_lock(p);
             take_result t = take_locked(a, &rc);
             if (t == TAKE_AGAIN)

@@ -11,12 +11,17 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
 #include "nebula/alloc.h"
 
-/* ---- the deadline heap ([mu]) --------------------------------------------------------- */
+/* ---- deadlines ([mu]) ------------------------------------------------------------------
+ * Most callers use one timeout, so deadlines mostly arrive in order: those
+ * go on a list kept sorted by appending (O(1) to add and to remove); one
+ * earlier than the list's last goes on a heap instead (O(log n)). The
+ * earliest of both is the next to expire. */
 
 static int64_t due(const struct nr_async_op *op)
 {
@@ -94,6 +99,50 @@ static void heap_remove(nr__async *a, struct nr_async_op *op)
     heap_down(a, last->heap_i);
 }
 
+static int timer_add(nr__async *a, struct nr_async_op *op)
+{
+    if (a->dl_tail && due(op) < due(a->dl_tail))
+        return heap_push(a, op);
+    op->in_list = 1;
+    op->dl_next = NULL;
+    op->dl_prev = a->dl_tail;
+    if (a->dl_tail)
+        a->dl_tail->dl_next = op;
+    else
+        a->dl_head = op;
+    a->dl_tail = op;
+    return NR_OK;
+}
+
+static void timer_remove(nr__async *a, struct nr_async_op *op)
+{
+    if (!op->in_list) {
+        heap_remove(a, op);
+        return;
+    }
+    if (op->dl_prev)
+        op->dl_prev->dl_next = op->dl_next;
+    else
+        a->dl_head = op->dl_next;
+    if (op->dl_next)
+        op->dl_next->dl_prev = op->dl_prev;
+    else
+        a->dl_tail = op->dl_prev;
+    op->dl_prev = op->dl_next = NULL;
+    op->in_list = 0;
+}
+
+/* The request whose deadline comes first, NULL when none has one. */
+static struct nr_async_op *timer_first(const nr__async *a)
+{
+    struct nr_async_op *h = a->heap_n ? a->heap[0] : NULL, *l = a->dl_head;
+    if (!h)
+        return l;
+    if (!l)
+        return h;
+    return due(h) <= due(l) ? h : l;
+}
+
 /* ---- lists ([mu]) ---------------------------------------------------------------------- */
 
 static void op_append(struct nr_async_op **head, struct nr_async_op **tail, struct nr_async_op *op)
@@ -127,7 +176,7 @@ static int worker_holds_locked(const nr__async *a)
 static void leave_queue_locked(nr_pool *p, struct nr_async_op *op)
 {
     nr__waiter_unlink_locked(p, &op->w);
-    heap_remove(p->async, op);
+    timer_remove(p->async, op);
     p->async->waiting--;
 }
 
@@ -246,7 +295,7 @@ static void vet_and_deliver(nr_pool *p, struct nr_async_op *op)
     p->async->waiting++;
     nr__gate_update_locked(p);
     if (nr_deadline_is_set(op->deadline) && op->deadline.at_ns != NR_DEADLINE_NEVER &&
-        heap_push(p->async, op) != NR_OK) {
+        timer_add(p->async, op) != NR_OK) {
         /* (no room to time it: it fails now rather than wait unbounded) */
         fail_waiting_locked(p, op, NR_ETIMEDOUT);
     } else {
@@ -305,8 +354,9 @@ static void *worker_main(void *arg)
         pthread_cond_broadcast(&a->empty);
         int64_t now = nr_now_ns();
         int expired = 0;
-        while (a->heap_n > 0 && due(a->heap[0]) <= now) {
-            fail_waiting_locked(p, a->heap[0], NR_ETIMEDOUT);
+        struct nr_async_op *first;
+        while ((first = timer_first(a)) != NULL && due(first) <= now) {
+            fail_waiting_locked(p, first, NR_ETIMEDOUT);
             expired = 1;
         }
         if (expired)
@@ -324,7 +374,8 @@ static void *worker_main(void *arg)
         }
         if (a->stop)
             break;
-        int64_t wake = a->heap_n > 0 ? due(a->heap[0]) : INT64_MAX;
+        first = timer_first(a);
+        int64_t wake = first ? due(first) : INT64_MAX;
         if (a->waiting > 0 && p->failures > 0 && p->next_create_ns > now &&
             p->next_create_ns < wake)
             wake = p->next_create_ns;
@@ -344,11 +395,8 @@ static void *worker_main(void *arg)
 /* Make and start the pool's worker if it has none (no lock held). */
 static int worker_ensure(nr_pool *p, nr_error *err)
 {
-    nr__pool_lock(p);
-    int have = p->async != NULL;
-    nr__pool_unlock(p);
-    if (have)
-        return NR_OK;
+    if (atomic_load_explicit(&p->async_made, memory_order_acquire))
+        return NR_OK; /* (it stays until nr_pool_destroy) */
     nr__async *a = nr_calloc(1, sizeof(*a));
     if (!a)
         return nr_error_set(err, NR_ENOMEM, p->id, "pool '%s': out of memory", p->id);
@@ -367,6 +415,7 @@ static int worker_ensure(nr_pool *p, nr_error *err)
         return NR_OK;
     }
     p->async = a;
+    atomic_store_explicit(&p->async_made, 1, memory_order_release);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -374,6 +423,7 @@ static int worker_ensure(nr_pool *p, nr_error *err)
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         p->async = NULL;
+        atomic_store_explicit(&p->async_made, 0, memory_order_relaxed);
         nr__pool_unlock(p);
         pthread_cond_destroy(&a->cv);
         pthread_cond_destroy(&a->empty);
@@ -413,8 +463,9 @@ void nr__async_stop(nr_pool *p)
     pthread_join(a->tid, NULL);
     nr__pool_lock(p);
     p->async = NULL;
+    atomic_store_explicit(&p->async_made, 0, memory_order_relaxed);
     nr__pool_unlock(p);
-    assert(a->heap_n == 0 && a->waiting == 0);
+    assert(!timer_first(a) && a->waiting == 0);
     pthread_cond_destroy(&a->cv);
     pthread_cond_destroy(&a->empty);
     nr_free(a->heap);
@@ -428,7 +479,7 @@ void nr__async_handed_locked(nr_pool *p, struct nr_async_op *op, struct nr__inst
     NR__ASSERT_LOCKED(p);
     nr__async *a = p->async;
     assert(op->state == NR__OP_WAITING);
-    heap_remove(a, op); /* (it was popped from the queue by the giver) */
+    timer_remove(a, op); /* (it was popped from the queue by the giver) */
     a->waiting--;
     op->w.inst = NULL;
     if (!op->subscribed && !nr__async_queue_executor(op->q) && !nr__vet_needed(p, inst)) {
@@ -486,11 +537,14 @@ struct nr_async_op *nr__async_op_new(nr_pool *p, nr_async_queue *q, nr_async_fn 
 {
     if (worker_ensure(p, err) != NR_OK)
         return NULL;
-    struct nr_async_op *op = nr_calloc(1, sizeof(*op));
+    /* (not zeroed: err is written only with a failure, and read only then) */
+    struct nr_async_op *op = nr_malloc(sizeof(*op));
     if (!op) {
         nr_error_set(err, NR_ENOMEM, p->id, "pool '%s': out of memory", p->id);
         return NULL;
     }
+    memset(op, 0, offsetof(struct nr_async_op, err));
+    memset(&op->err + 1, 0, sizeof(*op) - offsetof(struct nr_async_op, err) - sizeof(op->err));
     op->w.pool = p;
     op->w.op = op;
     op->p = p;
@@ -503,7 +557,7 @@ struct nr_async_op *nr__async_op_new(nr_pool *p, nr_async_queue *q, nr_async_fn 
     op->heap_i = SIZE_MAX;
     op->state = NR__OP_NEW;
     op->waited = -1;
-    nr_error_clear(&op->err);
+    op->err.code = NR_OK;
     return op;
 }
 
@@ -529,13 +583,13 @@ int nr__async_enqueue_unlock(struct nr_async_op *op, nr_deadline deadline, int a
     op->deadline = deadline;
     op->at_max = at_max;
     op->t0 = nr_now_ns();
-    if (deadline.at_ns != NR_DEADLINE_NEVER && heap_push(a, op) != NR_OK) {
+    if (deadline.at_ns != NR_DEADLINE_NEVER && timer_add(a, op) != NR_OK) {
         nr__pool_unlock(p);
         return nr_error_set(err, NR_ENOMEM, p->id, "pool '%s': out of memory", p->id);
     }
     op->state = NR__OP_WAITING;
     a->waiting++;
-    if (op->heap_i == 0)
+    if (deadline.at_ns != NR_DEADLINE_NEVER && timer_first(a) == op)
         pthread_cond_signal(&a->cv); /* the earliest deadline now */
     /* Settles: it may be handed an instance, delivered and run at once, so
      * op is not touched after this. */

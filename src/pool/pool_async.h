@@ -42,16 +42,18 @@ struct nr_async_op {
     nr_async_fn fn;    /* constant */
     void *ud;          /* constant */
     const nr_cancel *cancel;
-    nr__cancel_waiter cw;      /* wake = the request's cancel */
-    int subscribed;            /* cw is registered on cancel (set before it is queued) */
-    nr__op_state state;        /* [mu] */
-    nr_deadline deadline;      /* set when it is queued */
-    size_t heap_i;             /* [mu] its place in the worker's deadline heap; SIZE_MAX = none */
-    int64_t t0;                /* nr_now_ns when it began to wait */
-    int at_max;                /* it found the pool at max_size */
-    struct nr__instance *inst; /* VETTING: the instance to vet */
-    uint32_t *bucket;          /* VETTING: where inst is counted */
-    int rc;                    /* DONE: the outcome, with guard or err */
+    nr__cancel_waiter cw; /* wake = the request's cancel */
+    int subscribed;       /* cw is registered on cancel (set before it is queued) */
+    nr__op_state state;   /* [mu] */
+    nr_deadline deadline; /* set when it is queued */
+    size_t heap_i;        /* [mu] its place in the worker's deadline heap; SIZE_MAX = none */
+    int in_list;          /* [mu] on the worker's sorted deadline list instead */
+    struct nr_async_op *dl_prev, *dl_next; /* [mu] that list's links */
+    int64_t t0;                            /* nr_now_ns when it began to wait */
+    int at_max;                            /* it found the pool at max_size */
+    struct nr__instance *inst;             /* VETTING: the instance to vet */
+    uint32_t *bucket;                      /* VETTING: where inst is counted */
+    int rc;                                /* DONE: the outcome, with guard or err */
     nr_guard guard;
     nr_error err;
     int64_t waited;           /* DONE: how long it waited (ns) */
@@ -70,7 +72,8 @@ typedef struct nr__async {
     struct nr_async_op *handed_head, *handed_tail; /* VETTING, to vet and deliver */
     struct nr_async_op *done_head, *done_tail;     /* DONE, to deliver */
     struct nr__instance *rel_head, *rel_tail;      /* deferred give-backs */
-    struct nr_async_op **heap;                     /* WAITING ones with a deadline */
+    struct nr_async_op *dl_head, *dl_tail;         /* WAITING ones with a deadline, */
+    struct nr_async_op **heap;                     /* on the list or the heap */
     size_t heap_n, heap_cap;
     uint32_t waiting; /* async requests in the pool's queue */
 } nr__async;

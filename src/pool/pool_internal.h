@@ -214,6 +214,7 @@ struct nr_pool {
     nr__waiter *wait_head, *wait_tail; /* [mu] FIFO */
     struct nr__async *async;           /* [mu] the async worker, made at first need
                                           (pool_async.c); NULL = none */
+    _Atomic int async_made;            /* async is set (written under mu, release) */
     uint64_t created_seq;              /* [mu] instance ids */
     uint64_t health_round;             /* [mu] */
 

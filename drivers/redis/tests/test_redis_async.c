@@ -520,8 +520,8 @@ static void test_error_reply(void **state)
     const char *ping[2] = {"PING", NULL};
     assert_int_equal(nr_redis_async_start(NULL, h, 1, ping, NULL, dl, NULL, &err), NR_EINVAL);
     assert_int_equal(nr_redis_async_start(&none, NULL, 1, ping, NULL, dl, NULL, &err), NR_EINVAL);
-    int foreign = 0;
-    assert_int_equal(nr_redis_async_start(&none, (nr_redis_conn *)(void *)&foreign, 1, ping, NULL,
+    uint64_t foreign[16] = {0}; /* as large as a handle, without its magic */
+    assert_int_equal(nr_redis_async_start(&none, (nr_redis_conn *)(void *)foreign, 1, ping, NULL,
                                           dl, NULL, &err),
                      NR_EINVAL);
     assert_int_equal(nr_redis_async_start(&none, h, 0, ping, NULL, dl, NULL, &err), NR_EINVAL);

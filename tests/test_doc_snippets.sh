@@ -7,6 +7,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 check=$root/scripts/check-doc-snippets.sh
 "$check" "$root/docs/writing-a-driver.md"
+# the drivers' event-loop examples are pieces of their tests
+(cd "$root" && "$check" drivers/postgres/README.md drivers/redis/README.md)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

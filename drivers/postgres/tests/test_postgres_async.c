@@ -325,25 +325,29 @@ static void test_many_queries_one_thread(void **state)
 
 /* ---- a query larger than the socket takes at once: NR_IO_WRITE ------------------------- */
 
-#define BIG_BYTES (16 * 1024 * 1024)
+/* What every connection sends; the first sends HUGE_BYTES, more than a
+ * socket's send and receive buffers hold together even when tuned. */
+#define BIG_BYTES  (16 * 1024 * 1024)
+#define HUGE_BYTES (64 * 1024 * 1024)
 
 static void test_large_query_waits_for_write(void **state)
 {
     fixture *f = *state;
     lease_all(f);
-    char *big = malloc(BIG_BYTES + 1);
-    assert_non_null(big);
-    memset(big, 'x', BIG_BYTES);
-    big[BIG_BYTES] = '\0';
-    const char *values[1] = {big};
+    char *huge = malloc(HUGE_BYTES + 1);
+    assert_non_null(huge);
+    memset(huge, 'x', HUGE_BYTES);
+    huge[HUGE_BYTES] = '\0';
+    const char *values_huge[1] = {huge};
+    const char *values_big[1] = {huge + (HUGE_BYTES - BIG_BYTES)};
     /* the first connection's backend frozen: what the socket buffers do not
      * take waits in libpq, and the query waits for write */
     f->frozen_pid = PQbackendPID(conn_of(f, 0));
     assert_int_equal(kill(f->frozen_pid, SIGSTOP), 0);
     nr_pg_async *q[CONNS];
     for (int i = 0; i < CONNS; i++)
-        q[i] = start_ok(conn_of(f, i), "SELECT length($1::text)", 1, values,
-                        nr_deadline_in_ms(LONG_MS), NULL);
+        q[i] = start_ok(conn_of(f, i), "SELECT length($1::text)", 1,
+                        i == 0 ? values_huge : values_big, nr_deadline_in_ms(LONG_MS), NULL);
     nr_error err = {0};
     for (int k = 0; k < 3; k++) {
         assert_int_equal(nr_pg_async_wants(q[0]), NR_IO_READ | NR_IO_WRITE);
@@ -354,12 +358,12 @@ static void test_large_query_waits_for_write(void **state)
     outcome o = {0};
     loop_stats ls = {0};
     drive(q, CONNS, record, &o, &ls);
-    free(big);
+    free(huge);
     assert_true(ls.write_waits > 0);
     for (int i = 0; i < CONNS; i++) {
         if (o.rc[i] != NR_OK)
             fail_msg("slot %d: %s", i, o.err[i].message);
-        assert_int_equal(atol(PQgetvalue(o.res[i], 0, 0)), BIG_BYTES);
+        assert_int_equal(atol(PQgetvalue(o.res[i], 0, 0)), i == 0 ? HUGE_BYTES : BIG_BYTES);
         PQclear(o.res[i]);
         blocking_ok(conn_of(f, i));
         assert_int_equal(nr_guard_release(&f->g[i]), NR_OK);

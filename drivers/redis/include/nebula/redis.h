@@ -163,8 +163,9 @@ typedef struct nr_redis_conn nr_redis_conn;
  * returns for a pool of nr_redis_type). NULL for a NULL or foreign handle.
  * The context stays owned by the instance: never free it, and use it only
  * while holding the lease. Writes through it are not protected against
- * SIGPIPE: see nr_redis_sigpipe_block. Leave it in blocking mode; changes
- * made with redisSetTimeout are undone at release.
+ * SIGPIPE: see nr_redis_sigpipe_block. Leave it in blocking mode (the
+ * async command of nebula/redis_async.h switches it for one command and
+ * puts it back); changes made with redisSetTimeout are undone at release.
  */
 NR_API redisContext *nr_redis_context(void *handle);
 

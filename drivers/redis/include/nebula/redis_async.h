@@ -122,7 +122,9 @@ NR_API int64_t nr_redis_async_deadline_ns(const nr_redis_async *q);
  *     NR_EUNAVAIL   the connection failed or the server closed it
  *     NR_ENOMEM     out of memory in hiredis
  * Once finished, every further call returns the same code and err again.
- * NR_EINVAL for NULL q.
+ * NR_EINVAL for NULL q. The message quotes the server's error text, which
+ * for some errors (an unknown command) repeats the command's arguments: keep
+ * secrets out of the command, or clear err before logging it.
  */
 NR_API int nr_redis_async_step(nr_redis_async *q, nr_error *err);
 

@@ -56,7 +56,7 @@ extern "C" {
  *                mid-operation: taint its connection)
  */
 typedef struct nr_loop_machine {
-    size_t size; /* sizeof(nr_loop_machine) as the caller was built (NR_LOOP_MACHINE_INIT) */
+    size_t size; /* sizeof(nr_loop_machine) as the caller was built (NR_LOOP_MACHINE sets it) */
     int (*fd)(void *machine);
     int (*wants)(void *machine);
     int64_t (*deadline_ns)(void *machine);

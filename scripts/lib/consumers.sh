@@ -73,7 +73,8 @@ nr_run_consumers() {
     local prefix=$1 work=$2 root out
     root=$(pwd)
     unset LD_LIBRARY_PATH
-    # -- CMake: find_package(NebulaResource 1.0 REQUIRED COMPONENTS sqlite admin testing)
+    # -- CMake: find_package(NebulaResource 1.0 REQUIRED COMPONENTS sqlite admin testing libuv
+    # libevent)
     nr_quiet "$work" cmake -S tests/install -B "$work/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$prefix"
     nr_quiet "$work" cmake --build "$work/cmake"
     "$work/cmake/consumer"
@@ -82,11 +83,15 @@ nr_run_consumers() {
     "$work/cmake/admin_consumer_static"
     "$work/cmake/testing_consumer"
     "$work/cmake/testing_consumer_static"
+    "$work/cmake/loop_consumer"
+    "$work/cmake/loop_consumer_static"
     nr_resolved_from "$work/cmake/testing_consumer" libnebula-resource-testing.so.$NR_SOVERSION "$prefix/lib"
+    nr_resolved_from "$work/cmake/loop_consumer" libnebula-resource-libuv.so.$NR_SOVERSION "$prefix/lib"
+    nr_resolved_from "$work/cmake/loop_consumer" libnebula-resource-libevent.so.$NR_SOVERSION "$prefix/lib"
     nr_resolved_from "$work/cmake/consumer" libnebula-resource-sqlite.so.$NR_SOVERSION "$prefix/lib"
     nr_resolved_from "$work/cmake/admin_consumer" libnebula-resource-admin.so.$NR_SOVERSION "$prefix/lib"
     out=$(ldd "$work/cmake/consumer_static" "$work/cmake/admin_consumer_static" \
-        "$work/cmake/testing_consumer_static")
+        "$work/cmake/testing_consumer_static" "$work/cmake/loop_consumer_static")
     if grep -q libnebula <<<"$out"; then
         nr_fail "a consumer of the nebula::*_static targets loads a shared libnebula-resource"
     fi
@@ -153,5 +158,10 @@ nr_run_consumers() {
     cc -std=c11 tests/install/testing_consumer.c -o "$work/pc-testing-consumer" \
         $(pkg-config --cflags --libs nebula-resource-testing) -Wl,-rpath,"$rpath"
     "$work/pc-testing-consumer"
+    # shellcheck disable=SC2046
+    cc -std=c11 tests/install/loop_consumer.c -o "$work/pc-loop-consumer" \
+        $(pkg-config --cflags --libs nebula-resource-libuv nebula-resource-libevent \
+            nebula-resource-testing) -Wl,-rpath,"$rpath"
+    "$work/pc-loop-consumer"
     echo "pkg-config: shared and static (--static) consumers built and ran"
 }

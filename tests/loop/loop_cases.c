@@ -569,7 +569,8 @@ static void machines(void **state)
     L->watchdog(loop, WATCHDOG_MS, &g_fired);
     L->run(loop);
     if (g_fired)
-        fail_msg("%s: the machines did not finish", L->name);
+        fail_msg("%s: the loop did not end within %d ms (a run not finished, or a handle left)",
+                 L->name, WATCHDOG_MS);
     L->destroy(loop);
 
     loop = L->create();
@@ -584,7 +585,8 @@ static void machines(void **state)
     L->watchdog(loop, WATCHDOG_MS, &g_fired);
     L->run(loop);
     if (g_fired)
-        fail_msg("%s: the machines did not finish", L->name);
+        fail_msg("%s: the loop did not end within %d ms (a run not finished, or a handle left)",
+                 L->name, WATCHDOG_MS);
     L->destroy(loop);
 
     for (int i = 0; i < 6; i++)

@@ -7,11 +7,11 @@
  *         '{"host": "127.0.0.1", "port": 5432, "user": "app", "dbname": "appdb"}' [requests]
  *
  * One thread runs the event_base. Requests "arrive" from a persistent
- * timer event, 50 every millisecond, until `requests` (default 1000) have
- * come: many more than the pool's 4 connections, so most of them wait in
- * the pool's FIFO queue. Each one leases a connection with
- * nr_pool_acquire_async (its completion reaches the loop through the
- * queue's fd: nr_event_queue_attach), runs
+ * timer event, 50 every millisecond while fewer than 256 are in flight,
+ * until `requests` (default 1000) have come: many more than the pool's 4
+ * connections, so most of them wait in the pool's FIFO queue. Each one
+ * leases a connection with nr_pool_acquire_async (its completion reaches
+ * the loop through the queue's fd: nr_event_queue_attach), runs
  * `SELECT count(*) FROM generate_series(1, $1)` with nr_pg_async driven by
  * nr_event_run_start, checks the answer, and gives the lease back with
  * nr_guard_release_async (or taints it when the connection is in doubt).
@@ -35,7 +35,8 @@
 
 #include "pg_machine.h"
 
-#define PER_TICK 50
+#define PER_TICK      50
+#define MAX_IN_FLIGHT 256 /* the server takes no more at once: backpressure */
 
 typedef struct server {
     struct event_base *base;
@@ -174,7 +175,7 @@ static void arrivals_cb(evutil_socket_t fd, short what, void *arg)
     server *s = arg;
     (void)fd;
     (void)what;
-    for (int i = 0; i < PER_TICK && s->came < s->total; i++)
+    for (int i = 0; i < PER_TICK && s->came < s->total && s->in_flight < MAX_IN_FLIGHT; i++)
         take_request(s);
     if (s->came == s->total)
         stop_taking(s);
@@ -236,6 +237,8 @@ int main(int argc, char **argv)
         goto out_loop;
     }
 
+    printf("serving on one thread\n");
+    fflush(stdout);
     event_base_dispatch(s.base); /* until no event is left */
 
     printf("%d requests: %d answered, %d failed\n", s.came, s.answered, s.failed);

@@ -8,8 +8,8 @@
  *                   '{"host": "127.0.0.1", "port": 6379}' [requests]
  *
  * One thread runs the loop. Requests "arrive" from a timer, 50 every
- * millisecond, until `requests` (default 1000) have come. Each one, at
- * once and side by side:
+ * millisecond while fewer than 256 are in flight, until `requests`
+ * (default 1000) have come. Each one, at once and side by side:
  *   - leases a connection of "orders-db" with nr_manager_acquire_async and
  *     runs `SELECT $1::int * 2` with nr_pg_async on it (nebula/loop_uv.h's
  *     nr_uv_run_start drives the query);
@@ -42,7 +42,8 @@
 #include "pg_machine.h"
 #include "redis_machine.h"
 
-#define PER_TICK 50
+#define PER_TICK      50
+#define MAX_IN_FLIGHT 256 /* the server takes no more at once: backpressure */
 
 typedef struct server {
     uv_loop_t *loop;
@@ -260,7 +261,7 @@ static void stop_taking(server *s)
 static void arrivals_cb(uv_timer_t *t)
 {
     server *s = t->data;
-    for (int i = 0; i < PER_TICK && s->came < s->total; i++)
+    for (int i = 0; i < PER_TICK && s->came < s->total && s->in_flight < MAX_IN_FLIGHT; i++)
         take_request(s);
     if (s->came == s->total)
         stop_taking(s);
@@ -350,6 +351,8 @@ int main(int argc, char **argv)
     uv_signal_start(&s.sigint, signal_cb, SIGINT);
     uv_signal_start(&s.sigterm, signal_cb, SIGTERM);
 
+    printf("serving on one thread\n");
+    fflush(stdout);
     uv_run(&loop, UV_RUN_DEFAULT); /* until every handle is closed */
 
     if (uv_loop_close(&loop) != 0)

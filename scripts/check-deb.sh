@@ -38,9 +38,10 @@ echo "packages: $(cd "$tmp/out" && echo *.deb)"
 
 # The library packages built, and the client library each one's Depends must
 # name (dpkg-shlibdeps finds it); a package must name no other's.
+# The fleet library and the Redis driver share hiredis.
 declare -A client=([sqlite]=libsqlite3-0 [postgres]=libpq5 [redis]=libhiredis [http]=libcurl
-    [kafka]=librdkafka [mongo]=libmongoc [admin]=libmicrohttpd [libuv]=libuv1
-    [libevent]=libevent-core)
+    [kafka]=librdkafka [mongo]=libmongoc [admin]=libmicrohttpd [fleet]=libhiredis
+    [libuv]=libuv1 [libevent]=libevent-core)
 # the libraries the program does not link (no Depends of the tools package)
 not_in_tools=" testing libuv libevent "
 libs=()
@@ -100,6 +101,19 @@ has "$dev" '^/usr/include/nebula/resource\.h$' '^/usr/include/nebula/export\.h$'
     '^/usr/lib/cmake/NebulaResource/NebulaResource-core-targets\.cmake$' \
     '^/usr/lib/cmake/NebulaResource/NebulaResource-postgres-dependencies\.cmake$'
 lacks "$dev" '\.so\.[0-9]' '^/usr/bin/' '^/usr/share/man/'
+# the fleet library, when it was built (hiredis): its package, its -dev part
+fleet=$(pkg nebula-resource-fleet)
+if [ -f "$fleet" ]; then
+    has "$dev" '^/usr/include/nebula/fleet\.h$' '^/usr/include/nebula/budget\.h$' \
+        '^/usr/lib/libnebula-resource-fleet\.a$' '^/usr/lib/libnebula-resource-fleet\.so$' \
+        '^/usr/lib/pkgconfig/nebula-resource-fleet\.pc$' \
+        '^/usr/lib/cmake/NebulaResource/NebulaResource-fleet-targets\.cmake$'
+    echo "fleet: $(basename "$fleet")"
+else
+    # nebula/fleet.h stays: admin.h and config_file.h use its types
+    lacks "$dev" 'libnebula-resource-fleet' 'nebula-resource-fleet\.pc$' 'NebulaResource-fleet-'
+    echo "fleet: no package (built without the fleet library: no hiredis, or NR_BUILD_FLEET=OFF)"
+fi
 
 # ---- what each package depends on ----------------------------------------------------
 # Every dependency must be met on this machine (the packages the build used),
@@ -130,8 +144,9 @@ for name in "${libs[@]}"; do
         nr_fail "nebula-resource-$name does not depend on nebula-resource (= $version): $deps"
     for other in "${!client[@]}"; do
         [ "$other" = "$name" ] && continue
-        names "$deps" "${client[$other]}" &&
+        if [ "${client[$other]}" != "${client[$name]}" ] && names "$deps" "${client[$other]}"; then
             nr_fail "nebula-resource-$name depends on ${client[$other]} (the $other library's): $deps"
+        fi
         grep -qF "nebula-resource-$other " <<<"$deps" &&
             nr_fail "nebula-resource-$name depends on nebula-resource-$other: $deps"
     done
@@ -167,6 +182,10 @@ fi
 for want in libjansson-dev libsqlite3-dev libmicrohttpd-dev; do
     grep -q "$want" <<<"$dev_deps" || nr_fail "nebula-resource-dev does not depend on $want: $dev_deps"
 done
+if [ -f "$fleet" ]; then
+    grep -q libhiredis-dev <<<"$dev_deps" ||
+        nr_fail "nebula-resource-dev does not depend on libhiredis-dev (the fleet library's): $dev_deps"
+fi
 met() { # one Depends entry: "name (op version) | name ..."
     local alt name op ver have
     IFS='|' read -ra alts <<<"$1"

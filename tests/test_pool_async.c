@@ -452,6 +452,55 @@ static void test_validate_and_recycle_run_off_the_caller(void **state)
     nr_async_queue_destroy(q);
 }
 
+static atomic_int hang_recycle, in_recycle;
+
+static void slow_recycle(const char *what, void *arg)
+{
+    (void)arg;
+    if (strcmp(what, "recycle") != 0)
+        return;
+    atomic_store(&in_recycle, 1);
+    for (int i = 0; i < 10000 && atomic_load(&hang_recycle); i++)
+        nr_sleep_ns(NR_NS_PER_MS);
+    atomic_store(&in_recycle, 0);
+}
+
+/* A recycle that hangs on the worker does not hold up another request's
+ * deadline: the timer thread runs no driver code. */
+static void test_deadline_kept_while_a_recycle_hangs(void **state)
+{
+    fixture *f = *state;
+    f->pcfg.max_size = 2;
+    f->pcfg.recycle_on_release = true;
+    f->fake.on_call = slow_recycle;
+    nr_pool_fixture_make(f, "async");
+    nr_guard g1 = NR_GUARD_INIT, g2 = NR_GUARD_INIT;
+    hold(f, &g1);
+    hold(f, &g2);
+    nr_async_queue *q = queue();
+    done d = {0};
+    nr_guard g = NR_GUARD_INIT;
+    nr_ctx ctx = within(100);
+    assert_int_equal(nr_pool_acquire_async(f->pool, &ctx, q, on_done, &d, &g, NULL, NULL),
+                     NR_PENDING);
+    atomic_store(&hang_recycle, 1);
+    assert_int_equal(nr_guard_release_async(&g1), NR_OK);
+    for (int i = 0; i < 5000 && !atomic_load(&in_recycle); i++)
+        nr_sleep_ns(NR_NS_PER_MS);
+    assert_true(atomic_load(&in_recycle)); /* the recycle runs, and hangs */
+    run_until(q, &d);
+    assert_int_equal(d.rc, NR_ETIMEDOUT);
+    assert_true(atomic_load(&in_recycle)); /* still hanging when the deadline was answered */
+    atomic_store(&hang_recycle, 0);
+    assert_int_equal(nr_guard_release_async(&g2), NR_OK);
+    nr_async_queue_destroy(q);
+    /* destroy waits for the deferred give-back (which, the pool being closed
+     * by then, may destroy the instance rather than recycle it) */
+    assert_int_equal(nr_pool_destroy(f->pool, NULL), NR_OK);
+    f->pool = NULL;
+    assert_true(atomic_load(&f->fake.recycles) >= 1);
+}
+
 static void test_release_async_of_a_stale_guard(void **state)
 {
     fixture *f = *state;
@@ -574,32 +623,113 @@ static void test_refusals(void **state)
     nr_async_queue_destroy(q);
 }
 
-static int refuse_nothing(void *ud, const nr_hook_call *call, nr_error *err)
+typedef struct hookrec {
+    atomic_int befores, afters, on_caller;
+    atomic_int refuse; /* the before refuses while set */
+    int after_rc;
+    uint64_t after_instance;
+    char caller[32];
+    int scoped;
+} hookrec;
+
+static int rec_before(void *ud, const nr_hook_call *call, nr_error *err)
 {
-    (void)ud;
-    (void)call;
-    (void)err;
+    hookrec *h = ud;
+    atomic_fetch_add(&h->befores, 1);
+    if (pthread_equal(pthread_self(), caller))
+        atomic_fetch_add(&h->on_caller, 1);
+    if (call->caller)
+        snprintf(h->caller, sizeof(h->caller), "%s", call->caller);
+    h->scoped = call->caller_scope != NULL;
+    if (atomic_load(&h->refuse))
+        return nr_error_set(err, NR_EPERM, call->resource_id, "refused by the test hook");
     return NR_OK;
 }
 
-static void test_acquire_hooks_refused(void **state)
+static int rec_after(void *ud, const nr_hook_call *call, nr_error *err)
+{
+    (void)err;
+    hookrec *h = ud;
+    h->after_rc = call->rc;
+    h->after_instance = call->instance_id;
+    if (pthread_equal(pthread_self(), caller))
+        atomic_fetch_add(&h->on_caller, 1);
+    atomic_fetch_add(&h->afters, 1);
+    return NR_OK;
+}
+
+/* Acquire hooks run on the worker: the befores before the request queues
+ * (a refusal completes it with the hook's error), the afters with the
+ * outcome before the callback. */
+static void test_acquire_hooks_run_off_the_caller(void **state)
 {
     fixture *f = *state;
+    hookrec h = {0};
     nr_hooks *hooks = NULL;
     assert_int_equal(nr_hooks_create(&hooks, NULL, NULL), NR_OK);
-    nr_hook_def def = NR_HOOK_DEF(.name = "noop", .before = refuse_nothing,
+    nr_hook_def def = NR_HOOK_DEF(.name = "rec", .before = rec_before, .after = rec_after, .ud = &h,
                                   .ops = NR_HOOK_OP_BIT(NR_HOOK_ACQUIRE));
     assert_int_equal(nr_hooks_add(hooks, &def, NULL, NULL), NR_OK);
     f->hooks = hooks;
+    f->pcfg.max_size = 1;
+    f->pcfg.min_idle = 1;
     nr_pool_fixture_make(f, "async");
+    assert_int_equal(nr_pool_fill(f->pool, nr_deadline_in_ms(5000), NULL), NR_OK);
+    caller = pthread_self();
     nr_async_queue *q = queue();
+    nr_scope sc;
+    nr_scope_global(&sc);
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(10000), .caller = "loop-7", .scope = &sc);
+
+    /* an idle instance: still pending, since the befores run on the worker */
     done d = {0};
     nr_guard g = NR_GUARD_INIT;
+    assert_int_equal(nr_pool_acquire_async(f->pool, &ctx, q, on_done, &d, &g, NULL, NULL),
+                     NR_PENDING);
+    assert_false(nr_guard_held(&g));
+    run_until(q, &d);
+    assert_int_equal(d.rc, NR_OK);
+    assert_int_equal(atomic_load(&h.befores), 1);
+    assert_int_equal(atomic_load(&h.afters), 1); /* before the callback */
+    assert_int_equal(h.after_rc, NR_OK);
+    assert_true(h.after_instance > 0);
+    assert_string_equal(h.caller, "loop-7");
+    assert_true(h.scoped);
+
+    /* queued behind the lease, served when it is given back */
+    done d2 = {0};
+    assert_int_equal(nr_pool_acquire_async(f->pool, &ctx, q, on_done, &d2, &g, NULL, NULL),
+                     NR_PENDING);
+    wait_waiters(f, 1);
+    assert_int_equal(nr_guard_release(&d.g), NR_OK);
+    run_until(q, &d2);
+    assert_int_equal(d2.rc, NR_OK);
+    assert_int_equal(atomic_load(&h.afters), 2);
+
+    /* a refusal completes the request with the hook's error, and no after */
+    atomic_store(&h.refuse, 1);
+    done d3 = {0};
     nr_error err;
-    assert_int_equal(nr_pool_acquire_async(f->pool, NULL, q, on_done, &d, &g, NULL, &err),
-                     NR_EINVAL);
-    assert_non_null(strstr(err.message, "hooks"));
-    assert_string_equal(err.resource_id, "async");
+    assert_int_equal(nr_pool_acquire_async(f->pool, &ctx, q, on_done, &d3, &g, NULL, &err),
+                     NR_PENDING);
+    run_until(q, &d3);
+    assert_int_equal(d3.rc, NR_EPERM);
+    assert_non_null(strstr(d3.err.message, "refused by the test hook"));
+    assert_int_equal(atomic_load(&h.afters), 2);
+    atomic_store(&h.refuse, 0);
+
+    /* cancelled by its handle while pending behind the lease */
+    done d4 = {0};
+    nr_async_op *op = NULL;
+    assert_int_equal(nr_pool_acquire_async(f->pool, &ctx, q, on_done, &d4, &g, &op, NULL),
+                     NR_PENDING);
+    assert_int_equal(nr_async_cancel(op), NR_OK);
+    run_until(q, &d4);
+    assert_int_equal(d4.rc, NR_ECANCELED);
+    assert_int_equal(h.after_rc, NR_ECANCELED);
+
+    assert_int_equal(atomic_load(&h.on_caller), 0);
+    assert_int_equal(nr_guard_release(&d2.g), NR_OK);
     nr_async_queue_destroy(q);
     f->hooks = NULL;
     assert_int_equal(nr_pool_destroy(f->pool, NULL), NR_OK);
@@ -845,10 +975,11 @@ int main(void)
         T(test_shutdown_completes_each_pending_once),
         T(test_fifo_across_async_and_blocking),
         T(test_validate_and_recycle_run_off_the_caller),
+        T(test_deadline_kept_while_a_recycle_hangs),
         T(test_release_async_of_a_stale_guard),
         T(test_executor_queue),
         T(test_refusals),
-        T(test_acquire_hooks_refused),
+        T(test_acquire_hooks_run_off_the_caller),
         T(test_queue_destroy_gives_leases_back),
         T(test_stress_loop_and_blocking),
         cmocka_unit_test(test_manager_by_id),

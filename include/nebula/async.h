@@ -24,16 +24,23 @@
  * ...). No driver callback runs on the caller's thread or the dispatching
  * thread: creates run on the pool's creator, and an instance that needs a
  * validate (or turns out expired or stale) is vetted on the pool's async
- * worker, a thread each pool starts at its first pending request and
- * joins in nr_pool_destroy. That thread also times deadlines and retries
- * planning while creates back off. Give leases back from the loop with
- * nr_guard_release_async, which defers recycle (and destroy) to that
- * worker: it takes the pool's lock briefly and never runs driver code.
+ * worker, which each pool starts at its first pending request and joins in
+ * nr_pool_destroy: a timer thread, which times deadlines, plans creates
+ * while they back off and delivers, and runs no driver or hook code (so a
+ * deadline is kept however long a validate or recycle takes), and up to 4
+ * work threads for the vetting, the deferred give-backs and the hooks.
+ * Give leases back from the loop with nr_guard_release_async, which defers
+ * recycle (and destroy) to that worker: it takes the pool's lock briefly
+ * and never runs driver code.
  *
- * Not supported on the async path (it fails with NR_EINVAL, naming the
- * pool): a pool with acquire hooks (nebula/hooks.h), whose befores may
- * block. Traces record no span for an async acquire; events, metrics and
- * the acquire histogram do count it.
+ * Acquire hooks (nebula/hooks.h) run on the worker too, since a before may
+ * block: on a pool with acquire hooks every async acquire is pending (its
+ * callback runs even when an instance was idle, or a before refused it);
+ * the worker runs the befores (a refusal completes the request with the
+ * hook's error), then the acquire, and the afters with the outcome just
+ * before the completion is queued. The hooks see the caller's scope and
+ * tag, copied. Traces record no span for an async acquire; events,
+ * metrics and the acquire histogram do count it.
  *
  * Ownership: the library allocates each pending request and frees it after
  * its callback has returned. The nr_async_op handle is valid from the call
@@ -124,7 +131,9 @@ NR_API void nr_async_queue_destroy(nr_async_queue *q);
  *               (NR_EUNAVAIL for an open breaker, NR_EEXHAUSTED for
  *               max_waiters or a deadline that allows no wait, NR_ESHUTDOWN,
  *               NR_ESCOPE, NR_ECANCELED, NR_ENOMEM, NR_EINVAL for NULL
- *               arguments or a pool with acquire hooks); fn is not called
+ *               arguments); fn is not called
+ * (With acquire hooks it is NR_PENDING but for the argument checks, and
+ * the outcome comes through fn.)
  * The deadline is ctx->deadline, or now + acquire_timeout_ms when unset.
  */
 NR_API int nr_pool_acquire_async(nr_pool *pool, const nr_ctx *ctx, nr_async_queue *q,
@@ -144,9 +153,9 @@ NR_API int nr_manager_acquire_async(nr_manager *m, const char *id, const nr_ctx 
 
 /*
  * Cancel a pending request: it leaves the queue and its callback runs with
- * NR_ECANCELED. NR_OK when it was still waiting; NR_ESTATE when it had
- * already been given an instance or an error (its callback will run with
- * that). NR_EINVAL for NULL.
+ * NR_ECANCELED. NR_OK when it was still waiting (or its acquire hooks were
+ * still running); NR_ESTATE when it had already been given an instance or
+ * an error (its callback will run with that). NR_EINVAL for NULL.
  */
 NR_API int nr_async_cancel(nr_async_op *op);
 

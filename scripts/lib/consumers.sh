@@ -96,6 +96,34 @@ nr_run_consumers() {
         nr_fail "a consumer of the nebula::*_static targets loads a shared libnebula-resource"
     fi
 
+    # -- the fleet library alone (when it was built: it needs hiredis), with a
+    # pkg-config that sees none of the other libraries' dependencies; refused
+    # with its reason when hiredis cannot be found
+    if [ -e "$prefix/lib/libnebula-resource-fleet.so" ]; then
+        NR_HIDE_PKG="sqlite3 libpq libcurl rdkafka libmongoc-1.0 libmicrohttpd" \
+            nr_quiet "$work" cmake -S tests/install/fleet -B "$work/fleet" -G Ninja \
+            -DCMAKE_PREFIX_PATH="$prefix" \
+            -DPKG_CONFIG_EXECUTABLE="$root/tests/install/pkg-config-hiding.sh"
+        nr_quiet "$work" cmake --build "$work/fleet"
+        "$work/fleet/fleet_consumer"
+        "$work/fleet/fleet_consumer_static"
+        nr_resolved_from "$work/fleet/fleet_consumer" libnebula-resource-fleet.so.$NR_SOVERSION "$prefix/lib"
+        if ldd "$work/fleet/fleet_consumer_static" | grep -q libnebula; then
+            nr_fail "the consumer of nebula::fleet_static loads a shared libnebula-resource"
+        fi
+        if out=$(NR_HIDE_PKG=hiredis cmake -S tests/install/missing -B "$work/missing-fleet" \
+            -G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DNR_ASK=fleet \
+            -DPKG_CONFIG_EXECUTABLE="$root/tests/install/pkg-config-hiding.sh" 2>&1); then
+            nr_fail "find_package(NebulaResource REQUIRED COMPONENTS fleet) without hiredis succeeded"
+        fi
+        out=$(tr -s ' \n' '  ' <<<"$out")
+        grep -qF "the component fleet needs pkg-config module hiredis (Debian: libhiredis-dev)" \
+            <<<"$out" || nr_fail "no reason given for the component fleet without hiredis: $out"
+        echo "cmake: the fleet component alone, shared and static, ran; refused without hiredis"
+    else
+        echo "cmake: no fleet library in this installation (built without it: no hiredis, or NR_BUILD_FLEET=OFF)"
+    fi
+
     # -- CMake: two components, with a pkg-config that sees none of the others'
     # dependencies: they are not looked for.
     NR_HIDE_PKG="sqlite3 libcurl rdkafka libmongoc-1.0 libmicrohttpd" \
@@ -163,5 +191,20 @@ nr_run_consumers() {
         $(pkg-config --cflags --libs nebula-resource-libuv nebula-resource-libevent \
             nebula-resource-testing) -Wl,-rpath,"$rpath"
     "$work/pc-loop-consumer"
+    if [ -e "$prefix/lib/libnebula-resource-fleet.so" ]; then
+        # shellcheck disable=SC2046
+        cc -std=c11 tests/install/fleet/fleet_consumer.c -o "$work/pc-fleet-consumer" \
+            $(pkg-config --cflags --libs nebula-resource-fleet) -Wl,-rpath,"$rpath"
+        "$work/pc-fleet-consumer"
+        nr_resolved_from "$work/pc-fleet-consumer" libnebula-resource-fleet.so.$NR_SOVERSION "$prefix/lib"
+        # shellcheck disable=SC2046
+        cc -static -std=c11 tests/install/fleet/fleet_consumer.c -o "$work/pc-fleet-consumer-static" \
+            $(pkg-config --cflags --libs --static nebula-resource-fleet) 2>"$work/static-link.log" ||
+            {
+                cat "$work/static-link.log" >&2
+                nr_fail "static link of the fleet consumer with pkg-config --static"
+            }
+        "$work/pc-fleet-consumer-static"
+    fi
     echo "pkg-config: shared and static (--static) consumers built and ran"
 }

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "base/abi.h"
+#include "nebula/alloc.h"
 #include "base/cancel_internal.h"
 #include "observe/probes.h"
 #include "observe/span.h"
@@ -748,6 +749,71 @@ static int acquire_async_loop(acq *a, nr_guard *out)
     return rc;
 }
 
+/* With acquire hooks: the worker runs the befores (they may block) and then
+ * the acquire; the request is pending from the start. */
+static int acquire_async_hooked(nr_pool *p, const nr_ctx *ctx, nr_async_queue *q, nr_async_fn fn,
+                                void *ud, nr_async_op **opp, nr_error *err)
+{
+    const nr_cancel *cancel = ctx ? ctx->cancel : NULL;
+    struct nr_async_op *op = nr__async_op_new(p, q, fn, ud, cancel, err);
+    if (!op)
+        return err ? err->code : NR_ENOMEM;
+    op->hooked = 1;
+    if (ctx && ctx->scope) {
+        op->scope = *ctx->scope;
+        op->call.caller_scope = &op->scope;
+    }
+    if (ctx && ctx->caller) {
+        size_t n = strlen(ctx->caller) + 1;
+        op->caller = nr_malloc(n);
+        if (!op->caller) {
+            nr__async_op_discard(op);
+            return nr_error_set(err, NR_ENOMEM, p->id, "pool '%s': out of memory", p->id);
+        }
+        memcpy(op->caller, ctx->caller, n);
+    }
+    if (ctx && nr_deadline_is_set(ctx->deadline))
+        op->deadline = ctx->deadline;
+    else
+        op->deadline = NR__CFG(p, acquire_timeout_ms) == 0
+                           ? nr_deadline_in_ns(0)
+                           : nr_deadline_in_ms(NR__CFG(p, acquire_timeout_ms));
+    if (cancel) {
+        if (nr__cancel_subscribe(cancel, &op->cw) != NR_OK) {
+            nr__async_op_discard(op);
+            nr__pool_lock(p);
+            p->cancels++;
+            nr__pool_unlock(p);
+            return nr_error_set(err, NR_ECANCELED, p->id, "pool '%s': acquire canceled", p->id);
+        }
+        op->subscribed = 1;
+    }
+    if (opp)
+        *opp = op;
+    nr__async_hook_later(op); /* (op is not touched after this) */
+    return NR_PENDING;
+}
+
+int nr__acquire_async_prepared(struct nr_async_op *op, nr_guard *out)
+{
+    acq a = {.p = op->p,
+             .err = &op->err,
+             .waited = -1,
+             .cancel = op->cancel,
+             .deadline = op->deadline,
+             .async = 1,
+             .q = op->q,
+             .fn = op->fn,
+             .fn_ud = op->ud,
+             .op = op,
+             .w = &op->w,
+             .cw = &op->cw,
+             .w_ready = 1,
+             .subscribed = op->subscribed};
+    *out = (nr_guard)NR_GUARD_INIT;
+    return acquire_async_loop(&a, out);
+}
+
 int nr_pool_acquire_async(nr_pool *p, const nr_ctx *ctx, nr_async_queue *q, nr_async_fn fn,
                           void *ud, nr_guard *out, nr_async_op **op, nr_error *err)
 {
@@ -767,10 +833,7 @@ int nr_pool_acquire_async(nr_pool *p, const nr_ctx *ctx, nr_async_queue *q, nr_a
                             "pool '%s': nr_pool_acquire_async: queue and callback must not be NULL",
                             p->id);
     if (NR__POOL_HOOKS(p, NR_HOOK_ACQUIRE))
-        return nr_error_set(err, NR_EINVAL, p->id,
-                            "pool '%s': an async acquire cannot run the pool's acquire hooks "
-                            "(they may block); acquire it with nr_pool_acquire",
-                            p->id);
+        return acquire_async_hooked(p, ctx, q, fn, ud, op, err);
     acq a = {.p = p,
              .err = err,
              .waited = -1,

@@ -169,7 +169,7 @@ static struct nr_async_op *op_pop(struct nr_async_op **head, struct nr_async_op 
 
 static int worker_holds_locked(const nr__async *a)
 {
-    return a->handed_head || a->done_head || a->rel_head || a->busy;
+    return a->hook_head || a->handed_head || a->done_head || a->rel_head || a->busy || a->work_busy;
 }
 
 /* [mu] op leaves the queue and the heap (it is no longer WAITING). */
@@ -226,6 +226,11 @@ static void deliver(struct nr_async_op *op)
         nr__cancel_unsubscribe(op->cancel, &op->cw);
         op->subscribed = 0;
     }
+    if (op->hooked) { /* the afters, with the outcome (nothing when a before refused) */
+        op->call.instance_id = op->rc == NR_OK ? op->guard.inst->id : 0;
+        op->call.wait_ns = op->waited > 0 ? op->waited : 0;
+        nr__pool_hooks_after(op->p, &op->run, &op->call, op->rc, &op->err);
+    }
     nr__acquire_observe(op->p, op->rc, op->rc == NR_OK ? op->guard.inst->id : 0, op->waited,
                         op->at_max);
     op->observe = 0;
@@ -257,8 +262,17 @@ static void vet_and_deliver(nr_pool *p, struct nr_async_op *op)
         nr__pool_lock(p);
         count_wait_locked(p, op);
         op->state = NR__OP_DONE;
+        int asked = op->cancel_asked;
+        if (asked)
+            p->cancels++;
         nr__pool_unlock(p);
         op->rc = NR_OK;
+        if (asked) { /* cancelled while its hooks ran: the lease goes back */
+            nr_guard_release(&op->guard);
+            op->guard = (nr_guard)NR_GUARD_INIT;
+            op->rc =
+                nr_error_set(&op->err, NR_ECANCELED, p->id, "pool '%s': acquire canceled", p->id);
+        }
         deliver(op);
         return;
     }
@@ -305,6 +319,53 @@ static void vet_and_deliver(nr_pool *p, struct nr_async_op *op)
     nr__pool_unlock(p);
 }
 
+/* A hooked request (no lock held): the befores, then the acquire; an
+ * outcome known now is delivered here, a pending one later. */
+static void hook_and_acquire(nr_pool *p, struct nr_async_op *op)
+{
+    nr_hook_call *call = &op->call;
+    const nr_scope *caller_scope = call->caller_scope;
+    nr__pool_hook_call(p, NR_HOOK_ACQUIRE, 0, call);
+    call->caller_scope = caller_scope;
+    call->caller = op->caller;
+    int rc = nr__hooks_before(p->hooks, &op->run, call, &op->err);
+    if (rc == NR_OK) {
+        nr__pool_lock(p);
+        int asked = op->cancel_asked;
+        nr__pool_unlock(p);
+        if (asked || (op->cancel && nr_cancel_is_set(op->cancel))) {
+            rc = NR_ECANCELED;
+        } else {
+            nr_guard g = NR_GUARD_INIT;
+            rc = nr__acquire_async_prepared(op, &g);
+            if (rc == NR_PENDING)
+                return; /* queued or vetting: delivered from there */
+            if (rc == NR_OK) {
+                nr__pool_lock(p);
+                asked = op->cancel_asked;
+                nr__pool_unlock(p);
+                if (asked) {
+                    nr_guard_release(&g);
+                    rc = NR_ECANCELED;
+                } else {
+                    op->guard = g;
+                }
+            }
+        }
+        if (rc == NR_ECANCELED) {
+            nr__pool_lock(p);
+            p->cancels++;
+            nr__pool_unlock(p);
+            nr_error_set(&op->err, rc, p->id, "pool '%s': acquire canceled", p->id);
+        }
+    }
+    nr__pool_lock(p);
+    op->state = NR__OP_DONE;
+    nr__pool_unlock(p);
+    op->rc = rc;
+    deliver(op);
+}
+
 /* A deferred give-back (no lock held). */
 static void give_back_deferred(struct nr__instance *inst)
 {
@@ -315,6 +376,75 @@ static void give_back_deferred(struct nr__instance *inst)
         nr_guard_release(&g);
 }
 
+/* ---- the worker's threads ------------------------------------------------------------
+ * The timer thread delivers what must not be delivered under mu, times the
+ * deadlines and plans creates while they back off: it never runs driver
+ * or hook code, so a deadline is kept however long a validate, a recycle
+ * or a hook takes. That slow work (the hooks' befores, vetting, deferred
+ * give-backs) runs on work threads, started as work finds them all busy,
+ * at most NR__ASYNC_WORKERS. */
+
+static void *work_main(void *arg);
+
+/* [mu] Start one more work thread when none is free. */
+static void work_wake_locked(nr_pool *p)
+{
+    nr__async *a = p->async;
+    if (a->work_idle > 0 || a->nwork >= NR__ASYNC_WORKERS) {
+        pthread_cond_signal(&a->work_cv);
+        return;
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (pthread_create(&a->work_tids[a->nwork], &attr, work_main, p) == 0)
+        a->nwork++;
+    pthread_attr_destroy(&attr);
+    pthread_cond_signal(&a->work_cv); /* (none started: a busy one takes it next) */
+}
+
+static void *work_main(void *arg)
+{
+    nr_pool *p = arg;
+    nr__pool_lock(p);
+    nr__async *a = p->async;
+    for (;;) {
+        struct nr_async_op *op;
+        struct nr__instance *inst = NULL;
+        if ((op = op_pop(&a->hook_head, &a->hook_tail)) == NULL &&
+            (op = op_pop(&a->handed_head, &a->handed_tail)) == NULL && a->rel_head) {
+            inst = a->rel_head;
+            a->rel_head = inst->async_next;
+            if (!a->rel_head)
+                a->rel_tail = NULL;
+            inst->async_next = NULL;
+        }
+        if (op || inst) {
+            a->work_busy++;
+            nr__pool_unlock(p);
+            if (inst)
+                give_back_deferred(inst);
+            else if (op->state == NR__OP_VETTING)
+                vet_and_deliver(p, op);
+            else
+                hook_and_acquire(p, op);
+            nr__pool_lock(p);
+            a->work_busy--;
+            continue;
+        }
+        if (!worker_holds_locked(a))
+            pthread_cond_broadcast(&a->empty);
+        if (a->stop)
+            break;
+        a->work_idle++;
+        pthread_cond_wait(&a->work_cv, &p->mu);
+        nr__pool_note_owner(p);
+        a->work_idle--;
+    }
+    nr__pool_unlock(p);
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     nr_pool *p = arg;
@@ -322,14 +452,6 @@ static void *worker_main(void *arg)
     nr__async *a = p->async;
     for (;;) {
         struct nr_async_op *op;
-        if ((op = op_pop(&a->handed_head, &a->handed_tail)) != NULL) {
-            a->busy = 1;
-            nr__pool_unlock(p);
-            vet_and_deliver(p, op);
-            nr__pool_lock(p);
-            a->busy = 0;
-            continue;
-        }
         if ((op = op_pop(&a->done_head, &a->done_tail)) != NULL) {
             a->busy = 1;
             nr__pool_unlock(p);
@@ -338,20 +460,8 @@ static void *worker_main(void *arg)
             a->busy = 0;
             continue;
         }
-        if (a->rel_head) {
-            struct nr__instance *inst = a->rel_head;
-            a->rel_head = inst->async_next;
-            if (!a->rel_head)
-                a->rel_tail = NULL;
-            inst->async_next = NULL;
-            a->busy = 1;
-            nr__pool_unlock(p);
-            give_back_deferred(inst);
-            nr__pool_lock(p);
-            a->busy = 0;
-            continue;
-        }
-        pthread_cond_broadcast(&a->empty);
+        if (!worker_holds_locked(a))
+            pthread_cond_broadcast(&a->empty);
         int64_t now = nr_now_ns();
         int expired = 0;
         struct nr_async_op *first;
@@ -392,7 +502,17 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Make and start the pool's worker if it has none (no lock held). */
+static void async_free(nr__async *a)
+{
+    pthread_cond_destroy(&a->cv);
+    pthread_cond_destroy(&a->work_cv);
+    pthread_cond_destroy(&a->empty);
+    nr_free(a->heap);
+    nr_free(a);
+}
+
+/* Make and start the pool's worker (its timer thread and a first work
+ * thread) if it has none (no lock held). */
 static int worker_ensure(nr_pool *p, nr_error *err)
 {
     if (atomic_load_explicit(&p->async_made, memory_order_acquire))
@@ -405,32 +525,38 @@ static int worker_ensure(nr_pool *p, nr_error *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&a->work_cv, NULL);
     pthread_cond_init(&a->empty, NULL);
     nr__pool_lock(p);
     if (p->async) { /* another caller made it meanwhile */
         nr__pool_unlock(p);
-        pthread_cond_destroy(&a->cv);
-        pthread_cond_destroy(&a->empty);
-        nr_free(a);
+        async_free(a);
         return NR_OK;
     }
     p->async = a;
-    atomic_store_explicit(&p->async_made, 1, memory_order_release);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     int rc = pthread_create(&a->tid, &attr, worker_main, p);
+    if (rc == 0 && pthread_create(&a->work_tids[0], &attr, work_main, p) == 0) {
+        a->nwork = 1;
+    } else if (rc == 0) { /* no work thread: stop the timer thread again */
+        a->stop = 1;
+        pthread_cond_signal(&a->cv);
+        nr__pool_unlock(p);
+        pthread_join(a->tid, NULL);
+        nr__pool_lock(p);
+        rc = -1;
+    }
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         p->async = NULL;
-        atomic_store_explicit(&p->async_made, 0, memory_order_relaxed);
         nr__pool_unlock(p);
-        pthread_cond_destroy(&a->cv);
-        pthread_cond_destroy(&a->empty);
-        nr_free(a);
+        async_free(a);
         return nr_error_set(err, NR_EINIT, p->id, "pool '%s': cannot start its async worker",
                             p->id);
     }
+    atomic_store_explicit(&p->async_made, 1, memory_order_release);
     nr__pool_unlock(p);
     return NR_OK;
 }
@@ -459,17 +585,18 @@ void nr__async_stop(nr_pool *p)
     }
     a->stop = 1;
     pthread_cond_signal(&a->cv);
+    pthread_cond_broadcast(&a->work_cv);
+    uint32_t nwork = a->nwork;
     nr__pool_unlock(p);
     pthread_join(a->tid, NULL);
+    for (uint32_t i = 0; i < nwork; i++)
+        pthread_join(a->work_tids[i], NULL);
     nr__pool_lock(p);
     p->async = NULL;
     atomic_store_explicit(&p->async_made, 0, memory_order_relaxed);
     nr__pool_unlock(p);
     assert(!timer_first(a) && a->waiting == 0);
-    pthread_cond_destroy(&a->cv);
-    pthread_cond_destroy(&a->empty);
-    nr_free(a->heap);
-    nr_free(a);
+    async_free(a);
 }
 
 /* ---- called by the pool ---------------------------------------------------------------- */
@@ -482,7 +609,8 @@ void nr__async_handed_locked(nr_pool *p, struct nr_async_op *op, struct nr__inst
     timer_remove(a, op); /* (it was popped from the queue by the giver) */
     a->waiting--;
     op->w.inst = NULL;
-    if (!op->subscribed && !nr__async_queue_executor(op->q) && !nr__vet_needed(p, inst)) {
+    if (!op->subscribed && !op->hooked && !nr__async_queue_executor(op->q) &&
+        !nr__vet_needed(p, inst)) {
         /* Straight to its queue: nothing to vet, nothing to unsubscribe. */
         nr__lease_stamp(p, inst, &op->guard, NULL, 0, NULL);
         count_wait_locked(p, op);
@@ -496,7 +624,7 @@ void nr__async_handed_locked(nr_pool *p, struct nr_async_op *op, struct nr__inst
     op->inst = inst;
     op->bucket = &p->in_use;
     op_append(&a->handed_head, &a->handed_tail, op);
-    pthread_cond_signal(&a->cv);
+    work_wake_locked(p);
 }
 
 void nr__async_fail_waiting_locked(nr_pool *p)
@@ -561,11 +689,17 @@ struct nr_async_op *nr__async_op_new(nr_pool *p, nr_async_queue *q, nr_async_fn 
     return op;
 }
 
+static void op_free(struct nr_async_op *op)
+{
+    nr_free(op->caller);
+    nr_free(op);
+}
+
 void nr__async_op_discard(struct nr_async_op *op)
 {
     if (op->subscribed)
         nr__cancel_unsubscribe(op->cancel, &op->cw);
-    nr_free(op);
+    op_free(op);
 }
 
 int nr__async_enqueue_unlock(struct nr_async_op *op, nr_deadline deadline, int at_max,
@@ -574,7 +708,7 @@ int nr__async_enqueue_unlock(struct nr_async_op *op, nr_deadline deadline, int a
     nr_pool *p = op->p;
     NR__ASSERT_LOCKED(p);
     nr__async *a = p->async;
-    if (op->cancel && nr_cancel_is_set(op->cancel)) {
+    if ((op->cancel && nr_cancel_is_set(op->cancel)) || op->cancel_asked) {
         /* set after the loop looked, before the subscription could see it queued */
         p->cancels++;
         nr__pool_unlock(p);
@@ -601,6 +735,16 @@ int nr__async_enqueue_unlock(struct nr_async_op *op, nr_deadline deadline, int a
     return NR_PENDING;
 }
 
+void nr__async_hook_later(struct nr_async_op *op)
+{
+    nr_pool *p = op->p;
+    nr__pool_lock(p);
+    op->t0 = nr_now_ns();
+    op_append(&p->async->hook_head, &p->async->hook_tail, op);
+    work_wake_locked(p);
+    nr__pool_unlock(p);
+}
+
 void nr__async_vet_later(struct nr_async_op *op, struct nr__instance *inst, uint32_t *bucket,
                          nr_deadline deadline)
 {
@@ -612,7 +756,7 @@ void nr__async_vet_later(struct nr_async_op *op, struct nr__instance *inst, uint
     op->inst = inst;
     op->bucket = bucket;
     op_append(&p->async->handed_head, &p->async->handed_tail, op);
-    pthread_cond_signal(&p->async->cv);
+    work_wake_locked(p);
     nr__pool_unlock(p);
 }
 
@@ -625,14 +769,14 @@ void nr__async_op_run(struct nr_async_op *op)
     }
     nr_guard g = op->guard;
     op->fn(op->ud, op->rc, &g, op->rc == NR_OK ? NULL : &op->err);
-    nr_free(op);
+    op_free(op);
 }
 
 void nr__async_op_drop(struct nr_async_op *op)
 {
     if (op->rc == NR_OK)
         nr_guard_release(&op->guard);
-    nr_free(op);
+    op_free(op);
 }
 
 /* ---- the public calls ------------------------------------------------------------------ */
@@ -646,6 +790,9 @@ int nr_async_cancel(nr_async_op *op)
     int rc = NR_ESTATE;
     if (op->state == NR__OP_WAITING) {
         fail_waiting_locked(p, op, NR_ECANCELED);
+        rc = NR_OK;
+    } else if (op->hooked && op->state != NR__OP_DONE && !op->cancel_asked) {
+        op->cancel_asked = 1; /* its hooks run: the worker ends it */
         rc = NR_OK;
     }
     nr__pool_unlock(p);
@@ -700,7 +847,7 @@ static int release_async(nr_guard *g, int taint)
     else
         a->rel_head = inst;
     a->rel_tail = inst;
-    pthread_cond_signal(&a->cv);
+    work_wake_locked(p);
     nr__pool_unlock(p);
     return NR_OK;
 }

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "base/cancel_internal.h"
+#include "hooks/hooks_internal.h"
 #include "nebula/async.h"
 #include "pool/pool_internal.h"
 
@@ -60,15 +61,33 @@ struct nr_async_op {
     int observe;              /* DONE: events and metrics are still to be recorded by the
                                  dispatcher (a lease, which keeps the pool alive) */
     struct nr_async_op *next; /* on the worker's lists, then on the completion queue */
+    /* a pool with acquire hooks: the worker runs the befores, then the
+     * acquire; the afters run when the outcome is delivered */
+    int hooked;
+    int cancel_asked; /* [mu] nr_async_cancel while the befores ran */
+    nr__hook_run run;
+    nr_hook_call call;
+    nr_scope scope; /* the caller's, copied for the hooks */
+    char *caller;   /* the caller's tag, copied (nr_free), or NULL */
 };
 
-/* A pool's async worker ([mu] of its pool, except the thread id). */
+/* At most this many work threads per pool (pool_async.c). */
+#define NR__ASYNC_WORKERS 4
+
+/* A pool's async worker ([mu] of its pool, except the thread ids): a timer
+ * thread and up to NR__ASYNC_WORKERS work threads. */
 typedef struct nr__async {
-    pthread_t tid;
-    int stop;             /* nr__async_stop: exit once nothing is left */
-    int busy;             /* the worker is processing something outside mu */
-    pthread_cond_t cv;    /* the worker sleeps here (monotonic clock) */
-    pthread_cond_t empty; /* signalled when it holds nothing (nr__async_flush) */
+    pthread_t tid; /* the timer thread */
+    pthread_t work_tids[NR__ASYNC_WORKERS];
+    uint32_t nwork;         /* work threads started */
+    uint32_t work_idle;     /* of those, waiting for work */
+    uint32_t work_busy;     /* of those, working outside mu */
+    int stop;               /* nr__async_stop: exit once nothing is left */
+    int busy;               /* the timer thread is delivering or planning outside mu */
+    pthread_cond_t work_cv; /* work threads sleep here */
+    pthread_cond_t cv;      /* the timer thread sleeps here (monotonic clock) */
+    pthread_cond_t empty;   /* signalled when it holds nothing (nr__async_flush) */
+    struct nr_async_op *hook_head, *hook_tail;     /* NEW, hooked: befores, then acquire */
     struct nr_async_op *handed_head, *handed_tail; /* VETTING, to vet and deliver */
     struct nr_async_op *done_head, *done_tail;     /* DONE, to deliver */
     struct nr__instance *rel_head, *rel_tail;      /* deferred give-backs */
@@ -91,6 +110,14 @@ void nr__async_op_discard(struct nr_async_op *op);
  * with op still NEW and not queued. */
 int nr__async_enqueue_unlock(struct nr_async_op *op, nr_deadline deadline, int at_max,
                              nr_error *err);
+
+/* op (NEW, hooked, its deadline set; no lock held): the worker runs the
+ * acquire hooks' befores, then the acquire. */
+void nr__async_hook_later(struct nr_async_op *op);
+/* The acquire of a hooked request whose befores passed, on the worker (no
+ * lock held): NR_OK with *out leased, NR_PENDING (queued or vetting), or an
+ * error in op->err. pool_acquire.c */
+int nr__acquire_async_prepared(struct nr_async_op *op, nr_guard *out);
 
 /* op (NEW, no lock held) took inst, which needs vetting: the worker vets
  * it. */

@@ -6,6 +6,11 @@
  *     ok=N timeouts=N bad=N down=N up=N fallback=N fallback_limit=N
  * and exits 0, or 1 when an acquire failed other than by a clear timeout
  * (NR_ETIMEDOUT naming the resource) or something could not be set up.
+ * On SIGUSR1 it prints where it is (within 100 ms, from nr_fleet_get_stats):
+ *     progress ok=N timeouts=N bad=N leases=N limit=N held=N redis_up=0|1
+ *     fallback=0|1 longest_ms=N
+ * longest_ms: the longest one acquire and its query took so far, or the one
+ * under way has been taking (a call that hangs shows here).
  *
  *     fleet_worker RESOURCE PROCESS closed|open
  */
@@ -13,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +31,12 @@
 
 #define THREADS 10
 
-static atomic_int stop;
+static atomic_int stop, report;
 static atomic_long n_ok, n_timeout, n_bad;
+static _Atomic int64_t call_since_ns[THREADS]; /* 0: between calls */
+static _Atomic int64_t longest_ns;             /* of the calls done */
 static nr_manager *mgr;
+static nr_fleet *fleet;
 
 static const char *env(const char *name)
 {
@@ -57,10 +66,48 @@ static void on_term(int sig)
     atomic_store(&stop, 1);
 }
 
+static void on_usr1(int sig)
+{
+    (void)sig;
+    atomic_store(&report, 1);
+}
+
+/* The "progress" line (SIGUSR1). */
+static void print_progress(void)
+{
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
+    nr_fleet_get_stats(fleet, &st);
+    int64_t longest = atomic_load(&longest_ns), now = nr_now_ns();
+    for (int i = 0; i < THREADS; i++) {
+        int64_t since = atomic_load(&call_since_ns[i]);
+        if (since && now - since > longest)
+            longest = now - since;
+    }
+    printf("progress ok=%ld timeouts=%ld bad=%ld leases=%u limit=%u held=%u redis_up=%d "
+           "fallback=%d longest_ms=%lld\n",
+           atomic_load(&n_ok), atomic_load(&n_timeout), atomic_load(&n_bad), st.leases,
+           st.local_limit, st.local_held, st.redis_up ? 1 : 0, st.fallback ? 1 : 0,
+           (long long)(longest / NR_NS_PER_MS));
+    fflush(stdout);
+}
+
+/* One call done (or begun, 0): its time into longest_ns. */
+static void call_mark(int i, int64_t start)
+{
+    int64_t now = nr_now_ns();
+    int64_t since = atomic_exchange(&call_since_ns[i], start ? now : 0);
+    if (start || !since)
+        return;
+    int64_t cur = atomic_load(&longest_ns);
+    while (now - since > cur && !atomic_compare_exchange_weak(&longest_ns, &cur, now - since))
+        ;
+}
+
 static void *load(void *arg)
 {
-    (void)arg;
+    int i = (int)(intptr_t)arg;
     while (!atomic_load(&stop)) {
+        call_mark(i, 1);
         nr_guard g = NR_GUARD_INIT;
         nr_error err = {0};
         int rc = nr_manager_acquire(mgr, "db", NULL, &g, &err);
@@ -81,6 +128,7 @@ static void *load(void *arg)
             atomic_fetch_add(&n_bad, 1);
             usleep(10000);
         }
+        call_mark(i, 0);
     }
     return NULL;
 }
@@ -96,6 +144,8 @@ static void *watch(void *arg)
     s->fallback_limit = -1;
     nr_event ev;
     while (!atomic_load(&stop)) {
+        if (atomic_exchange(&report, 0))
+            print_progress();
         if (nr_event_next(sub, &ev, NULL, nr_deadline_in_ms(100)) != NR_OK)
             continue;
         if (ev.type == NR_EV_FLEET_REDIS_DOWN)
@@ -117,6 +167,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGTERM, on_term);
+    signal(SIGUSR1, on_usr1);
     nr_error err = {0};
     nr_event_bus *bus = NULL;
     nr_event_sub *sub = NULL;
@@ -132,7 +183,6 @@ int main(int argc, char **argv)
                          .on_redis_down = strcmp(argv[3], "open") == 0 ? NR_FLEET_FAIL_OPEN
                                                                        : NR_FLEET_FAIL_CLOSED,
                          .events = bus);
-    nr_fleet *fleet = NULL;
     if (nr_fleet_create(&fleet, &fo, &err) != NR_OK)
         return fprintf(stderr, "fleet: %s\n", err.message), 1;
 
@@ -166,7 +216,7 @@ int main(int argc, char **argv)
     pthread_t th[THREADS], w;
     pthread_create(&w, NULL, watch, sub);
     for (int i = 0; i < THREADS; i++)
-        pthread_create(&th[i], NULL, load, NULL);
+        pthread_create(&th[i], NULL, load, (void *)(intptr_t)i);
     printf("ready\n");
     fflush(stdout);
     for (int i = 0; i < THREADS; i++)

@@ -269,7 +269,9 @@ static void add_and_reload(cli_app *app, const nr_config_file *old, nr_config_fi
         pthread_mutex_unlock(&app->fleet_mu);
         nr_fleet_options fo = NR_FLEET_OPTIONS_INIT;
         if (fl && nr_config_file_fleet(cf, i, &fo) == NR_OK) {
+#ifdef NR_CLI_WITH_FLEET
             s.budget = nr_fleet_budget(fl);
+#endif
             int brc = set_fleet_budget(app, s.id, fl, fo.budget, &e);
             if (brc == 1) {
                 say(sum, "  %s: fleet budget set to %u\n", s.id, fo.budget);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "driver_pool.h"
+#include "nebula/async.h"
 #include "nebula/postgres_async.h"
 #include "pg_testlib.h"
 
@@ -531,6 +532,150 @@ static void test_server_error(void **state)
     nr_pg_async_free(NULL);
 }
 
+/* ---- the whole path on one loop thread: acquire, query, give back, none blocking ---------- */
+
+#define E2E_REQUESTS 40
+#define E2E_POOL     2
+#define E2E_BAD_SQL  5 /* this request's query fails on the server: released as usual */
+#define E2E_TIMEOUT  9 /* this one's deadline passes: tainted */
+
+typedef enum e2e_state { E2E_LEASING = 0, E2E_QUERYING, E2E_DONE } e2e_state;
+
+typedef struct e2e_req {
+    int n;
+    e2e_state state;
+    nr_guard g;
+    nr_pg_async *q;
+    char text[16];
+} e2e_req;
+
+static void e2e_query(e2e_req *r)
+{
+    snprintf(r->text, sizeof(r->text), "%d", r->n);
+    const char *values[1] = {r->text};
+    const char *sql = r->n == E2E_BAD_SQL   ? "SELECT $1::int / 0"
+                      : r->n == E2E_TIMEOUT ? "SELECT pg_sleep(5), $1::int"
+                                            : "SELECT $1::int * 7";
+    nr_deadline dl = nr_deadline_in_ms(r->n == E2E_TIMEOUT ? 100 : LONG_MS);
+    r->q = start_ok(nr_postgres_conn(nr_guard_handle(&r->g)), sql, 1, values, dl, NULL);
+    r->state = E2E_QUERYING;
+}
+
+/* The lease came through the completion queue, on the loop thread. */
+static void e2e_leased(void *ud, int rc, nr_guard *guard, const nr_error *err)
+{
+    e2e_req *r = ud;
+    if (rc != NR_OK)
+        fail_msg("request %d: acquire: %s: %s", r->n, nr_err_name(rc), err ? err->message : "");
+    r->g = *guard;
+    e2e_query(r);
+}
+
+/* The query's end: check it, give the lease back without blocking. */
+static void e2e_finished(e2e_req *r, int rc, const nr_error *err)
+{
+    PGresult *res = nr_pg_async_result(r->q);
+    nr_pg_async_free(r->q);
+    r->q = NULL;
+    if (r->n == E2E_BAD_SQL) {
+        NR_ASSERT_ERR(*err, NR_EINVAL, "22012");
+        assert_int_not_equal(err->driver_code, 0);
+    } else if (r->n == E2E_TIMEOUT) {
+        NR_ASSERT_ERR(*err, NR_ETIMEDOUT, "taint");
+    } else {
+        if (rc != NR_OK)
+            fail_msg("request %d: %s: %s", r->n, nr_err_name(rc), err->message);
+        assert_int_equal(atol(PQgetvalue(res, 0, 0)), 7L * r->n);
+    }
+    PQclear(res);
+    if (rc == NR_OK || err->driver_code != 0)
+        assert_int_equal(nr_guard_release_async(&r->g), NR_OK);
+    else
+        assert_int_equal(nr_guard_taint_async(&r->g), NR_OK);
+    assert_false(nr_guard_held(&r->g));
+    r->state = E2E_DONE;
+}
+
+static void test_event_loop_end_to_end(void **state)
+{
+    fixture *f = *state;
+    nr_pool_config pc;
+    nr_dt_pool_config(&pc, E2E_POOL, 0);
+    nr_pool *pool = nr_dt_pool(ID "-loop", &nr_postgres_type, &f->cfg, &pc, f->pw);
+    nr_async_queue *cq = NULL;
+    nr_error err = {0};
+    assert_int_equal(nr_async_queue_create(&cq, &err), NR_OK);
+    e2e_req *req = calloc(E2E_REQUESTS, sizeof(*req));
+    assert_non_null(req);
+    for (int i = 0; i < E2E_REQUESTS; i++) {
+        req[i].n = i;
+        req[i].g = (nr_guard)NR_GUARD_INIT;
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(LONG_MS));
+        int rc = nr_pool_acquire_async(pool, &ctx, cq, e2e_leased, &req[i], &req[i].g, NULL, &err);
+        if (rc == NR_OK)
+            e2e_query(&req[i]);
+        else if (rc != NR_PENDING)
+            fail_msg("request %d: acquire: %s: %s", i, nr_err_name(rc), err.message);
+    }
+    int done = 0;
+    while (done < E2E_REQUESTS) {
+        struct pollfd p[E2E_REQUESTS + 1];
+        int who[E2E_REQUESTS + 1];
+        int np = 0;
+        int64_t next = NR_DEADLINE_NEVER;
+        p[np] = (struct pollfd){.fd = nr_async_queue_fd(cq), .events = POLLIN};
+        who[np++] = -1;
+        for (int i = 0; i < E2E_REQUESTS; i++) {
+            if (req[i].state != E2E_QUERYING)
+                continue;
+            int w = nr_pg_async_wants(req[i].q);
+            p[np] = (struct pollfd){.fd = nr_pg_async_fd(req[i].q),
+                                    .events = (short)(((w & NR_IO_READ) ? POLLIN : 0) |
+                                                      ((w & NR_IO_WRITE) ? POLLOUT : 0))};
+            who[np++] = i;
+            int64_t d = nr_pg_async_deadline_ns(req[i].q);
+            if (d < next)
+                next = d;
+        }
+        int r = poll(p, (nfds_t)np, timeout_ms(next));
+        if (r < 0 && errno != EINTR)
+            fail_msg("poll: %s", strerror(errno));
+        int64_t now = nr_now_ns();
+        for (int k = 0; k < np; k++) {
+            if (who[k] < 0) {
+                if (p[k].revents)
+                    (void)nr_async_queue_dispatch(cq, 0); /* leases: their queries start */
+                continue;
+            }
+            e2e_req *rq = &req[who[k]];
+            if (rq->state != E2E_QUERYING ||
+                (p[k].revents == 0 && now < nr_pg_async_deadline_ns(rq->q)))
+                continue;
+            nr_error qerr = {0};
+            int rc = nr_pg_async_step(rq->q, &qerr);
+            if (rc == NR_PENDING)
+                continue;
+            e2e_finished(rq, rc, &qerr);
+            done++;
+        }
+    }
+    for (int i = 0; i < E2E_REQUESTS; i++)
+        assert_int_equal(req[i].state, E2E_DONE);
+    free(req);
+    /* the give-backs run on the pool's async worker: wait until every lease is in */
+    nr_pool_stats st = NR_POOL_STATS_INIT;
+    for (int i = 0; i < 6000; i++) {
+        nr_pool_stats_get(pool, &st);
+        if (st.in_use == 0)
+            break;
+        nr_sleep_ns(10 * NR_NS_PER_MS);
+    }
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(st.recycle_failures, 0);
+    nr_async_queue_destroy(cq);
+    nr_dt_pool_done(pool);
+}
+
 /* ---- the server killed while queries run -------------------------------------------------- */
 
 static void test_server_killed(void **state)
@@ -586,6 +731,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deadline_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_loop_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_killed, setup, teardown),
     };
     return cmocka_run_group_tests_name("postgres_async", tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 
 #include "driver_pool.h"
+#include "nebula/async.h"
 #include "nebula/redis_async.h"
 
 #define ID       "async-cache"
@@ -546,6 +547,151 @@ static void test_error_reply(void **state)
     nr_redis_async_free(NULL);
 }
 
+/* ---- the whole path on one loop thread: acquire, command, give back, none blocking ---------- */
+
+#define E2E_REQUESTS 40
+#define E2E_POOL     2
+#define E2E_BAD      5 /* this request gets an error reply: released as usual */
+#define E2E_TIMEOUT  9 /* this one's deadline passes: tainted */
+
+typedef enum e2e_state { E2E_LEASING = 0, E2E_RUNNING, E2E_DONE } e2e_state;
+
+typedef struct e2e_req {
+    int n;
+    e2e_state state;
+    nr_guard g;
+    nr_redis_async *q;
+    char text[16];
+} e2e_req;
+
+static void e2e_command(e2e_req *r)
+{
+    snprintf(r->text, sizeof(r->text), "%d", r->n);
+    const char *echo[2] = {"ECHO", r->text};
+    const char *bad[3] = {"INCRBY", "async:e2e", "not-a-number"};
+    const char *blpop[3] = {"BLPOP", "async:nothing", "5"};
+    const char **argv = r->n == E2E_BAD ? bad : r->n == E2E_TIMEOUT ? blpop : echo;
+    int argc = r->n == E2E_BAD || r->n == E2E_TIMEOUT ? 3 : 2;
+    nr_deadline dl = nr_deadline_in_ms(r->n == E2E_TIMEOUT ? 100 : LONG_MS);
+    r->q = start_ok(nr_guard_handle(&r->g), argc, argv, NULL, dl, NULL);
+    r->state = E2E_RUNNING;
+}
+
+/* The lease came through the completion queue, on the loop thread. */
+static void e2e_leased(void *ud, int rc, nr_guard *guard, const nr_error *err)
+{
+    e2e_req *r = ud;
+    if (rc != NR_OK)
+        fail_msg("request %d: acquire: %s: %s", r->n, nr_err_name(rc), err ? err->message : "");
+    r->g = *guard;
+    e2e_command(r);
+}
+
+/* The command's end: check it, give the lease back without blocking. */
+static void e2e_finished(e2e_req *r, int rc, const nr_error *err)
+{
+    redisReply *reply = nr_redis_async_reply(r->q);
+    nr_redis_async_free(r->q);
+    r->q = NULL;
+    if (r->n == E2E_BAD) {
+        NR_ASSERT_ERR(*err, NR_EINVAL, "ERR value is not an integer");
+        assert_int_equal(err->driver_code, REDIS_REPLY_ERROR);
+    } else if (r->n == E2E_TIMEOUT) {
+        NR_ASSERT_ERR(*err, NR_ETIMEDOUT, "taint");
+    } else {
+        if (rc != NR_OK)
+            fail_msg("request %d: %s: %s", r->n, nr_err_name(rc), err->message);
+        rt_expect_str(reply, r->text);
+    }
+    if (reply)
+        freeReplyObject(reply);
+    if (rc == NR_OK || err->driver_code == REDIS_REPLY_ERROR)
+        assert_int_equal(nr_guard_release_async(&r->g), NR_OK);
+    else
+        assert_int_equal(nr_guard_taint_async(&r->g), NR_OK);
+    assert_false(nr_guard_held(&r->g));
+    r->state = E2E_DONE;
+}
+
+static void test_event_loop_end_to_end(void **state)
+{
+    fixture *f = *state;
+    nr_pool_config pc;
+    nr_dt_pool_config(&pc, E2E_POOL, 0);
+    nr_pool *pool = nr_dt_pool(ID "-loop", &nr_redis_type, &f->cfg, &pc, f->cred);
+    nr_async_queue *cq = NULL;
+    nr_error err = {0};
+    assert_int_equal(nr_async_queue_create(&cq, &err), NR_OK);
+    e2e_req *req = calloc(E2E_REQUESTS, sizeof(*req));
+    assert_non_null(req);
+    for (int i = 0; i < E2E_REQUESTS; i++) {
+        req[i].n = i;
+        req[i].g = (nr_guard)NR_GUARD_INIT;
+        nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(LONG_MS));
+        int rc = nr_pool_acquire_async(pool, &ctx, cq, e2e_leased, &req[i], &req[i].g, NULL, &err);
+        if (rc == NR_OK)
+            e2e_command(&req[i]);
+        else if (rc != NR_PENDING)
+            fail_msg("request %d: acquire: %s: %s", i, nr_err_name(rc), err.message);
+    }
+    int done = 0;
+    while (done < E2E_REQUESTS) {
+        struct pollfd p[E2E_REQUESTS + 1];
+        int who[E2E_REQUESTS + 1];
+        int np = 0;
+        int64_t next = NR_DEADLINE_NEVER;
+        p[np] = (struct pollfd){.fd = nr_async_queue_fd(cq), .events = POLLIN};
+        who[np++] = -1;
+        for (int i = 0; i < E2E_REQUESTS; i++) {
+            if (req[i].state != E2E_RUNNING)
+                continue;
+            int w = nr_redis_async_wants(req[i].q);
+            p[np] = (struct pollfd){.fd = nr_redis_async_fd(req[i].q),
+                                    .events = (short)(w == NR_IO_WRITE ? POLLOUT : POLLIN)};
+            who[np++] = i;
+            int64_t d = nr_redis_async_deadline_ns(req[i].q);
+            if (d < next)
+                next = d;
+        }
+        int r = poll(p, (nfds_t)np, timeout_ms(next));
+        if (r < 0 && errno != EINTR)
+            fail_msg("poll: %s", strerror(errno));
+        int64_t now = nr_now_ns();
+        for (int k = 0; k < np; k++) {
+            if (who[k] < 0) {
+                if (p[k].revents)
+                    (void)nr_async_queue_dispatch(cq, 0); /* leases: their commands start */
+                continue;
+            }
+            e2e_req *rq = &req[who[k]];
+            if (rq->state != E2E_RUNNING ||
+                (p[k].revents == 0 && now < nr_redis_async_deadline_ns(rq->q)))
+                continue;
+            nr_error qerr = {0};
+            int rc = nr_redis_async_step(rq->q, &qerr);
+            if (rc == NR_PENDING)
+                continue;
+            e2e_finished(rq, rc, &qerr);
+            done++;
+        }
+    }
+    for (int i = 0; i < E2E_REQUESTS; i++)
+        assert_int_equal(req[i].state, E2E_DONE);
+    free(req);
+    /* the give-backs run on the pool's async worker: wait until every lease is in */
+    nr_pool_stats st = NR_POOL_STATS_INIT;
+    for (int i = 0; i < 6000; i++) {
+        nr_pool_stats_get(pool, &st);
+        if (st.in_use == 0)
+            break;
+        nr_sleep_ns(10 * NR_NS_PER_MS);
+    }
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(st.recycle_failures, 0);
+    nr_async_queue_destroy(cq);
+    nr_dt_pool_done(pool);
+}
+
 /* ---- the server killed while commands wait -------------------------------------------------- */
 
 static void test_server_killed(void **state)
@@ -605,6 +751,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deadline_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_token_and_early_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_loop_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_killed, setup, teardown),
     };
     return cmocka_run_group_tests_name("redis_async", tests, NULL, NULL);

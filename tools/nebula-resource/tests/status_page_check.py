@@ -75,7 +75,15 @@ def find(sid, css):
 
 
 def click(sid, css):
-    call("POST", "/session/%s/element/%s/click" % (sid, find(sid, css)), {})
+    """Find and click; again when a redraw replaced the element in between
+    (the page redraws every second: "stale element reference")."""
+    for attempt in range(5):
+        try:
+            call("POST", "/session/%s/element/%s/click" % (sid, find(sid, css)), {})
+            return
+        except SystemExit as e:
+            if "stale element reference" not in str(e) or attempt == 4:
+                raise
 
 
 def type_into(sid, css, text):

@@ -5,8 +5,9 @@
 #   nebula-resource         the install component "runtime": the core's
 #                           versioned shared library
 #   nebula-resource-NAME    the component NAME of each other library (admin,
-#                           testing, sqlite, postgres, redis, http, kafka,
-#                           mongo): its versioned shared library
+#                           testing, fleet, libuv, libevent, sqlite,
+#                           postgres, redis, http, kafka, mongo): its
+#                           versioned shared library
 #   nebula-resource-tools   the component "tools": the nebula-resource program
 #                           and its man page (it links every library built)
 #   nebula-resource-dev     the component "dev": headers, static libraries,
@@ -20,7 +21,7 @@
 # but the core (dpkg-shlibdeps has no shlibs file for a library of this
 # build). Each ships a shlibs file, so that a package built against it gets a
 # Depends on it. The tools package depends on every library package (but the
-# testing library's, which the program does not link) of its
+# testing library's and the loop adapters', which the program does not link) of its
 # version; the -dev package on those too and on the -dev packages of what
 # the pkg-config files and the CMake package look for: each built library
 # adds its own (DEB_DEPENDS in cmake/Library.cmake).
@@ -80,7 +81,8 @@ set(nr_core_dep "nebula-resource (= ${nr_deb_version})")
 get_property(nr_lib_comps GLOBAL PROPERTY NR_RUNTIME_COMPONENTS)
 list(REMOVE_ITEM nr_lib_comps runtime)
 set(nr_lib_pkgs "")
-set(nr_tools_lib_pkgs "") # the program links every library but the testing one
+set(nr_tools_lib_pkgs "") # the program links every library but these
+set(nr_not_in_tools testing libuv libevent)
 foreach(comp ${nr_lib_comps})
   string(TOUPPER ${comp} C)
   set(CPACK_DEBIAN_${C}_PACKAGE_NAME nebula-resource-${comp})
@@ -94,6 +96,9 @@ foreach(comp ${nr_lib_comps})
 load-and-fault harness, for tests of resource types and of code that uses pools)")
   elseif(comp STREQUAL "fleet")
     set(what "the fleet budget (connections shared by many processes, kept in Redis)")
+  elseif(comp STREQUAL "libuv" OR comp STREQUAL "libevent")
+    set(what "the ${comp} adapter (async acquires and non-blocking queries on a ${comp}
+event loop)")
   else()
     set(what "the ${comp} driver")
   endif()
@@ -104,7 +109,7 @@ resources a long-running program uses.
 
 This package holds the shared library of ${what}.")
   list(APPEND nr_lib_pkgs "nebula-resource-${comp} (= ${nr_deb_version})")
-  if(NOT comp STREQUAL "testing")
+  if(NOT comp IN_LIST nr_not_in_tools)
     list(APPEND nr_tools_lib_pkgs "nebula-resource-${comp} (= ${nr_deb_version})")
   endif()
 endforeach()

@@ -40,7 +40,10 @@ echo "packages: $(cd "$tmp/out" && echo *.deb)"
 # name (dpkg-shlibdeps finds it); a package must name no other's.
 # The fleet library and the Redis driver share hiredis.
 declare -A client=([sqlite]=libsqlite3-0 [postgres]=libpq5 [redis]=libhiredis [http]=libcurl
-    [kafka]=librdkafka [mongo]=libmongoc [admin]=libmicrohttpd [fleet]=libhiredis)
+    [kafka]=librdkafka [mongo]=libmongoc [admin]=libmicrohttpd [fleet]=libhiredis
+    [libuv]=libuv1 [libevent]=libevent-core)
+# the libraries the program does not link (no Depends of the tools package)
+not_in_tools=" testing libuv libevent "
 libs=()
 for name in "${!client[@]}"; do
     [ -f "$(pkg "nebula-resource-$name")" ] && libs+=("$name")
@@ -150,11 +153,23 @@ for name in "${libs[@]}"; do
     echo "nebula-resource-$name depends on: $deps"
     all_deps+=("$deps")
 done
-for pkgdeps in "$dev_deps" "$tools_deps"; do
-    for name in "${libs[@]}"; do
-        grep -qF "nebula-resource-$name (= $version)" <<<"$pkgdeps" ||
-            nr_fail "a package does not depend on nebula-resource-$name (= $version): $pkgdeps"
-    done
+for name in "${libs[@]}"; do
+    grep -qF "nebula-resource-$name (= $version)" <<<"$dev_deps" ||
+        nr_fail "nebula-resource-dev does not depend on nebula-resource-$name (= $version): $dev_deps"
+    if [[ $not_in_tools == *" $name "* ]]; then
+        if grep -qF "nebula-resource-$name " <<<"$tools_deps"; then
+            nr_fail "nebula-resource-tools depends on nebula-resource-$name: $tools_deps"
+        fi
+    else
+        grep -qF "nebula-resource-$name (= $version)" <<<"$tools_deps" ||
+            nr_fail "nebula-resource-tools does not depend on nebula-resource-$name (= $version): $tools_deps"
+    fi
+done
+# the loop adapters' -dev packages, for their pkg-config files' Requires
+for name in libuv libevent; do
+    [ -f "$(pkg "nebula-resource-$name")" ] || continue
+    want=$([ $name = libuv ] && echo libuv1-dev || echo libevent-dev)
+    grep -q "$want" <<<"$dev_deps" || nr_fail "nebula-resource-dev does not depend on $want: $dev_deps"
 done
 grep -qF "nebula-resource (= $version)" <<<"$dev_deps" ||
     nr_fail "nebula-resource-dev does not depend on nebula-resource (= $version): $dev_deps"

@@ -11,14 +11,16 @@ set -euo pipefail
 # The core, the SQLite driver and the program (its HTTP endpoints).
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config libjansson-dev libsqlite3-dev
     libmicrohttpd-dev)
-# The other drivers' client libraries, the servers their tests start, the
-# test tools (dpkg-dev and file for the package checks) and the browser the
-# status page is checked in.
+# The other drivers' client libraries, the event loops of the loop adapters
+# (libuv, libevent), the servers their tests start, the test tools (dpkg-dev
+# and file for the package checks) and the browser the status page is
+# checked in.
 TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev clang-format systemtap-sdt-dev binutils
     dpkg-dev file
     prometheus curl
     postgresql libpq-dev redis-server libhiredis-dev libcurl4-openssl-dev python3-httpbin nginx
-    librdkafka-dev libmongoc-dev memcached libmemcached-dev chromium chromium-driver)
+    librdkafka-dev libmongoc-dev memcached libmemcached-dev chromium chromium-driver
+    libuv1-dev libevent-dev)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-build}" = "test" ]; then

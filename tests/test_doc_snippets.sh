@@ -9,6 +9,8 @@ check=$root/scripts/check-doc-snippets.sh
 "$check" "$root/docs/writing-a-driver.md"
 # the drivers' event-loop examples are pieces of their tests
 (cd "$root" && "$check" drivers/postgres/README.md drivers/redis/README.md)
+# the event-loop page's code is taken from examples/event-loop
+(cd "$root" && "$check" docs/event-loops.md)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -119,6 +119,41 @@ nr_run_consumers() {
         echo "cmake: no fleet library in this installation (built without it: no hiredis, or NR_BUILD_FLEET=OFF)"
     fi
 
+    # -- the loop adapters (when both were built: they need libuv and
+    # libevent), with a pkg-config that sees none of the drivers' client
+    # libraries; each refused with its reason when its loop cannot be found
+    if [ -e "$prefix/lib/libnebula-resource-libuv.so" ] &&
+        [ -e "$prefix/lib/libnebula-resource-libevent.so" ]; then
+        NR_HIDE_PKG="sqlite3 libpq hiredis libcurl rdkafka libmongoc-1.0 libmicrohttpd" \
+            nr_quiet "$work" cmake -S tests/install/loop -B "$work/loop" -G Ninja \
+            -DCMAKE_PREFIX_PATH="$prefix" \
+            -DPKG_CONFIG_EXECUTABLE="$root/tests/install/pkg-config-hiding.sh"
+        nr_quiet "$work" cmake --build "$work/loop"
+        "$work/loop/loop_consumer"
+        "$work/loop/loop_consumer_static"
+        nr_resolved_from "$work/loop/loop_consumer" libnebula-resource-libuv.so.$NR_SOVERSION "$prefix/lib"
+        nr_resolved_from "$work/loop/loop_consumer" libnebula-resource-libevent.so.$NR_SOVERSION \
+            "$prefix/lib"
+        if ldd "$work/loop/loop_consumer_static" | grep -q libnebula; then
+            nr_fail "the consumer of nebula::libuv_static and nebula::libevent_static loads a shared libnebula-resource"
+        fi
+        local comp module deb
+        for comp in libuv:libuv:libuv1-dev libevent:libevent_core:libevent-dev; do
+            IFS=: read -r comp module deb <<<"$comp"
+            if out=$(NR_HIDE_PKG=$module cmake -S tests/install/missing -B "$work/missing-$comp" \
+                -G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DNR_ASK=$comp \
+                -DPKG_CONFIG_EXECUTABLE="$root/tests/install/pkg-config-hiding.sh" 2>&1); then
+                nr_fail "find_package(NebulaResource REQUIRED COMPONENTS $comp) without $module succeeded"
+            fi
+            out=$(tr -s ' \n' '  ' <<<"$out")
+            grep -qF "the component $comp needs pkg-config module $module (Debian: $deb)" <<<"$out" ||
+                nr_fail "no reason given for the component $comp without $module: $out"
+        done
+        echo "cmake: the libuv and libevent components, shared and static, ran; each refused without its loop"
+    else
+        echo "cmake: no loop adapters in this installation (built without libuv or libevent)"
+    fi
+
     # -- CMake: two components, with a pkg-config that sees none of the others'
     # dependencies: they are not looked for.
     NR_HIDE_PKG="sqlite3 libcurl rdkafka libmongoc-1.0 libmicrohttpd" \
@@ -181,6 +216,14 @@ nr_run_consumers() {
     cc -std=c11 tests/install/testing_consumer.c -o "$work/pc-testing-consumer" \
         $(pkg-config --cflags --libs nebula-resource-testing) -Wl,-rpath,"$rpath"
     "$work/pc-testing-consumer"
+    if [ -e "$prefix/lib/libnebula-resource-libuv.so" ] &&
+        [ -e "$prefix/lib/libnebula-resource-libevent.so" ]; then
+        # shellcheck disable=SC2046
+        cc -std=c11 tests/install/loop/loop_consumer.c -o "$work/pc-loop-consumer" \
+            $(pkg-config --cflags --libs nebula-resource-libuv nebula-resource-libevent \
+                nebula-resource-testing) -Wl,-rpath,"$rpath"
+        "$work/pc-loop-consumer"
+    fi
     if [ -e "$prefix/lib/libnebula-resource-fleet.so" ]; then
         # shellcheck disable=SC2046
         cc -std=c11 tests/install/fleet/fleet_consumer.c -o "$work/pc-fleet-consumer" \

@@ -806,7 +806,8 @@ int nr_async_cancel(nr_async_op *op)
  * that starts meanwhile may still make the inline give-back destroy it. */
 static int give_back_blocks(nr_pool *p, const struct nr__instance *inst, int taint)
 {
-    if (taint || (NR__CFG(p, recycle_on_release) && p->type->recycle))
+    if (taint || (NR__CFG(p, recycle_on_release) && p->type->recycle) ||
+        NR__POOL_HOOKS(p, NR_HOOK_RELEASE))
         return 1;
     if (atomic_load_explicit(&p->closed, memory_order_relaxed) ||
         atomic_load_explicit(&p->shrinking, memory_order_relaxed))

@@ -84,8 +84,8 @@ typedef struct nr_async_op nr_async_op;
 
 /*
  * A completion. rc is NR_OK with *guard holding the lease (the callback
- * owns it from now on: copy the guard and give it back later), or an error
- * code with err describing it and *guard empty. Runs on the dispatching
+ * owns it from now on: copy the guard and give it back later) and err
+ * NULL, or an error code with err describing it and *guard empty. Runs on the dispatching
  * thread (fd queue) or on the queue's executor.
  */
 typedef void (*nr_async_fn)(void *ud, int rc, nr_guard *guard, const nr_error *err);
@@ -124,7 +124,7 @@ NR_API void nr_async_queue_destroy(nr_async_queue *q);
 
 /*
  * Lease an instance without blocking. Returns:
- *   NR_OK       *out holds a lease now; fn will not be called
+ *   NR_OK       *out holds a lease now; fn will not be called (*op is NULL)
  *   NR_PENDING  the request is queued; fn(ud, ...) will run exactly once
  *               through q, and *op (when op is not NULL) is its handle
  *   an error    at once, as nr_pool_acquire would return it without waiting
@@ -161,10 +161,18 @@ NR_API int nr_async_cancel(nr_async_op *op);
 
 /*
  * Give the instance back without running driver code on this thread: the
- * guard is emptied at once; recycle (when configured) and the return to the
- * pool run on the pool's async worker. Same rules as nr_guard_release for
- * empty and stale guards. NR_ENOMEM when the deferral cannot be recorded
- * (the guard is then left as it was).
+ * guard is emptied at once. A give-back that needs nothing but the pool's
+ * lock (no recycle configured, no release hooks, the instance neither
+ * expired nor stale, the pool neither closed nor shrinking) is done here,
+ * handing the instance to the oldest waiter; any other is deferred to the
+ * pool's async worker (started when first needed), where recycle, the
+ * hooks and any destroy run. Two exceptions run here after all: a close or
+ * a shrinking resize that begins at the very moment of the give-back (the
+ * check above is made without the lock) destroys the instance here, and
+ * when no worker thread can be started the whole give-back runs here.
+ * Same rules as nr_guard_release for empty and stale guards; a second
+ * give-back of the same lease fails with NR_ESTATE even while the first is
+ * still deferred.
  */
 NR_API int nr_guard_release_async(nr_guard *g);
 

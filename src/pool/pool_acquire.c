@@ -438,7 +438,10 @@ int nr__vet_needed(nr_pool *p, const struct nr__instance *inst)
     return nr__stale(p, inst) || validate_due(p, inst, now);
 }
 
-int nr__vet(nr_pool *p, struct nr__instance *inst, uint32_t *bucket)
+/* The vet, inlined into the blocking acquire (nr__vet is it for the async
+ * worker). */
+__attribute__((always_inline)) static inline int vet_inline(nr_pool *p, struct nr__instance *inst,
+                                                            uint32_t *bucket)
 {
     int64_t now = 0;
     if (NR__CFG(p, max_lifetime_ms) > 0) {
@@ -469,21 +472,23 @@ int nr__vet(nr_pool *p, struct nr__instance *inst, uint32_t *bucket)
     return 1;
 }
 
+int nr__vet(nr_pool *p, struct nr__instance *inst, uint32_t *bucket)
+{
+    return vet_inline(p, inst, bucket);
+}
+
 /* Expiry, generation and validate, outside mu. 1 = good; 0 = it was
  * destroyed and the caller looks again. */
 static int vet(acq *a)
 {
-    return nr__vet(a->p, a->inst, a->bucket);
+    return vet_inline(a->p, a->inst, a->bucket);
 }
 
 /* Stamp the lease the guard will carry. */
-static void lease(acq *a, nr_guard *out, const char *file, int line, const char *func)
-{
-    nr__lease_stamp(a->p, a->inst, out, file, line, func);
-}
-
-void nr__lease_stamp(nr_pool *p, struct nr__instance *inst, nr_guard *out, const char *file,
-                     int line, const char *func)
+__attribute__((always_inline)) static inline void lease_inline(nr_pool *p,
+                                                               struct nr__instance *inst,
+                                                               nr_guard *out, const char *file,
+                                                               int line, const char *func)
 {
     inst->use_count++;
     if (NR__CFG(p, leak_threshold_ms) > 0) {
@@ -503,6 +508,17 @@ void nr__lease_stamp(nr_pool *p, struct nr__instance *inst, nr_guard *out, const
                           memory_order_relaxed);
     out->inst = inst;
     out->lease = id;
+}
+
+static void lease(acq *a, nr_guard *out, const char *file, int line, const char *func)
+{
+    lease_inline(a->p, a->inst, out, file, line, func);
+}
+
+void nr__lease_stamp(nr_pool *p, struct nr__instance *inst, nr_guard *out, const char *file,
+                     int line, const char *func)
+{
+    lease_inline(p, inst, out, file, line, func);
 }
 
 static int check_args(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
@@ -644,7 +660,8 @@ static int64_t max_size_now(nr_pool *p)
     return m;
 }
 
-void nr__acquire_observe(nr_pool *p, int rc, uint64_t instance_id, int64_t waited, int at_max)
+__attribute__((always_inline)) static inline void
+observe_inline(nr_pool *p, int rc, uint64_t instance_id, int64_t waited, int at_max)
 {
     NR_PROBE_ACQUIRE(p->id, waited > 0 ? waited : 0, rc);
     if (waited >= 0 && p->wait_hist)
@@ -660,6 +677,11 @@ void nr__acquire_observe(nr_pool *p, int rc, uint64_t instance_id, int64_t waite
             nr__pool_event(p, NR_EV_POOL_EXHAUSTED, 0, waited > 0 ? waited : 0, max_size_now(p), rc,
                            NULL);
     }
+}
+
+void nr__acquire_observe(nr_pool *p, int rc, uint64_t instance_id, int64_t waited, int at_max)
+{
+    observe_inline(p, rc, instance_id, waited, at_max);
 }
 
 int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
@@ -678,7 +700,7 @@ int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *e
     int at_max = 0;      /* found nothing idle while at max_size */
     int rc = acquire_impl(p, ctx, out, err, &waited, &at_max, file, line, func);
     if (p)
-        nr__acquire_observe(p, rc, rc == NR_OK ? out->inst->id : 0, waited, at_max);
+        observe_inline(p, rc, rc == NR_OK ? out->inst->id : 0, waited, at_max);
     if (nr__span_active(&span)) {
         nr_pool_stats st = NR_POOL_STATS_INIT;
         if (p)

@@ -38,13 +38,26 @@ static int teardown(void **state)
     return 0;
 }
 
-static nr_fleet *make_fleet(nr_fleet_options o)
+/* The grace of ft_options' fleets (fleet_agent.c: renew_interval_ms +
+ * min(250, renew_interval_ms) + 2 * redis_timeout_ms), plus a margin. */
+#define GRACE_MS (200 + 200 + 2 * 150 + 150)
+
+/* A fleet budget, as it is once its first grace is over (its minimum
+ * granted when there is room). */
+static nr_fleet *make_fleet_now(nr_fleet_options o)
 {
     nr_fleet *f = NULL;
     nr_error err = {0};
     int rc = nr_fleet_create(&f, &o, &err);
     if (rc != NR_OK)
         fail_msg("nr_fleet_create: %s", err.message);
+    return f;
+}
+
+static nr_fleet *make_fleet(nr_fleet_options o)
+{
+    nr_fleet *f = make_fleet_now(o);
+    usleep(GRACE_MS * 1000);
     return f;
 }
 
@@ -436,6 +449,243 @@ static void test_options_checked(void **state)
     assert_null(f);
 }
 
+/* ---- the windows after Redis lost the keys, and the minimum taken back ---- */
+
+/* Samples every 2 ms, on a thread and a Redis connection of its own, the
+ * instances alive in the whole test process and the leases of res. */
+typedef struct sampler {
+    const char *res;
+    atomic_int stop;
+    int most_alive;
+    long long most_leases;
+    pthread_t th;
+} sampler;
+
+static void *sample_thread(void *arg)
+{
+    sampler *s = arg;
+    redisContext *c = ft_redis();
+    while (!atomic_load(&s->stop)) {
+        int a = atomic_load(&ft_alive);
+        long long l = ft_int(c, "ZCARD nebula:%s:leases", s->res);
+        s->most_alive = a > s->most_alive ? a : s->most_alive;
+        s->most_leases = l > s->most_leases ? l : s->most_leases;
+        usleep(2000);
+    }
+    redisFree(c);
+    return NULL;
+}
+
+static void sampler_start(sampler *s, const char *res)
+{
+    *s = (sampler){.res = res};
+    pthread_create(&s->th, NULL, sample_thread, s);
+}
+
+static void sampler_stop(sampler *s)
+{
+    atomic_store(&s->stop, 1);
+    pthread_join(s->th, NULL);
+}
+
+typedef struct taker {
+    nr_pool *pool;
+    int64_t ms;
+    int rc;
+    nr_guard g;
+} taker;
+
+/* One acquire, waiting up to ms, on a thread: the pool queues meanwhile. */
+static void *take_thread(void *arg)
+{
+    taker *t = arg;
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(t->ms));
+    t->g = (nr_guard)NR_GUARD_INIT;
+    t->rc = nr_pool_acquire(t->pool, &ctx, &t->g, NULL);
+    return NULL;
+}
+
+/*
+ * Redis lost the keys (a restart without persistence) while a and b hold
+ * 3 places each of 6, in use, and a's pool queues for a fourth: a, up all
+ * along, is the first to run its script again. It re-establishes its 3 and
+ * takes nothing more (the script answers lost, a grace starts) until b had
+ * the time to re-establish its own: b gets its 3 back, a's fourth times out,
+ * and the instances alive are never more than 6. Without the fix a takes
+ * b's place at once and 7 are alive.
+ */
+static void test_lost_keys_survivor_waits(void **state)
+{
+    (void)state;
+    const char *res = "lostkeys";
+    nr_fleet_options oa = ft_options(res, "a"), ob = ft_options(res, "b");
+    oa.budget = ob.budget = 6;
+    nr_fleet *a = make_fleet(oa), *b = make_fleet(ob);
+    nr_pool *pa = pool_in(a, "pa", 10, 300), *pb = pool_in(b, "pb", 10, 300);
+    nr_guard ga[3], gb[3];
+    nr_error err;
+    assert_int_equal(take_ms(pa, ga, 3, 2000, &err), 3);
+    assert_int_equal(take_ms(pb, gb, 3, 2000, &err), 3);
+    taker t = {.pool = pa, .ms = 1500};
+    pthread_t th;
+    pthread_create(&th, NULL, take_thread, &t); /* a queues: its agent asks every 100 ms */
+    usleep(150 * 1000);
+    sampler s;
+    sampler_start(&s, res);
+    /* right after b renewed: a asks again (100 ms) well before b renews (200 ms) */
+    char *score = NULL;
+    redisReply *r = ft_cmd(rc_, "ZSCORE nebula:%s:leases b/0", res);
+    score = strdup(r->str ? r->str : "");
+    freeReplyObject(r);
+    for (int i = 0; i < 1000; i++) {
+        r = ft_cmd(rc_, "ZSCORE nebula:%s:leases b/0", res);
+        int moved = r->str && strcmp(r->str, score) != 0;
+        freeReplyObject(r);
+        if (moved)
+            break;
+        usleep(500);
+    }
+    free(score);
+    freeReplyObject(ft_cmd(rc_, "DEL nebula:%s:leases nebula:%s:procs", res, res));
+    pthread_join(th, NULL);
+    usleep(300 * 1000);
+    sampler_stop(&s);
+    assert_int_equal(t.rc, NR_ETIMEDOUT);
+    assert_true(s.most_alive <= 6);
+    assert_true(s.most_leases <= 6);
+    assert_int_equal(ft_int(rc_, "ZCOUNT nebula:%s:leases -inf +inf", res), 6);
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
+    nr_fleet_get_stats(b, &st);
+    assert_int_equal(st.leases, 3);
+    nr_fleet_get_stats(a, &st);
+    assert_int_equal(st.leases, 3);
+    give_back(ga, 3);
+    give_back(gb, 3);
+    end(pa, a);
+    end(pb, b);
+}
+
+/*
+ * A process that starts right after Redis lost the keys, while a and b
+ * still hold 3 places each of 6 and have not re-established them: its
+ * first script starts a grace, so it grows into none of them (its acquire
+ * times out), a and b get their 3 back, and never more than 6 instances
+ * are alive. Without the fix the newcomer takes places at once and up to 9
+ * are alive.
+ */
+static void test_lost_keys_newcomer_waits(void **state)
+{
+    (void)state;
+    const char *res = "newcomer";
+    nr_fleet_options oa = ft_options(res, "a"), ob = ft_options(res, "b");
+    oa.budget = ob.budget = 6;
+    nr_fleet *a = make_fleet(oa), *b = make_fleet(ob);
+    nr_pool *pa = pool_in(a, "pa", 10, 300), *pb = pool_in(b, "pb", 10, 300);
+    nr_guard ga[3], gb[3], gc[3];
+    nr_error err;
+    assert_int_equal(take_ms(pa, ga, 3, 2000, &err), 3);
+    assert_int_equal(take_ms(pb, gb, 3, 2000, &err), 3);
+    sampler s;
+    sampler_start(&s, res);
+    freeReplyObject(ft_cmd(rc_, "DEL nebula:%s:leases nebula:%s:procs", res, res));
+    nr_fleet_options oc = ft_options(res, "c");
+    oc.budget = 6;
+    nr_fleet *c = make_fleet_now(oc);
+    nr_pool *pc = pool_in(c, "pc", 10, 1500);
+    int nc = take_ms(pc, gc, 3, 1500, &err);
+    usleep(300 * 1000);
+    sampler_stop(&s);
+    assert_int_equal(nc, 0);
+    assert_int_equal(err.code, NR_ETIMEDOUT);
+    assert_true(s.most_alive <= 6);
+    assert_true(s.most_leases <= 6);
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
+    nr_fleet_get_stats(a, &st);
+    assert_int_equal(st.leases, 3);
+    nr_fleet_get_stats(b, &st);
+    assert_int_equal(st.leases, 3);
+    give_back(ga, 3);
+    give_back(gb, 3);
+    end(pc, c);
+    end(pa, a);
+    end(pb, b);
+}
+
+/*
+ * min_per_process taken back: a and b keep all 6 places busy (four threads
+ * each, acquiring and giving back without a pause long enough for a lease
+ * to go), then c starts with the same minimum of 2. The script caps a and b
+ * at their share (max(2, 6 / 3)), they shed as their instances come back
+ * and give the leases back once the instances are gone, and c gets its 2
+ * within a few TTLs; the instances alive and the leases are never more
+ * than 6. Without the fix c gets nothing and its acquires time out.
+ */
+static void test_min_taken_back(void **state)
+{
+    (void)state;
+    const char *res = "takeback";
+    enum { T = 4, BUDGET = 6 };
+    nr_fleet_options o[3] = {ft_options(res, "a"), ft_options(res, "b"), ft_options(res, "c")};
+    nr_fleet *f[3];
+    nr_pool *p[3];
+    for (int i = 0; i < 3; i++) {
+        o[i].budget = BUDGET;
+        o[i].min_per_process = 2;
+    }
+    f[0] = make_fleet(o[0]);
+    f[1] = make_fleet(o[1]);
+    p[0] = pool_in(f[0], "pa", 10, 200);
+    p[1] = pool_in(f[1], "pb", 10, 200);
+    atomic_int stop = 0;
+    churn c[2][T];
+    pthread_t th[2][T];
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < T; k++) {
+            c[i][k] = (churn){p[i], &stop, 0};
+            pthread_create(&th[i][k], NULL, churn_thread, &c[i][k]);
+        }
+    FT_WAIT_UNTIL(leases(res) == BUDGET, 3000);
+    assert_int_equal(leases(res), BUDGET);
+    usleep(500 * 1000); /* past release_after_ms: the places stay busy */
+    assert_int_equal(leases(res), BUDGET);
+    sampler s;
+    sampler_start(&s, res);
+    f[2] = make_fleet_now(o[2]);
+    p[2] = pool_in(f[2], "pc", 10, 6000);
+    nr_guard g[2];
+    nr_error err;
+    int64_t t0 = nr_now_ns();
+    int n = take_ms(p[2], g, 2, 6000, &err); /* 3 TTLs */
+    int64_t took_ms = (nr_now_ns() - t0) / NR_NS_PER_MS;
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
+    /* the stats follow the limit by a moment: the agent publishes after raising it */
+    FT_WAIT_UNTIL((nr_fleet_get_stats(f[2], &st), st.leases >= 2), 1000);
+    print_message("c got %d place(s) in %lld ms; its leases %u\n", n, (long long)took_ms,
+                  st.leases);
+    assert_int_equal(n, 2);
+    assert_true(st.leases >= 2);
+    usleep(500 * 1000); /* a and b back at their shares, not beyond */
+    sampler_stop(&s);
+    assert_true(s.most_alive <= BUDGET);
+    assert_true(s.most_leases <= BUDGET);
+    for (int i = 0; i < 2; i++) {
+        nr_fleet_get_stats(f[i], &st);
+        assert_true(st.leases >= 2); /* nobody starved in turn */
+    }
+    atomic_store(&stop, 1);
+    long ok[2] = {0, 0};
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < T; k++) {
+            pthread_join(th[i][k], NULL);
+            ok[i] += c[i][k].ok;
+        }
+    assert_true(ok[0] > 0 && ok[1] > 0);
+    give_back(g, 2);
+    for (int i = 0; i < 3; i++)
+        end(p[i], f[i]);
+    assert_int_equal(leases(res), 0);
+}
+
 /* Metrics: the families of nebula/fleet.h, with the resource label. */
 static void test_metrics(void **state)
 {
@@ -466,11 +716,19 @@ static void test_metrics(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grants_up_to_budget), cmocka_unit_test(test_concurrent_never_beyond),
-        cmocka_unit_test(test_dead_holder_expires), cmocka_unit_test(test_min_per_process),
-        cmocka_unit_test(test_budget_changed),      cmocka_unit_test(test_leases_reestablished),
-        cmocka_unit_test(test_malformed_value),     cmocka_unit_test(test_keys_escaped),
-        cmocka_unit_test(test_options_checked),     cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_grants_up_to_budget),
+        cmocka_unit_test(test_concurrent_never_beyond),
+        cmocka_unit_test(test_dead_holder_expires),
+        cmocka_unit_test(test_min_per_process),
+        cmocka_unit_test(test_budget_changed),
+        cmocka_unit_test(test_leases_reestablished),
+        cmocka_unit_test(test_malformed_value),
+        cmocka_unit_test(test_keys_escaped),
+        cmocka_unit_test(test_options_checked),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_lost_keys_survivor_waits),
+        cmocka_unit_test(test_lost_keys_newcomer_waits),
+        cmocka_unit_test(test_min_taken_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/abi.h"
@@ -160,7 +161,8 @@ int nr_fleet_create(nr_fleet **out, const nr_fleet_options *opts, nr_error *err)
         rc = nr__fleet_metrics_init(f, o.metrics, err);
     if (!rc) {
         /* the first contact must succeed: it reads the budget, registers us;
-         * it asks for nothing: a grace comes first (fleet_agent.c) */
+         * it asks for nothing: a grace comes first (fleet_agent.c), waited
+         * here, and then the minimum (the step after it) */
         nr_error e;
         nr_error_clear(&e);
         nr__fleet_reply r;
@@ -171,6 +173,13 @@ int nr_fleet_create(nr_fleet **out, const nr_fleet_options *opts, nr_error *err)
                                e.message);
         else
             nr__fleet_went_up(f, &r, sent);
+    }
+    if (!rc) {
+        for (int64_t left; (left = f->grace_until_ns - nr_now_ns()) > 0;) {
+            struct timespec ts = {left / 1000000000, left % 1000000000};
+            nanosleep(&ts, NULL);
+        }
+        nr__fleet_step(f); /* a failure is the agent's to retry, as any */
     }
     if (!rc) {
         if (pthread_create(&f->thread, NULL, nr__fleet_agent_main, f) != 0) {

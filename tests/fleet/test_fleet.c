@@ -38,26 +38,15 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The grace of ft_options' fleets (fleet_agent.c: renew_interval_ms +
- * min(250, renew_interval_ms) + 2 * redis_timeout_ms), plus a margin. */
-#define GRACE_MS (200 + 200 + 2 * 150 + 150)
-
-/* A fleet budget, as it is once its first grace is over (its minimum
- * granted when there is room). */
-static nr_fleet *make_fleet_now(nr_fleet_options o)
+/* A fleet budget: nr_fleet_create waits its first grace (fleet_agent.c),
+ * then its minimum is granted when there is room. */
+static nr_fleet *make_fleet(nr_fleet_options o)
 {
     nr_fleet *f = NULL;
     nr_error err = {0};
     int rc = nr_fleet_create(&f, &o, &err);
     if (rc != NR_OK)
         fail_msg("nr_fleet_create: %s", err.message);
-    return f;
-}
-
-static nr_fleet *make_fleet(nr_fleet_options o)
-{
-    nr_fleet *f = make_fleet_now(o);
-    usleep(GRACE_MS * 1000);
     return f;
 }
 
@@ -597,7 +586,7 @@ static void test_lost_keys_newcomer_waits(void **state)
     freeReplyObject(ft_cmd(rc_, "DEL nebula:%s:leases nebula:%s:procs", res, res));
     nr_fleet_options oc = ft_options(res, "c");
     oc.budget = 6;
-    nr_fleet *c = make_fleet_now(oc);
+    nr_fleet *c = make_fleet(oc);
     nr_pool *pc = pool_in(c, "pc", 10, 1500);
     int nc = take_ms(pc, gc, 3, 1500, &err);
     usleep(300 * 1000);
@@ -663,7 +652,7 @@ static void test_min_taken_back(void **state)
     assert_int_equal(leases(res), BUDGET);
     sampler s;
     sampler_start(&s, res, base);
-    f[2] = make_fleet_now(o[2]);
+    f[2] = make_fleet(o[2]);
     p[2] = pool_in(f[2], "pc", 10, 6000);
     nr_guard g = NR_GUARD_INIT;
     int64_t t0 = nr_now_ns();

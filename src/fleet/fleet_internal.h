@@ -117,8 +117,8 @@ void nr__fleet_disconnect(nr__fleet_conn *conn);
 /* ---- fleet_script.c ---- */
 /* Flags of nr__fleet_sync. */
 #define NR__FLEET_LEAVE 1 /* remove the process (and, with want 0, its leases) */
-#define NR__FLEET_KNOWN 2 /* it registered before: missing from procs means its leases were lost   \
-                           */
+/* NR__FLEET_KNOWN: it registered before (missing from procs: its leases were lost) */
+#define NR__FLEET_KNOWN 2
 /* Run the script: hold `want` leases (renewing those kept), registering
  * this process (NR__FLEET_LEAVE: removing it). believed: the leases it
  * believes it holds; fewer found (or, NR__FLEET_KNOWN, not registered) is a

@@ -505,8 +505,8 @@ static void *take_thread(void *arg)
  * along, is the first to run its script again. It re-establishes its 3 and
  * takes nothing more (the script answers lost, a grace starts) until b had
  * the time to re-establish its own: b gets its 3 back, a's fourth times out,
- * and the instances alive are never more than 6. Without the fix a takes
- * b's place at once and 7 are alive.
+ * and the instances alive are never more than 6. Without the
+ * script's loss answer a takes b's place at once and 7 are alive.
  */
 static void test_lost_keys_survivor_waits(void **state)
 {
@@ -565,8 +565,8 @@ static void test_lost_keys_survivor_waits(void **state)
  * still hold 3 places each of 6 and have not re-established them: its
  * first script starts a grace, so it grows into none of them (its acquire
  * times out), a and b get their 3 back, and never more than 6 instances
- * are alive. Without the fix the newcomer takes places at once and up to 9
- * are alive.
+ * are alive. Without a grace at the first script the newcomer takes places at
+ * once and up to 9 are alive.
  */
 static void test_lost_keys_newcomer_waits(void **state)
 {
@@ -617,7 +617,7 @@ static void test_lost_keys_newcomer_waits(void **state)
  * until one of a's instances is given back (then destroyed, its lease
  * after it). The instances alive and the leases are never more than 6.
  * Without the cap c gets nothing; with the leases given back before the
- * instances, 7 are alive.
+ * instances, a's leases fall below the places it holds.
  */
 static void test_min_taken_back(void **state)
 {

@@ -82,8 +82,10 @@ typedef struct nr_fleet_options {
     uint32_t budget;                 /* the fleet's places: written to Redis when the key does not
                                         exist yet (Redis's value wins otherwise); 0 = it must exist */
     uint32_t min_per_process;        /* places every live process may always have, reserved from
-                                        the others' growth; 0 = none. The same in every process;
-                                        processes * min should not exceed the budget */
+                                        the others' growth and taken back from those above their
+                                        share (docs/fleet.md, "The cap"); 0 = none. The same in
+                                        every process; processes * min should not exceed the
+                                        budget */
     const char *redis_host;          /* NULL = "127.0.0.1" */
     int redis_port;                  /* 0 = 6379 */
     const char *redis_socket;        /* a unix socket path instead of host and port; NULL = TCP */
@@ -113,11 +115,16 @@ typedef struct nr_fleet_options {
 
 /*
  * Check the options, reach Redis (the first contact must succeed: it reads
- * the budget and registers this process), and start the agent. The local
- * budget starts at min_per_process leases when the fleet has room, else
- * fewer. NR_EINVAL (out or opts NULL), NR_ECONFIG (an option breaks its
- * rule: err names the fleet budget, the field and the rule), NR_EUNAVAIL
- * (Redis unreachable, refused AUTH, or a malformed value: err names the key),
+ * the budget and registers this process), and start the agent. Its
+ * first grace is waited here (renew_interval_ms + min(250,
+ * renew_interval_ms) + 2 * redis_timeout_ms, docs/fleet.md "The grace":
+ * the time every process still holding places takes to re-establish them
+ * after Redis lost its keys), then the local budget gets min_per_process
+ * leases when the fleet has room, else fewer (more as the others shed to
+ * their share).
+ * NR_EINVAL (out or opts NULL), NR_ECONFIG (an option breaks its rule: err
+ * names the fleet budget, the field and the rule), NR_EUNAVAIL (Redis
+ * unreachable, refused AUTH, or a malformed value: err names the key),
  * NR_ECRED (the provider failed), NR_ENOMEM. On failure *out is NULL.
  */
 NR_API int nr_fleet_create(nr_fleet **out, const nr_fleet_options *opts, nr_error *err);

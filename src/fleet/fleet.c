@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/abi.h"
@@ -159,32 +160,32 @@ int nr_fleet_create(nr_fleet **out, const nr_fleet_options *opts, nr_error *err)
     if (!rc)
         rc = nr__fleet_metrics_init(f, o.metrics, err);
     if (!rc) {
-        /* the first contact must succeed: it reads the budget, registers us */
+        /* the first contact must succeed: it reads the budget, registers us;
+         * it asks for nothing: a grace comes first (fleet_agent.c), waited
+         * here, and then the minimum (the step after it) */
         nr_error e;
         nr_error_clear(&e);
         nr__fleet_reply r;
         int64_t sent = nr_now_ns();
-        rc = nr__fleet_sync(&f->cfg, &f->conn, f->cfg.min_per_process, 0, &r, &e);
-        if (rc) {
+        rc = nr__fleet_sync(&f->cfg, &f->conn, 0, 0, 0, &r, &e);
+        if (rc)
             nr_error_set_cause(err, rc, e.cause ? e.cause : rc, 0, f->cfg.resource, "%s",
                                e.message);
-        } else {
-            f->up = 1;
-            f->started = 1;
-            f->leases = r.leases;
-            f->last = r;
-            f->valid_until_ns = sent + f->cfg.ttl_ms * NR_NS_PER_MS * 19 / 20;
-            f->next_renew_ns = sent + f->cfg.renew_ms * NR_NS_PER_MS;
-            nr_budget_set_limit(f->local, r.leases);
-            nr_budget_set_shed(f->local, true);
-            nr__fleet_publish(f, NULL, NR_OK);
+        else
+            nr__fleet_went_up(f, &r, sent);
+    }
+    if (!rc) {
+        for (int64_t left; (left = f->grace_until_ns - nr_now_ns()) > 0;) {
+            struct timespec ts = {left / 1000000000, left % 1000000000};
+            nanosleep(&ts, NULL);
         }
+        nr__fleet_step(f); /* a failure is the agent's to retry, as any */
     }
     if (!rc) {
         if (pthread_create(&f->thread, NULL, nr__fleet_agent_main, f) != 0) {
             rc = nr_error_set(err, NR_EINIT, f->cfg.resource,
                               "fleet '%s': cannot start the agent thread", f->cfg.resource);
-            nr__fleet_sync(&f->cfg, &f->conn, 0, 1, &f->last, NULL);
+            nr__fleet_sync(&f->cfg, &f->conn, 0, 0, NR__FLEET_LEAVE, &f->last, NULL);
         } else {
             f->thread_started = 1;
         }
@@ -214,7 +215,7 @@ int nr_fleet_destroy(nr_fleet *f, nr_error *err)
         pthread_join(f->thread, NULL);
     nr__fleet_reply r;
     /* every lease back; when Redis is away they expire within the TTL */
-    (void)nr__fleet_sync(&f->cfg, &f->conn, 0, 1, &r, NULL);
+    (void)nr__fleet_sync(&f->cfg, &f->conn, 0, 0, NR__FLEET_LEAVE, &r, NULL);
     fleet_free(f);
     return NR_OK;
 }

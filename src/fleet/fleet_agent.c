@@ -10,19 +10,28 @@
  *      └──script succeeds───┴───────────────────┘
  *
  * Up, each step (after a pool queued, or when a timer is due):
- *   - pools want places (and no grace is running): ask for held + wanted;
- *     the limit is raised to what Redis granted, after it granted it
+ *   - during a grace: hold what is held (and the leases kept), ask for no
+ *     more, min_per_process included
+ *   - pools want places: ask for held + wanted; the limit is raised to what
+ *     Redis granted, after it granted it
  *   - leases beyond max(held, min_per_process) for release_after_ms (at
  *     once when the fleet is over its budget): the limit is lowered first
  *     (nr_budget_lower_to, never below what is held), then they go back
+ *   - capped (a live process is starved of its minimum and this one holds
+ *     more than its share): the limit drops to the cap, the places above it
+ *     are given up as instances come back (nr_budget_set_shed), and the
+ *     leases follow the places held down to the cap, never before them
  *   - otherwise, every renew_interval_ms: the leases are renewed
  *   - Redis answers fewer leases than believed (they expired while this
  *     process was cut off): the limit drops to them, and places above it
  *     are given up as instances free up (nr_budget_set_shed)
- * Down: every step retries, asking only for what is held (re-established
- * first, under the same slot ids); once up again, growth waits one renew
- * interval (the grace) so that every process re-establishes its own
- * before anyone grows into them.
+ * Down: every step retries, asking only for what is held or believed held
+ * (re-established first, under the same slot ids).
+ *
+ * The grace (grace_ns, docs/fleet.md "The grace"): it starts at the first
+ * script (nr_fleet_create), when Redis answers again, and when the script
+ * says the process's leases were lost; it lasts long enough that every
+ * process still holding places re-establishes them before anyone grows.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -43,14 +52,41 @@ static uint32_t max_u32(uint32_t a, uint32_t b)
     return a > b ? a : b;
 }
 
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+static int64_t retry_ms(const nr_fleet *f)
+{
+    return f->cfg.renew_ms < RETRY_MS ? f->cfg.renew_ms : RETRY_MS;
+}
+
+/*
+ * How long a grace lasts. Redis lost the keys (or they expired) at L and
+ * answers again at R >= L; every grace starts at a script that ran after R.
+ * A process up all along syncs within renew_interval_ms of its last script,
+ * which ran before L: before R + renew_ms. A process that saw Redis fail
+ * starts an attempt every retry_ms after the last ended, and one attempt
+ * (connect, then the script) lasts at most 2 * redis_timeout_ms: it
+ * re-establishes before R + retry_ms + 2 * timeout_ms. The sum of both
+ * bounds covers either, with the smaller as a margin for scheduling.
+ */
+static int64_t grace_ns(const nr_fleet *f)
+{
+    return ms(f->cfg.renew_ms + retry_ms(f) + 2 * f->cfg.timeout_ms);
+}
+
 /* The leases to hold now, up. */
 static uint32_t target(nr_fleet *f, const nr_budget_counts *c, int64_t now)
 {
+    if (now < f->grace_until_ns) { /* hold, grow later */
+        f->free_since_ns = 0;
+        return max_u32(f->leases, c->held);
+    }
     uint32_t floor = max_u32(c->held, f->cfg.min_per_process);
     if (c->wanted > 0) {
         f->free_since_ns = 0;
-        if (now < f->grace_until_ns)
-            return max_u32(f->leases, floor);
         return max_u32(f->leases, c->held + c->wanted);
     }
     if (f->leases <= floor) {
@@ -69,19 +105,42 @@ static uint32_t target(nr_fleet *f, const nr_budget_counts *c, int64_t now)
     return f->leases;
 }
 
-static void went_up(nr_fleet *f, const nr__fleet_reply *r, int64_t sent)
+/*
+ * Lower the local limit to lim before fewer leases are asked for: capped,
+ * to lim itself (the places held above it are shed as instances come back);
+ * otherwise never below what is held (nr_budget_lower_to). Returns the
+ * leases to ask for: never fewer than the places held once the limit is
+ * lowered (held only falls from then on), so that no place is without its
+ * lease.
+ */
+static uint32_t lower_first(nr_fleet *f, uint32_t lim)
 {
+    nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
+    if (!f->cap)
+        return nr_budget_lower_to(f->local, lim);
+    nr_budget_get_counts(f->local, &c);
+    if (lim < c.limit)
+        nr_budget_set_limit(f->local, lim); /* shedding is on while up */
+    nr_budget_get_counts(f->local, &c);
+    return max_u32(min_u32(lim, c.limit), c.held);
+}
+
+void nr__fleet_went_up(nr_fleet *f, const nr__fleet_reply *r, int64_t sent)
+{
+    int first = !f->started;
     int was_down = !f->up && f->started;
     f->up = 1;
     f->fallback = 0;
     f->leases = r->leases;
     f->last = *r;
+    f->cap = r->cap;
     f->valid_until_ns = sent + ms(f->cfg.ttl_ms) - ms(f->cfg.ttl_ms) / 20;
     f->next_renew_ns = sent + ms(f->cfg.renew_ms);
-    nr_budget_set_limit(f->local, r->leases);
+    nr_budget_set_limit(f->local, f->cap ? min_u32(r->leases, f->cap) : r->leases);
     nr_budget_set_shed(f->local, true);
+    if (first || was_down || r->lost)
+        f->grace_until_ns = nr_now_ns() + grace_ns(f);
     if (was_down) {
-        f->grace_until_ns = nr_now_ns() + ms(f->cfg.renew_ms);
         char text[96];
         snprintf(text, sizeof(text), "Redis answers again: %u lease(s) re-established", r->leases);
         nr__fleet_event(f, NR_EV_FLEET_REDIS_UP, r->leases, NR_OK, text);
@@ -142,17 +201,23 @@ void nr__fleet_step(nr_fleet *f)
     nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
     nr_budget_get_counts(f->local, &c);
     int64_t now = nr_now_ns();
-    uint32_t want = f->up ? target(f, &c, now) : max_u32(c.held, f->cfg.min_per_process);
-    if (f->up && want == f->leases && now < f->next_renew_ns)
-        return;
-    if (f->up && want < f->leases)
-        want = nr_budget_lower_to(f->local, want); /* first: never more places than leases */
+    uint32_t believed = max_u32(f->leases, c.held);
+    uint32_t want = believed; /* down: re-establish, grow nothing */
+    if (f->up) {
+        want = target(f, &c, now);
+        if (f->cap)
+            want = min_u32(want, f->cap);
+        if (want == f->leases && now < f->next_renew_ns)
+            return;
+        if (want < f->leases)
+            want = lower_first(f, want); /* first: never more places than leases */
+    }
     nr_error e;
     nr_error_clear(&e);
     nr__fleet_reply r;
     int64_t sent = nr_now_ns();
-    if (nr__fleet_sync(&f->cfg, &f->conn, want, 0, &r, &e) == NR_OK)
-        went_up(f, &r, sent);
+    if (nr__fleet_sync(&f->cfg, &f->conn, want, believed, NR__FLEET_KNOWN, &r, &e) == NR_OK)
+        nr__fleet_went_up(f, &r, sent);
     else
         went_down(f, &e);
 }
@@ -161,17 +226,16 @@ void nr__fleet_step(nr_fleet *f)
 static int64_t sleep_ns(nr_fleet *f)
 {
     int64_t now = nr_now_ns();
-    if (!f->up) {
-        int64_t retry = f->cfg.renew_ms < RETRY_MS ? f->cfg.renew_ms : RETRY_MS;
-        return ms(retry);
-    }
+    if (!f->up)
+        return ms(retry_ms(f));
     nr_budget_counts c = NR_BUDGET_COUNTS_INIT;
     nr_budget_get_counts(f->local, &c);
     int64_t until = f->next_renew_ns;
-    if (c.wanted > 0) {
+    if (f->grace_until_ns > now && f->grace_until_ns < until)
+        until = f->grace_until_ns; /* what waited for its end is asked for then */
+    if (c.wanted > 0 || (f->cap && f->leases > max_u32(f->cap, c.held))) {
+        /* queued while the fleet is full, or leases to give back as a cap's shedding frees them */
         int64_t poll = now + ms(POLL_FULL_MS);
-        if (f->grace_until_ns > now && f->grace_until_ns < poll)
-            poll = f->grace_until_ns;
         if (poll < until)
             until = poll;
     } else if (f->free_since_ns) {

@@ -31,6 +31,10 @@ typedef struct nr__fleet_reply {
     uint32_t total;     /* every process's */
     uint32_t budget;    /* the budget key's value */
     uint32_t processes; /* live processes */
+    uint32_t lost;      /* 1: fewer of its leases were left than it believed, or it was no
+                           longer registered: re-established only, nothing granted beyond */
+    uint32_t cap;       /* a process is starved of its minimum and this one holds more than
+                           its share: hold no more than this; 0 = no cap */
 } nr__fleet_reply;
 
 /* A connection to Redis, as the options say. */
@@ -82,7 +86,8 @@ struct nr_fleet {
     int fallback;           /* the mode's limit is in force */
     int64_t valid_until_ns; /* fail_closed: when the leases believed held run out */
     int64_t free_since_ns;  /* places free (leases > held) since; 0 = none free */
-    int64_t grace_until_ns; /* after Redis came back: re-establish only, grow later */
+    int64_t grace_until_ns; /* after the first sync, Redis back, or a loss: hold, grow later */
+    uint32_t cap;           /* the last reply's cap (0: none): the limit stays at most this */
     int64_t next_renew_ns;
     nr__fleet_reply last; /* the last reply */
     int started;          /* the first step ran */
@@ -110,11 +115,18 @@ int nr__fleet_connect(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, nr_error *
 void nr__fleet_disconnect(nr__fleet_conn *conn);
 
 /* ---- fleet_script.c ---- */
+/* Flags of nr__fleet_sync. */
+#define NR__FLEET_LEAVE 1 /* remove the process (and, with want 0, its leases) */
+/* NR__FLEET_KNOWN: it registered before (missing from procs: its leases were lost) */
+#define NR__FLEET_KNOWN 2
 /* Run the script: hold `want` leases (renewing those kept), registering
- * this process (leave: removing it). NR_EUNAVAIL: Redis failed (conn is
- * then closed) or a value is malformed (err names the key). */
-int nr__fleet_sync(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint32_t want, int leave,
-                   nr__fleet_reply *out, nr_error *err);
+ * this process (NR__FLEET_LEAVE: removing it). believed: the leases it
+ * believes it holds; fewer found (or, NR__FLEET_KNOWN, not registered) is a
+ * loss: re-established up to min(want, believed), nothing more, and
+ * out->lost set. NR_EUNAVAIL: Redis failed (conn is then closed) or a value
+ * is malformed (err names the key). */
+int nr__fleet_sync(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint32_t want, uint32_t believed,
+                   int flags, nr__fleet_reply *out, nr_error *err);
 /* SET the budget key. */
 int nr__fleet_write_budget(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint32_t budget,
                            nr_error *err);
@@ -123,6 +135,8 @@ int nr__fleet_write_budget(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint3
 void *nr__fleet_agent_main(void *arg);
 /* One step of the agent (create runs the first one itself). */
 void nr__fleet_step(nr_fleet *f);
+/* A script succeeded (sent at `sent`): the leases, limit and grace from r. */
+void nr__fleet_went_up(nr_fleet *f, const nr__fleet_reply *r, int64_t sent);
 
 /* ---- fleet_observe.c ---- */
 int nr__fleet_metrics_init(nr_fleet *f, nr_metrics *reg, nr_error *err);

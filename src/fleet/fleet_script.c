@@ -3,7 +3,9 @@
  * and the reading of its reply.
  *
  * KEYS: budget, leases, procs. ARGV: process (escaped), want, ttl_ms,
- * min_per_process, initial budget (0: none), leave (1: remove the process).
+ * min_per_process, initial budget (0: none), leave (1: remove the process),
+ * believed (the leases the process believes it holds), known (1: it
+ * registered before, so its entry in procs should be there).
  * In one atomic run, with now = Redis TIME in ms:
  *   1. the budget is read (set to the initial one when missing and given);
  *      anything but a decimal integer is an error naming the key
@@ -11,11 +13,23 @@
  *   3. the process is registered until now + ttl (or removed: leave)
  *   4. its leases beyond `want` are removed, highest slots first; the rest
  *      renewed until now + ttl
- *   5. short of `want`, slots are added (the lowest free numbers, so the
- *      same ids come back after a loss) while the fleet's leases plus the
- *      places reserved for other live processes under min_per_process
+ *   5. lost: fewer of its leases are left than min(want, believed), or a
+ *      known process is no longer registered (Redis lost its keys, or they
+ *      expired while it was away). Then slots are added up to
+ *      min(want, believed) only, while the fleet's leases stay below the
+ *      budget (they stand for places the process holds: no reservation
+ *      holds them back), and nothing beyond
+ *   6. not lost, short of `want`: slots are added (the lowest free numbers,
+ *      so the same ids come back after a loss) while the fleet's leases plus
+ *      the places reserved for other live processes under min_per_process
  *      stay below the budget
- * Reply: {leases of the process, leases of the fleet, budget, processes}.
+ *   7. the cap: when the fleet's leases plus the places reserved for every
+ *      live process under min_per_process exceed the budget (a process is
+ *      starved of its minimum), a process holding more than its share,
+ *      max(min_per_process, budget / live processes), is answered that
+ *      share as its cap
+ * Reply: {leases of the process, leases of the fleet, budget, processes,
+ * lost (0/1), cap (0: none)}.
  * Errors it raises start with "NRFLEET" and name the key.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -35,6 +49,7 @@ static const char SCRIPT[] =
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local me, want, ttl, min = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), "
     "tonumber(ARGV[4])\n"
+    "local believed, known = tonumber(ARGV[7]), ARGV[8] == '1'\n"
     "local ok, raw = pcall(redis.call, 'GET', KEYS[1])\n"
     "if not ok then return bad(KEYS[1], 'not a string') end\n"
     "if not raw then\n"
@@ -50,6 +65,7 @@ static const char SCRIPT[] =
     "'not a sorted set') end\n"
     "if not pcall(redis.call, 'ZREMRANGEBYSCORE', KEYS[3], '-inf', now) then return bad(KEYS[3], "
     "'not a sorted set') end\n"
+    "local registered = redis.call('ZSCORE', KEYS[3], me)\n"
     "if ARGV[6] == '1' then redis.call('ZREM', KEYS[3], me) else redis.call('ZADD', KEYS[3], now "
     "+ ttl, me) end\n"
     "local members = redis.call('ZRANGE', KEYS[2], 0, -1)\n"
@@ -68,22 +84,36 @@ static const char SCRIPT[] =
     "local used = {}\n"
     "for _, s in ipairs(slots) do redis.call('ZADD', KEYS[2], now + ttl, me .. '/' .. s); used[s] "
     "= true end\n"
-    "local have = #slots\n"
-    "if have < want then\n"
+    "local have, keep, s = #slots, math.min(want, believed), 0\n"
+    "local lost = 0\n"
+    "if have < keep or (known and not registered and ARGV[6] ~= '1') then lost = 1 end\n"
+    "local function add()\n"
+    "  while used[s] do s = s + 1 end\n"
+    "  redis.call('ZADD', KEYS[2], now + ttl, me .. '/' .. s); used[s] = true\n"
+    "  have = have + 1; total = total + 1\n"
+    "end\n"
+    "while have < keep and total < budget do add() end\n"
+    "local live = redis.call('ZRANGE', KEYS[3], 0, -1)\n"
+    "if lost == 0 and have < want then\n"
     "  local reserve = 0\n"
     "  if min > 0 then\n"
-    "    for _, p in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do\n"
+    "    for _, p in ipairs(live) do\n"
     "      if p ~= me and (per[p] or 0) < min then reserve = reserve + min - (per[p] or 0) end\n"
     "    end\n"
     "  end\n"
-    "  local s = 0\n"
-    "  while have < want and total + reserve < budget do\n"
-    "    while used[s] do s = s + 1 end\n"
-    "    redis.call('ZADD', KEYS[2], now + ttl, me .. '/' .. s); used[s] = true\n"
-    "    have = have + 1; total = total + 1\n"
-    "  end\n"
+    "  while have < want and total + reserve < budget do add() end\n"
     "end\n"
-    "return {have, total, budget, redis.call('ZCARD', KEYS[3])}\n";
+    "per[me] = have\n"
+    "local cap = 0\n"
+    "if min > 0 and ARGV[6] ~= '1' then\n"
+    "  local need = 0\n"
+    "  for _, p in ipairs(live) do\n"
+    "    if (per[p] or 0) < min then need = need + min - (per[p] or 0) end\n"
+    "  end\n"
+    "  local share = math.max(min, math.floor(budget / #live))\n"
+    "  if total + need > budget and have > share then cap = share end\n"
+    "end\n"
+    "return {have, total, budget, #live, lost, cap}\n";
 
 /* The reply's integer i, into *v. */
 static int int_at(const redisReply *r, size_t i, uint32_t *v)
@@ -131,11 +161,12 @@ static int load(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, nr_error *err)
     return ok ? NR_OK : NR_EUNAVAIL;
 }
 
-int nr__fleet_sync(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint32_t want, int leave,
-                   nr__fleet_reply *out, nr_error *err)
+int nr__fleet_sync(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint32_t want, uint32_t believed,
+                   int flags, nr__fleet_reply *out, nr_error *err)
 {
-    char swant[16], sttl[24], smin[16], sinit[16];
+    char swant[16], sttl[24], smin[16], sinit[16], sbel[16];
     snprintf(swant, sizeof(swant), "%u", want);
+    snprintf(sbel, sizeof(sbel), "%u", believed);
     snprintf(sttl, sizeof(sttl), "%lld", (long long)cfg->ttl_ms);
     snprintf(smin, sizeof(smin), "%u", cfg->min_per_process);
     snprintf(sinit, sizeof(sinit), "%u", cfg->init_budget);
@@ -154,7 +185,9 @@ int nr__fleet_sync(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint32_t want
                           sttl,
                           smin,
                           sinit,
-                          leave ? "1" : "0"};
+                          (flags & NR__FLEET_LEAVE) ? "1" : "0",
+                          sbel,
+                          (flags & NR__FLEET_KNOWN) ? "1" : "0"};
     enum { ARGC = sizeof(argv) / sizeof(argv[0]) };
     size_t lens[ARGC];
     for (size_t i = 0; i < ARGC; i++)
@@ -180,9 +213,9 @@ int nr__fleet_sync(const nr__fleet_cfg *cfg, nr__fleet_conn *conn, uint32_t want
                           strncmp(r->str, "NRFLEET ", 8) == 0 ? r->str + 8 : r->str);
     else if (r->type != REDIS_REPLY_ARRAY || int_at(r, 0, &out->leases) ||
              int_at(r, 1, &out->total) || int_at(r, 2, &out->budget) ||
-             int_at(r, 3, &out->processes))
+             int_at(r, 3, &out->processes) || int_at(r, 4, &out->lost) || int_at(r, 5, &out->cap))
         rc = nr_error_set(err, NR_EUNAVAIL, cfg->resource,
-                          "fleet '%s': the script's reply is not 4 integers", cfg->resource);
+                          "fleet '%s': the script's reply is not 6 integers", cfg->resource);
     freeReplyObject(r);
     return rc;
 }

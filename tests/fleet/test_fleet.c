@@ -38,6 +38,8 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A fleet budget: nr_fleet_create waits its first grace (fleet_agent.c),
+ * then its minimum is granted when there is room. */
 static nr_fleet *make_fleet(nr_fleet_options o)
 {
     nr_fleet *f = NULL;
@@ -363,7 +365,10 @@ static void test_malformed_value(void **state)
     f = make_fleet(o);
     freeReplyObject(ft_cmd(rc_, "ZADD nebula:%s:leases 99999999999999 no-slot", res));
     nr_fleet_stats st = NR_FLEET_STATS_INIT;
-    FT_WAIT_UNTIL((nr_fleet_get_stats(f, &st), st.renew_failures > 0), 3000);
+    /* until a script failed on it (one may time out before, on a loaded machine) */
+    FT_WAIT_UNTIL((nr_fleet_get_stats(f, &st),
+                   !st.redis_up && strstr(st.last_error, "nebula:malformed:leases")),
+                  3000);
     assert_false(st.redis_up);
     assert_non_null(strstr(st.last_error, "nebula:malformed:leases"));
     nr_event ev;
@@ -436,6 +441,261 @@ static void test_options_checked(void **state)
     assert_null(f);
 }
 
+/* ---- the windows after Redis lost the keys, and the minimum taken back ---- */
+
+/* Samples every 2 ms, on a thread and a Redis connection of its own, the
+ * instances alive in the whole test process (beyond base) and the leases
+ * of res. */
+typedef struct sampler {
+    const char *res;
+    int base; /* instances alive before the test (another test's, left by a failure) */
+    atomic_int stop;
+    int most_alive;
+    long long most_leases;
+    pthread_t th;
+} sampler;
+
+static void *sample_thread(void *arg)
+{
+    sampler *s = arg;
+    redisContext *c = ft_redis();
+    while (!atomic_load(&s->stop)) {
+        int a = atomic_load(&ft_alive) - s->base;
+        long long l = ft_int(c, "ZCARD nebula:%s:leases", s->res);
+        s->most_alive = a > s->most_alive ? a : s->most_alive;
+        s->most_leases = l > s->most_leases ? l : s->most_leases;
+        usleep(2000);
+    }
+    redisFree(c);
+    return NULL;
+}
+
+static void sampler_start(sampler *s, const char *res, int base)
+{
+    *s = (sampler){.res = res, .base = base};
+    pthread_create(&s->th, NULL, sample_thread, s);
+}
+
+static void sampler_stop(sampler *s)
+{
+    atomic_store(&s->stop, 1);
+    pthread_join(s->th, NULL);
+}
+
+typedef struct taker {
+    nr_pool *pool;
+    int64_t ms;
+    int rc;
+    nr_guard g;
+} taker;
+
+/* One acquire, waiting up to ms, on a thread: the pool queues meanwhile. */
+static void *take_thread(void *arg)
+{
+    taker *t = arg;
+    nr_ctx ctx = NR_CTX(.deadline = nr_deadline_in_ms(t->ms));
+    t->g = (nr_guard)NR_GUARD_INIT;
+    t->rc = nr_pool_acquire(t->pool, &ctx, &t->g, NULL);
+    return NULL;
+}
+
+/*
+ * Redis lost the keys (a restart without persistence) while a and b hold
+ * 3 places each of 6, in use, and a's pool queues for a fourth: a, up all
+ * along, is the first to run its script again. It re-establishes its 3 and
+ * takes nothing more (the script answers lost, a grace starts) until b had
+ * the time to re-establish its own: b gets its 3 back, a's fourth times out,
+ * and the instances alive are never more than 6. Without the
+ * script's loss answer a takes b's place at once and 7 are alive.
+ */
+static void test_lost_keys_survivor_waits(void **state)
+{
+    (void)state;
+    int base = atomic_load(&ft_alive);
+    const char *res = "lostkeys";
+    nr_fleet_options oa = ft_options(res, "a"), ob = ft_options(res, "b");
+    oa.budget = ob.budget = 6;
+    nr_fleet *a = make_fleet(oa), *b = make_fleet(ob);
+    nr_pool *pa = pool_in(a, "pa", 10, 300), *pb = pool_in(b, "pb", 10, 300);
+    nr_guard ga[3], gb[3];
+    nr_error err;
+    assert_int_equal(take_ms(pa, ga, 3, 2000, &err), 3);
+    assert_int_equal(take_ms(pb, gb, 3, 2000, &err), 3);
+    taker t = {.pool = pa, .ms = 1500};
+    pthread_t th;
+    pthread_create(&th, NULL, take_thread, &t); /* a queues: its agent asks every 100 ms */
+    usleep(150 * 1000);
+    sampler s;
+    sampler_start(&s, res, base);
+    /* right after b renewed: a asks again (100 ms) well before b renews (200 ms) */
+    char *score = NULL;
+    redisReply *r = ft_cmd(rc_, "ZSCORE nebula:%s:leases b/0", res);
+    score = strdup(r->str ? r->str : "");
+    freeReplyObject(r);
+    for (int i = 0; i < 1000; i++) {
+        r = ft_cmd(rc_, "ZSCORE nebula:%s:leases b/0", res);
+        int moved = r->str && strcmp(r->str, score) != 0;
+        freeReplyObject(r);
+        if (moved)
+            break;
+        usleep(500);
+    }
+    free(score);
+    freeReplyObject(ft_cmd(rc_, "DEL nebula:%s:leases nebula:%s:procs", res, res));
+    pthread_join(th, NULL);
+    usleep(300 * 1000);
+    sampler_stop(&s);
+    assert_int_equal(t.rc, NR_ETIMEDOUT);
+    assert_true(s.most_alive <= 6);
+    assert_true(s.most_leases <= 6);
+    assert_int_equal(ft_int(rc_, "ZCOUNT nebula:%s:leases -inf +inf", res), 6);
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
+    nr_fleet_get_stats(b, &st);
+    assert_int_equal(st.leases, 3);
+    nr_fleet_get_stats(a, &st);
+    assert_int_equal(st.leases, 3);
+    give_back(ga, 3);
+    give_back(gb, 3);
+    end(pa, a);
+    end(pb, b);
+}
+
+/*
+ * A process that starts right after Redis lost the keys, while a and b
+ * still hold 3 places each of 6 and have not re-established them: its
+ * first script starts a grace, so it grows into none of them (its acquire
+ * times out), a and b get their 3 back, and never more than 6 instances
+ * are alive. Without a grace at the first script the newcomer takes places at
+ * once and up to 9 are alive.
+ */
+static void test_lost_keys_newcomer_waits(void **state)
+{
+    (void)state;
+    int base = atomic_load(&ft_alive);
+    const char *res = "newcomer";
+    nr_fleet_options oa = ft_options(res, "a"), ob = ft_options(res, "b");
+    oa.budget = ob.budget = 6;
+    nr_fleet *a = make_fleet(oa), *b = make_fleet(ob);
+    nr_pool *pa = pool_in(a, "pa", 10, 300), *pb = pool_in(b, "pb", 10, 300);
+    nr_guard ga[3], gb[3], gc[3];
+    nr_error err;
+    assert_int_equal(take_ms(pa, ga, 3, 2000, &err), 3);
+    assert_int_equal(take_ms(pb, gb, 3, 2000, &err), 3);
+    sampler s;
+    sampler_start(&s, res, base);
+    freeReplyObject(ft_cmd(rc_, "DEL nebula:%s:leases nebula:%s:procs", res, res));
+    nr_fleet_options oc = ft_options(res, "c");
+    oc.budget = 6;
+    nr_fleet *c = make_fleet(oc);
+    nr_pool *pc = pool_in(c, "pc", 10, 1500);
+    int nc = take_ms(pc, gc, 3, 1500, &err);
+    usleep(300 * 1000);
+    sampler_stop(&s);
+    assert_int_equal(nc, 0);
+    assert_int_equal(err.code, NR_ETIMEDOUT);
+    assert_true(s.most_alive <= 6);
+    assert_true(s.most_leases <= 6);
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
+    nr_fleet_get_stats(a, &st);
+    assert_int_equal(st.leases, 3);
+    nr_fleet_get_stats(b, &st);
+    assert_int_equal(st.leases, 3);
+    give_back(ga, 3);
+    give_back(gb, 3);
+    end(pc, c);
+    end(pa, a);
+    end(pb, b);
+}
+
+/*
+ * min_per_process taken back: a holds 3 places of 6 in use (the test's
+ * guards), b keeps the other 3 busy (four threads acquiring and giving back
+ * without a pause long enough for a lease to go), then c starts with the
+ * same minimum of 2. The script caps a and b at their share
+ * (max(2, 6 / 3)): b sheds as its instances come back and c gets one
+ * place; a's are in use, so its leases stay and c gets no second place
+ * until one of a's instances is given back (then destroyed, its lease
+ * after it). The instances alive and the leases are never more than 6.
+ * Without the cap c gets nothing; with the leases given back before the
+ * instances, a's leases fall below the places it holds.
+ */
+static void test_min_taken_back(void **state)
+{
+    (void)state;
+    int base = atomic_load(&ft_alive);
+    const char *res = "takeback";
+    enum { T = 4, BUDGET = 6 };
+    nr_fleet_options o[3] = {ft_options(res, "a"), ft_options(res, "b"), ft_options(res, "c")};
+    nr_fleet *f[3];
+    nr_pool *p[3];
+    for (int i = 0; i < 3; i++) {
+        o[i].budget = BUDGET;
+        o[i].min_per_process = 2;
+    }
+    f[0] = make_fleet(o[0]);
+    p[0] = pool_in(f[0], "pa", 10, 2000);
+    nr_guard ga[3];
+    nr_error err;
+    assert_int_equal(take_ms(p[0], ga, 3, 2000, &err), 3);
+    f[1] = make_fleet(o[1]);
+    p[1] = pool_in(f[1], "pb", 10, 200);
+    atomic_int stop = 0;
+    churn c[T];
+    pthread_t th[T];
+    for (int k = 0; k < T; k++) {
+        c[k] = (churn){p[1], &stop, 0};
+        pthread_create(&th[k], NULL, churn_thread, &c[k]);
+    }
+    FT_WAIT_UNTIL(leases(res) == BUDGET, 3000);
+    assert_int_equal(leases(res), BUDGET);
+    usleep(500 * 1000); /* past release_after_ms: the places stay busy */
+    assert_int_equal(leases(res), BUDGET);
+    sampler s;
+    sampler_start(&s, res, base);
+    f[2] = make_fleet(o[2]);
+    p[2] = pool_in(f[2], "pc", 10, 6000);
+    nr_guard g = NR_GUARD_INIT;
+    int64_t t0 = nr_now_ns();
+    assert_int_equal(take_ms(p[2], &g, 1, 6000, &err), 1); /* b's shed place; 3 TTLs at most */
+    print_message("c got its first place in %lld ms\n",
+                  (long long)((nr_now_ns() - t0) / NR_NS_PER_MS));
+    taker t = {.pool = p[2], .ms = 6000};
+    pthread_t tt;
+    pthread_create(&tt, NULL, take_thread, &t);
+    usleep(1000 * 1000);
+    nr_fleet_stats st = NR_FLEET_STATS_INIT;
+    nr_fleet_get_stats(f[0], &st);
+    assert_int_equal(st.leases, 3); /* a's three are in use: their leases stay */
+    assert_int_equal(st.local_limit, 2);
+    nr_guard_release(&ga[2]); /* given back: destroyed, its lease after it */
+    pthread_join(tt, NULL);
+    assert_int_equal(t.rc, NR_OK);
+    FT_WAIT_UNTIL((nr_fleet_get_stats(f[2], &st), st.leases >= 2), 1000);
+    assert_true(st.leases >= 2);
+    usleep(500 * 1000); /* a and b at their shares, not beyond */
+    sampler_stop(&s);
+    print_message("at most %d instances alive, %lld leases\n", s.most_alive, s.most_leases);
+    assert_true(s.most_alive <= BUDGET);
+    assert_true(s.most_leases <= BUDGET);
+    for (int i = 0; i < 2; i++) {
+        nr_fleet_get_stats(f[i], &st);
+        assert_true(st.leases >= 2); /* nobody starved in turn */
+    }
+    atomic_store(&stop, 1);
+    long ok = 0;
+    for (int k = 0; k < T; k++) {
+        pthread_join(th[k], NULL);
+        ok += c[k].ok;
+    }
+    assert_true(ok > 0);
+    nr_guard_release(&g);
+    nr_guard_release(&t.g);
+    give_back(ga, 2);
+    for (int i = 0; i < 3; i++)
+        end(p[i], f[i]);
+    assert_int_equal(leases(res), 0);
+}
+
 /* Metrics: the families of nebula/fleet.h, with the resource label. */
 static void test_metrics(void **state)
 {
@@ -466,11 +726,19 @@ static void test_metrics(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grants_up_to_budget), cmocka_unit_test(test_concurrent_never_beyond),
-        cmocka_unit_test(test_dead_holder_expires), cmocka_unit_test(test_min_per_process),
-        cmocka_unit_test(test_budget_changed),      cmocka_unit_test(test_leases_reestablished),
-        cmocka_unit_test(test_malformed_value),     cmocka_unit_test(test_keys_escaped),
-        cmocka_unit_test(test_options_checked),     cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_grants_up_to_budget),
+        cmocka_unit_test(test_concurrent_never_beyond),
+        cmocka_unit_test(test_dead_holder_expires),
+        cmocka_unit_test(test_min_per_process),
+        cmocka_unit_test(test_budget_changed),
+        cmocka_unit_test(test_leases_reestablished),
+        cmocka_unit_test(test_malformed_value),
+        cmocka_unit_test(test_keys_escaped),
+        cmocka_unit_test(test_options_checked),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_lost_keys_survivor_waits),
+        cmocka_unit_test(test_lost_keys_newcomer_waits),
+        cmocka_unit_test(test_min_taken_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -281,7 +281,9 @@ static void bag_unclaim(nr_pool *p, struct nr__instance *inst)
 
 /* The fast path: a Free instance from the bag. 1 = got one (a.inst), 0 =
  * none, -1 = error (the pool refuses). */
-static int take_fast(acq *a)
+/* (always inlined: the blocking and the async loop each keep a copy, so the
+ * blocking fast path stays one function with no call in it) */
+__attribute__((always_inline)) static inline int take_fast(acq *a)
 {
     nr_pool *p = a->p;
     struct nr__instance *inst = nr__bag_claim(p);
@@ -302,7 +304,7 @@ static int take_fast(acq *a)
 typedef enum { TAKE_GOT, TAKE_AGAIN, TAKE_FAILED, TAKE_PENDING } take_result;
 
 /* [mu held on entry, released on return] One look under the lock. */
-static take_result take_locked(acq *a, int *rc)
+__attribute__((always_inline)) static inline take_result take_locked(acq *a, int *rc)
 {
     nr_pool *p = a->p;
     NR__ASSERT_LOCKED(p);
@@ -479,7 +481,7 @@ int nr__vet(nr_pool *p, struct nr__instance *inst, uint32_t *bucket)
 
 /* Expiry, generation and validate, outside mu. 1 = good; 0 = it was
  * destroyed and the caller looks again. */
-static int vet(acq *a)
+__attribute__((always_inline)) static inline int vet(acq *a)
 {
     return vet_inline(a->p, a->inst, a->bucket);
 }
@@ -510,7 +512,8 @@ __attribute__((always_inline)) static inline void lease_inline(nr_pool *p,
     out->lease = id;
 }
 
-static void lease(acq *a, nr_guard *out, const char *file, int line, const char *func)
+__attribute__((always_inline)) static inline void lease(acq *a, nr_guard *out, const char *file,
+                                                        int line, const char *func)
 {
     lease_inline(a->p, a->inst, out, file, line, func);
 }

@@ -70,41 +70,37 @@
  * so a stale guard always points at valid memory whose lease no longer
  * matches. */
 struct nr__instance {
-    void *raw;                       /* constant: the allocation the record sits in (records
-                                        start on a cache line of their own, see
-                                        nr__record_alloc) */
-    nr_pool *pool;                   /* constant */
-    void *handle;                    /* [holder] the driver's object */
-    _Atomic uint64_t lease;          /* current lease id, 0 when not leased; CAS on release
-                                        (acq_rel) so exactly one release wins */
-    uint64_t lease_gen;              /* [holder] lease ids of this record: 1, 2, ... */
-    _Atomic int bag;                 /* NR__BAG_* (see pool_bag.c) */
-    uint32_t bag_slot;               /* [mu] its slot while in the bag */
-    _Atomic uint64_t n_acquires;     /* leases of this record: written by the holder only */
-    _Atomic uint64_t n_releases;     /* give-backs of this record: by the holder only */
-    _Atomic int64_t lease_start_ns;  /* coarse time the current bag lease began */
-    uint64_t id;                     /* [holder] 1-based creation number */
-    nr_lifecycle state;              /* [mu] or [holder] while out of every list */
-    int64_t created_ns;              /* [holder] */
-    int64_t last_used_ns;            /* written by the holder before it publishes under mu */
-    uint64_t use_count;              /* [holder] */
-    struct nr__instance *async_next; /* [mu] on the async worker's list of deferred
-                                        give-backs (pool_async.c) */
-    uint64_t async_lease;            /* [holder] the lease a deferred give-back ends */
-    int async_taint;                 /* [holder] that give-back is a taint */
-    uint64_t health_round;           /* [mu] last health round that checked it */
-    int degraded;                    /* [mu] last check said degraded: kept on the degraded
-                                        list while idle (never in the bag) */
-    uint32_t health_fails;           /* [mu] checks failed in a row */
-    uint32_t q_attempt;              /* [mu] quarantined: the probe due next (1-based);
-                                        0 when not quarantined */
-    int64_t q_due_ns;                /* [mu] quarantined: when that probe is due (pool clock) */
-    uint64_t gen;                    /* [holder] pool generation it was created in (the
-                                        credential and evict-all counts, see nr__gen) */
-    int64_t expires_ns;              /* [holder] created_ns + its jittered lifetime;
-                                        INT64_MAX when max_lifetime_ms is 0 */
-    _Atomic int leak_reported;       /* a leak report is open for the current lease: set
-                                        under mu by the reporter, cleared by the holder */
+    void *raw;                      /* constant: the allocation the record sits in (records
+                                       start on a cache line of their own, see
+                                       nr__record_alloc) */
+    nr_pool *pool;                  /* constant */
+    void *handle;                   /* [holder] the driver's object */
+    _Atomic uint64_t lease;         /* current lease id, 0 when not leased; CAS on release
+                                       (acq_rel) so exactly one release wins */
+    uint64_t lease_gen;             /* [holder] lease ids of this record: 1, 2, ... */
+    _Atomic int bag;                /* NR__BAG_* (see pool_bag.c) */
+    uint32_t bag_slot;              /* [mu] its slot while in the bag */
+    _Atomic uint64_t n_acquires;    /* leases of this record: written by the holder only */
+    _Atomic uint64_t n_releases;    /* give-backs of this record: by the holder only */
+    _Atomic int64_t lease_start_ns; /* coarse time the current bag lease began */
+    uint64_t id;                    /* [holder] 1-based creation number */
+    nr_lifecycle state;             /* [mu] or [holder] while out of every list */
+    int64_t created_ns;             /* [holder] */
+    int64_t last_used_ns;           /* written by the holder before it publishes under mu */
+    uint64_t use_count;             /* [holder] */
+    uint64_t health_round;          /* [mu] last health round that checked it */
+    int degraded;                   /* [mu] last check said degraded: kept on the degraded
+                                       list while idle (never in the bag) */
+    uint32_t health_fails;          /* [mu] checks failed in a row */
+    uint32_t q_attempt;             /* [mu] quarantined: the probe due next (1-based);
+                                       0 when not quarantined */
+    int64_t q_due_ns;               /* [mu] quarantined: when that probe is due (pool clock) */
+    uint64_t gen;                   /* [holder] pool generation it was created in (the
+                                       credential and evict-all counts, see nr__gen) */
+    int64_t expires_ns;             /* [holder] created_ns + its jittered lifetime;
+                                       INT64_MAX when max_lifetime_ms is 0 */
+    _Atomic int leak_reported;      /* a leak report is open for the current lease: set
+                                       under mu by the reporter, cleared by the holder */
     /* Where the current lease was acquired, when leak detection is on:
      * written by the holder before it publishes the lease (release), read
      * by the leak report under mu (relaxed; checked against the lease). */
@@ -115,6 +111,11 @@ struct nr__instance {
     int64_t acquired_ns;              /* [mu] coarse time the current lease began */
     struct nr__instance *prev, *next; /* [mu] idle list or free list links */
     struct nr__instance *all_next;    /* [mu] every record, for nr_pool_destroy */
+    /* (cold: last, so the hot fields above keep their places) */
+    struct nr__instance *async_next; /* [mu] on the async worker's list of deferred
+                                        give-backs (pool_async.c) */
+    uint64_t async_lease;            /* [holder] the lease a deferred give-back ends */
+    int async_taint;                 /* [holder] that give-back is a taint */
 };
 
 /* A credential shared by the pool and the creates using it. */
@@ -212,9 +213,6 @@ struct nr_pool {
     struct nr__instance *free_records; /* [mu] records ready for reuse */
     struct nr__instance *all_records;  /* [mu] */
     nr__waiter *wait_head, *wait_tail; /* [mu] FIFO */
-    struct nr__async *async;           /* [mu] the async worker, made at first need
-                                          (pool_async.c); NULL = none */
-    _Atomic int async_made;            /* async is set (written under mu, release) */
     uint64_t created_seq;              /* [mu] instance ids */
     uint64_t health_round;             /* [mu] */
 
@@ -224,6 +222,10 @@ struct nr_pool {
     uint64_t degraded_replaced, quarantines, quarantine_releases, quarantine_discards; /* [mu] */
     int64_t wait_ns_total, wait_ns_max;
     _Atomic uint64_t validate_failures, recycle_failures, taints;
+    /* (cold: last, so the fields above keep their places) */
+    struct nr__async *async; /* [mu] the async worker, made at first need (pool_async.c);
+                                NULL = none */
+    _Atomic int async_made;  /* async is set (written under mu, release) */
 #ifndef NDEBUG
     _Atomic unsigned long mu_owner; /* the thread holding mu, 0 when nobody (debug builds) */
 #endif

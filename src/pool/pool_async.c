@@ -17,132 +17,6 @@
 
 #include "nebula/alloc.h"
 
-/* ---- deadlines ([mu]) ------------------------------------------------------------------
- * Most callers use one timeout, so deadlines mostly arrive in order: those
- * go on a list kept sorted by appending (O(1) to add and to remove); one
- * earlier than the list's last goes on a heap instead (O(log n)). The
- * earliest of both is the next to expire. */
-
-static int64_t due(const struct nr_async_op *op)
-{
-    return op->deadline.at_ns;
-}
-
-static void heap_set(nr__async *a, size_t i, struct nr_async_op *op)
-{
-    a->heap[i] = op;
-    op->heap_i = i;
-}
-
-static void heap_up(nr__async *a, size_t i)
-{
-    struct nr_async_op *op = a->heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (due(a->heap[parent]) <= due(op))
-            break;
-        heap_set(a, i, a->heap[parent]);
-        i = parent;
-    }
-    heap_set(a, i, op);
-}
-
-static void heap_down(nr__async *a, size_t i)
-{
-    struct nr_async_op *op = a->heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= a->heap_n)
-            break;
-        if (c + 1 < a->heap_n && due(a->heap[c + 1]) < due(a->heap[c]))
-            c++;
-        if (due(op) <= due(a->heap[c]))
-            break;
-        heap_set(a, i, a->heap[c]);
-        i = c;
-    }
-    heap_set(a, i, op);
-}
-
-/* 0, or NR_ENOMEM when the heap cannot grow. */
-static int heap_push(nr__async *a, struct nr_async_op *op)
-{
-    if (a->heap_n == a->heap_cap) {
-        size_t cap = a->heap_cap ? a->heap_cap * 2 : 64;
-        struct nr_async_op **h = nr_calloc(cap, sizeof(*h));
-        if (!h)
-            return NR_ENOMEM;
-        if (a->heap_n)
-            memcpy(h, a->heap, a->heap_n * sizeof(*h));
-        nr_free(a->heap);
-        a->heap = h;
-        a->heap_cap = cap;
-    }
-    a->heap[a->heap_n] = op;
-    op->heap_i = a->heap_n++;
-    heap_up(a, op->heap_i);
-    return NR_OK;
-}
-
-static void heap_remove(nr__async *a, struct nr_async_op *op)
-{
-    size_t i = op->heap_i;
-    if (i == SIZE_MAX)
-        return;
-    assert(i < a->heap_n && a->heap[i] == op);
-    op->heap_i = SIZE_MAX;
-    struct nr_async_op *last = a->heap[--a->heap_n];
-    if (last == op)
-        return;
-    heap_set(a, i, last);
-    heap_up(a, i);
-    heap_down(a, last->heap_i);
-}
-
-static int timer_add(nr__async *a, struct nr_async_op *op)
-{
-    if (a->dl_tail && due(op) < due(a->dl_tail))
-        return heap_push(a, op);
-    op->in_list = 1;
-    op->dl_next = NULL;
-    op->dl_prev = a->dl_tail;
-    if (a->dl_tail)
-        a->dl_tail->dl_next = op;
-    else
-        a->dl_head = op;
-    a->dl_tail = op;
-    return NR_OK;
-}
-
-static void timer_remove(nr__async *a, struct nr_async_op *op)
-{
-    if (!op->in_list) {
-        heap_remove(a, op);
-        return;
-    }
-    if (op->dl_prev)
-        op->dl_prev->dl_next = op->dl_next;
-    else
-        a->dl_head = op->dl_next;
-    if (op->dl_next)
-        op->dl_next->dl_prev = op->dl_prev;
-    else
-        a->dl_tail = op->dl_prev;
-    op->dl_prev = op->dl_next = NULL;
-    op->in_list = 0;
-}
-
-/* The request whose deadline comes first, NULL when none has one. */
-static struct nr_async_op *timer_first(const nr__async *a)
-{
-    struct nr_async_op *h = a->heap_n ? a->heap[0] : NULL, *l = a->dl_head;
-    if (!h)
-        return l;
-    if (!l)
-        return h;
-    return due(h) <= due(l) ? h : l;
-}
-
 /* ---- lists ([mu]) ---------------------------------------------------------------------- */
 
 static void op_append(struct nr_async_op **head, struct nr_async_op **tail, struct nr_async_op *op)
@@ -176,7 +50,7 @@ static int worker_holds_locked(const nr__async *a)
 static void leave_queue_locked(nr_pool *p, struct nr_async_op *op)
 {
     nr__waiter_unlink_locked(p, &op->w);
-    timer_remove(p->async, op);
+    nr__timer_remove(p->async, op);
     p->async->waiting--;
 }
 
@@ -309,7 +183,7 @@ static void vet_and_deliver(nr_pool *p, struct nr_async_op *op)
     p->async->waiting++;
     nr__gate_update_locked(p);
     if (nr_deadline_is_set(op->deadline) && op->deadline.at_ns != NR_DEADLINE_NEVER &&
-        timer_add(p->async, op) != NR_OK) {
+        nr__timer_add(p->async, op) != NR_OK) {
         /* (no room to time it: it fails now rather than wait unbounded) */
         fail_waiting_locked(p, op, NR_ETIMEDOUT);
     } else {
@@ -465,7 +339,7 @@ static void *worker_main(void *arg)
         int64_t now = nr_now_ns();
         int expired = 0;
         struct nr_async_op *first;
-        while ((first = timer_first(a)) != NULL && due(first) <= now) {
+        while ((first = nr__timer_first(a)) != NULL && first->deadline.at_ns <= now) {
             fail_waiting_locked(p, first, NR_ETIMEDOUT);
             expired = 1;
         }
@@ -484,8 +358,8 @@ static void *worker_main(void *arg)
         }
         if (a->stop)
             break;
-        first = timer_first(a);
-        int64_t wake = first ? due(first) : INT64_MAX;
+        first = nr__timer_first(a);
+        int64_t wake = first ? first->deadline.at_ns : INT64_MAX;
         if (a->waiting > 0 && p->failures > 0 && p->next_create_ns > now &&
             p->next_create_ns < wake)
             wake = p->next_create_ns;
@@ -595,7 +469,7 @@ void nr__async_stop(nr_pool *p)
     p->async = NULL;
     atomic_store_explicit(&p->async_made, 0, memory_order_relaxed);
     nr__pool_unlock(p);
-    assert(!timer_first(a) && a->waiting == 0);
+    assert(!nr__timer_first(a) && a->waiting == 0);
     async_free(a);
 }
 
@@ -606,7 +480,7 @@ void nr__async_handed_locked(nr_pool *p, struct nr_async_op *op, struct nr__inst
     NR__ASSERT_LOCKED(p);
     nr__async *a = p->async;
     assert(op->state == NR__OP_WAITING);
-    timer_remove(a, op); /* (it was popped from the queue by the giver) */
+    nr__timer_remove(a, op); /* (it was popped from the queue by the giver) */
     a->waiting--;
     op->w.inst = NULL;
     if (!op->subscribed && !op->hk && !nr__async_queue_executor(op->q) &&
@@ -719,13 +593,13 @@ int nr__async_enqueue_unlock(struct nr_async_op *op, nr_deadline deadline, int a
     op->deadline = deadline;
     op->at_max = at_max;
     op->t0 = nr_now_ns();
-    if (deadline.at_ns != NR_DEADLINE_NEVER && timer_add(a, op) != NR_OK) {
+    if (deadline.at_ns != NR_DEADLINE_NEVER && nr__timer_add(a, op) != NR_OK) {
         nr__pool_unlock(p);
         return nr_error_set(err, NR_ENOMEM, p->id, "pool '%s': out of memory", p->id);
     }
     op->state = NR__OP_WAITING;
     a->waiting++;
-    if (deadline.at_ns != NR_DEADLINE_NEVER && timer_first(a) == op)
+    if (deadline.at_ns != NR_DEADLINE_NEVER && nr__timer_first(a) == op)
         pthread_cond_signal(&a->cv); /* the earliest deadline now */
     /* Settles: it may be handed an instance, delivered and run at once, so
      * op is not touched after this. */

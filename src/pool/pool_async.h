@@ -134,6 +134,15 @@ void nr__async_op_run(struct nr_async_op *op);
 /* Drop a delivered request without its callback (its lease given back). */
 void nr__async_op_drop(struct nr_async_op *op);
 
+/* ---- deadlines (async_deadlines.c), [mu] ---- */
+
+/* Time op (WAITING, its deadline set): 0, or NR_ENOMEM. */
+int nr__timer_add(nr__async *a, struct nr_async_op *op);
+/* Stop timing op (harmless when it is not timed). */
+void nr__timer_remove(nr__async *a, struct nr_async_op *op);
+/* The timed request whose deadline comes first, NULL when none. */
+struct nr_async_op *nr__timer_first(const nr__async *a);
+
 /* ---- the completion queue (async_queue.c) ---- */
 
 /* Queue a DONE request for dispatch (fd queues; a leaf lock, any thread,

@@ -424,9 +424,15 @@ void nr__signal_returned_locked(nr_pool *p);
 
 /* [mu] Join w at the tail of the FIFO queue (and settle: idle instances go
  * to the oldest waiters); remove it from anywhere (harmless when a giver
- * already popped it). pool_acquire.c */
+ * already popped it). pool_waitq.c */
 void nr__waiter_append_locked(nr_pool *p, nr__waiter *w);
 void nr__waiter_unlink_locked(nr_pool *p, nr__waiter *w);
+
+/* A blocking waiter, zeroed, with its condition variable on
+ * CLOCK_MONOTONIC (any thread, no lock); the cancel token's wake-up for it
+ * (ud: the waiter; takes mu). pool_waitq.c */
+void nr__waiter_init(nr__waiter *w, nr_pool *p);
+void nr__waiter_cancel_wake(void *ud);
 
 /* [mu] The error of a caller that ran out of time: while creates fail, the
  * last create's error is the cause. Returns NR_ETIMEDOUT. */

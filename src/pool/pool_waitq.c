@@ -74,6 +74,7 @@ void nr__waiter_append_locked(nr_pool *p, nr__waiter *w)
 
 int nr__timeout_error_locked(nr_pool *p, nr_error *err)
 {
+    NR__ASSERT_LOCKED(p);
     uint32_t in_use = p->in_use, waiting = p->waiters;
     if (p->failures > 0) { /* creates are failing now */
         const nr_error *c = &p->last_create_err;

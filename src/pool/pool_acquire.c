@@ -390,7 +390,7 @@ acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, int64_
     /* Field by field, not "acq a = {...}": an aggregate initializer zeroes
      * the whole struct first, which gcc does with a rep stos whose start-up
      * cost was a sixth of an uncontended acquire + release. Every field is
-     * set here (the static assertion below is the reminder). */
+     * set here (the static assertion after the typedef is the reminder). */
     acq a;
     a.p = p;
     a.cancel = ctx ? ctx->cancel : NULL;

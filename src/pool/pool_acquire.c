@@ -210,26 +210,33 @@ static void bag_unclaim(nr_pool *p, struct nr__instance *inst)
     nr__pool_unlock(p);
 }
 
-/* The fast path: a Free instance from the bag. 1 = got one (a.inst), 0 =
+/* The fast path: a Free instance from the bag. 1 = got one (*got), 0 =
  * none, -1 = error (the pool refuses). */
 /* (always inlined: the blocking and the async loop each keep a copy, so the
  * blocking fast path stays one function with no call in it) */
-__attribute__((always_inline)) static inline int take_fast(acq *a)
+__attribute__((always_inline)) static inline int bag_take(nr_pool *p, nr_error *err,
+                                                          struct nr__instance **got)
 {
-    nr_pool *p = a->p;
     struct nr__instance *inst = nr__bag_claim(p);
     if (!inst)
         return 0;
     if (atomic_load_explicit(&p->refusing, memory_order_seq_cst)) {
         bag_unclaim(p, inst);
-        nr_error_set(a->err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
+        nr_error_set(err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
         return -1;
     }
     nr__inst_transition(inst, NR_LC_IN_USE);
-    atomic_store_explicit(&inst->lease_start_ns, nr_now_coarse_ns(), memory_order_relaxed);
-    a->inst = inst;
-    a->bucket = &p->bagged;
+    atomic_store_explicit(&inst->lease_start_ns, nr__tick_ns(), memory_order_relaxed);
+    *got = inst;
     return 1;
+}
+
+__attribute__((always_inline)) static inline int take_fast(acq *a)
+{
+    int got = bag_take(a->p, a->err, &a->inst);
+    if (got > 0)
+        a->bucket = &a->p->bagged;
+    return got;
 }
 
 typedef enum { TAKE_GOT, TAKE_AGAIN, TAKE_FAILED, TAKE_PENDING } take_result;
@@ -384,6 +391,20 @@ __attribute__((always_inline)) static inline int
 acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, int64_t *waited,
              int *at_max, const char *file, int line, const char *func)
 {
+    const nr_cancel *cancel = ctx ? ctx->cancel : NULL;
+    if (!cancel || !nr_cancel_is_set(cancel)) {
+        /* The common case before any per-call state is set up: a Free bag
+         * instance that passes its vet. */
+        struct nr__instance *inst;
+        int got = bag_take(p, err, &inst);
+        if (got < 0)
+            return NR_ESHUTDOWN;
+        if (got > 0 && vet_inline(p, inst, &p->bagged)) {
+            lease_inline(p, inst, out, file, line, func);
+            return NR_OK;
+        }
+        /* (a vet failure destroyed it: the loop below looks again) */
+    }
     int rc = NR_OK;
     nr__waiter w;         /* set up only when the caller must wait */
     nr__cancel_waiter cw; /* filled only when it subscribes */
@@ -393,7 +414,7 @@ acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, int64_
      * set here (the static assertion after the typedef is the reminder). */
     acq a;
     a.p = p;
-    a.cancel = ctx ? ctx->cancel : NULL;
+    a.cancel = cancel;
     a.deadline = (nr_deadline){0};
     a.zero_wait = 0;
     a.w = &w;

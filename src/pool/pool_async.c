@@ -686,7 +686,7 @@ static int give_back_blocks(nr_pool *p, const struct nr__instance *inst, int tai
     if (atomic_load_explicit(&p->closed, memory_order_relaxed) ||
         atomic_load_explicit(&p->shrinking, memory_order_relaxed))
         return 1;
-    return nr__expired(p, inst, nr_now_coarse_ns()) || nr__stale(p, inst);
+    return nr__expired(p, inst, nr__tick_ns()) || nr__stale(p, inst);
 }
 
 /* The mark of a lease whose give-back was deferred (lease ids count from 1

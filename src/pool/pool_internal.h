@@ -60,6 +60,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "base/tick.h"
 #include "hooks/hooks_internal.h"
 #include "pool/pool_kept.h"
 #include "nebula/pool.h"

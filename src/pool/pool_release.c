@@ -71,7 +71,7 @@ return_instance(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
     nr__discard_reason why = NR__DISCARD_TAINT;
     struct nr__instance *victim = NULL; /* retired in its place by a shrink */
     int drop = 0, stale;
-    int64_t now = nr_now_coarse_ns();
+    int64_t now = nr__tick_ns();
     if (taint) {
         atomic_fetch_add_explicit(&p->taints, 1, memory_order_relaxed);
         drop = 1;

@@ -9,7 +9,7 @@ int nr__vet_needed(nr_pool *p, const struct nr__instance *inst)
 {
     int64_t now = 0;
     if (NR__CFG(p, max_lifetime_ms) > 0) {
-        now = nr_now_coarse_ns();
+        now = nr__tick_ns();
         if (nr__expired(p, inst, now))
             return 1;
     }

@@ -11,8 +11,8 @@
 
 #include "pool/pool_internal.h"
 
-/* Whether acquiring inst must run validate (now: coarse time, or 0 when
- * not read yet). */
+/* Whether acquiring inst must run validate (now: the tick clock's time, or
+ * 0 when not read yet). */
 __attribute__((always_inline)) static inline int
 validate_due(nr_pool *p, const struct nr__instance *inst, int64_t now)
 {
@@ -20,7 +20,7 @@ validate_due(nr_pool *p, const struct nr__instance *inst, int64_t now)
         return 0; /* (a new instance is known good) */
     if (NR__CFG(p, validate_bypass_ms) > 0) {
         if (!now)
-            now = nr_now_coarse_ns();
+            now = nr__tick_ns();
         if (now - inst->last_used_ns < NR__CFG(p, validate_bypass_ms) * NR_NS_PER_MS)
             return 0; /* given back moments ago: known good */
     }
@@ -34,7 +34,7 @@ __attribute__((always_inline)) static inline int vet_inline(nr_pool *p, struct n
 {
     int64_t now = 0;
     if (NR__CFG(p, max_lifetime_ms) > 0) {
-        now = nr_now_coarse_ns();
+        now = nr__tick_ns();
         if (nr__expired(p, inst, now)) {
             nr__discard(p, inst, bucket, NR__DISCARD_LIFETIME);
             return 0;

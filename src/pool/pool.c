@@ -402,6 +402,8 @@ int nr_pool_create(nr_pool **out, const nr_pool_options *opts, nr_error *err)
         memcpy(p->scope_text, scoped.scope, sizeof(p->scope_text));
     }
     p->type = opts->type;
+    p->can_validate = opts->type->validate != NULL;
+    p->can_recycle = opts->type->recycle != NULL;
     p->type_ud = opts->type_ud;
     p->config = opts->config;
     if (opts->credential) {

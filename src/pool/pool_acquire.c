@@ -20,6 +20,7 @@
  * new instance reaches the oldest waiter as a released one would.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "pool/pool_bag.h"
 #include "pool/pool_internal.h"
 
 #include <assert.h>
@@ -194,9 +195,7 @@ static int wait_locked(acq *a)
 
 /* ---- the steps ------------------------------------------------------------------------- */
 
-/* A bag instance claimed by an acquire that then found the pool refusing:
- * back to the idle list, or destroyed when the pool is closed. */
-static void bag_unclaim(nr_pool *p, struct nr__instance *inst)
+void nr__bag_unclaim(nr_pool *p, struct nr__instance *inst)
 {
     nr__pool_lock(p);
     if (atomic_load_explicit(&p->closed, memory_order_relaxed)) {
@@ -221,7 +220,7 @@ __attribute__((always_inline)) static inline int bag_take(nr_pool *p, nr_error *
     if (!inst)
         return 0;
     if (atomic_load_explicit(&p->refusing, memory_order_seq_cst)) {
-        bag_unclaim(p, inst);
+        nr__bag_unclaim(p, inst);
         nr_error_set(err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
         return -1;
     }
@@ -565,8 +564,8 @@ void nr__acquire_observe(nr_pool *p, int rc, uint64_t instance_id, int64_t waite
     observe_inline(p, rc, instance_id, waited, at_max);
 }
 
-int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
-                       const char *file, int line, const char *func)
+int nr__acquire_full(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, const char *file,
+                     int line, const char *func)
 {
     nr_ctx sized;
     if (nr__ctx_in(&ctx, &sized, err) != NR_OK) { /* one compare when the size is ours */
@@ -589,11 +588,6 @@ int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *e
         nr__span_end_err(&span, rc, err, p ? &st : NULL);
     }
     return rc;
-}
-
-int nr_pool_acquire(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err)
-{
-    return nr_pool_acquire_at(p, ctx, out, err, NULL, 0, NULL);
 }
 
 /* ---- without blocking (nebula/async.h) -------------------------------------------------- */

@@ -680,7 +680,7 @@ int nr_async_cancel(nr_async_op *op)
  * that starts meanwhile may still make the inline give-back destroy it. */
 static int give_back_blocks(nr_pool *p, const struct nr__instance *inst, int taint)
 {
-    if (taint || (NR__CFG(p, recycle_on_release) && p->type->recycle) ||
+    if (taint || (p->can_recycle && NR__CFG(p, recycle_on_release)) ||
         NR__POOL_HOOKS(p, NR_HOOK_RELEASE))
         return 1;
     if (atomic_load_explicit(&p->closed, memory_order_relaxed) ||
@@ -689,9 +689,8 @@ static int give_back_blocks(nr_pool *p, const struct nr__instance *inst, int tai
     return nr__expired(p, inst, nr__tick_ns()) || nr__stale(p, inst);
 }
 
-/* The mark of a lease whose give-back was deferred (lease ids count from 1
- * and never reach it). */
-#define DEFERRED (1ULL << 63)
+/* The mark of a lease whose give-back was deferred. */
+#define DEFERRED NR__OWN_DEFERRED
 
 static int release_async(nr_guard *g, int taint)
 {
@@ -709,9 +708,10 @@ static int release_async(nr_guard *g, int taint)
      * guard) fails here, not silently on the worker: the lease becomes its
      * "being given back" twin, which only the worker's give-back ends. */
     uint64_t expect = g->lease;
-    if (!atomic_compare_exchange_strong_explicit(&inst->lease, &expect, g->lease | DEFERRED,
+    if (!atomic_compare_exchange_strong_explicit(&inst->bag, &expect, g->lease | DEFERRED,
                                                  memory_order_acq_rel, memory_order_relaxed))
         return NR_ESTATE;
+    atomic_store_explicit(&inst->lease, g->lease | DEFERRED, memory_order_relaxed);
     inst->async_lease = g->lease | DEFERRED;
     inst->async_taint = taint;
     g->inst = NULL;

@@ -2,17 +2,19 @@
  * pool_bag.c - the pool's lock-free fast path.
  *
  * The bag is an array of max_size slots holding the instances that are idle
- * or leased through the fast path. Each instance in it carries an atomic
- * state:
+ * or leased through the fast path. Each instance carries an ownership word
+ * (pool_internal.h: its state and its latest lease number), and in the bag:
  *
- *     Free  --CAS by an acquirer-->  Used  --store by its holder-->  Free
+ *     Free  --CAS by an acquirer-->  Used  --CAS by its holder-->  Free
  *
- * so an uncontended acquire is one compare-and-swap on the instance and a
- * release one store, with no pool lock and no shared counter. Each thread
- * remembers, per pool, the instance it gave back last (a small direct-mapped
- * thread-local table keyed by the pool's unique id) and tries that one first:
- * threads that share a pool then keep to their own instances and their
- * caches never fight over a line.
+ * The acquirer's CAS also numbers the lease; the holder's CAS ends that
+ * lease (it expects the exact word its guard carries, so a second give-back
+ * fails) and frees the instance in one instruction. So an uncontended
+ * acquire plus release is two locked instructions, no pool lock and no
+ * shared counter. Each thread remembers, per pool, the instance it gave
+ * back last (a small direct-mapped thread-local table keyed by the pool's
+ * unique id) and tries that one first: threads that share a pool then keep
+ * to their own instances and their caches never fight over a line.
  *
  * Slots are written only under the pool's mutex (an instance joins the bag
  * when it is given back with the gate open, and leaves it when a maintenance
@@ -23,28 +25,21 @@
  *
  * The gate keeps first-come-first-served: it is set (under mu) while any
  * caller waits in the queue and once the pool refuses new leases. A releaser
- * stores Free and then reads the gate; a waiter sets the gate and then
+ * makes it Free and then reads the gate; a waiter sets the gate and then
  * flushes the bag. Both are sequentially consistent, so at least one of them
  * sees the other: either the releaser notices the gate and takes its
  * instance back (by CAS) to the slow path, which hands it to the oldest
  * waiter, or the waiter's flush finds it Free.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "pool/pool_internal.h"
+#include "pool/pool_bag.h"
 
 #include <assert.h>
 #include <stdlib.h>
 
 #include "nebula/alloc.h"
 
-#define NR__HINTS 8 /* power of two */
-
-typedef struct nr__hint {
-    uint64_t uid;
-    struct nr__instance *inst;
-} nr__hint;
-
-static _Thread_local nr__hint tl_hints[NR__HINTS];
+_Thread_local nr__hint nr__tl_hints[NR__HINTS];
 static _Thread_local uint32_t tl_scan_start; /* where this thread starts a scan */
 
 static _Atomic uint64_t next_uid = 1;
@@ -88,29 +83,8 @@ void nr__gate_update_locked(nr_pool *p)
         atomic_store_explicit(&p->gate, g, memory_order_seq_cst);
 }
 
-void nr__bag_hint(nr_pool *p, struct nr__instance *inst)
+struct nr__instance *nr__bag_scan(nr_pool *p)
 {
-    nr__hint *h = &tl_hints[p->uid & (NR__HINTS - 1)];
-    h->uid = p->uid;
-    h->inst = inst;
-}
-
-static int try_take(struct nr__instance *inst)
-{
-    int expect = NR__BAG_FREE;
-    return atomic_compare_exchange_strong_explicit(&inst->bag, &expect, NR__BAG_USED,
-                                                   memory_order_seq_cst, memory_order_relaxed);
-}
-
-struct nr__instance *nr__bag_claim(nr_pool *p)
-{
-    if (atomic_load_explicit(&p->gate, memory_order_acquire))
-        return NULL;
-    nr__hint *h = &tl_hints[p->uid & (NR__HINTS - 1)];
-    /* The hint's record belongs to this pool when the ids match (records
-     * live as long as their pool, and ids are never reused). */
-    if (h->uid == p->uid && h->inst && try_take(h->inst))
-        return h->inst;
     uint32_t hi = atomic_load_explicit(&p->bag_hi, memory_order_acquire);
     if (hi == 0)
         return NULL;
@@ -120,8 +94,7 @@ struct nr__instance *nr__bag_claim(nr_pool *p)
         if (i >= hi)
             i -= hi;
         struct nr__instance *inst = atomic_load_explicit(&p->bag_slots[i], memory_order_acquire);
-        if (inst && atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_FREE &&
-            try_take(inst)) {
+        if (inst && nr__bag_try_take(inst)) {
             tl_scan_start = i + 1;
             nr__bag_hint(p, inst);
             return inst;
@@ -132,20 +105,18 @@ struct nr__instance *nr__bag_claim(nr_pool *p)
 
 int nr__bag_put(nr_pool *p, struct nr__instance *inst)
 {
-    assert(atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_USED);
-    if (atomic_load_explicit(&p->gate, memory_order_seq_cst)) {
-        atomic_store_explicit(&inst->bag, NR__BAG_NONE, memory_order_relaxed);
+    uint64_t w = atomic_load_explicit(&inst->bag, memory_order_relaxed);
+    assert(nr__own_state(w) == NR__BAG_NONE);
+    if (atomic_load_explicit(&p->gate, memory_order_seq_cst))
         return 0;
-    }
-    atomic_store_explicit(&inst->bag, NR__BAG_FREE, memory_order_seq_cst);
+    uint64_t free_w = nr__own_with(w, NR__BAG_FREE);
+    atomic_store_explicit(&inst->bag, free_w, memory_order_seq_cst);
     nr__bag_hint(p, inst);
     if (!atomic_load_explicit(&p->gate, memory_order_seq_cst))
         return 1;
-    /* The gate closed meanwhile: take it back to hand it over, unless a
-     * flush or an acquirer got it first (then it is theirs). */
-    int expect = NR__BAG_FREE;
-    if (atomic_compare_exchange_strong_explicit(&inst->bag, &expect, NR__BAG_NONE,
-                                                memory_order_seq_cst, memory_order_relaxed))
+    /* The gate closed meanwhile: as in nr__bag_give_back. */
+    if (atomic_compare_exchange_strong_explicit(&inst->bag, &free_w, w, memory_order_seq_cst,
+                                                memory_order_relaxed))
         return 0;
     return 1;
 }
@@ -156,7 +127,8 @@ void nr__bag_add_locked(nr_pool *p, struct nr__instance *inst)
     assert(!inst->degraded); /* degraded ones live on their own list */
     uint32_t slot = p->bag_free_slots[--p->bag_nfree];
     inst->bag_slot = slot;
-    atomic_store_explicit(&inst->bag, NR__BAG_FREE, memory_order_seq_cst);
+    uint64_t w = atomic_load_explicit(&inst->bag, memory_order_relaxed);
+    atomic_store_explicit(&inst->bag, nr__own_with(w, NR__BAG_FREE), memory_order_seq_cst);
     atomic_store_explicit(&p->bag_slots[slot], inst, memory_order_release);
     if (slot >= atomic_load_explicit(&p->bag_hi, memory_order_relaxed))
         atomic_store_explicit(&p->bag_hi, slot + 1, memory_order_release);
@@ -168,7 +140,8 @@ void nr__bag_remove_locked(nr_pool *p, struct nr__instance *inst)
     uint32_t slot = inst->bag_slot;
     assert(atomic_load_explicit(&p->bag_slots[slot], memory_order_relaxed) == inst);
     atomic_store_explicit(&p->bag_slots[slot], NULL, memory_order_release);
-    atomic_store_explicit(&inst->bag, NR__BAG_NONE, memory_order_relaxed);
+    uint64_t w = atomic_load_explicit(&inst->bag, memory_order_relaxed);
+    atomic_store_explicit(&inst->bag, nr__own_with(w, NR__BAG_NONE), memory_order_relaxed);
     p->bag_free_slots[p->bag_nfree++] = slot;
     p->bagged--;
 }
@@ -197,8 +170,9 @@ void nr__bag_flush_locked(nr_pool *p)
         struct nr__instance *inst = atomic_load_explicit(&p->bag_slots[i], memory_order_relaxed);
         if (!inst)
             continue;
-        int expect = NR__BAG_FREE;
-        if (!atomic_compare_exchange_strong_explicit(&inst->bag, &expect, NR__BAG_NONE,
+        uint64_t w = atomic_load_explicit(&inst->bag, memory_order_relaxed);
+        if (nr__own_state(w) != NR__BAG_FREE ||
+            !atomic_compare_exchange_strong_explicit(&inst->bag, &w, nr__own_with(w, NR__BAG_NONE),
                                                      memory_order_seq_cst, memory_order_relaxed))
             continue; /* leased: its holder brings it back */
         nr__bag_remove_locked(p, inst);
@@ -223,7 +197,7 @@ uint32_t nr__bag_used_locked(const nr_pool *p)
     uint32_t used = 0, hi = atomic_load_explicit(&p->bag_hi, memory_order_relaxed);
     for (uint32_t i = 0; i < hi && used < p->bagged; i++) {
         struct nr__instance *inst = atomic_load_explicit(&p->bag_slots[i], memory_order_relaxed);
-        if (inst && atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_USED)
+        if (inst && nr__bag_state(inst) == NR__BAG_USED)
             used++;
     }
     return used;

@@ -225,7 +225,7 @@ uint32_t nr__leak_scan_unlock(nr_pool *p)
         int64_t since;
         if (r->leased)
             since = r->acquired_ns;
-        else if (atomic_load_explicit(&r->bag, memory_order_relaxed) == NR__BAG_USED)
+        else if (nr__bag_state(r) == NR__BAG_USED)
             since = atomic_load_explicit(&r->lease_start_ns, memory_order_relaxed);
         else
             continue;

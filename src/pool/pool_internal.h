@@ -76,10 +76,12 @@ struct nr__instance {
                                        nr__record_alloc) */
     nr_pool *pool;                  /* constant */
     void *handle;                   /* [holder] the driver's object */
-    _Atomic uint64_t lease;         /* current lease id, 0 when not leased; CAS on release
-                                       (acq_rel) so exactly one release wins */
-    uint64_t lease_gen;             /* [holder] lease ids of this record: 1, 2, ... */
-    _Atomic int bag;                /* NR__BAG_* (see pool_bag.c) */
+    _Atomic uint64_t lease;         /* the current lease as its holder published it (the
+                                       guard's lease), 0 when not leased: for readers that
+                                       own nothing (leak scan, nr_guard_info) */
+    _Atomic uint64_t bag;           /* who owns it: its lease number and NR__BAG_* state in
+                                       one word (NR__OWN_*); every lease change is one CAS
+                                       on it, so exactly one give-back wins */
     uint32_t bag_slot;              /* [mu] its slot while in the bag */
     _Atomic uint64_t n_acquires;    /* leases of this record: written by the holder only */
     _Atomic uint64_t n_releases;    /* give-backs of this record: by the holder only */
@@ -147,6 +149,8 @@ struct nr_pool {
     nr_scope scope;
     nr_pool_config cfg;
     const nr_resource_type *type;
+    bool can_validate, can_recycle; /* constant: type->validate / type->recycle are set
+                                       (read on the fast path without a second pointer) */
     void *type_ud;
     const void *config;
     struct nr__cred *cred;                 /* [mu] current credential, NULL = none */
@@ -504,22 +508,62 @@ void nr__destroy_list(nr_pool *p, struct nr__instance *list, uint32_t n);
 void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
                  nr__discard_reason why);
 
+/* ---- acquire (pool_acquire.c; the entry points are in pool_express.c) ---- */
+
+/* The whole acquire: nr_pool_acquire_at's contract, every case. */
+int nr__acquire_full(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, const char *file,
+                     int line, const char *func);
+/* A bag instance claimed by an acquire that then found the pool refusing:
+ * back to the idle list, or destroyed when the pool is closed. */
+void nr__bag_unclaim(nr_pool *p, struct nr__instance *inst);
+
 /* ---- the bag (pool_bag.c) ---- */
 
-enum { NR__BAG_NONE = 0, NR__BAG_FREE = 1, NR__BAG_USED = 2 };
+/* The ownership word (inst->bag): bits 0-1 the state, bits 2-62 the number
+ * of the record's latest lease (1, 2, ...; never reused while the pool
+ * lives), bit 63 set while a deferred give-back (pool_async.c) holds it.
+ *
+ *     NONE  not in the bag's Free state and not leased (an idle list, a
+ *           check, a create), or a bag instance its holder is taking out
+ *     FREE  in the bag, claimable by a CAS
+ *     USED  in the bag, leased (claimed by a CAS that also numbered it)
+ *     HELD  leased from under mu (an idle list, a hand-over), not in the bag
+ *
+ * The guard carries the word its lease began with. A give-back CASes that
+ * exact word to its next state, so a stale or second give-back fails, and
+ * a bag lease becomes Free with the same instruction that ends it. */
+enum { NR__BAG_NONE = 0, NR__BAG_FREE = 1, NR__BAG_USED = 2, NR__BAG_HELD = 3 };
+#define NR__OWN_DEFERRED (1ULL << 63)
+static inline int nr__own_state(uint64_t w)
+{
+    return (int)(w & 3);
+}
+/* w's lease number with state st (the deferred mark dropped). */
+static inline uint64_t nr__own_with(uint64_t w, int st)
+{
+    return (w & ~(NR__OWN_DEFERRED | 3ULL)) | (uint64_t)st;
+}
+/* The next lease number after w's, with state st. */
+static inline uint64_t nr__own_next(uint64_t w, int st)
+{
+    return ((w & ~(NR__OWN_DEFERRED | 3ULL)) + 4) | (uint64_t)st;
+}
+static inline int nr__bag_state(const struct nr__instance *inst)
+{
+    return nr__own_state(atomic_load_explicit(&inst->bag, memory_order_relaxed));
+}
 
 /* Allocate / free the bag of a pool with p->cfg.max_size slots. */
 int nr__bag_init(nr_pool *p);
 void nr__bag_fini(nr_pool *p);
 /* [mu] Recompute the gate from waiters and refusing. */
 void nr__gate_update_locked(nr_pool *p);
-/* Claim a Free bag instance for the caller (Free -> Used), preferring the one
- * this thread gave back last. NULL when the gate is closed or none is free. */
-struct nr__instance *nr__bag_claim(nr_pool *p);
-/* The holder of a Used bag instance gives it back without mu when the gate
- * is open (Used -> Free) and returns 1; returns 0 when the caller must take
- * the slow path, with the instance out of the bag's Free state and still
- * counted in bagged (the caller then calls nr__bag_remove_locked). */
+/* A bag instance whose lease already ended (nr__lease_end: the state is
+ * None) goes back as it is, without mu: 1 = Free again (or already taken
+ * from there by a flush or an acquirer), 0 = the gate is closed and the
+ * caller keeps it for the slow path (still counted in bagged; the caller
+ * then calls nr__bag_remove_locked). The claim and the give-back of a bag
+ * lease are in pool_bag.h. */
 int nr__bag_put(nr_pool *p, struct nr__instance *inst);
 /* [mu] Put an instance the caller holds (counted nowhere) in the bag as Free. */
 void nr__bag_add_locked(nr_pool *p, struct nr__instance *inst);
@@ -531,8 +575,6 @@ void nr__bag_remove_locked(nr_pool *p, struct nr__instance *inst);
 void nr__bag_flush_locked(nr_pool *p);
 /* [mu] How many bag instances are leased right now. */
 uint32_t nr__bag_used_locked(const nr_pool *p);
-/* Remember inst as this thread's last give-back to p. */
-void nr__bag_hint(nr_pool *p, struct nr__instance *inst);
 
 /* [mu] Take every idle, degraded idle and quarantined instance (not one being
  * probed; only those of an old generation when only_stale) out into a list

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "pool/pool_budget.h"
 #include "base/abi.h"
+#include "pool/pool_bag.h"
 #include "pool/pool_internal.h"
 #include "pool/pool_credential.h"
 #include "observe/span.h"
@@ -20,10 +21,15 @@ struct nr__instance *nr__lease_end(nr_guard *g, int *in_bag)
 {
     struct nr__instance *inst = g->inst;
     uint64_t expect = g->lease;
-    /* Exactly one release of a lease wins the CAS. */
+    /* Exactly one give-back of a lease wins the CAS. A bag instance stays in
+     * its slot, None: no acquirer or flush takes it, and its holder (the
+     * caller) takes it out under mu. */
     if (expect == 0 || !atomic_compare_exchange_strong_explicit(
-                           &inst->lease, &expect, 0, memory_order_acq_rel, memory_order_relaxed))
+                           &inst->bag, &expect, nr__own_with(expect, NR__BAG_NONE),
+                           memory_order_acq_rel, memory_order_relaxed))
         return NULL;
+    *in_bag = nr__own_state(expect) == NR__BAG_USED;
+    atomic_store_explicit(&inst->lease, 0, memory_order_relaxed);
     g->inst = NULL;
     g->lease = 0;
     nr_pool *p = inst->pool;
@@ -33,8 +39,6 @@ struct nr__instance *nr__lease_end(nr_guard *g, int *in_bag)
     atomic_store_explicit(&inst->n_releases,
                           atomic_load_explicit(&inst->n_releases, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    /* Nobody but the holder changes a Used bag state, so this read is stable. */
-    *in_bag = atomic_load_explicit(&inst->bag, memory_order_relaxed) == NR__BAG_USED;
     return inst;
 }
 
@@ -56,6 +60,32 @@ static int over_max(nr_pool *p, const struct nr__instance *inst, struct nr__inst
         atomic_store_explicit(&p->shrinking, 0, memory_order_relaxed);
     nr__pool_unlock(p);
     return over;
+}
+
+/* [mu not held] Put back inst, idle now, in the bag or to a waiter. */
+__attribute__((noinline)) static void put_back(nr_pool *p, struct nr__instance *inst, int in_bag)
+{
+    nr__pool_lock(p);
+    if (in_bag)
+        nr__bag_remove_locked(p, inst);
+    else
+        nr__lease_off_locked(p, inst);
+    if (!inst->degraded && !atomic_load_explicit(&p->gate, memory_order_relaxed) &&
+        p->bag_nfree > 0) {
+        /* Nobody waits: into the bag, where the next acquire needs no lock
+         * (a degraded one goes to its list instead, see pool_degraded.c). */
+        nr__bag_add_locked(p, inst);
+        nr__bag_hint(p, inst);
+    } else if (!nr__place_locked(p, inst)) {
+        /* Closed between the check above and now. */
+        nr__lease_on_locked(p, inst);
+        nr__pool_unlock(p);
+        nr__discard(p, inst, &p->in_use, NR__DISCARD_CLOSED);
+        return;
+    }
+    nr__signal_returned_locked(p);
+    nr__pool_assert_locked_invariants(p);
+    nr__pool_unlock(p);
 }
 
 /* Put back (or discard) inst, whose lease has just ended. Once it is back,
@@ -88,7 +118,7 @@ return_instance(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
                over_max(p, inst, &victim)) {
         why = NR__DISCARD_RESIZE;
         drop = 1;
-    } else if (NR__CFG(p, recycle_on_release) && p->type->recycle) {
+    } else if (p->can_recycle && NR__CFG(p, recycle_on_release)) {
         nr_error e;
         nr_error_clear(&e);
         if (p->type->recycle(inst->handle, p->type_ud, &e) != NR_OK) {
@@ -109,28 +139,52 @@ return_instance(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
     inst->last_used_ns = now;
     nr__inst_transition(inst, NR_LC_IDLE);
     if (in_bag && nr__bag_put(p, inst))
-        return; /* the fast path: Free again, no lock taken */
-    nr__pool_lock(p);
-    if (in_bag)
-        nr__bag_remove_locked(p, inst);
-    else
-        nr__lease_off_locked(p, inst);
-    if (!inst->degraded && !atomic_load_explicit(&p->gate, memory_order_relaxed) &&
-        p->bag_nfree > 0) {
-        /* Nobody waits: into the bag, where the next acquire needs no lock
-         * (a degraded one goes to its list instead, see pool_degraded.c). */
-        nr__bag_add_locked(p, inst);
-        nr__bag_hint(p, inst);
-    } else if (!nr__place_locked(p, inst)) {
-        /* Closed between the check above and now. */
-        nr__lease_on_locked(p, inst);
-        nr__pool_unlock(p);
-        nr__discard(p, inst, &p->in_use, NR__DISCARD_CLOSED);
-        return;
-    }
-    nr__signal_returned_locked(p);
-    nr__pool_assert_locked_invariants(p);
-    nr__pool_unlock(p);
+        return; /* Free again, no lock taken */
+    put_back(p, inst, in_bag);
+}
+
+/* The give-back of a bag lease that needs nothing but to be Free again: no
+ * hook, taint, recycle or open leak report, the pool open and not shrinking,
+ * the instance neither expired nor stale, nobody waiting. Everything it
+ * reads before its CAS wins is constant for the record or atomic, and the
+ * CAS that ends the lease also frees the instance (nr__bag_give_back).
+ * 1 = given back, 0 = not such a give-back (nothing changed: the caller
+ * takes the slow path), -1 = the guard's lease is not the current one. */
+__attribute__((always_inline)) static inline int
+give_back_fast(nr_pool *p, struct nr__instance *inst, nr_guard *g, uint64_t w)
+{
+    if ((w & NR__OWN_DEFERRED) || nr__own_state(w) != NR__BAG_USED ||
+        (p->can_recycle && NR__CFG(p, recycle_on_release)) ||
+        (NR__CFG(p, leak_threshold_ms) > 0 &&
+         atomic_load_explicit(&inst->leak_reported, memory_order_relaxed)) ||
+        atomic_load_explicit(&p->closed, memory_order_acquire) ||
+        atomic_load_explicit(&p->shrinking, memory_order_relaxed) ||
+        atomic_load_explicit(&p->gate, memory_order_relaxed) || nr__stale(p, inst))
+        return 0;
+    int64_t now = nr__tick_ns();
+    if (nr__expired(p, inst, now))
+        return 0;
+    NR_PROBE_RELEASE(p->id, inst->id);
+    if (p->events)
+        nr__pool_event(p, NR_EV_RELEASED, inst->id, 0, 0, NR_OK, NULL);
+    /* The holder's last writes, published by the CAS. (Two threads giving
+     * back copies of one guard at the same instant is a caller's bug: one
+     * CAS wins, so the instance is never handed out twice, but these
+     * counters may then count one give-back too many.) */
+    atomic_store_explicit(&inst->lease, 0, memory_order_relaxed);
+    atomic_store_explicit(&inst->n_releases,
+                          atomic_load_explicit(&inst->n_releases, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    inst->last_used_ns = now;
+    nr__inst_transition(inst, NR_LC_IDLE);
+    int r = nr__bag_give_back(p, inst, w);
+    if (r < 0)
+        return -1;
+    g->inst = NULL;
+    g->lease = 0;
+    if (r == 0)
+        put_back(p, inst, 1); /* a waiter came meanwhile: hand it over */
+    return 1;
 }
 
 /* A give-back with hooks (which cannot refuse it). hook_busy keeps the pool
@@ -148,20 +202,37 @@ __attribute__((noinline)) static void return_hooked(nr_pool *p, struct nr__insta
     atomic_fetch_sub_explicit(&p->hook_busy, 1, memory_order_release);
 }
 
-__attribute__((always_inline)) static inline int give_back(nr_guard *g, int taint)
+/* Every give-back but the fast one: end the lease, then put the instance
+ * back or discard it. Out of line, so the fast path keeps a small frame. */
+__attribute__((noinline)) static int give_back_slow(nr_guard *g, int taint)
 {
-    if (!g || !g->inst)
-        return NR_OK;
     int in_bag;
     struct nr__instance *inst = nr__lease_end(g, &in_bag);
     if (!inst)
-        return NR_ESTATE; /* already given back: touch nothing */
+        return NR_ESTATE;
     nr_pool *p = inst->pool;
     if (NR__POOL_HOOKS(p, NR_HOOK_RELEASE))
         return_hooked(p, inst, in_bag, taint);
     else
         return_instance(p, inst, in_bag, taint);
     return NR_OK;
+}
+
+__attribute__((always_inline)) static inline int give_back(nr_guard *g, int taint)
+{
+    if (!g || !g->inst)
+        return NR_OK;
+    struct nr__instance *inst = g->inst;
+    uint64_t w = g->lease;
+    if (!w || atomic_load_explicit(&inst->bag, memory_order_relaxed) != w)
+        return NR_ESTATE; /* already given back: touch nothing */
+    nr_pool *p = inst->pool;
+    if (!taint && !NR__POOL_HOOKS(p, NR_HOOK_RELEASE)) {
+        int fast = give_back_fast(p, inst, g, w);
+        if (fast)
+            return fast > 0 ? NR_OK : NR_ESTATE;
+    }
+    return give_back_slow(g, taint);
 }
 
 /* give_back inside a span of op. Out of line: only a traced give-back pays
@@ -364,7 +435,7 @@ static int64_t oldest_lease_locked(const nr_pool *p)
         int64_t since;
         if (r->leased)
             since = r->acquired_ns;
-        else if (atomic_load_explicit(&r->bag, memory_order_relaxed) == NR__BAG_USED)
+        else if (nr__bag_state(r) == NR__BAG_USED)
             since = atomic_load_explicit(&r->lease_start_ns, memory_order_relaxed);
         else
             continue;

@@ -16,7 +16,7 @@
 __attribute__((always_inline)) static inline int
 validate_due(nr_pool *p, const struct nr__instance *inst, int64_t now)
 {
-    if (!NR__CFG(p, validate_on_acquire) || !p->type->validate || inst->use_count == 0)
+    if (!p->can_validate || !NR__CFG(p, validate_on_acquire) || inst->use_count == 0)
         return 0; /* (a new instance is known good) */
     if (NR__CFG(p, validate_bypass_ms) > 0) {
         if (!now)
@@ -75,10 +75,16 @@ __attribute__((always_inline)) static inline void lease_inline(nr_pool *p,
         atomic_store_explicit(&inst->site_thread, (unsigned long)pthread_self(),
                               memory_order_relaxed);
     }
-    uint64_t id = ++inst->lease_gen;
-    /* release: the holder's writes to the instance above happen before any
-     * later CAS on lease by a releasing thread. The counter has one writer at
-     * a time (the holder), so a load and a store suffice. */
+    /* A bag claim numbered the lease already (Used); one taken under mu is
+     * numbered here, its holder the only writer of the word until it gives
+     * it back (release: the writes above come before that CAS). */
+    uint64_t id = atomic_load_explicit(&inst->bag, memory_order_relaxed);
+    if (nr__own_state(id) != NR__BAG_USED) {
+        id = nr__own_next(id, NR__BAG_HELD);
+        atomic_store_explicit(&inst->bag, id, memory_order_release);
+    }
+    /* published for the readers that own nothing (the leak scan), after
+     * what they read with it */
     atomic_store_explicit(&inst->lease, id, memory_order_release);
     atomic_store_explicit(&inst->n_acquires,
                           atomic_load_explicit(&inst->n_acquires, memory_order_relaxed) + 1,

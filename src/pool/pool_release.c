@@ -177,11 +177,17 @@ give_back_fast(nr_pool *p, struct nr__instance *inst, nr_guard *g, uint64_t w)
                           memory_order_relaxed);
     inst->last_used_ns = now;
     nr__inst_transition(inst, NR_LC_IDLE);
-    int r = nr__bag_give_back(p, inst, w);
-    if (r < 0)
-        return -1;
+    /* The guard is emptied before the CAS: once the instance is Free, its
+     * next holder may keep its own guard in the same place (beside the
+     * instance, say). */
     g->inst = NULL;
     g->lease = 0;
+    int r = nr__bag_give_back(p, inst, w);
+    if (r < 0) {
+        g->inst = inst; /* not its lease: the guard as it was */
+        g->lease = w;
+        return -1;
+    }
     if (r == 0)
         put_back(p, inst, 1); /* a waiter came meanwhile: hand it over */
     return 1;

@@ -290,7 +290,10 @@ typedef struct nr_instance_info {
     uint64_t id; /* 1-based creation number within the pool */
     nr_lifecycle state;
     int64_t created_ns;   /* nr_now_coarse_ns() when create() returned */
-    int64_t last_used_ns; /* nr_now_coarse_ns() when it was last given back (or created) */
+    int64_t last_used_ns; /* the coarse clock when it was last given back (or created); a
+                             give-back reads it through the pool's tick cell, which is never
+                             ahead of nr_now_coarse_ns() and lags it by about 1 ms at most
+                             (docs/pool.md) */
     uint64_t use_count;   /* times handed out, this lease included */
 } nr_instance_info;
 

@@ -41,6 +41,7 @@ static void register_atfork(void)
 static void *ticker_main(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "nr-tick"); /* as ps and top show it */
     const struct timespec tick = {0, TICK_NS};
     for (;;) {
         int idle = 0;

@@ -8,9 +8,18 @@
  * nothing lost, nothing handed out twice, every create matched by one
  * destroy. A guard written over by a late give-back shows as an empty guard
  * at release, or as an instance lost for good (an acquire times out).
+ *
+ * Those stress cases only catch a late write when an interrupt lands in the
+ * few nanoseconds after the give-back's CAS. The hand-over case catches it
+ * every time under ThreadSanitizer (the CI's TSan suite): one thread gives
+ * an instance back and only then raises a relaxed flag, so nothing but the
+ * pool orders its writes before the next holder's; the next holder then
+ * writes its guard where the first one's was. A give-back that touched the
+ * guard after its CAS is a data race on that storage, reported as one.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "nebula/testing.h"
@@ -58,14 +67,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void run(uint32_t max_size)
+/* A pool of max_size mock instances, all created, that never expire. */
+static shared *make(uint32_t max_size, nr_mock_config *cfg)
 {
     shared *sh = calloc(1, sizeof(*sh));
     assert_non_null(sh);
     nr_mock_init(&sh->fake);
-    sh->iterations = nr_test_iterations(100000);
-    nr_mock_config cfg;
-    assert_int_equal(nr_config_init(&nr_mock_config_schema, &cfg, NULL), NR_OK);
+    assert_int_equal(nr_config_init(&nr_mock_config_schema, cfg, NULL), NR_OK);
     nr_pool_config pc;
     nr_pool_config_default(&pc);
     pc.max_size = max_size;
@@ -73,11 +81,41 @@ static void run(uint32_t max_size)
     pc.max_lifetime_ms = 0; /* the same instances throughout: serials stay small */
     pc.idle_timeout_ms = 0;
     pc.acquire_timeout_ms = 5000;
+    /* Nothing to do on acquire or give-back, so both take their express way
+     * (the mock type has validate and recycle). */
+    pc.validate_on_acquire = false;
+    pc.recycle_on_release = false;
     nr_pool_options o = NR_POOL_OPTIONS(.id = "beside", .type = &nr_mock_type, .type_ud = &sh->fake,
-                                        .config = &cfg, .pool = &pc);
+                                        .config = cfg, .pool = &pc);
     nr_error err = {0};
     assert_int_equal(nr_pool_create(&sh->pool, &o, &err), NR_OK);
     assert_int_equal(nr_pool_fill(sh->pool, nr_deadline_in_ms(5000), &err), NR_OK);
+    return sh;
+}
+
+/* Nothing lost (all max_size idle again), then destroy: every create matched
+ * by one destroy. */
+static void finish(shared *sh, uint32_t max_size, nr_mock_config *cfg)
+{
+    nr_pool_stats s = NR_POOL_STATS_INIT;
+    nr_pool_stats_get(sh->pool, &s);
+    assert_int_equal(s.in_use, 0);
+    assert_int_equal(s.releases, s.acquires);
+    assert_int_equal(s.total, max_size);
+    assert_int_equal(s.idle, max_size);
+    nr_error err = {0};
+    assert_int_equal(nr_pool_destroy(sh->pool, &err), NR_OK);
+    assert_int_equal(atomic_load(&sh->fake.creates), atomic_load(&sh->fake.destroys));
+    assert_int_equal(atomic_load(&sh->fake.live), 0);
+    nr_config_free(&nr_mock_config_schema, cfg);
+    free(sh);
+}
+
+static void run(uint32_t max_size)
+{
+    nr_mock_config cfg;
+    shared *sh = make(max_size, &cfg);
+    sh->iterations = nr_test_iterations(100000);
 
     pthread_t t[THREADS];
     pthread_barrier_init(&sh->start, NULL, THREADS);
@@ -91,19 +129,54 @@ static void run(uint32_t max_size)
     assert_int_equal(atomic_load(&sh->empty_at_release), 0);
     assert_int_equal(atomic_load(&sh->bad_release), 0);
     assert_int_equal(atomic_load(&sh->ok), (long)THREADS * sh->iterations);
-    nr_pool_stats s = NR_POOL_STATS_INIT;
-    nr_pool_stats_get(sh->pool, &s);
-    assert_int_equal(s.in_use, 0);
-    assert_int_equal(s.releases, s.acquires);
-    assert_int_equal(s.total, max_size);
-    assert_int_equal(s.idle, max_size); /* nothing lost: all of them idle again */
-
-    assert_int_equal(nr_pool_destroy(sh->pool, &err), NR_OK);
-    assert_int_equal(atomic_load(&sh->fake.creates), atomic_load(&sh->fake.destroys));
-    assert_int_equal(atomic_load(&sh->fake.live), 0);
     pthread_barrier_destroy(&sh->start);
-    nr_config_free(&nr_mock_config_schema, &cfg);
-    free(sh);
+    finish(sh, max_size, &cfg);
+}
+
+typedef struct handover {
+    shared *sh;
+    atomic_int given_back; /* relaxed on purpose: it orders nothing */
+    int rc_acquire, rc_release, held_after_write;
+} handover;
+
+static void *next_holder(void *arg)
+{
+    handover *h = arg;
+    while (!atomic_load_explicit(&h->given_back, memory_order_relaxed))
+        sched_yield();
+    nr_guard g = NR_GUARD_INIT;
+    h->rc_acquire = nr_pool_acquire(h->sh->pool, NULL, &g, NULL);
+    if (h->rc_acquire != NR_OK)
+        return NULL;
+    nr_guard *slot = &h->sh->beside[0];
+    *slot = g; /* where the first holder's guard was */
+    h->held_after_write = nr_guard_held(slot);
+    h->rc_release = nr_guard_release(slot);
+    return NULL;
+}
+
+static void test_guard_beside_handed_over(void **state)
+{
+    (void)state;
+    nr_mock_config cfg;
+    shared *sh = make(1, &cfg);
+    for (int round = 0; round < 20; round++) {
+        handover h = {.sh = sh, .rc_acquire = -1, .rc_release = -1};
+        pthread_t t;
+        /* started first, so thread creation orders nothing after this */
+        assert_int_equal(pthread_create(&t, NULL, next_holder, &h), 0);
+        nr_guard *slot = &sh->beside[0];
+        assert_int_equal(nr_pool_acquire(sh->pool, NULL, slot, NULL), NR_OK);
+        /* (nothing here reads the slot again before the join: that read
+         * would itself be unordered with the next holder's write) */
+        assert_int_equal(nr_guard_release(slot), NR_OK);
+        atomic_store_explicit(&h.given_back, 1, memory_order_relaxed);
+        pthread_join(t, NULL);
+        assert_int_equal(h.rc_acquire, NR_OK);
+        assert_true(h.held_after_write);
+        assert_int_equal(h.rc_release, NR_OK);
+    }
+    finish(sh, 1, &cfg);
 }
 
 static void test_guard_beside_one_instance(void **state)
@@ -130,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_guard_beside_one_instance),
         cmocka_unit_test(test_guard_beside_fewer_instances_than_threads),
         cmocka_unit_test(test_guard_beside_more_instances_than_threads),
+        cmocka_unit_test(test_guard_beside_handed_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -217,8 +217,10 @@ static void *controls_main(void *arg)
     return NULL;
 }
 
+/* recycle: recycle_on_release as by default (on: every give-back takes the
+ * locked way to call it); off, most give-backs take the lock-free one. */
 static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_every, int controls,
-                       int health)
+                       int health, int recycle)
 {
     shared *sh = calloc(1, sizeof(*sh));
     nr_mock_init(&sh->fake);
@@ -234,6 +236,7 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
     nr_pool_config_default(&pc);
     pc.max_size = max_size;
     pc.min_idle = min_idle;
+    pc.recycle_on_release = recycle;
     pc.max_lifetime_ms = 5; /* retire often */
     if (health) {
         pc.max_lifetime_ms = 50; /* long enough for a quarantine to run its course */
@@ -352,37 +355,49 @@ static void run_stress(uint32_t max_size, uint32_t min_idle, int create_fail_eve
 static void test_stress_tiny_pool(void **state)
 {
     (void)state;
-    run_stress(2, 0, 0, 0, 0);
+    run_stress(2, 0, 0, 0, 0, 1);
 }
 
 static void test_stress_with_min_idle_and_failing_creates(void **state)
 {
     (void)state;
-    run_stress(4, 2, 7, 0, 0);
+    run_stress(4, 2, 7, 0, 0, 1);
 }
 
 static void test_stress_single_instance(void **state)
 {
     (void)state;
-    run_stress(1, 1, 0, 0, 0);
+    run_stress(1, 1, 0, 0, 0, 1);
 }
 
 static void test_stress_with_operator_controls(void **state)
 {
     (void)state;
-    run_stress(4, 1, 11, 1, 0);
+    run_stress(4, 1, 11, 1, 0, 1);
 }
 
 static void test_stress_with_degraded_and_quarantined(void **state)
 {
     (void)state;
-    run_stress(6, 1, 0, 0, 1);
+    run_stress(6, 1, 0, 0, 1, 1);
 }
 
 static void test_stress_with_health_and_controls(void **state)
 {
     (void)state;
-    run_stress(6, 2, 11, 1, 1);
+    run_stress(6, 2, 11, 1, 1, 1);
+}
+
+static void test_stress_lock_free_give_back(void **state)
+{
+    (void)state;
+    run_stress(2, 0, 0, 0, 0, 0);
+}
+
+static void test_stress_lock_free_give_back_with_controls(void **state)
+{
+    (void)state;
+    run_stress(4, 1, 11, 1, 0, 0);
 }
 
 int main(void)
@@ -394,6 +409,8 @@ int main(void)
         cmocka_unit_test(test_stress_with_operator_controls),
         cmocka_unit_test(test_stress_with_degraded_and_quarantined),
         cmocka_unit_test(test_stress_with_health_and_controls),
+        cmocka_unit_test(test_stress_lock_free_give_back),
+        cmocka_unit_test(test_stress_lock_free_give_back_with_controls),
     };
     return cmocka_run_group_tests_name("pool_stress", tests, NULL, NULL);
 }

@@ -209,16 +209,11 @@ void nr__bag_unclaim(nr_pool *p, struct nr__instance *inst)
     nr__pool_unlock(p);
 }
 
-/* The fast path: a Free instance from the bag. 1 = got one (*got), 0 =
- * none, -1 = error (the pool refuses). */
-/* (always inlined: the blocking and the async loop each keep a copy, so the
- * blocking fast path stays one function with no call in it) */
-__attribute__((always_inline)) static inline int bag_take(nr_pool *p, nr_error *err,
-                                                          struct nr__instance **got)
+/* A bag instance just claimed: back to the pool with NR_ESHUTDOWN (-1) when
+ * the pool refuses, else marked in use with its lease start stamped (0). */
+__attribute__((always_inline)) static inline int claimed_step(nr_pool *p, nr_error *err,
+                                                              struct nr__instance *inst)
 {
-    struct nr__instance *inst = nr__bag_claim(p);
-    if (!inst)
-        return 0;
     if (atomic_load_explicit(&p->refusing, memory_order_seq_cst)) {
         nr__bag_unclaim(p, inst);
         nr_error_set(err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
@@ -226,16 +221,23 @@ __attribute__((always_inline)) static inline int bag_take(nr_pool *p, nr_error *
     }
     nr__inst_transition(inst, NR_LC_IN_USE);
     atomic_store_explicit(&inst->lease_start_ns, nr__tick_ns(), memory_order_relaxed);
-    *got = inst;
-    return 1;
+    return 0;
 }
 
+/* The fast path: a Free instance from the bag. 1 = got one (a.inst), 0 =
+ * none, -1 = error (the pool refuses). */
+/* (always inlined: the blocking and the async loop each keep a copy, so the
+ * blocking fast path stays one function with no call in it) */
 __attribute__((always_inline)) static inline int take_fast(acq *a)
 {
-    int got = bag_take(a->p, a->err, &a->inst);
-    if (got > 0)
-        a->bucket = &a->p->bagged;
-    return got;
+    struct nr__instance *inst = nr__bag_claim(a->p);
+    if (!inst)
+        return 0;
+    if (claimed_step(a->p, a->err, inst) < 0)
+        return -1;
+    a->inst = inst;
+    a->bucket = &a->p->bagged;
+    return 1;
 }
 
 typedef enum { TAKE_GOT, TAKE_AGAIN, TAKE_FAILED, TAKE_PENDING } take_result;
@@ -385,25 +387,13 @@ static int check_args(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *er
 }
 
 /* The acquire proper, after the arguments were checked. Inlined into the
- * acquire without hooks, so that path is what it was before hooks existed. */
+ * acquire without hooks, so that path is what it was before hooks existed.
+ * bag_tried: the caller has just found nothing Free in the bag, so the first
+ * look goes straight to the lock. */
 __attribute__((always_inline)) static inline int
 acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, int64_t *waited,
-             int *at_max, const char *file, int line, const char *func)
+             int *at_max, const char *file, int line, const char *func, int bag_tried)
 {
-    const nr_cancel *cancel = ctx ? ctx->cancel : NULL;
-    if (!cancel || !nr_cancel_is_set(cancel)) {
-        /* The common case before any per-call state is set up: a Free bag
-         * instance that passes its vet. */
-        struct nr__instance *inst;
-        int got = bag_take(p, err, &inst);
-        if (got < 0)
-            return NR_ESHUTDOWN;
-        if (got > 0 && vet_inline(p, inst, &p->bagged)) {
-            lease_inline(p, inst, out, file, line, func);
-            return NR_OK;
-        }
-        /* (a vet failure destroyed it: the loop below looks again) */
-    }
     int rc = NR_OK;
     nr__waiter w;         /* set up only when the caller must wait */
     nr__cancel_waiter cw; /* filled only when it subscribes */
@@ -413,7 +403,7 @@ acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, int64_
      * set here (the static assertion after the typedef is the reminder). */
     acq a;
     a.p = p;
-    a.cancel = cancel;
+    a.cancel = ctx ? ctx->cancel : NULL;
     a.deadline = (nr_deadline){0};
     a.zero_wait = 0;
     a.w = &w;
@@ -445,7 +435,8 @@ acquire_loop(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, int64_
             rc = nr_error_set(err, NR_ECANCELED, p->id, "pool '%s': acquire canceled", p->id);
             break;
         }
-        int fast = take_fast(&a);
+        int fast = bag_tried ? 0 : take_fast(&a);
+        bag_tried = 0;
         if (fast < 0) {
             rc = NR_ESHUTDOWN;
             break;
@@ -505,7 +496,8 @@ __attribute__((noinline)) static void acquire_hooks_after(nr_pool *p, nr__hook_r
 }
 
 static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,
-                        int64_t *waited, int *at_max, const char *file, int line, const char *func)
+                        int64_t *waited, int *at_max, const char *file, int line, const char *func,
+                        int bag_tried)
 {
     *at_max = 0;
     int rc = check_args(p, ctx, out, err);
@@ -525,7 +517,7 @@ static int acquire_impl(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *
         if (rc != NR_OK)
             return rc;
     }
-    rc = acquire_loop(p, ctx, out, err, waited, at_max, file, line, func);
+    rc = acquire_loop(p, ctx, out, err, waited, at_max, file, line, func, bag_tried);
     if (__builtin_expect(hooked, 0))
         acquire_hooks_after(p, &run, &call, rc, out, *waited, err);
     return rc;
@@ -565,7 +557,7 @@ void nr__acquire_observe(nr_pool *p, int rc, uint64_t instance_id, int64_t waite
 }
 
 int nr__acquire_full(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, const char *file,
-                     int line, const char *func)
+                     int line, const char *func, int bag_tried)
 {
     nr_ctx sized;
     if (nr__ctx_in(&ctx, &sized, err) != NR_OK) { /* one compare when the size is ours */
@@ -578,7 +570,7 @@ int nr__acquire_full(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err
                    ctx);
     int64_t waited = -1; /* -1: never had to wait */
     int at_max = 0;      /* found nothing idle while at max_size */
-    int rc = acquire_impl(p, ctx, out, err, &waited, &at_max, file, line, func);
+    int rc = acquire_impl(p, ctx, out, err, &waited, &at_max, file, line, func, bag_tried);
     if (p)
         observe_inline(p, rc, rc == NR_OK ? out->inst->id : 0, waited, at_max);
     if (nr__span_active(&span)) {
@@ -588,6 +580,23 @@ int nr__acquire_full(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err
         nr__span_end_err(&span, rc, err, p ? &st : NULL);
     }
     return rc;
+}
+
+int nr__acquire_claimed(nr_pool *p, struct nr__instance *inst, const nr_ctx *ctx, nr_guard *out,
+                        nr_error *err, const char *file, int line, const char *func)
+{
+    if (claimed_step(p, err, inst) < 0) {
+        *out = (nr_guard)NR_GUARD_INIT;
+        observe_inline(p, NR_ESHUTDOWN, 0, -1, 0);
+        return NR_ESHUTDOWN;
+    }
+    if (vet_inline(p, inst, &p->bagged)) {
+        lease_inline(p, inst, out, file, line, func);
+        observe_inline(p, NR_OK, inst->id, -1, 0);
+        return NR_OK;
+    }
+    /* it failed its checks and was destroyed: look again */
+    return nr__acquire_full(p, ctx, out, err, file, line, func, 0);
 }
 
 /* ---- without blocking (nebula/async.h) -------------------------------------------------- */

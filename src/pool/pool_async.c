@@ -689,9 +689,6 @@ static int give_back_blocks(nr_pool *p, const struct nr__instance *inst, int tai
     return nr__expired(p, inst, nr__tick_ns()) || nr__stale(p, inst);
 }
 
-/* The mark of a lease whose give-back was deferred. */
-#define DEFERRED NR__OWN_DEFERRED
-
 static int release_async(nr_guard *g, int taint)
 {
     if (!g || !g->inst)
@@ -708,11 +705,11 @@ static int release_async(nr_guard *g, int taint)
      * guard) fails here, not silently on the worker: the lease becomes its
      * "being given back" twin, which only the worker's give-back ends. */
     uint64_t expect = g->lease;
-    if (!atomic_compare_exchange_strong_explicit(&inst->bag, &expect, g->lease | DEFERRED,
+    if (!atomic_compare_exchange_strong_explicit(&inst->bag, &expect, g->lease | NR__OWN_DEFERRED,
                                                  memory_order_acq_rel, memory_order_relaxed))
         return NR_ESTATE;
-    atomic_store_explicit(&inst->lease, g->lease | DEFERRED, memory_order_relaxed);
-    inst->async_lease = g->lease | DEFERRED;
+    atomic_store_explicit(&inst->lease, g->lease | NR__OWN_DEFERRED, memory_order_relaxed);
+    inst->async_lease = g->lease | NR__OWN_DEFERRED;
     inst->async_taint = taint;
     g->inst = NULL;
     g->lease = 0;

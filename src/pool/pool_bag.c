@@ -111,14 +111,7 @@ int nr__bag_put(nr_pool *p, struct nr__instance *inst)
         return 0;
     uint64_t free_w = nr__own_with(w, NR__BAG_FREE);
     atomic_store_explicit(&inst->bag, free_w, memory_order_seq_cst);
-    nr__bag_hint(p, inst);
-    if (!atomic_load_explicit(&p->gate, memory_order_seq_cst))
-        return 1;
-    /* The gate closed meanwhile: as in nr__bag_give_back. */
-    if (atomic_compare_exchange_strong_explicit(&inst->bag, &free_w, w, memory_order_seq_cst,
-                                                memory_order_relaxed))
-        return 0;
-    return 1;
+    return nr__bag_freed(p, inst, free_w, w);
 }
 
 void nr__bag_add_locked(nr_pool *p, struct nr__instance *inst)

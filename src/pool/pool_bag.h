@@ -57,6 +57,21 @@ __attribute__((always_inline)) static inline struct nr__instance *nr__bag_claim(
     return nr__bag_scan(p);
 }
 
+/* After its holder made inst Free (word free_w): whether it stays in the
+ * bag. 1 = yes (or a flush or an acquirer took it from there: then it is
+ * theirs); 0 = the gate had closed, and the holder took it back (word
+ * back_w) to hand it over under mu. The Free store or CAS before this, and
+ * the gate's read here, are sequentially consistent (see pool_bag.c). */
+__attribute__((always_inline)) static inline int
+nr__bag_freed(nr_pool *p, struct nr__instance *inst, uint64_t free_w, uint64_t back_w)
+{
+    nr__bag_hint(p, inst);
+    if (!atomic_load_explicit(&p->gate, memory_order_seq_cst))
+        return 1;
+    return !atomic_compare_exchange_strong_explicit(&inst->bag, &free_w, back_w,
+                                                    memory_order_seq_cst, memory_order_relaxed);
+}
+
 /* The holder of a bag lease whose guard carries w gives it back without mu:
  * one CAS ends the lease and makes it Free. 1 = Free again (or already
  * taken from there by a flush or an acquirer); 0 = the gate closed
@@ -70,15 +85,7 @@ nr__bag_give_back(nr_pool *p, struct nr__instance *inst, uint64_t w)
     if (!atomic_compare_exchange_strong_explicit(&inst->bag, &w, free_w, memory_order_seq_cst,
                                                  memory_order_relaxed))
         return -1;
-    nr__bag_hint(p, inst);
-    if (!atomic_load_explicit(&p->gate, memory_order_seq_cst))
-        return 1;
-    /* The gate closed meanwhile: take it back to hand it over, unless a
-     * flush or an acquirer got it first (then it is theirs). */
-    if (atomic_compare_exchange_strong_explicit(&inst->bag, &free_w, nr__own_with(w, NR__BAG_NONE),
-                                                memory_order_seq_cst, memory_order_relaxed))
-        return 0;
-    return 1;
+    return nr__bag_freed(p, inst, free_w, nr__own_with(w, NR__BAG_NONE));
 }
 
 #endif

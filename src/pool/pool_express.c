@@ -5,12 +5,12 @@
  * express path serves those with no call and a small stack frame: claim it
  * (one CAS), check it without side effects (refusing, expiry, generation,
  * whether validate is due), stamp the lease. It runs only when nothing
- * observes acquires (no trace, no events, no acquire hooks) and the caller
- * has no cancel token or scope; otherwise, or when no instance is Free, the
- * whole acquire (nr__acquire_full, pool_acquire.c) runs, with the same
- * contract. An instance claimed but not fit for the express path is
- * finished here the way the whole acquire would (handed back when the pool
- * refuses, vetted and destroyed when it fails its checks).
+ * traces acquires or hooks them (an event bus gets its acquired event) and
+ * the caller has no cancel token or scope; otherwise, or when no instance is
+ * Free, the whole acquire (nr__acquire_full, pool_acquire.c) runs, with the
+ * same contract, told when the bag was just found empty. An instance
+ * claimed but not fit for the express path is finished by
+ * nr__acquire_claimed, with the whole acquire's own steps.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pool/pool_bag.h"
@@ -25,8 +25,7 @@ __attribute__((always_inline)) static inline int express_allowed(nr_pool *p, con
                                                                  const nr_guard *out)
 {
     return p && out && (!ctx || (ctx->size == sizeof(nr_ctx) && !ctx->cancel && !ctx->scope)) &&
-           !nr__trace_enabled(NR_TRACE_LEVEL_DEBUG) && !p->events &&
-           !NR__POOL_HOOKS(p, NR_HOOK_ACQUIRE);
+           !nr__trace_enabled(NR_TRACE_LEVEL_DEBUG) && !NR__POOL_HOOKS(p, NR_HOOK_ACQUIRE);
 }
 
 /* 1 = leased; 0 = not (*claimed: the instance it claimed and left, or NULL). */
@@ -46,31 +45,11 @@ __attribute__((always_inline)) static inline int express(nr_pool *p, nr_guard *o
     nr__inst_transition(inst, NR_LC_IN_USE);
     atomic_store_explicit(&inst->lease_start_ns, now, memory_order_relaxed);
     lease_inline(p, inst, out, file, line, func);
-    NR_PROBE_ACQUIRE(p->id, 0, NR_OK);
+    if (__builtin_expect(p->events != NULL, 0))
+        nr__acquire_observe(p, NR_OK, inst->id, -1, 0); /* the probe and the event */
+    else
+        NR_PROBE_ACQUIRE(p->id, 0, NR_OK);
     return 1;
-}
-
-/* An instance the express path claimed but could not lease as it is. */
-__attribute__((noinline)) static int claimed(nr_pool *p, struct nr__instance *inst,
-                                             const nr_ctx *ctx, nr_guard *out, nr_error *err,
-                                             const char *file, int line, const char *func)
-{
-    if (atomic_load_explicit(&p->refusing, memory_order_seq_cst)) {
-        nr__bag_unclaim(p, inst);
-        *out = (nr_guard)NR_GUARD_INIT;
-        int rc = nr_error_set(err, NR_ESHUTDOWN, p->id, "pool '%s' is shut down", p->id);
-        nr__acquire_observe(p, rc, 0, -1, 0);
-        return rc;
-    }
-    nr__inst_transition(inst, NR_LC_IN_USE);
-    atomic_store_explicit(&inst->lease_start_ns, nr__tick_ns(), memory_order_relaxed);
-    if (vet_inline(p, inst, &p->bagged)) {
-        lease_inline(p, inst, out, file, line, func);
-        nr__acquire_observe(p, NR_OK, inst->id, -1, 0);
-        return NR_OK;
-    }
-    /* it failed its checks and was destroyed: look again */
-    return nr__acquire_full(p, ctx, out, err, file, line, func);
 }
 
 __attribute__((always_inline)) static inline int acquire(nr_pool *p, const nr_ctx *ctx,
@@ -82,10 +61,11 @@ __attribute__((always_inline)) static inline int acquire(nr_pool *p, const nr_ct
         struct nr__instance *inst;
         if (__builtin_expect(express(p, out, file, line, func, &inst), 1))
             return NR_OK;
-        if (inst)
-            return claimed(p, inst, ctx, out, err, file, line, func);
+        if (inst) /* claimed, but it needs more than the express path does */
+            return nr__acquire_claimed(p, inst, ctx, out, err, file, line, func);
+        return nr__acquire_full(p, ctx, out, err, file, line, func, 1);
     }
-    return nr__acquire_full(p, ctx, out, err, file, line, func);
+    return nr__acquire_full(p, ctx, out, err, file, line, func, 0);
 }
 
 int nr_pool_acquire_at(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err,

@@ -510,9 +510,16 @@ void nr__discard(nr_pool *p, struct nr__instance *inst, uint32_t *from_bucket,
 
 /* ---- acquire (pool_acquire.c; the entry points are in pool_express.c) ---- */
 
-/* The whole acquire: nr_pool_acquire_at's contract, every case. */
+/* The whole acquire: nr_pool_acquire_at's contract, every case. bag_tried:
+ * the caller has just found nothing Free in the bag (its first look then
+ * goes to the lock). */
 int nr__acquire_full(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, const char *file,
-                     int line, const char *func);
+                     int line, const char *func, int bag_tried);
+/* The rest of an acquire that claimed inst from the bag (nr__bag_claim) and
+ * could not lease it as it is: handed back when the pool refuses, vetted
+ * (and destroyed when it fails, then the whole acquire) or leased. */
+int nr__acquire_claimed(nr_pool *p, struct nr__instance *inst, const nr_ctx *ctx, nr_guard *out,
+                        nr_error *err, const char *file, int line, const char *func);
 /* A bag instance claimed by an acquire that then found the pool refusing:
  * back to the idle list, or destroyed when the pool is closed. */
 void nr__bag_unclaim(nr_pool *p, struct nr__instance *inst);

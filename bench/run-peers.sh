@@ -20,6 +20,6 @@ cmake -S . -B build/bench-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DNR_BUILD
 cmake --build build/bench-release --target nebula_resource_static | grep -v "^\[" || true
 export EXTRA_ADAPTERS="nebula=$root/bench/adapter_nebula.c"
 export CFLAGS_nebula="-I$root/include"
-export LIBS_nebula="$root/build/bench-release/libnebula-resource.a -ljansson -lpthread"
+export LIBS_nebula="$root/build/bench-release/libnebula-resource.a -ljansson -lpthread -lm"
 export PEERS_WORK=${PEERS_WORK:-$root/build/peers}
 exec "$peers/run.sh" "$@"

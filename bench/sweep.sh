@@ -104,7 +104,7 @@ done
 echo "== make -f $peers/Makefile BUILD=$BUILD ${targets[*]}" >&2
 make -s --no-print-directory -f "$peers/Makefile" "BUILD=$BUILD" \
     "EXTRA_ADAPTERS=nebula=$root/bench/adapter_nebula.c" "CFLAGS_nebula=-I$root/include" \
-    "LIBS_nebula=$root/build/bench-release/libnebula-resource.a -ljansson -lpthread" \
+    "LIBS_nebula=$root/build/bench-release/libnebula-resource.a -ljansson -lpthread -lm" \
     "${targets[@]}" >&2
 JAVA_CP="$BUILD/java:/usr/share/java/HikariCP.jar:/usr/share/java/slf4j-api.jar"
 JAVA_CP="$JAVA_CP:/usr/share/java/slf4j-simple.jar:/usr/share/java/commons-pool2.jar"

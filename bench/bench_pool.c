@@ -3,11 +3,14 @@
  * per-thread fairness of one pool, on an in-memory resource type.
  *
  *   bench_pool [--threads T] [--size M] [--seconds S] [--hold-us H]
- *              [--hooks none|empty|after]
+ *              [--hooks none|empty|after] [--per-thread 1]
  *
  * T threads meet at a barrier, then loop acquire -> (spin H us) -> release for
  * S seconds. Every 64th acquire is timed (every one when H > 0). Prints one
  * line: ops/s, p50/p99/p99.9 acquire latency, fairness = min/max ops per thread.
+ * --per-thread 1 adds a line per thread: its ops, the CPU time it got and its
+ * ops per CPU millisecond, which tells a pool that shares objects unevenly
+ * from a scheduler that shares the CPUs unevenly.
  *
  * --hooks (bench/ab-hooks.sh compares them): none = the pool has no hook
  * registry (the default); empty = a registry with no hooks; after = a
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_type.h"
 #include "nebula/resource.h"
@@ -45,6 +49,7 @@ typedef struct thread_state {
     atomic_bool *stop;
     int64_t hold_ns;
     uint64_t ops, errors;
+    int64_t cpu_ns; /* the thread's CPU time over the run */
     int64_t *samples;
     size_t nsamples;
 } thread_state;
@@ -74,6 +79,9 @@ static void *run(void *arg)
         ts->ops++;
     }
     atomic_fetch_add(&hook_calls, hook_calls_here);
+    struct timespec cpu;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    ts->cpu_ns = (int64_t)cpu.tv_sec * 1000000000 + cpu.tv_nsec;
     return NULL;
 }
 
@@ -88,6 +96,7 @@ int main(int argc, char **argv)
     int threads = 1, size = 8;
     double seconds = 3, hold_us = 0;
     const char *hooks_mode = "none";
+    int per_thread = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads"))
             threads = atoi(argv[i + 1]);
@@ -99,6 +108,8 @@ int main(int argc, char **argv)
             hold_us = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--hooks"))
             hooks_mode = argv[i + 1];
+        else if (!strcmp(argv[i], "--per-thread"))
+            per_thread = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_pool: unknown option %s\n", argv[i]);
             return 2;
@@ -179,6 +190,10 @@ int main(int argc, char **argv)
            (long long)PCT(0.5), (long long)PCT(0.99), (long long)PCT(0.999),
            mx ? (double)mn / (double)mx : 0.0, (unsigned long long)errors,
            (unsigned long long)atomic_load(&hook_calls));
+    for (int i = 0; per_thread && i < threads; i++)
+        printf("  thread %d: %llu ops, %.1f ms CPU, %.1f ops per CPU ms\n", i,
+               (unsigned long long)ts[i].ops, (double)ts[i].cpu_ns / 1e6,
+               ts[i].cpu_ns ? (double)ts[i].ops / ((double)ts[i].cpu_ns / 1e6) : 0.0);
     free(all);
     free(ts);
     pthread_barrier_destroy(&start);

@@ -33,13 +33,22 @@ extern nr__tick_cell nr__tick;
 /* The coarse time, read the slow way (and the ticker woken when due). */
 int64_t nr__tick_slow_ns(void);
 
-static inline int64_t nr__tick_ns(void)
+/* The cell's time, marked used; 0 when the ticker is not ticking (the
+ * caller then takes a path that calls nr__tick_ns). No call: a fast path
+ * that reads the clock this way needs no stack frame for it. */
+static inline int64_t nr__tick_cell_ns(void)
 {
     int64_t t = atomic_load_explicit(&nr__tick.now_ns, memory_order_relaxed);
+    if (t && !atomic_load_explicit(&nr__tick.used, memory_order_relaxed))
+        atomic_store_explicit(&nr__tick.used, 1, memory_order_relaxed);
+    return t;
+}
+
+static inline int64_t nr__tick_ns(void)
+{
+    int64_t t = nr__tick_cell_ns();
     if (__builtin_expect(t == 0, 0))
         return nr__tick_slow_ns();
-    if (!atomic_load_explicit(&nr__tick.used, memory_order_relaxed))
-        atomic_store_explicit(&nr__tick.used, 1, memory_order_relaxed);
     return t;
 }
 

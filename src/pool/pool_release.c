@@ -143,15 +143,28 @@ return_instance(nr_pool *p, struct nr__instance *inst, int in_bag, int taint)
     put_back(p, inst, in_bag);
 }
 
+/* The put-back of a fast give-back that found the gate closed after its
+ * CAS: a waiter came meanwhile, hand it over. */
+__attribute__((noinline)) static int handed_over(nr_pool *p, struct nr__instance *inst)
+{
+    put_back(p, inst, 1);
+    return NR_OK;
+}
+
+static int give_back_slow(nr_guard *g, int taint);
+static int give_back_evented(nr_guard *g, nr_pool *p, struct nr__instance *inst, uint64_t w);
+
 /* The give-back of a bag lease that needs nothing but to be Free again: no
  * hook, taint, recycle or open leak report, the pool open and not shrinking,
- * the instance neither expired nor stale, nobody waiting. Everything it
- * reads before its CAS wins is constant for the record or atomic, and the
- * CAS that ends the lease also frees the instance (nr__bag_give_back).
- * 1 = given back, 0 = not such a give-back (nothing changed: the caller
- * takes the slow path), -1 = the guard's lease is not the current one. */
+ * the instance neither expired nor stale, nobody waiting, the tick clock
+ * running. Everything it reads before its CAS wins is constant for the
+ * record or atomic, and the CAS that ends the lease also frees the instance
+ * (nr__bag_give_back). Every other give-back leaves by a tail call, so this
+ * one saves no register and sets up no frame. events: the copy for a pool
+ * with an event bus (out of line), which publishes the released event
+ * first. */
 __attribute__((always_inline)) static inline int
-give_back_fast(nr_pool *p, struct nr__instance *inst, nr_guard *g, uint64_t w)
+give_back_fast(nr_guard *g, nr_pool *p, struct nr__instance *inst, uint64_t w, int events)
 {
     if ((w & NR__OWN_DEFERRED) || nr__own_state(w) != NR__BAG_USED ||
         (p->can_recycle && NR__CFG(p, recycle_on_release)) ||
@@ -159,13 +172,16 @@ give_back_fast(nr_pool *p, struct nr__instance *inst, nr_guard *g, uint64_t w)
          atomic_load_explicit(&inst->leak_reported, memory_order_relaxed)) ||
         atomic_load_explicit(&p->closed, memory_order_acquire) ||
         atomic_load_explicit(&p->shrinking, memory_order_relaxed) ||
-        atomic_load_explicit(&p->gate, memory_order_relaxed) || nr__stale(p, inst))
-        return 0;
-    int64_t now = nr__tick_ns();
-    if (nr__expired(p, inst, now))
-        return 0;
+        atomic_load_explicit(&p->gate, memory_order_relaxed) || nr__stale(p, inst) ||
+        inst->state != NR_LC_IN_USE)
+        return give_back_slow(g, 0);
+    if (!events && __builtin_expect(p->events != NULL, 0))
+        return give_back_evented(g, p, inst, w);
+    int64_t now = nr__tick_cell_ns();
+    if (!now || nr__expired(p, inst, now))
+        return give_back_slow(g, 0);
     NR_PROBE_RELEASE(p->id, inst->id);
-    if (p->events)
+    if (events)
         nr__pool_event(p, NR_EV_RELEASED, inst->id, 0, 0, NR_OK, NULL);
     /* The holder's last writes, published by the CAS. (Two threads giving
      * back copies of one guard at the same instant is a caller's bug: one
@@ -176,21 +192,25 @@ give_back_fast(nr_pool *p, struct nr__instance *inst, nr_guard *g, uint64_t w)
                           atomic_load_explicit(&inst->n_releases, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     inst->last_used_ns = now;
-    nr__inst_transition(inst, NR_LC_IDLE);
+    inst->state = NR_LC_IDLE;
     /* The guard is emptied before the CAS: once the instance is Free, its
      * next holder may keep its own guard in the same place (beside the
      * instance, say). */
-    g->inst = NULL;
-    g->lease = 0;
+    nr__guard_store(g, NULL, 0);
     int r = nr__bag_give_back(p, inst, w);
     if (r < 0) {
-        g->inst = inst; /* not its lease: the guard as it was */
-        g->lease = w;
-        return -1;
+        nr__guard_store(g, inst, w); /* not its lease: the guard as it was */
+        return NR_ESTATE;
     }
     if (r == 0)
-        put_back(p, inst, 1); /* a waiter came meanwhile: hand it over */
-    return 1;
+        return handed_over(p, inst);
+    return NR_OK;
+}
+
+__attribute__((noinline)) static int give_back_evented(nr_guard *g, nr_pool *p,
+                                                       struct nr__instance *inst, uint64_t w)
+{
+    return give_back_fast(g, p, inst, w, 1);
 }
 
 /* A give-back with hooks (which cannot refuse it). hook_busy keeps the pool
@@ -233,12 +253,9 @@ __attribute__((always_inline)) static inline int give_back(nr_guard *g, int tain
     if (!w || atomic_load_explicit(&inst->bag, memory_order_relaxed) != w)
         return NR_ESTATE; /* already given back: touch nothing */
     nr_pool *p = inst->pool;
-    if (!taint && !NR__POOL_HOOKS(p, NR_HOOK_RELEASE)) {
-        int fast = give_back_fast(p, inst, g, w);
-        if (fast)
-            return fast > 0 ? NR_OK : NR_ESTATE;
-    }
-    return give_back_slow(g, taint);
+    if (taint || NR__POOL_HOOKS(p, NR_HOOK_RELEASE))
+        return give_back_slow(g, taint);
+    return give_back_fast(g, p, inst, w, 0);
 }
 
 /* give_back inside a span of op. Out of line: only a traced give-back pays

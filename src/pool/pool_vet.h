@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 
+#include "pool/pool_bag.h"
 #include "pool/pool_internal.h"
 
 /* Whether acquiring inst must run validate (now: the tick clock's time, or
@@ -89,8 +90,7 @@ __attribute__((always_inline)) static inline void lease_inline(nr_pool *p,
     atomic_store_explicit(&inst->n_acquires,
                           atomic_load_explicit(&inst->n_acquires, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    out->inst = inst;
-    out->lease = id;
+    nr__guard_store(out, inst, id);
 }
 
 #endif

@@ -50,7 +50,9 @@ void nr__autoscale_round(nr_manager *m, nr__entry *e)
     int64_t now = nr__manager_now(m);
     int64_t target = cur;
     int up = 0;
-    char why[NR_EVENT_TEXT_MAX] = "";
+    /* short enough for last_decision's "down: " prefix (the longest text,
+     * with every number at its widest, is about 100 characters) */
+    char why[NR_EVENT_TEXT_MAX - sizeof("down: ")] = "";
     pthread_mutex_lock(&e->mu);
     e->as_state.utilization = u;
     /* the time since a watermark was first crossed, reset when it is not */

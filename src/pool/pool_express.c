@@ -82,14 +82,8 @@ express_lease(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, const
         return CLAIMED(inst);
     inst->state = NR_LC_IN_USE;
     atomic_store_explicit(&inst->lease_start_ns, now, memory_order_relaxed);
-    /* lease_inline without the leak sites (the threshold is off) */
     inst->use_count++;
-    uint64_t id = atomic_load_explicit(&inst->bag, memory_order_relaxed); /* Used, numbered */
-    atomic_store_explicit(&inst->lease, id, memory_order_release);
-    atomic_store_explicit(&inst->n_acquires,
-                          atomic_load_explicit(&inst->n_acquires, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    nr__guard_store(out, inst, id);
+    lease_stamp(inst, out); /* lease_inline without the leak sites: the threshold is off */
     if (__builtin_expect(p->events != NULL, 0))
         return observed(p, inst->id); /* the probe and the event */
     NR_PROBE_ACQUIRE(p->id, 0, NR_OK);
@@ -100,12 +94,10 @@ express_lease(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, const
 __attribute__((noinline)) static int scan_nosite(nr_pool *p, const nr_ctx *ctx, nr_guard *out,
                                                  nr_error *err)
 {
-    const char *file = NULL, *func = NULL;
-    int line = 0, site = 0;
     struct nr__instance *inst = nr__bag_scan(p);
     if (!inst)
-        return FULL(1);
-    return express_lease(p, ctx, out, err, file, line, func, site, inst);
+        return full_nosite(p, ctx, out, err, 1);
+    return express_lease(p, ctx, out, err, NULL, 0, NULL, 0, inst);
 }
 
 __attribute__((always_inline)) static inline int acquire(nr_pool *p, const nr_ctx *ctx,

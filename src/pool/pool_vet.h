@@ -62,7 +62,30 @@ __attribute__((always_inline)) static inline int vet_inline(nr_pool *p, struct n
     return 1;
 }
 
-/* Stamp the lease the guard will carry. */
+/* Number the lease (when a bag claim has not), publish it and fill the
+ * guard: what every lease does after its leak sites. */
+__attribute__((always_inline)) static inline void lease_stamp(struct nr__instance *inst,
+                                                              nr_guard *out)
+{
+    /* A bag claim numbered the lease already (Used); one taken under mu is
+     * numbered here, its holder the only writer of the word until it gives
+     * it back (release: the writes before this come before that CAS). */
+    uint64_t id = atomic_load_explicit(&inst->bag, memory_order_relaxed);
+    if (nr__own_state(id) != NR__BAG_USED) {
+        id = nr__own_next(id, NR__BAG_HELD);
+        atomic_store_explicit(&inst->bag, id, memory_order_release);
+    }
+    /* published for the readers that own nothing (the leak scan), after
+     * what they read with it */
+    atomic_store_explicit(&inst->lease, id, memory_order_release);
+    atomic_store_explicit(&inst->n_acquires,
+                          atomic_load_explicit(&inst->n_acquires, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    nr__guard_store(out, inst, id);
+}
+
+/* Stamp the lease the guard will carry, with its call site when leaks are
+ * watched. */
 __attribute__((always_inline)) static inline void lease_inline(nr_pool *p,
                                                                struct nr__instance *inst,
                                                                nr_guard *out, const char *file,
@@ -76,21 +99,7 @@ __attribute__((always_inline)) static inline void lease_inline(nr_pool *p,
         atomic_store_explicit(&inst->site_thread, (unsigned long)pthread_self(),
                               memory_order_relaxed);
     }
-    /* A bag claim numbered the lease already (Used); one taken under mu is
-     * numbered here, its holder the only writer of the word until it gives
-     * it back (release: the writes above come before that CAS). */
-    uint64_t id = atomic_load_explicit(&inst->bag, memory_order_relaxed);
-    if (nr__own_state(id) != NR__BAG_USED) {
-        id = nr__own_next(id, NR__BAG_HELD);
-        atomic_store_explicit(&inst->bag, id, memory_order_release);
-    }
-    /* published for the readers that own nothing (the leak scan), after
-     * what they read with it */
-    atomic_store_explicit(&inst->lease, id, memory_order_release);
-    atomic_store_explicit(&inst->n_acquires,
-                          atomic_load_explicit(&inst->n_acquires, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    nr__guard_store(out, inst, id);
+    lease_stamp(inst, out);
 }
 
 #endif

@@ -83,7 +83,7 @@ express_lease(nr_pool *p, const nr_ctx *ctx, nr_guard *out, nr_error *err, const
     inst->state = NR_LC_IN_USE;
     atomic_store_explicit(&inst->lease_start_ns, now, memory_order_relaxed);
     inst->use_count++;
-    lease_stamp(inst, out); /* lease_inline without the leak sites: the threshold is off */
+    lease_stamp(inst, out, 1); /* lease_inline without the leak sites: the threshold is off */
     if (__builtin_expect(p->events != NULL, 0))
         return observed(p, inst->id); /* the probe and the event */
     NR_PROBE_ACQUIRE(p->id, 0, NR_OK);

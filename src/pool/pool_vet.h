@@ -63,15 +63,16 @@ __attribute__((always_inline)) static inline int vet_inline(nr_pool *p, struct n
 }
 
 /* Number the lease (when a bag claim has not), publish it and fill the
- * guard: what every lease does after its leak sites. */
+ * guard: what every lease does after its leak sites. claimed: the caller
+ * knows a bag claim numbered it (the check compiles away). */
 __attribute__((always_inline)) static inline void lease_stamp(struct nr__instance *inst,
-                                                              nr_guard *out)
+                                                              nr_guard *out, int claimed)
 {
     /* A bag claim numbered the lease already (Used); one taken under mu is
      * numbered here, its holder the only writer of the word until it gives
      * it back (release: the writes before this come before that CAS). */
     uint64_t id = atomic_load_explicit(&inst->bag, memory_order_relaxed);
-    if (nr__own_state(id) != NR__BAG_USED) {
+    if (!claimed && nr__own_state(id) != NR__BAG_USED) {
         id = nr__own_next(id, NR__BAG_HELD);
         atomic_store_explicit(&inst->bag, id, memory_order_release);
     }
@@ -99,7 +100,7 @@ __attribute__((always_inline)) static inline void lease_inline(nr_pool *p,
         atomic_store_explicit(&inst->site_thread, (unsigned long)pthread_self(),
                               memory_order_relaxed);
     }
-    lease_stamp(inst, out);
+    lease_stamp(inst, out, 0);
 }
 
 #endif

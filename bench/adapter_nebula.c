@@ -90,7 +90,9 @@ static int nb_acquire(void *pool, bench_obj_t **out, int64_t timeout_ns)
     if (nr_pool_acquire(pool, NULL, &g, NULL) != NR_OK)
         return -1;
     bench_obj_t *o = nr_guard_handle(&g);
-    ((side *)o->adapter_data)->g = g;
+    /* The object's side was emptied by its last give-back, so the move
+     * cannot find a lease there. */
+    nr_guard_move(&((side *)o->adapter_data)->g, &g);
     *out = o;
     return 0;
 }

@@ -6,7 +6,8 @@
  * writes its own guard into the same place: many threads on a small pool
  * (with fewer instances than threads, most acquires wait or yield), then
  * nothing lost, nothing handed out twice, every create matched by one
- * destroy. A guard written over by a late give-back shows as an empty guard
+ * destroy. Every other lease is put there with nr_guard_move, the others
+ * with a struct copy. A guard written over by a late give-back shows as an empty guard
  * at release, or as an instance lost for good (an acquire times out).
  *
  * Those stress cases only catch a late write when an interrupt lands in the
@@ -57,7 +58,12 @@ static void *worker_main(void *arg)
         if (atomic_fetch_add(&h->holders, 1) != 0)
             atomic_fetch_add(&sh->double_handouts, 1);
         nr_guard *slot = &sh->beside[h->serial];
-        *slot = g; /* from here on the guard lives beside the instance */
+        /* from here on the guard lives beside the instance: copied or moved */
+        if (i % 2 == 0) {
+            *slot = g;
+        } else if (nr_guard_move(slot, &g) != NR_OK || nr_guard_held(&g)) {
+            atomic_fetch_add(&sh->other_errors, 1); /* the slot held a lease, or g kept it */
+        }
         atomic_fetch_sub(&h->holders, 1);
         if (!nr_guard_held(slot))
             atomic_fetch_add(&sh->empty_at_release, 1); /* a give-back wrote over it */
@@ -179,6 +185,58 @@ static void test_guard_beside_handed_over(void **state)
     finish(sh, 1, &cfg);
 }
 
+/* nr_guard_move's rules, one by one. */
+static void test_guard_move_rules(void **state)
+{
+    (void)state;
+    nr_mock_config cfg;
+    shared *sh = make(2, &cfg);
+    nr_guard a = NR_GUARD_INIT, b = NR_GUARD_INIT, c = NR_GUARD_INIT;
+    assert_int_equal(nr_pool_acquire(sh->pool, NULL, &a, NULL), NR_OK);
+    void *handle = nr_guard_handle(&a);
+    assert_non_null(handle);
+
+    /* into an empty guard: the lease moves, the source is empty */
+    assert_int_equal(nr_guard_move(&b, &a), NR_OK);
+    assert_false(nr_guard_held(&a));
+    assert_true(nr_guard_held(&b));
+    assert_ptr_equal(nr_guard_handle(&b), handle);
+    assert_int_equal(nr_guard_release(&a), NR_OK); /* empty: a no-op */
+    nr_pool_stats s = NR_POOL_STATS_INIT;
+    nr_pool_stats_get(sh->pool, &s);
+    assert_int_equal(s.in_use, 1);
+
+    /* onto a guard that holds a lease: NR_EBUSY, neither changes */
+    assert_int_equal(nr_pool_acquire(sh->pool, NULL, &c, NULL), NR_OK);
+    nr_guard b_before = b, c_before = c;
+    assert_int_equal(nr_guard_move(&b, &c), NR_EBUSY);
+    assert_ptr_equal(b.inst, b_before.inst);
+    assert_true(b.lease == b_before.lease);
+    assert_ptr_equal(c.inst, c_before.inst);
+    assert_true(c.lease == c_before.lease);
+
+    /* onto itself: nothing changes */
+    assert_int_equal(nr_guard_move(&b, &b), NR_OK);
+    assert_ptr_equal(b.inst, b_before.inst);
+    assert_true(b.lease == b_before.lease);
+
+    /* NULL on either side */
+    assert_int_equal(nr_guard_move(NULL, &b), NR_EINVAL);
+    assert_int_equal(nr_guard_move(&a, NULL), NR_EINVAL);
+    assert_true(nr_guard_held(&b));
+
+    /* an empty source makes an empty destination */
+    nr_guard empty = NR_GUARD_INIT;
+    assert_int_equal(nr_guard_move(&a, &empty), NR_OK);
+    assert_false(nr_guard_held(&a));
+
+    /* a stale copy of a moved lease is refused at give-back, as any copy is */
+    assert_int_equal(nr_guard_release(&b), NR_OK);
+    assert_int_equal(nr_guard_release(&b_before), NR_ESTATE);
+    assert_int_equal(nr_guard_release(&c), NR_OK);
+    finish(sh, 2, &cfg);
+}
+
 static void test_guard_beside_one_instance(void **state)
 {
     (void)state;
@@ -204,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_guard_beside_fewer_instances_than_threads),
         cmocka_unit_test(test_guard_beside_more_instances_than_threads),
         cmocka_unit_test(test_guard_beside_handed_over),
+        cmocka_unit_test(test_guard_move_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

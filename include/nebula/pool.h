@@ -261,6 +261,40 @@ NR_API int nr_pool_acquire_at(nr_pool *pool, const nr_ctx *ctx, nr_guard *out, n
 /* The driver's handle (e.g. a sqlite3 *); NULL for an empty guard. */
 NR_API void *nr_guard_handle(const nr_guard *g);
 
+/*
+ * Move the lease in *src to *dst and empty *src, for keeping a guard
+ * somewhere other than where nr_pool_acquire filled it (beside the
+ * connection it leases, say). Returns NR_OK (an empty *src makes an empty
+ * *dst), NR_EINVAL when either is NULL, NR_EBUSY when *dst holds a lease
+ * other than *src's (give that back first: nothing changes). dst == src is
+ * NR_OK and changes nothing. Any thread; both guards are the caller's.
+ *
+ * Prefer it to copying the struct (dst = src): the copy works, but
+ * compilers copy a 16-byte struct through a vector register, and reading
+ * the guard back then costs more on the path every give-back depends on
+ * (docs/pool.md, "Keeping a guard"). This copies word by word.
+ */
+static inline int nr_guard_move(nr_guard *dst, nr_guard *src)
+{
+    if (!dst || !src)
+        return NR_EINVAL;
+    if (dst == src)
+        return NR_OK;
+    if (dst->inst)
+        return NR_EBUSY;
+    struct nr__instance *inst = src->inst;
+    uint64_t lease = src->lease;
+#if defined(__GNUC__)
+    /* keeps the compiler from joining the word copies into a vector one */
+    __asm__("" : "+r"(inst), "+r"(lease));
+#endif
+    dst->inst = inst;
+    dst->lease = lease;
+    src->inst = NULL;
+    src->lease = 0;
+    return NR_OK;
+}
+
 /* Whether the guard holds a lease. */
 static inline bool nr_guard_held(const nr_guard *g)
 {

@@ -10,31 +10,21 @@
 
 #include "pool/pool_internal.h"
 
-#include <string.h>
-
 #define NR__HINTS 8 /* power of two */
 
-/* Fill a guard with one 16-byte store where the machine has one. A caller
- * that copies the guard whole (conn->g = g, as the benchmark adapter does)
- * loads 16 bytes at once, and a load that spans two separate 8-byte stores
- * cannot be forwarded from the store buffer: it waits for both to reach the
- * cache (in the benchmark, about 4 % of one thread's acquire + release).
- * Loads of one field from the one store are forwarded as before. */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__))
-typedef uint64_t nr__guard_bits __attribute__((vector_size(16)));
-_Static_assert(sizeof(nr_guard) == sizeof(nr__guard_bits), "nr_guard is two 64-bit words");
-#endif
-
+/* Fill a guard with two plain 8-byte stores, never one vector store. Its
+ * next reads are 8-byte loads: the guard's instance for nr_guard_handle and
+ * the give-back, or nr_guard_move's copy. On the benchmark's x86-64 machine
+ * a general-purpose load served from a vector store was slower on this
+ * path (which every acquire and give-back depends on) than one served from
+ * a plain store: with one 16-byte store here, one thread's acquire + move +
+ * release cycle ran at 0.69x the speed it runs at with these two (see
+ * docs/PERFORMANCE.md). */
 __attribute__((always_inline)) static inline void
 nr__guard_store(nr_guard *out, struct nr__instance *inst, uint64_t lease)
 {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__))
-    nr__guard_bits v = {(uint64_t)(uintptr_t)inst, lease};
-    memcpy(out, &v, sizeof(v));
-#else
     out->inst = inst;
     out->lease = lease;
-#endif
 }
 
 /* Per thread and pool: the instance this thread gave back to it last. */

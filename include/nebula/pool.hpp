@@ -55,22 +55,21 @@ class Guard
   public:
     Guard() noexcept = default;
     /* Take over a lease obtained through the C API (g is left empty). */
-    explicit Guard(nr_guard &&g) noexcept : g_(g)
+    explicit Guard(nr_guard &&g) noexcept
     {
-        g = nr_guard{nullptr, 0};
+        (void)nr_guard_move(&g_, &g); /* word by word (see nr_guard_move) */
     }
     Guard(const Guard &) = delete;
     Guard &operator=(const Guard &) = delete;
-    Guard(Guard &&other) noexcept : g_(other.g_)
+    Guard(Guard &&other) noexcept
     {
-        other.g_ = nr_guard{nullptr, 0};
+        (void)nr_guard_move(&g_, &other.g_);
     }
     Guard &operator=(Guard &&other) noexcept
     {
         if (this != &other) {
-            (void)release();
-            g_ = other.g_;
-            other.g_ = nr_guard{nullptr, 0};
+            (void)release(); /* g_ is empty now, so the move cannot be refused */
+            (void)nr_guard_move(&g_, &other.g_);
         }
         return *this;
     }
@@ -155,8 +154,8 @@ class Guard
     /* Give the lease up to C code: the Guard is empty, the caller releases. */
     nr_guard disown() noexcept
     {
-        nr_guard out = g_;
-        g_ = nr_guard{nullptr, 0};
+        nr_guard out{nullptr, 0};
+        (void)nr_guard_move(&out, &g_);
         return out;
     }
 

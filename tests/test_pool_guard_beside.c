@@ -7,8 +7,9 @@
  * (with fewer instances than threads, most acquires wait or yield), then
  * nothing lost, nothing handed out twice, every create matched by one
  * destroy. Every other lease is put there with nr_guard_move, the others
- * with a struct copy. A guard written over by a late give-back shows as an empty guard
- * at release, or as an instance lost for good (an acquire times out).
+ * with a struct copy. A guard written over by a late give-back shows as an
+ * empty guard at release, or as an instance lost for good (an acquire
+ * times out).
  *
  * Those stress cases only catch a late write when an interrupt lands in the
  * few nanoseconds after the give-back's CAS. The hand-over case catches it
@@ -214,6 +215,11 @@ static void test_guard_move_rules(void **state)
     assert_true(b.lease == b_before.lease);
     assert_ptr_equal(c.inst, c_before.inst);
     assert_true(c.lease == c_before.lease);
+
+    /* onto a copy of the same lease: refused all the same */
+    nr_guard copy = b;
+    assert_int_equal(nr_guard_move(&copy, &b), NR_EBUSY);
+    assert_true(nr_guard_held(&b));
 
     /* onto itself: nothing changes */
     assert_int_equal(nr_guard_move(&b, &b), NR_OK);

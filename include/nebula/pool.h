@@ -261,13 +261,19 @@ NR_API int nr_pool_acquire_at(nr_pool *pool, const nr_ctx *ctx, nr_guard *out, n
 /* The driver's handle (e.g. a sqlite3 *); NULL for an empty guard. */
 NR_API void *nr_guard_handle(const nr_guard *g);
 
+/* Whether the guard holds a lease. */
+static inline bool nr_guard_held(const nr_guard *g)
+{
+    return g && g->inst != NULL;
+}
+
 /*
  * Move the lease in *src to *dst and empty *src, for keeping a guard
  * somewhere other than where nr_pool_acquire filled it (beside the
  * connection it leases, say). Returns NR_OK (an empty *src makes an empty
- * *dst), NR_EINVAL when either is NULL, NR_EBUSY when *dst holds a lease
- * other than *src's (give that back first: nothing changes). dst == src is
- * NR_OK and changes nothing. Any thread; both guards are the caller's.
+ * *dst), NR_EINVAL when either is NULL, NR_EBUSY when *dst holds a lease,
+ * even a copy of *src's (give that back first: nothing changes). dst == src
+ * is NR_OK and changes nothing. Any thread; both guards are the caller's.
  *
  * Prefer it to copying the struct (dst = src): the copy works, but
  * compilers copy a 16-byte struct through a vector register, and reading
@@ -280,7 +286,7 @@ static inline int nr_guard_move(nr_guard *dst, nr_guard *src)
         return NR_EINVAL;
     if (dst == src)
         return NR_OK;
-    if (dst->inst)
+    if (nr_guard_held(dst))
         return NR_EBUSY;
     struct nr__instance *inst = src->inst;
     uint64_t lease = src->lease;
@@ -293,12 +299,6 @@ static inline int nr_guard_move(nr_guard *dst, nr_guard *src)
     src->inst = NULL;
     src->lease = 0;
     return NR_OK;
-}
-
-/* Whether the guard holds a lease. */
-static inline bool nr_guard_held(const nr_guard *g)
-{
-    return g && g->inst != NULL;
 }
 
 /*
